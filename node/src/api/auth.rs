@@ -1,0 +1,64 @@
+//! Bearer API keys: who is calling.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use nexus_raft::{hash_api_key, Principal, Role};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::errors::ErrorCode;
+
+/// The authenticated caller of a request.
+pub struct Caller(pub Principal);
+
+impl Caller {
+    /// Refuses callers without the admin role.
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self.0.role {
+            Role::Admin => Ok(()),
+            Role::Tenant => Err(ApiError::new(
+                ErrorCode::AuthForbidden,
+                format!("key {} belongs to a tenant, not an admin", self.0.key_id),
+            )),
+        }
+    }
+
+    /// The caller's tenant id.
+    pub fn tenant(&self) -> &str {
+        &self.0.tenant_id
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            ApiError::new(ErrorCode::AuthMissingKey, "the request has no Authorization header")
+        })?;
+        let key = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::AuthInvalidKey,
+                    "the Authorization header is not of the form `Bearer <key>`",
+                )
+            })?;
+        let hash = hash_api_key(key);
+        state
+            .registry
+            .read(|r| r.principal_for_key_hash(&hash))?
+            .map(Caller)
+            .ok_or_else(|| ApiError::new(ErrorCode::AuthInvalidKey, "the API key is not known to this node"))
+    }
+}

@@ -1,0 +1,25 @@
+//! Liveness and readiness probes (no authentication).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::errors::ErrorCode;
+
+/// `GET /health`: the process answers.
+pub async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /ready`: the node takes calls (not while shutting down).
+pub async fn ready(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    if state.shutting_down.load(Ordering::SeqCst) {
+        return Err(ApiError::new(ErrorCode::NodeShuttingDown, "the node is shutting down"));
+    }
+    Ok(Json(json!({ "status": "ready", "node_id": state.node_id })))
+}

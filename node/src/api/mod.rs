@@ -1,0 +1,63 @@
+//! The public HTTP/JSON API. Every error answers with a catalog code
+//! (see `docs/errors.md`); every `/v1` route needs a bearer API key.
+
+mod auth;
+mod error;
+mod extract;
+mod health;
+mod sandboxes;
+mod tenants;
+pub mod types;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use error::ApiError;
+
+use crate::cluster::RegistryHandle;
+use crate::config::Limits;
+use crate::errors::ErrorCode;
+use crate::sandbox::SandboxManager;
+
+/// What every handler can reach.
+pub struct AppState {
+    /// This node's id.
+    pub node_id: u64,
+    /// The registry.
+    pub registry: RegistryHandle,
+    /// The sandboxes of this node.
+    pub manager: Arc<SandboxManager>,
+    /// Set when shutdown begins; `/ready` then answers 503.
+    pub shutting_down: Arc<AtomicBool>,
+}
+
+/// The API's routes.
+pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
+    let sandboxes = Router::new()
+        .route(
+            "/v1/sandboxes",
+            post(sandboxes::dock)
+                .layer(DefaultBodyLimit::max(limits.max_upload_bytes))
+                .get(sandboxes::list),
+        )
+        .route(
+            "/v1/sandboxes/{id}",
+            get(sandboxes::info).delete(sandboxes::remove),
+        )
+        .route("/v1/sandboxes/{id}/call", post(sandboxes::call))
+        .route("/v1/tenants", post(tenants::create).get(tenants::list));
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .merge(sandboxes)
+        .layer(DefaultBodyLimit::max(limits.max_request_bytes))
+        .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take this method")
+        })
+        .with_state(state)
+}

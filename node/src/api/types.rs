@@ -1,0 +1,113 @@
+//! Request and response bodies of the HTTP API, shared by the server and the
+//! CLI's client so the two cannot drift apart.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use nexus_raft::{Sandbox, Tenant};
+use serde::{Deserialize, Serialize};
+
+use crate::errors::UserError;
+
+/// How bytes travel inside a JSON string.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// The string is the bytes as UTF-8 text.
+    #[default]
+    Utf8,
+    /// The string is standard base64.
+    Base64,
+}
+
+/// Bytes as a JSON string: text when they are UTF-8, base64 otherwise.
+pub fn encode_bytes(bytes: Vec<u8>) -> (String, Encoding) {
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, Encoding::Utf8),
+        Err(e) => (BASE64.encode(e.as_bytes()), Encoding::Base64),
+    }
+}
+
+/// The bytes a JSON string stands for.
+pub fn decode_bytes(text: String, encoding: Encoding) -> Result<Vec<u8>, base64::DecodeError> {
+    match encoding {
+        Encoding::Utf8 => Ok(text.into_bytes()),
+        Encoding::Base64 => BASE64.decode(text),
+    }
+}
+
+/// `POST /v1/sandboxes/{id}/call`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallRequest {
+    /// Arguments after the program name.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Standard input.
+    #[serde(default)]
+    pub stdin: String,
+    /// How `stdin` is encoded.
+    #[serde(default)]
+    pub stdin_encoding: Encoding,
+}
+
+/// The outcome of a call that ran to completion (any exit code).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CallResponse {
+    /// The guest's exit code.
+    pub exit_code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// How `stdout` is encoded.
+    pub stdout_encoding: Encoding,
+    /// Standard error.
+    pub stderr: String,
+    /// How `stderr` is encoded.
+    pub stderr_encoding: Encoding,
+    /// Time spent in the guest, microseconds.
+    pub elapsed_us: u64,
+}
+
+/// `GET /v1/sandboxes`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxList {
+    /// The caller's sandboxes.
+    pub sandboxes: Vec<Sandbox>,
+}
+
+/// `DELETE /v1/sandboxes/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Removed {
+    /// The removed sandbox.
+    pub id: String,
+}
+
+/// `POST /v1/tenants`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// The new tenant's name.
+    pub name: String,
+}
+
+/// A new tenant and its API key (shown once).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantCreated {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// Its first API key.
+    pub api_key: String,
+}
+
+/// `GET /v1/tenants`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantList {
+    /// Every tenant.
+    pub tenants: Vec<Tenant>,
+}
+
+/// Every error body: `{"error": {...}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: UserError,
+}

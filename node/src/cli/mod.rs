@@ -1,0 +1,95 @@
+//! The `nexus` command line: clap definitions and dispatch. Human output by
+//! default, `--json` everywhere.
+
+mod node;
+mod output;
+mod sandbox;
+mod tenant;
+pub mod workbook;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN};
+use crate::errors::UserError;
+
+pub use output::report_error;
+
+/// Nexus: a distributed engine for WebAssembly workbooks.
+#[derive(Debug, Parser)]
+#[command(name = "nexus", version, about, long_about = None)]
+pub struct Cli {
+    /// Print machine-readable JSON instead of human output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The node's API address.
+    #[arg(long, global = true, env = "NEXUS_NODE", default_value_t = format!("http://{DEFAULT_LISTEN}"))]
+    pub node: String,
+    /// API key; defaults to the admin key in $NEXUS_DATA_DIR (or ./.nexus).
+    #[arg(long, global = true, env = "NEXUS_API_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a single-node dev cluster on 127.0.0.1:2026 (data in ./.nexus).
+    Up(node::UpArgs),
+    /// Start a node configured by a nexus.toml.
+    Serve(node::ServeArgs),
+    /// Make, pack, inspect and export workbook files.
+    #[command(subcommand)]
+    Workbook(workbook::WorkbookCommand),
+    /// Dock a workbook file into the node; prints the sandbox id.
+    Dock(sandbox::DockArgs),
+    /// List, inspect and remove sandboxes.
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
+    /// Run a sandbox's entry module as a command.
+    Call(sandbox::CallArgs),
+    /// Manage tenants (admin key needed).
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub async fn run(cli: Cli) -> Result<i32, UserError> {
+    let json = cli.json;
+    match cli.command {
+        Command::Up(args) => node::up(args).await.map(|_| 0),
+        Command::Serve(args) => node::serve(args).await.map(|_| 0),
+        Command::Workbook(cmd) => {
+            tokio::task::spawn_blocking(move || workbook::run(cmd, json))
+                .await
+                .map_err(|e| {
+                    UserError::new(crate::errors::ErrorCode::Internal, format!("task failed: {e}"))
+                })?
+                .map(|_| 0)
+        }
+        Command::Dock(args) => sandbox::dock(&client(&cli.node, cli.key)?, args, json).await,
+        Command::Sandbox(cmd) => sandbox::manage(&client(&cli.node, cli.key)?, cmd, json).await,
+        Command::Call(args) => sandbox::call(&client(&cli.node, cli.key)?, args, json).await,
+        Command::Tenant(cmd) => tenant::run(&client(&cli.node, cli.key)?, cmd, json).await,
+    }
+}
+
+/// A client with the given key, or the local admin key when none is given.
+fn client(node: &str, key: Option<String>) -> Result<crate::client::NodeClient, UserError> {
+    let key = key.or_else(local_admin_key);
+    Ok(crate::client::NodeClient::new(node, key))
+}
+
+/// The admin key of a local dev node, if this machine has one.
+fn local_admin_key() -> Option<String> {
+    let dir = std::env::var_os("NEXUS_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    std::fs::read_to_string(dir.join(crate::daemon::ADMIN_KEY_FILE))
+        .ok()
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+}

@@ -1,0 +1,163 @@
+//! `nexus dock`, `nexus sandbox ls | info | rm` and `nexus call`.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use nexus_raft::Sandbox;
+
+use super::output::print_json;
+use crate::api::types::{decode_bytes, CallRequest, Encoding};
+use crate::client::NodeClient;
+use crate::errors::{ErrorCode, UserError};
+
+/// Arguments of `nexus dock`.
+#[derive(Debug, Args)]
+pub struct DockArgs {
+    /// The workbook file.
+    pub file: PathBuf,
+    /// Sandbox name (default: the workbook's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Profile (default: the workbook's; unknown names mean `compute`).
+    #[arg(long)]
+    pub profile: Option<String>,
+}
+
+/// Sandbox management commands.
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// List your sandboxes.
+    Ls,
+    /// Show one sandbox.
+    Info {
+        /// Sandbox id.
+        id: String,
+    },
+    /// Remove a sandbox and its file.
+    Rm {
+        /// Sandbox id.
+        id: String,
+    },
+}
+
+/// Arguments of `nexus call`.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// Sandbox id.
+    pub id: String,
+    /// File to send as stdin, or `-` for this process's stdin.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Arguments passed to the guest (after `--`).
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+/// Uploads and docks a workbook; prints the sandbox id.
+pub async fn dock(client: &NodeClient, args: DockArgs, json: bool) -> Result<i32, UserError> {
+    let bytes = std::fs::read(&args.file).map_err(|e| {
+        UserError::new(
+            ErrorCode::WorkbookUnreadable,
+            format!("cannot read {}: {e}", args.file.display()),
+        )
+    })?;
+    let sandbox = client
+        .dock(bytes, args.name.as_deref(), args.profile.as_deref())
+        .await?;
+    if json {
+        print_json(&sandbox);
+    } else {
+        println!("{}", sandbox.id);
+    }
+    Ok(0)
+}
+
+/// `sandbox ls | info | rm`.
+pub async fn manage(client: &NodeClient, cmd: SandboxCommand, json: bool) -> Result<i32, UserError> {
+    match cmd {
+        SandboxCommand::Ls => {
+            let list = client.sandboxes().await?;
+            if json {
+                print_json(&list);
+            } else {
+                println!("{:<20} {:<20} {:<10} {:<10} GEN", "ID", "NAME", "STATE", "PROFILE");
+                for s in &list.sandboxes {
+                    println!(
+                        "{:<20} {:<20} {:<10} {:<10} {}",
+                        s.id, s.name, s.state, s.profile, s.generation
+                    );
+                }
+            }
+        }
+        SandboxCommand::Info { id } => {
+            let sandbox = client.sandbox(&id).await?;
+            if json {
+                print_json(&sandbox);
+            } else {
+                print_info(&sandbox);
+            }
+        }
+        SandboxCommand::Rm { id } => {
+            let removed = client.remove(&id).await?;
+            if json {
+                print_json(&removed);
+            } else {
+                println!("removed {}", removed.id);
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// Calls a sandbox; writes its stdout and stderr through and returns its exit code.
+pub async fn call(client: &NodeClient, args: CallArgs, json: bool) -> Result<i32, UserError> {
+    let stdin = match &args.input {
+        None => Vec::new(),
+        Some(path) => read_input(path)?,
+    };
+    let request = CallRequest {
+        args: args.args,
+        stdin: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, stdin),
+        stdin_encoding: Encoding::Base64,
+    };
+    let response = client.call(&args.id, &request).await?;
+    if json {
+        print_json(&response);
+        return Ok(response.exit_code);
+    }
+    let stdout = decode_bytes(response.stdout, response.stdout_encoding).unwrap_or_default();
+    let stderr = decode_bytes(response.stderr, response.stderr_encoding).unwrap_or_default();
+    let _ = std::io::stdout().write_all(&stdout);
+    let _ = std::io::stderr().write_all(&stderr);
+    Ok(response.exit_code)
+}
+
+fn read_input(path: &PathBuf) -> Result<Vec<u8>, UserError> {
+    let mut bytes = Vec::new();
+    let result = if path.as_os_str() == "-" {
+        std::io::stdin().read_to_end(&mut bytes).map(|_| ())
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes).map(|_| ()))
+    };
+    result.map_err(|e| {
+        UserError::new(
+            ErrorCode::RequestInvalid,
+            format!("cannot read --input {}: {e}", path.display()),
+        )
+    })?;
+    Ok(bytes)
+}
+
+fn print_info(s: &Sandbox) {
+    println!("id:         {}", s.id);
+    println!("name:       {}", s.name);
+    println!("tenant:     {}", s.tenant_id);
+    println!("state:      {}", s.state);
+    println!("generation: {}", s.generation);
+    println!("profile:    {}", s.profile);
+    println!("home node:  {}", s.home_node);
+    println!("workbook:   sha256 {}", s.workbook_sha256);
+    println!("created:    {} ms", s.created_at_ms);
+    println!("updated:    {} ms", s.updated_at_ms);
+}

@@ -1,0 +1,127 @@
+//! The CLI's HTTP client for a node's API.
+
+use nexus_raft::Sandbox;
+use reqwest::{RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::api::types::{
+    CallRequest, CallResponse, CreateTenant, ErrorBody, Removed, SandboxList, TenantCreated,
+    TenantList,
+};
+use crate::errors::{ErrorCode, UserError};
+
+/// A client of one node's HTTP API, authenticated with one key.
+pub struct NodeClient {
+    http: reqwest::Client,
+    base: String,
+    key: Option<String>,
+}
+
+impl NodeClient {
+    /// A client for the node at `base` (e.g. `http://127.0.0.1:2026`).
+    pub fn new(base: &str, key: Option<String>) -> NodeClient {
+        NodeClient {
+            http: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_string(),
+            key,
+        }
+    }
+
+    /// Uploads a workbook file and docks it.
+    pub async fn dock(
+        &self,
+        workbook: Vec<u8>,
+        name: Option<&str>,
+        profile: Option<&str>,
+    ) -> Result<Sandbox, UserError> {
+        let mut query = Vec::new();
+        if let Some(name) = name {
+            query.push(("name", name));
+        }
+        if let Some(profile) = profile {
+            query.push(("profile", profile));
+        }
+        self.send(self.post("/v1/sandboxes").query(&query).body(workbook))
+            .await
+    }
+
+    /// The caller's sandboxes.
+    pub async fn sandboxes(&self) -> Result<SandboxList, UserError> {
+        self.send(self.get("/v1/sandboxes")).await
+    }
+
+    /// One sandbox.
+    pub async fn sandbox(&self, id: &str) -> Result<Sandbox, UserError> {
+        self.send(self.get(&format!("/v1/sandboxes/{id}"))).await
+    }
+
+    /// Removes a sandbox.
+    pub async fn remove(&self, id: &str) -> Result<Removed, UserError> {
+        let url = format!("{}/v1/sandboxes/{id}", self.base);
+        self.send(self.authed(self.http.delete(url))).await
+    }
+
+    /// Calls a sandbox's entry module.
+    pub async fn call(&self, id: &str, request: &CallRequest) -> Result<CallResponse, UserError> {
+        self.send(self.post(&format!("/v1/sandboxes/{id}/call")).json(request))
+            .await
+    }
+
+    /// Creates a tenant (admin key needed).
+    pub async fn create_tenant(&self, name: &str) -> Result<TenantCreated, UserError> {
+        let body = CreateTenant {
+            name: name.to_string(),
+        };
+        self.send(self.post("/v1/tenants").json(&body)).await
+    }
+
+    /// Every tenant (admin key needed).
+    pub async fn tenants(&self) -> Result<TenantList, UserError> {
+        self.send(self.get("/v1/tenants")).await
+    }
+
+    fn get(&self, path: &str) -> RequestBuilder {
+        self.authed(self.http.get(format!("{}{path}", self.base)))
+    }
+
+    fn post(&self, path: &str) -> RequestBuilder {
+        self.authed(self.http.post(format!("{}{path}", self.base)))
+    }
+
+    fn authed(&self, request: RequestBuilder) -> RequestBuilder {
+        match &self.key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, UserError> {
+        let response = request.send().await.map_err(|e| {
+            UserError::new(
+                ErrorCode::NodeUnreachable,
+                format!("cannot reach the node at {}: {e}", self.base),
+            )
+        })?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| {
+            UserError::new(
+                ErrorCode::NodeUnreachable,
+                format!("the node at {} closed the response: {e}", self.base),
+            )
+        })?;
+        if status.is_success() {
+            return serde_json::from_slice(&body).map_err(|e| malformed(status, &e.to_string()));
+        }
+        match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(ErrorBody { error }) => Err(error),
+            Err(_) => Err(malformed(status, &String::from_utf8_lossy(&body))),
+        }
+    }
+}
+
+fn malformed(status: StatusCode, detail: &str) -> UserError {
+    UserError::new(
+        ErrorCode::Internal,
+        format!("the node answered {status} with an unexpected body: {detail}"),
+    )
+}

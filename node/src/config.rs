@@ -1,0 +1,169 @@
+//! Node configuration: `nexus.toml` with `NEXUS_*` environment overrides.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::errors::{ErrorCode, UserError};
+
+/// The default address a node serves its HTTP API on.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:2026";
+/// The default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = ".nexus";
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address of the HTTP API.
+    pub listen: SocketAddr,
+    /// Where the registry, sandbox files and keys live.
+    pub data_dir: PathBuf,
+    /// This node's id in the cluster (a single node is node 1).
+    pub node_id: u64,
+    /// Resource limits of the API.
+    pub limits: Limits,
+}
+
+/// Limits the node enforces on requests.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest workbook upload accepted by `POST /v1/sandboxes`.
+    pub max_upload_bytes: usize,
+    /// Largest JSON request body (call input included).
+    pub max_request_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            node_id: 1,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_upload_bytes: 256 << 20,
+            max_request_bytes: 16 << 20,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` (if given) and applies `NEXUS_*` overrides from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, UserError> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    UserError::new(
+                        ErrorCode::ConfigInvalid,
+                        format!("cannot read config file {}: {e}", path.display()),
+                    )
+                })?;
+                toml::from_str(&text).map_err(|e| {
+                    UserError::new(
+                        ErrorCode::ConfigInvalid,
+                        format!("config file {}: {}", path.display(), e.message()),
+                    )
+                })?
+            }
+            None => Config::default(),
+        };
+        for (key, value) in env {
+            config.apply_env(&key, &value)?;
+        }
+        Ok(config)
+    }
+
+    /// Applies one environment variable; unknown `NEXUS_*` names are ignored
+    /// because the CLI reads some of its own (e.g. `NEXUS_API_KEY`).
+    fn apply_env(&mut self, key: &str, value: &str) -> Result<(), UserError> {
+        let invalid = |what: &str| {
+            UserError::new(
+                ErrorCode::ConfigInvalid,
+                format!("{key}={value:?} is not a valid {what}"),
+            )
+        };
+        match key {
+            "NEXUS_LISTEN" => self.listen = value.parse().map_err(|_| invalid("address"))?,
+            "NEXUS_DATA_DIR" => self.data_dir = PathBuf::from(value),
+            "NEXUS_NODE_ID" => self.node_id = value.parse().map_err(|_| invalid("node id"))?,
+            "NEXUS_MAX_UPLOAD_BYTES" => {
+                self.limits.max_upload_bytes = value.parse().map_err(|_| invalid("byte count"))?
+            }
+            "NEXUS_MAX_REQUEST_BYTES" => {
+                self.limits.max_request_bytes = value.parse().map_err(|_| invalid("byte count"))?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// The `NEXUS_*` variables of this process.
+pub fn nexus_env() -> impl Iterator<Item = (String, String)> {
+    std::env::vars().filter(|(k, _)| k.starts_with("NEXUS_"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_without_file_or_env() {
+        let config = Config::load(None, env(&[])).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    #[test]
+    fn file_then_env_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nexus.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:3000\"\ndata_dir = \"/srv/nexus\"\n[limits]\nmax_upload_bytes = 1024\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&path),
+            env(&[("NEXUS_LISTEN", "127.0.0.1:4000"), ("NEXUS_API_KEY", "x")]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:4000");
+        assert_eq!(config.data_dir, PathBuf::from("/srv/nexus"));
+        assert_eq!(config.limits.max_upload_bytes, 1024);
+        assert_eq!(config.limits.max_request_bytes, Limits::default().max_request_bytes);
+    }
+
+    #[test]
+    fn unknown_key_and_bad_env_are_config_invalid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nexus.toml");
+        std::fs::write(&path, "listne = \"127.0.0.1:3000\"\n").unwrap();
+        let err = Config::load(Some(&path), env(&[])).unwrap_err();
+        assert_eq!(err.code, "CONFIG_INVALID");
+        assert!(err.message.contains("listne"), "{}", err.message);
+
+        let err = Config::load(None, env(&[("NEXUS_LISTEN", "nowhere")])).unwrap_err();
+        assert_eq!(err.code, "CONFIG_INVALID");
+        assert!(err.message.contains("NEXUS_LISTEN"), "{}", err.message);
+    }
+}

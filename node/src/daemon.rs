@@ -1,0 +1,188 @@
+//! The node daemon: opens the data dir, starts the engine and serves the API
+//! until SIGINT/SIGTERM, letting in-flight calls finish.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use nexus_raft::Role;
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::api::{self, AppState};
+use crate::cluster::RegistryHandle;
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::errors::{ErrorCode, UserError};
+use crate::example;
+use crate::sandbox::SandboxManager;
+use crate::tenants::{create_tenant, DEFAULT_TENANT};
+
+/// File in the data dir holding the admin key (mode 0600).
+pub const ADMIN_KEY_FILE: &str = "admin.key";
+
+/// A node that is bound and ready to serve.
+pub struct Node {
+    config: Config,
+    state: Arc<AppState>,
+    listener: TcpListener,
+    _lock: File,
+}
+
+impl Node {
+    /// Opens the data dir, the registry and the engine, and binds the API.
+    /// On a fresh data dir this makes the default tenant and the admin key.
+    pub async fn start(config: Config) -> Result<Node, UserError> {
+        let data_dir = &config.data_dir;
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            UserError::new(
+                ErrorCode::Internal,
+                format!("cannot create data dir {}: {e}", data_dir.display()),
+            )
+        })?;
+        let lock = lock_data_dir(data_dir)?;
+        let registry = RegistryHandle::open(&data_dir.join("registry.db"))?;
+        let admin_key = bootstrap_admin(&registry, data_dir).await?;
+        let engine = Engine::new().map_err(|e| {
+            UserError::new(ErrorCode::Internal, format!("cannot start the wasm engine: {e}"))
+        })?;
+        let manager = SandboxManager::new(
+            data_dir.clone(),
+            config.node_id,
+            registry.clone(),
+            engine,
+        )?;
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            UserError::new(
+                ErrorCode::NodeBindFailed,
+                format!("cannot listen on {}: {e}", config.listen),
+            )
+        })?;
+        let state = Arc::new(AppState {
+            node_id: config.node_id,
+            registry,
+            manager: Arc::new(manager),
+            shutting_down: Arc::new(AtomicBool::new(false)),
+        });
+        print_banner(&config, listener.local_addr().ok(), admin_key.as_deref());
+        Ok(Node {
+            config,
+            state,
+            listener,
+            _lock: lock,
+        })
+    }
+
+    /// The address the API is bound to.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.listener.local_addr().ok()
+    }
+
+    /// Docks the example workbook in `dir` and calls it once.
+    pub async fn run_example(&self, dir: &Path) -> Result<(), UserError> {
+        example::dock_and_call(&self.state, &self.config.data_dir, dir).await
+    }
+
+    /// Serves until `shutdown` resolves, then waits for in-flight requests.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), UserError> {
+        let router = api::router(self.state.clone(), &self.config.limits);
+        let flag = self.state.shutting_down.clone();
+        axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                flag.store(true, Ordering::SeqCst);
+                info!("shutting down: finishing in-flight calls");
+            })
+            .await
+            .map_err(|e| UserError::new(ErrorCode::Internal, format!("server failed: {e}")))?;
+        info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Holds an exclusive lock on `{data_dir}/node.lock` for the node's life.
+fn lock_data_dir(data_dir: &Path) -> Result<File, UserError> {
+    let path = data_dir.join("node.lock");
+    let file = File::create(&path).map_err(|e| {
+        UserError::new(ErrorCode::Internal, format!("cannot create {}: {e}", path.display()))
+    })?;
+    file.try_lock().map_err(|_| {
+        UserError::new(
+            ErrorCode::DataDirLocked,
+            format!("data dir {} is in use by another nexus node", data_dir.display()),
+        )
+    })?;
+    Ok(file)
+}
+
+/// Makes the default tenant and its admin key on first start. Returns the
+/// key only when it was just made (it is shown once).
+async fn bootstrap_admin(
+    registry: &RegistryHandle,
+    data_dir: &Path,
+) -> Result<Option<String>, UserError> {
+    if registry.read(|r| r.tenant_by_name(DEFAULT_TENANT))?.is_some() {
+        return Ok(None);
+    }
+    let (_, key) = create_tenant(registry, DEFAULT_TENANT, Role::Admin).await?;
+    write_secret(&data_dir.join(ADMIN_KEY_FILE), &key)?;
+    Ok(Some(key))
+}
+
+/// Writes a secret readable only by its owner (mode 0600).
+fn write_secret(path: &PathBuf, secret: &str) -> Result<(), UserError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(|e| {
+        UserError::new(ErrorCode::Internal, format!("cannot write {}: {e}", path.display()))
+    })?;
+    writeln!(file, "{secret}")
+        .and_then(|_| file.sync_all())
+        .map_err(|e| UserError::new(ErrorCode::Internal, format!("cannot write {}: {e}", path.display())))
+}
+
+fn print_banner(config: &Config, addr: Option<std::net::SocketAddr>, admin_key: Option<&str>) {
+    let addr = addr.unwrap_or(config.listen);
+    let key_file = config.data_dir.join(ADMIN_KEY_FILE);
+    println!("nexus node {} listening on http://{addr}", config.node_id);
+    println!("  data dir:  {}", config.data_dir.display());
+    match admin_key {
+        Some(key) => println!(
+            "  admin key: {key}\n             (saved to {}, mode 0600; shown only this once)",
+            key_file.display()
+        ),
+        None => println!("  admin key: in {}", key_file.display()),
+    }
+    println!("  try:       nexus workbook pack examples/hello -o hello.workbook");
+    println!("             nexus dock hello.workbook");
+    println!("             nexus call <sandbox-id> -- world");
+}

@@ -1,0 +1,106 @@
+//! Compiled modules and the in-memory cache of them, keyed by the sha256 of
+//! the module bytes. (The on-disk precompile cache is a later issue.)
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use sha2::{Digest, Sha256};
+use wasmtime::{InstancePre, Module};
+
+use super::command::CommandState;
+use super::error::CallError;
+
+/// A module compiled for one [`Engine`](super::Engine), shareable between
+/// calls and threads.
+pub struct CompiledModule {
+    sha256: String,
+    name: String,
+    module: Module,
+    /// The module linked for the `command` shape, made on first use.
+    command: OnceLock<Result<InstancePre<CommandState>, CallError>>,
+}
+
+impl std::fmt::Debug for CompiledModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledModule")
+            .field("sha256", &self.sha256)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CompiledModule {
+    /// Lowercase hex sha256 of the module bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// The module's name (from its `name` section, else `module`); the
+    /// `command` shape passes it as `argv[0]`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// The module linked for the `command` shape, linking it on first use.
+    pub(crate) fn command_pre(
+        &self,
+        link: impl FnOnce(&Module) -> Result<InstancePre<CommandState>, CallError>,
+    ) -> Result<InstancePre<CommandState>, CallError> {
+        self.command.get_or_init(|| link(&self.module)).clone()
+    }
+}
+
+/// Compiled modules by sha256.
+#[derive(Default)]
+pub(crate) struct ModuleCache {
+    modules: Mutex<HashMap<String, Arc<CompiledModule>>>,
+}
+
+impl ModuleCache {
+    /// The cached module for `sha256`, or `wasm` compiled, checked against
+    /// `sha256` and cached. CPU heavy on a miss.
+    pub(crate) fn get_or_compile(
+        &self,
+        engine: &wasmtime::Engine,
+        sha256: &str,
+        wasm: &[u8],
+    ) -> Result<Arc<CompiledModule>, CallError> {
+        let key = sha256.to_ascii_lowercase();
+        if let Some(hit) = self.lock().get(&key) {
+            return Ok(hit.clone());
+        }
+        let actual = hex::encode(Sha256::digest(wasm));
+        if actual != key {
+            return Err(CallError::ModuleInvalid(format!(
+                "module bytes hash to sha256 {actual}, not the declared {sha256}"
+            )));
+        }
+        let module = Module::new(engine, wasm).map_err(|e| {
+            CallError::ModuleInvalid(format!(
+                "module {} is not valid WebAssembly: {e}",
+                short(&key)
+            ))
+        })?;
+        let compiled = Arc::new(CompiledModule {
+            name: module.name().unwrap_or("module").to_string(),
+            sha256: key.clone(),
+            module,
+            command: OnceLock::new(),
+        });
+        tracing::debug!(sha256 = %key, "module compiled");
+        Ok(self.lock().entry(key).or_insert(compiled).clone())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<CompiledModule>>> {
+        self.modules.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The first 12 hex digits of a digest, for messages.
+pub(crate) fn short(sha256: &str) -> &str {
+    sha256.get(..12).unwrap_or(sha256)
+}

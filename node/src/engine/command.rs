@@ -1,0 +1,210 @@
+//! The `command` call shape: a WASI preview 1 program run through `_start`,
+//! with args and stdin in and stdout, stderr and the exit code out. No
+//! preopened directories, no environment, no network.
+
+use std::time::{Duration, Instant};
+
+use wasmtime::{ExternType, InstancePre, Linker, Module, Store, UnknownImportError};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
+
+use super::cache::{short, CompiledModule};
+use super::cpu::{self, CpuMeter};
+use super::error::CallError;
+use super::limits::Limiter;
+use super::profile::Profile;
+use super::trap;
+
+/// What a `command` call gets.
+#[derive(Debug, Clone, Default)]
+pub struct CommandInput {
+    /// Arguments after `argv[0]` (which is the module's name).
+    pub args: Vec<String>,
+    /// The whole of stdin; the guest reads end-of-file after it.
+    pub stdin: Vec<u8>,
+}
+
+/// What a finished `command` call gives back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// 0 when `_start` returned; `n` when the guest called `proc_exit(n)`.
+    pub exit_code: i32,
+    /// Everything the guest wrote to stdout.
+    pub stdout: Vec<u8>,
+    /// Everything the guest wrote to stderr.
+    pub stderr: Vec<u8>,
+    /// Wall-clock time of the whole call, instantiation included.
+    pub elapsed: Duration,
+}
+
+/// Store data of a `command` call.
+pub(crate) struct CommandState {
+    wasi: WasiP1Ctx,
+    limits: Limiter,
+    cpu: CpuMeter,
+}
+
+/// The linker of the `command` shape: WASI preview 1, async flavour.
+pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CommandState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut CommandState| &mut s.wasi)?;
+    Ok(linker)
+}
+
+/// Links `module` for the `command` shape, or says what is missing.
+pub(crate) fn link(
+    linker: &Linker<CommandState>,
+    module: &Module,
+) -> Result<InstancePre<CommandState>, CallError> {
+    let pre = linker.instantiate_pre(module).map_err(|e| {
+        CallError::InstantiateFailed(match e.downcast_ref::<UnknownImportError>() {
+            Some(u) => format!(
+                "module imports {}.{} ({}), which this node does not provide",
+                u.module(),
+                u.name(),
+                kind(&u.ty())
+            ),
+            None => format!("linking the module failed: {}", e.root_cause()),
+        })
+    })?;
+    match module.get_export("_start") {
+        Some(ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => Ok(pre),
+        Some(other) => Err(CallError::InstantiateFailed(format!(
+            "module exports `_start` as {}, not a function without parameters or results",
+            kind(&other)
+        ))),
+        None => Err(CallError::InstantiateFailed(
+            "module has no `_start` export; build it as a WASI command (a wasm32-wasip1 binary)"
+                .to_string(),
+        )),
+    }
+}
+
+fn kind(ty: &ExternType) -> &'static str {
+    match ty {
+        ExternType::Func(_) => "a function",
+        ExternType::Global(_) => "a global",
+        ExternType::Table(_) => "a table",
+        ExternType::Memory(_) => "a memory",
+        ExternType::Tag(_) => "a tag",
+    }
+}
+
+/// Where a failed call failed.
+enum Phase {
+    Instantiate,
+    Run,
+}
+
+/// Runs `module`'s `_start` under `profile`.
+pub(crate) async fn run(
+    engine: &wasmtime::Engine,
+    linker: &Linker<CommandState>,
+    module: &CompiledModule,
+    profile: &Profile,
+    input: CommandInput,
+) -> Result<CommandOutput, CallError> {
+    let started = Instant::now();
+    if !wasmtime::Engine::same(engine, module.module().engine()) {
+        return Err(CallError::Internal(format!(
+            "module {} was compiled by another engine",
+            short(module.sha256())
+        )));
+    }
+    let pre = module.command_pre(|m| link(linker, m))?;
+
+    // One byte over the cap: output of exactly the cap is fine, more is not.
+    let pipe_cap = profile.output_bytes.saturating_add(1);
+    let stdout = MemoryOutputPipe::new(pipe_cap);
+    let stderr = MemoryOutputPipe::new(pipe_cap);
+    let mut argv = Vec::with_capacity(input.args.len() + 1);
+    argv.push(module.name().to_string());
+    argv.extend(input.args);
+    let wasi = WasiCtxBuilder::new()
+        .args(&argv)
+        .stdin(MemoryInputPipe::new(input.stdin))
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build_p1();
+    let state = CommandState {
+        wasi,
+        limits: Limiter::new(profile.memory_bytes),
+        cpu: CpuMeter::new(profile.cpu_time),
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limits);
+    cpu::install(&mut store, |s| &mut s.cpu);
+
+    let call = async {
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| (Phase::Instantiate, e))?;
+        let start = instance
+            .get_typed_func::<(), ()>(&mut store, "_start")
+            .map_err(|e| (Phase::Instantiate, e))?;
+        start
+            .call_async(&mut store, ())
+            .await
+            .map_err(|e| (Phase::Run, e))
+    };
+    let outcome = tokio::time::timeout(profile.wall_time, call).await;
+    let elapsed = started.elapsed();
+
+    for (stream, pipe) in [("stdout", &stdout), ("stderr", &stderr)] {
+        if pipe.contents().len() > profile.output_bytes {
+            return Err(CallError::OutputLimit {
+                stream,
+                limit: profile.output_bytes,
+            });
+        }
+    }
+    let Ok(result) = outcome else {
+        return Err(CallError::Timeout {
+            limit: profile.wall_time,
+        });
+    };
+    let exit_code = match result {
+        Ok(()) => 0,
+        Err((_, e)) if e.downcast_ref::<I32Exit>().is_some() => {
+            e.downcast_ref::<I32Exit>().map_or(0, |exit| exit.0)
+        }
+        Err((phase, e)) => return Err(classify(store.data(), profile, phase, &e)),
+    };
+    tracing::debug!(
+        sha256 = short(module.sha256()),
+        exit_code,
+        cpu_us = u64::try_from(store.data().cpu.used().as_micros()).unwrap_or(u64::MAX),
+        "command finished"
+    );
+    Ok(CommandOutput {
+        exit_code,
+        stdout: stdout.contents().to_vec(),
+        stderr: stderr.contents().to_vec(),
+        elapsed,
+    })
+}
+
+/// The user-facing error for a failed instantiation or `_start`: a limit the
+/// guest hit comes first, then the trap, then anything else.
+fn classify(state: &CommandState, profile: &Profile, phase: Phase, e: &wasmtime::Error) -> CallError {
+    if let Some(denial) = state.limits.denial() {
+        return CallError::MemoryLimit(denial.to_string());
+    }
+    if state.cpu.exhausted() {
+        return CallError::CpuLimit {
+            limit: profile.cpu_time,
+        };
+    }
+    match phase {
+        Phase::Instantiate if !trap::is_trap(e) => CallError::InstantiateFailed(format!(
+            "instantiating the module failed: {}",
+            e.root_cause()
+        )),
+        _ => CallError::Trapped(trap::describe(e)),
+    }
+}

@@ -1,0 +1,139 @@
+//! Sandbox files on disk: uploads are staged, validated, then adopted under
+//! the sandbox id with an atomic rename.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::errors::{Coded, ErrorCode, UserError};
+use crate::workbook::Workbook;
+
+/// The directories holding live sandbox files and staged uploads.
+pub struct SandboxFiles {
+    sandboxes: PathBuf,
+    staging: PathBuf,
+}
+
+/// An uploaded file waiting to be adopted; removed on drop unless adopted.
+pub struct StagedFile {
+    path: Option<PathBuf>,
+    /// sha256 of the uploaded bytes.
+    pub sha256: String,
+}
+
+/// What docking needs from a workbook file.
+pub struct EntryModule {
+    /// The workbook's own name.
+    pub name: String,
+    /// The workbook's default profile.
+    pub profile: String,
+    /// sha256 of the entry module.
+    pub module_sha256: String,
+    /// The entry module's bytes.
+    pub wasm: Vec<u8>,
+}
+
+impl SandboxFiles {
+    /// Creates the directories under `data_dir` and drops stale uploads.
+    pub fn create(data_dir: PathBuf) -> Result<SandboxFiles, UserError> {
+        let files = SandboxFiles {
+            sandboxes: data_dir.join("sandboxes"),
+            staging: data_dir.join("staging"),
+        };
+        for dir in [&files.sandboxes, &files.staging] {
+            std::fs::create_dir_all(dir).map_err(|e| io_error("create directory", dir, e))?;
+        }
+        if let Ok(entries) = std::fs::read_dir(&files.staging) {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(files)
+    }
+
+    /// Writes an upload to the staging directory and syncs it.
+    pub async fn stage(&self, bytes: Vec<u8>) -> Result<StagedFile, UserError> {
+        let path = self
+            .staging
+            .join(format!("{:016x}.upload", rand::random::<u64>()));
+        tokio::task::spawn_blocking(move || {
+            let sha256 = hex::encode(Sha256::digest(&bytes));
+            let mut file =
+                std::fs::File::create(&path).map_err(|e| io_error("create", &path, e))?;
+            file.write_all(&bytes)
+                .and_then(|_| file.sync_all())
+                .map_err(|e| io_error("write", &path, e))?;
+            Ok(StagedFile {
+                path: Some(path),
+                sha256,
+            })
+        })
+        .await
+        .map_err(|e| UserError::new(ErrorCode::Internal, format!("staging task failed: {e}")))?
+    }
+
+    /// Moves a staged upload to its place as sandbox `sandbox_id`'s file.
+    pub fn adopt(&self, mut staged: StagedFile, sandbox_id: &str) -> Result<PathBuf, UserError> {
+        let target = self.path(sandbox_id);
+        let source = staged.path.take().ok_or_else(|| {
+            UserError::new(ErrorCode::Internal, "staged upload was already adopted")
+        })?;
+        std::fs::rename(&source, &target).map_err(|e| io_error("move", &source, e))?;
+        Ok(target)
+    }
+
+    /// The live file of a sandbox.
+    pub fn path(&self, sandbox_id: &str) -> PathBuf {
+        self.sandboxes.join(format!("{sandbox_id}.workbook"))
+    }
+
+    /// Deletes a sandbox's file and any SQLite side files. Missing files are fine.
+    pub fn remove(&self, sandbox_id: &str) {
+        remove_workbook_file(&self.path(sandbox_id));
+    }
+}
+
+impl StagedFile {
+    /// Where the upload is staged.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+}
+
+impl Drop for StagedFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path {
+            remove_workbook_file(path);
+        }
+    }
+}
+
+/// Opens and validates a workbook file and reads its entry module.
+pub fn load_entry(path: &Path) -> Result<EntryModule, UserError> {
+    let workbook = Workbook::open(path).map_err(|e| e.to_user_error())?;
+    let meta = workbook.meta().map_err(|e| e.to_user_error())?;
+    let (info, wasm) = workbook.entry_module().map_err(|e| e.to_user_error())?;
+    Ok(EntryModule {
+        name: meta.name,
+        profile: meta.profile,
+        module_sha256: info.sha256,
+        wasm,
+    })
+}
+
+/// Removes a workbook file with its `-wal` and `-shm` companions.
+pub fn remove_workbook_file(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+}
+
+fn io_error(action: &str, path: &Path, e: std::io::Error) -> UserError {
+    UserError::new(
+        ErrorCode::Internal,
+        format!("cannot {action} {}: {e}", path.display()),
+    )
+}

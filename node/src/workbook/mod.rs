@@ -1,0 +1,1 @@
+//! The workbook file format (one SQLite file).

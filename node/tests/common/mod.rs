@@ -1,0 +1,147 @@
+//! A real node on a loopback port, in-process, for API and CLI tests.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use nexus_node::client::NodeClient;
+use nexus_node::config::Config;
+use nexus_node::daemon::{Node, ADMIN_KEY_FILE};
+use nexus_node::workbook::Workbook;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running node with its own data dir.
+pub struct TestNode {
+    pub addr: SocketAddr,
+    pub admin_key: String,
+    pub data_dir: tempfile::TempDir,
+    config: Config,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), nexus_node::errors::UserError>>>,
+}
+
+impl TestNode {
+    /// Starts a node on 127.0.0.1 with an ephemeral port.
+    pub async fn start() -> TestNode {
+        TestNode::start_with(|_| {}).await
+    }
+
+    /// Starts a node after `tweak` adjusted its configuration.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestNode {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data_dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        TestNode::start_in(data_dir, config).await
+    }
+
+    async fn start_in(data_dir: tempfile::TempDir, config: Config) -> TestNode {
+        let node = Node::start(config.clone()).await.expect("node starts");
+        let addr = node.local_addr().expect("bound address");
+        let admin_key = std::fs::read_to_string(data_dir.path().join(ADMIN_KEY_FILE))
+            .expect("admin key written")
+            .trim()
+            .to_string();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(node.serve(async move {
+            let _ = stopped.await;
+        }));
+        TestNode {
+            addr,
+            admin_key,
+            data_dir,
+            config,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// The API's base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A client with the admin key.
+    pub fn admin(&self) -> NodeClient {
+        NodeClient::new(&self.url(), Some(self.admin_key.clone()))
+    }
+
+    /// A client with any key (or none).
+    pub fn client(&self, key: Option<&str>) -> NodeClient {
+        NodeClient::new(&self.url(), key.map(str::to_string))
+    }
+
+    /// Stops the node gracefully and starts it again on the same data dir.
+    pub async fn restart(mut self) -> TestNode {
+        self.shutdown().await;
+        let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap());
+        TestNode::start_in(data_dir, self.config.clone()).await
+    }
+
+    /// Stops the node gracefully and waits for it.
+    pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("node task").expect("node stops cleanly");
+        }
+    }
+}
+
+/// Makes a workbook file from WAT source (one module, the entry).
+pub fn wat_workbook(dir: &Path, name: &str, wat: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.workbook"));
+    let wasm = wat::parse_str(wat).expect("valid WAT");
+    let workbook = Workbook::create(&path, name).expect("create workbook");
+    workbook.add_module(name, &wasm).expect("add module");
+    workbook.set_meta("entry", name).expect("set entry");
+    workbook.checkpoint().expect("checkpoint");
+    drop(workbook);
+    path
+}
+
+/// A WASI command that prints `text` and exits 0.
+pub fn print_wat(text: &str) -> String {
+    let escaped: String = text.bytes().map(|b| format!("\\{b:02x}")).collect();
+    format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) "{escaped}")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (i32.const {len}))
+    (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))))"#,
+        len = text.len()
+    )
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The hello example's directory; its module must have been built by
+/// scripts/setup.sh (the README's test command runs it).
+pub fn hello_example() -> PathBuf {
+    let dir = repo_root().join("examples/hello");
+    let wasm = dir.join("target/wasm32-wasip1/release/hello.wasm");
+    assert!(
+        wasm.exists(),
+        "{} is missing: run scripts/setup.sh (it builds the example guests)",
+        wasm.display()
+    );
+    dir
+}

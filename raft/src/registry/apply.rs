@@ -1,0 +1,205 @@
+//! The state machine's transition function: one handler per [`Command`].
+//!
+//! Handlers run inside the transaction opened by `Registry::apply`, read only
+//! their arguments and the database, and check everything before writing, so
+//! a refusal never reaches the write step (and the rollback is a backstop).
+
+use rusqlite::Connection;
+
+use super::command::{Command, Response};
+use super::error::RegistryError;
+use super::keys::is_key_hash;
+use super::model::{Role, Sandbox, Tenant};
+use super::names::{validate_sandbox_name, validate_tenant_name};
+use super::state::SandboxState;
+use super::store;
+
+/// Applies one command to the database behind `conn`.
+pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, RegistryError> {
+    match cmd {
+        Command::CreateTenant {
+            tenant_id,
+            name,
+            at_ms,
+        } => create_tenant(conn, tenant_id, name, *at_ms),
+        Command::CreateApiKey {
+            key_id,
+            tenant_id,
+            key_hash,
+            role,
+            at_ms,
+        } => {
+            create_api_key(conn, key_id, tenant_id, key_hash, *role, *at_ms)?;
+            Ok(Response::ApiKeyCreated {
+                key_id: key_id.clone(),
+            })
+        }
+        Command::DockSandbox {
+            sandbox_id,
+            tenant_id,
+            name,
+            profile,
+            workbook_sha256,
+            home_node,
+            at_ms,
+        } => dock_sandbox(
+            conn,
+            Sandbox {
+                id: sandbox_id.clone(),
+                tenant_id: tenant_id.clone(),
+                name: name.clone(),
+                profile: profile.clone(),
+                workbook_sha256: workbook_sha256.clone(),
+                home_node: *home_node,
+                state: SandboxState::Created,
+                generation: 0,
+                created_at_ms: *at_ms,
+                updated_at_ms: *at_ms,
+            },
+        ),
+        Command::RemoveSandbox {
+            sandbox_id,
+            tenant_id,
+        } => {
+            if !store::delete_sandbox(conn, tenant_id, sandbox_id)? {
+                return Err(not_found(sandbox_id));
+            }
+            Ok(Response::SandboxRemoved {
+                sandbox_id: sandbox_id.clone(),
+            })
+        }
+        Command::Transition {
+            sandbox_id,
+            tenant_id,
+            to,
+            expected_generation,
+            at_ms,
+        } => transition(
+            conn,
+            sandbox_id,
+            tenant_id,
+            *to,
+            *expected_generation,
+            *at_ms,
+        ),
+    }
+}
+
+/// Order of checks: name rule, id taken, name taken.
+fn create_tenant(
+    conn: &Connection,
+    tenant_id: &str,
+    name: &str,
+    at_ms: u64,
+) -> Result<Response, RegistryError> {
+    validate_tenant_name(name)?;
+    if store::tenant(conn, tenant_id)?.is_some() {
+        return Err(RegistryError::TenantIdExists {
+            tenant_id: tenant_id.to_owned(),
+        });
+    }
+    if store::tenant_by_name(conn, name)?.is_some() {
+        return Err(RegistryError::TenantExists {
+            name: name.to_owned(),
+        });
+    }
+    let tenant = Tenant {
+        id: tenant_id.to_owned(),
+        name: name.to_owned(),
+        created_at_ms: at_ms,
+    };
+    store::insert_tenant(conn, &tenant)?;
+    Ok(Response::TenantCreated(tenant))
+}
+
+/// Order of checks: hash shape, tenant exists, key id or hash taken.
+fn create_api_key(
+    conn: &Connection,
+    key_id: &str,
+    tenant_id: &str,
+    key_hash: &str,
+    role: Role,
+    at_ms: u64,
+) -> Result<(), RegistryError> {
+    if !is_key_hash(key_hash) {
+        return Err(RegistryError::ApiKeyHashInvalid {
+            key_id: key_id.to_owned(),
+        });
+    }
+    require_tenant(conn, tenant_id)?;
+    if store::api_key_exists(conn, key_id, key_hash)? {
+        return Err(RegistryError::ApiKeyExists {
+            key_id: key_id.to_owned(),
+        });
+    }
+    store::insert_api_key(conn, key_id, tenant_id, key_hash, role, at_ms)
+}
+
+/// Order of checks: name rule, tenant exists, sandbox id taken (registry-wide;
+/// ids are proposer-chosen, never user-chosen), name taken within the tenant.
+fn dock_sandbox(conn: &Connection, sandbox: Sandbox) -> Result<Response, RegistryError> {
+    validate_sandbox_name(&sandbox.name)?;
+    require_tenant(conn, &sandbox.tenant_id)?;
+    if store::sandbox_id_exists(conn, &sandbox.id)? {
+        return Err(RegistryError::SandboxExists {
+            sandbox_id: sandbox.id,
+        });
+    }
+    if store::sandbox_name_taken(conn, &sandbox.tenant_id, &sandbox.name)? {
+        return Err(RegistryError::SandboxNameTaken { name: sandbox.name });
+    }
+    store::insert_sandbox(conn, &sandbox)?;
+    Ok(Response::SandboxDocked(sandbox))
+}
+
+/// Order of checks: sandbox exists for this tenant, generation matches (a
+/// stale writer learns it is stale even if its hop would also be invalid),
+/// then the lifecycle rule.
+fn transition(
+    conn: &Connection,
+    sandbox_id: &str,
+    tenant_id: &str,
+    to: SandboxState,
+    expected_generation: u64,
+    at_ms: u64,
+) -> Result<Response, RegistryError> {
+    let mut sandbox =
+        store::sandbox(conn, tenant_id, sandbox_id)?.ok_or_else(|| not_found(sandbox_id))?;
+    if sandbox.generation != expected_generation {
+        return Err(RegistryError::StaleGeneration {
+            sandbox_id: sandbox.id,
+            expected: expected_generation,
+            current: sandbox.generation,
+        });
+    }
+    if !sandbox.state.can_transition_to(to) {
+        return Err(RegistryError::InvalidTransition {
+            sandbox_id: sandbox.id,
+            from: sandbox.state,
+            to,
+            allowed: sandbox.state.allowed_next().to_vec(),
+        });
+    }
+    sandbox.generation = sandbox.generation.checked_add(1).ok_or_else(|| {
+        RegistryError::Codec(format!("sandbox {sandbox_id}: generation overflow"))
+    })?;
+    sandbox.state = to;
+    sandbox.updated_at_ms = at_ms;
+    store::update_sandbox_state(conn, &sandbox)?;
+    Ok(Response::Transitioned(sandbox))
+}
+
+fn require_tenant(conn: &Connection, tenant_id: &str) -> Result<(), RegistryError> {
+    match store::tenant(conn, tenant_id)? {
+        Some(_) => Ok(()),
+        None => Err(RegistryError::TenantNotFound {
+            tenant_id: tenant_id.to_owned(),
+        }),
+    }
+}
+
+fn not_found(sandbox_id: &str) -> RegistryError {
+    RegistryError::SandboxNotFound {
+        sandbox_id: sandbox_id.to_owned(),
+    }
+}

@@ -1,0 +1,122 @@
+//! The registry: a deterministic state machine over SQLite.
+//!
+//! [`Registry::apply`] takes a [`Command`] and returns a [`Response`] or a
+//! refusal ([`RegistryError::is_refusal`]). It never reads clocks, randomness
+//! or the environment, and each command is one SQLite transaction, so a
+//! refused command leaves no trace and replicas applying the same log agree.
+
+mod apply;
+mod command;
+mod error;
+mod keys;
+mod model;
+mod names;
+mod schema;
+mod state;
+mod store;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+pub use command::{Command, Response};
+pub use error::{ParseEnumError, RegistryError};
+pub use keys::hash_api_key;
+pub use model::{Principal, Role, Sandbox, Tenant};
+pub use names::{validate_sandbox_name, validate_tenant_name, MAX_NAME_LEN};
+pub use schema::SCHEMA_VERSION;
+pub use state::SandboxState;
+
+/// The registry state machine, backed by one SQLite connection.
+///
+/// `Send` but not `Sync`: share it behind a mutex (or own it in one task).
+#[derive(Debug)]
+pub struct Registry {
+    conn: Connection,
+}
+
+impl Registry {
+    /// Opens (creating if new) a file-backed registry: WAL journal,
+    /// `synchronous=FULL`, foreign keys on. Refuses a database that is not a
+    /// registry or has an unknown schema version.
+    pub fn open(path: &Path) -> Result<Registry, RegistryError> {
+        Registry::init(Connection::open(path)?)
+    }
+
+    /// Opens a fresh, private in-memory registry (tests, tools).
+    pub fn open_in_memory() -> Result<Registry, RegistryError> {
+        Registry::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Registry, RegistryError> {
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        schema::init(&mut conn)?;
+        // Only once the file is known to be a registry (journal_mode persists
+        // in the file). It returns a row; in-memory databases report "memory".
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        Ok(Registry { conn })
+    }
+
+    /// The schema version stored in the database.
+    pub fn schema_version(&self) -> Result<u32, RegistryError> {
+        schema::version(&self.conn)
+    }
+
+    /// Applies one command as one transaction: on success it is committed and
+    /// its response returned; on error nothing changes.
+    ///
+    /// Deterministic: the outcome depends only on `cmd` and the current state.
+    pub fn apply(&mut self, cmd: &Command) -> Result<Response, RegistryError> {
+        let tx = self.conn.transaction()?;
+        let response = apply::apply(&tx, cmd)?; // dropping `tx` rolls back
+        tx.commit()?;
+        Ok(response)
+    }
+
+    /// The tenant with this id.
+    pub fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, RegistryError> {
+        store::tenant(&self.conn, tenant_id)
+    }
+
+    /// The tenant with this name.
+    pub fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, RegistryError> {
+        store::tenant_by_name(&self.conn, name)
+    }
+
+    /// All tenants, ordered by creation time then id.
+    pub fn tenants(&self) -> Result<Vec<Tenant>, RegistryError> {
+        store::tenants(&self.conn)
+    }
+
+    /// Who the API key with this hash ([`hash_api_key`]) authenticates as.
+    pub fn principal_for_key_hash(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<Principal>, RegistryError> {
+        store::principal_for_key_hash(&self.conn, key_hash)
+    }
+
+    /// One sandbox of one tenant; another tenant's sandbox is `None`.
+    pub fn sandbox(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+    ) -> Result<Option<Sandbox>, RegistryError> {
+        store::sandbox(&self.conn, tenant_id, sandbox_id)
+    }
+
+    /// A tenant's sandboxes, ordered by creation time then id.
+    pub fn sandboxes(&self, tenant_id: &str) -> Result<Vec<Sandbox>, RegistryError> {
+        store::sandboxes(&self.conn, Some(tenant_id))
+    }
+
+    /// Every sandbox of every tenant, ordered by creation time then id (for a
+    /// node's start-up recovery; not tenant-scoped).
+    pub fn all_sandboxes(&self) -> Result<Vec<Sandbox>, RegistryError> {
+        store::sandboxes(&self.conn, None)
+    }
+}

@@ -1,0 +1,117 @@
+//! The registry's SQLite schema and its version.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use super::error::RegistryError;
+
+/// Schema version written by this build. Bump it (and add a migration step
+/// in `schema::init`) whenever the DDL changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `meta.format` value that marks a database as a Nexus registry.
+const FORMAT: &str = "nexus-registry";
+
+const DDL: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE tenants (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    created_at_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE api_keys (
+    id            TEXT PRIMARY KEY,
+    tenant_id     TEXT NOT NULL REFERENCES tenants(id),
+    key_hash      TEXT NOT NULL UNIQUE,
+    role          TEXT NOT NULL CHECK (role IN ('admin', 'tenant')),
+    created_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX api_keys_tenant ON api_keys(tenant_id);
+
+CREATE TABLE sandboxes (
+    id              TEXT PRIMARY KEY,
+    tenant_id       TEXT NOT NULL REFERENCES tenants(id),
+    name            TEXT NOT NULL,
+    profile         TEXT NOT NULL,
+    workbook_sha256 TEXT NOT NULL,
+    home_node       INTEGER NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN
+                        ('created', 'active', 'suspended', 'frozen', 'archived', 'deleted')),
+    generation      INTEGER NOT NULL,
+    created_at_ms   INTEGER NOT NULL,
+    updated_at_ms   INTEGER NOT NULL,
+    UNIQUE (tenant_id, name)
+) STRICT;
+CREATE INDEX sandboxes_by_tenant ON sandboxes(tenant_id, created_at_ms, id);
+CREATE INDEX sandboxes_by_age ON sandboxes(created_at_ms, id);
+";
+
+/// Creates the schema in an empty database, or checks an existing one.
+///
+/// Refuses a database that holds other tables but no registry `meta`
+/// (a workbook, say), one whose `meta.format` is not a registry, and one whose
+/// version this build does not know.
+pub(crate) fn init(conn: &mut Connection) -> Result<(), RegistryError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tables: i64 = tx.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?;
+    if tables == 0 {
+        tx.execute_batch(DDL)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('format', ?1), ('schema_version', ?2)",
+            (FORMAT, SCHEMA_VERSION.to_string()),
+        )?;
+        tx.commit()?;
+        return Ok(());
+    }
+    let format = meta_value(&tx, "format")?;
+    if format.as_deref() != Some(FORMAT) {
+        return Err(RegistryError::Schema(format!(
+            "not a registry database (meta.format is {format:?}, expected {FORMAT:?})"
+        )));
+    }
+    match version(&tx)? {
+        SCHEMA_VERSION => Ok(()),
+        // Future migrations: `1 => { migrate_1_to_2(&tx)?; ... }`.
+        other => Err(RegistryError::Schema(format!(
+            "schema version {other} is not supported by this build (supports {SCHEMA_VERSION})"
+        ))),
+    }
+}
+
+/// Reads `meta.schema_version`.
+pub(crate) fn version(conn: &Connection) -> Result<u32, RegistryError> {
+    let raw = meta_value(conn, "schema_version")?
+        .ok_or_else(|| RegistryError::Schema("meta.schema_version is missing".to_owned()))?;
+    raw.parse()
+        .map_err(|_| RegistryError::Codec(format!("meta.schema_version {raw:?} is not a number")))
+}
+
+fn meta_value(conn: &Connection, key: &str) -> Result<Option<String>, RegistryError> {
+    let has_meta: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_meta {
+        return Ok(None);
+    }
+    // A foreign `meta` table may not have our columns or types; treat that as
+    // "no value" rather than a storage error.
+    let value = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+            r.get::<_, rusqlite::types::Value>(0)
+        })
+        .optional();
+    Ok(match value {
+        Ok(Some(rusqlite::types::Value::Text(s))) => Some(s),
+        _ => None,
+    })
+}

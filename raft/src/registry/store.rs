@@ -1,0 +1,273 @@
+//! SQL access: row mapping and the queries shared by `apply` and the reads.
+//!
+//! `u64` values (timestamps, generations, node ids) are stored in SQLite's
+//! signed 64-bit integers by reinterpreting the bits, which round-trips every
+//! value exactly; only ordering of values above `i64::MAX` (not reachable by
+//! millisecond timestamps) differs from numeric order.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+
+use super::error::RegistryError;
+use super::model::{Principal, Role, Sandbox, Tenant};
+use super::state::SandboxState;
+
+/// `u64` → stored `i64` (bit-for-bit).
+pub(crate) fn to_db(v: u64) -> i64 {
+    i64::from_ne_bytes(v.to_ne_bytes())
+}
+
+/// Stored `i64` → `u64` (bit-for-bit).
+pub(crate) fn from_db(v: i64) -> u64 {
+    u64::from_ne_bytes(v.to_ne_bytes())
+}
+
+const TENANT_COLS: &str = "id, name, created_at_ms";
+const SANDBOX_COLS: &str = "id, tenant_id, name, profile, workbook_sha256, home_node, state, \
+                            generation, created_at_ms, updated_at_ms";
+
+fn tenant_row(r: &Row<'_>) -> rusqlite::Result<Tenant> {
+    Ok(Tenant {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        created_at_ms: from_db(r.get(2)?),
+    })
+}
+
+/// A sandbox row with its state still as text, decoded by [`SandboxRow::decode`].
+struct SandboxRow {
+    sandbox: Sandbox,
+    state: String,
+}
+
+impl SandboxRow {
+    fn read(r: &Row<'_>) -> rusqlite::Result<SandboxRow> {
+        Ok(SandboxRow {
+            sandbox: Sandbox {
+                id: r.get(0)?,
+                tenant_id: r.get(1)?,
+                name: r.get(2)?,
+                profile: r.get(3)?,
+                workbook_sha256: r.get(4)?,
+                home_node: from_db(r.get(5)?),
+                state: SandboxState::Created,
+                generation: from_db(r.get(7)?),
+                created_at_ms: from_db(r.get(8)?),
+                updated_at_ms: from_db(r.get(9)?),
+            },
+            state: r.get(6)?,
+        })
+    }
+
+    fn decode(self) -> Result<Sandbox, RegistryError> {
+        let state = self.state.parse().map_err(|e| {
+            RegistryError::Codec(format!("sandbox {}: stored state: {e}", self.sandbox.id))
+        })?;
+        Ok(Sandbox {
+            state,
+            ..self.sandbox
+        })
+    }
+}
+
+/// One tenant by id.
+pub(crate) fn tenant(conn: &Connection, tenant_id: &str) -> Result<Option<Tenant>, RegistryError> {
+    let sql = format!("SELECT {TENANT_COLS} FROM tenants WHERE id = ?1");
+    Ok(conn.query_row(&sql, [tenant_id], tenant_row).optional()?)
+}
+
+/// One tenant by name.
+pub(crate) fn tenant_by_name(
+    conn: &Connection,
+    name: &str,
+) -> Result<Option<Tenant>, RegistryError> {
+    let sql = format!("SELECT {TENANT_COLS} FROM tenants WHERE name = ?1");
+    Ok(conn.query_row(&sql, [name], tenant_row).optional()?)
+}
+
+/// All tenants, by creation time then id.
+pub(crate) fn tenants(conn: &Connection) -> Result<Vec<Tenant>, RegistryError> {
+    let sql = format!("SELECT {TENANT_COLS} FROM tenants ORDER BY created_at_ms, id");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], tenant_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Inserts a tenant (callers check uniqueness first).
+pub(crate) fn insert_tenant(conn: &Connection, t: &Tenant) -> Result<(), RegistryError> {
+    conn.execute(
+        "INSERT INTO tenants (id, name, created_at_ms) VALUES (?1, ?2, ?3)",
+        (&t.id, &t.name, to_db(t.created_at_ms)),
+    )?;
+    Ok(())
+}
+
+/// Whether an API key with this id or this hash exists.
+pub(crate) fn api_key_exists(
+    conn: &Connection,
+    key_id: &str,
+    key_hash: &str,
+) -> Result<bool, RegistryError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = ?1 OR key_hash = ?2)",
+        [key_id, key_hash],
+        |r| r.get(0),
+    )?)
+}
+
+/// Inserts an API key (callers check the tenant and uniqueness first).
+pub(crate) fn insert_api_key(
+    conn: &Connection,
+    key_id: &str,
+    tenant_id: &str,
+    key_hash: &str,
+    role: Role,
+    at_ms: u64,
+) -> Result<(), RegistryError> {
+    conn.execute(
+        "INSERT INTO api_keys (id, tenant_id, key_hash, role, created_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        (key_id, tenant_id, key_hash, role.as_str(), to_db(at_ms)),
+    )?;
+    Ok(())
+}
+
+/// The principal an API key hash authenticates as.
+pub(crate) fn principal_for_key_hash(
+    conn: &Connection,
+    key_hash: &str,
+) -> Result<Option<Principal>, RegistryError> {
+    let row = conn
+        .query_row(
+            "SELECT id, tenant_id, role FROM api_keys WHERE key_hash = ?1",
+            [key_hash],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
+        )
+        .optional()?;
+    row.map(|(key_id, tenant_id, role)| {
+        let role = role
+            .parse()
+            .map_err(|e| RegistryError::Codec(format!("api key {key_id}: stored role: {e}")))?;
+        Ok(Principal {
+            key_id,
+            tenant_id,
+            role,
+        })
+    })
+    .transpose()
+}
+
+/// One sandbox by id, regardless of tenant (for uniqueness checks only).
+pub(crate) fn sandbox_id_exists(
+    conn: &Connection,
+    sandbox_id: &str,
+) -> Result<bool, RegistryError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sandboxes WHERE id = ?1)",
+        [sandbox_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// Whether the tenant has a sandbox with this name.
+pub(crate) fn sandbox_name_taken(
+    conn: &Connection,
+    tenant_id: &str,
+    name: &str,
+) -> Result<bool, RegistryError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sandboxes WHERE tenant_id = ?1 AND name = ?2)",
+        [tenant_id, name],
+        |r| r.get(0),
+    )?)
+}
+
+/// One sandbox of one tenant.
+pub(crate) fn sandbox(
+    conn: &Connection,
+    tenant_id: &str,
+    sandbox_id: &str,
+) -> Result<Option<Sandbox>, RegistryError> {
+    let sql = format!("SELECT {SANDBOX_COLS} FROM sandboxes WHERE id = ?1 AND tenant_id = ?2");
+    conn.query_row(&sql, [sandbox_id, tenant_id], SandboxRow::read)
+        .optional()?
+        .map(SandboxRow::decode)
+        .transpose()
+}
+
+/// Sandboxes of one tenant, or of all tenants, by creation time then id.
+pub(crate) fn sandboxes(
+    conn: &Connection,
+    tenant_id: Option<&str>,
+) -> Result<Vec<Sandbox>, RegistryError> {
+    let filter = if tenant_id.is_some() {
+        "WHERE tenant_id = ?1"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT {SANDBOX_COLS} FROM sandboxes {filter} ORDER BY created_at_ms, id");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = match tenant_id {
+        Some(t) => stmt.query_map([t], SandboxRow::read)?,
+        None => stmt.query_map([], SandboxRow::read)?,
+    };
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row?.decode()?);
+    }
+    Ok(out)
+}
+
+/// Inserts a sandbox (callers check the tenant and uniqueness first).
+pub(crate) fn insert_sandbox(conn: &Connection, s: &Sandbox) -> Result<(), RegistryError> {
+    conn.execute(
+        &format!("INSERT INTO sandboxes ({SANDBOX_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        rusqlite::params![
+            s.id,
+            s.tenant_id,
+            s.name,
+            s.profile,
+            s.workbook_sha256,
+            to_db(s.home_node),
+            s.state.as_str(),
+            to_db(s.generation),
+            to_db(s.created_at_ms),
+            to_db(s.updated_at_ms),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Writes a sandbox's state, generation and update time.
+pub(crate) fn update_sandbox_state(conn: &Connection, s: &Sandbox) -> Result<(), RegistryError> {
+    conn.execute(
+        "UPDATE sandboxes SET state = ?1, generation = ?2, updated_at_ms = ?3 \
+         WHERE id = ?4 AND tenant_id = ?5",
+        (
+            s.state.as_str(),
+            to_db(s.generation),
+            to_db(s.updated_at_ms),
+            &s.id,
+            &s.tenant_id,
+        ),
+    )?;
+    Ok(())
+}
+
+/// Deletes one sandbox of one tenant; returns whether a row went.
+pub(crate) fn delete_sandbox(
+    conn: &Connection,
+    tenant_id: &str,
+    sandbox_id: &str,
+) -> Result<bool, RegistryError> {
+    let n = conn.execute(
+        "DELETE FROM sandboxes WHERE id = ?1 AND tenant_id = ?2",
+        [sandbox_id, tenant_id],
+    )?;
+    Ok(n > 0)
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks for building and testing Nexus, then
+# builds the example guests. Safe to run again: every step checks first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo is missing; install Rust with rustup first (https://rustup.rs)" >&2
+  exit 1
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-wasip1; then
+  rustup target add wasm32-wasip1
+fi
+
+# The sqlite3 CLI: tests check that `sqlite3 FILE .tables` opens a workbook.
+if ! command -v sqlite3 >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq sqlite3
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq sqlite3
+  fi
+fi
+
+cargo build --quiet --release --target wasm32-wasip1 --manifest-path examples/hello/Cargo.toml
