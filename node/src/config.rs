@@ -150,7 +150,10 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:4000");
         assert_eq!(config.data_dir, PathBuf::from("/srv/nexus"));
         assert_eq!(config.limits.max_upload_bytes, 1024);
-        assert_eq!(config.limits.max_request_bytes, Limits::default().max_request_bytes);
+        assert_eq!(
+            config.limits.max_request_bytes,
+            Limits::default().max_request_bytes
+        );
     }
 
     #[test]

@@ -45,14 +45,13 @@ impl Node {
         let registry = RegistryHandle::open(&data_dir.join("registry.db"))?;
         let admin_key = bootstrap_admin(&registry, data_dir).await?;
         let engine = Engine::new().map_err(|e| {
-            UserError::new(ErrorCode::Internal, format!("cannot start the wasm engine: {e}"))
+            UserError::new(
+                ErrorCode::Internal,
+                format!("cannot start the wasm engine: {e}"),
+            )
         })?;
-        let manager = SandboxManager::new(
-            data_dir.clone(),
-            config.node_id,
-            registry.clone(),
-            engine,
-        )?;
+        let manager =
+            SandboxManager::new(data_dir.clone(), config.node_id, registry.clone(), engine)?;
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             UserError::new(
                 ErrorCode::NodeBindFailed,
@@ -130,12 +129,18 @@ pub async fn shutdown_signal() {
 fn lock_data_dir(data_dir: &Path) -> Result<File, UserError> {
     let path = data_dir.join("node.lock");
     let file = File::create(&path).map_err(|e| {
-        UserError::new(ErrorCode::Internal, format!("cannot create {}: {e}", path.display()))
+        UserError::new(
+            ErrorCode::Internal,
+            format!("cannot create {}: {e}", path.display()),
+        )
     })?;
     file.try_lock().map_err(|_| {
         UserError::new(
             ErrorCode::DataDirLocked,
-            format!("data dir {} is in use by another nexus node", data_dir.display()),
+            format!(
+                "data dir {} is in use by another nexus node",
+                data_dir.display()
+            ),
         )
     })?;
     Ok(file)
@@ -147,7 +152,10 @@ async fn bootstrap_admin(
     registry: &RegistryHandle,
     data_dir: &Path,
 ) -> Result<Option<String>, UserError> {
-    if registry.read(|r| r.tenant_by_name(DEFAULT_TENANT))?.is_some() {
+    if registry
+        .read(|r| r.tenant_by_name(DEFAULT_TENANT))?
+        .is_some()
+    {
         return Ok(None);
     }
     let (_, key) = create_tenant(registry, DEFAULT_TENANT, Role::Admin).await?;
@@ -163,11 +171,19 @@ fn write_secret(path: &PathBuf, secret: &str) -> Result<(), UserError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path).map_err(|e| {
-        UserError::new(ErrorCode::Internal, format!("cannot write {}: {e}", path.display()))
+        UserError::new(
+            ErrorCode::Internal,
+            format!("cannot write {}: {e}", path.display()),
+        )
     })?;
     writeln!(file, "{secret}")
         .and_then(|_| file.sync_all())
-        .map_err(|e| UserError::new(ErrorCode::Internal, format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| {
+            UserError::new(
+                ErrorCode::Internal,
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })
 }
 
 fn print_banner(config: &Config, addr: Option<std::net::SocketAddr>, admin_key: Option<&str>) {

@@ -19,7 +19,10 @@ pub async fn dock_and_call(state: &AppState, data_dir: &Path, dir: &Path) -> Res
         .map_err(|e| UserError::new(ErrorCode::Internal, format!("pack task failed: {e}")))?
         .map_err(|e| e.to_user_error())?;
     let bytes = std::fs::read(&out).map_err(|e| {
-        UserError::new(ErrorCode::Internal, format!("cannot read {}: {e}", out.display()))
+        UserError::new(
+            ErrorCode::Internal,
+            format!("cannot read {}: {e}", out.display()),
+        )
     })?;
 
     let tenant = state

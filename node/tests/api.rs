@@ -53,7 +53,10 @@ async fn wat_example_echoes_binary_stdin() {
     let out = node.data_dir.path().join("echo.workbook");
     workbook::pack(&common::repo_root().join("examples/echo-wat"), &out).expect("pack echo");
     let admin = node.admin();
-    let sandbox = admin.dock(std::fs::read(&out).unwrap(), None, None).await.unwrap();
+    let sandbox = admin
+        .dock(std::fs::read(&out).unwrap(), None, None)
+        .await
+        .unwrap();
     let stdin: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
     let request = CallRequest {
         args: vec![],
@@ -62,8 +65,8 @@ async fn wat_example_echoes_binary_stdin() {
     };
     let response: CallResponse = admin.call(&sandbox.id, &request).await.unwrap();
     assert_eq!(response.stdout_encoding, Encoding::Base64);
-    let echoed = nexus_node::api::types::decode_bytes(response.stdout, response.stdout_encoding)
-        .unwrap();
+    let echoed =
+        nexus_node::api::types::decode_bytes(response.stdout, response.stdout_encoding).unwrap();
     assert_eq!(echoed, stdin);
     node.stop().await;
 }
@@ -73,7 +76,11 @@ async fn missing_or_wrong_key_is_401() {
     let node = TestNode::start().await;
     let err = node.client(None).sandboxes().await.unwrap_err();
     assert_eq!(err.code, "AUTH_MISSING_KEY");
-    let err = node.client(Some("nxk_wrong")).sandboxes().await.unwrap_err();
+    let err = node
+        .client(Some("nxk_wrong"))
+        .sandboxes()
+        .await
+        .unwrap_err();
     assert_eq!(err.code, "AUTH_INVALID_KEY");
 
     let raw = reqwest::Client::new()
@@ -99,18 +106,26 @@ async fn tenants_do_not_see_each_other() {
     let bob = node.client(Some(&bob.api_key));
 
     let file = wat_workbook(node.data_dir.path(), "secret", &print_wat("alice's\n"));
-    let sandbox = alice.dock(std::fs::read(&file).unwrap(), None, None).await.unwrap();
+    let sandbox = alice
+        .dock(std::fs::read(&file).unwrap(), None, None)
+        .await
+        .unwrap();
 
     for err in [
         bob.sandbox(&sandbox.id).await.unwrap_err(),
-        bob.call(&sandbox.id, &CallRequest::default()).await.unwrap_err(),
+        bob.call(&sandbox.id, &CallRequest::default())
+            .await
+            .unwrap_err(),
         bob.remove(&sandbox.id).await.unwrap_err(),
     ] {
         assert_eq!(err.code, "SANDBOX_NOT_FOUND", "{err}");
     }
     assert!(bob.sandboxes().await.unwrap().sandboxes.is_empty());
     assert_eq!(alice.sandboxes().await.unwrap().sandboxes.len(), 1);
-    let out = alice.call(&sandbox.id, &CallRequest::default()).await.unwrap();
+    let out = alice
+        .call(&sandbox.id, &CallRequest::default())
+        .await
+        .unwrap();
     assert_eq!(out.stdout, "alice's\n");
 
     let err = alice.create_tenant("mallory").await.unwrap_err();
@@ -126,7 +141,12 @@ async fn tenants_do_not_see_each_other() {
 async fn refused_uploads_have_their_codes_and_leave_nothing() {
     let node = TestNode::start().await;
     let admin = node.admin();
-    let good = std::fs::read(wat_workbook(node.data_dir.path(), "good", &print_wat("ok\n"))).unwrap();
+    let good = std::fs::read(wat_workbook(
+        node.data_dir.path(),
+        "good",
+        &print_wat("ok\n"),
+    ))
+    .unwrap();
 
     let not_sqlite = b"this is plainly not a workbook, just some text".to_vec();
     let truncated = good[..good.len() / 2].to_vec();
@@ -146,8 +166,12 @@ async fn refused_uploads_have_their_codes_and_leave_nothing() {
     assert_eq!(err.code, "SANDBOX_NAME_INVALID");
 
     assert!(admin.sandboxes().await.unwrap().sandboxes.is_empty());
-    let staged = std::fs::read_dir(node.data_dir.path().join("staging")).unwrap().count();
-    let live = std::fs::read_dir(node.data_dir.path().join("sandboxes")).unwrap().count();
+    let staged = std::fs::read_dir(node.data_dir.path().join("staging"))
+        .unwrap()
+        .count();
+    let live = std::fs::read_dir(node.data_dir.path().join("sandboxes"))
+        .unwrap()
+        .count();
     assert_eq!((staged, live), (0, 0), "refused uploads leave no files");
 
     admin.dock(good.clone(), None, None).await.unwrap();
@@ -162,16 +186,28 @@ async fn bad_requests_have_codes() {
     let http = reqwest::Client::new();
     let auth = format!("Bearer {}", node.admin_key);
 
-    let res = http.get(format!("{}/v1/nowhere", node.url())).send().await.unwrap();
+    let res = http
+        .get(format!("{}/v1/nowhere", node.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "ROUTE_NOT_FOUND");
 
-    let res = http.put(format!("{}/v1/sandboxes", node.url())).send().await.unwrap();
+    let res = http
+        .put(format!("{}/v1/sandboxes", node.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 405);
 
     let file = wat_workbook(node.data_dir.path(), "p", &print_wat("p\n"));
-    let sandbox = node.admin().dock(std::fs::read(&file).unwrap(), None, None).await.unwrap();
+    let sandbox = node
+        .admin()
+        .dock(std::fs::read(&file).unwrap(), None, None)
+        .await
+        .unwrap();
     let res = http
         .post(format!("{}/v1/sandboxes/{}/call", node.url(), sandbox.id))
         .header("Authorization", &auth)
@@ -185,9 +221,17 @@ async fn bad_requests_have_codes() {
     assert_eq!(body["error"]["code"], "REQUEST_INVALID");
     assert!(body["error"]["message"].as_str().unwrap().contains("argz"));
 
-    let res = http.get(format!("{}/health", node.url())).send().await.unwrap();
+    let res = http
+        .get(format!("{}/health", node.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
-    let res = http.get(format!("{}/ready", node.url())).send().await.unwrap();
+    let res = http
+        .get(format!("{}/ready", node.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     node.stop().await;
 }
@@ -195,7 +239,11 @@ async fn bad_requests_have_codes() {
 #[tokio::test]
 async fn upload_over_the_limit_is_413() {
     let node = TestNode::start_with(|c| c.limits.max_upload_bytes = 1024).await;
-    let err = node.admin().dock(vec![0u8; 4096], None, None).await.unwrap_err();
+    let err = node
+        .admin()
+        .dock(vec![0u8; 4096], None, None)
+        .await
+        .unwrap_err();
     assert_eq!(err.code, "REQUEST_TOO_LARGE");
     node.stop().await;
 }
@@ -205,23 +253,44 @@ async fn trapping_guest_leaves_node_serving() {
     let node = TestNode::start().await;
     let admin = node.admin();
     let dir = node.data_dir.path();
-    let trap = wat_workbook(dir, "trap", r#"(module (func (export "_start") unreachable))"#);
-    let spin = wat_workbook(dir, "spin", r#"(module (func (export "_start") (loop (br 0))))"#);
+    let trap = wat_workbook(
+        dir,
+        "trap",
+        r#"(module (func (export "_start") unreachable))"#,
+    );
+    let spin = wat_workbook(
+        dir,
+        "spin",
+        r#"(module (func (export "_start") (loop (br 0))))"#,
+    );
     let fine = wat_workbook(dir, "fine", &print_wat("still here\n"));
-    let trap = admin.dock(std::fs::read(trap).unwrap(), None, None).await.unwrap();
-    let fine = admin.dock(std::fs::read(fine).unwrap(), None, None).await.unwrap();
+    let trap = admin
+        .dock(std::fs::read(trap).unwrap(), None, None)
+        .await
+        .unwrap();
+    let fine = admin
+        .dock(std::fs::read(fine).unwrap(), None, None)
+        .await
+        .unwrap();
 
-    let err = admin.call(&trap.id, &CallRequest::default()).await.unwrap_err();
+    let err = admin
+        .call(&trap.id, &CallRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.code, "CALL_TRAPPED");
     assert!(err.message.contains("unreachable"), "{}", err.message);
     let out = admin.call(&fine.id, &CallRequest::default()).await.unwrap();
     assert_eq!(out.stdout, "still here\n");
 
     // "compute" gives 5 s of CPU; the runaway is stopped and the node answers.
-    let spin = admin.dock(std::fs::read(spin).unwrap(), None, None).await.unwrap();
+    let spin = admin
+        .dock(std::fs::read(spin).unwrap(), None, None)
+        .await
+        .unwrap();
+    let no_input = CallRequest::default();
     let (spun, out) = tokio::join!(
-        admin.call(&spin.id, &CallRequest::default()),
-        admin.call(&fine.id, &CallRequest::default())
+        admin.call(&spin.id, &no_input),
+        admin.call(&fine.id, &no_input)
     );
     assert_eq!(spun.unwrap_err().code, "CALL_CPU_LIMIT");
     assert_eq!(out.unwrap().stdout, "still here\n");
@@ -234,8 +303,18 @@ async fn many_concurrent_calls_to_different_sandboxes() {
     let admin = std::sync::Arc::new(node.admin());
     let mut ids = Vec::new();
     for i in 0..16 {
-        let file = wat_workbook(node.data_dir.path(), &format!("s{i}"), &print_wat(&format!("I am {i}\n")));
-        ids.push(admin.dock(std::fs::read(file).unwrap(), None, None).await.unwrap().id);
+        let file = wat_workbook(
+            node.data_dir.path(),
+            &format!("s{i}"),
+            &print_wat(&format!("I am {i}\n")),
+        );
+        ids.push(
+            admin
+                .dock(std::fs::read(file).unwrap(), None, None)
+                .await
+                .unwrap()
+                .id,
+        );
     }
     let mut calls = tokio::task::JoinSet::new();
     for round in 0..4 {
@@ -262,14 +341,23 @@ async fn sandbox_rm_removes_record_and_file() {
     let node = TestNode::start().await;
     let admin = node.admin();
     let file = wat_workbook(node.data_dir.path(), "gone", &print_wat("x\n"));
-    let sandbox = admin.dock(std::fs::read(file).unwrap(), None, None).await.unwrap();
-    let live = node.data_dir.path().join(format!("sandboxes/{}.workbook", sandbox.id));
+    let sandbox = admin
+        .dock(std::fs::read(file).unwrap(), None, None)
+        .await
+        .unwrap();
+    let live = node
+        .data_dir
+        .path()
+        .join(format!("sandboxes/{}.workbook", sandbox.id));
     assert!(live.exists());
     admin.remove(&sandbox.id).await.unwrap();
     assert!(!live.exists());
     let err = admin.sandbox(&sandbox.id).await.unwrap_err();
     assert_eq!(err.code, "SANDBOX_NOT_FOUND");
-    let err = admin.call(&sandbox.id, &CallRequest::default()).await.unwrap_err();
+    let err = admin
+        .call(&sandbox.id, &CallRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.code, "SANDBOX_NOT_FOUND");
     node.stop().await;
 }
@@ -278,14 +366,21 @@ async fn sandbox_rm_removes_record_and_file() {
 async fn registry_survives_restart() {
     let node = TestNode::start().await;
     let file = wat_workbook(node.data_dir.path(), "keep", &print_wat("kept\n"));
-    let docked = node.admin().dock(std::fs::read(&file).unwrap(), None, None).await.unwrap();
+    let docked = node
+        .admin()
+        .dock(std::fs::read(&file).unwrap(), None, None)
+        .await
+        .unwrap();
 
     let node = node.restart().await;
     let admin = node.admin();
     let list = admin.sandboxes().await.unwrap().sandboxes;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].id, docked.id);
-    let out = admin.call(&docked.id, &CallRequest::default()).await.unwrap();
+    let out = admin
+        .call(&docked.id, &CallRequest::default())
+        .await
+        .unwrap();
     assert_eq!(out.stdout, "kept\n");
     node.stop().await;
 }

@@ -36,7 +36,11 @@ impl UpProcess {
             .spawn()
             .expect("spawn nexus up");
         let url = format!("http://127.0.0.1:{port}");
-        let up = UpProcess { child, url, data_dir };
+        let up = UpProcess {
+            child,
+            url,
+            data_dir,
+        };
         up.wait_ready();
         up
     }
@@ -97,7 +101,11 @@ fn pack(dir: &Path, out: &Path) {
         .arg(out)
         .output()
         .unwrap();
-    assert!(output.status.success(), "pack failed: {}", text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "pack failed: {}",
+        text(&output.stderr)
+    );
 }
 
 #[test]
@@ -122,14 +130,22 @@ fn cli_dock_call_ls_info_rm() {
     assert_eq!(json["sandboxes"][0]["state"], "active");
 
     let info = up.nexus(&["sandbox", "info", &id], None);
-    assert!(text(&info.stdout).contains("state:      active"), "{}", text(&info.stdout));
+    assert!(
+        text(&info.stdout).contains("state:      active"),
+        "{}",
+        text(&info.stdout)
+    );
 
     let tenant = up.nexus(&["tenant", "create", "carol", "--json"], None);
     let json: serde_json::Value = serde_json::from_slice(&tenant.stdout).unwrap();
     let carol_key = json["api_key"].as_str().unwrap().to_string();
     let denied = up.nexus(&["sandbox", "info", &id, "--key", &carol_key], None);
     assert_eq!(denied.status.code(), Some(1));
-    assert!(text(&denied.stderr).starts_with("error[SANDBOX_NOT_FOUND]"), "{}", text(&denied.stderr));
+    assert!(
+        text(&denied.stderr).starts_with("error[SANDBOX_NOT_FOUND]"),
+        "{}",
+        text(&denied.stderr)
+    );
 
     let removed = up.nexus(&["sandbox", "rm", &id], None);
     assert_eq!(text(&removed.stdout).trim(), format!("removed {id}"));
@@ -154,11 +170,22 @@ fn cli_errors_name_the_problem() {
     assert!(text(&out.stderr).starts_with("error[AUTH_INVALID_KEY]"));
 
     let out = Command::new(NEXUS)
-        .args(["sandbox", "ls", "--node", "http://127.0.0.1:1", "--key", "k"])
+        .args([
+            "sandbox",
+            "ls",
+            "--node",
+            "http://127.0.0.1:1",
+            "--key",
+            "k",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).starts_with("error[NODE_UNREACHABLE]"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("error[NODE_UNREACHABLE]"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let out = Command::new(NEXUS)
         .args(["up", "--data-dir"])
@@ -167,7 +194,11 @@ fn cli_errors_name_the_problem() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("error[DATA_DIR_LOCKED]"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("error[DATA_DIR_LOCKED]"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -204,7 +235,10 @@ fn sigterm_lets_the_in_flight_call_finish() {
     let status = up.terminate();
     let call = call.join().unwrap();
     assert_eq!(text(&call.stdout), "done\n", "{}", text(&call.stderr));
-    assert!(status.success(), "nexus up exits 0 on SIGTERM, got {status}");
+    assert!(
+        status.success(),
+        "nexus up exits 0 on SIGTERM, got {status}"
+    );
     let wal = up.data_dir.path().join("registry.db-wal");
     assert!(
         !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,

@@ -40,7 +40,10 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
         let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            ApiError::new(ErrorCode::AuthMissingKey, "the request has no Authorization header")
+            ApiError::new(
+                ErrorCode::AuthMissingKey,
+                "the request has no Authorization header",
+            )
         })?;
         let key = header
             .to_str()
@@ -59,6 +62,11 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .registry
             .read(|r| r.principal_for_key_hash(&hash))?
             .map(Caller)
-            .ok_or_else(|| ApiError::new(ErrorCode::AuthInvalidKey, "the API key is not known to this node"))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::AuthInvalidKey,
+                    "the API key is not known to this node",
+                )
+            })
     }
 }

@@ -19,7 +19,10 @@ pub async fn health() -> Json<Value> {
 /// `GET /ready`: the node takes calls (not while shutting down).
 pub async fn ready(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     if state.shutting_down.load(Ordering::SeqCst) {
-        return Err(ApiError::new(ErrorCode::NodeShuttingDown, "the node is shutting down"));
+        return Err(ApiError::new(
+            ErrorCode::NodeShuttingDown,
+            "the node is shutting down",
+        ));
     }
     Ok(Json(json!({ "status": "ready", "node_id": state.node_id })))
 }

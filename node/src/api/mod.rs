@@ -57,7 +57,10 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         .layer(DefaultBodyLimit::max(limits.max_request_bytes))
         .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take this method")
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "this route does not take this method",
+            )
         })
         .with_state(state)
 }

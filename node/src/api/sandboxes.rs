@@ -79,7 +79,10 @@ pub async fn call(
     ApiJson(request): ApiJson<CallRequest>,
 ) -> Result<Json<CallResponse>, ApiError> {
     let stdin = decode_bytes(request.stdin, request.stdin_encoding).map_err(|e| {
-        ApiError::new(ErrorCode::RequestInvalid, format!("field `stdin` is not valid base64: {e}"))
+        ApiError::new(
+            ErrorCode::RequestInvalid,
+            format!("field `stdin` is not valid base64: {e}"),
+        )
     })?;
     let input = CommandInput {
         args: request.args,

@@ -1,8 +1,8 @@
 //! Request and response bodies of the HTTP API, shared by the server and the
 //! CLI's client so the two cannot drift apart.
 
-use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use nexus_raft::{Sandbox, Tenant};
 use serde::{Deserialize, Serialize};
 

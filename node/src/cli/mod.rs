@@ -62,14 +62,15 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
     match cli.command {
         Command::Up(args) => node::up(args).await.map(|_| 0),
         Command::Serve(args) => node::serve(args).await.map(|_| 0),
-        Command::Workbook(cmd) => {
-            tokio::task::spawn_blocking(move || workbook::run(cmd, json))
-                .await
-                .map_err(|e| {
-                    UserError::new(crate::errors::ErrorCode::Internal, format!("task failed: {e}"))
-                })?
-                .map(|_| 0)
-        }
+        Command::Workbook(cmd) => tokio::task::spawn_blocking(move || workbook::run(cmd, json))
+            .await
+            .map_err(|e| {
+                UserError::new(
+                    crate::errors::ErrorCode::Internal,
+                    format!("task failed: {e}"),
+                )
+            })?
+            .map(|_| 0),
         Command::Dock(args) => sandbox::dock(&client(&cli.node, cli.key)?, args, json).await,
         Command::Sandbox(cmd) => sandbox::manage(&client(&cli.node, cli.key)?, cmd, json).await,
         Command::Call(args) => sandbox::call(&client(&cli.node, cli.key)?, args, json).await,

@@ -20,6 +20,9 @@ pub fn report_error(error: &UserError, json: bool) {
             error: error.clone(),
         });
     } else {
-        eprintln!("error[{}]: {}\n  hint: {}", error.code, error.message, error.hint);
+        eprintln!(
+            "error[{}]: {}\n  hint: {}",
+            error.code, error.message, error.hint
+        );
     }
 }

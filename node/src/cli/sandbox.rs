@@ -74,14 +74,21 @@ pub async fn dock(client: &NodeClient, args: DockArgs, json: bool) -> Result<i32
 }
 
 /// `sandbox ls | info | rm`.
-pub async fn manage(client: &NodeClient, cmd: SandboxCommand, json: bool) -> Result<i32, UserError> {
+pub async fn manage(
+    client: &NodeClient,
+    cmd: SandboxCommand,
+    json: bool,
+) -> Result<i32, UserError> {
     match cmd {
         SandboxCommand::Ls => {
             let list = client.sandboxes().await?;
             if json {
                 print_json(&list);
             } else {
-                println!("{:<20} {:<20} {:<10} {:<10} GEN", "ID", "NAME", "STATE", "PROFILE");
+                println!(
+                    "{:<20} {:<20} {:<10} {:<10} GEN",
+                    "ID", "NAME", "STATE", "PROFILE"
+                );
                 for s in &list.sandboxes {
                     println!(
                         "{:<20} {:<20} {:<10} {:<10} {}",

@@ -35,8 +35,9 @@ impl CompiledModule {
         &self.sha256
     }
 
-    /// The module's name (from its `name` section, else `module`); the
-    /// `command` shape passes it as `argv[0]`.
+    /// The module's name from its `name` section (`rguest` for a linker's
+    /// `rguest-0c6cc47d852fb4ff.wasm`), else `module`; the `command` shape
+    /// passes it as `argv[0]`.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -86,7 +87,7 @@ impl ModuleCache {
             ))
         })?;
         let compiled = Arc::new(CompiledModule {
-            name: module.name().unwrap_or("module").to_string(),
+            name: program_name(module.name()),
             sha256: key.clone(),
             module,
             command: OnceLock::new(),
@@ -100,7 +101,41 @@ impl ModuleCache {
     }
 }
 
+/// A program name from a module's `name` section: wasm-ld records the output
+/// file name, so `.wasm` and cargo's `-<16 hex digits>` suffix are dropped.
+fn program_name(raw: Option<&str>) -> String {
+    let Some(raw) = raw.filter(|n| !n.is_empty()) else {
+        return "module".to_string();
+    };
+    let name = raw.strip_suffix(".wasm").unwrap_or(raw);
+    let name = match name.rsplit_once('-') {
+        Some((stem, hash))
+            if !stem.is_empty()
+                && hash.len() == 16
+                && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            stem
+        }
+        _ => name,
+    };
+    name.to_string()
+}
+
 /// The first 12 hex digits of a digest, for messages.
 pub(crate) fn short(sha256: &str) -> &str {
     sha256.get(..12).unwrap_or(sha256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::program_name;
+
+    #[test]
+    fn program_names() {
+        assert_eq!(program_name(Some("rguest-0c6cc47d852fb4ff.wasm")), "rguest");
+        assert_eq!(program_name(Some("my-tool.wasm")), "my-tool");
+        assert_eq!(program_name(Some("argv")), "argv");
+        assert_eq!(program_name(Some("")), "module");
+        assert_eq!(program_name(None), "module");
+    }
 }

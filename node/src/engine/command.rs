@@ -65,7 +65,7 @@ pub(crate) fn link(
                 u.name(),
                 kind(&u.ty())
             ),
-            None => format!("linking the module failed: {}", e.root_cause()),
+            None => format!("linking the module failed: {}", trap::chain(&e)),
         })
     })?;
     match module.get_export("_start") {
@@ -155,45 +155,55 @@ pub(crate) async fn run(
     let outcome = tokio::time::timeout(profile.wall_time, call).await;
     let elapsed = started.elapsed();
 
-    for (stream, pipe) in [("stdout", &stdout), ("stderr", &stderr)] {
-        if pipe.contents().len() > profile.output_bytes {
+    let stdout = stdout.contents().to_vec();
+    let stderr = stderr.contents().to_vec();
+    let verdict = match outcome {
+        Err(_) => Err(CallError::Timeout {
+            limit: profile.wall_time,
+        }),
+        Ok(Ok(())) => Ok(0),
+        Ok(Err((phase, e))) => match e.downcast_ref::<I32Exit>() {
+            Some(exit) => Ok(exit.0),
+            None => Err(classify(store.data(), profile, phase, &e, &stderr)),
+        },
+    };
+    let cpu = store.data().cpu.used();
+    tracing::debug!(
+        sha256 = short(module.sha256()),
+        ?verdict,
+        cpu_us = u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX),
+        elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        "command finished"
+    );
+    // Too much output wins over anything the guest did after its write failed.
+    for (stream, bytes) in [("stdout", &stdout), ("stderr", &stderr)] {
+        if bytes.len() > profile.output_bytes {
             return Err(CallError::OutputLimit {
                 stream,
                 limit: profile.output_bytes,
             });
         }
     }
-    let Ok(result) = outcome else {
-        return Err(CallError::Timeout {
-            limit: profile.wall_time,
-        });
-    };
-    let exit_code = match result {
-        Ok(()) => 0,
-        Err((_, e)) if e.downcast_ref::<I32Exit>().is_some() => {
-            e.downcast_ref::<I32Exit>().map_or(0, |exit| exit.0)
-        }
-        Err((phase, e)) => return Err(classify(store.data(), profile, phase, &e)),
-    };
-    tracing::debug!(
-        sha256 = short(module.sha256()),
-        exit_code,
-        cpu_us = u64::try_from(store.data().cpu.used().as_micros()).unwrap_or(u64::MAX),
-        "command finished"
-    );
     Ok(CommandOutput {
-        exit_code,
-        stdout: stdout.contents().to_vec(),
-        stderr: stderr.contents().to_vec(),
+        exit_code: verdict?,
+        stdout,
+        stderr,
         elapsed,
     })
 }
 
 /// The user-facing error for a failed instantiation or `_start`: a limit the
-/// guest hit comes first, then the trap, then anything else.
-fn classify(state: &CommandState, profile: &Profile, phase: Phase, e: &wasmtime::Error) -> CallError {
+/// guest hit comes first, then the trap, then anything else. Traps and
+/// memory failures quote the end of the guest's stderr (a panic message).
+fn classify(
+    state: &CommandState,
+    profile: &Profile,
+    phase: Phase,
+    e: &wasmtime::Error,
+    stderr: &[u8],
+) -> CallError {
     if let Some(denial) = state.limits.denial() {
-        return CallError::MemoryLimit(denial.to_string());
+        return CallError::MemoryLimit(with_stderr(denial.to_string(), stderr));
     }
     if state.cpu.exhausted() {
         return CallError::CpuLimit {
@@ -203,8 +213,49 @@ fn classify(state: &CommandState, profile: &Profile, phase: Phase, e: &wasmtime:
     match phase {
         Phase::Instantiate if !trap::is_trap(e) => CallError::InstantiateFailed(format!(
             "instantiating the module failed: {}",
-            e.root_cause()
+            trap::chain(e)
         )),
-        _ => CallError::Trapped(trap::describe(e)),
+        _ => CallError::Trapped(with_stderr(trap::describe(e), stderr)),
+    }
+}
+
+/// Most bytes of stderr quoted in an error message.
+const STDERR_TAIL: usize = 512;
+
+/// `message`, then the last lines of `stderr` on one line, if any.
+fn with_stderr(message: String, stderr: &[u8]) -> String {
+    let tail = &stderr[stderr.len().saturating_sub(STDERR_TAIL)..];
+    let text = String::from_utf8_lossy(tail);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        return message;
+    }
+    let cut = if tail.len() < stderr.len() { "..." } else { "" };
+    format!("{message}; guest stderr: {cut}{}", lines.join(" | "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_stderr;
+
+    #[test]
+    fn quotes_the_end_of_stderr() {
+        assert_eq!(with_stderr("trap".into(), b""), "trap");
+        assert_eq!(with_stderr("trap".into(), b"\n \n"), "trap");
+        assert_eq!(
+            with_stderr(
+                "trap".into(),
+                b"thread 'main' panicked at a.rs:1:1:\nboom\n"
+            ),
+            "trap; guest stderr: thread 'main' panicked at a.rs:1:1: | boom"
+        );
+        let long = format!("{}end", "x".repeat(1000));
+        let quoted = with_stderr("trap".into(), long.as_bytes());
+        assert!(quoted.starts_with("trap; guest stderr: ...xxx"), "{quoted}");
+        assert!(quoted.ends_with("end") && quoted.len() < 600, "{quoted}");
     }
 }

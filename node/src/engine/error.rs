@@ -85,7 +85,7 @@ impl Coded for CallError {
 /// `5s`, `1.5s` or `200ms`: a duration as a person writes it.
 pub(crate) fn fmt_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms >= 1000 && ms % 1000 == 0 {
+    if ms >= 1000 && ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else if ms >= 1000 {
         format!("{}s", d.as_secs_f64())
@@ -94,13 +94,15 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
     }
 }
 
-/// `64 MiB`, `4 KiB` or `1000 bytes`.
+/// `64 MiB`, `64.06 MiB`, `4 KiB` or `1000 bytes`.
 pub(crate) fn fmt_bytes(n: u64) -> String {
     const MIB: u64 = 1 << 20;
     const KIB: u64 = 1 << 10;
-    if n >= MIB && n % MIB == 0 {
+    if n >= MIB && n.is_multiple_of(MIB) {
         format!("{} MiB", n / MIB)
-    } else if n >= KIB && n % KIB == 0 {
+    } else if n >= MIB {
+        format!("{:.2} MiB", n as f64 / MIB as f64)
+    } else if n >= KIB && n.is_multiple_of(KIB) {
         format!("{} KiB", n / KIB)
     } else {
         format!("{n} bytes")
@@ -134,6 +136,7 @@ mod tests {
         );
         assert_eq!(fmt_duration(Duration::from_millis(200)), "200ms");
         assert_eq!(fmt_bytes(1000), "1000 bytes");
+        assert_eq!(fmt_bytes(67174400), "64.06 MiB");
     }
 
     #[test]
@@ -146,7 +149,10 @@ mod tests {
                 },
                 ErrorCode::CallCpuLimit,
             ),
-            (CallError::MemoryLimit(String::new()), ErrorCode::CallMemoryLimit),
+            (
+                CallError::MemoryLimit(String::new()),
+                ErrorCode::CallMemoryLimit,
+            ),
             (
                 CallError::Timeout {
                     limit: Duration::ZERO,
@@ -173,9 +179,6 @@ mod tests {
         for (err, code) in cases {
             assert_eq!(err.code(), code, "{err:?}");
         }
-        assert_eq!(
-            EngineError::Config("x".into()).code(),
-            ErrorCode::Internal
-        );
+        assert_eq!(EngineError::Config("x".into()).code(), ErrorCode::Internal);
     }
 }

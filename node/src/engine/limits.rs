@@ -127,7 +127,8 @@ mod tests {
     fn failed_growth_is_given_back() {
         let mut l = Limiter::new(2 << 16);
         assert!(l.memory_growing(0, 2 << 16, None).unwrap());
-        l.memory_grow_failed(wasmtime::format_err!("os said no")).unwrap();
+        l.memory_grow_failed(wasmtime::format_err!("os said no"))
+            .unwrap();
         assert!(l.memory_growing(0, 2 << 16, None).unwrap());
         assert!(l.denial().is_none());
     }

@@ -50,13 +50,15 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Sets up wasmtime (epoch interruption, no fuel, async calls), links
-    /// the host functions and starts the epoch ticker, which stops by itself
-    /// once the engine and its modules are dropped.
+    /// Sets up wasmtime (epoch interruption, no fuel, on-demand allocation;
+    /// async calls need no switch since wasmtime 42), links the host
+    /// functions and starts the epoch ticker, which stops by itself once the
+    /// engine and every module compiled by it are dropped.
     pub fn new() -> Result<Engine, EngineError> {
         let mut config = Config::new();
         config.epoch_interruption(true).consume_fuel(false);
-        let engine = wasmtime::Engine::new(&config).map_err(|e| EngineError::Config(e.to_string()))?;
+        let engine =
+            wasmtime::Engine::new(&config).map_err(|e| EngineError::Config(e.to_string()))?;
         let command_linker =
             command::linker(&engine).map_err(|e| EngineError::Linker(e.to_string()))?;
         ticker::spawn(&engine)?;
@@ -71,7 +73,9 @@ impl Engine {
 
     /// The compiled module for `wasm` (binary or WAT text), whose lowercase
     /// hex sha256 is `sha256`; cached in memory by that digest. Bytes that do
-    /// not hash to `sha256` are refused.
+    /// not hash to `sha256`, and invalid modules, fail with
+    /// [`CallError::ModuleInvalid`]. Imports and `_start` are checked when the
+    /// module is first run, since what a call shape links differs.
     ///
     /// Compiling is CPU heavy (milliseconds to seconds): async callers run
     /// this in `tokio::task::spawn_blocking`. Cache hits are cheap.
@@ -85,7 +89,8 @@ impl Engine {
     /// `_start` with `argv = [module name] + input.args`, stdin from
     /// `input.stdin`, stdout and stderr captured, no preopened directories,
     /// no environment, no network. The guest yields to the executor every
-    /// [`TICK`] while it runs, so long calls do not starve others.
+    /// [`TICK`] while it runs, so long calls do not starve others. Must run
+    /// inside a tokio runtime with its time driver enabled.
     ///
     /// A guest calling `proc_exit(n)` finishes with exit code `n`, even after
     /// a denied memory growth it handled. Failures, in order of precedence:

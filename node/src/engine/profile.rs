@@ -27,7 +27,10 @@ pub const COMPUTE: &str = "compute";
 
 /// The known profiles: name → constructor. Later issues add `standard`,
 /// `network` and custom profiles here.
-const PROFILES: &[(&str, fn() -> Profile)] = &[(COMPUTE, Profile::compute)];
+const PROFILES: &[(&str, MakeProfile)] = &[(COMPUTE, Profile::compute)];
+
+/// Builds one known profile.
+type MakeProfile = fn() -> Profile;
 
 impl Profile {
     /// The `compute` profile: 64 MiB memory, 5 s CPU, 30 s wall time and

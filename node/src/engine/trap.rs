@@ -7,14 +7,26 @@ use wasmtime::{Trap, WasmBacktrace};
 /// wasm `unreachable` instruction executed, in function `main::boom`".
 pub(crate) fn describe(err: &wasmtime::Error) -> String {
     let mut msg = match err.downcast_ref::<Trap>() {
-        Some(Trap::StackOverflow) => format!("wasm trap: {} (stack overflow)", Trap::StackOverflow),
-        Some(trap) => format!("wasm trap: {trap}"),
-        None => err.root_cause().to_string(),
+        // Trap's Display already starts with "wasm trap: ".
+        Some(Trap::StackOverflow) => format!("{} (stack overflow)", Trap::StackOverflow),
+        Some(trap) => trap.to_string(),
+        None => chain(err),
     };
     if let Some(func) = innermost_function(err) {
         msg.push_str(&format!(", in function `{func}`"));
     }
     msg
+}
+
+/// The error's messages, outermost first, joined by ": " (without the
+/// multi-line wasm backtrace, which [`describe`] summarises).
+pub(crate) fn chain(err: &wasmtime::Error) -> String {
+    let parts: Vec<String> = err
+        .chain()
+        .map(|c| c.to_string())
+        .filter(|m| !m.starts_with("error while executing at wasm backtrace"))
+        .collect();
+    parts.join(": ")
 }
 
 /// Whether `err` is a wasm trap (as opposed to a host or link error).
@@ -57,13 +69,16 @@ fn demangle(name: &str) -> String {
     if parts.is_empty() {
         return name.to_string();
     }
-    parts.join("::").replace("$LT$", "<").replace("$GT$", ">").replace("$u20$", " ").replace("..", "::")
+    parts
+        .join("::")
+        .replace("$LT$", "<")
+        .replace("$GT$", ">")
+        .replace("$u20$", " ")
+        .replace("..", "::")
 }
 
 fn is_hash(part: &str) -> bool {
-    part.len() == 17
-        && part.starts_with('h')
-        && part[1..].chars().all(|c| c.is_ascii_hexdigit())
+    part.len() == 17 && part.starts_with('h') && part[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
 #[cfg(test)]

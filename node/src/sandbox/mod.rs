@@ -105,9 +105,15 @@ impl SandboxManager {
         let profile = Profile::resolve(&sandbox.profile);
         let result = self.engine.run_command(&module, &profile, input).await;
         match &result {
-            Ok(out) => info!(sandbox = sandbox_id, exit_code = out.exit_code,
-                elapsed_us = out.elapsed.as_micros() as u64, "call finished"),
-            Err(e) => info!(sandbox = sandbox_id, code = e.code().as_str(), error = %e, "call failed"),
+            Ok(out) => info!(
+                sandbox = sandbox_id,
+                exit_code = out.exit_code,
+                elapsed_us = out.elapsed.as_micros() as u64,
+                "call finished"
+            ),
+            Err(e) => {
+                info!(sandbox = sandbox_id, code = e.code().as_str(), error = %e, "call failed")
+            }
         }
         result.map_err(|e| e.to_user_error())
     }
@@ -151,7 +157,12 @@ impl SandboxManager {
     async fn compile(&self, sha256: &str, wasm: Vec<u8>) -> Result<Arc<CompiledModule>, UserError> {
         let engine = self.engine.clone();
         let sha256 = sha256.to_string();
-        blocking(move || engine.compile(&sha256, &wasm).map_err(|e| e.to_user_error())).await
+        blocking(move || {
+            engine
+                .compile(&sha256, &wasm)
+                .map_err(|e| e.to_user_error())
+        })
+        .await
     }
 
     /// First call moves a sandbox from `created` to `active`. Losing the race

@@ -95,9 +95,7 @@ fn page_count(header: &[u8]) -> Option<u64> {
 
 /// Whether `PATH-wal` exists and holds more than its 32-byte header.
 fn wal_has_frames(path: &Path) -> bool {
-    let mut wal = path.as_os_str().to_os_string();
-    wal.push("-wal");
-    std::fs::metadata(wal).is_ok_and(|m| m.len() > 32)
+    std::fs::metadata(super::output::sidecar(path, "-wal")).is_ok_and(|m| m.len() > 32)
 }
 
 fn be_u16(b: &[u8], at: usize) -> u16 {

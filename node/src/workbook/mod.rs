@@ -1,1 +1,51 @@
-//! The workbook file format (one SQLite file).
+//! The workbook file format (one SQLite file in WAL mode), format version 1.
+//!
+//! Tables: `meta(key, value)`, `modules(name, sha256, wasm)`,
+//! `files(volume, path, data, mode, mtime)` over three [`Volume`]s,
+//! `kv(key, value)` and `schedules(name, cron, entry, input)`; see
+//! `schema.rs`. Any workbook opens in the `sqlite3` CLI.
+//!
+//! - [`Workbook::create`] / [`Workbook::open`] / [`Workbook::open_read_only`]
+//!   make or validate a file and return a handle;
+//! - [`pack`] builds a workbook from a directory with a `workbook.toml`
+//!   ([`Manifest`]);
+//! - [`Workbook::inspect`] summarises one ([`Inspection`]);
+//! - [`Workbook::export`] writes a copy with only the `workspace` volume.
+//!
+//! Files handed to users (create + close, pack, export) are fully
+//! checkpointed: copying the single file is enough.
+
+mod error;
+mod export;
+mod header;
+mod inspect;
+mod kv;
+mod manifest;
+mod meta;
+mod module;
+mod names;
+mod open;
+mod output;
+mod pack;
+mod schedule;
+mod schema;
+mod validate;
+mod volume;
+
+pub use error::WorkbookError;
+pub use inspect::{Inspection, VolumeStats};
+pub use manifest::{Manifest, ManifestFiles, ManifestModule, ManifestSchedule, MANIFEST_FILE};
+pub use meta::Meta;
+pub use module::{sha256_hex, validate_wasm, ModuleInfo};
+pub use names::{validate_file_path, validate_name};
+pub use open::Workbook;
+pub use pack::pack;
+pub use schedule::{validate_cron, Schedule};
+pub use schema::TABLES;
+pub use volume::{FileEntry, Volume, DEFAULT_MODE};
+
+/// The newest workbook format this node reads and the one it writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The profile of a workbook that names none.
+pub const DEFAULT_PROFILE: &str = "compute";

@@ -1,0 +1,217 @@
+//! The [`Workbook`] handle: creating, opening (with validation) and closing.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{header, names, schema, validate, WorkbookError};
+
+/// How long a statement waits for another connection's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An open workbook file. Owns one SQLite connection; `Send`, not `Sync`.
+///
+/// Dropping it closes the connection; SQLite then checkpoints the WAL and
+/// removes the `-wal`/`-shm` files if this was the last connection. Use
+/// [`Workbook::close`] to see errors of that last step.
+#[derive(Debug)]
+pub struct Workbook {
+    pub(super) conn: Connection,
+    pub(super) path: PathBuf,
+}
+
+impl Workbook {
+    /// Creates a new, empty workbook called `name` at `path` (WAL mode, schema
+    /// v1, `profile = "compute"`, `created_at` = now). Refuses to overwrite an
+    /// existing path. The file is removed again if creation fails.
+    pub fn create(path: &Path, name: &str) -> Result<Workbook, WorkbookError> {
+        names::validate_name("workbook name", name)?;
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| WorkbookError::WriteFailed {
+                path: path.to_path_buf(),
+                reason: if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    "the path already exists; refusing to overwrite it".to_string()
+                } else {
+                    e.to_string()
+                },
+            })?;
+        let made = Self::create_in_empty_file(path, name);
+        if made.is_err() {
+            // Only this call created the file: nothing else can hold it.
+            let _ = std::fs::remove_file(path);
+        }
+        made
+    }
+
+    /// Creates the workbook inside `path`, an empty file the caller made.
+    pub(super) fn create_in_empty_file(path: &Path, name: &str) -> Result<Workbook, WorkbookError> {
+        names::validate_name("workbook name", name)?;
+        let conn = open_read_write(path).map_err(|e| WorkbookError::on_write(path, e))?;
+        schema::create(&conn, path, name, schema::now_ms())?;
+        Ok(Workbook {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens an existing workbook for reading and writing, after full
+    /// validation (header, SQLite integrity, format version, every module's
+    /// sha256 and wasm validity).
+    ///
+    /// Validation runs on a separate read-only connection (see
+    /// [`Workbook::open_read_only`]), so a refused file is never opened for
+    /// writing and never modified. The read-write connection is opened only
+    /// once the file passed; it creates `-wal`/`-shm` while open and SQLite
+    /// removes them when the handle is dropped.
+    pub fn open(path: &Path) -> Result<Workbook, WorkbookError> {
+        drop(Self::open_read_only(path)?);
+        let conn = open_read_write(path).map_err(|e| WorkbookError::on_read(path, e))?;
+        Ok(Workbook {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens and fully validates a workbook without ever writing to it or
+    /// creating files next to it: when no `-wal` file sits next to it,
+    /// SQLite opens it as `immutable` (no locks, no `-shm`). If a `-wal`
+    /// exists (a live or uncleanly closed workbook), it is opened plainly
+    /// read-only, with locks, so committed WAL frames are seen. Writes through the handle
+    /// fail with [`WorkbookError::WriteFailed`].
+    pub fn open_read_only(path: &Path) -> Result<Workbook, WorkbookError> {
+        header::check(path)?;
+        let conn = open_read_only_conn(path).map_err(|e| WorkbookError::on_read(path, e))?;
+        validate::validate(&conn, path)?;
+        Ok(Workbook {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The path this workbook was created or opened at.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Copies every WAL frame into the database file and truncates the WAL
+    /// (`PRAGMA wal_checkpoint(TRUNCATE)`). Fails if another connection kept
+    /// the checkpoint from completing.
+    pub fn checkpoint(&self) -> Result<(), WorkbookError> {
+        let (busy, _log, _done): (i64, i64, i64) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(|e| WorkbookError::on_write(&self.path, e))?;
+        if busy != 0 {
+            return Err(WorkbookError::WriteFailed {
+                path: self.path.clone(),
+                reason: "checkpoint blocked by another connection".to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checkpoints and closes the workbook, reporting errors that a plain
+    /// drop would swallow. Afterwards the single file holds everything.
+    pub fn close(self) -> Result<(), WorkbookError> {
+        if !self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+            self.checkpoint()?;
+        }
+        let path = self.path;
+        self.conn
+            .close()
+            .map_err(|(_, e)| WorkbookError::on_write(&path, e))
+    }
+
+    /// Runs `f` in one transaction; commits if it succeeds.
+    pub(super) fn in_transaction<T>(
+        &self,
+        f: impl FnOnce() -> Result<T, WorkbookError>,
+    ) -> Result<T, WorkbookError> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| WorkbookError::on_write(&self.path, e))?;
+        let value = f()?;
+        tx.commit()
+            .map_err(|e| WorkbookError::on_write(&self.path, e))?;
+        Ok(value)
+    }
+}
+
+/// A read-write connection to an existing file (never creates one).
+pub(super) fn open_read_write(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+/// A connection that cannot write to `path` nor create files next to it
+/// (immutable), unless a `-wal` exists: then another connection may be
+/// writing, and a plain read-only connection (with locks) is used.
+fn open_read_only_conn(path: &Path) -> rusqlite::Result<Connection> {
+    let live = super::output::sidecar(path, "-wal").exists();
+    let query = if live { "mode=ro" } else { "immutable=1" };
+    let uri = format!("{}?{query}", file_uri(path));
+    let conn = Connection::open_with_flags(
+        uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+/// `file://` URI of `path` (made absolute), percent-encoding every byte
+/// outside the unreserved set so `?`, `#` and `%` in names are safe.
+fn file_uri(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    #[cfg(unix)]
+    let bytes = {
+        use std::os::unix::ffi::OsStrExt;
+        abs.as_os_str().as_bytes().to_vec()
+    };
+    #[cfg(not(unix))]
+    let bytes = abs.to_string_lossy().replace('\\', "/").into_bytes();
+    let mut uri = String::from("file://");
+    if !bytes.starts_with(b"/") {
+        uri.push('/');
+    }
+    for b in bytes {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'.' | b'_' | b'~') {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_escapes_specials() {
+        assert_eq!(
+            file_uri(Path::new("/tmp/a b?c#d%e.workbook")),
+            "file:///tmp/a%20b%3Fc%23d%25e.workbook"
+        );
+    }
+
+    #[test]
+    fn workbook_is_send() {
+        fn is_send<T: Send>() {}
+        is_send::<Workbook>();
+    }
+}

@@ -1,0 +1,91 @@
+//! The `schedules` table: cron entries that fire a module with an input.
+
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+
+use super::{names, Workbook, WorkbookError};
+
+/// A schedule as listed by [`Workbook::schedules`] and in an inspection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// The schedule's name, unique in the workbook.
+    pub name: String,
+    /// Cron expression (5 fields: minute hour day-of-month month day-of-week).
+    pub cron: String,
+    /// Module to run; `None` means the workbook's entry module.
+    pub entry: Option<String>,
+    /// Size of the input passed as stdin (0 if none).
+    pub input_bytes: u64,
+}
+
+/// Checks that `cron` has the 5 whitespace-separated fields of a cron line.
+pub fn validate_cron(cron: &str) -> Result<(), WorkbookError> {
+    let fields = cron.split_whitespace().count();
+    if fields == 5 {
+        return Ok(());
+    }
+    Err(WorkbookError::InvalidArgument {
+        what: "cron expression",
+        value: cron.to_string(),
+        reason: format!("has {fields} fields; use 5 (minute hour day-of-month month day-of-week)"),
+    })
+}
+
+impl Workbook {
+    /// Creates or replaces schedule `name`.
+    pub fn set_schedule(
+        &self,
+        name: &str,
+        cron: &str,
+        entry: Option<&str>,
+        input: Option<&[u8]>,
+    ) -> Result<(), WorkbookError> {
+        names::validate_name("schedule name", name)?;
+        validate_cron(cron)?;
+        if let Some(entry) = entry {
+            names::validate_name("module name", entry)?;
+        }
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO schedules(name, cron, entry, input) VALUES (?1, ?2, ?3, ?4)",
+                (name, cron, entry, input),
+            )
+            .map_err(|e| WorkbookError::on_write(&self.path, e))?;
+        Ok(())
+    }
+
+    /// Every schedule, sorted by name.
+    pub fn schedules(&self) -> Result<Vec<Schedule>, WorkbookError> {
+        let read = |e| WorkbookError::on_read(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT name, cron, entry, coalesce(length(input), 0) FROM schedules ORDER BY name",
+            )
+            .map_err(read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Schedule {
+                    name: r.get(0)?,
+                    cron: r.get(1)?,
+                    entry: r.get(2)?,
+                    input_bytes: r.get(3)?,
+                })
+            })
+            .map_err(read)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(read)
+    }
+
+    /// The input bytes of schedule `name`: `None` if there is no such
+    /// schedule, `Some(empty)` if it has no input.
+    pub fn schedule_input(&self, name: &str) -> Result<Option<Vec<u8>>, WorkbookError> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(input, x'') FROM schedules WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| WorkbookError::on_read(&self.path, e))
+    }
+}

@@ -1,0 +1,180 @@
+//! The three file volumes of a workbook and the files in them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+
+use super::{names, schema, Workbook, WorkbookError};
+
+/// Default mode of a file (0o644).
+pub const DEFAULT_MODE: u32 = 0o644;
+
+/// A file volume. Only `workspace` ships on export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Volume {
+    /// The work itself: survives everything and ships on export.
+    Workspace,
+    /// What the agent learned: survives freeze/resume, stripped on export.
+    Memory,
+    /// Scratch: cleared on every resume, stripped on export.
+    Tmp,
+}
+
+impl Volume {
+    /// All volumes, in display order.
+    pub const ALL: [Volume; 3] = [Volume::Workspace, Volume::Memory, Volume::Tmp];
+
+    /// The name stored in the `files.volume` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Volume::Workspace => "workspace",
+            Volume::Memory => "memory",
+            Volume::Tmp => "tmp",
+        }
+    }
+}
+
+impl fmt::Display for Volume {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Volume {
+    type Err = WorkbookError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Volume::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| WorkbookError::InvalidArgument {
+                what: "volume",
+                value: s.to_string(),
+                reason: "use workspace, memory or tmp".to_string(),
+            })
+    }
+}
+
+/// A file as listed by [`Workbook::list_files`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Path inside the volume.
+    pub path: String,
+    /// Size of the contents in bytes.
+    pub size: u64,
+    /// Unix permission bits.
+    pub mode: u32,
+    /// Last write, Unix milliseconds.
+    pub mtime_ms: u64,
+}
+
+impl Workbook {
+    /// Writes (creates or replaces) `path` in `volume` with `data` and unix
+    /// `mode` (e.g. [`DEFAULT_MODE`]); `mtime` is set to now (Unix ms).
+    /// `path` must pass [`names::validate_file_path`].
+    pub fn write_file(
+        &self,
+        volume: Volume,
+        path: &str,
+        data: &[u8],
+        mode: u32,
+    ) -> Result<(), WorkbookError> {
+        self.put_file(volume, path, data, mode, schema::now_ms())
+    }
+
+    /// [`Workbook::write_file`] with an explicit mtime (Unix ms).
+    pub(super) fn put_file(
+        &self,
+        volume: Volume,
+        path: &str,
+        data: &[u8],
+        mode: u32,
+        mtime_ms: u64,
+    ) -> Result<(), WorkbookError> {
+        names::validate_file_path(path)?;
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO files(volume, path, data, mode, mtime)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                (volume.as_str(), path, data, mode, mtime_ms),
+            )
+            .map_err(|e| WorkbookError::on_write(&self.path, e))?;
+        Ok(())
+    }
+
+    /// The contents of `path` in `volume`, or `None` if there is no such file.
+    pub fn read_file(&self, volume: Volume, path: &str) -> Result<Option<Vec<u8>>, WorkbookError> {
+        self.conn
+            .query_row(
+                "SELECT data FROM files WHERE volume = ?1 AND path = ?2",
+                (volume.as_str(), path),
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| WorkbookError::on_read(&self.path, e))
+    }
+
+    /// Every file in `volume`, sorted by path.
+    pub fn list_files(&self, volume: Volume) -> Result<Vec<FileEntry>, WorkbookError> {
+        let read = |e| WorkbookError::on_read(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, length(data), mode, mtime FROM files
+                 WHERE volume = ?1 ORDER BY path",
+            )
+            .map_err(read)?;
+        let rows = stmt
+            .query_map([volume.as_str()], |r| {
+                Ok(FileEntry {
+                    path: r.get(0)?,
+                    size: r.get(1)?,
+                    mode: r.get(2)?,
+                    mtime_ms: r.get(3)?,
+                })
+            })
+            .map_err(read)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(read)
+    }
+
+    /// Removes `path` from `volume`; returns whether it existed.
+    pub fn remove_file(&self, volume: Volume, path: &str) -> Result<bool, WorkbookError> {
+        let n = self
+            .conn
+            .execute(
+                "DELETE FROM files WHERE volume = ?1 AND path = ?2",
+                (volume.as_str(), path),
+            )
+            .map_err(|e| WorkbookError::on_write(&self.path, e))?;
+        Ok(n > 0)
+    }
+
+    /// Removes every file of `volume`; returns how many were removed.
+    pub fn clear_volume(&self, volume: Volume) -> Result<u64, WorkbookError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM files WHERE volume = ?1", [volume.as_str()])
+            .map_err(|e| WorkbookError::on_write(&self.path, e))?;
+        Ok(n as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volume_names_round_trip() {
+        for v in Volume::ALL {
+            assert_eq!(v.as_str().parse::<Volume>().ok(), Some(v));
+            assert_eq!(
+                serde_json::to_string(&v).ok(),
+                Some(format!("\"{}\"", v.as_str()))
+            );
+        }
+        assert!("Workspace".parse::<Volume>().is_err());
+    }
+}
