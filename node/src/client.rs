@@ -5,10 +5,11 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::api::types::{
-    CallRequest, CallResponse, CreateTenant, ErrorBody, Removed, SandboxList, TenantCreated,
-    TenantList,
+    CallRequest, CallResponse, CloneRequest, CreateTenant, ErrorBody, Removed, SandboxList,
+    TenantCreated, TenantList, TransitionRequest,
 };
 use crate::errors::{ErrorCode, UserError};
+use crate::sandbox::{SandboxInfo, Verb};
 
 /// A client of one node's HTTP API, authenticated with one key.
 pub struct NodeClient {
@@ -50,9 +51,36 @@ impl NodeClient {
         self.send(self.get("/v1/sandboxes")).await
     }
 
-    /// One sandbox.
-    pub async fn sandbox(&self, id: &str) -> Result<Sandbox, UserError> {
+    /// One sandbox, with the node's view of its activity.
+    pub async fn sandbox(&self, id: &str) -> Result<SandboxInfo, UserError> {
         self.send(self.get(&format!("/v1/sandboxes/{id}"))).await
+    }
+
+    /// Applies a lifecycle verb.
+    pub async fn transit(
+        &self,
+        id: &str,
+        verb: Verb,
+        expected_generation: Option<u64>,
+    ) -> Result<Sandbox, UserError> {
+        let body = TransitionRequest {
+            expected_generation,
+        };
+        let path = format!("/v1/sandboxes/{id}/{}", verb.as_str());
+        self.send(self.post(&path).json(&body)).await
+    }
+
+    /// Clones a sandbox (into another tenant with the admin key).
+    pub async fn clone_sandbox(
+        &self,
+        id: &str,
+        request: &CloneRequest,
+    ) -> Result<Sandbox, UserError> {
+        self.send(
+            self.post(&format!("/v1/sandboxes/{id}/clone"))
+                .json(request),
+        )
+        .await
     }
 
     /// Removes a sandbox.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::errors::{ErrorCode, UserError};
+use crate::lifecycle::ladder::LadderConfig;
 
 /// The default address a node serves its HTTP API on.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:2026";
@@ -24,6 +25,8 @@ pub struct Config {
     pub node_id: u64,
     /// Resource limits of the API.
     pub limits: Limits,
+    /// The idle ladder's thresholds.
+    pub lifecycle: LadderConfig,
 }
 
 /// Limits the node enforces on requests.
@@ -43,6 +46,7 @@ impl Default for Config {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             node_id: 1,
             limits: Limits::default(),
+            lifecycle: LadderConfig::default(),
         }
     }
 }
@@ -103,6 +107,15 @@ impl Config {
             }
             "NEXUS_MAX_REQUEST_BYTES" => {
                 self.limits.max_request_bytes = value.parse().map_err(|_| invalid("byte count"))?
+            }
+            "NEXUS_SUSPEND_AFTER_MS" => {
+                self.lifecycle.suspend_after_ms = value.parse().map_err(|_| invalid("duration"))?
+            }
+            "NEXUS_FREEZE_AFTER_MS" => {
+                self.lifecycle.freeze_after_ms = value.parse().map_err(|_| invalid("duration"))?
+            }
+            "NEXUS_LADDER_TICK_MS" => {
+                self.lifecycle.tick_ms = value.parse().map_err(|_| invalid("duration"))?
             }
             _ => {}
         }

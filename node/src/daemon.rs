@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use nexus_raft::Role;
+use std::time::Duration;
 use tokio::net::TcpListener;
-use tracing::info;
+
+use tracing::{info, warn};
 
 use crate::api::{self, AppState};
 use crate::cluster::RegistryHandle;
@@ -16,6 +18,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::errors::{ErrorCode, UserError};
 use crate::example;
+use crate::lifecycle::ladder::LadderConfig;
 use crate::sandbox::SandboxManager;
 use crate::tenants::{create_tenant, DEFAULT_TENANT};
 
@@ -90,16 +93,34 @@ impl Node {
     ) -> Result<(), UserError> {
         let router = api::router(self.state.clone(), &self.config.limits);
         let flag = self.state.shutting_down.clone();
-        axum::serve(self.listener, router)
+        let ladder = tokio::spawn(run_ladder(
+            self.state.manager.clone(),
+            self.config.lifecycle.clone(),
+        ));
+        let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 flag.store(true, Ordering::SeqCst);
                 info!("shutting down: finishing in-flight calls");
             })
             .await
-            .map_err(|e| UserError::new(ErrorCode::Internal, format!("server failed: {e}")))?;
+            .map_err(|e| UserError::new(ErrorCode::Internal, format!("server failed: {e}")));
+        ladder.abort();
+        served?;
         info!("stopped");
         Ok(())
+    }
+}
+
+/// Applies the idle ladder every tick until aborted.
+async fn run_ladder(manager: Arc<SandboxManager>, config: LadderConfig) {
+    let mut tick = tokio::time::interval(Duration::from_millis(config.tick_ms.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = manager.ladder_tick(&config).await {
+            warn!(error = %e, "idle ladder tick failed");
+        }
     }
 }
 

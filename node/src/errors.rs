@@ -67,6 +67,8 @@ catalog! {
     AuthInvalidKey = ("AUTH_INVALID_KEY", 401, "check the key; `nexus tenant create` makes a new tenant key"),
     /// The key is valid but lacks the role for this operation.
     AuthForbidden = ("AUTH_FORBIDDEN", 403, "this operation needs the admin key"),
+    /// No tenant with this name exists.
+    TenantNotFound = ("TENANT_NOT_FOUND", 404, "list tenants with `nexus tenant ls` (admin key)"),
     /// A tenant with this name already exists.
     TenantExists = ("TENANT_EXISTS", 409, "choose another tenant name"),
     /// The tenant name is empty, too long or has characters outside [a-z0-9_-].
@@ -83,6 +85,8 @@ catalog! {
     SandboxInvalidTransition = ("SANDBOX_INVALID_TRANSITION", 409, "the message lists the states reachable from the current one"),
     /// The sandbox changed since the caller read it (optimistic concurrency).
     SandboxStaleGeneration = ("SANDBOX_STALE_GENERATION", 409, "read the sandbox again and retry with its current generation"),
+    /// The sandbox is archived or deleted and cannot take calls.
+    SandboxNotRunnable = ("SANDBOX_NOT_RUNNABLE", 409, "resume an archived sandbox with `nexus sandbox resume ID`; a deleted one is gone"),
     /// The guest trapped (unreachable, out-of-bounds access, stack overflow...).
     CallTrapped = ("CALL_TRAPPED", 422, "the message names the trap; fix the guest and dock it again"),
     /// The guest used more CPU time than its profile allows.

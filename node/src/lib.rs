@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod engine;
 pub mod errors;
 mod example;
+pub mod lifecycle;
 pub mod sandbox;
 pub mod tenants;
 pub mod workbook;

@@ -42,8 +42,8 @@ async fn pack_inspect_dock_call_hello() {
         "Hello, Ada and Grace! This is a Nexus sandbox speaking.\nYou sent 4 bytes: ping\n"
     );
     let info = admin.sandbox(&sandbox.id).await.unwrap();
-    assert_eq!(info.state.as_str(), "active");
-    assert_eq!(info.generation, 1);
+    assert_eq!(info.sandbox.state.as_str(), "active");
+    assert_eq!(info.sandbox.generation, 1);
     node.stop().await;
 }
 

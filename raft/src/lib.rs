@@ -7,13 +7,15 @@
 //! [`Response`] or a [`RegistryError`]. `apply` reads nothing but the command
 //! and the current state — every id and timestamp is chosen by the proposer
 //! and carried in the command — so the same command sequence produces the
-//! same registry on every node. That is what lets openraft replicate it later:
-//! log entries are serialized `Command`s and every node applies them. Until
-//! then a single node applies commands directly.
+//! same registry on every node. That is what lets openraft replicate it:
+//! [`replication`] holds the Raft type config, the SQLite log store and the
+//! state machine over the registry (log entries carry `Command`s). A single
+//! node may still apply commands directly with [`Registry::apply`].
 
 #![warn(missing_docs)]
 
 pub mod registry;
+pub mod replication;
 
 pub use registry::{
     hash_api_key, Command, Principal, Registry, RegistryError, Response, Role, Sandbox,

@@ -12,7 +12,7 @@ pub mod types;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -21,7 +21,9 @@ pub use error::ApiError;
 use crate::cluster::RegistryHandle;
 use crate::config::Limits;
 use crate::errors::ErrorCode;
-use crate::sandbox::SandboxManager;
+use crate::sandbox::{SandboxManager, Verb};
+use auth::Caller;
+use extract::Upload;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -49,7 +51,21 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
             get(sandboxes::info).delete(sandboxes::remove),
         )
         .route("/v1/sandboxes/{id}/call", post(sandboxes::call))
+        .route("/v1/sandboxes/{id}/clone", post(sandboxes::clone))
         .route("/v1/tenants", post(tenants::create).get(tenants::list));
+    let sandboxes = Verb::ALL.into_iter().fold(sandboxes, |router, verb| {
+        router.route(
+            &format!("/v1/sandboxes/{{id}}/{}", verb.as_str()),
+            post(
+                move |State(state): State<Arc<AppState>>,
+                      caller: Caller,
+                      Path(id): Path<String>,
+                      Upload(body): Upload| {
+                    sandboxes::transit(state, caller, id, verb, body)
+                },
+            ),
+        )
+    });
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -11,11 +12,14 @@ use serde::Deserialize;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Upload};
-use super::types::{decode_bytes, encode_bytes, CallRequest, CallResponse, Removed, SandboxList};
+use super::types::{
+    decode_bytes, encode_bytes, CallRequest, CallResponse, CloneRequest, Removed, SandboxList,
+    TransitionRequest,
+};
 use super::AppState;
 use crate::engine::CommandInput;
 use crate::errors::ErrorCode;
-use crate::sandbox::DockRequest;
+use crate::sandbox::{DockRequest, SandboxInfo, Verb};
 
 /// Query parameters of `POST /v1/sandboxes`.
 #[derive(Debug, Deserialize)]
@@ -52,13 +56,72 @@ pub async fn list(
     Ok(Json(SandboxList { sandboxes }))
 }
 
-/// `GET /v1/sandboxes/{id}`.
+/// `GET /v1/sandboxes/{id}`: the record and this node's view of its activity.
 pub async fn info(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
+) -> Result<Json<SandboxInfo>, ApiError> {
+    Ok(Json(state.manager.info(caller.tenant(), &id)?))
+}
+
+/// `POST /v1/sandboxes/{id}/{verb}` for every lifecycle verb.
+pub async fn transit(
+    state: Arc<AppState>,
+    caller: Caller,
+    id: String,
+    verb: Verb,
+    body: Bytes,
 ) -> Result<Json<Sandbox>, ApiError> {
-    Ok(Json(state.manager.get(caller.tenant(), &id)?))
+    let request: TransitionRequest = optional_json(&body)?;
+    let sandbox = state
+        .manager
+        .transit(caller.tenant(), &id, verb, request.expected_generation)
+        .await?;
+    Ok(Json(sandbox))
+}
+
+/// `POST /v1/sandboxes/{id}/clone`.
+pub async fn clone(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Upload(body): Upload,
+) -> Result<(StatusCode, Json<Sandbox>), ApiError> {
+    let request: CloneRequest = optional_json(&body)?;
+    let target = match &request.tenant {
+        None => caller.tenant().to_string(),
+        Some(name) => {
+            let tenant = state.registry.read(|r| r.tenant_by_name(name))?;
+            match tenant {
+                Some(t) if t.id == caller.tenant() => t.id,
+                Some(t) => {
+                    caller.require_admin()?;
+                    t.id
+                }
+                None => {
+                    return Err(ApiError::new(
+                        ErrorCode::TenantNotFound,
+                        format!("tenant {name} does not exist"),
+                    ))
+                }
+            }
+        }
+    };
+    let sandbox = state
+        .manager
+        .clone_sandbox(caller.tenant(), &id, &target, request.name)
+        .await?;
+    Ok((StatusCode::CREATED, Json(sandbox)))
+}
+
+/// Parses an optional JSON body: empty means the type's default.
+fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(ErrorCode::RequestInvalid, format!("request body: {e}")))
 }
 
 /// `DELETE /v1/sandboxes/{id}`.

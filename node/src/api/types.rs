@@ -74,6 +74,27 @@ pub struct SandboxList {
     pub sandboxes: Vec<Sandbox>,
 }
 
+/// Body of the lifecycle verbs (`POST /v1/sandboxes/{id}/suspend`...); may be empty.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionRequest {
+    /// Refuse (409 SANDBOX_STALE_GENERATION) unless the sandbox still has this generation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_generation: Option<u64>,
+}
+
+/// `POST /v1/sandboxes/{id}/clone`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloneRequest {
+    /// Name of the new sandbox (default: `<source name>-clone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Tenant (by name) that gets the clone; another tenant needs the admin key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
 /// `DELETE /v1/sandboxes/{id}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Removed {

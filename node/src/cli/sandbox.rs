@@ -4,12 +4,12 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use nexus_raft::Sandbox;
 
 use super::output::print_json;
-use crate::api::types::{decode_bytes, CallRequest, Encoding};
+use crate::api::types::{decode_bytes, CallRequest, CloneRequest, Encoding};
 use crate::client::NodeClient;
 use crate::errors::{ErrorCode, UserError};
+use crate::sandbox::{SandboxInfo, Verb};
 
 /// Arguments of `nexus dock`.
 #[derive(Debug, Args)]
@@ -39,6 +39,39 @@ pub enum SandboxCommand {
         /// Sandbox id.
         id: String,
     },
+    /// active → suspended: stop the instance, checkpoint the file.
+    Suspend(TransitArgs),
+    /// suspended → frozen: move the file to cold storage.
+    Freeze(TransitArgs),
+    /// suspended, frozen or archived → active.
+    Resume(TransitArgs),
+    /// active or frozen → archived (calls refused until resumed).
+    Archive(TransitArgs),
+    /// archived → deleted: drop the data, keep the record.
+    Delete(TransitArgs),
+    /// Pull a frozen or archived sandbox's file local without resuming it.
+    Prefetch(TransitArgs),
+    /// Dock a copy of a sandbox as a new one; the source is not changed.
+    Clone {
+        /// Source sandbox id.
+        id: String,
+        /// Name of the copy (default: NAME-clone).
+        #[arg(long)]
+        name: Option<String>,
+        /// Tenant that gets the copy (admin key needed for another tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+/// Arguments of the lifecycle verbs.
+#[derive(Debug, Args)]
+pub struct TransitArgs {
+    /// Sandbox id.
+    pub id: String,
+    /// Refuse unless the sandbox still has this generation.
+    #[arg(long)]
+    pub expected_generation: Option<u64>,
 }
 
 /// Arguments of `nexus call`.
@@ -105,6 +138,22 @@ pub async fn manage(
                 print_info(&sandbox);
             }
         }
+        SandboxCommand::Suspend(a) => transit(client, a, Verb::Suspend, json).await?,
+        SandboxCommand::Freeze(a) => transit(client, a, Verb::Freeze, json).await?,
+        SandboxCommand::Resume(a) => transit(client, a, Verb::Resume, json).await?,
+        SandboxCommand::Archive(a) => transit(client, a, Verb::Archive, json).await?,
+        SandboxCommand::Delete(a) => transit(client, a, Verb::Delete, json).await?,
+        SandboxCommand::Prefetch(a) => transit(client, a, Verb::Prefetch, json).await?,
+        SandboxCommand::Clone { id, name, tenant } => {
+            let copy = client
+                .clone_sandbox(&id, &CloneRequest { name, tenant })
+                .await?;
+            if json {
+                print_json(&copy);
+            } else {
+                println!("{}", copy.id);
+            }
+        }
         SandboxCommand::Rm { id } => {
             let removed = client.remove(&id).await?;
             if json {
@@ -115,6 +164,26 @@ pub async fn manage(
         }
     }
     Ok(0)
+}
+
+async fn transit(
+    client: &NodeClient,
+    args: TransitArgs,
+    verb: Verb,
+    json: bool,
+) -> Result<(), UserError> {
+    let sandbox = client
+        .transit(&args.id, verb, args.expected_generation)
+        .await?;
+    if json {
+        print_json(&sandbox);
+    } else {
+        println!(
+            "{} {} (generation {})",
+            sandbox.id, sandbox.state, sandbox.generation
+        );
+    }
+    Ok(())
 }
 
 /// Calls a sandbox; writes its stdout and stderr through and returns its exit code.
@@ -156,7 +225,8 @@ fn read_input(path: &PathBuf) -> Result<Vec<u8>, UserError> {
     Ok(bytes)
 }
 
-fn print_info(s: &Sandbox) {
+fn print_info(info: &SandboxInfo) {
+    let s = &info.sandbox;
     println!("id:         {}", s.id);
     println!("name:       {}", s.name);
     println!("tenant:     {}", s.tenant_id);
@@ -167,4 +237,9 @@ fn print_info(s: &Sandbox) {
     println!("workbook:   sha256 {}", s.workbook_sha256);
     println!("created:    {} ms", s.created_at_ms);
     println!("updated:    {} ms", s.updated_at_ms);
+    println!("idle:       {} ms", info.idle_ms);
+    println!("in flight:  {} call(s)", info.calls_in_flight);
+    if let Some(reason) = &info.not_demoted_reason {
+        println!("ladder:     {reason}");
+    }
 }

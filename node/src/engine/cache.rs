@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use sha2::{Digest, Sha256};
 use wasmtime::{InstancePre, Module};
 
-use super::command::CommandState;
 use super::error::CallError;
+use super::state::GuestState;
 
 /// A module compiled for one [`Engine`](super::Engine), shareable between
 /// calls and threads.
@@ -16,8 +16,8 @@ pub struct CompiledModule {
     sha256: String,
     name: String,
     module: Module,
-    /// The module linked for the `command` shape, made on first use.
-    command: OnceLock<Result<InstancePre<CommandState>, CallError>>,
+    /// The module linked against WASI and host ABI v1, made on first use.
+    pre: OnceLock<Result<InstancePre<GuestState>, CallError>>,
 }
 
 impl std::fmt::Debug for CompiledModule {
@@ -46,12 +46,13 @@ impl CompiledModule {
         &self.module
     }
 
-    /// The module linked for the `command` shape, linking it on first use.
-    pub(crate) fn command_pre(
+    /// The module linked against WASI and host ABI v1, linking it on first
+    /// use. Shape-specific exports are checked by each shape.
+    pub(crate) fn pre(
         &self,
-        link: impl FnOnce(&Module) -> Result<InstancePre<CommandState>, CallError>,
-    ) -> Result<InstancePre<CommandState>, CallError> {
-        self.command.get_or_init(|| link(&self.module)).clone()
+        link: impl FnOnce(&Module) -> Result<InstancePre<GuestState>, CallError>,
+    ) -> Result<InstancePre<GuestState>, CallError> {
+        self.pre.get_or_init(|| link(&self.module)).clone()
     }
 }
 
@@ -90,7 +91,7 @@ impl ModuleCache {
             name: program_name(module.name()),
             sha256: key.clone(),
             module,
-            command: OnceLock::new(),
+            pre: OnceLock::new(),
         });
         tracing::debug!(sha256 = %key, "module compiled");
         Ok(self.lock().entry(key).or_insert(compiled).clone())

@@ -4,16 +4,18 @@
 
 use std::time::{Duration, Instant};
 
-use wasmtime::{ExternType, InstancePre, Linker, Module, Store, UnknownImportError};
-use wasmtime_wasi::p1::WasiP1Ctx;
+use std::sync::Arc;
+
+use wasmtime::{ExternType, Linker};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use super::cache::{short, CompiledModule};
-use super::cpu::{self, CpuMeter};
+use super::context::SandboxContext;
 use super::error::CallError;
-use super::limits::Limiter;
+use super::link::{self, kind};
 use super::profile::Profile;
+use super::state::GuestState;
 use super::trap;
 
 /// What a `command` call gets.
@@ -38,38 +40,10 @@ pub struct CommandOutput {
     pub elapsed: Duration,
 }
 
-/// Store data of a `command` call.
-pub(crate) struct CommandState {
-    wasi: WasiP1Ctx,
-    limits: Limiter,
-    cpu: CpuMeter,
-}
-
-/// The linker of the `command` shape: WASI preview 1, async flavour.
-pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<CommandState>> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut CommandState| &mut s.wasi)?;
-    Ok(linker)
-}
-
-/// Links `module` for the `command` shape, or says what is missing.
-pub(crate) fn link(
-    linker: &Linker<CommandState>,
-    module: &Module,
-) -> Result<InstancePre<CommandState>, CallError> {
-    let pre = linker.instantiate_pre(module).map_err(|e| {
-        CallError::InstantiateFailed(match e.downcast_ref::<UnknownImportError>() {
-            Some(u) => format!(
-                "module imports {}.{} ({}), which this node does not provide",
-                u.module(),
-                u.name(),
-                kind(&u.ty())
-            ),
-            None => format!("linking the module failed: {}", trap::chain(&e)),
-        })
-    })?;
-    match module.get_export("_start") {
-        Some(ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => Ok(pre),
+/// Checks that `module` exports `_start` as a command must.
+fn check_start(module: &CompiledModule) -> Result<(), CallError> {
+    match module.module().get_export("_start") {
+        Some(ExternType::Func(f)) if f.params().len() == 0 && f.results().len() == 0 => Ok(()),
         Some(other) => Err(CallError::InstantiateFailed(format!(
             "module exports `_start` as {}, not a function without parameters or results",
             kind(&other)
@@ -81,18 +55,8 @@ pub(crate) fn link(
     }
 }
 
-fn kind(ty: &ExternType) -> &'static str {
-    match ty {
-        ExternType::Func(_) => "a function",
-        ExternType::Global(_) => "a global",
-        ExternType::Table(_) => "a table",
-        ExternType::Memory(_) => "a memory",
-        ExternType::Tag(_) => "a tag",
-    }
-}
-
 /// Where a failed call failed.
-enum Phase {
+pub(crate) enum Phase {
     Instantiate,
     Run,
 }
@@ -100,19 +64,15 @@ enum Phase {
 /// Runs `module`'s `_start` under `profile`.
 pub(crate) async fn run(
     engine: &wasmtime::Engine,
-    linker: &Linker<CommandState>,
+    linker: &Linker<GuestState>,
     module: &CompiledModule,
     profile: &Profile,
     input: CommandInput,
+    sandbox: Arc<SandboxContext>,
 ) -> Result<CommandOutput, CallError> {
     let started = Instant::now();
-    if !wasmtime::Engine::same(engine, module.module().engine()) {
-        return Err(CallError::Internal(format!(
-            "module {} was compiled by another engine",
-            short(module.sha256())
-        )));
-    }
-    let pre = module.command_pre(|m| link(linker, m))?;
+    let pre = link::prepare(engine, linker, module, profile, &sandbox)?;
+    check_start(module)?;
 
     // One byte over the cap: output of exactly the cap is fine, more is not.
     let pipe_cap = profile.output_bytes.saturating_add(1);
@@ -130,16 +90,10 @@ pub(crate) async fn run(
         .allow_udp(false)
         .allow_ip_name_lookup(false)
         .build_p1();
-    let state = CommandState {
-        wasi,
-        limits: Limiter::new(profile.memory_bytes),
-        cpu: CpuMeter::new(profile.cpu_time),
-    };
-    let mut store = Store::new(engine, state);
-    store.limiter(|s| &mut s.limits);
-    cpu::install(&mut store, |s| &mut s.cpu);
+    let mut store = link::store(engine, profile, sandbox.clone(), wasi);
 
     let call = async {
+        let _slot = sandbox.slot().await;
         let instance = pre
             .instantiate_async(&mut store)
             .await
@@ -169,6 +123,7 @@ pub(crate) async fn run(
     };
     let cpu = store.data().cpu.used();
     tracing::debug!(
+        sandbox = sandbox.id(),
         sha256 = short(module.sha256()),
         ?verdict,
         cpu_us = u64::try_from(cpu.as_micros()).unwrap_or(u64::MAX),
@@ -195,8 +150,8 @@ pub(crate) async fn run(
 /// The user-facing error for a failed instantiation or `_start`: a limit the
 /// guest hit comes first, then the trap, then anything else. Traps and
 /// memory failures quote the end of the guest's stderr (a panic message).
-fn classify(
-    state: &CommandState,
+pub(crate) fn classify(
+    state: &GuestState,
     profile: &Profile,
     phase: Phase,
     e: &wasmtime::Error,
@@ -223,7 +178,7 @@ fn classify(
 const STDERR_TAIL: usize = 512;
 
 /// `message`, then the last lines of `stderr` on one line, if any.
-fn with_stderr(message: String, stderr: &[u8]) -> String {
+pub(crate) fn with_stderr(message: String, stderr: &[u8]) -> String {
     let tail = &stderr[stderr.len().saturating_sub(STDERR_TAIL)..];
     let text = String::from_utf8_lossy(tail);
     let lines: Vec<&str> = text

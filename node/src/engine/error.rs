@@ -56,7 +56,14 @@ pub enum CallError {
         /// The profile's output cap, in bytes.
         limit: usize,
     },
-    /// The module could not be instantiated (missing import, no `_start`...).
+    /// The input does not fit the kernel's arena.
+    #[error("input is larger than the kernel's {} arena", fmt_bytes(*.limit as u64))]
+    InputTooLarge {
+        /// The arena's capacity, in bytes.
+        limit: usize,
+    },
+    /// The module could not be instantiated (missing import, no `_start`,
+    /// an import its profile does not grant...).
     #[error("{0}")]
     InstantiateFailed(String),
     /// The module is not valid WebAssembly (or not what its digest says).
@@ -76,6 +83,7 @@ impl Coded for CallError {
             CallError::Timeout { .. } => ErrorCode::CallTimeout,
             CallError::OutputLimit { .. } => ErrorCode::CallOutputLimit,
             CallError::InstantiateFailed(_) => ErrorCode::CallInstantiateFailed,
+            CallError::InputTooLarge { .. } => ErrorCode::RequestInvalid,
             CallError::ModuleInvalid(_) => ErrorCode::WorkbookModuleInvalid,
             CallError::Internal(_) => ErrorCode::Internal,
         }
@@ -175,6 +183,10 @@ mod tests {
                 ErrorCode::WorkbookModuleInvalid,
             ),
             (CallError::Internal(String::new()), ErrorCode::Internal),
+            (
+                CallError::InputTooLarge { limit: 0 },
+                ErrorCode::RequestInvalid,
+            ),
         ];
         for (err, code) in cases {
             assert_eq!(err.code(), code, "{err:?}");

@@ -1,19 +1,32 @@
 //! The wasmtime engine: profiles, limits and call shapes.
 //!
 //! One [`Engine`] per node compiles modules (cached by sha256) and runs them
-//! in call shapes; today the `command` shape ([`Engine::run_command`]). Every
-//! call gets a fresh store bounded by its [`Profile`]: linear memory through
+//! in call shapes: `command` ([`Engine::run_command_with`]) and `kernel`
+//! ([`Engine::kernel_with`]). Guests reach the host through host ABI v1
+//! ([`abi`]), one capability group per [`Capability`], gated by their
+//! profile ([`ProfileTable`]) and counted in a [`DenialCounter`] when
+//! refused. Every call is bounded by its [`Profile`]: linear memory through
 //! a resource limiter, CPU time through epoch interruption (a background
 //! ticker advances the epoch every [`TICK`]), wall time through a tokio
 //! timeout, and captured output through capped pipes. Hostile guests hit a
 //! limit and get a [`CallError`] naming it; the node keeps serving.
 
+pub mod abi;
 mod cache;
+mod capability;
 mod command;
+mod context;
 mod cpu;
+mod data;
+mod denials;
 mod error;
+mod host;
+mod kernel;
 mod limits;
+mod link;
 mod profile;
+mod profile_table;
+mod state;
 mod ticker;
 mod trap;
 
@@ -22,13 +35,19 @@ use std::sync::Arc;
 use wasmtime::{Config, Linker};
 
 pub use cache::CompiledModule;
+pub use capability::{Capabilities, Capability, UnknownCapability};
 pub use command::{CommandInput, CommandOutput};
+pub use context::{SandboxContext, NO_SANDBOX};
+pub use data::{DataError, FileStat, MemoryData, SandboxData};
+pub use denials::{Denial, DenialCounter, Denials};
 pub use error::{CallError, EngineError};
-pub use profile::{Profile, COMPUTE};
+pub use kernel::KernelInstance;
+pub use profile::{Profile, COMPUTE, NETWORK, STANDARD};
+pub use profile_table::{ProfileError, ProfileSpec, ProfileTable};
 pub use ticker::TICK;
 
 use cache::ModuleCache;
-use command::CommandState;
+use state::GuestState;
 
 /// The node's wasm engine. Cheap to clone; all clones share one wasmtime
 /// engine, one module cache and one epoch ticker.
@@ -39,7 +58,7 @@ pub struct Engine {
 
 struct Inner {
     engine: wasmtime::Engine,
-    command_linker: Linker<CommandState>,
+    linker: Linker<GuestState>,
     modules: ModuleCache,
 }
 
@@ -59,13 +78,12 @@ impl Engine {
         config.epoch_interruption(true).consume_fuel(false);
         let engine =
             wasmtime::Engine::new(&config).map_err(|e| EngineError::Config(e.to_string()))?;
-        let command_linker =
-            command::linker(&engine).map_err(|e| EngineError::Linker(e.to_string()))?;
+        let linker = state::linker(&engine).map_err(|e| EngineError::Linker(e.to_string()))?;
         ticker::spawn(&engine)?;
         Ok(Engine {
             inner: Arc::new(Inner {
                 engine,
-                command_linker,
+                linker,
                 modules: ModuleCache::default(),
             }),
         })
@@ -105,12 +123,59 @@ impl Engine {
         profile: &Profile,
         input: CommandInput,
     ) -> Result<CommandOutput, CallError> {
+        let sandbox = Arc::new(SandboxContext::ephemeral(profile));
+        self.run_command_with(module, profile, input, sandbox).await
+    }
+
+    /// [`Engine::run_command`] for `sandbox`: host imports reach its data,
+    /// denials are counted in its counter, logs carry its id, and at most
+    /// `profile.max_concurrent` of its calls run at once. A module importing
+    /// a host function `profile` does not grant fails with
+    /// [`CallError::InstantiateFailed`] naming the import and capability.
+    pub async fn run_command_with(
+        &self,
+        module: &CompiledModule,
+        profile: &Profile,
+        input: CommandInput,
+        sandbox: Arc<SandboxContext>,
+    ) -> Result<CommandOutput, CallError> {
         command::run(
             &self.inner.engine,
-            &self.inner.command_linker,
+            &self.inner.linker,
             module,
             profile,
             input,
+            sandbox,
+        )
+        .await
+    }
+
+    /// A `kernel` instance of `module` under `profile`, without a sandbox
+    /// (in-memory data, id `-`). See [`Engine::kernel_with`].
+    pub async fn kernel(
+        &self,
+        module: &CompiledModule,
+        profile: &Profile,
+    ) -> Result<KernelInstance, CallError> {
+        let sandbox = Arc::new(SandboxContext::ephemeral(profile));
+        self.kernel_with(module, profile, sandbox).await
+    }
+
+    /// A `kernel` instance of `module` for `sandbox`, instantiated now (so
+    /// missing exports and ungranted imports fail here). Reuse it for many
+    /// [`KernelInstance::call`]s; each gets the profile's CPU and wall time.
+    pub async fn kernel_with(
+        &self,
+        module: &CompiledModule,
+        profile: &Profile,
+        sandbox: Arc<SandboxContext>,
+    ) -> Result<KernelInstance, CallError> {
+        KernelInstance::new(
+            &self.inner.engine,
+            &self.inner.linker,
+            module,
+            profile,
+            sandbox,
         )
         .await
     }

@@ -1,23 +1,31 @@
-//! Docked sandboxes on this node: dock a workbook file, call it, remove it.
-//! The registry says which sandboxes exist; this module owns their files and
-//! their compiled modules.
+//! Docked sandboxes on this node: dock a workbook file, call it, move it
+//! through its lifecycle, remove it. The registry says which sandboxes exist
+//! and in which state; this module owns their files, their compiled modules
+//! and their activity.
 
+mod call;
 mod ids;
 mod store;
+mod upkeep;
+mod verbs;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use nexus_raft::{Command, Response, Sandbox, SandboxState};
+use nexus_raft::{Command, Response, Sandbox};
+use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::cluster::RegistryHandle;
-use crate::engine::{CommandInput, CommandOutput, CompiledModule, Engine, Profile};
+use crate::engine::{CompiledModule, Engine};
 use crate::errors::{Coded, ErrorCode, UserError};
+use crate::lifecycle::{Activity, ActivityTable};
 
 pub use ids::{new_sandbox_id, now_ms};
+pub use store::remove_workbook_file;
 use store::SandboxFiles;
+pub use verbs::Verb;
 
 /// What the caller asks for when docking a workbook.
 #[derive(Debug, Default, Clone)]
@@ -28,13 +36,29 @@ pub struct DockRequest {
     pub profile: Option<String>,
 }
 
-/// Docks, calls and removes this node's sandboxes.
+/// A sandbox as `nexus sandbox info` shows it: the registry record and what
+/// this node knows of its use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxInfo {
+    /// The registry record.
+    #[serde(flatten)]
+    pub sandbox: Sandbox,
+    /// Milliseconds since its last call, schedule firing or resume.
+    pub idle_ms: u64,
+    /// Calls running now.
+    pub calls_in_flight: usize,
+    /// Why the idle ladder last left it where it was, if it did.
+    pub not_demoted_reason: Option<String>,
+}
+
+/// Docks, calls, moves and removes this node's sandboxes.
 pub struct SandboxManager {
     node_id: u64,
     registry: RegistryHandle,
     engine: Engine,
     files: SandboxFiles,
     loaded: Mutex<HashMap<String, Arc<CompiledModule>>>,
+    activity: ActivityTable,
 }
 
 impl SandboxManager {
@@ -51,6 +75,7 @@ impl SandboxManager {
             engine,
             files: SandboxFiles::create(data_dir)?,
             loaded: Mutex::new(HashMap::new()),
+            activity: ActivityTable::default(),
         })
     }
 
@@ -63,6 +88,15 @@ impl SandboxManager {
         request: DockRequest,
     ) -> Result<Sandbox, UserError> {
         let staged = self.files.stage(bytes).await?;
+        self.dock_staged(tenant_id, staged, request).await
+    }
+
+    async fn dock_staged(
+        &self,
+        tenant_id: &str,
+        staged: store::StagedFile,
+        request: DockRequest,
+    ) -> Result<Sandbox, UserError> {
         let path = staged.path().map(PathBuf::from).unwrap_or_default();
         let entry = blocking(move || store::load_entry(&path)).await?;
         let module = self.compile(&entry.module_sha256, entry.wasm).await?;
@@ -90,34 +124,6 @@ impl SandboxManager {
         Ok(sandbox)
     }
 
-    /// Runs the sandbox's entry module in the `command` shape.
-    pub async fn call(
-        &self,
-        tenant_id: &str,
-        sandbox_id: &str,
-        input: CommandInput,
-    ) -> Result<CommandOutput, UserError> {
-        let sandbox = self.get(tenant_id, sandbox_id)?;
-        let module = self.module_for(&sandbox).await?;
-        if sandbox.state == SandboxState::Created {
-            self.activate(&sandbox).await?;
-        }
-        let profile = Profile::resolve(&sandbox.profile);
-        let result = self.engine.run_command(&module, &profile, input).await;
-        match &result {
-            Ok(out) => info!(
-                sandbox = sandbox_id,
-                exit_code = out.exit_code,
-                elapsed_us = out.elapsed.as_micros() as u64,
-                "call finished"
-            ),
-            Err(e) => {
-                info!(sandbox = sandbox_id, code = e.code().as_str(), error = %e, "call failed")
-            }
-        }
-        result.map_err(|e| e.to_user_error())
-    }
-
     /// One sandbox of `tenant_id`; another tenant's sandbox is not found.
     pub fn get(&self, tenant_id: &str, sandbox_id: &str) -> Result<Sandbox, UserError> {
         self.registry
@@ -125,13 +131,29 @@ impl SandboxManager {
             .ok_or_else(|| not_found(sandbox_id))
     }
 
+    /// One sandbox with this node's view of its activity.
+    pub fn info(&self, tenant_id: &str, sandbox_id: &str) -> Result<SandboxInfo, UserError> {
+        let sandbox = self.get(tenant_id, sandbox_id)?;
+        let activity = self.activity_of(&sandbox);
+        Ok(SandboxInfo {
+            idle_ms: activity.idle_ms(now_ms()),
+            calls_in_flight: activity.calls_in_flight(),
+            not_demoted_reason: activity.not_demoted_reason(),
+            sandbox,
+        })
+    }
+
     /// All sandboxes of `tenant_id`.
     pub fn list(&self, tenant_id: &str) -> Result<Vec<Sandbox>, UserError> {
         self.registry.read(|r| r.sandboxes(tenant_id))
     }
 
-    /// Removes the sandbox from the registry, then its file.
+    /// Removes the sandbox from the registry, then its files. Waits for
+    /// calls in flight to finish.
     pub async fn remove(&self, tenant_id: &str, sandbox_id: &str) -> Result<(), UserError> {
+        let sandbox = self.get(tenant_id, sandbox_id)?;
+        let activity = self.activity_of(&sandbox);
+        let _held = activity.exclusive().await;
         let cmd = Command::RemoveSandbox {
             sandbox_id: sandbox_id.to_string(),
             tenant_id: tenant_id.to_string(),
@@ -139,19 +161,25 @@ impl SandboxManager {
         self.registry.write(cmd).await?;
         self.forget(sandbox_id);
         self.files.remove(sandbox_id);
+        self.activity.remove(sandbox_id);
         info!(sandbox = sandbox_id, tenant = tenant_id, "removed");
         Ok(())
     }
 
-    async fn module_for(&self, sandbox: &Sandbox) -> Result<Arc<CompiledModule>, UserError> {
-        if let Some(module) = self.lookup(&sandbox.id) {
-            return Ok(module);
-        }
-        let path = self.files.path(&sandbox.id);
-        let entry = blocking(move || store::load_entry(&path)).await?;
-        let module = self.compile(&entry.module_sha256, entry.wasm).await?;
-        self.remember(&sandbox.id, module.clone());
-        Ok(module)
+    /// Every sandbox homed on this node (for the idle ladder and recovery).
+    pub fn local_sandboxes(&self) -> Result<Vec<Sandbox>, UserError> {
+        let node_id = self.node_id;
+        Ok(self
+            .registry
+            .read(|r| r.all_sandboxes())?
+            .into_iter()
+            .filter(|s| s.home_node == node_id)
+            .collect())
+    }
+
+    /// The activity record of a sandbox.
+    pub fn activity_of(&self, sandbox: &Sandbox) -> Arc<Activity> {
+        self.activity.get(&sandbox.id, sandbox.updated_at_ms)
     }
 
     async fn compile(&self, sha256: &str, wasm: Vec<u8>) -> Result<Arc<CompiledModule>, UserError> {
@@ -165,21 +193,16 @@ impl SandboxManager {
         .await
     }
 
-    /// First call moves a sandbox from `created` to `active`. Losing the race
-    /// to a concurrent first call is fine: the sandbox is active either way.
-    async fn activate(&self, sandbox: &Sandbox) -> Result<(), UserError> {
-        let cmd = Command::Transition {
-            sandbox_id: sandbox.id.clone(),
-            tenant_id: sandbox.tenant_id.clone(),
-            to: SandboxState::Active,
-            expected_generation: sandbox.generation,
-            at_ms: now_ms(),
-        };
-        match self.registry.write(cmd).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is(ErrorCode::SandboxStaleGeneration) => Ok(()),
-            Err(e) => Err(e),
+    /// The compiled entry module, from memory or from the live file.
+    async fn module_for(&self, sandbox: &Sandbox) -> Result<Arc<CompiledModule>, UserError> {
+        if let Some(module) = self.lookup(&sandbox.id) {
+            return Ok(module);
         }
+        let path = self.files.path(&sandbox.id);
+        let entry = blocking(move || store::load_entry(&path)).await?;
+        let module = self.compile(&entry.module_sha256, entry.wasm).await?;
+        self.remember(&sandbox.id, module.clone());
+        Ok(module)
     }
 
     fn lookup(&self, sandbox_id: &str) -> Option<Arc<CompiledModule>> {
@@ -199,7 +222,7 @@ impl SandboxManager {
     }
 }
 
-/// Runs blocking work (SQLite, compilation) off the async workers.
+/// Runs blocking work (SQLite, file copies, compilation) off the async workers.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, UserError> + Send + 'static,
 ) -> Result<T, UserError> {

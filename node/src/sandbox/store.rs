@@ -9,9 +9,11 @@ use sha2::{Digest, Sha256};
 use crate::errors::{Coded, ErrorCode, UserError};
 use crate::workbook::Workbook;
 
-/// The directories holding live sandbox files and staged uploads.
+/// The directories holding live sandbox files, cold (frozen or archived)
+/// copies and staged uploads.
 pub struct SandboxFiles {
     sandboxes: PathBuf,
+    cold: PathBuf,
     staging: PathBuf,
 }
 
@@ -39,9 +41,10 @@ impl SandboxFiles {
     pub fn create(data_dir: PathBuf) -> Result<SandboxFiles, UserError> {
         let files = SandboxFiles {
             sandboxes: data_dir.join("sandboxes"),
+            cold: data_dir.join("cold"),
             staging: data_dir.join("staging"),
         };
-        for dir in [&files.sandboxes, &files.staging] {
+        for dir in [&files.sandboxes, &files.cold, &files.staging] {
             std::fs::create_dir_all(dir).map_err(|e| io_error("create directory", dir, e))?;
         }
         if let Ok(entries) = std::fs::read_dir(&files.staging) {
@@ -73,6 +76,24 @@ impl SandboxFiles {
         .map_err(|e| UserError::new(ErrorCode::Internal, format!("staging task failed: {e}")))?
     }
 
+    /// Copies a workbook file (e.g. a clone's source) into staging.
+    pub async fn stage_copy(&self, source: &Path) -> Result<StagedFile, UserError> {
+        let source = source.to_path_buf();
+        let path = self
+            .staging
+            .join(format!("{:016x}.upload", rand::random::<u64>()));
+        tokio::task::spawn_blocking(move || {
+            std::fs::copy(&source, &path).map_err(|e| io_error("copy", &source, e))?;
+            let bytes = std::fs::read(&path).map_err(|e| io_error("read", &path, e))?;
+            Ok(StagedFile {
+                path: Some(path),
+                sha256: hex::encode(Sha256::digest(&bytes)),
+            })
+        })
+        .await
+        .map_err(|e| UserError::new(ErrorCode::Internal, format!("staging task failed: {e}")))?
+    }
+
     /// Moves a staged upload to its place as sandbox `sandbox_id`'s file.
     pub fn adopt(&self, mut staged: StagedFile, sandbox_id: &str) -> Result<PathBuf, UserError> {
         let target = self.path(sandbox_id);
@@ -88,9 +109,21 @@ impl SandboxFiles {
         self.sandboxes.join(format!("{sandbox_id}.workbook"))
     }
 
-    /// Deletes a sandbox's file and any SQLite side files. Missing files are fine.
+    /// The cold copy of a frozen or archived sandbox.
+    pub fn cold_path(&self, sandbox_id: &str) -> PathBuf {
+        self.cold.join(format!("{sandbox_id}.workbook"))
+    }
+
+    /// The directories recovery scans: (live, cold).
+    pub fn dirs(&self) -> (&Path, &Path) {
+        (&self.sandboxes, &self.cold)
+    }
+
+    /// Deletes a sandbox's live and cold files and any SQLite side files.
+    /// Missing files are fine.
     pub fn remove(&self, sandbox_id: &str) {
         remove_workbook_file(&self.path(sandbox_id));
+        remove_workbook_file(&self.cold_path(sandbox_id));
     }
 }
 

@@ -77,6 +77,23 @@ impl Workbook {
         })
     }
 
+    /// Opens a workbook this node validated before (a docked sandbox's live
+    /// file) for reading and writing, skipping the full validation that
+    /// [`Workbook::open`] does on untrusted files.
+    pub fn open_live(path: &Path) -> Result<Workbook, WorkbookError> {
+        if !path.is_file() {
+            return Err(WorkbookError::Unreadable {
+                path: path.to_path_buf(),
+                reason: "no such file".to_string(),
+            });
+        }
+        let conn = open_read_write(path).map_err(|e| WorkbookError::on_read(path, e))?;
+        Ok(Workbook {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
     /// Opens and fully validates a workbook without ever writing to it or
     /// creating files next to it: when no `-wal` file sits next to it,
     /// SQLite opens it as `immutable` (no locks, no `-shm`). If a `-wal`

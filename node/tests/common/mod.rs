@@ -145,3 +145,42 @@ pub fn hello_example() -> PathBuf {
     );
     dir
 }
+
+/// Every file of every volume of a workbook: (volume, path, bytes).
+pub fn volume_contents(path: &Path) -> Vec<(String, String, Vec<u8>)> {
+    use nexus_node::workbook::Volume;
+    let workbook = Workbook::open_read_only(path).expect("open workbook");
+    let mut out = Vec::new();
+    for volume in [Volume::Workspace, Volume::Memory, Volume::Tmp] {
+        for entry in workbook.list_files(volume).expect("list files") {
+            let data = workbook
+                .read_file(volume, &entry.path)
+                .expect("read file")
+                .expect("listed file exists");
+            out.push((volume.as_str().to_string(), entry.path, data));
+        }
+    }
+    out
+}
+
+/// A workbook from WAT with files in all three volumes.
+pub fn stateful_workbook(dir: &Path, name: &str) -> PathBuf {
+    use nexus_node::workbook::Volume;
+    let path = wat_workbook(dir, name, &print_wat("alive\n"));
+    let workbook = Workbook::open(&path).expect("open");
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    workbook
+        .write_file(Volume::Workspace, "notes/plan.txt", b"the plan", 0o644)
+        .unwrap();
+    workbook
+        .write_file(Volume::Workspace, "data.bin", &big, 0o600)
+        .unwrap();
+    workbook
+        .write_file(Volume::Memory, "learned.json", b"{\"k\":1}", 0o644)
+        .unwrap();
+    workbook
+        .write_file(Volume::Tmp, "scratch", b"gone on resume", 0o644)
+        .unwrap();
+    workbook.close().expect("close");
+    path
+}

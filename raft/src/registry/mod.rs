@@ -77,6 +77,19 @@ impl Registry {
         Ok(response)
     }
 
+    /// Applies one command through `conn` — an open transaction or savepoint
+    /// owned by the caller, which decides whether to commit. Used by the Raft
+    /// state machine to apply a batch of log entries in one transaction.
+    pub(crate) fn apply_in(conn: &Connection, cmd: &Command) -> Result<Response, RegistryError> {
+        apply::apply(conn, cmd)
+    }
+
+    /// The underlying connection (crate-internal: the Raft state machine
+    /// keeps its bookkeeping tables in the same database).
+    pub(crate) fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
     /// The tenant with this id.
     pub fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, RegistryError> {
         store::tenant(&self.conn, tenant_id)

@@ -1,0 +1,62 @@
+//! The store data every call shape shares, and the one linker providing
+//! WASI preview 1 and host ABI v1 to all of them.
+
+use std::sync::Arc;
+
+use wasmtime::Linker;
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+use super::capability::Capabilities;
+use super::context::SandboxContext;
+use super::cpu::CpuMeter;
+use super::host;
+use super::limits::Limiter;
+use super::profile::Profile;
+
+/// Store data of one call (`command`) or one instance (`kernel`).
+pub(crate) struct GuestState {
+    pub(crate) wasi: WasiP1Ctx,
+    pub(crate) limits: Limiter,
+    pub(crate) cpu: CpuMeter,
+    pub(crate) host: HostCtx,
+}
+
+/// What host imports need: who is calling and what they may do.
+pub(crate) struct HostCtx {
+    pub(crate) sandbox: Arc<SandboxContext>,
+    /// Name of the profile, for messages.
+    pub(crate) profile: String,
+    pub(crate) caps: Capabilities,
+    /// Log lines the guest may still write in this call.
+    pub(crate) logs_left: u32,
+    /// Whether the log flood of this call was already counted.
+    pub(crate) log_flood_counted: bool,
+}
+
+impl HostCtx {
+    pub(crate) fn new(sandbox: Arc<SandboxContext>, profile: &Profile) -> HostCtx {
+        HostCtx {
+            sandbox,
+            profile: profile.name.clone(),
+            caps: profile.capabilities,
+            logs_left: host::LOG_LINES_PER_CALL,
+            log_flood_counted: false,
+        }
+    }
+
+    /// Resets the per-call budgets (a kernel's next call).
+    pub(crate) fn next_call(&mut self) {
+        self.logs_left = host::LOG_LINES_PER_CALL;
+        self.log_flood_counted = false;
+    }
+}
+
+/// The linker of every call shape: WASI preview 1 (async flavour) plus all
+/// implemented host ABI v1 functions. What a profile does not grant is kept
+/// out by [`host::check_imports`] before instantiation.
+pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<GuestState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut GuestState| &mut s.wasi)?;
+    host::add_to_linker(&mut linker)?;
+    Ok(linker)
+}

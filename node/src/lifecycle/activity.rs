@@ -1,0 +1,154 @@
+//! Per-sandbox activity: the idle clock, calls in flight, and the gate that
+//! keeps lifecycle work (suspend, freeze...) from running under a call.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
+
+use crate::sandbox::now_ms;
+
+/// What this node knows about one sandbox's use.
+#[derive(Debug)]
+pub struct Activity {
+    last_active_ms: AtomicU64,
+    in_flight: AtomicUsize,
+    gate: Arc<RwLock<()>>,
+    not_demoted: Mutex<Option<String>>,
+}
+
+/// Held while a call runs: counts it and blocks lifecycle work.
+pub struct CallGuard {
+    activity: Arc<Activity>,
+    _gate: OwnedRwLockReadGuard<()>,
+}
+
+/// Held while lifecycle work runs: no call can start or be running.
+pub struct ExclusiveGuard {
+    _gate: OwnedRwLockWriteGuard<()>,
+}
+
+impl Activity {
+    fn new(last_active_ms: u64) -> Activity {
+        Activity {
+            last_active_ms: AtomicU64::new(last_active_ms),
+            in_flight: AtomicUsize::new(0),
+            gate: Arc::new(RwLock::new(())),
+            not_demoted: Mutex::new(None),
+        }
+    }
+
+    /// Resets the idle clock.
+    pub fn touch(&self) {
+        self.last_active_ms.fetch_max(now_ms(), Ordering::SeqCst);
+    }
+
+    /// Milliseconds since the last call, schedule firing or resume.
+    pub fn idle_ms(&self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.last_active_ms.load(Ordering::SeqCst))
+    }
+
+    /// Calls running now.
+    pub fn calls_in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Why the idle ladder last left this sandbox where it was, if it did.
+    pub fn not_demoted_reason(&self) -> Option<String> {
+        self.reason_slot().clone()
+    }
+
+    /// Records (or clears) why the ladder did not demote this sandbox.
+    pub fn set_not_demoted_reason(&self, reason: Option<String>) {
+        *self.reason_slot() = reason;
+    }
+
+    fn reason_slot(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.not_demoted.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until no lifecycle work runs, then counts a call in.
+    pub async fn enter_call(self: &Arc<Self>) -> CallGuard {
+        let gate = self.gate.clone().read_owned().await;
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.touch();
+        CallGuard {
+            activity: self.clone(),
+            _gate: gate,
+        }
+    }
+
+    /// Waits until no call runs and takes the sandbox for lifecycle work.
+    pub async fn exclusive(&self) -> ExclusiveGuard {
+        ExclusiveGuard {
+            _gate: self.gate.clone().write_owned().await,
+        }
+    }
+
+    /// Takes the sandbox for lifecycle work only if nothing runs in it.
+    pub fn try_exclusive(&self) -> Option<ExclusiveGuard> {
+        self.gate
+            .clone()
+            .try_write_owned()
+            .ok()
+            .map(|gate| ExclusiveGuard { _gate: gate })
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        self.activity.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.activity.touch();
+    }
+}
+
+/// Activity of every sandbox this node has seen.
+#[derive(Debug, Default)]
+pub struct ActivityTable {
+    entries: Mutex<HashMap<String, Arc<Activity>>>,
+}
+
+impl ActivityTable {
+    /// The activity of `sandbox_id`; a sandbox first seen starts its idle
+    /// clock at `since_ms` (its last registry update).
+    pub fn get(&self, sandbox_id: &str, since_ms: u64) -> Arc<Activity> {
+        self.map()
+            .entry(sandbox_id.to_string())
+            .or_insert_with(|| Arc::new(Activity::new(since_ms)))
+            .clone()
+    }
+
+    /// Forgets a removed sandbox.
+    pub fn remove(&self, sandbox_id: &str) {
+        self.map().remove(sandbox_id);
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Activity>>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn calls_block_exclusive_and_count() {
+        let table = ActivityTable::default();
+        let a = table.get("sb_1", 0);
+        assert!(a.idle_ms(now_ms()) > 1_000_000, "starts at the given time");
+        let call = a.enter_call().await;
+        assert_eq!(a.calls_in_flight(), 1);
+        assert!(
+            a.try_exclusive().is_none(),
+            "a call in flight blocks demotion"
+        );
+        drop(call);
+        assert_eq!(a.calls_in_flight(), 0);
+        assert!(a.idle_ms(now_ms()) < 1_000, "a call resets the idle clock");
+        let held = a.try_exclusive().expect("free once the call ended");
+        drop(held);
+        assert!(Arc::ptr_eq(&a, &table.get("sb_1", 5)));
+    }
+}

@@ -1,0 +1,14 @@
+//! The sandbox lifecycle beyond a single call: activity tracking, the idle
+//! ladder that demotes unused sandboxes, the file mechanics of suspend,
+//! freeze and resume, and the start-up recovery that reconciles files with
+//! the registry after a crash. The verbs themselves live on
+//! [`crate::sandbox::SandboxManager`].
+
+mod activity;
+mod crash;
+pub mod ladder;
+pub mod recovery;
+pub mod storage;
+
+pub use activity::{Activity, ActivityTable, CallGuard, ExclusiveGuard};
+pub use crash::crashpoint;

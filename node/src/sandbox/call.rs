@@ -1,0 +1,102 @@
+//! Calls: make the sandbox runnable (resuming it if it was suspended or
+//! frozen), hold it active for the call, run the entry module.
+
+use nexus_raft::{Command, Sandbox, SandboxState};
+use tracing::info;
+
+use super::{now_ms, SandboxManager, Verb};
+use crate::engine::{CommandInput, CommandOutput, Profile};
+use crate::errors::{Coded, ErrorCode, UserError};
+use crate::lifecycle::CallGuard;
+
+/// How often a call retries when the sandbox changes state under it.
+const MAX_STATE_CHASES: usize = 8;
+
+impl SandboxManager {
+    /// Runs the sandbox's entry module in the `command` shape. A suspended
+    /// or frozen sandbox is resumed first; concurrent callers share one resume.
+    pub async fn call(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+        input: CommandInput,
+    ) -> Result<CommandOutput, UserError> {
+        let (sandbox, _guard) = self.runnable(tenant_id, sandbox_id).await?;
+        let module = self.module_for(&sandbox).await?;
+        if sandbox.state == SandboxState::Created {
+            self.activate(&sandbox).await?;
+        }
+        let profile = Profile::resolve(&sandbox.profile);
+        let result = self.engine.run_command(&module, &profile, input).await;
+        match &result {
+            Ok(out) => info!(
+                sandbox = sandbox_id,
+                exit_code = out.exit_code,
+                elapsed_us = out.elapsed.as_micros() as u64,
+                "call finished"
+            ),
+            Err(e) => {
+                info!(sandbox = sandbox_id, code = e.code().as_str(), error = %e, "call failed")
+            }
+        }
+        result.map_err(|e| e.to_user_error())
+    }
+
+    /// Waits until the sandbox is `created` or `active` and holds it there.
+    async fn runnable(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+    ) -> Result<(Sandbox, CallGuard), UserError> {
+        for _ in 0..MAX_STATE_CHASES {
+            let sandbox = self.get(tenant_id, sandbox_id)?;
+            match sandbox.state {
+                SandboxState::Created | SandboxState::Active => {
+                    let guard = self.activity_of(&sandbox).enter_call().await;
+                    let now = self.get(tenant_id, sandbox_id)?;
+                    if matches!(now.state, SandboxState::Created | SandboxState::Active) {
+                        return Ok((now, guard));
+                    }
+                }
+                SandboxState::Suspended | SandboxState::Frozen => {
+                    match self
+                        .transit(tenant_id, sandbox_id, Verb::Resume, None)
+                        .await
+                    {
+                        Ok(_) => {}
+                        // Another caller resumed it first: look again.
+                        Err(e) if e.is(ErrorCode::SandboxInvalidTransition) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                SandboxState::Archived | SandboxState::Deleted => {
+                    return Err(UserError::new(
+                        ErrorCode::SandboxNotRunnable,
+                        format!("sandbox {sandbox_id} is {}", sandbox.state),
+                    ))
+                }
+            }
+        }
+        Err(UserError::new(
+            ErrorCode::Internal,
+            format!("sandbox {sandbox_id} kept changing state during the call"),
+        ))
+    }
+
+    /// First call moves a sandbox from `created` to `active`. Losing the race
+    /// to a concurrent first call is fine: the sandbox is active either way.
+    async fn activate(&self, sandbox: &Sandbox) -> Result<(), UserError> {
+        let cmd = Command::Transition {
+            sandbox_id: sandbox.id.clone(),
+            tenant_id: sandbox.tenant_id.clone(),
+            to: SandboxState::Active,
+            expected_generation: sandbox.generation,
+            at_ms: now_ms(),
+        };
+        match self.registry.write(cmd).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is(ErrorCode::SandboxStaleGeneration) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Work the node does on its own sandboxes without being asked: start-up
+//! recovery and the idle ladder's ticks.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use tracing::{error, info, warn};
+
+use super::{now_ms, SandboxManager};
+use crate::errors::UserError;
+use crate::lifecycle::ladder::{due, LadderConfig, TickReport};
+use crate::lifecycle::recovery::{plan, RecoveryReport, Repair};
+use crate::lifecycle::storage::{self, PARTIAL_SUFFIX};
+
+impl SandboxManager {
+    /// Makes every local sandbox's files agree with its recorded state and
+    /// removes files no sandbox owns. Run once at start, before serving.
+    pub fn recover(&self) -> Result<RecoveryReport, UserError> {
+        let mut report = RecoveryReport::default();
+        let sandboxes = self.local_sandboxes()?;
+        let known: HashSet<String> = sandboxes.iter().map(|s| s.id.clone()).collect();
+        for sandbox in &sandboxes {
+            let live = self.files.path(&sandbox.id);
+            let cold = self.files.cold_path(&sandbox.id);
+            let repair = plan(sandbox.state, live.exists(), cold.exists());
+            let done = match repair {
+                Repair::Nothing => continue,
+                Repair::Lost => {
+                    error!(sandbox = %sandbox.id, state = %sandbox.state, "sandbox file missing from live and cold storage");
+                    report.lost.push(sandbox.id.clone());
+                    continue;
+                }
+                Repair::RemoveLive => Ok(storage::remove_durably(&live)),
+                Repair::RemoveCold => Ok(storage::remove_durably(&cold)),
+                Repair::RemoveBoth => {
+                    storage::remove_durably(&live);
+                    Ok(storage::remove_durably(&cold))
+                }
+                Repair::RestoreLive => storage::durable_copy(&cold, &live),
+                Repair::RestoreCold => storage::durable_copy(&live, &cold),
+            };
+            done?;
+            warn!(sandbox = %sandbox.id, state = %sandbox.state, ?repair, "recovered");
+            report.repaired.push((sandbox.id.clone(), repair));
+        }
+        let (live_dir, cold_dir) = self.files.dirs();
+        for dir in [live_dir, cold_dir] {
+            report.removed_orphans.extend(remove_orphans(dir, &known));
+        }
+        Ok(report)
+    }
+
+    /// One pass of the idle ladder over the local sandboxes.
+    pub async fn ladder_tick(&self, config: &LadderConfig) -> Result<TickReport, UserError> {
+        let mut report = TickReport::default();
+        let now = now_ms();
+        for sandbox in self.local_sandboxes()? {
+            let activity = self.activity_of(&sandbox);
+            let Some(verb) = due(sandbox.state, activity.idle_ms(now), config) else {
+                continue;
+            };
+            let Some(_held) = activity.try_exclusive() else {
+                let reason = format!(
+                    "not {}ed at {now} ms: {} call(s) in flight",
+                    verb.as_str().trim_end_matches('e'),
+                    activity.calls_in_flight()
+                );
+                activity.set_not_demoted_reason(Some(reason.clone()));
+                report.skipped.push((sandbox.id.clone(), reason));
+                continue;
+            };
+            let id = sandbox.id.clone();
+            match self.transit_held(sandbox, verb, None).await {
+                Ok(_) => {
+                    activity.set_not_demoted_reason(None);
+                    report.demoted.push((id, verb));
+                }
+                Err(e) => {
+                    let reason = format!("{} failed at {now} ms: {}", verb.as_str(), e.message);
+                    activity.set_not_demoted_reason(Some(reason.clone()));
+                    report.skipped.push((id, reason));
+                }
+            }
+        }
+        if !report.demoted.is_empty() {
+            info!(demoted = report.demoted.len(), "idle ladder");
+        }
+        Ok(report)
+    }
+}
+
+/// Removes `*.workbook` files whose sandbox is unknown and `*.partial` copies.
+fn remove_orphans(dir: &Path, known: &HashSet<String>) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let owned = name
+            .strip_suffix(".workbook")
+            .is_some_and(|id| known.contains(id));
+        let side_file = [".workbook-wal", ".workbook-shm"]
+            .iter()
+            .any(|s| name.strip_suffix(s).is_some_and(|id| known.contains(id)));
+        if owned || side_file {
+            continue;
+        }
+        if name.ends_with(PARTIAL_SUFFIX) || name.contains(".workbook") {
+            let _ = std::fs::remove_file(entry.path());
+            removed.push(name);
+        }
+    }
+    removed
+}

@@ -1,0 +1,248 @@
+//! Lifecycle verbs: suspend, freeze, resume, archive, delete, prefetch and
+//! clone. Each runs with the sandbox held exclusively (no call in flight),
+//! does its file work first and records the new state in the registry last,
+//! so a crash at any step leaves files that recovery can reconcile with the
+//! recorded state (see `lifecycle::recovery`).
+
+use nexus_raft::{Command, RegistryError, Response, Sandbox, SandboxState};
+use serde::{Deserialize, Serialize};
+use tracing::info;
+
+use super::{blocking, now_ms, unexpected, DockRequest, SandboxManager};
+use crate::errors::{Coded, UserError};
+use crate::lifecycle::{crashpoint, storage};
+
+/// A lifecycle verb of the CLI and API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verb {
+    /// active → suspended: stop the instance, checkpoint, fsync.
+    Suspend,
+    /// suspended → frozen: copy to cold storage, drop the live copy.
+    Freeze,
+    /// suspended | frozen | archived → active: restore, clear `tmp`, load.
+    Resume,
+    /// active | frozen → archived: keep only the cold copy.
+    Archive,
+    /// archived → deleted: drop the cold copy.
+    Delete,
+    /// frozen | archived: pull the file local without changing state.
+    Prefetch,
+}
+
+impl Verb {
+    /// Every verb, in CLI order.
+    pub const ALL: [Verb; 6] = [
+        Verb::Suspend,
+        Verb::Freeze,
+        Verb::Resume,
+        Verb::Archive,
+        Verb::Delete,
+        Verb::Prefetch,
+    ];
+
+    /// The verb's name in routes and commands.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Suspend => "suspend",
+            Verb::Freeze => "freeze",
+            Verb::Resume => "resume",
+            Verb::Archive => "archive",
+            Verb::Delete => "delete",
+            Verb::Prefetch => "prefetch",
+        }
+    }
+
+    /// The verb called `name`.
+    pub fn parse(name: &str) -> Option<Verb> {
+        Verb::ALL.into_iter().find(|v| v.as_str() == name)
+    }
+
+    /// The state the verb moves to (`None`: it changes no state).
+    fn target(self) -> Option<SandboxState> {
+        match self {
+            Verb::Suspend => Some(SandboxState::Suspended),
+            Verb::Freeze => Some(SandboxState::Frozen),
+            Verb::Resume => Some(SandboxState::Active),
+            Verb::Archive => Some(SandboxState::Archived),
+            Verb::Delete => Some(SandboxState::Deleted),
+            Verb::Prefetch => None,
+        }
+    }
+}
+
+impl SandboxManager {
+    /// Applies `verb`, waiting for calls in flight to finish. With
+    /// `expected_generation`, refuses if the sandbox changed since.
+    pub async fn transit(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+        verb: Verb,
+        expected_generation: Option<u64>,
+    ) -> Result<Sandbox, UserError> {
+        let activity = self.activity_of(&self.get(tenant_id, sandbox_id)?);
+        let _held = activity.exclusive().await;
+        let sandbox = self.get(tenant_id, sandbox_id)?;
+        self.transit_held(sandbox, verb, expected_generation).await
+    }
+
+    /// Applies `verb` to a sandbox the caller holds exclusively.
+    pub(crate) async fn transit_held(
+        &self,
+        sandbox: Sandbox,
+        verb: Verb,
+        expected_generation: Option<u64>,
+    ) -> Result<Sandbox, UserError> {
+        if let Some(expected) = expected_generation.filter(|g| *g != sandbox.generation) {
+            return Err(RegistryError::StaleGeneration {
+                sandbox_id: sandbox.id.clone(),
+                expected,
+                current: sandbox.generation,
+            }
+            .to_user_error());
+        }
+        let Some(target) = verb.target() else {
+            return self.prefetch(sandbox).await;
+        };
+        if !sandbox.state.can_transition_to(target) {
+            return Err(RegistryError::InvalidTransition {
+                sandbox_id: sandbox.id.clone(),
+                from: sandbox.state,
+                to: target,
+                allowed: sandbox.state.allowed_next().to_vec(),
+            }
+            .to_user_error());
+        }
+        let live = self.files.path(&sandbox.id);
+        let cold = self.files.cold_path(&sandbox.id);
+        let was_cold = matches!(sandbox.state, SandboxState::Frozen | SandboxState::Archived);
+        match verb {
+            Verb::Suspend => {
+                self.forget(&sandbox.id);
+                blocking(move || storage::checkpoint_live(&live)).await?;
+                crashpoint("suspend:before-record");
+            }
+            Verb::Freeze => {
+                blocking(move || storage::durable_copy(&live, &cold)).await?;
+                crashpoint("freeze:before-record");
+            }
+            Verb::Archive if !was_cold => {
+                self.forget(&sandbox.id);
+                blocking(move || {
+                    storage::checkpoint_live(&live)?;
+                    storage::durable_copy(&live, &cold)
+                })
+                .await?;
+                crashpoint("archive:before-record");
+            }
+            Verb::Resume => {
+                blocking(move || {
+                    if was_cold && !live.exists() {
+                        storage::durable_copy(&cold, &live)?;
+                    }
+                    crashpoint("resume:after-restore");
+                    storage::clear_tmp(&live).map(|_| ())
+                })
+                .await?;
+                self.module_for(&sandbox).await?;
+                crashpoint("resume:before-record");
+            }
+            Verb::Archive | Verb::Delete | Verb::Prefetch => {}
+        }
+        let updated = self.record(&sandbox, target).await?;
+        crashpoint(&format!("{}:after-record", verb.as_str()));
+        self.drop_stale_copy(&updated);
+        if verb == Verb::Resume {
+            self.activity_of(&updated).touch();
+        }
+        info!(sandbox = %updated.id, from = %sandbox.state, to = %updated.state, "lifecycle");
+        Ok(updated)
+    }
+
+    /// Copies a frozen or archived sandbox's file to local disk, so the next
+    /// resume does not wait for it. State and generation do not change.
+    async fn prefetch(&self, sandbox: Sandbox) -> Result<Sandbox, UserError> {
+        if matches!(sandbox.state, SandboxState::Frozen | SandboxState::Archived) {
+            let live = self.files.path(&sandbox.id);
+            let cold = self.files.cold_path(&sandbox.id);
+            blocking(move || match live.exists() {
+                true => Ok(()),
+                false => storage::durable_copy(&cold, &live),
+            })
+            .await?;
+        }
+        Ok(sandbox)
+    }
+
+    /// Docks a copy of `sandbox_id`'s workbook as a new sandbox of
+    /// `target_tenant` (the caller's own tenant, or another for admins).
+    /// The source is never modified; the copy's `tmp` volume is emptied.
+    pub async fn clone_sandbox(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+        target_tenant: &str,
+        name: Option<String>,
+    ) -> Result<Sandbox, UserError> {
+        let source = self.get(tenant_id, sandbox_id)?;
+        let activity = self.activity_of(&source);
+        let staged = {
+            let _held = activity.exclusive().await;
+            let source = self.get(tenant_id, sandbox_id)?;
+            let path = match source.state {
+                SandboxState::Frozen | SandboxState::Archived | SandboxState::Deleted => {
+                    self.files.cold_path(&source.id)
+                }
+                _ => self.files.path(&source.id),
+            };
+            let staged = self.files.stage_copy(&path).await?;
+            let copy = staged
+                .path()
+                .map(std::path::PathBuf::from)
+                .unwrap_or_default();
+            blocking(move || storage::clear_tmp(&copy)).await?;
+            staged
+        };
+        let request = DockRequest {
+            name: Some(name.unwrap_or_else(|| format!("{}-clone", source.name))),
+            profile: Some(source.profile),
+        };
+        self.dock_staged(target_tenant, staged, request).await
+    }
+
+    /// Writes the generation-checked transition to the registry.
+    async fn record(&self, sandbox: &Sandbox, to: SandboxState) -> Result<Sandbox, UserError> {
+        let cmd = Command::Transition {
+            sandbox_id: sandbox.id.clone(),
+            tenant_id: sandbox.tenant_id.clone(),
+            to,
+            expected_generation: sandbox.generation,
+            at_ms: now_ms(),
+        };
+        match self.registry.write(cmd).await? {
+            Response::Transitioned(updated) => Ok(updated),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// After a recorded transition, removes the copy the new state no longer
+    /// needs: the live file of a frozen/archived/deleted sandbox, the cold
+    /// file of a running one.
+    pub(crate) fn drop_stale_copy(&self, sandbox: &Sandbox) {
+        match sandbox.state {
+            SandboxState::Frozen | SandboxState::Archived => {
+                self.forget(&sandbox.id);
+                storage::remove_durably(&self.files.path(&sandbox.id));
+            }
+            SandboxState::Deleted => {
+                self.forget(&sandbox.id);
+                storage::remove_durably(&self.files.path(&sandbox.id));
+                storage::remove_durably(&self.files.cold_path(&sandbox.id));
+            }
+            SandboxState::Created | SandboxState::Active | SandboxState::Suspended => {
+                storage::remove_durably(&self.files.cold_path(&sandbox.id));
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+;; vfs calls with paths escaping the volume; each must get ERR_DENIED (-2).
+(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "nexus_v1" "vfs_write" (func $vfs_write (param i32 i32 i32 i32 i32) (result i32)))
+  (import "nexus_v1" "vfs_read" (func $vfs_read (param i32 i32 i32 i32 i32) (result i32)))
+  (import "nexus_v1" "vfs_delete" (func $vfs_delete (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "../x")
+  (data (i32.const 16) "/etc/passwd")
+  (data (i32.const 32) "notes/../../secret")
+  (func $expect (param $got i32) (param $want i32) (param $code i32)
+    (if (i32.ne (local.get $got) (local.get $want)) (then (call $exit (local.get $code)))))
+  (func (export "_start")
+    (call $expect (call $vfs_write (i32.const 0) (i32.const 0) (i32.const 4) (i32.const 0) (i32.const 1)) (i32.const -2) (i32.const 1))
+    (call $expect (call $vfs_read (i32.const 0) (i32.const 16) (i32.const 11) (i32.const 100) (i32.const 100)) (i32.const -2) (i32.const 2))
+    (call $expect (call $vfs_delete (i32.const 2) (i32.const 32) (i32.const 18)) (i32.const -2) (i32.const 3))))

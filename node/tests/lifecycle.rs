@@ -1,0 +1,272 @@
+//! The lifecycle against a real node: verbs and their refusals, many
+//! suspend/resume and freeze/thaw cycles without data loss, the idle ladder,
+//! clone and prefetch.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{print_wat, stateful_workbook, volume_contents, wat_workbook, TestNode};
+use nexus_node::api::types::{CallRequest, CloneRequest};
+use nexus_node::sandbox::Verb;
+
+fn without_tmp(files: Vec<(String, String, Vec<u8>)>) -> Vec<(String, String, Vec<u8>)> {
+    files.into_iter().filter(|(v, _, _)| v != "tmp").collect()
+}
+
+#[tokio::test]
+async fn verbs_follow_the_state_machine() {
+    let node = TestNode::start().await;
+    let admin = node.admin();
+    let file = wat_workbook(node.data_dir.path(), "v", &print_wat("v\n"));
+    let s = admin
+        .dock(std::fs::read(file).unwrap(), None, None)
+        .await
+        .unwrap();
+
+    let err = admin.transit(&s.id, Verb::Suspend, None).await.unwrap_err();
+    assert_eq!(err.code, "SANDBOX_INVALID_TRANSITION");
+    assert!(
+        err.message.contains("created") && err.message.contains("allowed next states: active"),
+        "{}",
+        err.message
+    );
+
+    admin.call(&s.id, &CallRequest::default()).await.unwrap();
+    let s1 = admin.transit(&s.id, Verb::Suspend, None).await.unwrap();
+    assert_eq!((s1.state.as_str(), s1.generation), ("suspended", 2));
+
+    let err = admin
+        .transit(&s.id, Verb::Freeze, Some(1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "SANDBOX_STALE_GENERATION");
+    let err = admin.transit(&s.id, Verb::Archive, None).await.unwrap_err();
+    assert_eq!(err.code, "SANDBOX_INVALID_TRANSITION");
+
+    let frozen = admin.transit(&s.id, Verb::Freeze, Some(2)).await.unwrap();
+    assert_eq!(frozen.state.as_str(), "frozen");
+    let live = node
+        .data_dir
+        .path()
+        .join(format!("sandboxes/{}.workbook", s.id));
+    let cold = node.data_dir.path().join(format!("cold/{}.workbook", s.id));
+    assert!(
+        !live.exists() && cold.exists(),
+        "freeze moves the file to cold storage"
+    );
+
+    let archived = admin.transit(&s.id, Verb::Archive, None).await.unwrap();
+    assert_eq!(archived.state.as_str(), "archived");
+    let err = admin
+        .call(&s.id, &CallRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "SANDBOX_NOT_RUNNABLE");
+
+    let prefetched = admin.transit(&s.id, Verb::Prefetch, None).await.unwrap();
+    assert_eq!(
+        prefetched.generation, archived.generation,
+        "prefetch changes no state"
+    );
+    assert!(live.exists(), "prefetch pulls the file local");
+
+    let resumed = admin.transit(&s.id, Verb::Resume, None).await.unwrap();
+    assert_eq!(resumed.state.as_str(), "active");
+    assert!(!cold.exists(), "a running sandbox keeps no cold copy");
+    let out = admin.call(&s.id, &CallRequest::default()).await.unwrap();
+    assert_eq!(out.stdout, "v\n");
+
+    admin.transit(&s.id, Verb::Archive, None).await.unwrap();
+    let deleted = admin.transit(&s.id, Verb::Delete, None).await.unwrap();
+    assert_eq!(deleted.state.as_str(), "deleted");
+    assert!(!live.exists() && !cold.exists(), "delete drops the data");
+    let err = admin.transit(&s.id, Verb::Resume, None).await.unwrap_err();
+    assert_eq!(err.code, "SANDBOX_INVALID_TRANSITION");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn cycles_keep_workspace_and_memory_and_empty_tmp() {
+    let node = TestNode::start().await;
+    let admin = node.admin();
+    let file = stateful_workbook(node.data_dir.path(), "state");
+    let original = without_tmp(volume_contents(&file));
+    let s = admin
+        .dock(std::fs::read(&file).unwrap(), None, None)
+        .await
+        .unwrap();
+    admin.call(&s.id, &CallRequest::default()).await.unwrap();
+    let live = node
+        .data_dir
+        .path()
+        .join(format!("sandboxes/{}.workbook", s.id));
+
+    for i in 0..200 {
+        admin.transit(&s.id, Verb::Suspend, None).await.unwrap();
+        admin.transit(&s.id, Verb::Resume, None).await.unwrap();
+        if i % 50 == 0 {
+            let out = admin.call(&s.id, &CallRequest::default()).await.unwrap();
+            assert_eq!(out.stdout, "alive\n");
+        }
+    }
+    for _ in 0..50 {
+        admin.transit(&s.id, Verb::Suspend, None).await.unwrap();
+        admin.transit(&s.id, Verb::Freeze, None).await.unwrap();
+        // A call thaws a frozen sandbox by itself.
+        let out = admin.call(&s.id, &CallRequest::default()).await.unwrap();
+        assert_eq!(out.stdout, "alive\n");
+    }
+    let after = volume_contents(&live);
+    assert!(
+        after.iter().all(|(v, _, _)| v != "tmp"),
+        "tmp is empty after resume"
+    );
+    assert_eq!(
+        without_tmp(after),
+        original,
+        "workspace and memory are byte-identical"
+    );
+    let info = admin.sandbox(&s.id).await.unwrap();
+    assert_eq!(info.sandbox.generation, 1 + 400 + 50 * 3);
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn ladder_demotes_idle_sandboxes_and_leaves_busy_ones() {
+    let node = TestNode::start_with(|c| {
+        c.lifecycle.suspend_after_ms = 300;
+        c.lifecycle.freeze_after_ms = 600;
+        c.lifecycle.tick_ms = 50;
+    })
+    .await;
+    let admin = node.admin();
+    let dir = node.data_dir.path();
+    let idle = wat_workbook(dir, "idle", &print_wat("idle\n"));
+    let idle = admin
+        .dock(std::fs::read(idle).unwrap(), None, None)
+        .await
+        .unwrap();
+    admin.call(&idle.id, &CallRequest::default()).await.unwrap();
+    // Spins until its 5 s CPU limit: in flight for longer than the ladder waits.
+    let busy = wat_workbook(
+        dir,
+        "busy",
+        r#"(module (func (export "_start") (loop (br 0))))"#,
+    );
+    let busy = admin
+        .dock(std::fs::read(busy).unwrap(), None, None)
+        .await
+        .unwrap();
+    admin.transit(&busy.id, Verb::Prefetch, None).await.unwrap();
+    let busy_client = node.admin();
+    let busy_id = busy.id.clone();
+    let spinning =
+        tokio::spawn(async move { busy_client.call(&busy_id, &CallRequest::default()).await });
+
+    let mut frozen = false;
+    for _ in 0..80 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if admin
+            .sandbox(&idle.id)
+            .await
+            .unwrap()
+            .sandbox
+            .state
+            .as_str()
+            == "frozen"
+        {
+            frozen = true;
+            break;
+        }
+    }
+    assert!(frozen, "the idle sandbox went active → suspended → frozen");
+
+    let info = admin.sandbox(&busy.id).await.unwrap();
+    assert_eq!(
+        info.sandbox.state.as_str(),
+        "active",
+        "a busy sandbox is not demoted"
+    );
+    assert_eq!(info.calls_in_flight, 1);
+    let reason = info.not_demoted_reason.expect("the reason is recorded");
+    assert!(reason.contains("1 call(s) in flight"), "{reason}");
+    assert_eq!(spinning.await.unwrap().unwrap_err().code, "CALL_CPU_LIMIT");
+
+    let out = admin.call(&idle.id, &CallRequest::default()).await.unwrap();
+    assert_eq!(out.stdout, "idle\n");
+    assert_eq!(
+        admin
+            .sandbox(&idle.id)
+            .await
+            .unwrap()
+            .sandbox
+            .state
+            .as_str(),
+        "active"
+    );
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn clone_copies_into_another_tenant_and_leaves_the_base_alone() {
+    let node = TestNode::start().await;
+    let admin = node.admin();
+    let file = stateful_workbook(node.data_dir.path(), "template");
+    let base = admin
+        .dock(std::fs::read(&file).unwrap(), None, None)
+        .await
+        .unwrap();
+    let live = node
+        .data_dir
+        .path()
+        .join(format!("sandboxes/{}.workbook", base.id));
+    let before = std::fs::read(&live).unwrap();
+    let acme = admin.create_tenant("acme").await.unwrap();
+
+    let request = CloneRequest {
+        name: Some("acme-copy".into()),
+        tenant: Some("acme".into()),
+    };
+    let copy = admin.clone_sandbox(&base.id, &request).await.unwrap();
+    assert_eq!(copy.tenant_id, acme.tenant.id);
+    assert_eq!(
+        std::fs::read(&live).unwrap(),
+        before,
+        "the base is never mutated"
+    );
+    let copy_file = node
+        .data_dir
+        .path()
+        .join(format!("sandboxes/{}.workbook", copy.id));
+    let copied = volume_contents(&copy_file);
+    assert!(
+        copied.iter().all(|(v, _, _)| v != "tmp"),
+        "the copy starts with an empty tmp"
+    );
+    assert_eq!(copied, without_tmp(volume_contents(&live)));
+
+    let acme_client = node.client(Some(&acme.api_key));
+    let out = acme_client
+        .call(&copy.id, &CallRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "alive\n");
+    let err = acme_client
+        .clone_sandbox(
+            &copy.id,
+            &CloneRequest {
+                name: None,
+                tenant: Some("default".into()),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "AUTH_FORBIDDEN");
+    let err = acme_client
+        .clone_sandbox(&base.id, &CloneRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, "SANDBOX_NOT_FOUND");
+    node.stop().await;
+}

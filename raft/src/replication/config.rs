@@ -1,0 +1,101 @@
+//! openraft [`Config`] for the registry.
+
+use std::time::Duration;
+
+use openraft::{Config, ConfigError, SnapshotPolicy};
+
+/// Raft timing. [`Timing::daemon`] suits a disk-backed log over a WAN-ish
+/// mesh; tests can shrink it with [`Timing::fast`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// Leader heartbeat period.
+    pub heartbeat: Duration,
+    /// Lower bound of the randomized election timeout.
+    pub election_min: Duration,
+    /// Upper bound of the randomized election timeout.
+    pub election_max: Duration,
+}
+
+impl Timing {
+    /// Daemon defaults: heartbeat 250 ms, election timeout 1.5–3 s.
+    pub fn daemon() -> Timing {
+        Timing {
+            heartbeat: Duration::from_millis(250),
+            election_min: Duration::from_millis(1500),
+            election_max: Duration::from_millis(3000),
+        }
+    }
+
+    /// Short timings for in-process tests: heartbeat 50 ms, election 300–600 ms.
+    pub fn fast() -> Timing {
+        Timing {
+            heartbeat: Duration::from_millis(50),
+            election_min: Duration::from_millis(300),
+            election_max: Duration::from_millis(600),
+        }
+    }
+}
+
+/// Per-chunk snapshot install timeout. openraft's default (200 ms) made
+/// snapshot transfers loop forever in real deployments.
+pub const INSTALL_SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Snapshot chunk size (the transport must allow messages this large).
+pub const SNAPSHOT_CHUNK_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Build a snapshot after this many log entries since the last one.
+pub const SNAPSHOT_EVERY_LOGS: u64 = 10_000;
+
+/// Log entries kept behind a snapshot, so a follower that is a little behind
+/// catches up from the log instead of a fresh snapshot (the leader does not
+/// stop purging while a follower installs one).
+pub const LOGS_KEPT_AFTER_SNAPSHOT: u64 = 20_000;
+
+/// A validated openraft config for the registry cluster `cluster_name`.
+///
+/// Fails when the timing is inconsistent (e.g. `election_min >= election_max`
+/// or `heartbeat >= election_min`).
+#[allow(clippy::result_large_err)] // openraft's own error type
+pub fn raft_config(cluster_name: &str, timing: Timing) -> Result<Config, ConfigError> {
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    Config {
+        cluster_name: cluster_name.to_owned(),
+        heartbeat_interval: ms(timing.heartbeat),
+        election_timeout_min: ms(timing.election_min),
+        election_timeout_max: ms(timing.election_max),
+        install_snapshot_timeout: ms(INSTALL_SNAPSHOT_TIMEOUT),
+        snapshot_max_chunk_size: SNAPSHOT_CHUNK_BYTES,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY_LOGS),
+        max_in_snapshot_log_to_keep: LOGS_KEPT_AFTER_SNAPSHOT,
+        // Must exceed the snapshot policy, or lagging followers are sent
+        // snapshots needlessly.
+        replication_lag_threshold: 2 * LOGS_KEPT_AFTER_SNAPSHOT,
+        purge_batch_size: 256,
+        ..Config::default()
+    }
+    .validate()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daemon_and_fast_timings_validate() {
+        let config = raft_config("nexus", Timing::daemon()).expect("daemon config");
+        assert_eq!(config.heartbeat_interval, 250);
+        assert_eq!(config.election_timeout_min, 1500);
+        assert_eq!(config.install_snapshot_timeout, 30_000);
+        raft_config("nexus", Timing::fast()).expect("fast config");
+    }
+
+    #[test]
+    fn inverted_election_timeout_is_refused() {
+        let timing = Timing {
+            election_min: Duration::from_millis(3000),
+            election_max: Duration::from_millis(1500),
+            ..Timing::daemon()
+        };
+        assert!(raft_config("nexus", timing).is_err());
+    }
+}

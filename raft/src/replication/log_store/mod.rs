@@ -1,0 +1,196 @@
+//! The Raft log on its own SQLite file (`raft-log.db`).
+//!
+//! WAL journal, `synchronous=FULL`. All writes go through one writer thread
+//! ([`writer`]); reads use a separate connection. Each row holds a complete
+//! serialized [`Entry`] (its full `LogId`, leader node id included).
+//! `meta` holds the vote, the committed log id and `last_purged`.
+
+mod reader;
+mod writer;
+
+use std::ops::RangeBounds;
+use std::path::Path;
+use std::sync::{mpsc, Arc, Mutex};
+
+use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
+use openraft::{Entry, LogId, OptionalSend, StorageError, Vote};
+use rusqlite::Connection;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+pub use reader::LogReader;
+use writer::WriteOp;
+
+use super::error::{OrStorage, StoreError, Subject};
+use super::types::{NodeId, TypeConfig};
+
+const LAST_PURGED: &str = "last_purged";
+const VOTE: &str = "vote";
+const COMMITTED: &str = "committed";
+
+const DDL: &str = "
+CREATE TABLE IF NOT EXISTS log (
+    idx   INTEGER PRIMARY KEY,
+    entry BLOB NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) STRICT;
+";
+
+/// The durable Raft log store ([`RaftLogStorage`]).
+#[derive(Debug)]
+pub struct LogStore {
+    writer: mpsc::Sender<WriteOp>,
+    reader: LogReader,
+}
+
+impl LogStore {
+    /// Opens (creating if new) the log database at `path` and starts its
+    /// writer thread. The thread stops when the store is dropped.
+    pub fn open(path: &Path) -> Result<LogStore, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(DDL)?;
+        let writer = writer::spawn(conn)?;
+        let read = Connection::open(path)?;
+        read.pragma_update(None, "query_only", true)?;
+        Ok(LogStore {
+            writer,
+            reader: LogReader::new(Arc::new(Mutex::new(read))),
+        })
+    }
+
+    /// Sends `make(done)` to the writer and waits until it is committed.
+    async fn write(&self, make: impl FnOnce(writer::Done) -> WriteOp) -> Result<(), StoreError> {
+        let (done, committed) = oneshot::channel();
+        self.writer
+            .send(make(done))
+            .map_err(|_| StoreError::WriterGone)?;
+        committed.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    async fn put_meta<T: Serialize>(&self, key: &'static str, value: &T) -> Result<(), StoreError> {
+        let value = encode(key, value)?;
+        self.write(|done| WriteOp::PutMeta { key, value, done })
+            .await
+    }
+}
+
+fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(|e| StoreError::codec(what, e))
+}
+
+/// A log index as an SQLite integer.
+fn sql_index(index: u64) -> Result<i64, StoreError> {
+    i64::try_from(index).map_err(|_| StoreError::Corrupt(format!("log index {index} too large")))
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + std::fmt::Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
+        self.reader.try_get_log_entries(range).await
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogReader;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
+        let last_purged_log_id = self
+            .reader
+            .meta::<LogId<NodeId>>(LAST_PURGED)
+            .await
+            .or_storage(Subject::ReadLogs)?;
+        let last_log_id = self
+            .reader
+            .last_log_id()
+            .await
+            .or_storage(Subject::ReadLogs)?
+            .or(last_purged_log_id);
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> LogReader {
+        self.reader.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
+        self.put_meta(VOTE, vote)
+            .await
+            .or_storage(Subject::WriteVote)
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
+        self.reader.meta(VOTE).await.or_storage(Subject::ReadVote)
+    }
+
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogId<NodeId>>,
+    ) -> Result<(), StorageError<NodeId>> {
+        self.put_meta(COMMITTED, &committed)
+            .await
+            .or_storage(Subject::WriteLogs)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {
+        let committed: Option<Option<LogId<NodeId>>> = self
+            .reader
+            .meta(COMMITTED)
+            .await
+            .or_storage(Subject::ReadLogs)?;
+        Ok(committed.flatten())
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let rows = entries
+            .into_iter()
+            .map(|entry| Ok((sql_index(entry.log_id.index)?, encode("log entry", &entry)?)))
+            .collect::<Result<Vec<_>, StoreError>>()
+            .or_storage(Subject::WriteLogs)?;
+        // Returns once committed: then the entries are readable and durable,
+        // and the writer has already called `callback`.
+        self.write(|done| WriteOp::Append {
+            rows,
+            flushed: callback,
+            done,
+        })
+        .await
+        .or_storage(Subject::WriteLogs)
+    }
+
+    async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        let from = sql_index(log_id.index).or_storage(Subject::WriteLogs)?;
+        self.write(|done| WriteOp::Truncate { from, done })
+            .await
+            .or_storage(Subject::WriteLogs)
+    }
+
+    async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        let upto = sql_index(log_id.index).or_storage(Subject::WriteLogs)?;
+        let last_purged = encode(LAST_PURGED, &log_id).or_storage(Subject::WriteLogs)?;
+        self.write(|done| WriteOp::Purge {
+            upto,
+            last_purged,
+            done,
+        })
+        .await
+        .or_storage(Subject::WriteLogs)
+    }
+}

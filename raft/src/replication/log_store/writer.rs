@@ -1,0 +1,131 @@
+//! The log store's single writer thread.
+//!
+//! It owns the only write connection and takes [`WriteOp`]s over a channel.
+//! Ops that queue up while a transaction commits are committed together in
+//! the next one (group commit); each op is acknowledged only after `COMMIT`
+//! returned, which under `synchronous=FULL` means it is on disk.
+
+use std::sync::mpsc;
+use std::thread;
+
+use openraft::storage::LogFlushed;
+use rusqlite::{params, Connection, Transaction};
+use tokio::sync::oneshot;
+
+use crate::replication::error::StoreError;
+use crate::replication::types::TypeConfig;
+
+/// Most ops committed in one transaction.
+const MAX_GROUP: usize = 256;
+
+/// Reply channel of one op.
+pub(crate) type Done = oneshot::Sender<Result<(), StoreError>>;
+
+/// One write to the log database.
+pub(crate) enum WriteOp {
+    /// Insert (or overwrite) serialized entries by index.
+    Append {
+        rows: Vec<(i64, Vec<u8>)>,
+        flushed: LogFlushed<TypeConfig>,
+        done: Done,
+    },
+    /// Set a `meta` value (vote, committed).
+    PutMeta {
+        key: &'static str,
+        value: Vec<u8>,
+        done: Done,
+    },
+    /// Delete entries with index `>= from`.
+    Truncate { from: i64, done: Done },
+    /// Record `last_purged`, then delete entries with index `<= upto`.
+    Purge {
+        upto: i64,
+        last_purged: Vec<u8>,
+        done: Done,
+    },
+}
+
+impl WriteOp {
+    fn execute(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        match self {
+            WriteOp::Append { rows, .. } => {
+                let mut insert =
+                    tx.prepare_cached("INSERT OR REPLACE INTO log (idx, entry) VALUES (?1, ?2)")?;
+                for (idx, entry) in rows {
+                    insert.execute(params![idx, entry])?;
+                }
+            }
+            WriteOp::PutMeta { key, value, .. } => put_meta(tx, key, value)?,
+            WriteOp::Truncate { from, .. } => {
+                tx.execute("DELETE FROM log WHERE idx >= ?1", [from])?;
+            }
+            WriteOp::Purge {
+                upto, last_purged, ..
+            } => {
+                put_meta(tx, super::LAST_PURGED, last_purged)?;
+                tx.execute("DELETE FROM log WHERE idx <= ?1", [upto])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reports the outcome to the waiter (and, for appends, to openraft).
+    fn finish(self, result: Result<(), String>) {
+        let (done, flushed) = match self {
+            WriteOp::Append { done, flushed, .. } => (done, Some(flushed)),
+            WriteOp::PutMeta { done, .. }
+            | WriteOp::Truncate { done, .. }
+            | WriteOp::Purge { done, .. } => (done, None),
+        };
+        if let Some(flushed) = flushed {
+            flushed.log_io_completed(result.clone().map_err(std::io::Error::other));
+        }
+        // The waiter may have gone away (its future dropped); nothing to do.
+        let _ = done.send(result.map_err(StoreError::LogWrite));
+    }
+}
+
+fn put_meta(tx: &Transaction<'_>, key: &str, value: &[u8]) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+/// Starts the writer thread on `conn`; it stops when every sender is dropped.
+pub(crate) fn spawn(conn: Connection) -> Result<mpsc::Sender<WriteOp>, StoreError> {
+    let (tx, rx) = mpsc::channel();
+    thread::Builder::new()
+        .name("raft-log-writer".to_owned())
+        .spawn(move || run(conn, rx))
+        .map_err(|e| StoreError::io("spawn raft log writer thread", e))?;
+    Ok(tx)
+}
+
+fn run(mut conn: Connection, rx: mpsc::Receiver<WriteOp>) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(op) => group.push(op),
+                Err(_) => break,
+            }
+        }
+        let result = commit_group(&mut conn, &group).map_err(|e| {
+            tracing::error!(error = %e, ops = group.len(), "raft log write failed");
+            e.to_string()
+        });
+        for op in group {
+            op.finish(result.clone());
+        }
+    }
+}
+
+fn commit_group(conn: &mut Connection, group: &[WriteOp]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    for op in group {
+        op.execute(&tx)?;
+    }
+    tx.commit()
+}

@@ -1,0 +1,31 @@
+//! Replication of the registry with openraft 0.9 (storage v2).
+//!
+//! - [`TypeConfig`]: the Raft types — log entries carry a [`Request`], applying
+//!   one yields an [`Outcome`]; membership carries [`NodeInfo`].
+//! - [`LogStore`]: the Raft log on its own SQLite file, written by one
+//!   dedicated thread; entries are durable before openraft is told so.
+//! - [`StateMachine`]: the [`Registry`](crate::Registry) itself; a batch of
+//!   entries, `last_applied` and the membership commit in one transaction.
+//! - [`raft_config`]: a validated openraft config.
+//!
+//! The network (`RaftNetworkFactory`) is provided by the node.
+
+mod config;
+mod error;
+mod log_store;
+mod refusal;
+mod state_machine;
+mod types;
+
+pub use config::{
+    raft_config, Timing, INSTALL_SNAPSHOT_TIMEOUT, LOGS_KEPT_AFTER_SNAPSHOT, SNAPSHOT_CHUNK_BYTES,
+    SNAPSHOT_EVERY_LOGS,
+};
+pub use error::StoreError;
+pub use log_store::{LogReader, LogStore};
+pub use refusal::Refusal;
+pub use state_machine::{SharedRegistry, SnapshotBuilder, StateMachine};
+pub use types::{NodeId, NodeInfo, Outcome, Request, TypeConfig};
+
+/// The registry's Raft instance.
+pub type Raft = openraft::Raft<TypeConfig>;

@@ -1,0 +1,162 @@
+//! The Raft state machine: the [`Registry`] itself.
+
+mod apply;
+mod snapshot;
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine, Snapshot};
+use openraft::{Entry, LogId, OptionalSend, SnapshotMeta, StorageError, StoredMembership};
+
+use super::error::{OrStorage, StoreError, Subject};
+use super::types::{NodeId, NodeInfo, Outcome, TypeConfig};
+use crate::registry::Registry;
+use snapshot::SnapshotStore;
+
+/// The registry shared between the state machine (writes) and the node
+/// (reads). Lock it briefly; apply holds it for one batch.
+pub type SharedRegistry = Arc<Mutex<Registry>>;
+
+/// The replicated registry ([`RaftStateMachine`]).
+///
+/// Each applied batch, `last_applied` and the membership commit in one
+/// SQLite transaction, so after a crash the registry and its applied
+/// position agree and openraft replays only later entries.
+#[derive(Debug, Clone)]
+pub struct StateMachine {
+    registry: SharedRegistry,
+    db_path: PathBuf,
+    snapshots: Arc<SnapshotStore>,
+}
+
+impl StateMachine {
+    /// Opens the registry database at `registry_path` (creating it if new)
+    /// and keeps snapshots in `snapshot_dir`.
+    pub fn open(registry_path: &Path, snapshot_dir: &Path) -> Result<StateMachine, StoreError> {
+        let mut registry = Registry::open(registry_path)?;
+        apply::init(registry.connection_mut())?;
+        Ok(StateMachine {
+            registry: Arc::new(Mutex::new(registry)),
+            db_path: registry_path.to_owned(),
+            snapshots: Arc::new(SnapshotStore::open(snapshot_dir)?),
+        })
+    }
+
+    /// The registry, for reads (`tenant_by_name`, `sandboxes`, ...). Never
+    /// write through it: writes go through Raft.
+    pub fn registry(&self) -> SharedRegistry {
+        Arc::clone(&self.registry)
+    }
+
+    /// Runs `f` on the registry in a blocking task.
+    async fn with_registry<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Registry) -> Result<T, StoreError> + Send + 'static,
+    {
+        let registry = Arc::clone(&self.registry);
+        tokio::task::spawn_blocking(move || {
+            let mut registry = registry
+                .lock()
+                .map_err(|_| StoreError::Task("registry lock poisoned".to_owned()))?;
+            f(&mut registry)
+        })
+        .await?
+    }
+}
+
+/// Builds snapshots from a point-in-time copy of the registry database.
+#[derive(Debug)]
+pub struct SnapshotBuilder {
+    db_path: PathBuf,
+    snapshots: Arc<SnapshotStore>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        let db_path = self.db_path.clone();
+        let snapshots = Arc::clone(&self.snapshots);
+        let (meta, data) = tokio::task::spawn_blocking(move || snapshots.build(&db_path))
+            .await
+            .map_err(StoreError::from)
+            .and_then(|built| built)
+            .or_storage(Subject::WriteSnapshot)?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, NodeInfo>), StorageError<NodeId>>
+    {
+        self.with_registry(|registry| apply::applied_state(registry.connection_mut()))
+            .await
+            .or_storage(Subject::ReadStateMachine)
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Outcome>, StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let entries: Vec<_> = entries.into_iter().collect();
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with_registry(move |registry| apply::apply_batch(registry.connection_mut(), entries))
+            .await
+            .or_storage(Subject::WriteStateMachine)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        SnapshotBuilder {
+            db_path: self.db_path.clone(),
+            snapshots: Arc::clone(&self.snapshots),
+        }
+    }
+
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, NodeInfo>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<NodeId>> {
+        let registry = Arc::clone(&self.registry);
+        let snapshots = Arc::clone(&self.snapshots);
+        let meta = meta.clone();
+        let data = snapshot.into_inner();
+        tokio::task::spawn_blocking(move || snapshots.install(&registry, &meta, &data))
+            .await
+            .map_err(StoreError::from)
+            .and_then(|installed| installed)
+            .or_storage(Subject::WriteSnapshot)
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        let snapshots = Arc::clone(&self.snapshots);
+        let current = tokio::task::spawn_blocking(move || snapshots.load())
+            .await
+            .map_err(StoreError::from)
+            .and_then(|loaded| loaded)
+            .or_storage(Subject::ReadSnapshot)?;
+        Ok(current.map(|(meta, data)| Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        }))
+    }
+}
