@@ -55,6 +55,15 @@ impl Node {
         })?;
         let manager =
             SandboxManager::new(data_dir.clone(), config.node_id, registry.clone(), engine)?;
+        let report = manager.recover()?;
+        if !report.repaired.is_empty() || !report.lost.is_empty() {
+            warn!(
+                repaired = report.repaired.len(),
+                lost = report.lost.len(),
+                orphans = report.removed_orphans.len(),
+                "recovery pass reconciled sandbox files"
+            );
+        }
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             UserError::new(
                 ErrorCode::NodeBindFailed,
@@ -106,7 +115,9 @@ impl Node {
             .await
             .map_err(|e| UserError::new(ErrorCode::Internal, format!("server failed: {e}")));
         ladder.abort();
+        let _ = ladder.await;
         served?;
+        self.state.registry.checkpoint()?;
         info!("stopped");
         Ok(())
     }

@@ -3,91 +3,12 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::process::{UpProcess, NEXUS};
 use common::repo_root;
-
-const NEXUS: &str = env!("CARGO_BIN_EXE_nexus");
-
-/// A `nexus up` process with its own data dir and port.
-struct UpProcess {
-    child: Child,
-    url: String,
-    data_dir: tempfile::TempDir,
-}
-
-impl UpProcess {
-    fn start() -> UpProcess {
-        let data_dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(NEXUS)
-            .args(["up", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data_dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn nexus up");
-        let url = format!("http://127.0.0.1:{port}");
-        let up = UpProcess {
-            child,
-            url,
-            data_dir,
-        };
-        up.wait_ready();
-        up
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(self.url.trim_start_matches("http://")).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("nexus up did not listen on {} within 60 s", self.url);
-    }
-
-    /// Runs the CLI against this node with its data dir (so the admin key is found).
-    fn nexus(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut child = Command::new(NEXUS)
-            .args(args)
-            .env("NEXUS_NODE", &self.url)
-            .env("NEXUS_DATA_DIR", self.data_dir.path())
-            .env_remove("NEXUS_API_KEY")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn nexus");
-        let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(stdin.unwrap_or_default()).unwrap();
-        drop(pipe);
-        child.wait_with_output().unwrap()
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(status.success());
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for UpProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -140,7 +140,8 @@ async fn hostile_pointers_get_error_codes_and_the_host_survives() {
         );
     }
     assert_eq!(data.kv_get("k").expect("kv"), Some(b"a.txt".to_vec()));
-    // The oversized path and value were counted; bounds errors are not denials.
+    // One oversized path and one oversized value per run were counted;
+    // bounds errors and invalid arguments are not denials.
     let denials = ctx.denials().snapshot();
     assert_eq!(denials.by_capability.get("vfs"), Some(&2));
     assert_eq!(denials.by_capability.get("kv"), Some(&2));

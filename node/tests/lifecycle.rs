@@ -6,13 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{print_wat, stateful_workbook, volume_contents, wat_workbook, TestNode};
+use common::{print_wat, stateful_workbook, volume_contents, wat_workbook, without_tmp, TestNode};
 use nexus_node::api::types::{CallRequest, CloneRequest};
 use nexus_node::sandbox::Verb;
-
-fn without_tmp(files: Vec<(String, String, Vec<u8>)>) -> Vec<(String, String, Vec<u8>)> {
-    files.into_iter().filter(|(v, _, _)| v != "tmp").collect()
-}
 
 #[tokio::test]
 async fn verbs_follow_the_state_machine() {

@@ -40,6 +40,11 @@ impl RegistryHandle {
         .map_err(|e| UserError::new(ErrorCode::Internal, format!("registry task failed: {e}")))?
     }
 
+    /// Checkpoints the registry's WAL into its file.
+    pub fn checkpoint(&self) -> Result<(), UserError> {
+        self.read(|r| r.checkpoint())
+    }
+
     /// Runs a read against the current state.
     pub fn read<T>(
         &self,

@@ -1,5 +1,8 @@
-//! A real node on a loopback port, in-process, for API and CLI tests.
+//! Test nodes: in-process on a loopback port (here) or as a `nexus up`
+//! process ([`process`]), and workbook fixtures.
 #![allow(dead_code)] // each test binary uses its own subset
+
+pub mod process;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -183,4 +186,9 @@ pub fn stateful_workbook(dir: &Path, name: &str) -> PathBuf {
         .unwrap();
     workbook.close().expect("close");
     path
+}
+
+/// `volume_contents` without the `tmp` volume.
+pub fn without_tmp(files: Vec<(String, String, Vec<u8>)>) -> Vec<(String, String, Vec<u8>)> {
+    files.into_iter().filter(|(v, _, _)| v != "tmp").collect()
 }

@@ -66,6 +66,14 @@ impl Registry {
         schema::version(&self.conn)
     }
 
+    /// Copies every WAL frame into the database file and truncates the WAL,
+    /// so the single file holds the whole registry (done at shutdown).
+    pub fn checkpoint(&self) -> Result<(), RegistryError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Applies one command as one transaction: on success it is committed and
     /// its response returned; on error nothing changes.
     ///

@@ -43,25 +43,18 @@ pub(crate) fn check_imports(
         }
         let name = import.name();
         let (cap, problem) = match capability_of(name) {
-            Ok(cap) if !profile.grants(cap) => (
+            Ok(cap) | Err(Some(cap)) if !profile.grants(cap) => (
                 cap.as_str().to_string(),
                 format!(
                     "which needs capability `{cap}`; profile `{}` does not grant it",
                     profile.name
                 ),
             ),
-            Ok(cap) if !cap.implemented() => (
+            Ok(cap) | Err(Some(cap)) if !cap.implemented() => (
                 cap.as_str().to_string(),
                 format!("which needs capability `{cap}`; this node does not implement `{cap}` yet"),
             ),
             Ok(_) => continue,
-            Err(Some(cap)) if !profile.grants(cap) => (
-                cap.as_str().to_string(),
-                format!(
-                    "which needs capability `{cap}`; profile `{}` does not grant it",
-                    profile.name
-                ),
-            ),
             Err(Some(cap)) => (
                 cap.as_str().to_string(),
                 format!("which is not a function of capability `{cap}` in host ABI v1"),

@@ -1,0 +1,98 @@
+//! `nexus up` as its own process, for CLI, signal and crash tests.
+
+use std::io::Write;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `nexus` binary under test.
+pub const NEXUS: &str = env!("CARGO_BIN_EXE_nexus");
+
+/// A `nexus up` process with its own data dir and port.
+pub struct UpProcess {
+    child: Child,
+    pub url: String,
+    pub data_dir: tempfile::TempDir,
+}
+
+impl UpProcess {
+    /// Starts a node on a fresh data dir.
+    pub fn start() -> UpProcess {
+        UpProcess::start_in(tempfile::tempdir().unwrap(), &[])
+    }
+
+    /// Starts a node on `data_dir` with extra environment variables.
+    pub fn start_in(data_dir: tempfile::TempDir, env: &[(&str, &str)]) -> UpProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(NEXUS)
+            .args(["up", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nexus up");
+        let up = UpProcess {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            data_dir,
+        };
+        up.wait_ready();
+        up
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(self.url.trim_start_matches("http://")).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nexus up did not listen on {} within 60 s", self.url);
+    }
+
+    /// Runs the CLI against this node with its data dir (so the admin key is found).
+    pub fn nexus(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut child = Command::new(NEXUS)
+            .args(args)
+            .env("NEXUS_NODE", &self.url)
+            .env("NEXUS_DATA_DIR", self.data_dir.path())
+            .env_remove("NEXUS_API_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn nexus");
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(stdin.unwrap_or_default()).unwrap();
+        drop(pipe);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Sends SIGTERM and waits for the process.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap()
+    }
+
+    /// Waits for the process to end by itself (e.g. at a crash point).
+    pub fn wait_exit(mut self) -> (ExitStatus, tempfile::TempDir) {
+        let status = self.child.wait().unwrap();
+        let dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().unwrap());
+        (status, dir)
+    }
+}
+
+impl Drop for UpProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
