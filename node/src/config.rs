@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::errors::{ErrorCode, UserError};
-use crate::lifecycle::ladder::LadderConfig;
+use crate::lifecycle::ladder::LifecycleConfig;
 
 /// The default address a node serves its HTTP API on.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:2026";
@@ -25,8 +25,8 @@ pub struct Config {
     pub node_id: u64,
     /// Resource limits of the API.
     pub limits: Limits,
-    /// The idle ladder's thresholds.
-    pub lifecycle: LadderConfig,
+    /// The idle ladder's thresholds and the lifecycle ticks.
+    pub lifecycle: LifecycleConfig,
 }
 
 /// Limits the node enforces on requests.
@@ -46,7 +46,7 @@ impl Default for Config {
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             node_id: 1,
             limits: Limits::default(),
-            lifecycle: LadderConfig::default(),
+            lifecycle: LifecycleConfig::default(),
         }
     }
 }
@@ -113,6 +113,9 @@ impl Config {
             }
             "NEXUS_FREEZE_AFTER_MS" => {
                 self.lifecycle.freeze_after_ms = value.parse().map_err(|_| invalid("duration"))?
+            }
+            "NEXUS_SCHEDULE_TICK_MS" => {
+                self.lifecycle.schedule_tick_ms = value.parse().map_err(|_| invalid("duration"))?
             }
             "NEXUS_LADDER_TICK_MS" => {
                 self.lifecycle.tick_ms = value.parse().map_err(|_| invalid("duration"))?

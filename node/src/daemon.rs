@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::errors::{ErrorCode, UserError};
 use crate::example;
-use crate::lifecycle::ladder::LadderConfig;
+use crate::lifecycle::ladder::LifecycleConfig;
 use crate::sandbox::SandboxManager;
 use crate::tenants::{create_tenant, DEFAULT_TENANT};
 
@@ -106,6 +106,10 @@ impl Node {
             self.state.manager.clone(),
             self.config.lifecycle.clone(),
         ));
+        let scheduler = tokio::spawn(run_schedules(
+            self.state.manager.clone(),
+            self.config.lifecycle.schedule_tick_ms,
+        ));
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
@@ -114,8 +118,10 @@ impl Node {
             })
             .await
             .map_err(|e| UserError::new(ErrorCode::Internal, format!("server failed: {e}")));
-        ladder.abort();
-        let _ = ladder.await;
+        for task in [ladder, scheduler] {
+            task.abort();
+            let _ = task.await;
+        }
         served?;
         self.state.registry.checkpoint()?;
         info!("stopped");
@@ -124,13 +130,25 @@ impl Node {
 }
 
 /// Applies the idle ladder every tick until aborted.
-async fn run_ladder(manager: Arc<SandboxManager>, config: LadderConfig) {
+async fn run_ladder(manager: Arc<SandboxManager>, config: LifecycleConfig) {
     let mut tick = tokio::time::interval(Duration::from_millis(config.tick_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         if let Err(e) = manager.ladder_tick(&config).await {
             warn!(error = %e, "idle ladder tick failed");
+        }
+    }
+}
+
+/// Fires due schedules every tick until aborted.
+async fn run_schedules(manager: Arc<SandboxManager>, tick_ms: u64) {
+    let mut tick = tokio::time::interval(Duration::from_millis(tick_ms.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = manager.schedule_tick() {
+            warn!(error = %e, "schedule tick failed");
         }
     }
 }

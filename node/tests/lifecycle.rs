@@ -266,3 +266,59 @@ async fn clone_copies_into_another_tenant_and_leaves_the_base_alone() {
     assert_eq!(err.code, "SANDBOX_NOT_FOUND");
     node.stop().await;
 }
+
+#[tokio::test]
+async fn schedule_fires_on_a_frozen_sandbox_and_survives_restart() {
+    let node = TestNode::start_with(|c| c.lifecycle.schedule_tick_ms = 50).await;
+    let dir = node.data_dir.path();
+    let file = wat_workbook(dir, "cron", &print_wat("tick\n"));
+    let workbook = nexus_node::workbook::Workbook::open(&file).unwrap();
+    workbook
+        .set_schedule("every2s", "*/2 * * * * *", None, Some(b"in"))
+        .unwrap();
+    workbook.close().unwrap();
+    let admin = node.admin();
+    let s = admin
+        .dock(std::fs::read(&file).unwrap(), None, None)
+        .await
+        .unwrap();
+
+    let node = wait_active_after_freeze(node, &s.id).await;
+    let log = std::fs::read_to_string(node.data_dir.path().join("schedules.json")).unwrap();
+    assert!(log.contains(&format!("{}/every2s", s.id)), "{log}");
+
+    let node = node.restart().await;
+    let node = wait_active_after_freeze(node, &s.id).await;
+    node.stop().await;
+}
+
+/// Freezes the sandbox (retrying while the schedule keeps waking it), then
+/// waits for the schedule to wake it again.
+async fn wait_active_after_freeze(node: TestNode, id: &str) -> TestNode {
+    let admin = node.admin();
+    let mut frozen = false;
+    for _ in 0..100 {
+        let state = admin.sandbox(id).await.unwrap().sandbox.state;
+        let verb = match state.as_str() {
+            "active" => Verb::Suspend,
+            "suspended" => Verb::Freeze,
+            "frozen" => {
+                frozen = true;
+                break;
+            }
+            _ => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = admin.transit(id, verb, None).await;
+    }
+    assert!(frozen, "the sandbox could be frozen between firings");
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if admin.sandbox(id).await.unwrap().sandbox.state.as_str() == "active" {
+            return node;
+        }
+    }
+    panic!("the schedule did not wake the frozen sandbox within 5 s");
+}

@@ -45,12 +45,15 @@ pub trait SandboxData: Send + Sync {
     fn delete(&self, volume: Volume, path: &str) -> Result<bool, DataError>;
 }
 
+/// Files by volume and path: contents and mtime (Unix ms).
+type Files = BTreeMap<(Volume, String), (Vec<u8>, u64)>;
+
 /// [`SandboxData`] held in memory: for tests, and for calls made without a
 /// sandbox (whatever the guest stores is gone after the call).
 #[derive(Debug, Default)]
 pub struct MemoryData {
     kv: Mutex<BTreeMap<String, Vec<u8>>>,
-    files: Mutex<BTreeMap<(Volume, String), (Vec<u8>, u64)>>,
+    files: Mutex<Files>,
 }
 
 impl MemoryData {
@@ -63,8 +66,7 @@ impl MemoryData {
         self.kv.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    #[allow(clippy::type_complexity)]
-    fn files(&self) -> MutexGuard<'_, BTreeMap<(Volume, String), (Vec<u8>, u64)>> {
+    fn files(&self) -> MutexGuard<'_, Files> {
         self.files.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -9,30 +9,34 @@ use serde::{Deserialize, Serialize};
 
 use crate::sandbox::Verb;
 
-/// Thresholds of the idle ladder (`[lifecycle]` in nexus.toml).
+/// The lifecycle settings (`[lifecycle]` in nexus.toml): idle ladder
+/// thresholds and how often the ladder and the schedules are checked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct LadderConfig {
+pub struct LifecycleConfig {
     /// Idle time after which an active sandbox is suspended.
     pub suspend_after_ms: u64,
     /// Idle time after which a suspended sandbox is frozen.
     pub freeze_after_ms: u64,
     /// How often the ladder looks.
     pub tick_ms: u64,
+    /// How often due schedules are looked for.
+    pub schedule_tick_ms: u64,
 }
 
-impl Default for LadderConfig {
+impl Default for LifecycleConfig {
     fn default() -> Self {
-        LadderConfig {
+        LifecycleConfig {
             suspend_after_ms: 15 * 60 * 1000,
             freeze_after_ms: 24 * 60 * 60 * 1000,
             tick_ms: 10_000,
+            schedule_tick_ms: 1_000,
         }
     }
 }
 
 /// The demotion due for a sandbox in `state` idle for `idle_ms`, if any.
-pub fn due(state: SandboxState, idle_ms: u64, config: &LadderConfig) -> Option<Verb> {
+pub fn due(state: SandboxState, idle_ms: u64, config: &LifecycleConfig) -> Option<Verb> {
     match state {
         SandboxState::Active if idle_ms >= config.suspend_after_ms => Some(Verb::Suspend),
         SandboxState::Suspended if idle_ms >= config.freeze_after_ms => Some(Verb::Freeze),
@@ -55,10 +59,11 @@ mod tests {
 
     #[test]
     fn thresholds_pick_the_next_rung() {
-        let c = LadderConfig {
+        let c = LifecycleConfig {
             suspend_after_ms: 100,
             freeze_after_ms: 1000,
             tick_ms: 10,
+            schedule_tick_ms: 10,
         };
         assert_eq!(due(SandboxState::Active, 99, &c), None);
         assert_eq!(due(SandboxState::Active, 100, &c), Some(Verb::Suspend));

@@ -8,6 +8,7 @@ mod activity;
 mod crash;
 pub mod ladder;
 pub mod recovery;
+pub mod schedule;
 pub mod storage;
 
 pub use activity::{Activity, ActivityTable, CallGuard, ExclusiveGuard};

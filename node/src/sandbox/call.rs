@@ -21,8 +21,20 @@ impl SandboxManager {
         sandbox_id: &str,
         input: CommandInput,
     ) -> Result<CommandOutput, UserError> {
+        self.call_module(tenant_id, sandbox_id, None, input).await
+    }
+
+    /// Like [`SandboxManager::call`], running module `module` of the
+    /// workbook (the entry module when `None`).
+    pub async fn call_module(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+        module: Option<&str>,
+        input: CommandInput,
+    ) -> Result<CommandOutput, UserError> {
         let (sandbox, _guard) = self.runnable(tenant_id, sandbox_id).await?;
-        let module = self.module_for(&sandbox).await?;
+        let module = self.named_module_for(&sandbox, module).await?;
         if sandbox.state == SandboxState::Created {
             self.activate(&sandbox).await?;
         }

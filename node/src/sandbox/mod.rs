@@ -5,6 +5,7 @@
 
 mod call;
 mod ids;
+mod schedules;
 mod store;
 mod upkeep;
 mod verbs;
@@ -59,6 +60,7 @@ pub struct SandboxManager {
     files: SandboxFiles,
     loaded: Mutex<HashMap<String, Arc<CompiledModule>>>,
     activity: ActivityTable,
+    schedules: schedules::ScheduleTable,
 }
 
 impl SandboxManager {
@@ -73,9 +75,10 @@ impl SandboxManager {
             node_id,
             registry,
             engine,
-            files: SandboxFiles::create(data_dir)?,
             loaded: Mutex::new(HashMap::new()),
             activity: ActivityTable::default(),
+            schedules: schedules::ScheduleTable::open(&data_dir),
+            files: SandboxFiles::create(data_dir)?,
         })
     }
 
@@ -98,7 +101,7 @@ impl SandboxManager {
         request: DockRequest,
     ) -> Result<Sandbox, UserError> {
         let path = staged.path().map(PathBuf::from).unwrap_or_default();
-        let entry = blocking(move || store::load_entry(&path)).await?;
+        let entry = blocking(move || store::load_module(&path, None)).await?;
         let module = self.compile(&entry.module_sha256, entry.wasm).await?;
 
         let sandbox_id = new_sandbox_id();
@@ -162,6 +165,7 @@ impl SandboxManager {
         self.forget(sandbox_id);
         self.files.remove(sandbox_id);
         self.activity.remove(sandbox_id);
+        self.schedules.forget(sandbox_id);
         info!(sandbox = sandbox_id, tenant = tenant_id, "removed");
         Ok(())
     }
@@ -195,13 +199,27 @@ impl SandboxManager {
 
     /// The compiled entry module, from memory or from the live file.
     async fn module_for(&self, sandbox: &Sandbox) -> Result<Arc<CompiledModule>, UserError> {
-        if let Some(module) = self.lookup(&sandbox.id) {
+        self.named_module_for(sandbox, None).await
+    }
+
+    /// The compiled module `name` (the entry module when `None`).
+    async fn named_module_for(
+        &self,
+        sandbox: &Sandbox,
+        name: Option<&str>,
+    ) -> Result<Arc<CompiledModule>, UserError> {
+        let key = match name {
+            None => sandbox.id.clone(),
+            Some(name) => format!("{}/{name}", sandbox.id),
+        };
+        if let Some(module) = self.lookup(&key) {
             return Ok(module);
         }
         let path = self.files.path(&sandbox.id);
-        let entry = blocking(move || store::load_entry(&path)).await?;
+        let name = name.map(str::to_string);
+        let entry = blocking(move || store::load_live_module(&path, name.as_deref())).await?;
         let module = self.compile(&entry.module_sha256, entry.wasm).await?;
-        self.remember(&sandbox.id, module.clone());
+        self.remember(&key, module.clone());
         Ok(module)
     }
 
@@ -213,8 +231,11 @@ impl SandboxManager {
         self.loaded_map().insert(sandbox_id.to_string(), module);
     }
 
+    /// Drops the compiled modules of a sandbox (entry and named ones).
     fn forget(&self, sandbox_id: &str) {
-        self.loaded_map().remove(sandbox_id);
+        let named = format!("{sandbox_id}/");
+        self.loaded_map()
+            .retain(|key, _| key != sandbox_id && !key.starts_with(&named));
     }
 
     fn loaded_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<CompiledModule>>> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::errors::{Coded, ErrorCode, UserError};
-use crate::workbook::Workbook;
+use crate::workbook::{ModuleInfo, Workbook};
 
 /// The directories holding live sandbox files, cold (frozen or archived)
 /// copies and staged uploads.
@@ -24,7 +24,7 @@ pub struct StagedFile {
     pub sha256: String,
 }
 
-/// What docking needs from a workbook file.
+/// A module read from a workbook file, with the workbook's defaults.
 pub struct EntryModule {
     /// The workbook's own name.
     pub name: String,
@@ -142,11 +142,36 @@ impl Drop for StagedFile {
     }
 }
 
-/// Opens and validates a workbook file and reads its entry module.
-pub fn load_entry(path: &Path) -> Result<EntryModule, UserError> {
-    let workbook = Workbook::open(path).map_err(|e| e.to_user_error())?;
+/// Opens and fully validates an uploaded workbook file and reads module
+/// `name` (the entry module when `None`).
+pub fn load_module(path: &Path, name: Option<&str>) -> Result<EntryModule, UserError> {
+    read_module(Workbook::open(path), name)
+}
+
+/// Reads module `name` (the entry module when `None`) from a sandbox's live
+/// file, which was validated when it was docked.
+pub fn load_live_module(path: &Path, name: Option<&str>) -> Result<EntryModule, UserError> {
+    read_module(Workbook::open_live(path), name)
+}
+
+fn read_module(
+    workbook: Result<Workbook, crate::workbook::WorkbookError>,
+    name: Option<&str>,
+) -> Result<EntryModule, UserError> {
+    let workbook = workbook.map_err(|e| e.to_user_error())?;
     let meta = workbook.meta().map_err(|e| e.to_user_error())?;
-    let (info, wasm) = workbook.entry_module().map_err(|e| e.to_user_error())?;
+    let (info, wasm) = match name {
+        None => workbook.entry_module(),
+        Some(name) => workbook.module_wasm(name).map(|wasm| {
+            let info = ModuleInfo {
+                name: name.to_string(),
+                sha256: crate::workbook::sha256_hex(&wasm),
+                size: wasm.len() as u64,
+            };
+            (info, wasm)
+        }),
+    }
+    .map_err(|e| e.to_user_error())?;
     Ok(EntryModule {
         name: meta.name,
         profile: meta.profile,

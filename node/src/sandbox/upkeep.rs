@@ -8,7 +8,7 @@ use tracing::{error, info, warn};
 
 use super::{now_ms, SandboxManager};
 use crate::errors::UserError;
-use crate::lifecycle::ladder::{due, LadderConfig, TickReport};
+use crate::lifecycle::ladder::{due, LifecycleConfig, TickReport};
 use crate::lifecycle::recovery::{plan, RecoveryReport, Repair};
 use crate::lifecycle::storage::{self, PARTIAL_SUFFIX};
 
@@ -51,7 +51,7 @@ impl SandboxManager {
     }
 
     /// One pass of the idle ladder over the local sandboxes.
-    pub async fn ladder_tick(&self, config: &LadderConfig) -> Result<TickReport, UserError> {
+    pub async fn ladder_tick(&self, config: &LifecycleConfig) -> Result<TickReport, UserError> {
         let mut report = TickReport::default();
         let now = now_ms();
         for sandbox in self.local_sandboxes()? {

@@ -18,17 +18,16 @@ pub struct Schedule {
     pub input_bytes: u64,
 }
 
-/// Checks that `cron` has the 5 whitespace-separated fields of a cron line.
+/// Checks that `cron` is a valid cron expression: 5 fields (minute hour
+/// day-of-month month day-of-week), or 6 with a leading seconds field.
 pub fn validate_cron(cron: &str) -> Result<(), WorkbookError> {
-    let fields = cron.split_whitespace().count();
-    if fields == 5 {
-        return Ok(());
-    }
-    Err(WorkbookError::InvalidArgument {
-        what: "cron expression",
-        value: cron.to_string(),
-        reason: format!("has {fields} fields; use 5 (minute hour day-of-month month day-of-week)"),
-    })
+    crate::lifecycle::schedule::parse_cron(cron)
+        .map(|_| ())
+        .map_err(|reason| WorkbookError::InvalidArgument {
+            what: "cron expression",
+            value: cron.to_string(),
+            reason,
+        })
 }
 
 impl Workbook {
