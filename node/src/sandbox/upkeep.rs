@@ -23,23 +23,22 @@ impl SandboxManager {
             let live = self.files.path(&sandbox.id);
             let cold = self.files.cold_path(&sandbox.id);
             let repair = plan(sandbox.state, live.exists(), cold.exists());
-            let done = match repair {
+            match repair {
                 Repair::Nothing => continue,
                 Repair::Lost => {
                     error!(sandbox = %sandbox.id, state = %sandbox.state, "sandbox file missing from live and cold storage");
                     report.lost.push(sandbox.id.clone());
                     continue;
                 }
-                Repair::RemoveLive => Ok(storage::remove_durably(&live)),
-                Repair::RemoveCold => Ok(storage::remove_durably(&cold)),
+                Repair::RemoveLive => storage::remove_durably(&live),
+                Repair::RemoveCold => storage::remove_durably(&cold),
                 Repair::RemoveBoth => {
                     storage::remove_durably(&live);
-                    Ok(storage::remove_durably(&cold))
+                    storage::remove_durably(&cold);
                 }
-                Repair::RestoreLive => storage::durable_copy(&cold, &live),
-                Repair::RestoreCold => storage::durable_copy(&live, &cold),
-            };
-            done?;
+                Repair::RestoreLive => storage::durable_copy(&cold, &live)?,
+                Repair::RestoreCold => storage::durable_copy(&live, &cold)?,
+            }
             warn!(sandbox = %sandbox.id, state = %sandbox.state, ?repair, "recovered");
             report.repaired.push((sandbox.id.clone(), repair));
         }
