@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::errors::{ErrorCode, UserError};
+use crate::engine::{ProfileSpec, ProfileTable};
+use crate::errors::{Coded, ErrorCode, UserError};
 use crate::lifecycle::ladder::LifecycleConfig;
+use std::collections::BTreeMap;
 
 /// The default address a node serves its HTTP API on.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:2026";
@@ -27,6 +29,8 @@ pub struct Config {
     pub limits: Limits,
     /// The idle ladder's thresholds and the lifecycle ticks.
     pub lifecycle: LifecycleConfig,
+    /// Custom profiles (`[profiles.NAME]`), beside the built-in ones.
+    pub profiles: BTreeMap<String, ProfileSpec>,
 }
 
 /// Limits the node enforces on requests.
@@ -47,6 +51,7 @@ impl Default for Config {
             node_id: 1,
             limits: Limits::default(),
             lifecycle: LifecycleConfig::default(),
+            profiles: BTreeMap::new(),
         }
     }
 }
@@ -61,6 +66,11 @@ impl Default for Limits {
 }
 
 impl Config {
+    /// The built-in profiles plus the custom ones of this configuration.
+    pub fn profile_table(&self) -> Result<ProfileTable, UserError> {
+        ProfileTable::with_custom(&self.profiles).map_err(|e| e.to_user_error())
+    }
+
     /// Reads `path` (if given) and applies `NEXUS_*` overrides from `env`.
     pub fn load(
         path: Option<&Path>,

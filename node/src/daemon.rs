@@ -53,8 +53,13 @@ impl Node {
                 format!("cannot start the wasm engine: {e}"),
             )
         })?;
-        let manager =
-            SandboxManager::new(data_dir.clone(), config.node_id, registry.clone(), engine)?;
+        let manager = SandboxManager::new(
+            data_dir.clone(),
+            config.node_id,
+            registry.clone(),
+            engine,
+            config.profile_table()?,
+        )?;
         let report = manager.recover()?;
         if !report.repaired.is_empty() || !report.lost.is_empty() {
             warn!(

@@ -322,3 +322,59 @@ async fn wait_active_after_freeze(node: TestNode, id: &str) -> TestNode {
     }
     panic!("the schedule did not wake the frozen sandbox within 5 s");
 }
+
+/// Counts its calls in the workbook's kv table and writes the count (LE u32).
+const KV_COUNTER: &str = r#"(module
+  (import "nexus_v1" "kv_get" (func $get (param i32 i32 i32 i32) (result i32)))
+  (import "nexus_v1" "kv_set" (func $set (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "count")
+  (func (export "_start")
+    (if (i32.lt_s (call $get (i32.const 0) (i32.const 5) (i32.const 16) (i32.const 4)) (i32.const 0))
+      (then (i32.store (i32.const 16) (i32.const 0))))
+    (i32.store (i32.const 16) (i32.add (i32.load (i32.const 16)) (i32.const 1)))
+    (drop (call $set (i32.const 0) (i32.const 5) (i32.const 16) (i32.const 4)))
+    (i32.store (i32.const 32) (i32.const 16))
+    (i32.store (i32.const 36) (i32.const 4))
+    (drop (call $w (i32.const 1) (i32.const 32) (i32.const 1) (i32.const 48)))))"#;
+
+#[tokio::test]
+async fn guest_state_lives_in_the_workbook_across_suspend_and_freeze() {
+    let node = TestNode::start().await;
+    let admin = node.admin();
+    let file = wat_workbook(node.data_dir.path(), "counter", KV_COUNTER);
+    let s = admin
+        .dock(std::fs::read(file).unwrap(), None, None)
+        .await
+        .unwrap();
+    let count = |out: nexus_node::api::types::CallResponse| {
+        let bytes = nexus_node::api::types::decode_bytes(out.stdout, out.stdout_encoding).unwrap();
+        u32::from_le_bytes(bytes.try_into().expect("4 bytes"))
+    };
+    for expected in 1..=3 {
+        assert_eq!(
+            count(admin.call(&s.id, &CallRequest::default()).await.unwrap()),
+            expected
+        );
+    }
+    admin.transit(&s.id, Verb::Suspend, None).await.unwrap();
+    admin.transit(&s.id, Verb::Freeze, None).await.unwrap();
+    let cold = node.data_dir.path().join(format!("cold/{}.workbook", s.id));
+    let stored = nexus_node::workbook::Workbook::open_read_only(&cold)
+        .unwrap()
+        .kv_get("count")
+        .unwrap();
+    assert_eq!(
+        stored,
+        Some(3u32.to_le_bytes().to_vec()),
+        "the count is in the frozen file"
+    );
+    assert_eq!(
+        count(admin.call(&s.id, &CallRequest::default()).await.unwrap()),
+        4
+    );
+    let info = admin.sandbox(&s.id).await.unwrap();
+    assert_eq!(info.denials.total, 0);
+    node.stop().await;
+}

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How many recent denials a counter keeps for display.
 pub const RECENT_DENIALS: usize = 16;
@@ -14,7 +14,7 @@ pub const RECENT_DENIALS: usize = 16;
 const MAX_TARGET: usize = 200;
 
 /// One refusal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Denial {
     /// The capability involved (`kv`, `vfs`, ...; `abi` for an import that
     /// is not part of the host ABI).
@@ -24,7 +24,7 @@ pub struct Denial {
 }
 
 /// Counts so far, as shown by `nexus sandbox info`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Denials {
     /// All denials.
     pub total: u64,

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
+use crate::engine::DenialCounter;
 use crate::sandbox::now_ms;
 
 /// What this node knows about one sandbox's use.
@@ -16,6 +17,7 @@ pub struct Activity {
     in_flight: AtomicUsize,
     gate: Arc<RwLock<()>>,
     not_demoted: Mutex<Option<String>>,
+    denials: Arc<DenialCounter>,
 }
 
 /// Held while a call runs: counts it and blocks lifecycle work.
@@ -36,6 +38,7 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             gate: Arc::new(RwLock::new(())),
             not_demoted: Mutex::new(None),
+            denials: Arc::new(DenialCounter::new()),
         }
     }
 
@@ -47,6 +50,11 @@ impl Activity {
     /// Milliseconds since the last call, schedule firing or resume.
     pub fn idle_ms(&self, now_ms: u64) -> u64 {
         now_ms.saturating_sub(self.last_active_ms.load(Ordering::SeqCst))
+    }
+
+    /// Capability denials of this sandbox since the node started.
+    pub fn denials(&self) -> &Arc<DenialCounter> {
+        &self.denials
     }
 
     /// Calls running now.

@@ -5,7 +5,7 @@ use nexus_raft::{Command, Sandbox, SandboxState};
 use tracing::info;
 
 use super::{now_ms, SandboxManager, Verb};
-use crate::engine::{CommandInput, CommandOutput, Profile};
+use crate::engine::{CommandInput, CommandOutput};
 use crate::errors::{Coded, ErrorCode, UserError};
 use crate::lifecycle::CallGuard;
 
@@ -38,8 +38,12 @@ impl SandboxManager {
         if sandbox.state == SandboxState::Created {
             self.activate(&sandbox).await?;
         }
-        let profile = Profile::resolve(&sandbox.profile);
-        let result = self.engine.run_command(&module, &profile, input).await;
+        let profile = self.profiles.resolve(&sandbox.profile);
+        let context = self.context_for(&sandbox, &profile);
+        let result = self
+            .engine
+            .run_command_with(&module, &profile, input, context)
+            .await;
         match &result {
             Ok(out) => info!(
                 sandbox = sandbox_id,

@@ -4,6 +4,7 @@
 //! and their activity.
 
 mod call;
+mod data;
 mod ids;
 mod schedules;
 mod store;
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::cluster::RegistryHandle;
-use crate::engine::{CompiledModule, Engine};
+use crate::engine::{CompiledModule, Denials, Engine, Profile, ProfileTable, SandboxContext};
 use crate::errors::{Coded, ErrorCode, UserError};
 use crate::lifecycle::{Activity, ActivityTable};
 
@@ -50,6 +51,9 @@ pub struct SandboxInfo {
     pub calls_in_flight: usize,
     /// Why the idle ladder last left it where it was, if it did.
     pub not_demoted_reason: Option<String>,
+    /// Capability denials (ungranted imports, refused paths...) since the
+    /// node started.
+    pub denials: Denials,
 }
 
 /// Docks, calls, moves and removes this node's sandboxes.
@@ -57,24 +61,30 @@ pub struct SandboxManager {
     node_id: u64,
     registry: RegistryHandle,
     engine: Engine,
+    profiles: ProfileTable,
     files: SandboxFiles,
     loaded: Mutex<HashMap<String, Arc<CompiledModule>>>,
+    contexts: Mutex<HashMap<String, Arc<SandboxContext>>>,
     activity: ActivityTable,
     schedules: schedules::ScheduleTable,
 }
 
 impl SandboxManager {
-    /// A manager keeping sandbox files under `data_dir`.
+    /// A manager keeping sandbox files under `data_dir`, running calls
+    /// under the profiles of `profiles`.
     pub fn new(
         data_dir: PathBuf,
         node_id: u64,
         registry: RegistryHandle,
         engine: Engine,
+        profiles: ProfileTable,
     ) -> Result<SandboxManager, UserError> {
         Ok(SandboxManager {
             node_id,
             registry,
             engine,
+            profiles,
+            contexts: Mutex::new(HashMap::new()),
             loaded: Mutex::new(HashMap::new()),
             activity: ActivityTable::default(),
             schedules: schedules::ScheduleTable::open(&data_dir),
@@ -142,6 +152,7 @@ impl SandboxManager {
             idle_ms: activity.idle_ms(now_ms()),
             calls_in_flight: activity.calls_in_flight(),
             not_demoted_reason: activity.not_demoted_reason(),
+            denials: activity.denials().snapshot(),
             sandbox,
         })
     }
@@ -231,8 +242,28 @@ impl SandboxManager {
         self.loaded_map().insert(sandbox_id.to_string(), module);
     }
 
-    /// Drops the compiled modules of a sandbox (entry and named ones).
+    /// The engine context of a sandbox: its workbook data (kept open while
+    /// it runs) and its denial counter.
+    fn context_for(&self, sandbox: &Sandbox, profile: &Profile) -> Arc<SandboxContext> {
+        let mut contexts = self.contexts.lock().unwrap_or_else(|p| p.into_inner());
+        contexts
+            .entry(sandbox.id.clone())
+            .or_insert_with(|| {
+                let data = data::WorkbookData::new(self.files.path(&sandbox.id));
+                let context = SandboxContext::new(sandbox.id.clone(), Arc::new(data), profile)
+                    .with_denials(self.activity_of(sandbox).denials().clone());
+                Arc::new(context)
+            })
+            .clone()
+    }
+
+    /// Drops the compiled modules of a sandbox (entry and named ones) and
+    /// its engine context, closing its workbook.
     fn forget(&self, sandbox_id: &str) {
+        self.contexts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(sandbox_id);
         let named = format!("{sandbox_id}/");
         self.loaded_map()
             .retain(|key, _| key != sandbox_id && !key.starts_with(&named));

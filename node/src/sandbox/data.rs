@@ -1,0 +1,92 @@
+//! [`SandboxData`] over a sandbox's live workbook file: the `kv` and `vfs`
+//! host imports read and write the workbook's `kv` and `files` tables, so a
+//! guest's state lives in its file and survives suspend, freeze and moves.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crate::engine::{DataError, FileStat, SandboxData};
+use crate::workbook::{Volume, Workbook, WorkbookError, DEFAULT_MODE};
+
+/// A sandbox's live workbook, opened on first use and kept open until the
+/// sandbox is suspended (the handle is dropped with its context).
+pub struct WorkbookData {
+    path: PathBuf,
+    workbook: Mutex<Option<Workbook>>,
+}
+
+impl WorkbookData {
+    /// Data backed by the live file at `path`.
+    pub fn new(path: PathBuf) -> WorkbookData {
+        WorkbookData {
+            path,
+            workbook: Mutex::new(None),
+        }
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&Workbook) -> Result<T, WorkbookError>,
+    ) -> Result<T, DataError> {
+        let mut slot = self.workbook.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(Workbook::open_live(&self.path).map_err(to_data_error)?);
+        }
+        match slot.as_ref() {
+            Some(workbook) => f(workbook).map_err(to_data_error),
+            None => Err(DataError("workbook is not open".to_string())),
+        }
+    }
+}
+
+fn to_data_error(e: WorkbookError) -> DataError {
+    DataError(e.to_string())
+}
+
+impl SandboxData for WorkbookData {
+    fn kv_get(&self, key: &str) -> Result<Option<Vec<u8>>, DataError> {
+        self.with(|w| w.kv_get(key))
+    }
+
+    fn kv_set(&self, key: &str, value: &[u8]) -> Result<(), DataError> {
+        self.with(|w| w.kv_set(key, value))
+    }
+
+    fn kv_delete(&self, key: &str) -> Result<bool, DataError> {
+        self.with(|w| w.kv_delete(key))
+    }
+
+    fn read_file(&self, volume: Volume, path: &str) -> Result<Option<Vec<u8>>, DataError> {
+        self.with(|w| w.read_file(volume, path))
+    }
+
+    fn write_file(&self, volume: Volume, path: &str, data: &[u8]) -> Result<(), DataError> {
+        self.with(|w| w.write_file(volume, path, data, DEFAULT_MODE))
+    }
+
+    fn list(&self, volume: Volume, prefix: &str) -> Result<Vec<String>, DataError> {
+        self.with(|w| {
+            Ok(w.list_files(volume)?
+                .into_iter()
+                .map(|entry| entry.path)
+                .filter(|path| path.starts_with(prefix))
+                .collect())
+        })
+    }
+
+    fn stat(&self, volume: Volume, path: &str) -> Result<Option<FileStat>, DataError> {
+        self.with(|w| {
+            Ok(w.list_files(volume)?
+                .into_iter()
+                .find(|entry| entry.path == path)
+                .map(|entry| FileStat {
+                    size: entry.size,
+                    mtime_ms: entry.mtime_ms,
+                }))
+        })
+    }
+
+    fn delete(&self, volume: Volume, path: &str) -> Result<bool, DataError> {
+        self.with(|w| w.remove_file(volume, path))
+    }
+}
