@@ -2,6 +2,7 @@
 //! HTTP API, and the `nexus` command line.
 
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod cluster;

@@ -166,3 +166,39 @@ fn sigterm_lets_the_in_flight_call_finish() {
         "registry checkpointed on shutdown"
     );
 }
+
+#[test]
+fn bench_quick_reports_every_figure_beside_its_target() {
+    let out = Command::new(NEXUS)
+        .args(["bench", "--quick", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = report["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "instantiate + run empty command, p50",
+        "kernel call, 64 B in/out, mean",
+        "resume suspended → first call, p50",
+        "freeze / plain copy",
+        "thaw (resume from frozen) / plain copy",
+        "concurrently active instances answered",
+    ] {
+        assert!(names.contains(&expected), "missing {expected} in {names:?}");
+    }
+    let active = report["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "concurrently active instances answered")
+        .unwrap();
+    assert_eq!(
+        active["value"], active["target"],
+        "every concurrent call answered"
+    );
+}

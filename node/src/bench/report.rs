@@ -44,7 +44,10 @@ impl Report {
     /// Prints an aligned table: figure, value, target, verdict.
     pub fn print_table(&self) {
         println!("machine: {}", self.machine);
-        println!("{:<46} {:>14} {:>14}  result", "figure", "measured", "target");
+        println!(
+            "{:<46} {:>14} {:>14}  result",
+            "figure", "measured", "target"
+        );
         for f in &self.figures {
             let target = match f.target {
                 Some(t) => format!("{} {t}", if f.lower_is_better { "≤" } else { "≥" }),
@@ -91,7 +94,11 @@ pub fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();

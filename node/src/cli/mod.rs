@@ -1,6 +1,7 @@
 //! The `nexus` command line: clap definitions and dispatch. Human output by
 //! default, `--json` everywhere.
 
+mod bench;
 mod node;
 mod output;
 mod sandbox;
@@ -54,6 +55,8 @@ pub enum Command {
     /// Manage tenants (admin key needed).
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Measure this machine against the DESIGN.md targets.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -75,6 +78,7 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         Command::Sandbox(cmd) => sandbox::manage(&client(&cli.node, cli.key)?, cmd, json).await,
         Command::Call(args) => sandbox::call(&client(&cli.node, cli.key)?, args, json).await,
         Command::Tenant(cmd) => tenant::run(&client(&cli.node, cli.key)?, cmd, json).await,
+        Command::Bench(args) => bench::run(args, json).await.map(|_| 0),
     }
 }
 

@@ -1,0 +1,122 @@
+//! `nexus bench`: the node's own benchmarks, run in-process on a temporary
+//! data dir, printed beside the DESIGN.md targets (or as JSON).
+
+mod report;
+mod scenarios;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use report::{Figure, Report};
+
+use crate::cluster::RegistryHandle;
+use crate::engine::{Engine, ProfileTable};
+use crate::errors::{ErrorCode, UserError};
+use crate::sandbox::SandboxManager;
+
+/// How much work a run does.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Sandboxes docked for the density figure.
+    pub docked: usize,
+    /// Sandboxes called concurrently for the active-instance figure.
+    pub active: usize,
+    /// Suspend → call cycles for the resume figure.
+    pub resumes: usize,
+    /// Size of the workbook frozen and thawed, in MiB.
+    pub freeze_mib: usize,
+    /// Kernel calls for the call-overhead figure.
+    pub kernel_calls: usize,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            docked: 10_000,
+            active: 1_000,
+            resumes: 500,
+            freeze_mib: 64,
+            kernel_calls: 200_000,
+        }
+    }
+}
+
+impl BenchOptions {
+    /// A short run (seconds) for smoke-testing the harness.
+    pub fn quick() -> BenchOptions {
+        BenchOptions {
+            docked: 50,
+            active: 20,
+            resumes: 20,
+            freeze_mib: 4,
+            kernel_calls: 1_000,
+        }
+    }
+}
+
+/// A node's parts, wired as `nexus up` wires them, on a scratch data dir.
+pub(crate) struct Rig {
+    pub engine: Engine,
+    pub manager: Arc<SandboxManager>,
+    pub tenant: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Rig {
+    async fn new() -> Result<Rig, UserError> {
+        let dir = tempfile::tempdir().map_err(|e| internal(&format!("temp dir: {e}")))?;
+        let registry = RegistryHandle::open(&dir.path().join("registry.db"))?;
+        let engine = Engine::new().map_err(|e| internal(&e.to_string()))?;
+        let manager = SandboxManager::new(
+            dir.path().to_path_buf(),
+            1,
+            registry.clone(),
+            engine.clone(),
+            ProfileTable::builtin(),
+        )?;
+        let (tenant, _) =
+            crate::tenants::create_tenant(&registry, "bench", nexus_raft::Role::Tenant).await?;
+        Ok(Rig {
+            engine,
+            manager: Arc::new(manager),
+            tenant: tenant.id,
+            dir,
+        })
+    }
+
+    /// A scratch path inside the rig's data dir.
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// Runs every benchmark and returns the figures.
+pub async fn run(options: &BenchOptions) -> Result<Report, UserError> {
+    let rig = Rig::new().await?;
+    let mut figures = Vec::new();
+    figures.extend(scenarios::command_call(&rig, 2_000).await?);
+    figures.extend(scenarios::kernel_call(&rig, options.kernel_calls).await?);
+    figures.extend(scenarios::resume(&rig, options.resumes).await?);
+    figures.extend(scenarios::freeze_thaw(&rig, options.freeze_mib).await?);
+    figures.extend(scenarios::density(&rig, options.docked, options.active).await?);
+    Ok(Report {
+        machine: report::machine(),
+        figures,
+    })
+}
+
+pub(crate) fn internal(message: &str) -> UserError {
+    UserError::new(ErrorCode::Internal, format!("bench: {message}"))
+}
+
+/// Writes a one-module workbook from WAT text to `path` and returns its bytes.
+pub(crate) fn wat_workbook(path: &Path, name: &str, wat: &str) -> Result<Vec<u8>, UserError> {
+    use crate::errors::Coded;
+    let wasm = wat::parse_str(wat).map_err(|e| internal(&e.to_string()))?;
+    let workbook = crate::workbook::Workbook::create(path, name).map_err(|e| e.to_user_error())?;
+    workbook
+        .add_module(name, &wasm)
+        .map_err(|e| e.to_user_error())?;
+    workbook.close().map_err(|e| e.to_user_error())?;
+    std::fs::read(path).map_err(|e| internal(&e.to_string()))
+}

@@ -1,0 +1,241 @@
+//! The measured scenarios. Each returns figures with the DESIGN.md target
+//! beside them; none asserts anything (benchmarks measure, tests assert).
+
+use std::time::{Duration, Instant};
+
+use super::report::{percentile_us, rss_mib, Figure};
+use super::{internal, wat_workbook, Rig};
+use crate::engine::{CommandInput, Profile};
+use crate::errors::{Coded, UserError};
+use crate::sandbox::{DockRequest, Verb};
+use crate::workbook::{Volume, Workbook};
+
+const EMPTY_COMMAND: &str = r#"(module (func (export "_start")))"#;
+const KERNEL: &str = include_str!("guests/kernel_upper.wat");
+const SLEEP: &str = include_str!("guests/sleep.wat");
+
+fn figure(name: &str, value: f64, unit: &str, target: Option<f64>, note: &str) -> Figure {
+    Figure {
+        name: name.to_string(),
+        value,
+        unit: unit.to_string(),
+        target,
+        lower_is_better: true,
+        note: note.to_string(),
+    }
+}
+
+/// Store + WASI context + instantiate + `_start` of an empty module.
+pub async fn command_call(rig: &Rig, calls: usize) -> Result<Vec<Figure>, UserError> {
+    let wasm = wat::parse_str(EMPTY_COMMAND).map_err(|e| internal(&e.to_string()))?;
+    let sha = crate::workbook::sha256_hex(&wasm);
+    let module = rig
+        .engine
+        .compile(&sha, &wasm)
+        .map_err(|e| e.to_user_error())?;
+    let profile = Profile::compute();
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let started = Instant::now();
+        rig.engine
+            .run_command(&module, &profile, CommandInput::default())
+            .await
+            .map_err(|e| e.to_user_error())?;
+        samples.push(started.elapsed());
+    }
+    Ok(vec![figure(
+        "instantiate + run empty command, p50",
+        percentile_us(&mut samples, 50.0),
+        "µs",
+        Some(10.0),
+        "fresh Store, WASI p1 context, InstancePre::instantiate_async, _start; on-demand allocator (no pooling yet)",
+    )])
+}
+
+/// One reused kernel instance, 64 bytes in and out per call.
+pub async fn kernel_call(rig: &Rig, calls: usize) -> Result<Vec<Figure>, UserError> {
+    let wasm = wat::parse_str(KERNEL).map_err(|e| internal(&e.to_string()))?;
+    let sha = crate::workbook::sha256_hex(&wasm);
+    let module = rig
+        .engine
+        .compile(&sha, &wasm)
+        .map_err(|e| e.to_user_error())?;
+    let kernel = rig
+        .engine
+        .kernel(&module, &Profile::compute())
+        .await
+        .map_err(|e| e.to_user_error())?;
+    let input = [b'a'; 64];
+    let started = Instant::now();
+    for _ in 0..calls {
+        kernel.call(&input).await.map_err(|e| e.to_user_error())?;
+    }
+    let mean_us = started.elapsed().as_secs_f64() * 1e6 / calls.max(1) as f64;
+    Ok(vec![figure(
+        "kernel call, 64 B in/out, mean",
+        mean_us,
+        "µs",
+        Some(1.0),
+        "copy in, process() over 64 bytes, copy out; one instance reused",
+    )])
+}
+
+/// Suspended → first call answered (the call resumes the sandbox).
+pub async fn resume(rig: &Rig, cycles: usize) -> Result<Vec<Figure>, UserError> {
+    let bytes = wat_workbook(&rig.path("resume.workbook"), "resume", EMPTY_COMMAND)?;
+    let m = &rig.manager;
+    let s = m.dock(&rig.tenant, bytes, DockRequest::default()).await?;
+    m.call(&rig.tenant, &s.id, CommandInput::default()).await?;
+    let mut samples = Vec::with_capacity(cycles);
+    for _ in 0..cycles {
+        m.transit(&rig.tenant, &s.id, Verb::Suspend, None).await?;
+        let started = Instant::now();
+        m.call(&rig.tenant, &s.id, CommandInput::default()).await?;
+        samples.push(started.elapsed());
+    }
+    let p50 = percentile_us(&mut samples, 50.0) / 1000.0;
+    let p99 = percentile_us(&mut samples, 99.0) / 1000.0;
+    let note = "suspend, then one call: resume (clear tmp, reload module, record) + run";
+    Ok(vec![
+        figure(
+            "resume suspended → first call, p50",
+            p50,
+            "ms",
+            Some(1.0),
+            note,
+        ),
+        figure("resume suspended → first call, p99", p99, "ms", None, note),
+    ])
+}
+
+/// Freeze and thaw of a large workbook against a plain copy of its file.
+pub async fn freeze_thaw(rig: &Rig, mib: usize) -> Result<Vec<Figure>, UserError> {
+    let path = rig.path("big.workbook");
+    wat_workbook(&path, "big", EMPTY_COMMAND)?;
+    let workbook = Workbook::open(&path).map_err(|e| e.to_user_error())?;
+    let blob: Vec<u8> = (0..mib << 20).map(|i| (i % 251) as u8).collect();
+    workbook
+        .write_file(Volume::Workspace, "blob.bin", &blob, 0o644)
+        .map_err(|e| e.to_user_error())?;
+    workbook.close().map_err(|e| e.to_user_error())?;
+    let bytes = std::fs::read(&path).map_err(|e| internal(&e.to_string()))?;
+    let m = &rig.manager;
+    let s = m.dock(&rig.tenant, bytes, DockRequest::default()).await?;
+    m.call(&rig.tenant, &s.id, CommandInput::default()).await?;
+    let live = rig.path(&format!("sandboxes/{}.workbook", s.id));
+
+    let (mut copies, mut freezes, mut thaws) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let copy = rig.path("copy.workbook");
+        let started = Instant::now();
+        std::fs::copy(&live, &copy)
+            .and_then(|_| std::fs::File::open(&copy)?.sync_all())
+            .map_err(|e| internal(&e.to_string()))?;
+        copies.push(started.elapsed());
+        let _ = std::fs::remove_file(&copy);
+
+        m.transit(&rig.tenant, &s.id, Verb::Suspend, None).await?;
+        let started = Instant::now();
+        m.transit(&rig.tenant, &s.id, Verb::Freeze, None).await?;
+        freezes.push(started.elapsed());
+        let started = Instant::now();
+        m.transit(&rig.tenant, &s.id, Verb::Resume, None).await?;
+        thaws.push(started.elapsed());
+    }
+    let copy = median(&mut copies);
+    let note = format!(
+        "{mib} MiB workbook; plain copy (copy + fsync) median {:.1} ms",
+        copy * 1e3
+    );
+    Ok(vec![
+        figure(
+            "freeze / plain copy",
+            median(&mut freezes) / copy,
+            "×",
+            Some(1.3),
+            &note,
+        ),
+        figure(
+            "thaw (resume from frozen) / plain copy",
+            median(&mut thaws) / copy,
+            "×",
+            Some(1.3),
+            &note,
+        ),
+    ])
+}
+
+/// Docked sandboxes and concurrently active instances on one node.
+pub async fn density(rig: &Rig, docked: usize, active: usize) -> Result<Vec<Figure>, UserError> {
+    let m = &rig.manager;
+    let before_dock = rss_mib();
+    let started = Instant::now();
+    let bytes = wat_workbook(&rig.path("tiny.workbook"), "tiny", EMPTY_COMMAND)?;
+    for i in 0..docked {
+        let request = DockRequest {
+            name: Some(format!("d{i}")),
+            profile: None,
+        };
+        m.dock(&rig.tenant, bytes.clone(), request).await?;
+    }
+    let dock_rate = docked as f64 / started.elapsed().as_secs_f64();
+    let after_dock = rss_mib();
+
+    let sleeper = SLEEP.replace("SLEEP_MS", "1000");
+    let bytes = wat_workbook(&rig.path("sleep.workbook"), "sleep", &sleeper)?;
+    let mut ids = Vec::with_capacity(active);
+    for i in 0..active {
+        let request = DockRequest {
+            name: Some(format!("a{i}")),
+            profile: None,
+        };
+        ids.push(m.dock(&rig.tenant, bytes.clone(), request).await?.id);
+    }
+    let before_active = rss_mib();
+    let mut calls = tokio::task::JoinSet::new();
+    for id in ids {
+        let (m, tenant) = (m.clone(), rig.tenant.clone());
+        calls.spawn(async move { m.call(&tenant, &id, CommandInput::default()).await });
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let peak = rss_mib();
+    let mut answered = 0;
+    while let Some(result) = calls.join_next().await {
+        if matches!(result, Ok(Ok(_))) {
+            answered += 1;
+        }
+    }
+    let per_instance = (peak - before_active) / active.max(1) as f64;
+    Ok(vec![
+        Figure {
+            name: "docked sandboxes".into(),
+            value: docked as f64,
+            unit: "count".into(),
+            target: None,
+            lower_is_better: false,
+            note: format!("{dock_rate:.0} docks/s; RSS {before_dock:.0} → {after_dock:.0} MiB"),
+        },
+        Figure {
+            name: "concurrently active instances answered".into(),
+            value: answered as f64,
+            unit: "count".into(),
+            target: Some(active as f64),
+            lower_is_better: false,
+            note: format!("{active} calls sleeping 1 s each, all in flight together"),
+        },
+        figure(
+            "RSS per active instance",
+            per_instance,
+            "MiB",
+            None,
+            &format!("peak {peak:.0} MiB with {active} in flight, {before_active:.0} MiB before"),
+        ),
+    ])
+}
+
+fn median(samples: &mut [Duration]) -> f64 {
+    samples.sort();
+    samples
+        .get(samples.len() / 2)
+        .map_or(0.0, Duration::as_secs_f64)
+}

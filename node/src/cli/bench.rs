@@ -1,0 +1,39 @@
+//! `nexus bench`: runs the node's benchmarks and prints the figures.
+
+use clap::Args;
+
+use super::output::print_json;
+use crate::bench::{run as run_bench, BenchOptions};
+use crate::errors::UserError;
+
+/// Arguments of `nexus bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// A short run (seconds) with small counts, to check the harness.
+    #[arg(long)]
+    pub quick: bool,
+    /// Sandboxes to dock for the density figure.
+    #[arg(long)]
+    pub docked: Option<usize>,
+    /// Sandboxes to call concurrently for the active-instance figure.
+    #[arg(long)]
+    pub active: Option<usize>,
+}
+
+/// Runs the benchmarks.
+pub async fn run(args: BenchArgs, json: bool) -> Result<(), UserError> {
+    let mut options = if args.quick {
+        BenchOptions::quick()
+    } else {
+        BenchOptions::default()
+    };
+    options.docked = args.docked.unwrap_or(options.docked);
+    options.active = args.active.unwrap_or(options.active);
+    let report = run_bench(&options).await?;
+    if json {
+        print_json(&report);
+    } else {
+        report.print_table();
+    }
+    Ok(())
+}
