@@ -125,7 +125,11 @@ pub async fn manage(
                 for s in &list.sandboxes {
                     println!(
                         "{:<20} {:<20} {:<10} {:<10} {}",
-                        s.id, s.name, s.state, s.profile, s.generation
+                        s.id,
+                        s.name,
+                        s.state.as_str(),
+                        s.profile,
+                        s.generation
                     );
                 }
             }
