@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::api::{self, AppState};
 use crate::cluster::RegistryHandle;
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineConfig};
 use crate::errors::{ErrorCode, UserError};
 use crate::example;
 use crate::lifecycle::ladder::LifecycleConfig;
@@ -47,18 +47,32 @@ impl Node {
         let lock = lock_data_dir(data_dir)?;
         let registry = RegistryHandle::open(&data_dir.join("registry.db"))?;
         let admin_key = bootstrap_admin(&registry, data_dir).await?;
-        let engine = Engine::new().map_err(|e| {
+        let engine = Engine::with_config(EngineConfig {
+            cache_dir: Some(data_dir.join("modcache")),
+            ..EngineConfig::default()
+        })
+        .map_err(|e| {
             UserError::new(
                 ErrorCode::Internal,
                 format!("cannot start the wasm engine: {e}"),
             )
         })?;
+        let profiles = config.profile_table()?;
+        let ceiling = engine.config().pool_max_memory_bytes;
+        for profile in profiles.iter().filter(|p| p.memory_bytes > ceiling) {
+            warn!(
+                profile = %profile.name,
+                memory_bytes = profile.memory_bytes,
+                pool_max_memory_bytes = ceiling,
+                "profile memory is above the engine's instance pool ceiling; clamped to it"
+            );
+        }
         let manager = SandboxManager::new(
             data_dir.clone(),
             config.node_id,
             registry.clone(),
             engine,
-            config.profile_table()?,
+            profiles,
         )?;
         let report = manager.recover()?;
         if !report.repaired.is_empty() || !report.lost.is_empty() {

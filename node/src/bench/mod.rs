@@ -10,7 +10,7 @@ use std::sync::Arc;
 pub use report::{Figure, Report};
 
 use crate::cluster::RegistryHandle;
-use crate::engine::{Engine, ProfileTable};
+use crate::engine::{Engine, EngineConfig, ProfileTable};
 use crate::errors::{ErrorCode, UserError};
 use crate::sandbox::SandboxManager;
 
@@ -66,7 +66,12 @@ impl Rig {
     async fn new() -> Result<Rig, UserError> {
         let dir = tempfile::tempdir().map_err(|e| internal(&format!("temp dir: {e}")))?;
         let registry = RegistryHandle::open(&dir.path().join("registry.db"))?;
-        let engine = Engine::new().map_err(|e| internal(&e.to_string()))?;
+        // As `nexus up` makes it: the pooled allocator and a disk cache.
+        let engine = Engine::with_config(EngineConfig {
+            cache_dir: Some(dir.path().join("modcache")),
+            ..EngineConfig::default()
+        })
+        .map_err(|e| internal(&e.to_string()))?;
         let manager = SandboxManager::new(
             dir.path().to_path_buf(),
             1,

@@ -11,6 +11,7 @@ use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use super::cache::{short, CompiledModule};
+use super::config::Pool;
 use super::context::SandboxContext;
 use super::error::CallError;
 use super::link::{self, kind};
@@ -65,6 +66,7 @@ pub(crate) enum Phase {
 pub(crate) async fn run(
     engine: &wasmtime::Engine,
     linker: &Linker<GuestState>,
+    pool: &Pool,
     module: &CompiledModule,
     profile: &Profile,
     input: CommandInput,
@@ -90,10 +92,23 @@ pub(crate) async fn run(
         .allow_udp(false)
         .allow_ip_name_lookup(false)
         .build_p1();
-    let mut store = link::store(engine, profile, sandbox.clone(), wasi);
+    // The pool slot is declared before the store so it is dropped after it:
+    // the instance goes back to the pool before the slot is given up.
+    let mut pool_slot = None;
+    let mut store = link::store(
+        engine,
+        profile,
+        pool.max_memory_bytes(),
+        sandbox.clone(),
+        wasi,
+    );
 
     let call = async {
         let _slot = sandbox.slot().await;
+        match pool.acquire().await {
+            Ok(permit) => pool_slot = Some(permit),
+            Err(e) => return Err((Phase::Instantiate, wasmtime::format_err!("{e}"))),
+        }
         let instance = pre
             .instantiate_async(&mut store)
             .await
@@ -122,6 +137,9 @@ pub(crate) async fn run(
         },
     };
     let cpu = store.data().cpu.used();
+    // The instance back to the pool, then its slot (in that order).
+    drop(store);
+    drop(pool_slot);
     tracing::debug!(
         sandbox = sandbox.id(),
         sha256 = short(module.sha256()),

@@ -8,12 +8,13 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedSemaphorePermit};
 use wasmtime::{ExternType, InstancePre, Memory, Store, TypedFunc};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::cache::{short, CompiledModule};
 use super::command::{classify, Phase};
+use super::config::Pool;
 use super::context::SandboxContext;
 use super::cpu::CpuMeter;
 use super::error::CallError;
@@ -24,6 +25,7 @@ use super::state::GuestState;
 /// A kernel instance, reused across calls. Cheap to share behind an `Arc`.
 pub struct KernelInstance {
     engine: wasmtime::Engine,
+    pool: Pool,
     pre: InstancePre<GuestState>,
     profile: Profile,
     sandbox: Arc<SandboxContext>,
@@ -40,6 +42,9 @@ struct Live {
     arena: Range<usize>,
     /// Set while a call runs; still set if the call was cut off mid-way.
     busy: bool,
+    /// The instance's pool slot, held for its life. Declared after `store`
+    /// so it is dropped after it (the instance returns to the pool first).
+    _pool_slot: OwnedSemaphorePermit,
 }
 
 impl std::fmt::Debug for KernelInstance {
@@ -57,6 +62,7 @@ impl KernelInstance {
     pub(crate) async fn new(
         engine: &wasmtime::Engine,
         linker: &wasmtime::Linker<GuestState>,
+        pool: &Pool,
         module: &CompiledModule,
         profile: &Profile,
         sandbox: Arc<SandboxContext>,
@@ -65,6 +71,7 @@ impl KernelInstance {
         check_exports(module)?;
         let kernel = KernelInstance {
             engine: engine.clone(),
+            pool: pool.clone(),
             pre,
             profile: profile.clone(),
             sandbox,
@@ -118,15 +125,23 @@ impl KernelInstance {
         self.instantiations.load(Ordering::Relaxed)
     }
 
-    /// A fresh instance: `_initialize` (if exported), then `arena`.
+    /// A fresh instance: `_initialize` (if exported), then `arena`. Waits
+    /// for a pool slot first.
     async fn instantiate(&self) -> Result<Live, CallError> {
+        let pool_slot = self.pool.acquire().await?;
         self.instantiations.fetch_add(1, Ordering::Relaxed);
         let wasi = WasiCtxBuilder::new()
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build_p1();
-        let mut store = link::store(&self.engine, &self.profile, self.sandbox.clone(), wasi);
+        let mut store = link::store(
+            &self.engine,
+            &self.profile,
+            self.pool.max_memory_bytes(),
+            self.sandbox.clone(),
+            wasi,
+        );
         let fail = |store: &Store<GuestState>, e: wasmtime::Error| {
             classify(store.data(), &self.profile, Phase::Instantiate, &e, &[])
         };
@@ -167,6 +182,7 @@ impl KernelInstance {
             process,
             arena: offset..offset + cap,
             busy: false,
+            _pool_slot: pool_slot,
         })
     }
 }

@@ -9,14 +9,16 @@ pub(crate) const MAX_TABLE_ELEMENTS: usize = 100_000;
 /// Most instances per store: the module itself.
 const MAX_INSTANCES: usize = 1;
 /// Most tables per store.
-const MAX_TABLES: usize = 4;
+pub(crate) const MAX_TABLES: usize = 4;
 /// Most linear memories per store (their sizes count against one budget).
-const MAX_MEMORIES: usize = 4;
+pub(crate) const MAX_MEMORIES: usize = 4;
 
 /// A [`wasmtime::ResourceLimiter`] for one call.
 #[derive(Debug)]
 pub(crate) struct Limiter {
     memory_cap: u64,
+    /// The profile's own cap, when the pool ceiling lowered `memory_cap`.
+    clamped_from: Option<u64>,
     /// Bytes of linear memory granted so far, over all memories.
     memory_used: u64,
     /// Bytes granted by the last successful `memory_growing`, undone if the
@@ -30,9 +32,23 @@ impl Limiter {
     pub(crate) fn new(memory_cap: u64) -> Limiter {
         Limiter {
             memory_cap,
+            clamped_from: None,
             memory_used: 0,
             last_grant: 0,
             denial: None,
+        }
+    }
+
+    /// A limiter for a profile allowing `profile_cap` bytes on an engine
+    /// whose instance pool allows at most `ceiling` bytes per instance: the
+    /// smaller wins, so the pool never refuses a growth the limiter allowed.
+    pub(crate) fn with_ceiling(profile_cap: u64, ceiling: u64) -> Limiter {
+        if profile_cap <= ceiling {
+            return Limiter::new(profile_cap);
+        }
+        Limiter {
+            clamped_from: Some(profile_cap),
+            ..Limiter::new(ceiling)
         }
     }
 
@@ -59,11 +75,18 @@ impl wasmtime::ResourceLimiter for Limiter {
         let grow = (desired as u64).saturating_sub(current as u64);
         let total = self.memory_used.saturating_add(grow);
         if total > self.memory_cap {
+            let limit = match self.clamped_from {
+                None => format!("its profile's limit of {}", fmt_bytes(self.memory_cap)),
+                Some(profile) => format!(
+                    "this node's instance pool limit of {} (its profile allows {})",
+                    fmt_bytes(self.memory_cap),
+                    fmt_bytes(profile)
+                ),
+            };
             self.deny(format!(
-                "guest tried to grow its memory to {} ({} bytes), past its profile's limit of {}",
+                "guest tried to grow its memory to {} ({} bytes), past {limit}",
                 fmt_bytes(total),
                 total,
-                fmt_bytes(self.memory_cap),
             ));
             self.last_grant = 0;
             return Ok(false);
@@ -121,6 +144,21 @@ mod tests {
         assert!(!l.memory_growing(4 << 16, 5 << 16, None).unwrap());
         let msg = l.denial().expect("denial recorded");
         assert!(msg.contains("past its profile's limit of 640 KiB"), "{msg}");
+    }
+
+    #[test]
+    fn the_pool_ceiling_clamps_a_larger_profile() {
+        let mut l = Limiter::with_ceiling(4 << 16, 2 << 16);
+        assert!(l.memory_growing(0, 2 << 16, None).unwrap());
+        assert!(!l.memory_growing(2 << 16, 3 << 16, None).unwrap());
+        let msg = l.denial().expect("denial recorded");
+        assert!(
+            msg.contains("instance pool limit of 128 KiB (its profile allows 256 KiB)"),
+            "{msg}"
+        );
+        let l = Limiter::with_ceiling(1 << 16, 2 << 16);
+        assert_eq!(l.memory_cap, 1 << 16);
+        assert!(l.clamped_from.is_none());
     }
 
     #[test]

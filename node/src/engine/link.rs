@@ -53,16 +53,18 @@ fn link(
     })
 }
 
-/// A fresh store for `profile`: memory limiter, CPU meter and host context.
+/// A fresh store for `profile`: memory limiter (the profile's cap, at most
+/// the pool's `memory_ceiling`), CPU meter and host context.
 pub(crate) fn store(
     engine: &wasmtime::Engine,
     profile: &Profile,
+    memory_ceiling: u64,
     sandbox: Arc<SandboxContext>,
     wasi: WasiP1Ctx,
 ) -> Store<GuestState> {
     let state = GuestState {
         wasi,
-        limits: Limiter::new(profile.memory_bytes),
+        limits: Limiter::with_ceiling(profile.memory_bytes, memory_ceiling),
         cpu: CpuMeter::new(profile.cpu_time),
         host: HostCtx::new(sandbox, profile),
     };

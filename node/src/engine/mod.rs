@@ -10,11 +10,19 @@
 //! ticker advances the epoch every [`TICK`]), wall time through a tokio
 //! timeout, and captured output through capped pipes. Hostile guests hit a
 //! limit and get a [`CallError`] naming it; the node keeps serving.
+//!
+//! Instances come from wasmtime's pooling allocator, sized by
+//! [`EngineConfig`] for the instances alive at once (running commands and
+//! live kernels), not for docked sandboxes; when the pool is full, new
+//! instances wait for a slot. With [`EngineConfig::cache_dir`] set, compiled
+//! modules are kept on disk between runs (see the `cache` module docs for
+//! why loading them is safe).
 
 pub mod abi;
 mod cache;
 mod capability;
 mod command;
+mod config;
 mod context;
 mod cpu;
 mod data;
@@ -30,13 +38,15 @@ mod state;
 mod ticker;
 mod trap;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use wasmtime::{Config, Linker};
+use wasmtime::Linker;
 
 pub use cache::CompiledModule;
 pub use capability::{Capabilities, Capability, UnknownCapability};
 pub use command::{CommandInput, CommandOutput};
+pub use config::{largest_builtin_memory, EngineConfig, DEFAULT_POOL_INSTANCES, GUARD_BYTES};
 pub use context::{SandboxContext, NO_SANDBOX};
 pub use data::{DataError, FileStat, MemoryData, SandboxData};
 pub use denials::{Denial, DenialCounter, Denials};
@@ -47,6 +57,7 @@ pub use profile_table::{ProfileError, ProfileSpec, ProfileTable};
 pub use ticker::TICK;
 
 use cache::ModuleCache;
+use config::Pool;
 use state::GuestState;
 
 /// The node's wasm engine. Cheap to clone; all clones share one wasmtime
@@ -60,6 +71,8 @@ struct Inner {
     engine: wasmtime::Engine,
     linker: Linker<GuestState>,
     modules: ModuleCache,
+    pool: Pool,
+    config: EngineConfig,
 }
 
 impl std::fmt::Debug for Engine {
@@ -69,24 +82,59 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Sets up wasmtime (epoch interruption, no fuel, on-demand allocation;
-    /// async calls need no switch since wasmtime 42), links the host
-    /// functions and starts the epoch ticker, which stops by itself once the
-    /// engine and every module compiled by it are dropped.
+    /// [`Engine::with_config`] with the defaults: a pool of
+    /// [`DEFAULT_POOL_INSTANCES`] instances of up to
+    /// [`largest_builtin_memory`] each, no disk cache.
     pub fn new() -> Result<Engine, EngineError> {
-        let mut config = Config::new();
-        config.epoch_interruption(true).consume_fuel(false);
-        let engine =
-            wasmtime::Engine::new(&config).map_err(|e| EngineError::Config(e.to_string()))?;
+        Engine::with_config(EngineConfig::default())
+    }
+
+    /// Sets up wasmtime (epoch interruption, no fuel, the pooling allocator
+    /// as `config` sizes it; async calls need no switch since wasmtime 42),
+    /// opens the disk cache if any, links the host functions and starts the
+    /// epoch ticker, which stops by itself once the engine and every module
+    /// compiled by it are dropped.
+    pub fn with_config(config: EngineConfig) -> Result<Engine, EngineError> {
+        let wasmtime_config = config.wasmtime()?;
+        let engine = wasmtime::Engine::new(&wasmtime_config)
+            .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        let modules = match &config.cache_dir {
+            Some(dir) => ModuleCache::on_disk(&engine, dir)?,
+            None => ModuleCache::default(),
+        };
         let linker = state::linker(&engine).map_err(|e| EngineError::Linker(e.to_string()))?;
         ticker::spawn(&engine)?;
         Ok(Engine {
             inner: Arc::new(Inner {
                 engine,
                 linker,
-                modules: ModuleCache::default(),
+                modules,
+                pool: Pool::new(&config),
+                config,
             }),
         })
+    }
+
+    /// The configuration this engine was made with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Instance pool slots free right now (of
+    /// [`EngineConfig::pool_instances`]).
+    pub fn pool_available(&self) -> usize {
+        self.inner.pool.available()
+    }
+
+    /// Modules loaded from the disk cache instead of compiled, so far.
+    pub fn disk_cache_hits(&self) -> u64 {
+        self.inner.modules.disk_hits()
+    }
+
+    /// Where the precompiled form of the module `sha256` is kept, if this
+    /// engine has a disk cache.
+    pub fn disk_cache_path(&self, sha256: &str) -> Option<PathBuf> {
+        self.inner.modules.disk_path(sha256)
     }
 
     /// The compiled module for `wasm` (binary or WAT text), whose lowercase
@@ -94,6 +142,10 @@ impl Engine {
     /// not hash to `sha256`, and invalid modules, fail with
     /// [`CallError::ModuleInvalid`]. Imports and `_start` are checked when the
     /// module is first run, since what a call shape links differs.
+    ///
+    /// With a disk cache, a module compiled before (by this node, with this
+    /// wasmtime and configuration) is loaded from disk instead; a cache file
+    /// that does not load is deleted and the module recompiled.
     ///
     /// Compiling is CPU heavy (milliseconds to seconds): async callers run
     /// this in `tokio::task::spawn_blocking`. Cache hits are cheap.
@@ -129,7 +181,9 @@ impl Engine {
 
     /// [`Engine::run_command`] for `sandbox`: host imports reach its data,
     /// denials are counted in its counter, logs carry its id, and at most
-    /// `profile.max_concurrent` of its calls run at once. A module importing
+    /// `profile.max_concurrent` of its calls run at once. The instance holds
+    /// one slot of the engine's instance pool for the call; with the pool
+    /// full, the call waits for a slot (within its wall-clock deadline). A module importing
     /// a host function `profile` does not grant fails with
     /// [`CallError::InstantiateFailed`] naming the import and capability.
     pub async fn run_command_with(
@@ -142,6 +196,7 @@ impl Engine {
         command::run(
             &self.inner.engine,
             &self.inner.linker,
+            &self.inner.pool,
             module,
             profile,
             input,
@@ -164,6 +219,8 @@ impl Engine {
     /// A `kernel` instance of `module` for `sandbox`, instantiated now (so
     /// missing exports and ungranted imports fail here). Reuse it for many
     /// [`KernelInstance::call`]s; each gets the profile's CPU and wall time.
+    /// The live instance holds one slot of the engine's instance pool until
+    /// it is dropped or discarded; with the pool full, making one waits.
     pub async fn kernel_with(
         &self,
         module: &CompiledModule,
@@ -173,6 +230,7 @@ impl Engine {
         KernelInstance::new(
             &self.inner.engine,
             &self.inner.linker,
+            &self.inner.pool,
             module,
             profile,
             sandbox,
