@@ -39,9 +39,16 @@ pub fn checkpoint_live(path: &Path) -> Result<(), UserError> {
         .map_err(|e| io_error(&format!("sync {}", path.display()), e))
 }
 
-/// Empties the `tmp` volume of a live workbook (done on every resume).
+/// Empties the `tmp` volume of a live workbook (done on every resume). An
+/// already empty volume is only read, so the common resume writes nothing.
 pub fn clear_tmp(path: &Path) -> Result<u64, UserError> {
     let workbook = Workbook::open_live(path).map_err(|e| internal(&e.to_string()))?;
+    let tmp = workbook
+        .volume_stats(crate::workbook::Volume::Tmp)
+        .map_err(|e| internal(&e.to_string()))?;
+    if tmp.files == 0 {
+        return Ok(0);
+    }
     let removed = workbook
         .clear_volume(crate::workbook::Volume::Tmp)
         .map_err(|e| internal(&e.to_string()))?;

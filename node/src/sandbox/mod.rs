@@ -257,13 +257,19 @@ impl SandboxManager {
             .clone()
     }
 
-    /// Drops the compiled modules of a sandbox (entry and named ones) and
-    /// its engine context, closing its workbook.
-    fn forget(&self, sandbox_id: &str) {
+    /// Drops a sandbox's engine context, closing its workbook file. Its
+    /// compiled modules stay: they are code, not state.
+    fn close_context(&self, sandbox_id: &str) {
         self.contexts
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(sandbox_id);
+    }
+
+    /// Drops the compiled modules of a sandbox (entry and named ones) and
+    /// its engine context, closing its workbook.
+    fn forget(&self, sandbox_id: &str) {
+        self.close_context(sandbox_id);
         let named = format!("{sandbox_id}/");
         self.loaded_map()
             .retain(|key, _| key != sandbox_id && !key.starts_with(&named));
