@@ -41,6 +41,9 @@ pub struct Limits {
     pub max_upload_bytes: usize,
     /// Largest JSON request body (call input included).
     pub max_request_bytes: usize,
+    /// Idle sandboxes that keep their workbook open (least recently used
+    /// ones are closed beyond this; each open workbook holds 3 files).
+    pub max_open_workbooks: usize,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Limits {
         Limits {
             max_upload_bytes: 256 << 20,
             max_request_bytes: 16 << 20,
+            max_open_workbooks: 512,
         }
     }
 }
@@ -114,6 +118,9 @@ impl Config {
             "NEXUS_NODE_ID" => self.node_id = value.parse().map_err(|_| invalid("node id"))?,
             "NEXUS_MAX_UPLOAD_BYTES" => {
                 self.limits.max_upload_bytes = value.parse().map_err(|_| invalid("byte count"))?
+            }
+            "NEXUS_MAX_OPEN_WORKBOOKS" => {
+                self.limits.max_open_workbooks = value.parse().map_err(|_| invalid("count"))?
             }
             "NEXUS_MAX_REQUEST_BYTES" => {
                 self.limits.max_request_bytes = value.parse().map_err(|_| invalid("byte count"))?

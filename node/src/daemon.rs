@@ -73,6 +73,7 @@ impl Node {
             registry.clone(),
             engine,
             profiles,
+            config.limits.max_open_workbooks,
         )?;
         let report = manager.recover()?;
         if !report.repaired.is_empty() || !report.lost.is_empty() {

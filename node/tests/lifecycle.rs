@@ -378,3 +378,33 @@ async fn guest_state_lives_in_the_workbook_across_suspend_and_freeze() {
     assert_eq!(info.denials.total, 0);
     node.stop().await;
 }
+
+#[tokio::test]
+async fn evicted_warm_contexts_reopen_their_workbooks() {
+    let node = TestNode::start_with(|c| c.limits.max_open_workbooks = 2).await;
+    let admin = node.admin();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let file = wat_workbook(node.data_dir.path(), &format!("c{i}"), KV_COUNTER);
+        ids.push(
+            admin
+                .dock(std::fs::read(file).unwrap(), None, None)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    for round in 1..=3u32 {
+        for id in &ids {
+            let out = admin.call(id, &CallRequest::default()).await.unwrap();
+            let bytes =
+                nexus_node::api::types::decode_bytes(out.stdout, out.stdout_encoding).unwrap();
+            assert_eq!(
+                bytes,
+                round.to_le_bytes(),
+                "each sandbox keeps its own count"
+            );
+        }
+    }
+    node.stop().await;
+}

@@ -78,6 +78,7 @@ impl Rig {
             registry.clone(),
             engine.clone(),
             ProfileTable::builtin(),
+            crate::config::Limits::default().max_open_workbooks,
         )?;
         let (tenant, _) =
             crate::tenants::create_tenant(&registry, "bench", nexus_raft::Role::Tenant).await?;

@@ -10,6 +10,7 @@ mod schedules;
 mod store;
 mod upkeep;
 mod verbs;
+mod warm;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -64,27 +65,29 @@ pub struct SandboxManager {
     profiles: ProfileTable,
     files: SandboxFiles,
     loaded: Mutex<HashMap<String, Arc<CompiledModule>>>,
-    contexts: Mutex<HashMap<String, Arc<SandboxContext>>>,
+    contexts: Mutex<warm::WarmSet>,
     activity: ActivityTable,
     schedules: schedules::ScheduleTable,
 }
 
 impl SandboxManager {
     /// A manager keeping sandbox files under `data_dir`, running calls
-    /// under the profiles of `profiles`.
+    /// under the profiles of `profiles`, with at most `max_open_workbooks`
+    /// idle sandboxes holding their workbook open.
     pub fn new(
         data_dir: PathBuf,
         node_id: u64,
         registry: RegistryHandle,
         engine: Engine,
         profiles: ProfileTable,
+        max_open_workbooks: usize,
     ) -> Result<SandboxManager, UserError> {
         Ok(SandboxManager {
             node_id,
             registry,
             engine,
             profiles,
-            contexts: Mutex::new(HashMap::new()),
+            contexts: Mutex::new(warm::WarmSet::new(max_open_workbooks)),
             loaded: Mutex::new(HashMap::new()),
             activity: ActivityTable::default(),
             schedules: schedules::ScheduleTable::open(&data_dir),
@@ -246,15 +249,12 @@ impl SandboxManager {
     /// it runs) and its denial counter.
     fn context_for(&self, sandbox: &Sandbox, profile: &Profile) -> Arc<SandboxContext> {
         let mut contexts = self.contexts.lock().unwrap_or_else(|p| p.into_inner());
-        contexts
-            .entry(sandbox.id.clone())
-            .or_insert_with(|| {
-                let data = data::WorkbookData::new(self.files.path(&sandbox.id));
-                let context = SandboxContext::new(sandbox.id.clone(), Arc::new(data), profile)
-                    .with_denials(self.activity_of(sandbox).denials().clone());
-                Arc::new(context)
-            })
-            .clone()
+        contexts.get_or_insert_with(&sandbox.id, || {
+            let data = data::WorkbookData::new(self.files.path(&sandbox.id));
+            let context = SandboxContext::new(sandbox.id.clone(), Arc::new(data), profile)
+                .with_denials(self.activity_of(sandbox).denials().clone());
+            Arc::new(context)
+        })
     }
 
     /// Drops a sandbox's engine context, closing its workbook file. Its
