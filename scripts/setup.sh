@@ -22,4 +22,7 @@ if ! command -v sqlite3 >/dev/null; then
   fi
 fi
 
-cargo build --quiet --release --target wasm32-wasip1 --manifest-path examples/hello/Cargo.toml
+# The example guests (and through them the guest SDK in guest/).
+for example in hello counter; do
+  cargo build --quiet --release --target wasm32-wasip1 --manifest-path "examples/$example/Cargo.toml"
+done

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{hello_example, print_wat, wat_workbook, TestNode};
+use common::{built_example, print_wat, wat_workbook, TestNode};
 use nexus_node::api::types::{CallRequest, CallResponse, Encoding};
 use nexus_node::workbook;
 
@@ -19,7 +19,7 @@ fn call_with(args: &[&str], stdin: &str) -> CallRequest {
 async fn pack_inspect_dock_call_hello() {
     let node = TestNode::start().await;
     let out = node.data_dir.path().join("hello.workbook");
-    let inspection = workbook::pack(&hello_example(), &out).expect("pack hello");
+    let inspection = workbook::pack(&built_example("hello"), &out).expect("pack hello");
     assert_eq!(inspection.name, "hello");
     assert_eq!(inspection.modules.len(), 1);
     assert_eq!(inspection.modules[0].name, "hello");

@@ -408,3 +408,35 @@ async fn evicted_warm_contexts_reopen_their_workbooks() {
     }
     node.stop().await;
 }
+
+#[tokio::test]
+async fn rust_counter_example_keeps_count_and_journal_through_freeze() {
+    let node = TestNode::start().await;
+    let admin = node.admin();
+    let out = node.data_dir.path().join("counter.workbook");
+    nexus_node::workbook::pack(&common::built_example("counter"), &out).expect("pack counter");
+    let s = admin
+        .dock(std::fs::read(&out).unwrap(), None, None)
+        .await
+        .unwrap();
+    for n in 1..=3 {
+        let reply = admin.call(&s.id, &CallRequest::default()).await.unwrap();
+        assert_eq!(reply.stdout, format!("count = {n}\n"), "{}", reply.stderr);
+    }
+    admin.transit(&s.id, Verb::Suspend, None).await.unwrap();
+    admin.transit(&s.id, Verb::Freeze, None).await.unwrap();
+    let reply = admin.call(&s.id, &CallRequest::default()).await.unwrap();
+    assert_eq!(reply.stdout, "count = 4\n");
+    admin.transit(&s.id, Verb::Suspend, None).await.unwrap();
+    let live = node
+        .data_dir
+        .path()
+        .join(format!("sandboxes/{}.workbook", s.id));
+    let files = volume_contents(&live);
+    let journal = files
+        .iter()
+        .find(|(v, p, _)| v == "memory" && p == "journal.txt")
+        .map(|(_, _, data)| String::from_utf8_lossy(data).into_owned());
+    assert_eq!(journal.as_deref(), Some("call 1\ncall 2\ncall 3\ncall 4\n"));
+    node.stop().await;
+}

@@ -136,11 +136,11 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The hello example's directory; its module must have been built by
-/// scripts/setup.sh (the README's test command runs it).
-pub fn hello_example() -> PathBuf {
-    let dir = repo_root().join("examples/hello");
-    let wasm = dir.join("target/wasm32-wasip1/release/hello.wasm");
+/// An example workbook's directory (`examples/NAME`); its Rust module must
+/// have been built by scripts/setup.sh (the README's test command runs it).
+pub fn built_example(name: &str) -> PathBuf {
+    let dir = repo_root().join("examples").join(name);
+    let wasm = dir.join(format!("target/wasm32-wasip1/release/{name}.wasm"));
     assert!(
         wasm.exists(),
         "{} is missing: run scripts/setup.sh (it builds the example guests)",
