@@ -26,15 +26,9 @@ fn log_write(mut caller: Caller<'_, GuestState>, level: i32, ptr: i32, len: i32)
         if !(0..=4).contains(&level) {
             return Err(ERR_INVALID);
         }
-        if len as u32 as usize > MAX_LOG {
-            let target = format!(
-                "log_write of {} bytes, over the {MAX_LOG}-byte cap",
-                len as u32
-            );
-            caller.data().host.sandbox.deny("log", &target);
-            return Err(abi::ERR_TOO_LARGE);
-        }
-        let bytes = mem::read(&mut caller, ptr, len, MAX_LOG)?;
+        let bytes = mem::read_capped(&mut caller, ptr, len, MAX_LOG, "log", || {
+            "log_write: message".to_string()
+        })?;
         let host = &mut caller.data_mut().host;
         if host.logs_left == 0 {
             if !host.log_flood_counted {

@@ -3,9 +3,7 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::super::abi::{
-    self, ERR_INVALID, ERR_IO, ERR_NOT_FOUND, ERR_TOO_LARGE, MAX_KEY, MAX_VALUE,
-};
+use super::super::abi::{self, ERR_INVALID, ERR_IO, ERR_NOT_FOUND, MAX_KEY, MAX_VALUE};
 use super::super::capability::Capability;
 use super::super::data::DataError;
 use super::super::state::GuestState;
@@ -37,15 +35,9 @@ fn kv_set(mut caller: Caller<'_, GuestState>, kp: i32, kl: i32, vp: i32, vl: i32
     ret((|| {
         granted(caller.data(), Capability::Kv, "kv_set")?;
         let key = key(&mut caller, kp, kl, "kv_set")?;
-        if vl as u32 as usize > MAX_VALUE {
-            let target = format!(
-                "kv_set `{key}`: value of {} bytes, over the {MAX_VALUE}-byte cap",
-                vl as u32
-            );
-            caller.data().host.sandbox.deny("kv", &target);
-            return Err(ERR_TOO_LARGE);
-        }
-        let value = mem::read(&mut caller, vp, vl, MAX_VALUE)?;
+        let value = mem::read_capped(&mut caller, vp, vl, MAX_VALUE, "kv", || {
+            format!("kv_set `{key}`: value")
+        })?;
         let data = caller.data().host.sandbox.data().clone();
         data.kv_set(&key, &value)
             .map_err(|e| io(&caller, "kv_set", e))?;
@@ -69,15 +61,7 @@ fn kv_delete(mut caller: Caller<'_, GuestState>, kp: i32, kl: i32) -> i32 {
 /// The key at `ptr`: 1..=[`MAX_KEY`] bytes of UTF-8. Oversized keys are
 /// counted as denials.
 fn key(caller: &mut Caller<'_, GuestState>, ptr: i32, len: i32, op: &str) -> Result<String, i32> {
-    if len as u32 as usize > MAX_KEY {
-        let target = format!(
-            "{op}: key of {} bytes, over the {MAX_KEY}-byte cap",
-            len as u32
-        );
-        caller.data().host.sandbox.deny("kv", &target);
-        return Err(ERR_TOO_LARGE);
-    }
-    let bytes = mem::read(caller, ptr, len, MAX_KEY)?;
+    let bytes = mem::read_capped(caller, ptr, len, MAX_KEY, "kv", || format!("{op}: key"))?;
     if bytes.is_empty() {
         return Err(ERR_INVALID);
     }

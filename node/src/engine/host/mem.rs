@@ -27,6 +27,29 @@ pub(super) fn range(ptr: i32, len: i32, size: usize) -> Result<Range<usize>, i32
     Ok(start..end)
 }
 
+/// A copy of `len` bytes at `ptr`, where more than `max` bytes is a denial
+/// of `capability`: logged and counted as "`what` of N bytes, over the
+/// MAX-byte cap", and answered with `ERR_TOO_LARGE`.
+pub(super) fn read_capped(
+    caller: &mut Caller<'_, GuestState>,
+    ptr: i32,
+    len: i32,
+    max: usize,
+    capability: &str,
+    what: impl FnOnce() -> String,
+) -> Result<Vec<u8>, i32> {
+    if len as u32 as usize > max {
+        let target = format!(
+            "{} of {} bytes, over the {max}-byte cap",
+            what(),
+            len as u32
+        );
+        caller.data().host.sandbox.deny(capability, &target);
+        return Err(ERR_TOO_LARGE);
+    }
+    read(caller, ptr, len, max)
+}
+
 /// A copy of `len` bytes at `ptr`; `ERR_TOO_LARGE` past `max`.
 pub(super) fn read(
     caller: &mut Caller<'_, GuestState>,

@@ -5,9 +5,7 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::super::abi::{
-    self, ERR_DENIED, ERR_INVALID, ERR_NOT_FOUND, ERR_TOO_LARGE, MAX_FILE, MAX_PATH,
-};
+use super::super::abi::{self, ERR_DENIED, ERR_INVALID, ERR_NOT_FOUND, MAX_FILE, MAX_PATH};
 use super::super::capability::Capability;
 use super::super::state::GuestState;
 use super::kv::io;
@@ -56,15 +54,9 @@ fn vfs_write(
 ) -> i32 {
     ret((|| {
         let (volume, path) = target(&mut caller, vol, pp, pl, "vfs_write")?;
-        if dl as u32 as usize > MAX_FILE {
-            let what = format!(
-                "vfs_write {volume}/{path}: {} bytes, over the {MAX_FILE}-byte cap",
-                dl as u32
-            );
-            caller.data().host.sandbox.deny("vfs", &what);
-            return Err(ERR_TOO_LARGE);
-        }
-        let contents = mem::read(&mut caller, dp, dl, MAX_FILE)?;
+        let contents = mem::read_capped(&mut caller, dp, dl, MAX_FILE, "vfs", || {
+            format!("vfs_write {volume}/{path}: file")
+        })?;
         let data = caller.data().host.sandbox.data().clone();
         data.write_file(volume, &path, &contents)
             .map_err(|e| io(&caller, "vfs_write", e))?;
@@ -142,15 +134,7 @@ fn target(
 ) -> Result<(Volume, String), i32> {
     granted(caller.data(), Capability::Vfs, op)?;
     let volume = volume(vol)?;
-    if len as u32 as usize > MAX_PATH {
-        let what = format!(
-            "{op}: path of {} bytes, over the {MAX_PATH}-byte cap",
-            len as u32
-        );
-        caller.data().host.sandbox.deny("vfs", &what);
-        return Err(ERR_TOO_LARGE);
-    }
-    let bytes = mem::read(caller, ptr, len, MAX_PATH)?;
+    let bytes = mem::read_capped(caller, ptr, len, MAX_PATH, "vfs", || format!("{op}: path"))?;
     let path = String::from_utf8(bytes).map_err(|_| ERR_INVALID)?;
     if let Err(reason) = check_path(&path) {
         let what = format!("{op} {volume}/{path}: {reason}");
