@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{built_example, print_wat, wat_workbook, TestNode};
+use common::{built_example, dock_wat, print_wat, wat_workbook, TestNode};
 use nexus_node::api::types::{CallRequest, CallResponse, Encoding};
 use nexus_node::workbook;
 
@@ -303,18 +303,8 @@ async fn many_concurrent_calls_to_different_sandboxes() {
     let admin = std::sync::Arc::new(node.admin());
     let mut ids = Vec::new();
     for i in 0..16 {
-        let file = wat_workbook(
-            node.data_dir.path(),
-            &format!("s{i}"),
-            &print_wat(&format!("I am {i}\n")),
-        );
-        ids.push(
-            admin
-                .dock(std::fs::read(file).unwrap(), None, None)
-                .await
-                .unwrap()
-                .id,
-        );
+        let wat = print_wat(&format!("I am {i}\n"));
+        ids.push(dock_wat(&admin, node.data_dir.path(), &format!("s{i}"), &wat).await);
     }
     let mut calls = tokio::task::JoinSet::new();
     for round in 0..4 {

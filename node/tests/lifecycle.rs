@@ -6,7 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{print_wat, stateful_workbook, volume_contents, wat_workbook, without_tmp, TestNode};
+use common::{
+    dock_wat, print_wat, stateful_workbook, volume_contents, wat_workbook, without_tmp, TestNode,
+};
 use nexus_node::api::types::{CallRequest, CloneRequest};
 use nexus_node::sandbox::Verb;
 
@@ -385,14 +387,7 @@ async fn evicted_warm_contexts_reopen_their_workbooks() {
     let admin = node.admin();
     let mut ids = Vec::new();
     for i in 0..5 {
-        let file = wat_workbook(node.data_dir.path(), &format!("c{i}"), KV_COUNTER);
-        ids.push(
-            admin
-                .dock(std::fs::read(file).unwrap(), None, None)
-                .await
-                .unwrap()
-                .id,
-        );
+        ids.push(dock_wat(&admin, node.data_dir.path(), &format!("c{i}"), KV_COUNTER).await);
     }
     for round in 1..=3u32 {
         for id in &ids {

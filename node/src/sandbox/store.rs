@@ -79,19 +79,12 @@ impl SandboxFiles {
     /// Copies a workbook file (e.g. a clone's source) into staging.
     pub async fn stage_copy(&self, source: &Path) -> Result<StagedFile, UserError> {
         let source = source.to_path_buf();
-        let path = self
-            .staging
-            .join(format!("{:016x}.upload", rand::random::<u64>()));
-        tokio::task::spawn_blocking(move || {
-            std::fs::copy(&source, &path).map_err(|e| io_error("copy", &source, e))?;
-            let bytes = std::fs::read(&path).map_err(|e| io_error("read", &path, e))?;
-            Ok(StagedFile {
-                path: Some(path),
-                sha256: hex::encode(Sha256::digest(&bytes)),
-            })
+        let bytes = tokio::task::spawn_blocking(move || {
+            std::fs::read(&source).map_err(|e| io_error("read", &source, e))
         })
         .await
-        .map_err(|e| UserError::new(ErrorCode::Internal, format!("staging task failed: {e}")))?
+        .map_err(|e| UserError::new(ErrorCode::Internal, format!("staging task failed: {e}")))??;
+        self.stage(bytes).await
     }
 
     /// Moves a staged upload to its place as sandbox `sandbox_id`'s file.

@@ -112,6 +112,13 @@ pub fn wat_workbook(dir: &Path, name: &str, wat: &str) -> PathBuf {
     path
 }
 
+/// Makes a workbook from WAT in `dir` and docks it; returns the sandbox id.
+pub async fn dock_wat(client: &NodeClient, dir: &Path, name: &str, wat: &str) -> String {
+    let file = wat_workbook(dir, name, wat);
+    let bytes = std::fs::read(file).expect("read workbook");
+    client.dock(bytes, None, None).await.expect("dock").id
+}
+
 /// A WASI command that prints `text` and exits 0.
 pub fn print_wat(text: &str) -> String {
     let escaped: String = text.bytes().map(|b| format!("\\{b:02x}")).collect();
