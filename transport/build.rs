@@ -1,0 +1,45 @@
+//! Generates the tonic services of the node-to-node transport from Rust type
+//! paths (no .proto files): messages are serde types encoded as MessagePack by
+//! `crate::codec::MsgPackCodec`.
+
+use tonic_build::manual::{Builder, Method, Service};
+
+/// One unary method `name` (route `route`) taking `input` and returning `output`.
+fn method(name: &str, route: &str, input: &str, output: &str) -> Method {
+    Method::builder()
+        .name(name)
+        .route_name(route)
+        .input_type(format!("crate::wire::{input}"))
+        .output_type(format!("crate::wire::{output}"))
+        .codec_path("crate::codec::MsgPackCodec")
+        .build()
+}
+
+fn main() {
+    let raft = Service::builder()
+        .name("RaftService")
+        .package("nexus.raft")
+        .comment("openraft's RPCs between the members of one cluster.")
+        .method(method("vote", "Vote", "VoteMsg", "VoteReply"))
+        .method(method("append", "Append", "AppendMsg", "AppendReply"))
+        .method(method(
+            "snapshot",
+            "Snapshot",
+            "SnapshotMsg",
+            "SnapshotReply",
+        ))
+        .build();
+    let peer = Service::builder()
+        .name("PeerService")
+        .package("nexus.peer")
+        .comment("Registry writes and read barriers forwarded to the leader.")
+        .method(method("write", "Write", "WriteMsg", "WriteReply"))
+        .method(method(
+            "read_index",
+            "ReadIndex",
+            "ReadIndexMsg",
+            "ReadIndexReply",
+        ))
+        .build();
+    Builder::new().compile(&[raft, peer]);
+}

@@ -1,0 +1,43 @@
+//! # nexus-transport
+//!
+//! How Nexus nodes talk to each other: openraft's vote, append and snapshot
+//! RPCs, and a peer service that forwards registry writes and read barriers
+//! to the leader — all gRPC (tonic) over mutual TLS.
+//!
+//! - [`server::serve`] answers both services on one listener.
+//! - [`Network`] is openraft's network: one reused channel per peer
+//!   ([`Channels`]), unreachable peers backed off.
+//! - [`Gateway`] is what the node writes and reads the registry through:
+//!   local when this node leads, forwarded to the leader otherwise, with the
+//!   write's idempotency key so a retry applies at most once.
+//!
+//! Messages are openraft's serde types encoded as MessagePack
+//! ([`codec::MsgPackCodec`]); no `.proto` files and no `protoc`. Every
+//! message may be up to [`MAX_MESSAGE_BYTES`] in both directions (tonic's
+//! default 4 MiB decode cap would refuse snapshot chunks).
+
+#![warn(missing_docs)]
+
+mod channels;
+pub mod codec;
+mod gateway;
+mod network;
+pub mod server;
+pub mod tls;
+pub mod wire;
+
+/// Generated gRPC clients and servers (see `build.rs`).
+#[allow(missing_docs, clippy::all)]
+pub mod proto {
+    include!(concat!(env!("OUT_DIR"), "/nexus.raft.RaftService.rs"));
+    include!(concat!(env!("OUT_DIR"), "/nexus.peer.PeerService.rs"));
+}
+
+pub use channels::Channels;
+pub use gateway::{Gateway, GatewayError};
+pub use network::{Network, PeerLink};
+pub use tls::DialError;
+
+/// The largest message either side sends or accepts (a snapshot chunk of
+/// [`nexus_raft::replication::SNAPSHOT_CHUNK_BYTES`] plus its framing fits).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
