@@ -85,10 +85,13 @@ fn transport_error<E: std::error::Error>(status: tonic::Status) -> RPCError<Node
     }
 }
 
+/// A gRPC reply carrying the remote node's own result.
+type Reply<T, E> = Result<tonic::Response<Result<T, RaftError<NodeId, E>>>, tonic::Status>;
+
 /// Unwraps a reply carrying the remote node's own result.
 fn remote<T, E: std::error::Error>(
     target: NodeId,
-    reply: Result<tonic::Response<Result<T, RaftError<NodeId, E>>>, tonic::Status>,
+    reply: Reply<T, E>,
 ) -> Result<T, RPCError<NodeId, NodeInfo, RaftError<NodeId, E>>> {
     reply
         .map_err(transport_error)?
