@@ -8,6 +8,7 @@ use crate::api::types::{
     CallRequest, CallResponse, CloneRequest, CreateTenant, ErrorBody, Removed, SandboxList,
     TenantCreated, TenantList, TransitionRequest,
 };
+use crate::cluster::status::ClusterStatus;
 use crate::errors::{ErrorCode, UserError};
 use crate::sandbox::{SandboxInfo, Verb};
 
@@ -106,6 +107,11 @@ impl NodeClient {
     /// Every tenant (admin key needed).
     pub async fn tenants(&self) -> Result<TenantList, UserError> {
         self.send(self.get("/v1/tenants")).await
+    }
+
+    /// The answering node's view of the cluster.
+    pub async fn cluster_status(&self) -> Result<ClusterStatus, UserError> {
+        self.send(self.get("/v1/cluster/status")).await
     }
 
     fn get(&self, path: &str) -> RequestBuilder {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::cluster::ClusterConfig;
 use crate::engine::{ProfileSpec, ProfileTable};
 use crate::errors::{Coded, ErrorCode, UserError};
 use crate::lifecycle::ladder::LifecycleConfig;
@@ -31,6 +32,8 @@ pub struct Config {
     pub lifecycle: LifecycleConfig,
     /// Custom profiles (`[profiles.NAME]`), beside the built-in ones.
     pub profiles: BTreeMap<String, ProfileSpec>,
+    /// The replicated registry: peer listener and static members.
+    pub cluster: ClusterConfig,
 }
 
 /// Limits the node enforces on requests.
@@ -55,6 +58,7 @@ impl Default for Config {
             limits: Limits::default(),
             lifecycle: LifecycleConfig::default(),
             profiles: BTreeMap::new(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -116,6 +120,9 @@ impl Config {
             "NEXUS_LISTEN" => self.listen = value.parse().map_err(|_| invalid("address"))?,
             "NEXUS_DATA_DIR" => self.data_dir = PathBuf::from(value),
             "NEXUS_NODE_ID" => self.node_id = value.parse().map_err(|_| invalid("node id"))?,
+            "NEXUS_RAFT_LISTEN" => {
+                self.cluster.raft_listen = Some(value.parse().map_err(|_| invalid("address"))?)
+            }
             "NEXUS_MAX_UPLOAD_BYTES" => {
                 self.limits.max_upload_bytes = value.parse().map_err(|_| invalid("byte count"))?
             }

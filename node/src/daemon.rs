@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::api::{self, AppState};
-use crate::cluster::RegistryHandle;
+use crate::cluster::{RegistryHandle, Replica};
 use crate::config::Config;
 use crate::engine::{Engine, EngineConfig};
 use crate::errors::{ErrorCode, UserError};
@@ -30,6 +30,7 @@ pub struct Node {
     config: Config,
     state: Arc<AppState>,
     listener: TcpListener,
+    replica: Replica,
     _lock: File,
 }
 
@@ -45,8 +46,23 @@ impl Node {
             )
         })?;
         let lock = lock_data_dir(data_dir)?;
-        let registry = RegistryHandle::open(&data_dir.join("registry.db"))?;
-        let admin_key = bootstrap_admin(&registry, data_dir).await?;
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
+            UserError::new(
+                ErrorCode::NodeBindFailed,
+                format!("cannot listen on {}: {e}", config.listen),
+            )
+        })?;
+        let api_addr = listener
+            .local_addr()
+            .map_or_else(|_| config.listen.to_string(), |a| a.to_string());
+        let replica = Replica::open(&config, &api_addr).await?;
+        let registry = replica.registry();
+        replica.bootstrap().await?;
+        let admin_key = if replica.is_founder() && !registry_has_admin(&registry)? {
+            bootstrap_admin(&registry, data_dir).await?
+        } else {
+            None
+        };
         let engine = Engine::with_config(EngineConfig {
             cache_dir: Some(data_dir.join("modcache")),
             ..EngineConfig::default()
@@ -84,14 +100,9 @@ impl Node {
                 "recovery pass reconciled sandbox files"
             );
         }
-        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
-            UserError::new(
-                ErrorCode::NodeBindFailed,
-                format!("cannot listen on {}: {e}", config.listen),
-            )
-        })?;
         let state = Arc::new(AppState {
             node_id: config.node_id,
+            raft: replica.raft(),
             registry,
             manager: Arc::new(manager),
             shutting_down: Arc::new(AtomicBool::new(false)),
@@ -101,6 +112,7 @@ impl Node {
             config,
             state,
             listener,
+            replica,
             _lock: lock,
         })
     }
@@ -117,9 +129,13 @@ impl Node {
 
     /// Serves until `shutdown` resolves, then waits for in-flight requests.
     pub async fn serve(
-        self,
+        mut self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), UserError> {
+        let (stop_peers, peers_stopped) = tokio::sync::oneshot::channel::<()>();
+        let peer_tasks = self.replica.spawn(async {
+            let _ = peers_stopped.await;
+        })?;
         let router = api::router(self.state.clone(), &self.config.limits);
         let flag = self.state.shutting_down.clone();
         let ladder = tokio::spawn(run_ladder(
@@ -139,6 +155,12 @@ impl Node {
             .await
             .map_err(|e| UserError::new(ErrorCode::Internal, format!("server failed: {e}")));
         for task in [ladder, scheduler] {
+            task.abort();
+            let _ = task.await;
+        }
+        let _ = stop_peers.send(());
+        self.replica.shutdown().await;
+        for task in peer_tasks {
             task.abort();
             let _ = task.await;
         }
@@ -216,19 +238,25 @@ fn lock_data_dir(data_dir: &Path) -> Result<File, UserError> {
     Ok(file)
 }
 
-/// Makes the default tenant and its admin key on first start. Returns the
-/// key only when it was just made (it is shown once).
+/// Whether the default (admin) tenant exists in this node's registry.
+fn registry_has_admin(registry: &RegistryHandle) -> Result<bool, UserError> {
+    Ok(registry
+        .read(|r| r.tenant_by_name(DEFAULT_TENANT))?
+        .is_some())
+}
+
+/// Makes the default tenant and its admin key (on the founding node, when
+/// its registry has none). Returns the key, which is shown only this once;
+/// `None` if the tenant turned out to exist already.
 async fn bootstrap_admin(
     registry: &RegistryHandle,
     data_dir: &Path,
 ) -> Result<Option<String>, UserError> {
-    if registry
-        .read(|r| r.tenant_by_name(DEFAULT_TENANT))?
-        .is_some()
-    {
-        return Ok(None);
-    }
-    let (_, key) = create_tenant(registry, DEFAULT_TENANT, Role::Admin).await?;
+    let key = match create_tenant(registry, DEFAULT_TENANT, Role::Admin).await {
+        Ok((_, key)) => key,
+        Err(e) if e.code == ErrorCode::TenantExists.as_str() => return Ok(None),
+        Err(e) => return Err(e),
+    };
     write_secret(&data_dir.join(ADMIN_KEY_FILE), &key)?;
     Ok(Some(key))
 }

@@ -119,6 +119,17 @@ catalog! {
     NodeBindFailed = ("NODE_BIND_FAILED", 500, "another process holds the port; stop it or set `listen` / NEXUS_LISTEN"),
     /// Another node process already uses this data dir.
     DataDirLocked = ("DATA_DIR_LOCKED", 409, "stop the other node, or use another data dir (NEXUS_DATA_DIR)"),
+    // --- the cluster ----------------------------------------------------
+    /// No leader committed the write (or confirmed a fresh read) in time.
+    ClusterNoLeader = ("CLUSTER_NO_LEADER", 503, "a majority of the cluster's nodes must be up and reachable; `nexus status` shows the leader and members"),
+    /// Raft stopped on this node (storage failure or shutdown).
+    ClusterStopped = ("CLUSTER_STOPPED", 503, "the node log says why; restart the node"),
+    /// The node has peers configured but no certificate of its cluster.
+    ClusterIdentityMissing = ("CLUSTER_IDENTITY_MISSING", 500, "put this node's node.pem, node.key and ca.pem in {data_dir}/tls (docs/operations.md), or join with a token"),
+    /// The node's certificate, key or CA cannot be used.
+    ClusterIdentityInvalid = ("CLUSTER_IDENTITY_INVALID", 500, "the message names the file; restore it or issue this node a new certificate"),
+    /// The sandbox is homed on another node, which runs its calls and verbs.
+    SandboxOnOtherNode = ("SANDBOX_ON_OTHER_NODE", 409, "send the request to the sandbox's home node; `nexus status` lists each node's API address"),
     /// Something failed inside the node; the message says what.
     Internal = ("INTERNAL", 500, "this is a bug or an environment problem (disk, permissions); the node log has details"),
 }

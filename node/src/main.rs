@@ -4,12 +4,14 @@ use clap::Parser;
 use nexus_node::cli::{report_error, run, Cli};
 
 fn main() {
+    // One rustls crypto provider (ring) for every TLS stack in the process.
+    nexus_tls::install_crypto_provider();
     let cli = Cli::parse();
     let json = cli.json;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("NEXUS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -1,6 +1,7 @@
 //! [`Channels`]: one reused gRPC channel per peer.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use nexus_raft::replication::NodeId;
@@ -15,15 +16,18 @@ use crate::tls::{dial, DialError};
 #[derive(Clone)]
 pub struct Channels {
     self_id: NodeId,
+    source: Option<IpAddr>,
     tls: Arc<ClientConfig>,
     peers: Arc<Mutex<HashMap<NodeId, (String, Channel)>>>,
 }
 
 impl Channels {
-    /// Channels of node `self_id`, authenticated with `tls` (ALPN h2).
-    pub fn new(self_id: NodeId, tls: Arc<ClientConfig>) -> Channels {
+    /// Channels of node `self_id`, authenticated with `tls` (ALPN h2),
+    /// connecting from `source` when given.
+    pub fn new(self_id: NodeId, source: Option<IpAddr>, tls: Arc<ClientConfig>) -> Channels {
         Channels {
             self_id,
+            source,
             tls,
             peers: Arc::default(),
         }
@@ -45,7 +49,7 @@ impl Channels {
                 return Ok(channel.clone());
             }
         }
-        let channel = dial(target, addr, Arc::clone(&self.tls))?;
+        let channel = dial(target, addr, self.source, Arc::clone(&self.tls))?;
         peers.insert(target, (addr.to_owned(), channel.clone()));
         Ok(channel)
     }

@@ -5,12 +5,13 @@
 //! verifiers check the cluster CA and the peer policy on every handshake.
 
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use nexus_raft::replication::NodeId;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::rustls::{ClientConfig, ServerConfig};
 use tokio_rustls::server::TlsStream;
@@ -27,8 +28,15 @@ const ACCEPT_BACKLOG: usize = 64;
 
 /// A lazily connected channel to node `target` at `addr` (`host:port`). The
 /// server must present a certificate for `target` issued by the cluster CA;
-/// the channel reconnects by itself after failures.
-pub fn dial(target: NodeId, addr: &str, tls: Arc<ClientConfig>) -> Result<Channel, DialError> {
+/// the channel reconnects by itself after failures. With `source`, the
+/// connections leave from that local address (a multi-homed node's peer
+/// interface).
+pub fn dial(
+    target: NodeId,
+    addr: &str,
+    source: Option<IpAddr>,
+    tls: Arc<ClientConfig>,
+) -> Result<Channel, DialError> {
     let endpoint = Endpoint::from_shared(format!("http://{addr}"))
         .map_err(|e| DialError::BadAddress {
             addr: addr.to_owned(),
@@ -49,13 +57,34 @@ pub fn dial(target: NodeId, addr: &str, tls: Arc<ClientConfig>) -> Result<Channe
                     .authority()
                     .ok_or_else(|| io::Error::other("peer address has no host:port"))?
                     .to_string();
-                let tcp = TcpStream::connect(authority).await?;
-                tcp.set_nodelay(true)?;
+                let tcp = connect(&authority, source).await?;
                 let tls = connector.connect(server_name, tcp).await?;
                 Ok::<_, io::Error>(TokioIo::new(tls))
             }
         })),
     )
+}
+
+/// Connects to `authority` (`host:port`), from `source` if given.
+async fn connect(authority: &str, source: Option<IpAddr>) -> io::Result<TcpStream> {
+    let tcp = match source {
+        None => TcpStream::connect(authority).await?,
+        Some(ip) => {
+            let remote = tokio::net::lookup_host(authority)
+                .await?
+                .find(|a| a.is_ipv4() == ip.is_ipv4())
+                .ok_or_else(|| io::Error::other(format!("{authority} has no address like {ip}")))?;
+            let socket = if ip.is_ipv4() {
+                TcpSocket::new_v4()?
+            } else {
+                TcpSocket::new_v6()?
+            };
+            socket.bind(SocketAddr::new(ip, 0))?;
+            socket.connect(remote).await?
+        }
+    };
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
 }
 
 /// Why a peer could not be dialled.

@@ -47,7 +47,7 @@ async fn start(ca: &ClusterCa, id: NodeId, listener: tokio::net::TcpListener) ->
     )
     .unwrap();
     let tls = material(ca, id, &[1, 2, 3]);
-    let channels = Channels::new(id, Arc::new(tls.client_config(ALPN_GRPC).unwrap()));
+    let channels = Channels::new(id, None, Arc::new(tls.client_config(ALPN_GRPC).unwrap()));
     let config = Arc::new(raft_config("test", Timing::fast()).unwrap());
     let raft = Raft::new(id, config, Network::new(channels.clone()), log, sm.clone())
         .await
@@ -167,6 +167,7 @@ async fn a_peer_with_a_certificate_of_another_ca_is_refused() {
     let channel = nexus_transport::tls::dial(
         leader,
         &members[&leader].raft_addr,
+        None,
         Arc::new(tls.client_config(ALPN_GRPC).unwrap()),
     )
     .unwrap();

@@ -2,6 +2,7 @@
 //! (see `docs/errors.md`); every `/v1` route needs a bearer API key.
 
 mod auth;
+mod cluster;
 mod error;
 mod extract;
 mod health;
@@ -29,6 +30,8 @@ use extract::Upload;
 pub struct AppState {
     /// This node's id.
     pub node_id: u64,
+    /// The registry's Raft instance (for `GET /v1/cluster/status`).
+    pub raft: nexus_raft::replication::Raft,
     /// The registry.
     pub registry: RegistryHandle,
     /// The sandboxes of this node.
@@ -52,7 +55,8 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         )
         .route("/v1/sandboxes/{id}/call", post(sandboxes::call))
         .route("/v1/sandboxes/{id}/clone", post(sandboxes::clone))
-        .route("/v1/tenants", post(tenants::create).get(tenants::list));
+        .route("/v1/tenants", post(tenants::create).get(tenants::list))
+        .route("/v1/cluster/status", get(cluster::status));
     let sandboxes = Verb::ALL.into_iter().fold(sandboxes, |router, verb| {
         router.route(
             &format!("/v1/sandboxes/{{id}}/{}", verb.as_str()),

@@ -52,6 +52,7 @@ pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
 ) -> Result<Json<SandboxList>, ApiError> {
+    state.registry.linearize().await?;
     let sandboxes = state.manager.list(caller.tenant())?;
     Ok(Json(SandboxList { sandboxes }))
 }
@@ -62,6 +63,7 @@ pub async fn info(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<SandboxInfo>, ApiError> {
+    state.registry.linearize().await?;
     Ok(Json(state.manager.info(caller.tenant(), &id)?))
 }
 

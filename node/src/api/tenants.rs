@@ -31,6 +31,7 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<TenantList>, ApiError> {
     caller.require_admin()?;
+    state.registry.linearize().await?;
     let tenants = state.registry.read(|r| r.tenants())?;
     Ok(Json(TenantList { tenants }))
 }

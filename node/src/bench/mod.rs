@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 pub use report::{Figure, Report};
 
-use crate::cluster::RegistryHandle;
+use crate::cluster::Replica;
 use crate::engine::{Engine, EngineConfig, ProfileTable};
 use crate::errors::{ErrorCode, UserError};
 use crate::sandbox::SandboxManager;
@@ -60,12 +60,20 @@ pub(crate) struct Rig {
     pub manager: Arc<SandboxManager>,
     pub tenant: String,
     pub dir: tempfile::TempDir,
+    _replica: Replica,
 }
 
 impl Rig {
     async fn new() -> Result<Rig, UserError> {
         let dir = tempfile::tempdir().map_err(|e| internal(&format!("temp dir: {e}")))?;
-        let registry = RegistryHandle::open(&dir.path().join("registry.db"))?;
+        // A cluster of one, through Raft like every registry write.
+        let config = crate::config::Config {
+            data_dir: dir.path().to_path_buf(),
+            ..crate::config::Config::default()
+        };
+        let replica = Replica::open(&config, "").await?;
+        replica.bootstrap().await?;
+        let registry = replica.registry();
         // As `nexus up` makes it: the pooled allocator and a disk cache.
         let engine = Engine::with_config(EngineConfig {
             cache_dir: Some(dir.path().join("modcache")),
@@ -87,6 +95,7 @@ impl Rig {
             manager: Arc::new(manager),
             tenant: tenant.id,
             dir,
+            _replica: replica,
         })
     }
 

@@ -5,6 +5,7 @@ mod bench;
 mod node;
 mod output;
 mod sandbox;
+mod status;
 mod tenant;
 pub mod workbook;
 
@@ -55,6 +56,8 @@ pub enum Command {
     /// Manage tenants (admin key needed).
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Show the cluster: leader, term, members and roles, log indexes, lag.
+    Status,
     /// Measure this machine against the DESIGN.md targets.
     Bench(bench::BenchArgs),
 }
@@ -78,6 +81,7 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         Command::Sandbox(cmd) => sandbox::manage(&client(&cli.node, cli.key)?, cmd, json).await,
         Command::Call(args) => sandbox::call(&client(&cli.node, cli.key)?, args, json).await,
         Command::Tenant(cmd) => tenant::run(&client(&cli.node, cli.key)?, cmd, json).await,
+        Command::Status => status::run(&client(&cli.node, cli.key)?, json).await,
         Command::Bench(args) => bench::run(args, json).await.map(|_| 0),
     }
 }

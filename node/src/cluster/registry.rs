@@ -1,43 +1,49 @@
 //! [`RegistryHandle`]: the node's way to write and read the registry.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
+use nexus_raft::replication::{Request, SharedRegistry};
 use nexus_raft::{Command, Registry, RegistryError, Response};
+use nexus_transport::{Gateway, GatewayError};
 
 use crate::errors::{Coded, ErrorCode, UserError};
 
-/// Shared access to the registry state machine. Writes are commands applied
-/// in order; reads see every write that returned before them.
+/// Shared access to the replicated registry. Writes are committed through
+/// Raft (forwarded to the leader when this node does not lead); reads see
+/// this node's applied state, and [`RegistryHandle::linearize`] makes them
+/// fresh.
 #[derive(Clone)]
 pub struct RegistryHandle {
-    inner: Arc<Mutex<Registry>>,
+    gateway: Gateway,
+    registry: SharedRegistry,
 }
 
 impl RegistryHandle {
-    /// Opens (or creates) the registry database at `path`.
-    pub fn open(path: &Path) -> Result<RegistryHandle, UserError> {
-        let registry = Registry::open(path).map_err(|e| {
-            UserError::new(
-                ErrorCode::Internal,
-                format!("cannot open registry {}: {e}", path.display()),
-            )
-        })?;
-        Ok(RegistryHandle {
-            inner: Arc::new(Mutex::new(registry)),
-        })
+    /// A handle writing through `gateway` and reading `registry`, the state
+    /// machine's registry.
+    pub fn new(gateway: Gateway, registry: SharedRegistry) -> RegistryHandle {
+        RegistryHandle { gateway, registry }
     }
 
-    /// Applies one command. SQLite commits with fsync, so this runs on the
-    /// blocking pool.
+    /// Commits one command and returns its result. The write carries a fresh
+    /// idempotency key, so the gateway's retries apply it at most once.
     pub async fn write(&self, cmd: Command) -> Result<Response, UserError> {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut registry = lock(&inner);
-            registry.apply(&cmd).map_err(|e| e.to_user_error())
-        })
-        .await
-        .map_err(|e| UserError::new(ErrorCode::Internal, format!("registry task failed: {e}")))?
+        let key = hex::encode(rand::random::<[u8; 16]>());
+        let written = self
+            .gateway
+            .write(Request::idempotent(key, cmd))
+            .await
+            .map_err(|e| e.to_user_error())?;
+        written.data.into_result().map_err(|e| e.to_user_error())
+    }
+
+    /// Waits until this node has applied every write committed before the
+    /// call; a read after it is linearizable.
+    pub async fn linearize(&self) -> Result<(), UserError> {
+        self.gateway
+            .linearize()
+            .await
+            .map_err(|e| e.to_user_error())
     }
 
     /// Checkpoints the registry's WAL into its file.
@@ -45,18 +51,18 @@ impl RegistryHandle {
         self.read(|r| r.checkpoint())
     }
 
-    /// Runs a read against the current state.
+    /// Runs a read against this node's applied state.
     pub fn read<T>(
         &self,
         f: impl FnOnce(&Registry) -> Result<T, RegistryError>,
     ) -> Result<T, UserError> {
-        f(&lock(&self.inner)).map_err(|e| e.to_user_error())
+        f(&lock(&self.registry)).map_err(|e| e.to_user_error())
     }
 }
 
 /// A panic while holding the lock cannot leave SQLite half-written (every
-/// command is one transaction), so a poisoned lock is still usable.
-fn lock(m: &Mutex<Registry>) -> MutexGuard<'_, Registry> {
+/// batch is one transaction), so a poisoned lock is still usable.
+fn lock(m: &SharedRegistry) -> MutexGuard<'_, Registry> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -71,6 +77,15 @@ impl Coded for RegistryError {
             RegistryError::InvalidTransition { .. } => ErrorCode::SandboxInvalidTransition,
             RegistryError::StaleGeneration { .. } => ErrorCode::SandboxStaleGeneration,
             _ => ErrorCode::Internal,
+        }
+    }
+}
+
+impl Coded for GatewayError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            GatewayError::NoLeader { .. } | GatewayError::NoQuorum(_) => ErrorCode::ClusterNoLeader,
+            GatewayError::Stopped(_) => ErrorCode::ClusterStopped,
         }
     }
 }

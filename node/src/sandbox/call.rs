@@ -65,11 +65,11 @@ impl SandboxManager {
         sandbox_id: &str,
     ) -> Result<(Sandbox, CallGuard), UserError> {
         for _ in 0..MAX_STATE_CHASES {
-            let sandbox = self.get(tenant_id, sandbox_id)?;
+            let sandbox = self.hosted(tenant_id, sandbox_id)?;
             match sandbox.state {
                 SandboxState::Created | SandboxState::Active => {
                     let guard = self.activity_of(&sandbox).enter_call().await;
-                    let now = self.get(tenant_id, sandbox_id)?;
+                    let now = self.hosted(tenant_id, sandbox_id)?;
                     if matches!(now.state, SandboxState::Created | SandboxState::Active) {
                         return Ok((now, guard));
                     }

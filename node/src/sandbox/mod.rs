@@ -147,6 +147,22 @@ impl SandboxManager {
             .ok_or_else(|| not_found(sandbox_id))
     }
 
+    /// One sandbox of `tenant_id` that this node hosts (runs its calls and
+    /// holds its files); one homed elsewhere is refused, naming its node.
+    pub fn hosted(&self, tenant_id: &str, sandbox_id: &str) -> Result<Sandbox, UserError> {
+        let sandbox = self.get(tenant_id, sandbox_id)?;
+        if sandbox.home_node != self.node_id {
+            return Err(UserError::new(
+                ErrorCode::SandboxOnOtherNode,
+                format!(
+                    "sandbox {sandbox_id} lives on node {}, not on this node ({})",
+                    sandbox.home_node, self.node_id
+                ),
+            ));
+        }
+        Ok(sandbox)
+    }
+
     /// One sandbox with this node's view of its activity.
     pub fn info(&self, tenant_id: &str, sandbox_id: &str) -> Result<SandboxInfo, UserError> {
         let sandbox = self.get(tenant_id, sandbox_id)?;
@@ -168,7 +184,7 @@ impl SandboxManager {
     /// Removes the sandbox from the registry, then its files. Waits for
     /// calls in flight to finish.
     pub async fn remove(&self, tenant_id: &str, sandbox_id: &str) -> Result<(), UserError> {
-        let sandbox = self.get(tenant_id, sandbox_id)?;
+        let sandbox = self.hosted(tenant_id, sandbox_id)?;
         let activity = self.activity_of(&sandbox);
         let _held = activity.exclusive().await;
         let cmd = Command::RemoveSandbox {

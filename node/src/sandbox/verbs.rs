@@ -81,9 +81,9 @@ impl SandboxManager {
         verb: Verb,
         expected_generation: Option<u64>,
     ) -> Result<Sandbox, UserError> {
-        let activity = self.activity_of(&self.get(tenant_id, sandbox_id)?);
+        let activity = self.activity_of(&self.hosted(tenant_id, sandbox_id)?);
         let _held = activity.exclusive().await;
-        let sandbox = self.get(tenant_id, sandbox_id)?;
+        let sandbox = self.hosted(tenant_id, sandbox_id)?;
         self.transit_held(sandbox, verb, expected_generation).await
     }
 
@@ -185,11 +185,11 @@ impl SandboxManager {
         target_tenant: &str,
         name: Option<String>,
     ) -> Result<Sandbox, UserError> {
-        let source = self.get(tenant_id, sandbox_id)?;
+        let source = self.hosted(tenant_id, sandbox_id)?;
         let activity = self.activity_of(&source);
         let staged = {
             let _held = activity.exclusive().await;
-            let source = self.get(tenant_id, sandbox_id)?;
+            let source = self.hosted(tenant_id, sandbox_id)?;
             let path = match source.state {
                 SandboxState::Frozen | SandboxState::Archived | SandboxState::Deleted => {
                     self.files.cold_path(&source.id)

@@ -45,15 +45,17 @@ impl UpProcess {
         up
     }
 
+    /// Waits until `GET /ready` answers 200 (the port is bound before the
+    /// node has finished starting).
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if std::net::TcpStream::connect(self.url.trim_start_matches("http://")).is_ok() {
+            if ready(self.url.trim_start_matches("http://")) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("nexus up did not listen on {} within 60 s", self.url);
+        panic!("nexus up was not ready on {} within 60 s", self.url);
     }
 
     /// Runs the CLI against this node with its data dir (so the admin key is found).
@@ -95,4 +97,18 @@ impl Drop for UpProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether the node at `addr` answers `GET /ready` with 200.
+pub fn ready(addr: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut response = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut response).is_ok()
+        && response.starts_with("HTTP/1.1 200")
 }

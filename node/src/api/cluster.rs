@@ -1,0 +1,20 @@
+//! `GET /v1/cluster/status`: this node's view of the replicated registry.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::AppState;
+use crate::cluster::status::ClusterStatus;
+
+/// `GET /v1/cluster/status` (any valid key).
+pub async fn status(
+    State(state): State<Arc<AppState>>,
+    _caller: Caller,
+) -> Result<Json<ClusterStatus>, ApiError> {
+    let metrics = state.raft.metrics().borrow().clone();
+    Ok(Json(ClusterStatus::from_metrics(&metrics)))
+}

@@ -1,0 +1,245 @@
+//! [`Replica`]: this node's member of the replicated registry — the Raft
+//! stores, the Raft instance, its mTLS peer listener and the gateway every
+//! registry write and fresh read goes through. A node without peers is a
+//! cluster of one on exactly the same path.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nexus_raft::replication::{raft_config, LogStore, NodeInfo, Raft, StateMachine};
+use nexus_tls::{StaticPolicy, TlsMaterial, ALPN_GRPC};
+use nexus_transport::{Channels, Gateway, Network};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use super::config::ClusterConfig;
+use super::identity;
+use super::registry::RegistryHandle;
+use crate::config::Config;
+use crate::errors::{ErrorCode, UserError};
+
+/// The running Raft member of this node.
+pub struct Replica {
+    node_id: u64,
+    raft: Raft,
+    registry: RegistryHandle,
+    tls: Arc<TlsMaterial>,
+    policy: Arc<StaticPolicy>,
+    listener: Option<TcpListener>,
+    static_members: BTreeMap<u64, NodeInfo>,
+}
+
+impl Replica {
+    /// Opens the stores under the data dir, loads (or, alone, creates) the
+    /// node identity, starts Raft and binds the peer listener if configured.
+    pub async fn open(config: &Config, api_addr: &str) -> Result<Replica, UserError> {
+        let cluster = &config.cluster;
+        cluster.validate(config.node_id)?;
+        let data_dir = &config.data_dir;
+        let ips: Vec<IpAddr> = cluster
+            .raft_listen
+            .map(|a| a.ip())
+            .into_iter()
+            .chain([config.listen.ip()])
+            .collect();
+        let identity = identity::load_or_create(
+            data_dir,
+            config.node_id,
+            &cluster.name,
+            cluster.peers.is_empty(),
+            &ips,
+        )?;
+        let static_members = static_members(cluster, config.node_id, api_addr);
+        let policy = Arc::new(StaticPolicy::allowing(static_members.keys().copied()));
+        let tls = TlsMaterial::new(&identity, policy.clone()).map_err(tls_error)?;
+        let client_tls = tls.client_config(ALPN_GRPC).map_err(tls_error)?;
+        // Peer connections leave from the peer interface when one is named.
+        let source = cluster
+            .raft_listen
+            .map(|a| a.ip())
+            .filter(|ip| !ip.is_unspecified());
+        let channels = Channels::new(config.node_id, source, Arc::new(client_tls));
+
+        let raft_dir = data_dir.join("raft");
+        std::fs::create_dir_all(&raft_dir).map_err(|e| {
+            UserError::new(
+                ErrorCode::Internal,
+                format!("cannot create {}: {e}", raft_dir.display()),
+            )
+        })?;
+        let log = LogStore::open(&raft_dir.join("log.db")).map_err(store_error)?;
+        let sm = StateMachine::open(&data_dir.join("registry.db"), &raft_dir.join("snapshots"))
+            .map_err(store_error)?;
+        let raft_config = raft_config(&cluster.name, cluster.timing()).map_err(|e| {
+            UserError::new(ErrorCode::ConfigInvalid, format!("[cluster] timing: {e}"))
+        })?;
+        let raft = Raft::new(
+            config.node_id,
+            Arc::new(raft_config),
+            Network::new(channels.clone()),
+            log,
+            sm.clone(),
+        )
+        .await
+        .map_err(|e| UserError::new(ErrorCode::Internal, format!("cannot start raft: {e}")))?;
+        let listener = match cluster.raft_listen {
+            Some(addr) => Some(
+                nexus_transport::server::bind(addr)
+                    .await
+                    .map_err(|e| UserError::new(ErrorCode::NodeBindFailed, e.to_string()))?,
+            ),
+            None => None,
+        };
+        let deadline = Duration::from_millis(cluster.write_timeout_ms);
+        let gateway = Gateway::new(raft.clone(), channels, deadline);
+        Ok(Replica {
+            node_id: config.node_id,
+            registry: RegistryHandle::new(gateway, sm.registry()),
+            raft,
+            tls: Arc::new(tls),
+            policy,
+            listener,
+            static_members,
+        })
+    }
+
+    /// The registry, read locally and written through Raft.
+    pub fn registry(&self) -> RegistryHandle {
+        self.registry.clone()
+    }
+
+    /// The Raft instance (metrics for `nexus status`).
+    pub fn raft(&self) -> Raft {
+        self.raft.clone()
+    }
+
+    /// Whether this node founds the cluster: it is alone, or the lowest id
+    /// of the static members. The founder initializes Raft and makes the
+    /// admin tenant.
+    pub fn is_founder(&self) -> bool {
+        self.static_members.keys().next() == Some(&self.node_id)
+    }
+
+    /// Forms the cluster on the founder's first start (initializing every
+    /// static member); on any later start, or on another node, does nothing.
+    pub async fn bootstrap(&self) -> Result<(), UserError> {
+        let initialized = self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| UserError::new(ErrorCode::Internal, format!("raft: {e}")))?;
+        if initialized || !self.is_founder() {
+            return Ok(());
+        }
+        info!(members = ?self.static_members.keys(), "initializing the cluster");
+        match self.raft.initialize(self.static_members.clone()).await {
+            Ok(())
+            | Err(openraft::error::RaftError::APIError(
+                openraft::error::InitializeError::NotAllowed(_),
+            )) => Ok(()),
+            Err(e) => Err(UserError::new(
+                ErrorCode::Internal,
+                format!("cannot initialize the cluster: {e}"),
+            )),
+        }
+    }
+
+    /// Serves the peers (if this node listens for them) until `shutdown`,
+    /// and keeps the TLS peer policy in step with the membership.
+    pub fn spawn(
+        &mut self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<Vec<JoinHandle<()>>, UserError> {
+        let mut tasks = vec![tokio::spawn(follow_membership(
+            self.raft.clone(),
+            self.policy.clone(),
+        ))];
+        if let Some(listener) = self.listener.take() {
+            let server = self.tls.server_config(ALPN_GRPC).map_err(tls_error)?;
+            let raft = self.raft.clone();
+            tasks.push(tokio::spawn(async move {
+                let served =
+                    nexus_transport::server::serve(listener, raft, Arc::new(server), shutdown)
+                        .await;
+                if let Err(e) = served {
+                    warn!(error = %e, "peer listener stopped");
+                }
+            }));
+        }
+        Ok(tasks)
+    }
+
+    /// Stops Raft (after the API has drained).
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            warn!(error = %e, "raft did not stop cleanly");
+        }
+    }
+}
+
+/// The configured members, or this node alone.
+fn static_members(
+    cluster: &ClusterConfig,
+    node_id: u64,
+    api_addr: &str,
+) -> BTreeMap<u64, NodeInfo> {
+    if cluster.peers.is_empty() {
+        let me = NodeInfo {
+            raft_addr: cluster.raft_addr().unwrap_or_default(),
+            api_addr: api_addr.to_owned(),
+            ..NodeInfo::default()
+        };
+        return BTreeMap::from([(node_id, me)]);
+    }
+    cluster
+        .peers
+        .iter()
+        .map(|p| {
+            let info = NodeInfo {
+                raft_addr: p.raft.clone(),
+                api_addr: p.api.clone(),
+                ..NodeInfo::default()
+            };
+            (p.id, info)
+        })
+        .collect()
+}
+
+/// Allows every node of the current membership through the TLS verifiers.
+async fn follow_membership(raft: Raft, policy: Arc<StaticPolicy>) {
+    let mut metrics = raft.metrics();
+    let mut known = BTreeSet::new();
+    loop {
+        let members: BTreeSet<u64> = metrics
+            .borrow()
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, _)| *id)
+            .collect();
+        for id in members.difference(&known) {
+            policy.allow(*id);
+        }
+        known = members;
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn tls_error(e: nexus_tls::ConfigError) -> UserError {
+    UserError::new(
+        ErrorCode::ClusterIdentityInvalid,
+        format!("cannot build the TLS configuration: {e}"),
+    )
+}
+
+fn store_error(e: nexus_raft::replication::StoreError) -> UserError {
+    UserError::new(
+        ErrorCode::Internal,
+        format!("cannot open the raft stores: {e}"),
+    )
+}
