@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use nexus_raft::replication::Timing;
+use nexus_raft::replication::{Retention, Timing};
 use serde::Deserialize;
 
 use crate::errors::{ErrorCode, UserError};
@@ -30,6 +30,11 @@ pub struct ClusterConfig {
     pub election_max_ms: u64,
     /// How long a registry write or fresh read may wait for a leader.
     pub write_timeout_ms: u64,
+    /// Build a registry snapshot after this many log entries.
+    pub snapshot_every_logs: u64,
+    /// Log entries kept behind a snapshot (followers less far behind catch
+    /// up from the log, the rest by snapshot).
+    pub logs_kept_after_snapshot: u64,
 }
 
 /// One static member.
@@ -57,6 +62,8 @@ impl Default for ClusterConfig {
             election_min_ms: ms(timing.election_min),
             election_max_ms: ms(timing.election_max),
             write_timeout_ms: 10_000,
+            snapshot_every_logs: Retention::default().snapshot_every_logs,
+            logs_kept_after_snapshot: Retention::default().logs_kept_after_snapshot,
         }
     }
 }
@@ -68,6 +75,14 @@ impl ClusterConfig {
             heartbeat: Duration::from_millis(self.heartbeat_ms),
             election_min: Duration::from_millis(self.election_min_ms),
             election_max: Duration::from_millis(self.election_max_ms),
+        }
+    }
+
+    /// Snapshot and log retention.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            snapshot_every_logs: self.snapshot_every_logs,
+            logs_kept_after_snapshot: self.logs_kept_after_snapshot,
         }
     }
 

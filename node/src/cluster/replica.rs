@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nexus_raft::replication::{raft_config, LogStore, NodeInfo, Raft, StateMachine};
+use nexus_raft::replication::{raft_config_with, LogStore, NodeInfo, Raft, StateMachine};
 use nexus_tls::{StaticPolicy, TlsMaterial, ALPN_GRPC};
 use nexus_transport::{Channels, Gateway, Network};
 use tokio::net::TcpListener;
@@ -73,9 +73,8 @@ impl Replica {
         let log = LogStore::open(&raft_dir.join("log.db")).map_err(store_error)?;
         let sm = StateMachine::open(&data_dir.join("registry.db"), &raft_dir.join("snapshots"))
             .map_err(store_error)?;
-        let raft_config = raft_config(&cluster.name, cluster.timing()).map_err(|e| {
-            UserError::new(ErrorCode::ConfigInvalid, format!("[cluster] timing: {e}"))
-        })?;
+        let raft_config = raft_config_with(&cluster.name, cluster.timing(), cluster.retention())
+            .map_err(|e| UserError::new(ErrorCode::ConfigInvalid, format!("[cluster]: {e}")))?;
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),

@@ -51,12 +51,41 @@ pub const SNAPSHOT_EVERY_LOGS: u64 = 10_000;
 /// stop purging while a follower installs one).
 pub const LOGS_KEPT_AFTER_SNAPSHOT: u64 = 20_000;
 
-/// A validated openraft config for the registry cluster `cluster_name`.
+/// When snapshots are built and how much log is kept behind them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Build a snapshot after this many entries since the last one.
+    pub snapshot_every_logs: u64,
+    /// Entries kept behind a snapshot for followers that are a little behind.
+    pub logs_kept_after_snapshot: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            snapshot_every_logs: SNAPSHOT_EVERY_LOGS,
+            logs_kept_after_snapshot: LOGS_KEPT_AFTER_SNAPSHOT,
+        }
+    }
+}
+
+/// A validated openraft config for the registry cluster `cluster_name`
+/// with the default [`Retention`].
 ///
 /// Fails when the timing is inconsistent (e.g. `election_min >= election_max`
 /// or `heartbeat >= election_min`).
 #[allow(clippy::result_large_err)] // openraft's own error type
 pub fn raft_config(cluster_name: &str, timing: Timing) -> Result<Config, ConfigError> {
+    raft_config_with(cluster_name, timing, Retention::default())
+}
+
+/// [`raft_config`] with an explicit snapshot and log retention.
+#[allow(clippy::result_large_err)] // openraft's own error type
+pub fn raft_config_with(
+    cluster_name: &str,
+    timing: Timing,
+    retention: Retention,
+) -> Result<Config, ConfigError> {
     let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
     Config {
         cluster_name: cluster_name.to_owned(),
@@ -65,11 +94,13 @@ pub fn raft_config(cluster_name: &str, timing: Timing) -> Result<Config, ConfigE
         election_timeout_max: ms(timing.election_max),
         install_snapshot_timeout: ms(INSTALL_SNAPSHOT_TIMEOUT),
         snapshot_max_chunk_size: SNAPSHOT_CHUNK_BYTES,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(SNAPSHOT_EVERY_LOGS),
-        max_in_snapshot_log_to_keep: LOGS_KEPT_AFTER_SNAPSHOT,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(retention.snapshot_every_logs),
+        max_in_snapshot_log_to_keep: retention.logs_kept_after_snapshot,
         // Must exceed the snapshot policy, or lagging followers are sent
         // snapshots needlessly.
-        replication_lag_threshold: 2 * LOGS_KEPT_AFTER_SNAPSHOT,
+        replication_lag_threshold: 2 * retention
+            .logs_kept_after_snapshot
+            .max(retention.snapshot_every_logs),
         purge_batch_size: 256,
         ..Config::default()
     }

@@ -18,8 +18,8 @@ mod state_machine;
 mod types;
 
 pub use config::{
-    raft_config, Timing, INSTALL_SNAPSHOT_TIMEOUT, LOGS_KEPT_AFTER_SNAPSHOT, SNAPSHOT_CHUNK_BYTES,
-    SNAPSHOT_EVERY_LOGS,
+    raft_config, raft_config_with, Retention, Timing, INSTALL_SNAPSHOT_TIMEOUT,
+    LOGS_KEPT_AFTER_SNAPSHOT, SNAPSHOT_CHUNK_BYTES, SNAPSHOT_EVERY_LOGS,
 };
 pub use error::StoreError;
 pub use log_store::{LogReader, LogStore};

@@ -1,0 +1,25 @@
+//! # nexus-cluster-tests
+//!
+//! A harness that runs a real Nexus cluster on one machine and breaks it on
+//! purpose.
+//!
+//! - [`Cluster::start`] gives each node its own process (`nexus serve`), data
+//!   dir, loopback address (`127.0.1.{id}`) and certificate from a cluster CA
+//!   made for the test; the nodes form a static cluster over mTLS.
+//! - Every node's Raft port sits behind a [`FaultProxy`] at `127.0.2.{id}`:
+//!   the address the other nodes dial. Nodes send from their own
+//!   `127.0.1.{id}` address, so the proxy knows which node each connection
+//!   comes from and can drop exactly the links a fault names:
+//!   [`Cluster::isolate`] cuts one node off from all others (both ways,
+//!   existing connections included), [`Cluster::heal`] restores every link.
+//! - [`Cluster::kill`] sends SIGKILL; [`Cluster::restart`] starts the node
+//!   again on the same data dir and ports.
+//!
+//! The proxy only copies bytes: TLS runs end to end between the nodes.
+
+mod binary;
+mod cluster;
+mod proxy;
+
+pub use cluster::{Cluster, ClusterOptions, NodeHandle};
+pub use proxy::FaultProxy;
