@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::api::{self, AppState};
 use crate::cluster::RegistryHandle;
 use crate::config::Config;
-use crate::engine::{Engine, EngineConfig};
+use crate::engine::{Engine, EngineConfig, HostConfig};
 use crate::errors::{ErrorCode, UserError};
 use crate::example;
 use crate::lifecycle::ladder::LifecycleConfig;
@@ -49,6 +49,11 @@ impl Node {
         let admin_key = bootstrap_admin(&registry, data_dir).await?;
         let engine = Engine::with_config(EngineConfig {
             cache_dir: Some(data_dir.join("modcache")),
+            host: HostConfig {
+                queue: config.queue.clone(),
+                net: config.net.clone(),
+                data_dir: Some(data_dir.clone()),
+            },
             ..EngineConfig::default()
         })
         .map_err(|e| {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod errors;
+pub mod keys;
 mod example;
 pub mod lifecycle;
 pub mod sandbox;

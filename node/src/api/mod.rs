@@ -6,6 +6,7 @@ mod error;
 mod extract;
 mod health;
 mod sandboxes;
+mod serve;
 mod tenants;
 pub mod types;
 
@@ -13,7 +14,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 
 pub use error::ApiError;
@@ -52,6 +53,8 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         )
         .route("/v1/sandboxes/{id}/call", post(sandboxes::call))
         .route("/v1/sandboxes/{id}/clone", post(sandboxes::clone))
+        .route("/v1/sandboxes/{id}/http", any(serve::http))
+        .route("/v1/sandboxes/{id}/http/{*path}", any(serve::http))
         .route("/v1/tenants", post(tenants::create).get(tenants::list));
     let sandboxes = Verb::ALL.into_iter().fold(sandboxes, |router, verb| {
         router.route(

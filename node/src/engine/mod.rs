@@ -32,11 +32,15 @@ mod host;
 mod kernel;
 mod limits;
 mod link;
+pub mod net;
 mod profile;
 mod profile_table;
+mod queue;
+mod services;
 mod state;
 mod ticker;
 mod trap;
+pub mod wire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,6 +58,8 @@ pub use error::{CallError, EngineError};
 pub use kernel::KernelInstance;
 pub use profile::{Profile, COMPUTE, NETWORK, STANDARD};
 pub use profile_table::{ProfileError, ProfileSpec, ProfileTable};
+pub use queue::{Popped, PushError, QueueHub, QueueLimits};
+pub use services::{HostConfig, HostServices};
 pub use ticker::TICK;
 
 use cache::ModuleCache;
@@ -72,6 +78,7 @@ struct Inner {
     linker: Linker<GuestState>,
     modules: ModuleCache,
     pool: Pool,
+    services: Arc<HostServices>,
     config: EngineConfig,
 }
 
@@ -110,6 +117,7 @@ impl Engine {
                 linker,
                 modules,
                 pool: Pool::new(&config),
+                services: Arc::new(HostServices::new(&config.host)),
                 config,
             }),
         })
@@ -118,6 +126,12 @@ impl Engine {
     /// The configuration this engine was made with.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    /// The host services (tenant queues, keys, `net` broker) shared by the
+    /// sandboxes of this engine; give them to [`SandboxContext::with_tenant`].
+    pub fn services(&self) -> &Arc<HostServices> {
+        &self.inner.services
     }
 
     /// Instance pool slots free right now (of
@@ -228,6 +242,30 @@ impl Engine {
         sandbox: Arc<SandboxContext>,
     ) -> Result<KernelInstance, CallError> {
         KernelInstance::new(
+            kernel::Entry::Process,
+            &self.inner.engine,
+            &self.inner.linker,
+            &self.inner.pool,
+            module,
+            profile,
+            sandbox,
+        )
+        .await
+    }
+
+    /// An HTTP handler instance of `module` for `sandbox` (the `serve`
+    /// shape): like [`Engine::kernel_with`], with `nexus_http(req_len) ->
+    /// resp_len` as the entry. Its calls take an encoded
+    /// [`HttpRequest`](wire::HttpRequest) and return an encoded
+    /// [`HttpResponse`](wire::HttpResponse).
+    pub async fn http_handler_with(
+        &self,
+        module: &CompiledModule,
+        profile: &Profile,
+        sandbox: Arc<SandboxContext>,
+    ) -> Result<KernelInstance, CallError> {
+        KernelInstance::new(
+            kernel::Entry::Http,
             &self.inner.engine,
             &self.inner.linker,
             &self.inner.pool,
