@@ -38,6 +38,29 @@ impl<const N: usize> Arena<N> {
     }
 }
 
+/// Exports `arena` and `$export(len: i32) -> i32` running `$run` over an
+/// arena of `$size` bytes; what [`kernel!`](crate::kernel) and
+/// [`http_handler!`](crate::http_handler) expand to.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __arena_exports {
+    ($export:ident, $size:expr, $run:expr) => {
+        static NEXUS_ARENA: $crate::arena::Arena<{ $size }> = $crate::arena::Arena::new();
+
+        /// The arena, for the host.
+        #[no_mangle]
+        pub extern "C" fn arena() -> i64 {
+            NEXUS_ARENA.packed()
+        }
+
+        /// One call, for the host.
+        #[no_mangle]
+        pub extern "C" fn $export(len: i32) -> i32 {
+            NEXUS_ARENA.run(len, $run)
+        }
+    };
+}
+
 /// Exports a kernel (`arena` and `process`) running `f: fn(&[u8]) ->
 /// Vec<u8>` on each input, with an arena of 1 MiB or the size given.
 ///
@@ -51,18 +74,6 @@ macro_rules! kernel {
         $crate::kernel!($f, 1 << 20);
     };
     ($f:path, $size:expr) => {
-        static NEXUS_ARENA: $crate::arena::Arena<{ $size }> = $crate::arena::Arena::new();
-
-        /// The arena, for the host.
-        #[no_mangle]
-        pub extern "C" fn arena() -> i64 {
-            NEXUS_ARENA.packed()
-        }
-
-        /// One kernel call, for the host.
-        #[no_mangle]
-        pub extern "C" fn process(in_len: i32) -> i32 {
-            NEXUS_ARENA.run(in_len, $f)
-        }
+        $crate::__arena_exports!(process, $size, $f);
     };
 }

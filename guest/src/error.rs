@@ -50,51 +50,44 @@ impl Error {
     /// returns, is `ERR_INVALID`).
     pub fn code(self) -> i32 {
         match self {
-            Error::Bounds => -1,
-            Error::Denied => -2,
-            Error::TooLarge => -3,
-            Error::NotFound => -4,
-            Error::Invalid | Error::Malformed => -5,
-            Error::Io => -6,
-            Error::Rate => -7,
-            Error::Full => -8,
-            Error::NetLoopback => -10,
-            Error::NetPrivate => -11,
-            Error::NetLinkLocal => -12,
-            Error::NetReserved => -13,
-            Error::NetScheme => -14,
-            Error::NetResolve => -15,
-            Error::NetConnect => -16,
-            Error::NetTimeout => -17,
-            Error::NetRedirects => -18,
+            Error::Malformed => -5,
             Error::Unknown(code) => code,
+            known => CODES
+                .iter()
+                .find(|(_, e)| *e == known)
+                .map_or(-5, |(code, _)| *code),
         }
     }
 
     /// The error for a negative return code.
     pub fn from_code(code: i32) -> Error {
-        match code {
-            -1 => Error::Bounds,
-            -2 => Error::Denied,
-            -3 => Error::TooLarge,
-            -4 => Error::NotFound,
-            -5 => Error::Invalid,
-            -6 => Error::Io,
-            -7 => Error::Rate,
-            -8 => Error::Full,
-            -10 => Error::NetLoopback,
-            -11 => Error::NetPrivate,
-            -12 => Error::NetLinkLocal,
-            -13 => Error::NetReserved,
-            -14 => Error::NetScheme,
-            -15 => Error::NetResolve,
-            -16 => Error::NetConnect,
-            -17 => Error::NetTimeout,
-            -18 => Error::NetRedirects,
-            other => Error::Unknown(other),
-        }
+        CODES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or(Error::Unknown(code), |(_, e)| *e)
     }
 }
+
+/// The ABI's error codes (docs/guest-abi.md).
+const CODES: &[(i32, Error)] = &[
+    (-1, Error::Bounds),
+    (-2, Error::Denied),
+    (-3, Error::TooLarge),
+    (-4, Error::NotFound),
+    (-5, Error::Invalid),
+    (-6, Error::Io),
+    (-7, Error::Rate),
+    (-8, Error::Full),
+    (-10, Error::NetLoopback),
+    (-11, Error::NetPrivate),
+    (-12, Error::NetLinkLocal),
+    (-13, Error::NetReserved),
+    (-14, Error::NetScheme),
+    (-15, Error::NetResolve),
+    (-16, Error::NetConnect),
+    (-17, Error::NetTimeout),
+    (-18, Error::NetRedirects),
+];
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

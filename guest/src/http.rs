@@ -28,18 +28,8 @@ macro_rules! http_handler {
         $crate::http_handler!($f, 1 << 20);
     };
     ($f:path, $size:expr) => {
-        static NEXUS_ARENA: $crate::arena::Arena<{ $size }> = $crate::arena::Arena::new();
-
-        /// The arena, for the host.
-        #[no_mangle]
-        pub extern "C" fn arena() -> i64 {
-            NEXUS_ARENA.packed()
-        }
-
-        /// One HTTP request, for the host.
-        #[no_mangle]
-        pub extern "C" fn nexus_http(req_len: i32) -> i32 {
-            NEXUS_ARENA.run(req_len, |bytes| $crate::http::serve(bytes, $f))
-        }
+        $crate::__arena_exports!(nexus_http, $size, |bytes: &[u8]| {
+            $crate::http::serve(bytes, $f)
+        });
     };
 }

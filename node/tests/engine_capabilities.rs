@@ -260,3 +260,40 @@ async fn custom_profile_gates_imports() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn queue_sign_and_net_survive_hostile_pointers() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let engine = nexus_node::engine::Engine::with_config(nexus_node::engine::EngineConfig {
+        host: nexus_node::engine::HostConfig {
+            data_dir: Some(keys.path().to_path_buf()),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .expect("engine");
+    let profile = Profile::network();
+    let ctx = Arc::new(
+        SandboxContext::new("sb-1", Arc::new(MemoryData::new()), &profile)
+            .with_tenant("tn_1", engine.services().clone()),
+    );
+    let module = guest(&engine, "hostile_services");
+    let out = engine
+        .run_command_with(&module, &profile, CommandInput::default(), ctx.clone())
+        .await
+        .expect("runs");
+    assert_eq!(out.exit_code, 0, "check {} got the wrong code", out.exit_code);
+    let denials = ctx.denials().snapshot();
+    assert_eq!(denials.by_capability.get("queue"), Some(&2));
+    assert_eq!(denials.by_capability.get("net"), Some(&1));
+    assert!(keys.path().join("keys/tenants/tn_1.ed25519").exists());
+
+    // Without a tenant, signing is denied (and counted).
+    let (_, anonymous) = sandbox(&profile);
+    let out = engine
+        .run_command_with(&module, &profile, CommandInput::default(), anonymous.clone())
+        .await
+        .expect("runs");
+    assert_eq!(out.exit_code, 13, "sign_message without a tenant");
+    assert_eq!(anonymous.denials().snapshot().by_capability.get("sign"), Some(&1));
+}

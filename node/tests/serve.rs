@@ -6,7 +6,7 @@ mod common;
 
 use common::{built_example, dock_built, dock_wat, print_wat, TestNode};
 
-/// A sandbox running the greeter example: (node, sandbox URL prefix, key).
+/// A node with a sandbox running the greeter example: (node, sandbox id).
 async fn greeter() -> (TestNode, String) {
     let node = TestNode::start().await;
     let id = dock_built(&node.admin(), &built_example("greeter"), node.data_dir.path(), None).await;
@@ -17,66 +17,50 @@ fn http(node: &TestNode, id: &str, path: &str) -> String {
     format!("{}/v1/sandboxes/{id}/http{path}", node.url())
 }
 
+/// Sends `req` with the admin key: (status, content type, body).
+async fn send(node: &TestNode, req: reqwest::RequestBuilder) -> (u16, String, String) {
+    let resp = req.bearer_auth(&node.admin_key).send().await.expect("send");
+    let status = resp.status().as_u16();
+    let kind = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().expect("ascii").to_string())
+        .unwrap_or_default();
+    (status, kind, resp.text().await.expect("body"))
+}
+
 #[tokio::test]
 async fn requests_reach_the_handler_and_its_answers_come_back() {
     let (node, id) = greeter().await;
     let web = reqwest::Client::new();
-    let key = node.admin_key.clone();
+    let hello = web.get(http(&node, &id, "/hello?name=Ada"));
+    let text = "text/plain".to_string();
+    assert_eq!(send(&node, hello).await, (200, text, "hello, Ada".into()));
 
-    let resp = web
-        .get(http(&node, &id, "/hello?name=Ada"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["content-type"], "text/plain");
-    assert_eq!(resp.text().await.expect("body"), "hello, Ada");
-
-    let resp = web
+    let echo = web
         .post(http(&node, &id, "/echo"))
-        .bearer_auth(&key)
         .header("content-type", "application/json")
-        .body(r#"{"a":1}"#)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["content-type"], "application/json");
-    assert_eq!(resp.text().await.expect("body"), r#"{"a":1}"#);
+        .body(r#"{"a":1}"#);
+    let json = "application/json".to_string();
+    assert_eq!(send(&node, echo).await, (200, json, r#"{"a":1}"#.into()));
 
     for want in ["1", "2"] {
-        let resp = web
-            .post(http(&node, &id, "/visits"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(resp.text().await.expect("body"), want, "state is kept in kv");
+        let (_, _, body) = send(&node, web.post(http(&node, &id, "/visits"))).await;
+        assert_eq!(body, want, "state is kept in kv");
     }
 
-    let resp = web
+    let headers = web
         .get(http(&node, &id, "/headers"))
-        .bearer_auth(&key)
         .header("x-trace", "t1")
-        .header("cookie", "session=secret")
-        .send()
-        .await
-        .expect("send");
-    let names = resp.text().await.expect("body");
+        .header("cookie", "session=secret");
+    let (_, _, names) = send(&node, headers).await;
     assert!(names.lines().any(|n| n == "x-trace"), "{names}");
     for private in ["authorization", "cookie", "host"] {
         assert!(!names.lines().any(|n| n == private), "{private} leaked: {names}");
     }
 
-    let resp = web
-        .delete(http(&node, &id, ""))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.status(), 404);
-    assert_eq!(resp.text().await.expect("body"), "no route for DELETE /");
+    let (status, _, body) = send(&node, web.delete(http(&node, &id, ""))).await;
+    assert_eq!((status, body.as_str()), (404, "no route for DELETE /"));
 }
 
 #[tokio::test]
@@ -95,25 +79,15 @@ async fn serve_is_gated_like_call() {
         .expect("send");
     assert_eq!(resp.status(), 404, "another tenant's sandbox is not found");
 
-    let resp = web
-        .get(http(&node, &id, "/hello"))
-        .bearer_auth(&node.admin_key)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.text().await.expect("body"), "hello, world");
+    let (_, _, body) = send(&node, web.get(http(&node, &id, "/hello"))).await;
+    assert_eq!(body, "hello, world");
     let admin = node.admin();
     admin
         .transit(&id, nexus_node::sandbox::Verb::Suspend, None)
         .await
         .expect("suspend");
-    let resp = web
-        .get(http(&node, &id, "/hello?name=again"))
-        .bearer_auth(&node.admin_key)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(resp.text().await.expect("body"), "hello, again");
+    let (_, _, body) = send(&node, web.get(http(&node, &id, "/hello?name=again"))).await;
+    assert_eq!(body, "hello, again");
     let state = admin.sandbox(&id).await.expect("info").sandbox.state;
     assert_eq!(state.to_string(), "active", "the request resumed it");
 }
@@ -137,14 +111,9 @@ async fn modules_without_a_handler_or_with_a_bad_answer_are_refused() {
         (command, 422, "CALL_INSTANTIATE_FAILED"),
         (garbage, 502, "CALL_BAD_RESPONSE"),
     ] {
-        let resp = web
-            .get(http(&node, &id, "/"))
-            .bearer_auth(&node.admin_key)
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(resp.status(), status);
-        let body: serde_json::Value = resp.json().await.expect("json error");
+        let (got, _, body) = send(&node, web.get(http(&node, &id, "/"))).await;
+        assert_eq!(got, status);
+        let body: serde_json::Value = serde_json::from_str(&body).expect("json error");
         assert_eq!(body["error"]["code"], code, "{body}");
     }
 }

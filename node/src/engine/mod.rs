@@ -241,16 +241,8 @@ impl Engine {
         profile: &Profile,
         sandbox: Arc<SandboxContext>,
     ) -> Result<KernelInstance, CallError> {
-        KernelInstance::new(
-            kernel::Entry::Process,
-            &self.inner.engine,
-            &self.inner.linker,
-            &self.inner.pool,
-            module,
-            profile,
-            sandbox,
-        )
-        .await
+        self.arena_instance(kernel::Entry::Process, module, profile, sandbox)
+            .await
     }
 
     /// An HTTP handler instance of `module` for `sandbox` (the `serve`
@@ -264,11 +256,23 @@ impl Engine {
         profile: &Profile,
         sandbox: Arc<SandboxContext>,
     ) -> Result<KernelInstance, CallError> {
+        self.arena_instance(kernel::Entry::Http, module, profile, sandbox)
+            .await
+    }
+
+    async fn arena_instance(
+        &self,
+        entry: kernel::Entry,
+        module: &CompiledModule,
+        profile: &Profile,
+        sandbox: Arc<SandboxContext>,
+    ) -> Result<KernelInstance, CallError> {
+        let inner = &self.inner;
         KernelInstance::new(
-            kernel::Entry::Http,
-            &self.inner.engine,
-            &self.inner.linker,
-            &self.inner.pool,
+            entry,
+            &inner.engine,
+            &inner.linker,
+            &inner.pool,
             module,
             profile,
             sandbox,
