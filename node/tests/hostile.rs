@@ -21,10 +21,14 @@ async fn node() -> TestNode {
     .await
 }
 
-/// Checks that the node still answers a plain sandbox.
-async fn still_serves(node: &TestNode, client: &NodeClient) {
-    let id = dock_wat(client, node.data_dir.path(), "bystander", &print_wat("fine\n")).await;
-    let out = call_args(client, &id, &[]).await.expect("bystander call");
+/// A plain sandbox beside the hostile one.
+async fn bystander(node: &TestNode, client: &NodeClient) -> String {
+    dock_wat(client, node.data_dir.path(), "bystander", &print_wat("fine\n")).await
+}
+
+/// Checks that the node still answers the bystander.
+async fn still_serves(client: &NodeClient, bystander: &str) {
+    let out = call_args(client, bystander, &[]).await.expect("bystander call");
     assert_eq!(out.stdout, "fine\n");
 }
 
@@ -36,6 +40,7 @@ async fn hostile(node: &TestNode, client: &NodeClient, profile: &str) -> String 
 async fn attacks_hit_their_limits_and_the_node_keeps_serving() {
     let node = node().await;
     let admin = node.admin();
+    let calm = bystander(&node, &admin).await;
     let id = hostile(&node, &admin, "tight").await;
     let cases = [
         ("loop", "CALL_CPU_LIMIT", "300ms CPU time limit"),
@@ -47,7 +52,7 @@ async fn attacks_hit_their_limits_and_the_node_keeps_serving() {
         let err = call_args(&admin, &id, &[attack]).await.unwrap_err();
         assert_eq!(err.code, code, "{attack}: {err}");
         assert!(err.message.contains(message), "{attack}: {err}");
-        still_serves(&node, &admin).await;
+        still_serves(&admin, &calm).await;
     }
     // The same sandbox still runs after all of that.
     let out = call_args(&admin, &id, &["queue-len", "q"]).await.expect("call");
@@ -58,19 +63,21 @@ async fn attacks_hit_their_limits_and_the_node_keeps_serving() {
 async fn wasi_cannot_open_host_paths() {
     let node = node().await;
     let admin = node.admin();
+    let calm = bystander(&node, &admin).await;
     let id = hostile(&node, &admin, "tight").await;
     for path in ["/etc/passwd", "registry.db", "../../admin.key"] {
         let out = call_args(&admin, &id, &["open", path]).await.expect("call");
         assert_eq!(out.exit_code, 0);
         assert!(out.stdout.starts_with("open failed:"), "{path}: {}", out.stdout);
     }
-    still_serves(&node, &admin).await;
+    still_serves(&admin, &calm).await;
 }
 
 #[tokio::test]
 async fn a_queue_flood_is_bounded_and_counted_once() {
     let node = node().await;
     let admin = node.admin();
+    let calm = bystander(&node, &admin).await;
     let id = hostile(&node, &admin, "standard").await;
     let out = call_args(&admin, &id, &["queue-flood", "jobs", "5000"])
         .await
@@ -82,13 +89,14 @@ async fn a_queue_flood_is_bounded_and_counted_once() {
     assert_eq!(denials.by_capability.get("queue"), Some(&1));
     let last = denials.recent.back().expect("a denial");
     assert!(last.target.contains("queue `jobs` is full"), "{last:?}");
-    still_serves(&node, &admin).await;
+    still_serves(&admin, &calm).await;
 }
 
 #[tokio::test]
 async fn one_tenant_cannot_reach_anothers_queue_or_key() {
     let node = node().await;
     let admin = node.admin();
+    let calm = bystander(&node, &admin).await;
     let alice = admin.create_tenant("alice").await.expect("alice");
     let bob = admin.create_tenant("bob").await.expect("bob");
     let alice = node.client(Some(&alice.api_key));
@@ -113,20 +121,21 @@ async fn one_tenant_cannot_reach_anothers_queue_or_key() {
     let key_a = verifying_key(&key_a);
     let sig_b = hex::decode(sig_b.stdout.trim()).expect("hex signature");
     assert!(!nexus_tls::didkey::verify(&key_a, b"transfer 100", &sig_b));
-    still_serves(&node, &admin).await;
+    still_serves(&admin, &calm).await;
 }
 
 #[tokio::test]
 async fn max_concurrent_one_runs_calls_one_at_a_time() {
     let node = node().await;
     let admin = node.admin();
+    let calm = bystander(&node, &admin).await;
     let id = hostile(&node, &admin, "single").await;
     let call = || call_args(&admin, &id, &["exclusive", "gate", "150"]);
     let (a, b, c) = tokio::join!(call(), call(), call());
     for out in [a, b, c] {
         assert_eq!(out.expect("call").stdout, "alone\n");
     }
-    still_serves(&node, &admin).await;
+    still_serves(&admin, &calm).await;
 }
 
 fn verifying_key(hex_key: &str) -> ed25519_dalek::VerifyingKey {
