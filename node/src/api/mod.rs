@@ -54,6 +54,7 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         .route("/v1/sandboxes/{id}/call", post(sandboxes::call))
         .route("/v1/sandboxes/{id}/clone", post(sandboxes::clone))
         .route("/v1/sandboxes/{id}/http", any(serve::http))
+        .route("/v1/sandboxes/{id}/http/", any(serve::http))
         .route("/v1/sandboxes/{id}/http/{*path}", any(serve::http))
         .route("/v1/tenants", post(tenants::create).get(tenants::list));
     let sandboxes = Verb::ALL.into_iter().fold(sandboxes, |router, verb| {
