@@ -135,9 +135,15 @@ mod tests {
         assert_eq!(reopened.public_key("tn_a").expect("reload"), a);
         let sig = reopened.sign("tn_a", b"hi").expect("sign");
         assert!(nexus_tls::didkey::verify(&a, b"hi", &sig));
-        assert!(keys.did_key("tn_a").expect("did").starts_with("did:key:z6Mk"));
+        assert!(keys
+            .did_key("tn_a")
+            .expect("did")
+            .starts_with("did:key:z6Mk"));
         for bad in ["", "../x", "a/b", "a.b"] {
-            assert!(matches!(keys.path(bad), Err(KeyError::BadTenant(_))), "{bad}");
+            assert!(
+                matches!(keys.path(bad), Err(KeyError::BadTenant(_))),
+                "{bad}"
+            );
         }
     }
 }

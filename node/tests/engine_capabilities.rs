@@ -282,7 +282,11 @@ async fn queue_sign_and_net_survive_hostile_pointers() {
         .run_command_with(&module, &profile, CommandInput::default(), ctx.clone())
         .await
         .expect("runs");
-    assert_eq!(out.exit_code, 0, "check {} got the wrong code", out.exit_code);
+    assert_eq!(
+        out.exit_code, 0,
+        "check {} got the wrong code",
+        out.exit_code
+    );
     let denials = ctx.denials().snapshot();
     assert_eq!(denials.by_capability.get("queue"), Some(&2));
     assert_eq!(denials.by_capability.get("net"), Some(&1));
@@ -291,9 +295,17 @@ async fn queue_sign_and_net_survive_hostile_pointers() {
     // Without a tenant, signing is denied (and counted).
     let (_, anonymous) = sandbox(&profile);
     let out = engine
-        .run_command_with(&module, &profile, CommandInput::default(), anonymous.clone())
+        .run_command_with(
+            &module,
+            &profile,
+            CommandInput::default(),
+            anonymous.clone(),
+        )
         .await
         .expect("runs");
     assert_eq!(out.exit_code, 13, "sign_message without a tenant");
-    assert_eq!(anonymous.denials().snapshot().by_capability.get("sign"), Some(&1));
+    assert_eq!(
+        anonymous.denials().snapshot().by_capability.get("sign"),
+        Some(&1)
+    );
 }

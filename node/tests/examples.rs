@@ -26,7 +26,11 @@ async fn notes_keeps_its_notes_in_the_workspace_volume() {
         .transit(&id, nexus_node::sandbox::Verb::Suspend, None)
         .await
         .expect("suspend");
-    let file = node.data_dir.path().join("sandboxes").join(format!("{id}.workbook"));
+    let file = node
+        .data_dir
+        .path()
+        .join("sandboxes")
+        .join(format!("{id}.workbook"));
     let files = common::volume_contents(&file);
     assert!(files.contains(&(
         "workspace".to_string(),

@@ -23,17 +23,31 @@ async fn node() -> TestNode {
 
 /// A plain sandbox beside the hostile one.
 async fn bystander(node: &TestNode, client: &NodeClient) -> String {
-    dock_wat(client, node.data_dir.path(), "bystander", &print_wat("fine\n")).await
+    dock_wat(
+        client,
+        node.data_dir.path(),
+        "bystander",
+        &print_wat("fine\n"),
+    )
+    .await
 }
 
 /// Checks that the node still answers the bystander.
 async fn still_serves(client: &NodeClient, bystander: &str) {
-    let out = call_args(client, bystander, &[]).await.expect("bystander call");
+    let out = call_args(client, bystander, &[])
+        .await
+        .expect("bystander call");
     assert_eq!(out.stdout, "fine\n");
 }
 
 async fn hostile(node: &TestNode, client: &NodeClient, profile: &str) -> String {
-    dock_built(client, &built_hostile(), node.data_dir.path(), Some(profile)).await
+    dock_built(
+        client,
+        &built_hostile(),
+        node.data_dir.path(),
+        Some(profile),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -44,8 +58,16 @@ async fn attacks_hit_their_limits_and_the_node_keeps_serving() {
     let id = hostile(&node, &admin, "tight").await;
     let cases = [
         ("loop", "CALL_CPU_LIMIT", "300ms CPU time limit"),
-        ("membomb", "CALL_MEMORY_LIMIT", "past its profile's limit of 32 MiB"),
-        ("flood", "CALL_OUTPUT_LIMIT", "64 KiB output limit to stdout"),
+        (
+            "membomb",
+            "CALL_MEMORY_LIMIT",
+            "past its profile's limit of 32 MiB",
+        ),
+        (
+            "flood",
+            "CALL_OUTPUT_LIMIT",
+            "64 KiB output limit to stdout",
+        ),
         ("recurse", "CALL_TRAPPED", "stack overflow"),
     ];
     for (attack, code, message) in cases {
@@ -55,7 +77,9 @@ async fn attacks_hit_their_limits_and_the_node_keeps_serving() {
         still_serves(&admin, &calm).await;
     }
     // The same sandbox still runs after all of that.
-    let out = call_args(&admin, &id, &["queue-len", "q"]).await.expect("call");
+    let out = call_args(&admin, &id, &["queue-len", "q"])
+        .await
+        .expect("call");
     assert_eq!((out.exit_code, out.stdout.as_str()), (0, "0\n"));
 }
 
@@ -68,7 +92,11 @@ async fn wasi_cannot_open_host_paths() {
     for path in ["/etc/passwd", "registry.db", "../../admin.key"] {
         let out = call_args(&admin, &id, &["open", path]).await.expect("call");
         assert_eq!(out.exit_code, 0);
-        assert!(out.stdout.starts_with("open failed:"), "{path}: {}", out.stdout);
+        assert!(
+            out.stdout.starts_with("open failed:"),
+            "{path}: {}",
+            out.stdout
+        );
     }
     still_serves(&admin, &calm).await;
 }
@@ -83,7 +111,9 @@ async fn a_queue_flood_is_bounded_and_counted_once() {
         .await
         .expect("call");
     assert_eq!(out.stdout, "pushed 1024, then error -8\n");
-    let out = call_args(&admin, &id, &["queue-len", "jobs"]).await.expect("len");
+    let out = call_args(&admin, &id, &["queue-len", "jobs"])
+        .await
+        .expect("len");
     assert_eq!(out.stdout, "1024\n");
     let denials = admin.sandbox(&id).await.expect("info").denials;
     assert_eq!(denials.by_capability.get("queue"), Some(&1));
@@ -107,17 +137,28 @@ async fn one_tenant_cannot_reach_anothers_queue_or_key() {
     call_args(&alice, &a, &["queue-push", "inbox", "for alice only"])
         .await
         .expect("push");
-    let out = call_args(&bob, &b, &["queue-pop", "inbox"]).await.expect("pop");
+    let out = call_args(&bob, &b, &["queue-pop", "inbox"])
+        .await
+        .expect("pop");
     assert_eq!(out.stdout, "(empty)\n", "bob must not see alice's queue");
-    let out = call_args(&bob, &b, &["queue-len", "inbox"]).await.expect("len");
+    let out = call_args(&bob, &b, &["queue-len", "inbox"])
+        .await
+        .expect("len");
     assert_eq!(out.stdout, "0\n");
-    let out = call_args(&alice, &a, &["queue-pop", "inbox"]).await.expect("pop");
+    let out = call_args(&alice, &a, &["queue-pop", "inbox"])
+        .await
+        .expect("pop");
     assert_eq!(out.stdout, "for alice only\n");
 
-    let key_a = call_args(&alice, &a, &["pubkey"]).await.expect("key").stdout;
+    let key_a = call_args(&alice, &a, &["pubkey"])
+        .await
+        .expect("key")
+        .stdout;
     let key_b = call_args(&bob, &b, &["pubkey"]).await.expect("key").stdout;
     assert_ne!(key_a, key_b, "each tenant has its own key");
-    let sig_b = call_args(&bob, &b, &["sign", "transfer 100"]).await.expect("sign");
+    let sig_b = call_args(&bob, &b, &["sign", "transfer 100"])
+        .await
+        .expect("sign");
     let key_a = verifying_key(&key_a);
     let sig_b = hex::decode(sig_b.stdout.trim()).expect("hex signature");
     assert!(!nexus_tls::didkey::verify(&key_a, b"transfer 100", &sig_b));

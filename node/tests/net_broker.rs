@@ -60,19 +60,30 @@ async fn special_addresses_are_refused_with_their_own_codes() {
         ("http://10.0.0.1/".to_string(), 11, "10.0.0.1"),
         ("http://[::ffff:10.0.0.1]/".to_string(), 11, "10.0.0.1"),
         ("http://100.64.0.1/".to_string(), 11, "100.64.0.1"),
-        ("http://169.254.169.254/latest/".to_string(), 12, "169.254.169.254"),
+        (
+            "http://169.254.169.254/latest/".to_string(),
+            12,
+            "169.254.169.254",
+        ),
         ("http://0.0.0.0/".to_string(), 13, "0.0.0.0"),
         (format!("https://127.0.0.1:{port}/"), 14, "https"),
     ];
     for (url, code, named) in &cases {
-        assert_eq!(fetch(&client, &id, url).await, (*code, String::new()), "{url}");
+        assert_eq!(
+            fetch(&client, &id, url).await,
+            (*code, String::new()),
+            "{url}"
+        );
         let denials = client.sandbox(&id).await.expect("info").denials;
         let last = denials.recent.back().expect("a denial");
         assert_eq!(last.capability, "net");
         assert!(last.target.contains(named), "{url}: {}", last.target);
     }
     let denials = client.sandbox(&id).await.expect("info").denials;
-    assert_eq!(denials.by_capability.get("net"), Some(&(cases.len() as u64)));
+    assert_eq!(
+        denials.by_capability.get("net"),
+        Some(&(cases.len() as u64))
+    );
 }
 
 #[tokio::test]
@@ -88,7 +99,10 @@ async fn with_the_test_exemption_fetches_follow_checked_redirects_and_cap_bodies
     let ok = (0, "200\nhello from the test server".to_string());
     assert_eq!(fetch(&client, &id, &format!("{base}/ok")).await, ok);
     assert_eq!(fetch(&client, &id, &format!("{base}/hop")).await, ok);
-    assert_eq!(fetch(&client, &id, &format!("{base}/big")).await, (3, String::new()));
+    assert_eq!(
+        fetch(&client, &id, &format!("{base}/big")).await,
+        (3, String::new())
+    );
     assert_eq!(
         fetch(&client, &id, &format!("{base}/to-private")).await,
         (11, String::new())
@@ -114,7 +128,9 @@ async fn a_profile_without_net_cannot_fetch() {
     let admin = node.admin();
     let dir = built_example("fetch");
     let id = dock_built(&admin, &dir, node.data_dir.path(), Some("standard")).await;
-    let err = call_args(&admin, &id, &["http://example.com/"]).await.unwrap_err();
+    let err = call_args(&admin, &id, &["http://example.com/"])
+        .await
+        .unwrap_err();
     assert_eq!(err.code, "CALL_INSTANTIATE_FAILED");
     assert!(err.message.contains("nexus_v1.net_fetch"), "{err}");
     assert!(err.message.contains("capability `net`"), "{err}");

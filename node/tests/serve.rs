@@ -9,7 +9,13 @@ use common::{built_example, dock_built, dock_wat, print_wat, TestNode};
 /// A node with a sandbox running the greeter example: (node, sandbox id).
 async fn greeter() -> (TestNode, String) {
     let node = TestNode::start().await;
-    let id = dock_built(&node.admin(), &built_example("greeter"), node.data_dir.path(), None).await;
+    let id = dock_built(
+        &node.admin(),
+        &built_example("greeter"),
+        node.data_dir.path(),
+        None,
+    )
+    .await;
     (node, id)
 }
 
@@ -56,7 +62,10 @@ async fn requests_reach_the_handler_and_its_answers_come_back() {
     let (_, _, names) = send(&node, headers).await;
     assert!(names.lines().any(|n| n == "x-trace"), "{names}");
     for private in ["authorization", "cookie", "host"] {
-        assert!(!names.lines().any(|n| n == private), "{private} leaked: {names}");
+        assert!(
+            !names.lines().any(|n| n == private),
+            "{private} leaked: {names}"
+        );
     }
 
     let (status, _, body) = send(&node, web.delete(http(&node, &id, ""))).await;
@@ -67,7 +76,11 @@ async fn requests_reach_the_handler_and_its_answers_come_back() {
 async fn serve_is_gated_like_call() {
     let (node, id) = greeter().await;
     let web = reqwest::Client::new();
-    let resp = web.get(http(&node, &id, "/hello")).send().await.expect("send");
+    let resp = web
+        .get(http(&node, &id, "/hello"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(resp.status(), 401);
 
     let other = node.admin().create_tenant("other").await.expect("tenant");

@@ -26,7 +26,9 @@ fn handle(request: Request) -> Response {
             Response::new(200, format!("hello, {name}")).with_header("content-type", "text/plain")
         }
         ("POST", "/echo") => {
-            let kind = request.header("content-type").unwrap_or("application/octet-stream");
+            let kind = request
+                .header("content-type")
+                .unwrap_or("application/octet-stream");
             Response::new(200, request.body.clone()).with_header("content-type", kind)
         }
         ("POST", "/visits") => match visit() {

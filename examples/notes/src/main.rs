@@ -40,7 +40,11 @@ fn add(text: &str) -> Result<(), Error> {
 fn list() -> Result<(), Error> {
     for path in vfs::list(Volume::Workspace, DIR)? {
         let text = vfs::read(Volume::Workspace, &path)?.unwrap_or_default();
-        println!("{}: {}", path.trim_start_matches(DIR), String::from_utf8_lossy(&text));
+        println!(
+            "{}: {}",
+            path.trim_start_matches(DIR),
+            String::from_utf8_lossy(&text)
+        );
     }
     Ok(())
 }

@@ -169,7 +169,8 @@ mod tests {
             h.push("a", "z", vec![]),
             Err(PushError::TooManyQueues(..))
         ));
-        h.push("b", "z", vec![]).expect("another tenant has its own count");
+        h.push("b", "z", vec![])
+            .expect("another tenant has its own count");
         assert_eq!(h.pop("a", "x", 8), Popped::Message(vec![]));
         h.push("a", "z", vec![]).expect("x is gone once empty");
     }

@@ -39,7 +39,12 @@ async fn fetch(caller: &mut Caller<'_, GuestState>, ptr: i32, len: i32) -> Resul
         Ok(response) => {
             let encoded = response.encode();
             let n = i32::try_from(encoded.len()).map_err(|_| ERR_TOO_LARGE)?;
-            tracing::debug!(sandbox = sandbox.id(), target, status = response.status, "net fetch");
+            tracing::debug!(
+                sandbox = sandbox.id(),
+                target,
+                status = response.status,
+                "net fetch"
+            );
             caller.data_mut().host.net_response = Some(encoded);
             Ok(n)
         }

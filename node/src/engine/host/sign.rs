@@ -62,7 +62,11 @@ fn with_key<T>(
         return Err(ERR_DENIED);
     }
     let Some(keys) = sandbox.services().keys() else {
-        tracing::warn!(sandbox = sandbox.id(), op, "this node has no tenant key store");
+        tracing::warn!(
+            sandbox = sandbox.id(),
+            op,
+            "this node has no tenant key store"
+        );
         return Err(ERR_IO);
     };
     f(keys, sandbox.tenant()).map_err(|e| {

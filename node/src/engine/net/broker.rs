@@ -107,13 +107,11 @@ impl NetBroker {
             .first()
             .ok_or_else(|| NetError::Resolve(host.to_string()))?;
         for addr in &addrs {
-            guard::check(*addr, &self.policy.allow_cidrs).map_err(|refusal| {
-                NetError::Refused {
-                    url: url.to_string(),
-                    host: host.to_string(),
-                    addr: *addr,
-                    refusal,
-                }
+            guard::check(*addr, &self.policy.allow_cidrs).map_err(|refusal| NetError::Refused {
+                url: url.to_string(),
+                host: host.to_string(),
+                addr: *addr,
+                refusal,
             })?;
         }
         Ok(SocketAddr::new(first, port))

@@ -151,7 +151,12 @@ mod tests {
         for (ip, want) in cases {
             assert_eq!(verdict(ip), Err(want), "{ip}");
         }
-        for ok in ["93.184.216.34", "100.128.0.1", "2606:4700::1111", "::ffff:1.1.1.1"] {
+        for ok in [
+            "93.184.216.34",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "::ffff:1.1.1.1",
+        ] {
             assert_eq!(verdict(ok), Ok(()), "{ok}");
         }
     }
