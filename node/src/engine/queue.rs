@@ -59,8 +59,11 @@ pub enum Popped {
 #[derive(Debug, Default)]
 pub struct QueueHub {
     limits: QueueLimits,
-    queues: Mutex<HashMap<(String, String), VecDeque<Vec<u8>>>>,
+    queues: Mutex<Queues>,
 }
+
+/// Messages by (tenant id, queue name).
+type Queues = HashMap<(String, String), VecDeque<Vec<u8>>>;
 
 impl QueueHub {
     /// An empty hub enforcing `limits`.
@@ -125,7 +128,7 @@ impl QueueHub {
             .map_or(0, VecDeque::len)
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<(String, String), VecDeque<Vec<u8>>>> {
+    fn lock(&self) -> MutexGuard<'_, Queues> {
         self.queues.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
