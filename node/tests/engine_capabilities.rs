@@ -29,6 +29,20 @@ fn sandbox(profile: &Profile) -> (Arc<MemoryData>, Arc<SandboxContext>) {
     (data, ctx)
 }
 
+/// Runs `module` for `ctx`; its exit code.
+async fn exit_code(
+    engine: &nexus_node::engine::Engine,
+    module: &nexus_node::engine::CompiledModule,
+    profile: &Profile,
+    ctx: &Arc<SandboxContext>,
+) -> i32 {
+    engine
+        .run_command_with(module, profile, CommandInput::default(), ctx.clone())
+        .await
+        .expect("runs")
+        .exit_code
+}
+
 #[tokio::test]
 async fn ungranted_import_is_refused_naming_it_and_the_capability() {
     let engine = engine();
@@ -126,15 +140,8 @@ async fn hostile_pointers_get_error_codes_and_the_host_survives() {
     let (data, ctx) = sandbox(&profile);
     let module = guest(&engine, "hostile_pointers");
     for _ in 0..2 {
-        let out = engine
-            .run_command_with(&module, &profile, CommandInput::default(), ctx.clone())
-            .await
-            .expect("runs");
-        assert_eq!(
-            out.exit_code, 0,
-            "check {} got the wrong code",
-            out.exit_code
-        );
+        let failed = exit_code(&engine, &module, &profile, &ctx).await;
+        assert_eq!(failed, 0, "check {failed} got the wrong code");
     }
     assert_eq!(data.kv_get("k").expect("kv"), Some(b"a.txt".to_vec()));
     // One oversized path and one oversized value per run were counted;
@@ -278,15 +285,8 @@ async fn queue_sign_and_net_survive_hostile_pointers() {
             .with_tenant("tn_1", engine.services().clone()),
     );
     let module = guest(&engine, "hostile_services");
-    let out = engine
-        .run_command_with(&module, &profile, CommandInput::default(), ctx.clone())
-        .await
-        .expect("runs");
-    assert_eq!(
-        out.exit_code, 0,
-        "check {} got the wrong code",
-        out.exit_code
-    );
+    let failed = exit_code(&engine, &module, &profile, &ctx).await;
+    assert_eq!(failed, 0, "check {failed} got the wrong code");
     let denials = ctx.denials().snapshot();
     assert_eq!(denials.by_capability.get("queue"), Some(&2));
     assert_eq!(denials.by_capability.get("net"), Some(&1));
@@ -294,18 +294,8 @@ async fn queue_sign_and_net_survive_hostile_pointers() {
 
     // Without a tenant, signing is denied (and counted).
     let (_, anonymous) = sandbox(&profile);
-    let out = engine
-        .run_command_with(
-            &module,
-            &profile,
-            CommandInput::default(),
-            anonymous.clone(),
-        )
-        .await
-        .expect("runs");
-    assert_eq!(out.exit_code, 13, "sign_message without a tenant");
-    assert_eq!(
-        anonymous.denials().snapshot().by_capability.get("sign"),
-        Some(&1)
-    );
+    let failed = exit_code(&engine, &module, &profile, &anonymous).await;
+    assert_eq!(failed, 13, "sign_message without a tenant");
+    let denials = anonymous.denials().snapshot();
+    assert_eq!(denials.by_capability.get("sign"), Some(&1));
 }

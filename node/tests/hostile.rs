@@ -50,12 +50,19 @@ async fn hostile(node: &TestNode, client: &NodeClient, profile: &str) -> String 
     .await
 }
 
-#[tokio::test]
-async fn attacks_hit_their_limits_and_the_node_keeps_serving() {
+/// A node with a bystander and the hostile guest under `profile`, all
+/// with the admin key: (node, admin client, bystander id, hostile id).
+async fn setup(profile: &str) -> (TestNode, NodeClient, String, String) {
     let node = node().await;
     let admin = node.admin();
     let calm = bystander(&node, &admin).await;
-    let id = hostile(&node, &admin, "tight").await;
+    let id = hostile(&node, &admin, profile).await;
+    (node, admin, calm, id)
+}
+
+#[tokio::test]
+async fn attacks_hit_their_limits_and_the_node_keeps_serving() {
+    let (_node, admin, calm, id) = setup("tight").await;
     let cases = [
         ("loop", "CALL_CPU_LIMIT", "300ms CPU time limit"),
         (
@@ -85,10 +92,7 @@ async fn attacks_hit_their_limits_and_the_node_keeps_serving() {
 
 #[tokio::test]
 async fn wasi_cannot_open_host_paths() {
-    let node = node().await;
-    let admin = node.admin();
-    let calm = bystander(&node, &admin).await;
-    let id = hostile(&node, &admin, "tight").await;
+    let (_node, admin, calm, id) = setup("tight").await;
     for path in ["/etc/passwd", "registry.db", "../../admin.key"] {
         let out = call_args(&admin, &id, &["open", path]).await.expect("call");
         assert_eq!(out.exit_code, 0);
@@ -103,10 +107,7 @@ async fn wasi_cannot_open_host_paths() {
 
 #[tokio::test]
 async fn a_queue_flood_is_bounded_and_counted_once() {
-    let node = node().await;
-    let admin = node.admin();
-    let calm = bystander(&node, &admin).await;
-    let id = hostile(&node, &admin, "standard").await;
+    let (_node, admin, calm, id) = setup("standard").await;
     let out = call_args(&admin, &id, &["queue-flood", "jobs", "5000"])
         .await
         .expect("call");
@@ -167,10 +168,7 @@ async fn one_tenant_cannot_reach_anothers_queue_or_key() {
 
 #[tokio::test]
 async fn max_concurrent_one_runs_calls_one_at_a_time() {
-    let node = node().await;
-    let admin = node.admin();
-    let calm = bystander(&node, &admin).await;
-    let id = hostile(&node, &admin, "single").await;
+    let (_node, admin, calm, id) = setup("single").await;
     let call = || call_args(&admin, &id, &["exclusive", "gate", "150"]);
     let (a, b, c) = tokio::join!(call(), call(), call());
     for out in [a, b, c] {

@@ -130,3 +130,30 @@ async fn modules_without_a_handler_or_with_a_bad_answer_are_refused() {
         assert_eq!(body["error"]["code"], code, "{body}");
     }
 }
+
+#[tokio::test]
+async fn requests_and_responses_are_capped() {
+    let node = TestNode::start_with(|config| {
+        let spec = toml::from_str("output_kib = 1").expect("profile spec");
+        config.profiles.insert("small".to_string(), spec);
+    })
+    .await;
+    let dir = built_example("greeter");
+    let id = dock_built(&node.admin(), &dir, node.data_dir.path(), Some("small")).await;
+    let web = reqwest::Client::new();
+    let echo = |body: Vec<u8>| web.post(http(&node, &id, "/echo")).body(body);
+
+    let (status, _, body) = send(&node, echo(vec![b'a'; 512])).await;
+    assert_eq!((status, body.len()), (200, 512));
+    let (status, _, body) = send(&node, echo(vec![b'a'; 2048])).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("CALL_OUTPUT_LIMIT"), "{body}");
+    assert!(
+        body.contains("1 KiB output limit to HTTP response"),
+        "{body}"
+    );
+    // Past the handler's 1 MiB arena (but under the node's request limit).
+    let (status, _, body) = send(&node, echo(vec![b'a'; 1 << 21])).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("REQUEST_INVALID"), "{body}");
+}
