@@ -21,6 +21,9 @@ const HOP_HEADERS: &[&str] = &[
     "proxy-connection",
 ];
 
+/// Request headers dropped when a redirect leaves the origin.
+const CREDENTIAL_HEADERS: &[&str] = &["authorization", "cookie"];
+
 /// Makes guests' HTTP requests under a [`NetPolicy`].
 #[derive(Debug, Default)]
 pub struct NetBroker {
@@ -68,6 +71,11 @@ impl NetBroker {
                 return self.read(&url, response).await;
             };
             tracing::debug!(from = %url, to = %next, %status, "net broker follows a redirect");
+            if next.origin() != url.origin() {
+                request.headers.retain(|(name, _)| {
+                    !CREDENTIAL_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+                });
+            }
             if matches!(
                 status,
                 StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER
@@ -193,5 +201,56 @@ impl NetBroker {
             headers,
             body,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderMap;
+    use axum::response::Redirect;
+    use axum::routing::get;
+
+    use super::*;
+
+    /// Two local servers; `/away` on the first redirects to the second.
+    async fn servers() -> (SocketAddr, SocketAddr) {
+        let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+        let (a, b) = (bind().await.expect("bind"), bind().await.expect("bind"));
+        let (addr_a, addr_b) = (a.local_addr().expect("a"), b.local_addr().expect("b"));
+        let echo = |headers: HeaderMap| async move {
+            let auth = headers.get("authorization").map(|v| v.as_bytes().to_vec());
+            auth.unwrap_or_else(|| b"none".to_vec())
+        };
+        let away = format!("http://{addr_b}/echo");
+        let app = axum::Router::new()
+            .route("/echo", get(echo))
+            .route("/same", get(|| async { Redirect::temporary("/echo") }))
+            .route(
+                "/away",
+                get(move || async move { Redirect::temporary(&away) }),
+            );
+        let other = app.clone();
+        tokio::spawn(async move { axum::serve(a, app).await });
+        tokio::spawn(async move { axum::serve(b, other).await });
+        (addr_a, addr_b)
+    }
+
+    #[tokio::test]
+    async fn credentials_stay_with_their_origin() {
+        let (a, _) = servers().await;
+        let broker = NetBroker::new(NetPolicy {
+            allow_cidrs: vec!["127.0.0.1/32".parse().expect("cidr")],
+            ..NetPolicy::default()
+        });
+        let get = |path: &str| HttpRequest {
+            method: "GET".into(),
+            target: format!("http://{a}{path}"),
+            headers: vec![("Authorization".into(), "Bearer guest-secret".into())],
+            body: Vec::new(),
+        };
+        let same = broker.fetch(get("/same")).await.expect("same origin");
+        assert_eq!(same.body, b"Bearer guest-secret");
+        let away = broker.fetch(get("/away")).await.expect("other origin");
+        assert_eq!(away.body, b"none");
     }
 }
