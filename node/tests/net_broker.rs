@@ -9,7 +9,7 @@ mod common;
 use axum::response::Redirect;
 use axum::routing::get;
 use axum::Router;
-use common::{built_example, call_args, dock_built, TestNode};
+use common::{built_example, call_args, dock_built, dock_wat, print_wat, TestNode};
 use nexus_node::client::NodeClient;
 
 /// A local server: `/ok`, `/big` (2 KiB), `/hop` (→ `/ok`), and redirects
@@ -39,6 +39,19 @@ async fn fetch_sandbox(node: &TestNode) -> (NodeClient, String) {
     let admin = node.admin();
     let id = dock_built(&admin, &built_example("fetch"), node.data_dir.path(), None).await;
     (admin, id)
+}
+
+/// Checks that the node still serves another sandbox.
+async fn still_serves(node: &TestNode, client: &NodeClient) {
+    let id = dock_wat(
+        client,
+        node.data_dir.path(),
+        "bystander",
+        &print_wat("ok\n"),
+    )
+    .await;
+    let out = call_args(client, &id, &[]).await.expect("bystander call");
+    assert_eq!(out.stdout, "ok\n");
 }
 
 /// Runs `fetch URL`: (exit code, stdout).
@@ -120,6 +133,7 @@ async fn with_the_test_exemption_fetches_follow_checked_redirects_and_cap_bodies
     assert!(targets[0].contains("over the 1024-byte cap"), "{targets:?}");
     assert!(targets[1].contains("10.0.0.1"), "{targets:?}");
     assert!(targets[2].contains("169.254.169.254"), "{targets:?}");
+    still_serves(&node, &client).await;
 }
 
 #[tokio::test]

@@ -1,11 +1,13 @@
 //! The wasmtime engine: profiles, limits and call shapes.
 //!
 //! One [`Engine`] per node compiles modules (cached by sha256) and runs them
-//! in call shapes: `command` ([`Engine::run_command_with`]) and `kernel`
-//! ([`Engine::kernel_with`]). Guests reach the host through host ABI v1
+//! in call shapes: `command` ([`Engine::run_command_with`]), `kernel`
+//! ([`Engine::kernel_with`]) and `serve` ([`Engine::http_handler_with`],
+//! HTTP messages in [`wire`]). Guests reach the host through host ABI v1
 //! ([`abi`]), one capability group per [`Capability`], gated by their
 //! profile ([`ProfileTable`]) and counted in a [`DenialCounter`] when
-//! refused. Every call is bounded by its [`Profile`]: linear memory through
+//! refused. What groups share across sandboxes — tenant queues, tenant
+//! signing keys, the [`net`] broker — lives in the engine's [`HostServices`]. Every call is bounded by its [`Profile`]: linear memory through
 //! a resource limiter, CPU time through epoch interruption (a background
 //! ticker advances the epoch every [`TICK`]), wall time through a tokio
 //! timeout, and captured output through capped pipes. Hostile guests hit a
@@ -58,7 +60,7 @@ pub use error::{CallError, EngineError};
 pub use kernel::KernelInstance;
 pub use profile::{Profile, COMPUTE, NETWORK, STANDARD};
 pub use profile_table::{ProfileError, ProfileSpec, ProfileTable};
-pub use queue::{Popped, PushError, QueueHub, QueueLimits};
+pub use queue::QueueLimits;
 pub use services::{HostConfig, HostServices};
 pub use ticker::TICK;
 

@@ -5,7 +5,7 @@
 //! and the whole fetch are capped by [`NetPolicy`].
 
 mod broker;
-pub mod guard;
+mod guard;
 
 use std::net::IpAddr;
 use std::time::Duration;
