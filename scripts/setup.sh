@@ -22,7 +22,8 @@ if ! command -v sqlite3 >/dev/null; then
   fi
 fi
 
-# The example guests (and through them the guest SDK in guest/).
-for example in hello counter; do
-  cargo build --quiet --release --target wasm32-wasip1 --manifest-path "examples/$example/Cargo.toml"
+# The example guests and the hostile test guest (and through them the guest SDK in guest/).
+for crate in examples/hello examples/counter examples/notes examples/fetch examples/wordcount \
+  examples/greeter node/tests/guests/hostile; do
+  cargo build --quiet --release --target wasm32-wasip1 --manifest-path "$crate/Cargo.toml"
 done

@@ -5,14 +5,24 @@
 //! `wasm32-wasip1`. Each module is one capability group; a workbook may only
 //! use the groups its profile grants (an ungranted import is refused when the
 //! module is instantiated, naming the import and the capability).
+//!
+//! Call shapes: a `command` is a plain `fn main`; a `kernel` is exported
+//! with [`kernel!`] and an HTTP handler (the `serve` shape) with
+//! [`http_handler!`], both over an [`arena::Arena`].
 
 mod error;
+mod message;
 mod sys;
 
+pub mod arena;
 pub mod clock;
+pub mod http;
 pub mod kv;
 pub mod log;
+pub mod net;
+pub mod queue;
 pub mod random;
+pub mod sign;
 pub mod vfs;
 
 pub use error::Error;

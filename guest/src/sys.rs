@@ -20,4 +20,11 @@ extern "C" {
     pub fn vfs_list(vol: i32, prefix: *const u8, len: usize, out: *mut u8, cap: usize) -> i32;
     pub fn vfs_stat(vol: i32, path: *const u8, path_len: usize, out: *mut u8) -> i32;
     pub fn vfs_delete(vol: i32, path: *const u8, path_len: usize) -> i32;
+    pub fn queue_push(name: *const u8, name_len: usize, msg: *const u8, msg_len: usize) -> i32;
+    pub fn queue_pop(name: *const u8, name_len: usize, out: *mut u8, out_cap: usize) -> i32;
+    pub fn queue_len(name: *const u8, name_len: usize) -> i32;
+    pub fn sign_message(msg: *const u8, msg_len: usize, out: *mut u8) -> i32;
+    pub fn sign_public_key(out: *mut u8) -> i32;
+    pub fn net_fetch(req: *const u8, req_len: usize) -> i32;
+    pub fn net_read(out: *mut u8, out_cap: usize) -> i32;
 }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::cluster::ClusterConfig;
-use crate::engine::{ProfileSpec, ProfileTable};
+use crate::engine::net::NetPolicy;
+use crate::engine::{ProfileSpec, ProfileTable, QueueLimits};
 use crate::errors::{Coded, ErrorCode, UserError};
 use crate::lifecycle::ladder::LifecycleConfig;
 use std::collections::BTreeMap;
@@ -34,6 +35,10 @@ pub struct Config {
     pub profiles: BTreeMap<String, ProfileSpec>,
     /// The replicated registry: peer listener and static members.
     pub cluster: ClusterConfig,
+    /// Bounds of the tenant queues of the `queue` capability.
+    pub queue: QueueLimits,
+    /// Limits of the `net` broker (`allow_cidrs` is for tests only).
+    pub net: NetPolicy,
 }
 
 /// Limits the node enforces on requests.
@@ -59,6 +64,8 @@ impl Default for Config {
             lifecycle: LifecycleConfig::default(),
             profiles: BTreeMap::new(),
             cluster: ClusterConfig::default(),
+            queue: QueueLimits::default(),
+            net: NetPolicy::default(),
         }
     }
 }
@@ -208,5 +215,25 @@ mod tests {
         let err = Config::load(None, env(&[("NEXUS_LISTEN", "nowhere")])).unwrap_err();
         assert_eq!(err.code, "CONFIG_INVALID");
         assert!(err.message.contains("NEXUS_LISTEN"), "{}", err.message);
+    }
+
+    #[test]
+    fn queue_and_net_sections() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nexus.toml");
+        std::fs::write(
+            &path,
+            "[queue]\nmax_messages = 8\n[net]\nallow_cidrs = [\"127.0.0.1/32\"]\ntimeout_ms = 500\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path), env(&[])).unwrap();
+        assert_eq!(config.queue.max_messages, 8);
+        assert_eq!(config.queue.max_message_bytes, 64 << 10);
+        assert_eq!(config.net.allow_cidrs, ["127.0.0.1/32".parse().unwrap()]);
+        assert_eq!(config.net.timeout_ms, 500);
+        assert!(Config::default().net.allow_cidrs.is_empty());
+        std::fs::write(&path, "[net]\nallow_cidrs = [\"nope\"]\n").unwrap();
+        let err = Config::load(Some(&path), env(&[])).unwrap_err();
+        assert_eq!(err.code, "CONFIG_INVALID");
     }
 }

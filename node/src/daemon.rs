@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use crate::api::{self, AppState};
 use crate::cluster::{RegistryHandle, Replica};
 use crate::config::Config;
-use crate::engine::{Engine, EngineConfig};
+use crate::engine::{Engine, EngineConfig, HostConfig};
 use crate::errors::{ErrorCode, UserError};
 use crate::example;
 use crate::lifecycle::ladder::LifecycleConfig;
@@ -65,6 +65,11 @@ impl Node {
         };
         let engine = Engine::with_config(EngineConfig {
             cache_dir: Some(data_dir.join("modcache")),
+            host: HostConfig {
+                queue: config.queue.clone(),
+                net: config.net.clone(),
+                data_dir: Some(data_dir.clone()),
+            },
             ..EngineConfig::default()
         })
         .map_err(|e| {

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod engine;
 pub mod errors;
 mod example;
+pub mod keys;
 pub mod lifecycle;
 pub mod sandbox;
 pub mod tenants;

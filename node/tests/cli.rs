@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::process::{UpProcess, NEXUS};
-use common::repo_root;
+use common::{built_example, repo_root};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -26,6 +26,31 @@ fn pack(dir: &Path, out: &Path) {
         output.status.success(),
         "pack failed: {}",
         text(&output.stderr)
+    );
+}
+
+#[test]
+fn sandbox_info_lists_denials() {
+    let up = UpProcess::start();
+    let file = up.data_dir.path().join("fetch.workbook");
+    pack(&built_example("fetch"), &file);
+    let docked = up.nexus(&["dock", file.to_str().unwrap()], None);
+    assert!(docked.status.success(), "{}", text(&docked.stderr));
+    let id = text(&docked.stdout).trim().to_string();
+
+    let info = up.nexus(&["sandbox", "info", &id], None);
+    assert!(
+        text(&info.stdout).contains("denials:    none"),
+        "{}",
+        text(&info.stdout)
+    );
+    let called = up.nexus(&["call", &id, "--", "http://127.0.0.1:9/"], None);
+    assert_eq!(called.status.code(), Some(10), "{}", text(&called.stderr));
+    let info = text(&up.nexus(&["sandbox", "info", &id], None).stdout);
+    assert!(info.contains("denials:    1 (net 1)"), "{info}");
+    assert!(
+        info.contains("  net: http://127.0.0.1:9/: 127.0.0.1 is 127.0.0.1, a loopback address"),
+        "{info}"
     );
 }
 

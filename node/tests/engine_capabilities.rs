@@ -29,6 +29,20 @@ fn sandbox(profile: &Profile) -> (Arc<MemoryData>, Arc<SandboxContext>) {
     (data, ctx)
 }
 
+/// Runs `module` for `ctx`; its exit code.
+async fn exit_code(
+    engine: &nexus_node::engine::Engine,
+    module: &nexus_node::engine::CompiledModule,
+    profile: &Profile,
+    ctx: &Arc<SandboxContext>,
+) -> i32 {
+    engine
+        .run_command_with(module, profile, CommandInput::default(), ctx.clone())
+        .await
+        .expect("runs")
+        .exit_code
+}
+
 #[tokio::test]
 async fn ungranted_import_is_refused_naming_it_and_the_capability() {
     let engine = engine();
@@ -58,7 +72,7 @@ async fn ungranted_import_is_refused_naming_it_and_the_capability() {
 }
 
 #[tokio::test]
-async fn unknown_and_unimplemented_groups_are_refused() {
+async fn unknown_and_ungranted_groups_are_refused() {
     let engine = engine();
     let err = engine
         .run_command(
@@ -81,14 +95,11 @@ async fn unknown_and_unimplemented_groups_are_refused() {
         err.to_string(),
         "module imports nexus_v1.queue_push, which needs capability `queue`; profile `compute` does not grant it"
     );
-    let err = engine
+    let out = engine
         .run_command(&queue, &Profile::standard(), CommandInput::default())
         .await
-        .expect_err("not implemented");
-    assert_eq!(
-        err.to_string(),
-        "module imports nexus_v1.queue_push, which needs capability `queue`; this node does not implement `queue` yet"
-    );
+        .expect("granted by standard");
+    assert_eq!(out.exit_code, 0);
 }
 
 #[tokio::test]
@@ -129,15 +140,8 @@ async fn hostile_pointers_get_error_codes_and_the_host_survives() {
     let (data, ctx) = sandbox(&profile);
     let module = guest(&engine, "hostile_pointers");
     for _ in 0..2 {
-        let out = engine
-            .run_command_with(&module, &profile, CommandInput::default(), ctx.clone())
-            .await
-            .expect("runs");
-        assert_eq!(
-            out.exit_code, 0,
-            "check {} got the wrong code",
-            out.exit_code
-        );
+        let failed = exit_code(&engine, &module, &profile, &ctx).await;
+        assert_eq!(failed, 0, "check {failed} got the wrong code");
     }
     assert_eq!(data.kv_get("k").expect("kv"), Some(b"a.txt".to_vec()));
     // One oversized path and one oversized value per run were counted;
@@ -262,4 +266,36 @@ async fn custom_profile_gates_imports() {
             .contains("profile `logonly` does not grant it"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn queue_sign_and_net_survive_hostile_pointers() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let engine = nexus_node::engine::Engine::with_config(nexus_node::engine::EngineConfig {
+        host: nexus_node::engine::HostConfig {
+            data_dir: Some(keys.path().to_path_buf()),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .expect("engine");
+    let profile = Profile::network();
+    let ctx = Arc::new(
+        SandboxContext::new("sb-1", Arc::new(MemoryData::new()), &profile)
+            .with_tenant("tn_1", engine.services().clone()),
+    );
+    let module = guest(&engine, "hostile_services");
+    let failed = exit_code(&engine, &module, &profile, &ctx).await;
+    assert_eq!(failed, 0, "check {failed} got the wrong code");
+    let denials = ctx.denials().snapshot();
+    assert_eq!(denials.by_capability.get("queue"), Some(&2));
+    assert_eq!(denials.by_capability.get("net"), Some(&1));
+    assert!(keys.path().join("keys/tenants/tn_1.ed25519").exists());
+
+    // Without a tenant, signing is denied (and counted).
+    let (_, anonymous) = sandbox(&profile);
+    let failed = exit_code(&engine, &module, &profile, &anonymous).await;
+    assert_eq!(failed, 13, "sign_message without a tenant");
+    let denials = anonymous.denials().snapshot();
+    assert_eq!(denials.by_capability.get("sign"), Some(&1));
 }

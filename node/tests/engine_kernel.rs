@@ -110,7 +110,7 @@ async fn oversized_and_negative_output_are_refused_keeping_the_instance() {
     let err = kernel.call(&[0xfc]).await.expect_err("negative");
     assert_eq!(
         err.to_string(),
-        "kernel `process` returned -7, a negative length (an error of the guest)"
+        "`process` returned -7, a negative length (an error of the guest)"
     );
     assert_eq!(count(&kernel.call(b"").await.expect("call")), 2);
     assert_eq!(kernel.instantiations(), 1);

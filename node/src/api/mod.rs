@@ -7,6 +7,7 @@ mod error;
 mod extract;
 mod health;
 mod sandboxes;
+mod serve;
 mod tenants;
 pub mod types;
 
@@ -14,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 
 pub use error::ApiError;
@@ -55,6 +56,9 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         )
         .route("/v1/sandboxes/{id}/call", post(sandboxes::call))
         .route("/v1/sandboxes/{id}/clone", post(sandboxes::clone))
+        .route("/v1/sandboxes/{id}/http", any(serve::http))
+        .route("/v1/sandboxes/{id}/http/", any(serve::http))
+        .route("/v1/sandboxes/{id}/http/{*path}", any(serve::http))
         .route("/v1/tenants", post(tenants::create).get(tenants::list))
         .route("/v1/cluster/status", get(cluster::status));
     let sandboxes = Verb::ALL.into_iter().fold(sandboxes, |router, verb| {

@@ -246,4 +246,18 @@ fn print_info(info: &SandboxInfo) {
     if let Some(reason) = &info.not_demoted_reason {
         println!("ladder:     {reason}");
     }
+    let denials = &info.denials;
+    if denials.total == 0 {
+        println!("denials:    none");
+        return;
+    }
+    let by: Vec<String> = denials
+        .by_capability
+        .iter()
+        .map(|(capability, n)| format!("{capability} {n}"))
+        .collect();
+    println!("denials:    {} ({})", denials.total, by.join(", "));
+    for denial in &denials.recent {
+        println!("  {}: {}", denial.capability, denial.target);
+    }
 }

@@ -22,6 +22,26 @@ pub const ERR_INVALID: i32 = -5;
 pub const ERR_IO: i32 = -6;
 /// Too many calls of this kind in this call (log lines).
 pub const ERR_RATE: i32 = -7;
+/// The queue is full, or the tenant has its maximum of queues.
+pub const ERR_FULL: i32 = -8;
+/// `net`: the host is (or resolves to) a loopback address.
+pub const ERR_NET_LOOPBACK: i32 = -10;
+/// `net`: a private address (RFC 1918, CGNAT, ULA).
+pub const ERR_NET_PRIVATE: i32 = -11;
+/// `net`: a link-local address (169.254/16 with cloud metadata, fe80::/10).
+pub const ERR_NET_LINK_LOCAL: i32 = -12;
+/// `net`: an unspecified, multicast, broadcast or reserved address.
+pub const ERR_NET_RESERVED: i32 = -13;
+/// `net`: not an `http://` URL.
+pub const ERR_NET_SCHEME: i32 = -14;
+/// `net`: the name does not resolve.
+pub const ERR_NET_RESOLVE: i32 = -15;
+/// `net`: connecting or talking HTTP failed.
+pub const ERR_NET_CONNECT: i32 = -16;
+/// `net`: the fetch passed its deadline.
+pub const ERR_NET_TIMEOUT: i32 = -17;
+/// `net`: too many redirects.
+pub const ERR_NET_REDIRECTS: i32 = -18;
 
 /// Longest `kv` key, in bytes.
 pub const MAX_KEY: usize = 1024;
@@ -35,6 +55,14 @@ pub const MAX_FILE: usize = 8 << 20;
 pub const MAX_LOG: usize = 4096;
 /// Most bytes one `random_fill` call fills.
 pub const MAX_RANDOM: usize = 64 << 10;
+/// Longest queue name, in bytes.
+pub const MAX_QUEUE_NAME: usize = 128;
+/// Longest message `sign_message` signs, in bytes.
+pub const MAX_SIGN_MESSAGE: usize = 1 << 20;
+/// Length of an Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+/// Length of an Ed25519 public key.
+pub const PUBLIC_KEY_LEN: usize = 32;
 
 /// Volume numbers of `vfs_*`: workspace, memory, tmp.
 pub const VOLUMES: [&str; 3] = ["workspace", "memory", "tmp"];
@@ -53,6 +81,13 @@ pub const FUNCTIONS: &[(&str, Capability)] = &[
     ("vfs_list", Capability::Vfs),
     ("vfs_stat", Capability::Vfs),
     ("vfs_delete", Capability::Vfs),
+    ("queue_push", Capability::Queue),
+    ("queue_pop", Capability::Queue),
+    ("queue_len", Capability::Queue),
+    ("sign_message", Capability::Sign),
+    ("sign_public_key", Capability::Sign),
+    ("net_fetch", Capability::Net),
+    ("net_read", Capability::Net),
 ];
 
 /// The capability an import of [`MODULE`] needs: `Ok` for a function of
@@ -75,7 +110,7 @@ mod tests {
             assert!(name.starts_with(&format!("{cap}_")), "{name}");
             assert_eq!(capability_of(name), Ok(*cap));
         }
-        assert_eq!(capability_of("queue_push"), Err(Some(Capability::Queue)));
+        assert_eq!(capability_of("queue_peek"), Err(Some(Capability::Queue)));
         assert_eq!(capability_of("kv_frob"), Err(Some(Capability::Kv)));
         assert_eq!(capability_of("exec_run"), Err(None));
     }

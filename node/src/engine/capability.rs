@@ -20,11 +20,11 @@ pub enum Capability {
     Clock,
     /// Cryptographically secure random bytes.
     Random,
-    /// Bounded per-tenant FIFO queues (not implemented yet).
+    /// Bounded per-tenant FIFO queues.
     Queue,
-    /// Signing with a host-held per-tenant key (not implemented yet).
+    /// Signing with a host-held per-tenant key.
     Sign,
-    /// HTTP through the SSRF-guarded broker (not implemented yet).
+    /// HTTP through the SSRF-guarded broker.
     Net,
 }
 
@@ -53,12 +53,6 @@ impl Capability {
             Capability::Sign => "sign",
             Capability::Net => "net",
         }
-    }
-
-    /// Whether this node links the group's imports. Granting an
-    /// unimplemented group is allowed; its imports are simply not provided.
-    pub fn implemented(self) -> bool {
-        !matches!(self, Capability::Queue | Capability::Sign | Capability::Net)
     }
 
     fn bit(self) -> u16 {

@@ -39,6 +39,7 @@ use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 use super::error::{CallError, EngineError};
 use super::limits::{MAX_MEMORIES, MAX_TABLES, MAX_TABLE_ELEMENTS};
 use super::profile::Profile;
+use super::services::HostConfig;
 
 /// Guard region after each pooled linear memory.
 pub const GUARD_BYTES: u64 = 64 << 10;
@@ -55,6 +56,8 @@ pub struct EngineConfig {
     /// Where precompiled modules are kept between runs; `None` keeps them in
     /// memory only.
     pub cache_dir: Option<PathBuf>,
+    /// The shared host services: queue bounds, `net` policy, key store.
+    pub host: HostConfig,
 }
 
 /// Default [`EngineConfig::pool_instances`].
@@ -68,6 +71,7 @@ impl Default for EngineConfig {
             pool_instances: DEFAULT_POOL_INSTANCES,
             pool_max_memory_bytes: largest_builtin_memory(),
             cache_dir: None,
+            host: HostConfig::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The sandbox a call runs for: its id (for logs), its data (what `kv` and
-//! `vfs` reach), its denial counter and its concurrent-call slots.
+//! The sandbox a call runs for: its id (for logs), its tenant (whose queues
+//! and key `queue` and `sign` reach), its data (what `kv` and `vfs` reach),
+//! its denial counter, its concurrent-call slots and the shared host services.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::data::{MemoryData, SandboxData};
 use super::denials::DenialCounter;
 use super::profile::Profile;
+use super::services::HostServices;
 
 /// Id used in logs for calls made without a sandbox.
 pub const NO_SANDBOX: &str = "-";
@@ -17,6 +19,8 @@ pub const NO_SANDBOX: &str = "-";
 /// its `max_concurrent` is enforced across calls.
 pub struct SandboxContext {
     id: String,
+    tenant: String,
+    services: Arc<HostServices>,
     data: Arc<dyn SandboxData>,
     denials: Arc<DenialCounter>,
     slots: Arc<Semaphore>,
@@ -42,14 +46,17 @@ impl SandboxContext {
         let slots = usize::try_from(profile.max_concurrent.max(1)).unwrap_or(1);
         SandboxContext {
             id: id.into(),
+            tenant: NO_SANDBOX.to_string(),
+            services: Arc::new(HostServices::default()),
             data,
             denials: Arc::new(DenialCounter::new()),
             slots: Arc::new(Semaphore::new(slots)),
         }
     }
 
-    /// A context for a call without a sandbox: id `-`, fresh in-memory data
-    /// (gone after the call), its own denial counter.
+    /// A context for a call without a sandbox: id and tenant `-`, fresh
+    /// in-memory data (gone after the call), its own denial counter and its
+    /// own host services (no key store).
     pub fn ephemeral(profile: &Profile) -> SandboxContext {
         SandboxContext::new(NO_SANDBOX, Arc::new(MemoryData::new()), profile)
     }
@@ -61,9 +68,31 @@ impl SandboxContext {
         self
     }
 
+    /// This context belonging to `tenant`, reaching its queues and key
+    /// through `services` (the engine's, [`Engine::services`](super::Engine::services)).
+    pub fn with_tenant(
+        mut self,
+        tenant: impl Into<String>,
+        services: Arc<HostServices>,
+    ) -> SandboxContext {
+        self.tenant = tenant.into();
+        self.services = services;
+        self
+    }
+
     /// The sandbox id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The tenant id (`-` for a call without a sandbox).
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The host services shared with other sandboxes.
+    pub fn services(&self) -> &Arc<HostServices> {
+        &self.services
     }
 
     /// The sandbox's data.

@@ -1,8 +1,10 @@
-//! The `kernel` call shape: `process(in_len) -> out_len` over an exported
-//! memory arena, one instance reused across calls (calls to one instance
-//! are serialized). Each call gets a fresh CPU budget and the profile's wall
-//! deadline; a call that traps, hits a limit or is cut off discards the
-//! instance, and the next call makes a fresh one. See docs/guest-abi.md.
+//! Arena instances: the `kernel` call shape, `process(in_len) -> out_len`
+//! over an exported memory arena, and the `serve` shape's handler,
+//! `nexus_http(req_len) -> resp_len` over the same arena ([`Entry`]). One
+//! instance is reused across calls (calls to one instance are serialized).
+//! Each call gets a fresh CPU budget and the profile's wall deadline; a call
+//! that traps, hits a limit or is cut off discards the instance, and the next
+//! call makes a fresh one. See docs/guest-abi.md.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,8 +24,37 @@ use super::link::{self, kind};
 use super::profile::Profile;
 use super::state::GuestState;
 
-/// A kernel instance, reused across calls. Cheap to share behind an `Arc`.
+/// The export an arena instance runs per call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Entry {
+    /// A kernel: `process(in_len) -> out_len`.
+    Process,
+    /// An HTTP handler: `nexus_http(req_len) -> resp_len`.
+    Http,
+}
+
+impl Entry {
+    /// The export's name.
+    fn export(self) -> &'static str {
+        match self {
+            Entry::Process => "process",
+            Entry::Http => "nexus_http",
+        }
+    }
+
+    /// What its output is called in messages.
+    fn output(self) -> &'static str {
+        match self {
+            Entry::Process => "kernel output",
+            Entry::Http => "HTTP response",
+        }
+    }
+}
+
+/// A kernel (or HTTP handler) instance, reused across calls. Cheap to share
+/// behind an `Arc`.
 pub struct KernelInstance {
+    entry: Entry,
     engine: wasmtime::Engine,
     pool: Pool,
     pre: InstancePre<GuestState>,
@@ -57,9 +88,10 @@ impl std::fmt::Debug for KernelInstance {
 }
 
 impl KernelInstance {
-    /// Checks and instantiates `module` as a kernel (the first instance is
-    /// made now, so link and export errors show here).
+    /// Checks and instantiates `module` as a kernel or handler (the first
+    /// instance is made now, so link and export errors show here).
     pub(crate) async fn new(
+        entry: Entry,
         engine: &wasmtime::Engine,
         linker: &wasmtime::Linker<GuestState>,
         pool: &Pool,
@@ -68,8 +100,9 @@ impl KernelInstance {
         sandbox: Arc<SandboxContext>,
     ) -> Result<KernelInstance, CallError> {
         let pre = link::prepare(engine, linker, module, profile, &sandbox)?;
-        check_exports(module)?;
+        check_exports(module, entry)?;
         let kernel = KernelInstance {
+            entry,
             engine: engine.clone(),
             pool: pool.clone(),
             pre,
@@ -108,7 +141,7 @@ impl KernelInstance {
                 Some(live) => live,
                 None => guard.insert(self.instantiate().await?),
             };
-            let result = live.call(input, &self.profile).await;
+            let result = live.call(input, &self.profile, self.entry).await;
             if let Err((err, true)) = &result {
                 tracing::debug!(sha256 = short(&self.sha256), %err, "kernel instance discarded");
                 *guard = None;
@@ -156,7 +189,7 @@ impl KernelInstance {
         }
         let lookup = |store: &mut Store<GuestState>| {
             let memory = instance.get_memory(&mut *store, "memory");
-            let process = instance.get_typed_func::<i32, i32>(&mut *store, "process");
+            let process = instance.get_typed_func::<i32, i32>(&mut *store, self.entry.export());
             let arena = instance.get_typed_func::<(), i64>(&mut *store, "arena");
             (memory, process, arena)
         };
@@ -193,6 +226,7 @@ impl Live {
         &mut self,
         input: &[u8],
         profile: &Profile,
+        entry: Entry,
     ) -> Result<Vec<u8>, (CallError, bool)> {
         let cap = self.arena.len();
         if input.len() > cap {
@@ -228,7 +262,8 @@ impl Live {
         };
         let out_len = usize::try_from(out_len).map_err(|_| {
             let msg = format!(
-                "kernel `process` returned {out_len}, a negative length (an error of the guest)"
+                "`{}` returned {out_len}, a negative length (an error of the guest)",
+                entry.export()
             );
             (CallError::Trapped(msg), false)
         })?;
@@ -236,7 +271,7 @@ impl Live {
         if out_len > limit {
             return Err((
                 CallError::OutputLimit {
-                    stream: "kernel output",
+                    stream: entry.output(),
                     limit,
                 },
                 false,
@@ -254,10 +289,14 @@ impl Live {
     }
 }
 
-/// Checks the kernel exports: `memory`, `process(i32) -> i32`, `arena() -> i64`.
-fn check_exports(module: &CompiledModule) -> Result<(), CallError> {
+/// Checks the arena exports: `memory`, `arena() -> i64` and the entry
+/// (`process` or `nexus_http`) taking and returning an `i32`.
+fn check_exports(module: &CompiledModule, entry: Entry) -> Result<(), CallError> {
     let m = module.module();
-    let hint = "a kernel exports `memory`, `arena() -> i64` and `process(in_len: i32) -> i32` (docs/guest-abi.md)";
+    let hint = match entry {
+        Entry::Process => "a kernel exports `memory`, `arena() -> i64` and `process(in_len: i32) -> i32` (docs/guest-abi.md)",
+        Entry::Http => "an HTTP handler exports `memory`, `arena() -> i64` and `nexus_http(req_len: i32) -> i32` (docs/guest-abi.md)",
+    };
     let func = |name: &str, params: &[wasmtime::ValType], results: &[wasmtime::ValType]| match m
         .get_export(name)
     {
@@ -282,7 +321,7 @@ fn check_exports(module: &CompiledModule) -> Result<(), CallError> {
         ))),
     };
     use wasmtime::ValType::{I32, I64};
-    func("process", &[I32], &[I32])?;
+    func(entry.export(), &[I32], &[I32])?;
     func("arena", &[], &[I64])?;
     match m.get_export("memory") {
         Some(ExternType::Memory(_)) => Ok(()),

@@ -1,11 +1,13 @@
 //! The wasmtime engine: profiles, limits and call shapes.
 //!
 //! One [`Engine`] per node compiles modules (cached by sha256) and runs them
-//! in call shapes: `command` ([`Engine::run_command_with`]) and `kernel`
-//! ([`Engine::kernel_with`]). Guests reach the host through host ABI v1
+//! in call shapes: `command` ([`Engine::run_command_with`]), `kernel`
+//! ([`Engine::kernel_with`]) and `serve` ([`Engine::http_handler_with`],
+//! HTTP messages in [`wire`]). Guests reach the host through host ABI v1
 //! ([`abi`]), one capability group per [`Capability`], gated by their
 //! profile ([`ProfileTable`]) and counted in a [`DenialCounter`] when
-//! refused. Every call is bounded by its [`Profile`]: linear memory through
+//! refused. What groups share across sandboxes — tenant queues, tenant
+//! signing keys, the [`net`] broker — lives in the engine's [`HostServices`]. Every call is bounded by its [`Profile`]: linear memory through
 //! a resource limiter, CPU time through epoch interruption (a background
 //! ticker advances the epoch every [`TICK`]), wall time through a tokio
 //! timeout, and captured output through capped pipes. Hostile guests hit a
@@ -32,11 +34,15 @@ mod host;
 mod kernel;
 mod limits;
 mod link;
+pub mod net;
 mod profile;
 mod profile_table;
+mod queue;
+mod services;
 mod state;
 mod ticker;
 mod trap;
+pub mod wire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,6 +60,8 @@ pub use error::{CallError, EngineError};
 pub use kernel::KernelInstance;
 pub use profile::{Profile, COMPUTE, NETWORK, STANDARD};
 pub use profile_table::{ProfileError, ProfileSpec, ProfileTable};
+pub use queue::QueueLimits;
+pub use services::{HostConfig, HostServices};
 pub use ticker::TICK;
 
 use cache::ModuleCache;
@@ -72,6 +80,7 @@ struct Inner {
     linker: Linker<GuestState>,
     modules: ModuleCache,
     pool: Pool,
+    services: Arc<HostServices>,
     config: EngineConfig,
 }
 
@@ -110,6 +119,7 @@ impl Engine {
                 linker,
                 modules,
                 pool: Pool::new(&config),
+                services: Arc::new(HostServices::new(&config.host)),
                 config,
             }),
         })
@@ -118,6 +128,12 @@ impl Engine {
     /// The configuration this engine was made with.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    /// The host services (tenant queues, keys, `net` broker) shared by the
+    /// sandboxes of this engine; give them to [`SandboxContext::with_tenant`].
+    pub fn services(&self) -> &Arc<HostServices> {
+        &self.inner.services
     }
 
     /// Instance pool slots free right now (of
@@ -227,10 +243,38 @@ impl Engine {
         profile: &Profile,
         sandbox: Arc<SandboxContext>,
     ) -> Result<KernelInstance, CallError> {
+        self.arena_instance(kernel::Entry::Process, module, profile, sandbox)
+            .await
+    }
+
+    /// An HTTP handler instance of `module` for `sandbox` (the `serve`
+    /// shape): like [`Engine::kernel_with`], with `nexus_http(req_len) ->
+    /// resp_len` as the entry. Its calls take an encoded
+    /// [`HttpRequest`](wire::HttpRequest) and return an encoded
+    /// [`HttpResponse`](wire::HttpResponse).
+    pub async fn http_handler_with(
+        &self,
+        module: &CompiledModule,
+        profile: &Profile,
+        sandbox: Arc<SandboxContext>,
+    ) -> Result<KernelInstance, CallError> {
+        self.arena_instance(kernel::Entry::Http, module, profile, sandbox)
+            .await
+    }
+
+    async fn arena_instance(
+        &self,
+        entry: kernel::Entry,
+        module: &CompiledModule,
+        profile: &Profile,
+        sandbox: Arc<SandboxContext>,
+    ) -> Result<KernelInstance, CallError> {
+        let inner = &self.inner;
         KernelInstance::new(
-            &self.inner.engine,
-            &self.inner.linker,
-            &self.inner.pool,
+            entry,
+            &inner.engine,
+            &inner.linker,
+            &inner.pool,
             module,
             profile,
             sandbox,

@@ -31,6 +31,10 @@ pub(crate) struct HostCtx {
     pub(crate) logs_left: u32,
     /// Whether the log flood of this call was already counted.
     pub(crate) log_flood_counted: bool,
+    /// Whether a refused queue push of this call was already counted.
+    pub(crate) queue_full_counted: bool,
+    /// The last `net_fetch` response (encoded), until `net_read` takes it.
+    pub(crate) net_response: Option<Vec<u8>>,
 }
 
 impl HostCtx {
@@ -41,6 +45,8 @@ impl HostCtx {
             caps: profile.capabilities,
             logs_left: host::LOG_LINES_PER_CALL,
             log_flood_counted: false,
+            queue_full_counted: false,
+            net_response: None,
         }
     }
 
@@ -48,11 +54,13 @@ impl HostCtx {
     pub(crate) fn next_call(&mut self) {
         self.logs_left = host::LOG_LINES_PER_CALL;
         self.log_flood_counted = false;
+        self.queue_full_counted = false;
+        self.net_response = None;
     }
 }
 
 /// The linker of every call shape: WASI preview 1 (async flavour) plus all
-/// implemented host ABI v1 functions. What a profile does not grant is kept
+/// host ABI v1 functions. What a profile does not grant is kept
 /// out by [`host::check_imports`] before instantiation.
 pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<GuestState>> {
     let mut linker = Linker::new(engine);

@@ -1,13 +1,24 @@
 //! Calls: make the sandbox runnable (resuming it if it was suspended or
 //! frozen), hold it active for the call, run the entry module.
 
+use std::sync::Arc;
+
 use nexus_raft::{Command, Sandbox, SandboxState};
 use tracing::info;
 
 use super::{now_ms, SandboxManager, Verb};
-use crate::engine::{CommandInput, CommandOutput};
+use crate::engine::{CommandInput, CommandOutput, CompiledModule, Profile, SandboxContext};
 use crate::errors::{Coded, ErrorCode, UserError};
 use crate::lifecycle::CallGuard;
+
+/// A sandbox ready for one call: held active, its module compiled.
+pub(super) struct Prepared {
+    pub(super) module: Arc<CompiledModule>,
+    pub(super) profile: Profile,
+    pub(super) context: Arc<SandboxContext>,
+    /// Keeps the sandbox active (no lifecycle verb) until the call ends.
+    _guard: CallGuard,
+}
 
 /// How often a call retries when the sandbox changes state under it.
 const MAX_STATE_CHASES: usize = 8;
@@ -33,16 +44,10 @@ impl SandboxManager {
         module: Option<&str>,
         input: CommandInput,
     ) -> Result<CommandOutput, UserError> {
-        let (sandbox, _guard) = self.runnable(tenant_id, sandbox_id).await?;
-        let module = self.named_module_for(&sandbox, module).await?;
-        if sandbox.state == SandboxState::Created {
-            self.activate(&sandbox).await?;
-        }
-        let profile = self.profiles.resolve(&sandbox.profile);
-        let context = self.context_for(&sandbox, &profile);
+        let call = self.prepare(tenant_id, sandbox_id, module).await?;
         let result = self
             .engine
-            .run_command_with(&module, &profile, input, context)
+            .run_command_with(&call.module, &call.profile, input, call.context.clone())
             .await;
         match &result {
             Ok(out) => info!(
@@ -56,6 +61,29 @@ impl SandboxManager {
             }
         }
         result.map_err(|e| e.to_user_error())
+    }
+
+    /// Makes the sandbox runnable and active, holds it there, and loads
+    /// module `module` (the entry module when `None`) and its context.
+    pub(super) async fn prepare(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+        module: Option<&str>,
+    ) -> Result<Prepared, UserError> {
+        let (sandbox, guard) = self.runnable(tenant_id, sandbox_id).await?;
+        let module = self.named_module_for(&sandbox, module).await?;
+        if sandbox.state == SandboxState::Created {
+            self.activate(&sandbox).await?;
+        }
+        let profile = self.profiles.resolve(&sandbox.profile);
+        let context = self.context_for(&sandbox, &profile);
+        Ok(Prepared {
+            module,
+            profile,
+            context,
+            _guard: guard,
+        })
     }
 
     /// Waits until the sandbox is `created` or `active` and holds it there.

@@ -7,6 +7,7 @@ mod call;
 mod data;
 mod ids;
 mod schedules;
+mod serve;
 mod store;
 mod upkeep;
 mod verbs;
@@ -262,13 +263,14 @@ impl SandboxManager {
     }
 
     /// The engine context of a sandbox: its workbook data (kept open while
-    /// it runs) and its denial counter.
+    /// it runs), its denial counter and its tenant (for `queue` and `sign`).
     fn context_for(&self, sandbox: &Sandbox, profile: &Profile) -> Arc<SandboxContext> {
         let mut contexts = self.contexts.lock().unwrap_or_else(|p| p.into_inner());
         contexts.get_or_insert_with(&sandbox.id, || {
             let data = data::WorkbookData::new(self.files.path(&sandbox.id));
             let context = SandboxContext::new(sandbox.id.clone(), Arc::new(data), profile)
-                .with_denials(self.activity_of(sandbox).denials().clone());
+                .with_denials(self.activity_of(sandbox).denials().clone())
+                .with_tenant(&sandbox.tenant_id, self.engine.services().clone());
             Arc::new(context)
         })
     }

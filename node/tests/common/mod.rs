@@ -7,6 +7,7 @@ pub mod process;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use nexus_node::api::types::{CallRequest, CallResponse};
 use nexus_node::client::NodeClient;
 use nexus_node::config::Config;
 use nexus_node::daemon::{Node, ADMIN_KEY_FILE};
@@ -146,7 +147,51 @@ pub fn repo_root() -> PathBuf {
 /// An example workbook's directory (`examples/NAME`); its Rust module must
 /// have been built by scripts/setup.sh (the README's test command runs it).
 pub fn built_example(name: &str) -> PathBuf {
-    let dir = repo_root().join("examples").join(name);
+    built_crate(repo_root().join("examples").join(name), name)
+}
+
+/// The hostile guest's directory (`node/tests/guests/hostile`), built by
+/// scripts/setup.sh.
+pub fn built_hostile() -> PathBuf {
+    built_crate(repo_root().join("node/tests/guests/hostile"), "hostile")
+}
+
+/// Packs the built workbook in `dir` (into `scratch`) and docks it, under
+/// `profile` if given; returns the sandbox id.
+pub async fn dock_built(
+    client: &NodeClient,
+    dir: &Path,
+    scratch: &Path,
+    profile: Option<&str>,
+) -> String {
+    let name = dir.file_name().expect("crate dir").to_string_lossy();
+    let out = scratch.join(format!("{name}-{}.workbook", rand_suffix()));
+    nexus_node::workbook::pack(dir, &out).expect("pack the built guest");
+    let bytes = std::fs::read(&out).expect("read packed workbook");
+    client.dock(bytes, None, profile).await.expect("dock").id
+}
+
+/// A `call` with `args` and no stdin.
+pub async fn call_args(
+    client: &NodeClient,
+    id: &str,
+    args: &[&str],
+) -> Result<CallResponse, nexus_node::errors::UserError> {
+    let request = CallRequest {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        stdin: String::new(),
+        stdin_encoding: Default::default(),
+    };
+    client.call(id, &request).await
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn built_crate(dir: PathBuf, name: &str) -> PathBuf {
     let wasm = dir.join(format!("target/wasm32-wasip1/release/{name}.wasm"));
     assert!(
         wasm.exists(),

@@ -7,6 +7,9 @@
 mod basic;
 mod kv;
 mod mem;
+mod net;
+mod queue;
+mod sign;
 mod vfs;
 
 use wasmtime::{Linker, Module};
@@ -20,17 +23,19 @@ use super::state::GuestState;
 
 pub(crate) use basic::LOG_LINES_PER_CALL;
 
-/// Adds every implemented host ABI v1 function to `linker`.
+/// Adds every host ABI v1 function to `linker`.
 pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
     basic::add_to_linker(linker)?;
     kv::add_to_linker(linker)?;
     vfs::add_to_linker(linker)?;
+    queue::add_to_linker(linker)?;
+    sign::add_to_linker(linker)?;
+    net::add_to_linker(linker)?;
     Ok(())
 }
 
 /// Refuses `module` if it imports a `nexus_v1` function that `profile` does
-/// not grant, that this node does not implement, or that the ABI does not
-/// have; the error names the import and the capability, and the refusal is
+/// not grant or that the ABI does not have; the error names the import and the capability, and the refusal is
 /// counted as a denial of `sandbox`.
 pub(crate) fn check_imports(
     module: &Module,
@@ -49,10 +54,6 @@ pub(crate) fn check_imports(
                     "which needs capability `{cap}`; profile `{}` does not grant it",
                     profile.name
                 ),
-            ),
-            Ok(cap) | Err(Some(cap)) if !cap.implemented() => (
-                cap.as_str().to_string(),
-                format!("which needs capability `{cap}`; this node does not implement `{cap}` yet"),
             ),
             Ok(_) => continue,
             Err(Some(cap)) => (

@@ -1,14 +1,20 @@
-/work/main/guest/target/wasm32-wasip1/release/deps/nexus_guest-a318ee6f12c46a60.d: src/lib.rs src/error.rs src/sys.rs src/clock.rs src/kv.rs src/log.rs src/random.rs src/vfs.rs Cargo.toml
+/work/wt3/guest/target/wasm32-wasip1/release/deps/nexus_guest-a318ee6f12c46a60.d: src/lib.rs src/error.rs src/message.rs src/sys.rs src/arena.rs src/clock.rs src/http.rs src/kv.rs src/log.rs src/net.rs src/queue.rs src/random.rs src/sign.rs src/vfs.rs Cargo.toml
 
-/work/main/guest/target/wasm32-wasip1/release/deps/libnexus_guest-a318ee6f12c46a60.rmeta: src/lib.rs src/error.rs src/sys.rs src/clock.rs src/kv.rs src/log.rs src/random.rs src/vfs.rs Cargo.toml
+/work/wt3/guest/target/wasm32-wasip1/release/deps/libnexus_guest-a318ee6f12c46a60.rmeta: src/lib.rs src/error.rs src/message.rs src/sys.rs src/arena.rs src/clock.rs src/http.rs src/kv.rs src/log.rs src/net.rs src/queue.rs src/random.rs src/sign.rs src/vfs.rs Cargo.toml
 
 src/lib.rs:
 src/error.rs:
+src/message.rs:
 src/sys.rs:
+src/arena.rs:
 src/clock.rs:
+src/http.rs:
 src/kv.rs:
 src/log.rs:
+src/net.rs:
+src/queue.rs:
 src/random.rs:
+src/sign.rs:
 src/vfs.rs:
 Cargo.toml:
 

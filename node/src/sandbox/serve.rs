@@ -1,0 +1,51 @@
+//! The `serve` call shape: an HTTP request routed to the sandbox's
+//! `nexus_http` export, through the same lifecycle gate as every call.
+
+use tracing::info;
+
+use super::SandboxManager;
+use crate::engine::wire::{HttpRequest, HttpResponse};
+use crate::engine::CallError;
+use crate::errors::{Coded, ErrorCode, UserError};
+
+impl SandboxManager {
+    /// Runs `request` through the entry module's HTTP handler (a fresh
+    /// instance per request, within the profile's wall time) and returns
+    /// its response. A suspended or frozen sandbox is resumed first.
+    pub async fn serve(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, UserError> {
+        let call = self.prepare(tenant_id, sandbox_id, None).await?;
+        let wall = call.profile.wall_time;
+        let run = async {
+            let handler = self
+                .engine
+                .http_handler_with(&call.module, &call.profile, call.context.clone())
+                .await?;
+            handler.call(&request.encode()).await
+        };
+        let output = tokio::time::timeout(wall, run)
+            .await
+            .unwrap_or(Err(CallError::Timeout { limit: wall }))
+            .map_err(|e| {
+                info!(sandbox = sandbox_id, code = e.code().as_str(), error = %e, "http call failed");
+                e.to_user_error()
+            })?;
+        let response = HttpResponse::decode(&output).map_err(|e| {
+            UserError::new(
+                ErrorCode::CallBadResponse,
+                format!("sandbox {sandbox_id} answered with a malformed HTTP response: {e}"),
+            )
+        })?;
+        info!(
+            sandbox = sandbox_id,
+            method = %request.method,
+            status = response.status,
+            "http call finished"
+        );
+        Ok(response)
+    }
+}
