@@ -1,0 +1,358 @@
+//! [`Cluster`]: N `nexus serve` processes forming one static cluster.
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nexus_tls::ca::CA_VALIDITY;
+use nexus_tls::ClusterCa;
+use serde_json::{json, Value};
+
+use crate::proxy::{FaultProxy, Partition};
+
+/// Knobs of a test cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// Number of nodes (ids 1..=nodes).
+    pub nodes: u64,
+    /// `[cluster] snapshot_every_logs` of every node.
+    pub snapshot_every_logs: u64,
+    /// `[cluster] logs_kept_after_snapshot` of every node.
+    pub logs_kept_after_snapshot: u64,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            nodes: 3,
+            snapshot_every_logs: 10_000,
+            logs_kept_after_snapshot: 20_000,
+        }
+    }
+}
+
+/// One node of the cluster.
+pub struct NodeHandle {
+    /// Node id.
+    pub id: u64,
+    /// Its HTTP API.
+    pub api: SocketAddr,
+    /// Its data dir.
+    pub data_dir: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+    _proxy: FaultProxy,
+}
+
+impl NodeHandle {
+    /// The API base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.api)
+    }
+
+    /// Whether its process runs.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+/// A running test cluster; dropping it kills every node.
+pub struct Cluster {
+    nodes: BTreeMap<u64, NodeHandle>,
+    partition: Partition,
+    http: reqwest::Client,
+    admin_key: String,
+    _dir: tempfile::TempDir,
+}
+
+/// The loopback address of node `id` (its API, Raft port and source address).
+fn node_ip(id: u64) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 1, id as u8))
+}
+
+/// The loopback address of the proxy in front of node `id`.
+fn proxy_ip(id: u64) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 2, id as u8))
+}
+
+/// A port free on `ip` right now.
+fn free_port(ip: IpAddr) -> u16 {
+    std::net::TcpListener::bind((ip, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+impl Cluster {
+    /// Starts a cluster and waits until every node is ready.
+    pub async fn start(options: ClusterOptions) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca = ClusterCa::create("test").expect("cluster CA");
+        let partition = Partition::default();
+        let mut plans = Vec::new();
+        for id in 1..=options.nodes {
+            let api = SocketAddr::new(node_ip(id), free_port(node_ip(id)));
+            let raft = SocketAddr::new(node_ip(id), free_port(node_ip(id)));
+            let proxy = FaultProxy::start(
+                SocketAddr::new(proxy_ip(id), 0),
+                raft,
+                id,
+                partition.clone(),
+            )
+            .await;
+            plans.push((id, api, raft, proxy));
+        }
+        let peers: String = plans
+            .iter()
+            .map(|(id, api, _, proxy)| {
+                format!(
+                    "[[cluster.peers]]\nid = {id}\nraft = \"{}\"\napi = \"{api}\"\n",
+                    proxy.addr()
+                )
+            })
+            .collect();
+        let mut nodes = BTreeMap::new();
+        for (id, api, raft, proxy) in plans {
+            let data_dir = dir.path().join(format!("node-{id}"));
+            ca.issue_local_identity(id, &[node_ip(id)], CA_VALIDITY)
+                .expect("node identity")
+                .save(&data_dir.join("tls"))
+                .expect("save identity");
+            let config = dir.path().join(format!("node-{id}.toml"));
+            let toml = format!(
+                "listen = \"{api}\"\ndata_dir = \"{}\"\nnode_id = {id}\n\n[cluster]\n\
+                 raft_listen = \"{raft}\"\nadvertise_raft = \"{}\"\nheartbeat_ms = 100\n\
+                 election_min_ms = 1000\nelection_max_ms = 2000\nwrite_timeout_ms = 8000\n\
+                 snapshot_every_logs = {}\nlogs_kept_after_snapshot = {}\n\n{peers}",
+                data_dir.display(),
+                proxy.addr(),
+                options.snapshot_every_logs,
+                options.logs_kept_after_snapshot,
+            );
+            std::fs::write(&config, toml).expect("write config");
+            let mut node = NodeHandle {
+                id,
+                api,
+                log: dir.path().join(format!("node-{id}.log")),
+                data_dir,
+                config,
+                child: None,
+                _proxy: proxy,
+            };
+            spawn(&mut node);
+            nodes.insert(id, node);
+        }
+        let mut cluster = Cluster {
+            nodes,
+            partition,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
+            admin_key: String::new(),
+            _dir: dir,
+        };
+        for id in 1..=options.nodes {
+            cluster.wait_ready(id).await;
+        }
+        let key_file = cluster.nodes[&1].data_dir.join("admin.key");
+        cluster.admin_key = std::fs::read_to_string(key_file)
+            .expect("the founding node wrote admin.key")
+            .trim()
+            .to_owned();
+        cluster
+    }
+
+    /// The node `id`.
+    pub fn node(&self, id: u64) -> &NodeHandle {
+        &self.nodes[&id]
+    }
+
+    /// Ids of the nodes whose process runs.
+    pub fn running(&self) -> Vec<u64> {
+        self.nodes
+            .values()
+            .filter(|n| n.is_running())
+            .map(|n| n.id)
+            .collect()
+    }
+
+    /// Kills node `id` with SIGKILL.
+    pub fn kill(&mut self, id: u64) {
+        let node = self.nodes.get_mut(&id).expect("known node");
+        if let Some(mut child) = node.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts node `id` again on its data dir and waits until it is ready.
+    pub async fn restart(&mut self, id: u64) {
+        let node = self.nodes.get_mut(&id).expect("known node");
+        spawn(node);
+        self.wait_ready(id).await;
+    }
+
+    /// Starts node `id` again without waiting (for whole-cluster restarts,
+    /// where no node is ready before a quorum is back).
+    pub fn spawn(&mut self, id: u64) {
+        spawn(self.nodes.get_mut(&id).expect("known node"));
+    }
+
+    /// Cuts node `id` off from every other node, both ways.
+    pub fn isolate(&self, id: u64) {
+        self.partition.isolate(id);
+    }
+
+    /// Restores every link.
+    pub fn heal(&self) {
+        self.partition.heal();
+    }
+
+    /// Waits until node `id` answers `GET /ready`.
+    pub async fn wait_ready(&self, id: u64) {
+        let url = format!("{}/ready", self.nodes[&id].url());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(r) = self.http.get(&url).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("node {id} not ready in 60 s; log:\n{}", self.log_tail(id));
+    }
+
+    /// The last lines of node `id`'s log (for failure messages).
+    pub fn log_tail(&self, id: u64) -> String {
+        let text = std::fs::read_to_string(&self.nodes[&id].log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// `GET path` on node `id` with the admin key: status code and body.
+    pub async fn get(&self, id: u64, path: &str) -> (u16, Value) {
+        let request = self.http.get(format!("{}{path}", self.nodes[&id].url()));
+        self.send(request).await
+    }
+
+    /// `POST path` with a JSON body on node `id` with the admin key.
+    pub async fn post(&self, id: u64, path: &str, body: Value) -> (u16, Value) {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.nodes[&id].url()))
+            .json(&body);
+        self.send(request).await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        match request.bearer_auth(&self.admin_key).send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (status, response.json().await.unwrap_or(Value::Null))
+            }
+            Err(e) => (0, json!({ "transport_error": e.to_string() })),
+        }
+    }
+
+    /// Creates tenant `name` through node `id` (a registry write).
+    pub async fn create_tenant(&self, id: u64, name: &str) -> (u16, Value) {
+        self.post(id, "/v1/tenants", json!({ "name": name })).await
+    }
+
+    /// Tenant names as node `id` reads them (a linearizable read).
+    pub async fn tenant_names(&self, id: u64) -> Vec<String> {
+        let (status, body) = self.get(id, "/v1/tenants").await;
+        assert_eq!(status, 200, "tenant list on node {id}: {body}");
+        let mut names: Vec<String> = body["tenants"]
+            .as_array()
+            .expect("tenants array")
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Docks an empty workbook named `name` on node `id`; returns the
+    /// sandbox id.
+    pub async fn dock_empty_workbook(&self, id: u64, name: &str) -> String {
+        let path = self._dir.path().join(format!("{name}.workbook"));
+        let made = Command::new(crate::binary::nexus())
+            .args(["workbook", "new", name, "--out"])
+            .arg(&path)
+            .output()
+            .expect("run nexus workbook new");
+        assert!(made.status.success(), "{made:?}");
+        let bytes = std::fs::read(&path).expect("read workbook");
+        let request = self
+            .http
+            .post(format!("{}/v1/sandboxes", self.nodes[&id].url()))
+            .query(&[("name", name)])
+            .body(bytes);
+        let (status, body) = self.send(request).await;
+        assert_eq!(status, 201, "dock on node {id}: {body}");
+        body["id"].as_str().expect("sandbox id").to_owned()
+    }
+
+    /// Node `id`'s `nexus status`.
+    pub async fn status(&self, id: u64) -> Value {
+        let (status, body) = self.get(id, "/v1/cluster/status").await;
+        assert_eq!(status, 200, "status of node {id}: {body}");
+        body
+    }
+
+    /// Waits until every running node names the same leader among `among`,
+    /// and returns it.
+    pub async fn agreed_leader(&self, among: &[u64]) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            seen.clear();
+            for id in among {
+                let (_, body) = self.get(*id, "/v1/cluster/status").await;
+                seen.push(body["leader"].as_u64());
+            }
+            if let Some(Some(leader)) = seen.first().copied() {
+                if seen.iter().all(|l| *l == Some(leader)) && among.contains(&leader) {
+                    return leader;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("nodes {among:?} did not agree on a leader in 30 s: {seen:?}");
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for id in self.running() {
+            self.kill(id);
+        }
+    }
+}
+
+/// Starts a node's process, its output appended to its log.
+fn spawn(node: &mut NodeHandle) {
+    assert!(node.child.is_none(), "node {} already runs", node.id);
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&node.log)
+        .expect("open node log");
+    let child = Command::new(crate::binary::nexus())
+        .args(["serve", "--config"])
+        .arg(&node.config)
+        .env("NEXUS_LOG", "info,openraft=warn")
+        .stdout(Stdio::from(log.try_clone().expect("clone log")))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn nexus serve");
+    node.child = Some(child);
+}
+

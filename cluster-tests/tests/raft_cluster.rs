@@ -1,0 +1,202 @@
+//! The replicated registry on real nodes: `nexus serve` processes on
+//! loopback, talking gRPC over mTLS through fault-injecting proxies.
+
+use futures::future::join_all;
+use nexus_cluster_tests::{Cluster, ClusterOptions};
+use serde_json::{json, Value};
+
+const ALL: [u64; 3] = [1, 2, 3];
+
+/// Writes tenants `{prefix}-{i}` for i in `range` through node `via`,
+/// `clients` at a time; every write must be acknowledged.
+async fn write_tenants(
+    cluster: &Cluster,
+    via: u64,
+    prefix: &str,
+    range: std::ops::Range<usize>,
+    clients: usize,
+) {
+    let names: Vec<String> = range.map(|i| format!("{prefix}-{i}")).collect();
+    for chunk in names.chunks(clients) {
+        let writes = chunk.iter().map(|name| cluster.create_tenant(via, name));
+        for (status, body) in join_all(writes).await {
+            assert_eq!(status, 201, "write through node {via}: {body}");
+        }
+    }
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_leader_and_a_write_through_any_node_is_read_back_through_every_other() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let leader = cluster.agreed_leader(&ALL).await;
+    for id in ALL {
+        let status = cluster.status(id).await;
+        assert_eq!(status["leader"], json!(leader), "node {id}: {status}");
+        let members: Vec<u64> = status["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_u64().unwrap())
+            .collect();
+        assert_eq!(members, ALL, "node {id}: {status}");
+        let expected_role = if id == leader { "leader" } else { "follower" };
+        assert_eq!(status["role"], json!(expected_role), "node {id}: {status}");
+    }
+    for via in ALL {
+        let name = format!("via-{via}");
+        let (status, body) = cluster.create_tenant(via, &name).await;
+        assert_eq!(status, 201, "{body}");
+        // Read back through every node, right after the write returned.
+        for reader in ALL {
+            let names = cluster.tenant_names(reader).await;
+            assert!(names.contains(&name), "node {reader} misses {name}: {names:?}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_leader_is_replaced_and_catches_up_after_restart() {
+    let mut cluster = Cluster::start(ClusterOptions::default()).await;
+    let old = cluster.agreed_leader(&ALL).await;
+    write_tenants(&cluster, old, "before", 0..5, 5).await;
+
+    cluster.kill(old);
+    let survivors: Vec<u64> = ALL.into_iter().filter(|id| *id != old).collect();
+    let new = cluster.agreed_leader(&survivors).await;
+    assert_ne!(new, old);
+    for via in &survivors {
+        write_tenants(&cluster, *via, &format!("after-{via}"), 0..3, 3).await;
+    }
+
+    cluster.restart(old).await;
+    let expected = cluster.tenant_names(new).await;
+    assert_eq!(expected.len(), 1 + 5 + 6, "{expected:?}");
+    assert_eq!(cluster.tenant_names(old).await, expected);
+    assert_eq!(cluster.agreed_leader(&ALL).await, new);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_minority_cannot_commit_and_converges_after_healing() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let old = cluster.agreed_leader(&ALL).await;
+    cluster.isolate(old);
+    let majority: Vec<u64> = ALL.into_iter().filter(|id| *id != old).collect();
+
+    // The cut-off leader cannot commit: the write gives up with its code.
+    let (status, body) = cluster.create_tenant(old, "minority").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(error_code(&body), "CLUSTER_NO_LEADER", "{body}");
+    // Nor can it serve a fresh read.
+    let (status, body) = cluster.get(old, "/v1/tenants").await;
+    assert_eq!((status, error_code(&body)), (503, "CLUSTER_NO_LEADER"), "{body}");
+
+    // The majority elects a leader of its own and goes on committing.
+    let new = cluster.agreed_leader(&majority).await;
+    write_tenants(&cluster, new, "majority", 0..3, 3).await;
+
+    cluster.heal();
+    let expected = cluster.tenant_names(new).await;
+    assert!(!expected.contains(&"minority".to_owned()), "{expected:?}");
+    assert_eq!(expected.len(), 1 + 3, "{expected:?}");
+    for id in ALL {
+        assert_eq!(cluster.tenant_names(id).await, expected, "node {id}");
+    }
+    assert_eq!(cluster.agreed_leader(&ALL).await, new);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_far_behind_catches_up_through_a_snapshot_over_8_mib() {
+    let options = ClusterOptions {
+        snapshot_every_logs: 2_000,
+        logs_kept_after_snapshot: 100,
+        ..ClusterOptions::default()
+    };
+    let mut cluster = Cluster::start(options).await;
+    let leader = cluster.agreed_leader(&ALL).await;
+    let behind = ALL.into_iter().find(|id| *id != leader).unwrap();
+    cluster.kill(behind);
+
+    // Write until the leader's snapshot alone is over 8 MiB.
+    let snapshot = cluster
+        .node(leader)
+        .data_dir
+        .join("raft/snapshots/current.snap");
+    let mut written = 0;
+    while std::fs::metadata(&snapshot).map_or(0, |m| m.len()) <= 8 << 20 {
+        write_tenants(&cluster, leader, "bulk", written..written + 1_000, 64).await;
+        written += 1_000;
+        assert!(written <= 60_000, "snapshot still not over 8 MiB");
+    }
+    // One more round so the log the follower needs is purged past it.
+    write_tenants(&cluster, leader, "tail", 0..64, 64).await;
+
+    cluster.restart(behind).await;
+    let expected = cluster.tenant_names(leader).await;
+    assert_eq!(cluster.tenant_names(behind).await, expected);
+    let status = cluster.status(behind).await;
+    let installed = status["snapshot_index"].as_u64().expect("a snapshot index");
+    assert!(installed > 0, "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_cluster_restarted_keeps_every_acknowledged_write() {
+    let mut cluster = Cluster::start(ClusterOptions::default()).await;
+    let leader = cluster.agreed_leader(&ALL).await;
+    for via in ALL {
+        write_tenants(&cluster, via, &format!("acked-{via}"), 0..10, 10).await;
+    }
+    let expected = cluster.tenant_names(leader).await;
+    assert_eq!(expected.len(), 1 + 30);
+
+    for id in ALL {
+        cluster.kill(id);
+    }
+    for id in ALL {
+        cluster.spawn(id);
+    }
+    for id in ALL {
+        cluster.wait_ready(id).await;
+    }
+    cluster.agreed_leader(&ALL).await;
+    for id in ALL {
+        assert_eq!(cluster.tenant_names(id).await, expected, "node {id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_generation_checked_transitions_have_one_winner_per_generation() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    cluster.agreed_leader(&ALL).await;
+    let sandbox = cluster.dock_empty_workbook(1, "raced").await;
+
+    for round in 0..6u64 {
+        let verb = if round % 2 == 0 { "suspend" } else { "resume" };
+        let (_, before) = cluster.get(1, &format!("/v1/sandboxes/{sandbox}")).await;
+        let generation = before["generation"].as_u64().expect("generation");
+        let path = format!("/v1/sandboxes/{sandbox}/{verb}");
+        let body = json!({ "expected_generation": generation });
+        let racers = (0..64).map(|_| cluster.post(1, &path, body.clone()));
+        let results = join_all(racers).await;
+        let winners = results.iter().filter(|(s, _)| *s == 200).count();
+        assert_eq!(winners, 1, "round {round} ({verb}): {results:?}");
+        for (status, body) in results.iter().filter(|(s, _)| *s != 200) {
+            assert_eq!(*status, 409, "{body}");
+            assert!(
+                matches!(
+                    error_code(body),
+                    "SANDBOX_STALE_GENERATION" | "SANDBOX_INVALID_TRANSITION"
+                ),
+                "{body}"
+            );
+        }
+        let (_, after) = cluster.get(2, &format!("/v1/sandboxes/{sandbox}")).await;
+        assert_eq!(after["generation"].as_u64(), Some(generation + 1), "{after}");
+    }
+    // Calls and verbs for the sandbox belong to its home node.
+    let (status, body) = cluster.post(2, &format!("/v1/sandboxes/{sandbox}/suspend"), json!({})).await;
+    assert_eq!((status, error_code(&body)), (409, "SANDBOX_ON_OTHER_NODE"), "{body}");
+}
