@@ -279,15 +279,18 @@ impl Cluster {
         names
     }
 
-    /// Docks an empty workbook named `name` on node `id`; returns the
-    /// sandbox id.
-    pub async fn dock_empty_workbook(&self, id: u64, name: &str) -> String {
+    /// Docks the repository's `examples/echo-wat` workbook as `name` on
+    /// node `id`; returns the sandbox id.
+    pub async fn dock_echo(&self, id: u64, name: &str) -> String {
         let path = self._dir.path().join(format!("{name}.workbook"));
+        let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/echo-wat");
         let made = Command::new(crate::binary::nexus())
-            .args(["workbook", "new", name, "--out"])
+            .args(["workbook", "pack"])
+            .arg(&example)
+            .arg("-o")
             .arg(&path)
             .output()
-            .expect("run nexus workbook new");
+            .expect("run nexus workbook pack");
         assert!(made.status.success(), "{made:?}");
         let bytes = std::fs::read(&path).expect("read workbook");
         let request = self
@@ -355,4 +358,3 @@ fn spawn(node: &mut NodeHandle) {
         .expect("spawn nexus serve");
     node.child = Some(child);
 }
-

@@ -81,7 +81,14 @@ impl Gateway {
         let started = Instant::now();
         let mut last = None;
         while started.elapsed() < self.deadline {
-            let to_leader = match self.raft.client_write(request.clone()).await {
+            // A leader cut off from its quorum holds the write until it
+            // learns of a newer term: bound the wait by the deadline.
+            let attempt = self.within(started, self.raft.client_write(request.clone()));
+            let Some(result) = attempt.await else {
+                last = Some("the local leader did not commit in time".to_owned());
+                break;
+            };
+            let to_leader = match result {
                 Ok(response) => return Ok(response),
                 Err(RaftError::APIError(ClientWriteError::ForwardToLeader(to))) => to,
                 Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e))) => {
@@ -90,7 +97,10 @@ impl Gateway {
                 Err(RaftError::Fatal(e)) => return Err(GatewayError::Stopped(e.to_string())),
             };
             if let Some((leader, node)) = known_leader(&to_leader) {
-                match self.forward_write(leader, node, request.clone()).await {
+                match self
+                    .forward_write(leader, node, request.clone(), started)
+                    .await
+                {
                     Ok(Ok(response)) => return Ok(response),
                     Ok(Err(RaftError::Fatal(e))) => last = Some(format!("leader {leader}: {e}")),
                     Ok(Err(RaftError::APIError(e))) => last = Some(format!("leader {leader}: {e}")),
@@ -108,7 +118,11 @@ impl Gateway {
         let started = Instant::now();
         let mut last = None;
         while started.elapsed() < self.deadline {
-            let to_leader = match self.raft.ensure_linearizable().await {
+            let Some(result) = self.within(started, self.raft.ensure_linearizable()).await else {
+                last = Some("the local leader could not reach a quorum in time".to_owned());
+                break;
+            };
+            let to_leader = match result {
                 Ok(_) => return Ok(()),
                 Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(to))) => to,
                 Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e))) => {
@@ -119,7 +133,7 @@ impl Gateway {
                 Err(RaftError::Fatal(e)) => return Err(GatewayError::Stopped(e.to_string())),
             };
             if let Some((leader, node)) = known_leader(&to_leader) {
-                match self.forward_read_index(leader, node).await {
+                match self.forward_read_index(leader, node, started).await {
                     Ok(Ok(read_log_id)) => return self.await_applied(read_log_id, started).await,
                     Ok(Err(e)) => last = Some(format!("leader {leader}: {e}")),
                     Err(e) => last = Some(format!("leader {leader}: {e}")),
@@ -151,10 +165,11 @@ impl Gateway {
         leader: NodeId,
         node: &NodeInfo,
         request: Request,
+        started: Instant,
     ) -> Result<crate::wire::WriteReply, String> {
         let mut client = self.peer_client(leader, node)?;
         let mut message = tonic::Request::new(request);
-        message.set_timeout(self.deadline);
+        message.set_timeout(self.deadline.saturating_sub(started.elapsed()));
         client
             .write(message)
             .await
@@ -166,10 +181,11 @@ impl Gateway {
         &self,
         leader: NodeId,
         node: &NodeInfo,
+        started: Instant,
     ) -> Result<crate::wire::ReadIndexReply, String> {
         let mut client = self.peer_client(leader, node)?;
         let mut message = tonic::Request::new(ReadIndexMsg {});
-        message.set_timeout(self.deadline);
+        message.set_timeout(self.deadline.saturating_sub(started.elapsed()));
         client
             .read_index(message)
             .await
@@ -189,6 +205,16 @@ impl Gateway {
         Ok(PeerServiceClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES))
+    }
+
+    /// Runs `future` for what is left of the deadline; `None` if it ran out.
+    async fn within<T>(
+        &self,
+        started: Instant,
+        future: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        let remaining = self.deadline.saturating_sub(started.elapsed());
+        tokio::time::timeout(remaining, future).await.ok()
     }
 
     /// Waits for a leader to be known (or a short pause), within the deadline.
