@@ -1,6 +1,7 @@
 //! `nexus bench`: the node's own benchmarks, run in-process on a temporary
 //! data dir, printed beside the DESIGN.md targets (or as JSON).
 
+mod cluster;
 mod report;
 mod scenarios;
 
@@ -27,6 +28,9 @@ pub struct BenchOptions {
     pub freeze_mib: usize,
     /// Kernel calls for the call-overhead figure.
     pub kernel_calls: usize,
+    /// Registry writes of the single-client cluster figure (4× that with 64
+    /// clients).
+    pub registry_writes: usize,
 }
 
 impl Default for BenchOptions {
@@ -37,6 +41,7 @@ impl Default for BenchOptions {
             resumes: 500,
             freeze_mib: 64,
             kernel_calls: 200_000,
+            registry_writes: 2_000,
         }
     }
 }
@@ -50,6 +55,7 @@ impl BenchOptions {
             resumes: 20,
             freeze_mib: 4,
             kernel_calls: 1_000,
+            registry_writes: 100,
         }
     }
 }
@@ -114,6 +120,7 @@ pub async fn run(options: &BenchOptions) -> Result<Report, UserError> {
     figures.extend(scenarios::resume(&rig, options.resumes).await?);
     figures.extend(scenarios::freeze_thaw(&rig, options.freeze_mib).await?);
     figures.extend(scenarios::density(&rig, options.docked, options.active).await?);
+    figures.extend(cluster::registry_writes(options.registry_writes).await?);
     Ok(Report {
         machine: report::machine(),
         figures,

@@ -1,0 +1,209 @@
+//! Registry writes on a three-node cluster: three [`Replica`]s in this
+//! process, on loopback, talking gRPC over mTLS exactly as separate nodes do
+//! (each with its own SQLite log and registry, fsync on every commit).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
+
+use nexus_raft::Command;
+use nexus_tls::ca::CA_VALIDITY;
+use nexus_tls::ClusterCa;
+use tokio::sync::oneshot;
+
+use super::internal;
+use super::report::{percentile_us, Figure};
+use crate::cluster::{PeerConfig, RegistryHandle, Replica};
+use crate::config::Config;
+use crate::errors::UserError;
+
+const NODES: u64 = 3;
+const CLIENTS: usize = 64;
+
+/// One in-process node: its replica and the switch that stops its server.
+struct BenchNode {
+    replica: Replica,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// Runs the cluster scenarios: `writes` writes with one client, the same
+/// with [`CLIENTS`] clients, then the leader is stopped and the next write
+/// through a survivor timed.
+pub async fn registry_writes(writes: usize) -> Result<Vec<Figure>, UserError> {
+    let dir = tempfile::tempdir().map_err(|e| internal(&format!("temp dir: {e}")))?;
+    let mut nodes = start_cluster(dir.path()).await?;
+    let leader = leader_of(&nodes[0].replica).await?;
+    let registry = |id: u64| nodes[(id - 1) as usize].replica.registry();
+
+    let mut figures = Vec::new();
+    let (rate, mut one) = timed_writes(&registry(leader), "one", 1, writes).await?;
+    figures.push(latency("registry write, 1 client, p50", &mut one, 0.50, Some(2.0)));
+    figures.push(latency("registry write, 1 client, p99", &mut one, 0.99, None));
+    figures.push(throughput("registry writes/s, 1 client", rate, None));
+    let follower = (1..=NODES).find(|id| *id != leader).unwrap_or(leader);
+    let (_, mut forwarded) = timed_writes(&registry(follower), "fwd", 1, writes / 4).await?;
+    figures.push(latency(
+        "registry write via a follower, p50",
+        &mut forwarded,
+        0.50,
+        None,
+    ));
+    let (rate, mut many) = timed_writes(&registry(leader), "many", CLIENTS, writes * 4).await?;
+    figures.push(throughput(
+        "registry writes/s, 64 clients",
+        rate,
+        Some(20_000.0),
+    ));
+    figures.push(latency("registry write, 64 clients, p50", &mut many, 0.50, None));
+    figures.push(latency("registry write, 64 clients, p99", &mut many, 0.99, None));
+
+    // Leader loss: stop its server and its Raft, then time the next write
+    // committed through a survivor (the gateway retries until a new leader).
+    let lost = &mut nodes[(leader - 1) as usize];
+    let started = Instant::now();
+    if let Some(stop) = lost.stop.take() {
+        let _ = stop.send(());
+    }
+    lost.replica.shutdown().await;
+    registry(follower)
+        .write(create_tenant("after-loss", 0))
+        .await?;
+    figures.push(Figure {
+        name: "leader loss → next committed write".into(),
+        value: started.elapsed().as_secs_f64() * 1e3,
+        unit: "ms".into(),
+        target: Some(1000.0),
+        lower_is_better: true,
+        note: "daemon timing: heartbeat 250 ms, election timeout 1.5–3 s".into(),
+    });
+    for node in &mut nodes {
+        node.replica.shutdown().await;
+    }
+    Ok(figures)
+}
+
+/// Starts three replicas with certificates from a fresh cluster CA.
+async fn start_cluster(dir: &std::path::Path) -> Result<Vec<BenchNode>, UserError> {
+    let ca = ClusterCa::create("bench").map_err(|e| internal(&e.to_string()))?;
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let mut ports = Vec::new();
+    for _ in 0..NODES {
+        let probe = std::net::TcpListener::bind((loopback, 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| internal(&format!("free port: {e}")))?;
+        ports.push(probe.port());
+    }
+    let peers: Vec<PeerConfig> = (1..=NODES)
+        .zip(&ports)
+        .map(|(id, port)| PeerConfig {
+            id,
+            raft: format!("127.0.0.1:{port}"),
+            api: String::new(),
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    for (id, port) in (1..=NODES).zip(&ports) {
+        let mut config = Config {
+            data_dir: dir.join(format!("node-{id}")),
+            node_id: id,
+            ..Config::default()
+        };
+        config.cluster.raft_listen = Some(std::net::SocketAddr::new(loopback, *port));
+        config.cluster.peers = peers.clone();
+        ca.issue_local_identity(id, &[loopback], CA_VALIDITY)
+            .and_then(|identity| Ok(identity.save(&config.data_dir.join("tls"))?))
+            .map_err(|e| internal(&format!("identity: {e}")))?;
+        let mut replica = Replica::open(&config, "").await?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        replica.spawn(async {
+            let _ = stopped.await;
+        })?;
+        nodes.push(BenchNode {
+            replica,
+            stop: Some(stop),
+        });
+    }
+    for node in &nodes {
+        node.replica.bootstrap().await?;
+    }
+    Ok(nodes)
+}
+
+/// Waits for a leader and returns its id.
+async fn leader_of(replica: &Replica) -> Result<u64, UserError> {
+    let metrics = replica
+        .raft()
+        .wait(Some(Duration::from_secs(30)))
+        .metrics(|m| m.current_leader.is_some(), "a leader is elected")
+        .await
+        .map_err(|e| internal(&format!("no leader: {e}")))?;
+    metrics
+        .current_leader
+        .ok_or_else(|| internal("no leader"))
+}
+
+fn create_tenant(name: &str, at_ms: u64) -> Command {
+    Command::CreateTenant {
+        tenant_id: format!("tn_{name}"),
+        name: name.to_owned(),
+        at_ms,
+    }
+}
+
+/// `total` writes spread over `clients` concurrent writers: the rate and
+/// every write's latency.
+async fn timed_writes(
+    registry: &RegistryHandle,
+    label: &str,
+    clients: usize,
+    total: usize,
+) -> Result<(f64, Vec<Duration>), UserError> {
+    let per_client = total.div_ceil(clients);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let registry = registry.clone();
+        let label = label.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Vec::with_capacity(per_client);
+            for i in 0..per_client {
+                let name = format!("{label}-{client}-{i}");
+                let began = Instant::now();
+                registry.write(create_tenant(&name, i as u64)).await?;
+                samples.push(began.elapsed());
+            }
+            Ok::<_, UserError>(samples)
+        }));
+    }
+    let mut samples = Vec::new();
+    for task in tasks {
+        let done = task
+            .await
+            .map_err(|e| internal(&format!("writer failed: {e}")))?;
+        samples.extend(done?);
+    }
+    let rate = samples.len() as f64 / started.elapsed().as_secs_f64();
+    Ok((rate, samples))
+}
+
+fn latency(name: &str, samples: &mut [Duration], p: f64, target_ms: Option<f64>) -> Figure {
+    Figure {
+        name: name.into(),
+        value: percentile_us(samples, p) / 1e3,
+        unit: "ms".into(),
+        target: target_ms,
+        lower_is_better: true,
+        note: format!("{} writes, 3 nodes, gRPC + mTLS on loopback", samples.len()),
+    }
+}
+
+fn throughput(name: &str, rate: f64, target: Option<f64>) -> Figure {
+    Figure {
+        name: name.into(),
+        value: rate,
+        unit: "/s".into(),
+        target,
+        lower_is_better: false,
+        note: "each write: leader log fsync, quorum append, registry commit".into(),
+    }
+}
+
