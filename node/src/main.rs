@@ -8,10 +8,15 @@ fn main() {
     nexus_tls::install_crypto_provider();
     let cli = Cli::parse();
     let json = cli.json;
+    // A benchmark prints a table; its nodes' info logs would bury it.
+    let default_filter = match cli.command {
+        nexus_node::cli::Command::Bench(_) => "warn,openraft=error",
+        _ => "info,openraft=warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("NEXUS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+use nexus_raft::replication::Timing;
 use nexus_raft::Command;
 use nexus_tls::ca::CA_VALIDITY;
 use nexus_tls::ClusterCa;
@@ -30,21 +31,32 @@ struct BenchNode {
 /// through a survivor timed.
 pub async fn registry_writes(writes: usize) -> Result<Vec<Figure>, UserError> {
     let dir = tempfile::tempdir().map_err(|e| internal(&format!("temp dir: {e}")))?;
-    let mut nodes = start_cluster(dir.path()).await?;
+    let mut nodes = start_cluster(&dir.path().join("daemon"), Timing::daemon()).await?;
     let leader = leader_of(&nodes[0].replica).await?;
-    let registry = |id: u64| nodes[(id - 1) as usize].replica.registry();
+    let handles: Vec<RegistryHandle> = nodes.iter().map(|n| n.replica.registry()).collect();
+    let registry = |id: u64| handles[(id - 1) as usize].clone();
 
     let mut figures = Vec::new();
     let (rate, mut one) = timed_writes(&registry(leader), "one", 1, writes).await?;
-    figures.push(latency("registry write, 1 client, p50", &mut one, 0.50, Some(2.0)));
-    figures.push(latency("registry write, 1 client, p99", &mut one, 0.99, None));
+    figures.push(latency(
+        "registry write, 1 client, p50",
+        &mut one,
+        50.0,
+        Some(2.0),
+    ));
+    figures.push(latency(
+        "registry write, 1 client, p99",
+        &mut one,
+        99.0,
+        None,
+    ));
     figures.push(throughput("registry writes/s, 1 client", rate, None));
     let follower = (1..=NODES).find(|id| *id != leader).unwrap_or(leader);
     let (_, mut forwarded) = timed_writes(&registry(follower), "fwd", 1, writes / 4).await?;
     figures.push(latency(
         "registry write via a follower, p50",
         &mut forwarded,
-        0.50,
+        50.0,
         None,
     ));
     let (rate, mut many) = timed_writes(&registry(leader), "many", CLIENTS, writes * 4).await?;
@@ -53,36 +65,79 @@ pub async fn registry_writes(writes: usize) -> Result<Vec<Figure>, UserError> {
         rate,
         Some(20_000.0),
     ));
-    figures.push(latency("registry write, 64 clients, p50", &mut many, 0.50, None));
-    figures.push(latency("registry write, 64 clients, p99", &mut many, 0.99, None));
+    figures.push(latency(
+        "registry write, 64 clients, p50",
+        &mut many,
+        50.0,
+        None,
+    ));
+    figures.push(latency(
+        "registry write, 64 clients, p99",
+        &mut many,
+        99.0,
+        None,
+    ));
 
-    // Leader loss: stop its server and its Raft, then time the next write
-    // committed through a survivor (the gateway retries until a new leader).
-    let lost = &mut nodes[(leader - 1) as usize];
-    let started = Instant::now();
-    if let Some(stop) = lost.stop.take() {
-        let _ = stop.send(());
+    figures.push(
+        leader_loss(
+            &mut nodes,
+            "daemon timing",
+            "heartbeat 250 ms, election 1.5–3 s",
+        )
+        .await?,
+    );
+    for node in &mut nodes {
+        node.replica.shutdown().await;
     }
-    lost.replica.shutdown().await;
-    registry(follower)
-        .write(create_tenant("after-loss", 0))
-        .await?;
-    figures.push(Figure {
-        name: "leader loss → next committed write".into(),
-        value: started.elapsed().as_secs_f64() * 1e3,
-        unit: "ms".into(),
-        target: Some(1000.0),
-        lower_is_better: true,
-        note: "daemon timing: heartbeat 250 ms, election timeout 1.5–3 s".into(),
-    });
+    // The same with the short timing of the cluster tests.
+    let mut nodes = start_cluster(&dir.path().join("fast"), Timing::fast()).await?;
+    figures.push(
+        leader_loss(
+            &mut nodes,
+            "fast timing",
+            "heartbeat 50 ms, election 300–600 ms",
+        )
+        .await?,
+    );
     for node in &mut nodes {
         node.replica.shutdown().await;
     }
     Ok(figures)
 }
 
+/// Stops the leader's server and Raft, then times the next write committed
+/// through a survivor (its gateway retries until a new leader commits it).
+async fn leader_loss(
+    nodes: &mut [BenchNode],
+    label: &str,
+    timing: &str,
+) -> Result<Figure, UserError> {
+    let leader = leader_of(&nodes[0].replica).await?;
+    let survivor = (1..=NODES).find(|id| *id != leader).unwrap_or(leader);
+    let registry = nodes[(survivor - 1) as usize].replica.registry();
+    registry.write(create_tenant("before-loss", 0)).await?;
+    let lost = &mut nodes[(leader - 1) as usize];
+    let started = Instant::now();
+    if let Some(stop) = lost.stop.take() {
+        let _ = stop.send(());
+    }
+    lost.replica.shutdown().await;
+    registry.write(create_tenant("after-loss", 0)).await?;
+    Ok(Figure {
+        name: format!(
+            "leader loss → next committed write ({})",
+            timing.split(':').next().unwrap_or(timing)
+        ),
+        value: started.elapsed().as_secs_f64() * 1e3,
+        unit: "ms".into(),
+        target: Some(1000.0),
+        lower_is_better: true,
+        note: timing.into(),
+    })
+}
+
 /// Starts three replicas with certificates from a fresh cluster CA.
-async fn start_cluster(dir: &std::path::Path) -> Result<Vec<BenchNode>, UserError> {
+async fn start_cluster(dir: &std::path::Path, timing: Timing) -> Result<Vec<BenchNode>, UserError> {
     let ca = ClusterCa::create("bench").map_err(|e| internal(&e.to_string()))?;
     let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut ports = Vec::new();
@@ -109,6 +164,9 @@ async fn start_cluster(dir: &std::path::Path) -> Result<Vec<BenchNode>, UserErro
         };
         config.cluster.raft_listen = Some(std::net::SocketAddr::new(loopback, *port));
         config.cluster.peers = peers.clone();
+        config.cluster.heartbeat_ms = millis(timing.heartbeat);
+        config.cluster.election_min_ms = millis(timing.election_min);
+        config.cluster.election_max_ms = millis(timing.election_max);
         ca.issue_local_identity(id, &[loopback], CA_VALIDITY)
             .and_then(|identity| Ok(identity.save(&config.data_dir.join("tls"))?))
             .map_err(|e| internal(&format!("identity: {e}")))?;
@@ -136,9 +194,11 @@ async fn leader_of(replica: &Replica) -> Result<u64, UserError> {
         .metrics(|m| m.current_leader.is_some(), "a leader is elected")
         .await
         .map_err(|e| internal(&format!("no leader: {e}")))?;
-    metrics
-        .current_leader
-        .ok_or_else(|| internal("no leader"))
+    metrics.current_leader.ok_or_else(|| internal("no leader"))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn create_tenant(name: &str, at_ms: u64) -> Command {
@@ -206,4 +266,3 @@ fn throughput(name: &str, rate: f64, target: Option<f64>) -> Figure {
         note: "each write: leader log fsync, quorum append, registry commit".into(),
     }
 }
-

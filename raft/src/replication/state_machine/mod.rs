@@ -37,6 +37,13 @@ impl StateMachine {
     pub fn open(registry_path: &Path, snapshot_dir: &Path) -> Result<StateMachine, StoreError> {
         let mut registry = Registry::open(registry_path)?;
         apply::init(registry.connection_mut())?;
+        // The Raft log is the durable record (synchronous=FULL). The state
+        // machine may lose its last commits on power loss: each batch and
+        // its `last_applied` commit together, so it rolls back to a
+        // consistent point and openraft re-applies the rest from the log.
+        registry
+            .connection_mut()
+            .pragma_update(None, "synchronous", "NORMAL")?;
         Ok(StateMachine {
             registry: Arc::new(Mutex::new(registry)),
             db_path: registry_path.to_owned(),
