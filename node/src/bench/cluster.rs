@@ -124,10 +124,7 @@ async fn leader_loss(
     lost.replica.shutdown().await;
     registry.write(create_tenant("after-loss", 0)).await?;
     Ok(Figure {
-        name: format!(
-            "leader loss → next committed write ({})",
-            timing.split(':').next().unwrap_or(timing)
-        ),
+        name: format!("leader loss → next committed write, {label}"),
         value: started.elapsed().as_secs_f64() * 1e3,
         unit: "ms".into(),
         target: Some(1000.0),
