@@ -78,39 +78,21 @@ pub async fn registry_writes(writes: usize) -> Result<Vec<Figure>, UserError> {
         None,
     ));
 
-    figures.push(
-        leader_loss(
-            &mut nodes,
-            "daemon timing",
-            "heartbeat 250 ms, election 1.5–3 s",
-        )
-        .await?,
-    );
-    for node in &mut nodes {
-        node.replica.shutdown().await;
-    }
+    let daemon = ("daemon timing", "heartbeat 250 ms, election 1.5–3 s");
+    figures.push(leader_loss(&mut nodes, daemon).await?);
     // The same with the short timing of the cluster tests.
     let mut nodes = start_cluster(&dir.path().join("fast"), Timing::fast()).await?;
-    figures.push(
-        leader_loss(
-            &mut nodes,
-            "fast timing",
-            "heartbeat 50 ms, election 300–600 ms",
-        )
-        .await?,
-    );
-    for node in &mut nodes {
-        node.replica.shutdown().await;
-    }
+    let fast = ("fast timing", "heartbeat 50 ms, election 300–600 ms");
+    figures.push(leader_loss(&mut nodes, fast).await?);
     Ok(figures)
 }
 
 /// Stops the leader's server and Raft, then times the next write committed
 /// through a survivor (its gateway retries until a new leader commits it).
+/// Every node is shut down afterwards. `timing` is (label, description).
 async fn leader_loss(
     nodes: &mut [BenchNode],
-    label: &str,
-    timing: &str,
+    (label, timing): (&str, &str),
 ) -> Result<Figure, UserError> {
     let leader = leader_of(&nodes[0].replica).await?;
     let survivor = (1..=NODES).find(|id| *id != leader).unwrap_or(leader);
@@ -123,9 +105,13 @@ async fn leader_loss(
     }
     lost.replica.shutdown().await;
     registry.write(create_tenant("after-loss", 0)).await?;
+    let elapsed = started.elapsed();
+    for node in nodes.iter_mut() {
+        node.replica.shutdown().await;
+    }
     Ok(Figure {
         name: format!("leader loss → next committed write, {label}"),
-        value: started.elapsed().as_secs_f64() * 1e3,
+        value: elapsed.as_secs_f64() * 1e3,
         unit: "ms".into(),
         target: Some(1000.0),
         lower_is_better: true,
