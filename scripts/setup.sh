@@ -13,12 +13,16 @@ if ! rustup target list --installed | grep -qx wasm32-wasip1; then
   rustup target add wasm32-wasip1
 fi
 
-# The sqlite3 CLI: tests check that `sqlite3 FILE .tables` opens a workbook.
-if ! command -v sqlite3 >/dev/null; then
+# The sqlite3 CLI (tests check that `sqlite3 FILE .tables` opens a workbook) and the openssl
+# CLI (cluster tests knock on peer ports with `openssl s_client`).
+missing=""
+command -v sqlite3 >/dev/null || missing="$missing sqlite3"
+command -v openssl >/dev/null || missing="$missing openssl"
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq sqlite3
+    apt-get update -qq && apt-get install -y -qq $missing
   else
-    sudo apt-get update -qq && sudo apt-get install -y -qq sqlite3
+    sudo apt-get update -qq && sudo apt-get install -y -qq $missing
   fi
 fi
 

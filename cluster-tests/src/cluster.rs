@@ -40,6 +40,8 @@ pub struct NodeHandle {
     pub id: u64,
     /// Its HTTP API.
     pub api: SocketAddr,
+    /// Its peer (Raft, mTLS) port, without the proxy.
+    pub raft: SocketAddr,
     /// Its data dir.
     pub data_dir: PathBuf,
     config: PathBuf,
@@ -137,6 +139,7 @@ impl Cluster {
             let mut node = NodeHandle {
                 id,
                 api,
+                raft,
                 log: dir.path().join(format!("node-{id}.log")),
                 data_dir,
                 config,
