@@ -5,8 +5,9 @@ use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::api::types::{
-    CallRequest, CallResponse, CloneRequest, CreateTenant, ErrorBody, Removed, SandboxList,
-    TenantCreated, TenantList, TransitionRequest,
+    CallRequest, CallResponse, CloneRequest, CreateJoinToken, CreateTenant, ErrorBody,
+    JoinTokenCreated, JoinTokenList, Removed, SandboxList, TenantCreated, TenantList,
+    TransitionRequest,
 };
 use crate::cluster::status::ClusterStatus;
 use crate::errors::{ErrorCode, UserError};
@@ -107,6 +108,26 @@ impl NodeClient {
     /// Every tenant (admin key needed).
     pub async fn tenants(&self) -> Result<TenantList, UserError> {
         self.send(self.get("/v1/tenants")).await
+    }
+
+    /// Mints a join token (admin key needed).
+    pub async fn create_join_token(
+        &self,
+        request: &CreateJoinToken,
+    ) -> Result<JoinTokenCreated, UserError> {
+        self.send(self.post("/v1/cluster/tokens").json(request))
+            .await
+    }
+
+    /// Every join token (admin key needed).
+    pub async fn join_tokens(&self) -> Result<JoinTokenList, UserError> {
+        self.send(self.get("/v1/cluster/tokens")).await
+    }
+
+    /// Revokes a join token (admin key needed).
+    pub async fn revoke_join_token(&self, id: &str) -> Result<Removed, UserError> {
+        let url = format!("{}/v1/cluster/tokens/{id}", self.base);
+        self.send(self.authed(self.http.delete(url))).await
     }
 
     /// The answering node's view of the cluster.

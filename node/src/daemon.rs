@@ -108,6 +108,7 @@ impl Node {
         let state = Arc::new(AppState {
             node_id: config.node_id,
             raft: replica.raft(),
+            ca_fingerprint: replica.ca_fingerprint().to_owned(),
             registry,
             manager: Arc::new(manager),
             shutting_down: Arc::new(AtomicBool::new(false)),

@@ -130,6 +130,16 @@ catalog! {
     ClusterIdentityMissing = ("CLUSTER_IDENTITY_MISSING", 500, "put this node's node.pem, node.key and ca.pem in {data_dir}/tls (docs/operations.md), or join with a token"),
     /// The node's certificate, key or CA cannot be used.
     ClusterIdentityInvalid = ("CLUSTER_IDENTITY_INVALID", 500, "the message names the file; restore it or issue this node a new certificate"),
+    /// No join token with this id.
+    JoinTokenNotFound = ("JOIN_TOKEN_NOT_FOUND", 404, "list tokens with `nexus token ls`"),
+    /// The join token's lifetime is over.
+    JoinTokenExpired = ("JOIN_TOKEN_EXPIRED", 403, "make a new token with `nexus token create` on a cluster node"),
+    /// Every use of the join token is spent.
+    JoinTokenUsedUp = ("JOIN_TOKEN_USED_UP", 403, "make a new token with `nexus token create --uses N`"),
+    /// The join token was revoked.
+    JoinTokenRevoked = ("JOIN_TOKEN_REVOKED", 403, "ask the cluster's operator for a new token"),
+    /// The join token's secret is wrong.
+    JoinTokenInvalid = ("JOIN_TOKEN_INVALID", 403, "copy the whole token string as `nexus token create` printed it"),
     /// The sandbox is homed on another node, which runs its calls and verbs.
     SandboxOnOtherNode = ("SANDBOX_ON_OTHER_NODE", 409, "send the request to the sandbox's home node; `nexus status` lists each node's API address"),
     /// Something failed inside the node; the message says what.

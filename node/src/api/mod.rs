@@ -9,13 +9,14 @@ mod health;
 mod sandboxes;
 mod serve;
 mod tenants;
+mod tokens;
 pub mod types;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 
 pub use error::ApiError;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub node_id: u64,
     /// The registry's Raft instance (for `GET /v1/cluster/status`).
     pub raft: nexus_raft::replication::Raft,
+    /// SHA-256 of the cluster CA certificate, pinned by join tokens.
+    pub ca_fingerprint: String,
     /// The registry.
     pub registry: RegistryHandle,
     /// The sandboxes of this node.
@@ -60,7 +63,9 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         .route("/v1/sandboxes/{id}/http/", any(serve::http))
         .route("/v1/sandboxes/{id}/http/{*path}", any(serve::http))
         .route("/v1/tenants", post(tenants::create).get(tenants::list))
-        .route("/v1/cluster/status", get(cluster::status));
+        .route("/v1/cluster/status", get(cluster::status))
+        .route("/v1/cluster/tokens", post(tokens::create).get(tokens::list))
+        .route("/v1/cluster/tokens/{id}", delete(tokens::revoke));
     let sandboxes = Verb::ALL.into_iter().fold(sandboxes, |router, verb| {
         router.route(
             &format!("/v1/sandboxes/{{id}}/{}", verb.as_str()),

@@ -132,3 +132,34 @@ pub struct ErrorBody {
     /// The error.
     pub error: UserError,
 }
+
+/// `POST /v1/cluster/tokens` body; every field is optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJoinToken {
+    /// Lifetime in seconds (default one hour).
+    #[serde(default)]
+    pub ttl_secs: Option<u64>,
+    /// Joins it allows (default 1).
+    #[serde(default)]
+    pub uses: Option<u32>,
+    /// What a joiner becomes (default voter).
+    #[serde(default)]
+    pub role: Option<nexus_raft::NodeRole>,
+}
+
+/// `POST /v1/cluster/tokens` answer: the token string, shown only once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinTokenCreated {
+    /// `NXJ1.<ca sha256>.<id>.<secret>`: what `nexus join` takes.
+    pub token: String,
+    /// The stored record (no secret).
+    pub info: nexus_raft::JoinTokenInfo,
+}
+
+/// `GET /v1/cluster/tokens` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinTokenList {
+    /// Every token, oldest first.
+    pub tokens: Vec<nexus_raft::JoinTokenInfo>,
+}

@@ -7,6 +7,7 @@ mod output;
 mod sandbox;
 mod status;
 mod tenant;
+mod token;
 pub mod workbook;
 
 use std::path::PathBuf;
@@ -58,6 +59,9 @@ pub enum Command {
     Tenant(tenant::TenantCommand),
     /// Show the cluster: leader, term, members and roles, log indexes, lag.
     Status,
+    /// Mint, list and revoke join tokens (admin key needed).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Measure this machine against the DESIGN.md targets.
     Bench(bench::BenchArgs),
 }
@@ -82,6 +86,7 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         Command::Call(args) => sandbox::call(&client(&cli.node, cli.key)?, args, json).await,
         Command::Tenant(cmd) => tenant::run(&client(&cli.node, cli.key)?, cmd, json).await,
         Command::Status => status::run(&client(&cli.node, cli.key)?, json).await,
+        Command::Token(cmd) => token::run(&client(&cli.node, cli.key)?, cmd, json).await,
         Command::Bench(args) => bench::run(args, json).await.map(|_| 0),
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::MutexGuard;
 
 use nexus_raft::replication::{Request, SharedRegistry};
-use nexus_raft::{Command, Registry, RegistryError, Response};
+use nexus_raft::{Command, Registry, RegistryError, Response, TokenRefusal};
 use nexus_transport::{Gateway, GatewayError};
 
 use crate::errors::{Coded, ErrorCode, UserError};
@@ -76,6 +76,14 @@ impl Coded for RegistryError {
             RegistryError::SandboxNotFound { .. } => ErrorCode::SandboxNotFound,
             RegistryError::InvalidTransition { .. } => ErrorCode::SandboxInvalidTransition,
             RegistryError::StaleGeneration { .. } => ErrorCode::SandboxStaleGeneration,
+            RegistryError::JoinToken(refusal) => match refusal {
+                TokenRefusal::NotFound { .. } => ErrorCode::JoinTokenNotFound,
+                TokenRefusal::Expired { .. } => ErrorCode::JoinTokenExpired,
+                TokenRefusal::UsedUp { .. } => ErrorCode::JoinTokenUsedUp,
+                TokenRefusal::Revoked { .. } => ErrorCode::JoinTokenRevoked,
+                TokenRefusal::SecretMismatch { .. } => ErrorCode::JoinTokenInvalid,
+                TokenRefusal::Exists { .. } => ErrorCode::Internal,
+            },
             _ => ErrorCode::Internal,
         }
     }

@@ -24,6 +24,7 @@ use crate::errors::{ErrorCode, UserError};
 /// The running Raft member of this node.
 pub struct Replica {
     node_id: u64,
+    ca_fingerprint: String,
     raft: Raft,
     registry: RegistryHandle,
     tls: Arc<TlsMaterial>,
@@ -96,6 +97,7 @@ impl Replica {
         let gateway = Gateway::new(raft.clone(), channels, deadline);
         Ok(Replica {
             node_id: config.node_id,
+            ca_fingerprint: identity.ca_fingerprint(),
             registry: RegistryHandle::new(gateway, sm.registry()),
             raft,
             tls: Arc::new(tls),
@@ -108,6 +110,11 @@ impl Replica {
     /// The registry, read locally and written through Raft.
     pub fn registry(&self) -> RegistryHandle {
         self.registry.clone()
+    }
+
+    /// SHA-256 of the cluster CA certificate (what join tokens pin).
+    pub fn ca_fingerprint(&self) -> &str {
+        &self.ca_fingerprint
     }
 
     /// The Raft instance (metrics for `nexus status`).

@@ -6,13 +6,14 @@
 
 use rusqlite::Connection;
 
-use super::command::{Command, Response};
+use super::command::{Command, Response, TokenCommand};
 use super::error::RegistryError;
 use super::keys::is_key_hash;
 use super::model::{Role, Sandbox, Tenant};
 use super::names::{validate_sandbox_name, validate_tenant_name};
 use super::state::SandboxState;
 use super::store;
+use super::tokens::{self, JoinTokenInfo};
 
 /// Applies one command to the database behind `conn`.
 pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, RegistryError> {
@@ -82,6 +83,48 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
             *expected_generation,
             *at_ms,
         ),
+        Command::JoinToken(cmd) => join_token(conn, cmd),
+    }
+}
+
+/// Applies a join-token write.
+fn join_token(conn: &Connection, cmd: &TokenCommand) -> Result<Response, RegistryError> {
+    match cmd {
+        TokenCommand::Create {
+            token_id,
+            secret_hash,
+            role,
+            expires_at_ms,
+            uses,
+            at_ms,
+        } => {
+            let token = JoinTokenInfo {
+                id: token_id.clone(),
+                role: *role,
+                expires_at_ms: *expires_at_ms,
+                uses_left: *uses,
+                revoked: false,
+                created_at_ms: *at_ms,
+            };
+            tokens::create(conn, &token, secret_hash)?;
+            Ok(Response::JoinTokenCreated(token))
+        }
+        TokenCommand::Revoke { token_id } => {
+            tokens::revoke(conn, token_id)?;
+            Ok(Response::JoinTokenRevoked {
+                token_id: token_id.clone(),
+            })
+        }
+        TokenCommand::Redeem {
+            token_id,
+            secret_hash,
+            min_node_id,
+            at_ms,
+        } => {
+            let (node_id, role) =
+                tokens::redeem(conn, token_id, secret_hash, *min_node_id, *at_ms)?;
+            Ok(Response::JoinTokenRedeemed { node_id, role })
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Role, Sandbox, Tenant};
 use super::state::SandboxState;
+use super::tokens::{JoinTokenInfo, NodeRole};
 
 /// A write to the registry. Every id and timestamp is chosen by the proposer,
 /// so applying a command is a pure function of (command, state).
@@ -73,6 +74,46 @@ pub enum Command {
         /// Transition time, ms since the Unix epoch.
         at_ms: u64,
     },
+    /// A join-token write.
+    JoinToken(TokenCommand),
+}
+
+/// The join-token writes (see [`super::tokens`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenCommand {
+    /// Store a new token (its secret only as a SHA-256 hash).
+    Create {
+        /// New token id.
+        token_id: String,
+        /// Lowercase hex SHA-256 of the secret.
+        secret_hash: String,
+        /// What a joiner becomes.
+        role: NodeRole,
+        /// Expiry, ms since the Unix epoch.
+        expires_at_ms: u64,
+        /// Joins it allows.
+        uses: u32,
+        /// Creation time, ms since the Unix epoch.
+        at_ms: u64,
+    },
+    /// Revoke a token: it can no longer be redeemed.
+    Revoke {
+        /// The token.
+        token_id: String,
+    },
+    /// Spend one use and allocate the joiner's node id.
+    Redeem {
+        /// The token.
+        token_id: String,
+        /// SHA-256 of the secret the joiner presented.
+        secret_hash: String,
+        /// The smallest id to hand out (the proposer passes one above every
+        /// current member, so static ids are never reused).
+        min_node_id: u64,
+        /// Redemption time (checked against the expiry), ms since the epoch.
+        at_ms: u64,
+    },
 }
 
 /// The result of a successfully applied [`Command`].
@@ -95,4 +136,18 @@ pub enum Response {
     },
     /// From [`Command::Transition`]: the sandbox after the hop.
     Transitioned(Sandbox),
+    /// From [`TokenCommand::Create`].
+    JoinTokenCreated(JoinTokenInfo),
+    /// From [`TokenCommand::Revoke`].
+    JoinTokenRevoked {
+        /// The revoked token.
+        token_id: String,
+    },
+    /// From [`TokenCommand::Redeem`]: the joiner's node id and role.
+    JoinTokenRedeemed {
+        /// The id allocated to the joining node.
+        node_id: u64,
+        /// What it may become.
+        role: NodeRole,
+    },
 }

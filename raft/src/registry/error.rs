@@ -107,6 +107,9 @@ pub enum RegistryError {
     /// SQLite failed.
     #[error("registry storage: {0}")]
     Storage(#[from] rusqlite::Error),
+    /// A join-token command was refused.
+    #[error(transparent)]
+    JoinToken(#[from] super::tokens::TokenRefusal),
     /// A stored value could not be decoded.
     #[error("registry codec: {0}")]
     Codec(String),

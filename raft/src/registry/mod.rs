@@ -14,6 +14,7 @@ mod names;
 mod schema;
 mod state;
 mod store;
+mod tokens;
 
 #[cfg(test)]
 mod tests;
@@ -22,13 +23,14 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-pub use command::{Command, Response};
+pub use command::{Command, Response, TokenCommand};
 pub use error::{ParseEnumError, RegistryError};
 pub use keys::hash_api_key;
 pub use model::{Principal, Role, Sandbox, Tenant};
 pub use names::{validate_sandbox_name, validate_tenant_name, MAX_NAME_LEN};
 pub use schema::SCHEMA_VERSION;
 pub use state::SandboxState;
+pub use tokens::{JoinTokenInfo, NodeRole, TokenRefusal};
 
 /// The registry state machine, backed by one SQLite connection.
 ///
@@ -133,6 +135,11 @@ impl Registry {
     /// A tenant's sandboxes, ordered by creation time then id.
     pub fn sandboxes(&self, tenant_id: &str) -> Result<Vec<Sandbox>, RegistryError> {
         store::sandboxes(&self.conn, Some(tenant_id))
+    }
+
+    /// Every join token, oldest first (no secrets: they are only hashed).
+    pub fn join_tokens(&self) -> Result<Vec<JoinTokenInfo>, RegistryError> {
+        tokens::list(&self.conn)
     }
 
     /// Every sandbox of every tenant, ordered by creation time then id (for a

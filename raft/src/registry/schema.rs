@@ -6,7 +6,7 @@ use super::error::RegistryError;
 
 /// Schema version written by this build. Bump it (and add a migration step
 /// in `schema::init`) whenever the DDL changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// `meta.format` value that marks a database as a Nexus registry.
 const FORMAT: &str = "nexus-registry";
@@ -50,6 +50,19 @@ CREATE INDEX sandboxes_by_tenant ON sandboxes(tenant_id, created_at_ms, id);
 CREATE INDEX sandboxes_by_age ON sandboxes(created_at_ms, id);
 ";
 
+/// Version 2: join tokens.
+const DDL_V2: &str = "
+CREATE TABLE join_tokens (
+    id            TEXT PRIMARY KEY,
+    secret_hash   TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('voter', 'learner')),
+    expires_at_ms INTEGER NOT NULL,
+    uses_left     INTEGER NOT NULL CHECK (uses_left >= 0),
+    revoked       INTEGER NOT NULL CHECK (revoked IN (0, 1)),
+    created_at_ms INTEGER NOT NULL
+) STRICT;
+";
+
 /// Creates the schema in an empty database, or checks an existing one.
 ///
 /// Refuses a database that holds other tables but no registry `meta`
@@ -64,6 +77,7 @@ pub(crate) fn init(conn: &mut Connection) -> Result<(), RegistryError> {
     )?;
     if tables == 0 {
         tx.execute_batch(DDL)?;
+        tx.execute_batch(DDL_V2)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('format', ?1), ('schema_version', ?2)",
             (FORMAT, SCHEMA_VERSION.to_string()),
@@ -79,7 +93,15 @@ pub(crate) fn init(conn: &mut Connection) -> Result<(), RegistryError> {
     }
     match version(&tx)? {
         SCHEMA_VERSION => Ok(()),
-        // Future migrations: `1 => { migrate_1_to_2(&tx)?; ... }`.
+        1 => {
+            tx.execute_batch(DDL_V2)?;
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                [SCHEMA_VERSION.to_string()],
+            )?;
+            tx.commit()?;
+            Ok(())
+        }
         other => Err(RegistryError::Schema(format!(
             "schema version {other} is not supported by this build (supports {SCHEMA_VERSION})"
         ))),

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::registry::{RegistryError, SandboxState};
+use crate::registry::{RegistryError, SandboxState, TokenRefusal};
 
 /// A deterministic refusal of a command, with the same variant names and
 /// fields as the matching [`RegistryError`] variants (convert with `From` /
@@ -57,6 +57,9 @@ pub enum Refusal {
     /// See [`RegistryError::ApiKeyHashInvalid`].
     #[error("api key {key_id}: key_hash must be a sha256 digest")]
     ApiKeyHashInvalid { key_id: String },
+    /// See [`RegistryError::JoinToken`].
+    #[error(transparent)]
+    JoinToken(TokenRefusal),
 }
 
 impl From<Refusal> for RegistryError {
@@ -97,6 +100,7 @@ impl From<Refusal> for RegistryError {
             },
             R::ApiKeyExists { key_id } => RegistryError::ApiKeyExists { key_id },
             R::ApiKeyHashInvalid { key_id } => RegistryError::ApiKeyHashInvalid { key_id },
+            R::JoinToken(refusal) => RegistryError::JoinToken(refusal),
         }
     }
 }
@@ -138,6 +142,7 @@ impl TryFrom<RegistryError> for Refusal {
             },
             E::ApiKeyExists { key_id } => Refusal::ApiKeyExists { key_id },
             E::ApiKeyHashInvalid { key_id } => Refusal::ApiKeyHashInvalid { key_id },
+            E::JoinToken(refusal) => Refusal::JoinToken(refusal),
             local @ (E::Storage(_) | E::Codec(_) | E::Schema(_)) => return Err(local),
         })
     }

@@ -4,6 +4,7 @@ mod commands;
 mod determinism;
 mod isolation;
 mod persistence;
+mod tokens;
 mod transitions;
 
 use nexus_raft::{
