@@ -64,7 +64,9 @@ pub async fn registry_writes(writes: usize) -> Result<Vec<Figure>, UserError> {
         let _ = stop.send(());
     }
     lost.replica.shutdown().await;
-    registry(follower)
+    nodes[(follower - 1) as usize]
+        .replica
+        .registry()
         .write(create_tenant("after-loss", 0))
         .await?;
     figures.push(Figure {
