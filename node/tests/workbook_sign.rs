@@ -79,7 +79,10 @@ fn sign_then_verify_names_the_signer() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(s.key()).expect("key").permissions().mode();
+        let mode = std::fs::metadata(s.key())
+            .expect("key")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let out = s.nexus(&["workbook", "verify", path(&file)]);

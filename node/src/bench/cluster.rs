@@ -36,8 +36,18 @@ pub async fn registry_writes(writes: usize) -> Result<Vec<Figure>, UserError> {
 
     let mut figures = Vec::new();
     let (rate, mut one) = timed_writes(&registry(leader), "one", 1, writes).await?;
-    figures.push(latency("registry write, 1 client, p50", &mut one, 0.50, Some(2.0)));
-    figures.push(latency("registry write, 1 client, p99", &mut one, 0.99, None));
+    figures.push(latency(
+        "registry write, 1 client, p50",
+        &mut one,
+        0.50,
+        Some(2.0),
+    ));
+    figures.push(latency(
+        "registry write, 1 client, p99",
+        &mut one,
+        0.99,
+        None,
+    ));
     figures.push(throughput("registry writes/s, 1 client", rate, None));
     let follower = (1..=NODES).find(|id| *id != leader).unwrap_or(leader);
     let (_, mut forwarded) = timed_writes(&registry(follower), "fwd", 1, writes / 4).await?;
@@ -53,8 +63,18 @@ pub async fn registry_writes(writes: usize) -> Result<Vec<Figure>, UserError> {
         rate,
         Some(20_000.0),
     ));
-    figures.push(latency("registry write, 64 clients, p50", &mut many, 0.50, None));
-    figures.push(latency("registry write, 64 clients, p99", &mut many, 0.99, None));
+    figures.push(latency(
+        "registry write, 64 clients, p50",
+        &mut many,
+        0.50,
+        None,
+    ));
+    figures.push(latency(
+        "registry write, 64 clients, p99",
+        &mut many,
+        0.99,
+        None,
+    ));
 
     // Leader loss: stop its server and its Raft, then time the next write
     // committed through a survivor (the gateway retries until a new leader).
@@ -138,9 +158,7 @@ async fn leader_of(replica: &Replica) -> Result<u64, UserError> {
         .metrics(|m| m.current_leader.is_some(), "a leader is elected")
         .await
         .map_err(|e| internal(&format!("no leader: {e}")))?;
-    metrics
-        .current_leader
-        .ok_or_else(|| internal("no leader"))
+    metrics.current_leader.ok_or_else(|| internal("no leader"))
 }
 
 fn create_tenant(name: &str, at_ms: u64) -> Command {
@@ -208,4 +226,3 @@ fn throughput(name: &str, rate: f64, target: Option<f64>) -> Figure {
         note: "each write: leader log fsync, quorum append, registry commit".into(),
     }
 }
-

@@ -84,7 +84,9 @@ impl Workbook {
         }
         let mut stmt = self
             .conn
-            .prepare("SELECT signer, algorithm, signature, signed_at FROM signatures ORDER BY signer")
+            .prepare(
+                "SELECT signer, algorithm, signature, signed_at FROM signatures ORDER BY signer",
+            )
             .map_err(read)?;
         let rows = stmt
             .query_map([], |r| {
@@ -254,7 +256,10 @@ mod tests {
         let (_dir, wb, identity) = signed_pair();
         wb.sign(&identity).expect("sign");
         wb.conn
-            .execute("UPDATE signatures SET signature = ?1", [hex::encode([0u8; 64])])
+            .execute(
+                "UPDATE signatures SET signature = ?1",
+                [hex::encode([0u8; 64])],
+            )
             .expect("forge");
         assert_eq!(
             code(wb.verify_signatures().unwrap_err()),
