@@ -267,7 +267,7 @@ mod tests {
         );
         wb.sign(&identity).expect("sign again");
         wb.conn
-            .execute("UPDATE modules SET wasm = wasm || x'00'", [])
+            .execute("UPDATE modules SET wasm = CAST(wasm || x'00' AS BLOB)", [])
             .expect("tamper");
         let err = wb.verify_signatures().unwrap_err();
         assert_eq!(code(err.clone()), "WORKBOOK_SIGNATURE_INVALID");
