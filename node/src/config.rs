@@ -10,6 +10,7 @@ use crate::engine::net::NetPolicy;
 use crate::engine::{ProfileSpec, ProfileTable, QueueLimits};
 use crate::errors::{Coded, ErrorCode, UserError};
 use crate::lifecycle::ladder::LifecycleConfig;
+use crate::provenance::DockPolicy;
 use std::collections::BTreeMap;
 
 /// The default address a node serves its HTTP API on.
@@ -39,6 +40,8 @@ pub struct Config {
     pub queue: QueueLimits,
     /// Limits of the `net` broker (`allow_cidrs` is for tests only).
     pub net: NetPolicy,
+    /// Which workbook signatures dock requires.
+    pub dock: DockPolicy,
 }
 
 /// Limits the node enforces on requests.
@@ -66,6 +69,7 @@ impl Default for Config {
             cluster: ClusterConfig::default(),
             queue: QueueLimits::default(),
             net: NetPolicy::default(),
+            dock: DockPolicy::default(),
         }
     }
 }

@@ -95,7 +95,8 @@ impl Node {
             engine,
             profiles,
             config.limits.max_open_workbooks,
-        )?;
+        )?
+        .with_dock_policy(config.dock.clone());
         let report = manager.recover()?;
         if !report.repaired.is_empty() || !report.lost.is_empty() {
             warn!(

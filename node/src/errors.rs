@@ -59,6 +59,12 @@ catalog! {
     WorkbookEntryMissing = ("WORKBOOK_ENTRY_MISSING", 400, "set `entry` in workbook.toml to one of the packed modules"),
     /// Writing the workbook file failed.
     WorkbookWriteFailed = ("WORKBOOK_WRITE_FAILED", 500, "check free disk space and permissions of the output path"),
+    /// The workbook has no signature and a signature is required.
+    WorkbookUnsigned = ("WORKBOOK_UNSIGNED", 403, "sign it with `nexus workbook sign FILE` by a signer this node trusts ([dock] trusted_signers)"),
+    /// A signature does not verify, or a module changed after signing.
+    WorkbookSignatureInvalid = ("WORKBOOK_SIGNATURE_INVALID", 400, "the workbook's code changed after signing (or the signature is damaged); rebuild it from its source and sign it again"),
+    /// The workbook is validly signed, but by no signer this node trusts.
+    WorkbookSignerUntrusted = ("WORKBOOK_SIGNER_UNTRUSTED", 403, "add the signer's did:key to [dock] trusted_signers in nexus.toml, or have a trusted signer sign it"),
 
     // --- authentication and tenants -------------------------------------
     /// No `Authorization: Bearer` header.

@@ -13,6 +13,7 @@ pub mod errors;
 mod example;
 pub mod keys;
 pub mod lifecycle;
+pub mod provenance;
 pub mod sandbox;
 pub mod tenants;
 pub mod workbook;

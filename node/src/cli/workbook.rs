@@ -1,5 +1,7 @@
-//! `nexus workbook new | pack | inspect | export`: workbook files on this
-//! machine (no node needed).
+//! `nexus workbook new | pack | inspect | export | sign | verify`: workbook
+//! files on this machine (no node needed).
+
+mod signing;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -42,6 +44,24 @@ pub enum WorkbookCommand {
         /// Output file (replaced atomically).
         #[arg(short, long)]
         out: PathBuf,
+    },
+    /// Sign the workbook's code (name, entry, modules) with your signer key;
+    /// prints the signer's did:key.
+    Sign {
+        /// The workbook file (a signature is added to it).
+        file: PathBuf,
+        /// Signer key file [default: $NEXUS_SIGNER_KEY or ~/.nexus/signer.key];
+        /// created (mode 0600) if missing.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Check every signature against the workbook's code; prints the signers.
+    Verify {
+        /// The workbook file (only read).
+        file: PathBuf,
+        /// Also require a valid signature by this did:key.
+        #[arg(long)]
+        signer: Option<String>,
     },
 }
 
@@ -122,6 +142,8 @@ pub fn run(cmd: WorkbookCommand, json: bool) -> Result<(), UserError> {
                 );
             }
         }
+        WorkbookCommand::Sign { file, key } => signing::sign(&file, key, json)?,
+        WorkbookCommand::Verify { file, signer } => signing::verify(&file, signer, json)?,
     }
     Ok(())
 }

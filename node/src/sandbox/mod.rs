@@ -25,6 +25,7 @@ use crate::cluster::RegistryHandle;
 use crate::engine::{CompiledModule, Denials, Engine, Profile, ProfileTable, SandboxContext};
 use crate::errors::{Coded, ErrorCode, UserError};
 use crate::lifecycle::{Activity, ActivityTable};
+use crate::provenance::DockPolicy;
 
 pub use ids::{new_sandbox_id, now_ms};
 pub use store::remove_workbook_file;
@@ -69,6 +70,7 @@ pub struct SandboxManager {
     contexts: Mutex<warm::WarmSet>,
     activity: ActivityTable,
     schedules: schedules::ScheduleTable,
+    dock_policy: DockPolicy,
 }
 
 impl SandboxManager {
@@ -93,11 +95,19 @@ impl SandboxManager {
             activity: ActivityTable::default(),
             schedules: schedules::ScheduleTable::open(&data_dir),
             files: SandboxFiles::create(data_dir)?,
+            dock_policy: DockPolicy::default(),
         })
     }
 
-    /// Validates an uploaded workbook, compiles its entry module and records
-    /// the new sandbox for `tenant_id`. Nothing is kept if any step fails.
+    /// This manager with `policy` checked on every uploaded workbook.
+    pub fn with_dock_policy(mut self, policy: DockPolicy) -> SandboxManager {
+        self.dock_policy = policy;
+        self
+    }
+
+    /// Checks an uploaded workbook against the dock policy, validates it,
+    /// compiles its entry module and records the new sandbox for
+    /// `tenant_id`. Nothing is kept if any step fails.
     pub async fn dock(
         &self,
         tenant_id: &str,
@@ -105,6 +115,9 @@ impl SandboxManager {
         request: DockRequest,
     ) -> Result<Sandbox, UserError> {
         let staged = self.files.stage(bytes).await?;
+        let path = staged.path().map(PathBuf::from).unwrap_or_default();
+        let policy = self.dock_policy.clone();
+        blocking(move || policy.check(&path).map_err(|e| e.to_user_error())).await?;
         self.dock_staged(tenant_id, staged, request).await
     }
 

@@ -105,6 +105,32 @@ pub enum WorkbookError {
         /// The rule it breaks.
         reason: String,
     },
+    /// The workbook carries no signature.
+    #[error("workbook {} is not signed", .path.display())]
+    Unsigned {
+        /// The workbook file.
+        path: PathBuf,
+    },
+    /// A signature does not verify, or a module changed after signing.
+    #[error("workbook {} fails signature verification: {detail}", .path.display())]
+    SignatureInvalid {
+        /// The workbook file.
+        path: PathBuf,
+        /// Which signature or module failed, and how.
+        detail: String,
+    },
+    /// Every signature is valid but none is by a trusted signer.
+    #[error(
+        "workbook {} is signed only by untrusted signer(s): {}",
+        .path.display(),
+        list(.signers)
+    )]
+    SignerUntrusted {
+        /// The workbook file.
+        path: PathBuf,
+        /// The did:keys that signed it.
+        signers: Vec<String>,
+    },
     /// Writing the workbook (or an output file) failed.
     #[error("cannot write workbook {}: {reason}", .path.display())]
     WriteFailed {
@@ -138,6 +164,9 @@ impl Coded for WorkbookError {
             }
             WorkbookError::InvalidArgument { .. } => ErrorCode::RequestInvalid,
             WorkbookError::WriteFailed { .. } => ErrorCode::WorkbookWriteFailed,
+            WorkbookError::Unsigned { .. } => ErrorCode::WorkbookUnsigned,
+            WorkbookError::SignatureInvalid { .. } => ErrorCode::WorkbookSignatureInvalid,
+            WorkbookError::SignerUntrusted { .. } => ErrorCode::WorkbookSignerUntrusted,
         }
     }
 }

@@ -10,7 +10,9 @@
 //! - [`pack`] builds a workbook from a directory with a `workbook.toml`
 //!   ([`Manifest`]);
 //! - [`Workbook::inspect`] summarises one ([`Inspection`]);
-//! - [`Workbook::export`] writes a copy with only the `workspace` volume.
+//! - [`Workbook::export`] writes a copy with only the `workspace` volume;
+//! - [`Workbook::sign`] / [`Workbook::verify_signatures`] sign the code with
+//!   a `did:key` signer and check it (optional `signatures` table).
 //!
 //! Files handed to users (create + close, pack, export) are fully
 //! checkpointed: copying the single file is enough.
@@ -29,6 +31,7 @@ mod output;
 mod pack;
 mod schedule;
 mod schema;
+mod signing;
 mod validate;
 mod volume;
 
@@ -42,6 +45,7 @@ pub use open::Workbook;
 pub use pack::pack;
 pub use schedule::{validate_cron, Schedule};
 pub use schema::TABLES;
+pub use signing::{trusted_signer, SignatureRecord, SIGNATURE_ALGORITHM};
 pub use volume::{FileEntry, Volume, DEFAULT_MODE};
 
 /// The newest workbook format this node reads and the one it writes.

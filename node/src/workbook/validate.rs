@@ -11,8 +11,9 @@ use super::{schema, WorkbookError, FORMAT_VERSION};
 /// How many `quick_check` complaints go into the error message.
 const MAX_COMPLAINTS: usize = 3;
 
-/// Runs checks 4 to 6 of [`super::Workbook::open`] on `conn`; reads only.
-pub(crate) fn validate(conn: &Connection, path: &Path) -> Result<(), WorkbookError> {
+/// Checks 4 and 5 of [`super::Workbook::open`] on `conn` (SQLite integrity,
+/// format version, tables); [`check_modules`] is check 6. Reads only.
+pub(crate) fn validate_structure(conn: &Connection, path: &Path) -> Result<(), WorkbookError> {
     let read = |e| WorkbookError::on_read(path, e);
     quick_check(conn, path)?;
 
@@ -53,7 +54,7 @@ pub(crate) fn validate(conn: &Connection, path: &Path) -> Result<(), WorkbookErr
             detail: format!("missing table(s): {}", missing.join(", ")),
         });
     }
-    check_modules(conn, path)
+    Ok(())
 }
 
 /// `PRAGMA quick_check` must answer exactly "ok".
@@ -87,7 +88,7 @@ fn parse_version(text: &str) -> Option<u64> {
 }
 
 /// Every module's stored sha256 matches its bytes and the bytes are wasm.
-fn check_modules(conn: &Connection, path: &Path) -> Result<(), WorkbookError> {
+pub(crate) fn check_modules(conn: &Connection, path: &Path) -> Result<(), WorkbookError> {
     let read = |e| WorkbookError::on_read(path, e);
     let mut stmt = conn
         .prepare("SELECT name, sha256, wasm FROM modules ORDER BY name")
