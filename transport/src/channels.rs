@@ -33,11 +33,6 @@ impl Channels {
         }
     }
 
-    /// This node's id.
-    pub fn self_id(&self) -> NodeId {
-        self.self_id
-    }
-
     /// The channel to `target` at `addr`.
     pub fn get(&self, target: NodeId, addr: &str) -> Result<Channel, DialError> {
         if target == self.self_id {
@@ -52,11 +47,5 @@ impl Channels {
         let channel = dial(target, addr, self.source, Arc::clone(&self.tls))?;
         peers.insert(target, (addr.to_owned(), channel.clone()));
         Ok(channel)
-    }
-
-    /// Forgets the channel to `target` (a removed node).
-    pub fn forget(&self, target: NodeId) {
-        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
-        peers.remove(&target);
     }
 }

@@ -67,13 +67,3 @@ impl<D: DeserializeOwned> Decoder for MsgPackDecoder<D> {
             .map_err(|e| Status::invalid_argument(format!("malformed message: {e}")))
     }
 }
-
-/// Encodes `value` as the codec does (tests and size checks).
-pub fn to_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, rmp_serde::encode::Error> {
-    rmp_serde::to_vec_named(value)
-}
-
-/// Decodes bytes produced by [`to_bytes`].
-pub fn from_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, rmp_serde::decode::Error> {
-    rmp_serde::from_slice(bytes)
-}

@@ -13,6 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::module::sha256_hex;
+use super::validate::for_each_module;
 use super::{schema, Workbook, WorkbookError};
 
 /// The only signature algorithm written and accepted.
@@ -48,30 +49,22 @@ impl Workbook {
     /// A module whose bytes do not match its stored sha256 is
     /// [`WorkbookError::SignatureInvalid`].
     pub fn code_digest(&self) -> Result<[u8; 32], WorkbookError> {
-        let read = |e| WorkbookError::on_read(&self.path, e);
         let meta = self.meta()?;
         let mut hasher = Sha256::new();
         hasher.update(DIGEST_DOMAIN);
         field(&mut hasher, meta.format_version.to_string().as_bytes());
         field(&mut hasher, meta.name.as_bytes());
         field(&mut hasher, meta.entry.unwrap_or_default().as_bytes());
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, sha256, wasm FROM modules ORDER BY name")
-            .map_err(read)?;
-        let mut rows = stmt.query([]).map_err(read)?;
-        while let Some(row) = rows.next().map_err(read)? {
-            let name: String = row.get(0).map_err(read)?;
-            let stored: String = row.get(1).map_err(read)?;
-            let wasm: Vec<u8> = row.get(2).map_err(read)?;
-            if !stored.eq_ignore_ascii_case(&sha256_hex(&wasm)) {
+        for_each_module(&self.conn, &self.path, |name, stored, wasm| {
+            if !stored.eq_ignore_ascii_case(&sha256_hex(wasm)) {
                 return Err(self.invalid(format!(
                     "module {name:?} does not match its stored sha256 (changed after signing?)"
                 )));
             }
             field(&mut hasher, name.as_bytes());
             field(&mut hasher, stored.to_ascii_lowercase().as_bytes());
-        }
+            Ok(())
+        })?;
         Ok(hasher.finalize().into())
     }
 

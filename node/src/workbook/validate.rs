@@ -89,6 +89,30 @@ fn parse_version(text: &str) -> Option<u64> {
 
 /// Every module's stored sha256 matches its bytes and the bytes are wasm.
 pub(crate) fn check_modules(conn: &Connection, path: &Path) -> Result<(), WorkbookError> {
+    for_each_module(conn, path, |name, stored, wasm| {
+        let actual = sha256_hex(wasm);
+        if !stored.eq_ignore_ascii_case(&actual) {
+            return Err(WorkbookError::Corrupt {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "module {name:?}: stored sha256 {stored} does not match its bytes ({actual})"
+                ),
+            });
+        }
+        validate_wasm(wasm).map_err(|reason| WorkbookError::ModuleInvalid {
+            module: name.to_owned(),
+            origin: format!("workbook {}", path.display()),
+            reason,
+        })
+    })
+}
+
+/// Calls `f(name, stored sha256, bytes)` for every module, in name order.
+pub(crate) fn for_each_module(
+    conn: &Connection,
+    path: &Path,
+    mut f: impl FnMut(&str, &str, &[u8]) -> Result<(), WorkbookError>,
+) -> Result<(), WorkbookError> {
     let read = |e| WorkbookError::on_read(path, e);
     let mut stmt = conn
         .prepare("SELECT name, sha256, wasm FROM modules ORDER BY name")
@@ -104,20 +128,7 @@ pub(crate) fn check_modules(conn: &Connection, path: &Path) -> Result<(), Workbo
                 path: path.to_path_buf(),
                 detail: format!("module {name:?}: wasm column is not a blob ({e})"),
             })?;
-        let actual = sha256_hex(wasm);
-        if !stored.eq_ignore_ascii_case(&actual) {
-            return Err(WorkbookError::Corrupt {
-                path: path.to_path_buf(),
-                detail: format!(
-                    "module {name:?}: stored sha256 {stored} does not match its bytes ({actual})"
-                ),
-            });
-        }
-        validate_wasm(wasm).map_err(|reason| WorkbookError::ModuleInvalid {
-            module: name.clone(),
-            origin: format!("workbook {}", path.display()),
-            reason,
-        })?;
+        f(&name, &stored, wasm)?;
     }
     Ok(())
 }
