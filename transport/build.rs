@@ -41,5 +41,11 @@ fn main() {
             "ReadIndexReply",
         ))
         .build();
-    Builder::new().compile(&[raft, peer]);
+    let join = Service::builder()
+        .name("JoinService")
+        .package("nexus.join")
+        .comment("A new node's token and CSR, answered with its certificate.")
+        .method(method("join", "Join", "JoinMsg", "JoinReply"))
+        .build();
+    Builder::new().compile(&[raft, peer, join]);
 }

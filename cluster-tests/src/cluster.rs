@@ -44,10 +44,13 @@ pub struct NodeHandle {
     pub raft: SocketAddr,
     /// Its data dir.
     pub data_dir: PathBuf,
-    config: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-    _proxy: FaultProxy,
+    pub(crate) config: PathBuf,
+    pub(crate) log: PathBuf,
+    /// The command line of the next start, if not `serve --config` (a
+    /// joiner's first start is `nexus join`).
+    pub(crate) first_start: Option<Vec<String>>,
+    pub(crate) child: Option<Child>,
+    pub(crate) _proxy: Option<FaultProxy>,
 }
 
 impl NodeHandle {
@@ -64,15 +67,15 @@ impl NodeHandle {
 
 /// A running test cluster; dropping it kills every node.
 pub struct Cluster {
-    nodes: BTreeMap<u64, NodeHandle>,
-    partition: Partition,
-    http: reqwest::Client,
-    admin_key: String,
-    _dir: tempfile::TempDir,
+    pub(crate) nodes: BTreeMap<u64, NodeHandle>,
+    pub(crate) partition: Partition,
+    pub(crate) http: reqwest::Client,
+    pub(crate) admin_key: String,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 /// The loopback address of node `id` (its API, Raft port and source address).
-fn node_ip(id: u64) -> IpAddr {
+pub(crate) fn node_ip(id: u64) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 1, id as u8))
 }
 
@@ -82,7 +85,7 @@ fn proxy_ip(id: u64) -> IpAddr {
 }
 
 /// A port free on `ip` right now.
-fn free_port(ip: IpAddr) -> u16 {
+pub(crate) fn free_port(ip: IpAddr) -> u16 {
     std::net::TcpListener::bind((ip, 0))
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -143,13 +146,27 @@ impl Cluster {
                 log: dir.path().join(format!("node-{id}.log")),
                 data_dir,
                 config,
+                first_start: None,
                 child: None,
-                _proxy: proxy,
+                _proxy: Some(proxy),
             };
             spawn(&mut node);
             nodes.insert(id, node);
         }
-        let mut cluster = Cluster {
+        let mut cluster = Cluster::empty(dir, partition, nodes);
+        for id in 1..=options.nodes {
+            cluster.wait_ready(id).await;
+        }
+        cluster.read_admin_key(1);
+        cluster
+    }
+
+    pub(crate) fn empty(
+        dir: tempfile::TempDir,
+        partition: Partition,
+        nodes: BTreeMap<u64, NodeHandle>,
+    ) -> Cluster {
+        Cluster {
             nodes,
             partition,
             http: reqwest::Client::builder()
@@ -157,17 +174,17 @@ impl Cluster {
                 .build()
                 .expect("http client"),
             admin_key: String::new(),
-            _dir: dir,
-        };
-        for id in 1..=options.nodes {
-            cluster.wait_ready(id).await;
+            dir,
         }
-        let key_file = cluster.nodes[&1].data_dir.join("admin.key");
-        cluster.admin_key = std::fs::read_to_string(key_file)
+    }
+
+    /// Takes the admin key node `id` wrote when it founded the cluster.
+    pub(crate) fn read_admin_key(&mut self, id: u64) {
+        let key_file = self.nodes[&id].data_dir.join("admin.key");
+        self.admin_key = std::fs::read_to_string(key_file)
             .expect("the founding node wrote admin.key")
             .trim()
             .to_owned();
-        cluster
     }
 
     /// The node `id`.
@@ -231,9 +248,14 @@ impl Cluster {
         panic!("node {id} not ready in 60 s; log:\n{}", self.log_tail(id));
     }
 
+    /// Everything node `id` has logged.
+    pub fn log(&self, id: u64) -> String {
+        std::fs::read_to_string(&self.nodes[&id].log).unwrap_or_default()
+    }
+
     /// The last lines of node `id`'s log (for failure messages).
     pub fn log_tail(&self, id: u64) -> String {
-        let text = std::fs::read_to_string(&self.nodes[&id].log).unwrap_or_default();
+        let text = self.log(id);
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
@@ -241,6 +263,12 @@ impl Cluster {
     /// `GET path` on node `id` with the admin key: status code and body.
     pub async fn get(&self, id: u64, path: &str) -> (u16, Value) {
         let request = self.http.get(format!("{}{path}", self.nodes[&id].url()));
+        self.send(request).await
+    }
+
+    /// `DELETE path` on node `id` with the admin key.
+    pub async fn delete(&self, id: u64, path: &str) -> (u16, Value) {
+        let request = self.http.delete(format!("{}{path}", self.nodes[&id].url()));
         self.send(request).await
     }
 
@@ -285,7 +313,7 @@ impl Cluster {
     /// Docks the repository's `examples/echo-wat` workbook as `name` on
     /// node `id`; returns the sandbox id.
     pub async fn dock_echo(&self, id: u64, name: &str) -> String {
-        let path = self._dir.path().join(format!("{name}.workbook"));
+        let path = self.dir.path().join(format!("{name}.workbook"));
         let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/echo-wat");
         let made = Command::new(crate::binary::nexus())
             .args(["workbook", "pack"])
@@ -343,21 +371,28 @@ impl Drop for Cluster {
     }
 }
 
-/// Starts a node's process, its output appended to its log.
-fn spawn(node: &mut NodeHandle) {
+/// Starts a node's process (its first start as planned, later ones with
+/// `nexus serve`), its output appended to its log.
+pub(crate) fn spawn(node: &mut NodeHandle) {
     assert!(node.child.is_none(), "node {} already runs", node.id);
     let log = OpenOptions::new()
         .create(true)
         .append(true)
         .open(&node.log)
         .expect("open node log");
+    let args = node.first_start.take().unwrap_or_else(|| {
+        vec![
+            "serve".to_owned(),
+            "--config".to_owned(),
+            node.config.display().to_string(),
+        ]
+    });
     let child = Command::new(crate::binary::nexus())
-        .args(["serve", "--config"])
-        .arg(&node.config)
+        .args(args)
         .env("NEXUS_LOG", "info,openraft=warn")
         .stdout(Stdio::from(log.try_clone().expect("clone log")))
         .stderr(Stdio::from(log))
         .spawn()
-        .expect("spawn nexus serve");
+        .expect("spawn nexus");
     node.child = Some(child);
 }

@@ -15,11 +15,18 @@
 //! - [`Cluster::kill`] sends SIGKILL; [`Cluster::restart`] starts the node
 //!   again on the same data dir and ports.
 //!
+//! - [`Cluster::init_and_join`] grows a cluster with `nexus init` and
+//!   `nexus join` instead (no test CA, no proxies);
+//!   [`Cluster::join_attempt`] runs a join expected to be refused.
+//!
 //! The proxy only copies bytes: TLS runs end to end between the nodes.
 
 mod binary;
 mod cluster;
+mod joining;
+pub mod knock;
 mod proxy;
 
 pub use cluster::{Cluster, ClusterOptions, NodeHandle};
+pub use joining::JoinAttempt;
 pub use proxy::FaultProxy;

@@ -2,56 +2,12 @@
 //! a real TLS client (`openssl s_client`) is refused without a certificate
 //! and with one from another CA, and let in with a member's.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::net::{IpAddr, Ipv4Addr};
 
+use nexus_cluster_tests::knock::{knock, refused_certificate};
 use nexus_cluster_tests::{Cluster, ClusterOptions};
 use nexus_tls::ca::CA_VALIDITY;
 use nexus_tls::ClusterCa;
-
-/// What `openssl s_client` made of a handshake with `port`, presenting the
-/// certificate and key in `identity` (a `tls/` dir) if given.
-struct Knock {
-    success: bool,
-    output: String,
-}
-
-/// In TLS 1.3 the client finishes its side of the handshake before the
-/// server has checked the client's certificate, so a refusal arrives as an
-/// alert afterwards: `until_closed` keeps reading (`-ign_eof`) until the
-/// server hangs up, bounded by `timeout`.
-fn knock(port: SocketAddr, node: u64, identity: Option<&Path>, until_closed: bool) -> Knock {
-    let mut command = Command::new("timeout");
-    command
-        .args(["10", "openssl", "s_client", "-connect", &port.to_string()])
-        .args([
-            "-servername",
-            &format!("n{node}.nexus.internal"),
-            "-alpn",
-            "h2",
-        ])
-        .stdin(Stdio::null());
-    if until_closed {
-        command.arg("-ign_eof");
-    }
-    if let Some(dir) = identity {
-        command
-            .arg("-cert")
-            .arg(dir.join("node.pem"))
-            .arg("-key")
-            .arg(dir.join("node.key"));
-    }
-    let out = command.output().expect("run openssl s_client");
-    Knock {
-        success: out.status.success(),
-        output: format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_ports_refuse_tls_clients_without_a_cluster_certificate() {
@@ -78,9 +34,7 @@ async fn peer_ports_refuse_tls_clients_without_a_cluster_certificate() {
         );
         let foreign = knock(port, id, Some(stranger.path()), true);
         assert!(
-            foreign.output.contains("alert certificate unknown")
-                || foreign.output.contains("alert unknown ca")
-                || foreign.output.contains("alert bad certificate"),
+            refused_certificate(&foreign),
             "node {id}: {}",
             foreign.output
         );

@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 
 use crate::api::types::{
     CallRequest, CallResponse, CloneRequest, CreateJoinToken, CreateTenant, ErrorBody,
-    JoinTokenCreated, JoinTokenList, Removed, SandboxList, TenantCreated, TenantList,
-    TransitionRequest,
+    JoinTokenCreated, JoinTokenList, NodeList, NodeRemoved, Removed, SandboxList, TenantCreated,
+    TenantList, TransitionRequest,
 };
 use crate::cluster::status::ClusterStatus;
 use crate::errors::{ErrorCode, UserError};
@@ -127,6 +127,17 @@ impl NodeClient {
     /// Revokes a join token (admin key needed).
     pub async fn revoke_join_token(&self, id: &str) -> Result<Removed, UserError> {
         let url = format!("{}/v1/cluster/tokens/{id}", self.base);
+        self.send(self.authed(self.http.delete(url))).await
+    }
+
+    /// Every node of the cluster (admin key needed).
+    pub async fn nodes(&self) -> Result<NodeList, UserError> {
+        self.send(self.get("/v1/cluster/nodes")).await
+    }
+
+    /// Removes node `id` from the cluster (admin key needed).
+    pub async fn remove_node(&self, id: u64) -> Result<NodeRemoved, UserError> {
+        let url = format!("{}/v1/cluster/nodes/{id}", self.base);
         self.send(self.authed(self.http.delete(url))).await
     }
 

@@ -17,6 +17,9 @@ use std::collections::BTreeMap;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:2026";
 /// The default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = ".nexus";
+/// Node id of a node that sets none (a node that joined with a token takes
+/// the id its cluster assigned instead).
+pub const DEFAULT_NODE_ID: u64 = 1;
 
 /// Everything a node needs to start.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -62,7 +65,7 @@ impl Default for Config {
         Config {
             listen: DEFAULT_LISTEN.parse().expect("valid default address"),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
-            node_id: 1,
+            node_id: DEFAULT_NODE_ID,
             limits: Limits::default(),
             lifecycle: LifecycleConfig::default(),
             profiles: BTreeMap::new(),

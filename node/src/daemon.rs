@@ -2,7 +2,7 @@
 //! until SIGINT/SIGTERM, letting in-flight calls finish.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::api::{self, AppState};
+use crate::cluster::join_record::JoinRecord;
 use crate::cluster::{RegistryHandle, Replica};
 use crate::config::Config;
 use crate::engine::{Engine, EngineConfig, HostConfig};
@@ -37,7 +38,8 @@ pub struct Node {
 impl Node {
     /// Opens the data dir, the registry and the engine, and binds the API.
     /// On a fresh data dir this makes the default tenant and the admin key.
-    pub async fn start(config: Config) -> Result<Node, UserError> {
+    pub async fn start(mut config: Config) -> Result<Node, UserError> {
+        JoinRecord::adopt(&mut config)?;
         let data_dir = &config.data_dir;
         std::fs::create_dir_all(data_dir).map_err(|e| {
             UserError::new(
@@ -122,6 +124,18 @@ impl Node {
             replica,
             _lock: lock,
         })
+    }
+
+    /// Mints a join token pinned to this node's cluster CA; returns the
+    /// token string and the CA fingerprint.
+    pub async fn mint_join_token(
+        &self,
+        terms: crate::cluster::tokens::TokenTerms,
+    ) -> Result<(String, String), UserError> {
+        let fingerprint = self.state.ca_fingerprint.clone();
+        let (token, _) =
+            crate::cluster::tokens::mint(&self.state.registry, &fingerprint, terms).await?;
+        Ok((token, fingerprint))
     }
 
     /// The address the API is bound to.
@@ -225,7 +239,7 @@ pub async fn shutdown_signal() {
 }
 
 /// Holds an exclusive lock on `{data_dir}/node.lock` for the node's life.
-fn lock_data_dir(data_dir: &Path) -> Result<File, UserError> {
+pub(crate) fn lock_data_dir(data_dir: &Path) -> Result<File, UserError> {
     let path = data_dir.join("node.lock");
     let file = File::create(&path).map_err(|e| {
         UserError::new(
@@ -269,7 +283,7 @@ async fn bootstrap_admin(
 }
 
 /// Writes a secret readable only by its owner (mode 0600).
-fn write_secret(path: &PathBuf, secret: &str) -> Result<(), UserError> {
+pub(crate) fn write_secret(path: &Path, secret: &str) -> Result<(), UserError> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -146,6 +146,32 @@ catalog! {
     JoinTokenRevoked = ("JOIN_TOKEN_REVOKED", 403, "ask the cluster's operator for a new token"),
     /// The join token's secret is wrong.
     JoinTokenInvalid = ("JOIN_TOKEN_INVALID", 403, "copy the whole token string as `nexus token create` printed it"),
+    /// The string given to `nexus join` is not a join token.
+    JoinTokenMalformed = ("JOIN_TOKEN_MALFORMED", 400, "pass the whole token as `nexus token create` printed it (or as {data_dir}/tls/join-token on the first node holds it): NXJ1.<ca-hash>.<id>.<secret>"),
+    /// The node at --peer presents a CA other than the one the token pins; nothing was sent.
+    JoinCaMismatch = ("JOIN_CA_MISMATCH", 403, "the token and --peer belong to different clusters: point --peer at a node of the token's cluster, or get a token from the cluster at --peer"),
+    /// The node at --peer could not be reached.
+    JoinPeerUnreachable = ("JOIN_PEER_UNREACHABLE", 503, "--peer must be a running node's Raft address ([cluster] raft_listen, HOST:PORT)"),
+    /// The node at --peer answered, but not as a join endpoint.
+    JoinPeerRefused = ("JOIN_PEER_REFUSED", 502, "--peer must be the Raft address of a Nexus node of this cluster; the message says what it answered"),
+    /// The node that got the join does not hold the cluster CA, so it cannot sign.
+    JoinNotCa = ("JOIN_NOT_CA", 409, "send the join (--peer) to the node that ran `nexus init`: only it holds the cluster CA key"),
+    /// The joiner's certificate request is not a valid signed CSR.
+    JoinCsrInvalid = ("JOIN_CSR_INVALID", 400, "run `nexus join` from this build; it makes the key and CSR itself"),
+    /// The joiner named no address the cluster could reach it at.
+    JoinRequestInvalid = ("JOIN_REQUEST_INVALID", 400, "set [cluster] raft_listen (or advertise_raft) on the joining node to an address the cluster can reach"),
+    /// The data dir already belongs to a node (of this or another cluster).
+    JoinAlreadyMember = ("JOIN_ALREADY_MEMBER", 409, "start the node it holds with `nexus serve`, or join with an empty data dir (NEXUS_DATA_DIR)"),
+    /// `nexus init` on a data dir that already holds a node.
+    ClusterAlreadyInitialized = ("CLUSTER_ALREADY_INITIALIZED", 409, "start the node with `nexus serve`; to found another cluster, use an empty data dir"),
+    /// The data dir holds a node certificate but neither the CA nor a join record: a join did not finish.
+    ClusterJoinIncomplete = ("CLUSTER_JOIN_INCOMPLETE", 500, "the node refuses to run alone on it: move the data dir away and join again with a new token"),
+    /// No node with this id in the membership or the registry.
+    NodeNotFound = ("NODE_NOT_FOUND", 404, "list the nodes with `nexus node ls`"),
+    /// A node was asked to remove itself.
+    NodeRemoveSelf = ("NODE_REMOVE_SELF", 409, "send the removal to another node: `nexus --node http://OTHER-API node remove ID`"),
+    /// Removing the node would leave the cluster without a voter.
+    NodeLastVoter = ("NODE_LAST_VOTER", 409, "a cluster needs a voter; join another voter first"),
     /// The sandbox is homed on another node, which runs its calls and verbs.
     SandboxOnOtherNode = ("SANDBOX_ON_OTHER_NODE", 409, "send the request to the sandbox's home node; `nexus status` lists each node's API address"),
     /// Something failed inside the node; the message says what.

@@ -18,6 +18,6 @@ pub mod registry;
 pub mod replication;
 
 pub use registry::{
-    hash_api_key, Command, JoinTokenInfo, NodeRole, Principal, Registry, RegistryError, Response,
-    Role, Sandbox, SandboxState, Tenant, TokenCommand, TokenRefusal,
+    hash_api_key, Command, JoinTokenInfo, JoinedNode, NodeRole, Principal, Registry, RegistryError,
+    Response, RevokedNode, Role, Sandbox, SandboxState, Tenant, TokenCommand, TokenRefusal,
 };

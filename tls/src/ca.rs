@@ -46,6 +46,12 @@ pub enum CaError {
         #[source]
         source: rcgen::Error,
     },
+    /// A joiner's CSR could not be parsed or its signature does not verify.
+    #[error("cluster CA: the CSR is not a valid signed certificate request: {source}")]
+    CsrInvalid {
+        #[source]
+        source: rcgen::Error,
+    },
     /// `ca.pem` holds no certificate.
     #[error("cluster CA: {path} holds no PEM certificate")]
     BadCaPem { path: String },
@@ -164,6 +170,14 @@ impl ClusterCa {
         csr.params = node_cert_params(node_id, ip_sans, validity)?;
         let cert = csr.signed_by(&self.issuer).map_err(rc("sign node CSR"))?;
         Ok(cert.der().to_vec())
+    }
+
+    /// Checks that `csr_der` is a CSR whose signature verifies (done before
+    /// a join spends its token, so a broken request costs nothing).
+    pub fn verify_csr(csr_der: &[u8]) -> Result<(), CaError> {
+        CertificateSigningRequestParams::from_der(&CertificateSigningRequestDer::from(csr_der))
+            .map(|_| ())
+            .map_err(|source| CaError::CsrInvalid { source })
     }
 
     /// Issues an identity for a node on this machine (the `nexus init` node): the key is made

@@ -21,6 +21,10 @@ use crate::verify::{PolicyClientVerifier, PolicyServerVerifier};
 
 /// ALPN for tonic gRPC over TCP (raft and node-to-node RPCs).
 pub const ALPN_GRPC: &[u8] = b"h2";
+/// ALPN of the join endpoint: a joiner without a certificate yet, on the
+/// peer port (the one connection kind served without client authentication,
+/// and only the join RPC).
+pub const ALPN_JOIN: &[u8] = b"nexus-join/1";
 /// ALPN for quinn bulk streams (sandbox files, module blobs, fan-out payloads).
 pub const ALPN_BULK: &[u8] = b"nexus-bulk/1";
 

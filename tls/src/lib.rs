@@ -24,7 +24,7 @@ pub mod verify;
 pub use ca::{CaError, ClusterCa};
 pub use config::{
     peer_node_id, server_name_for, ConfigError, PeerPolicy, StaticPolicy, TlsMaterial, ALPN_BULK,
-    ALPN_GRPC,
+    ALPN_GRPC, ALPN_JOIN,
 };
 pub use didkey::{DidError, DidKey, SigningIdentity};
 pub use fsutil::FileError;

@@ -133,6 +133,14 @@ fn csr_with_bad_signature_is_rejected() {
     assert!(ca
         .sign_node_csr(b"garbage", 9, &[], NODE_CERT_VALIDITY)
         .is_err());
+    // The pre-check a join runs before spending its token agrees.
+    assert!(matches!(
+        ClusterCa::verify_csr(&csr),
+        Err(CaError::CsrInvalid { .. })
+    ));
+    assert!(ClusterCa::verify_csr(b"garbage").is_err());
+    let good = NodeKey::generate().unwrap().csr().unwrap();
+    ClusterCa::verify_csr(&good).unwrap();
 }
 
 #[test]

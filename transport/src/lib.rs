@@ -4,7 +4,11 @@
 //! RPCs, and a peer service that forwards registry writes and read barriers
 //! to the leader — all gRPC (tonic) over mutual TLS.
 //!
-//! - [`server::serve`] answers both services on one listener.
+//! - [`server::serve`] answers both services on one listener, and — on the
+//!   same port, for connections that ask for [`nexus_tls::ALPN_JOIN`] — the
+//!   join service, the only one served to a client without a certificate.
+//! - [`join::request_join`] is the joiner's side: it pins the cluster CA
+//!   before anything is sent.
 //! - [`Network`] is openraft's network: one reused channel per peer
 //!   ([`Channels`]), unreachable peers backed off.
 //! - [`Gateway`] is what the node writes and reads the registry through:
@@ -21,6 +25,7 @@
 mod channels;
 pub mod codec;
 mod gateway;
+pub mod join;
 mod network;
 pub mod server;
 pub mod tls;
@@ -31,6 +36,7 @@ pub mod wire;
 pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/nexus.raft.RaftService.rs"));
     include!(concat!(env!("OUT_DIR"), "/nexus.peer.PeerService.rs"));
+    include!(concat!(env!("OUT_DIR"), "/nexus.join.JoinService.rs"));
 }
 
 pub use channels::Channels;

@@ -1,43 +1,131 @@
-//! The transport's gRPC server: openraft's RPCs and the peer service, over
-//! mTLS only.
+//! The transport's gRPC server: openraft's RPCs and the peer service over
+//! mTLS, and the join service on the same port for joiners.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use nexus_raft::replication::Raft;
+use nexus_tls::PeerPolicy;
 use tokio::net::TcpListener;
 use tokio_rustls::rustls::ServerConfig;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Request, Response, Status};
 
+use crate::proto::join_service_server::{JoinService, JoinServiceServer};
 use crate::proto::peer_service_server::{PeerService, PeerServiceServer};
 use crate::proto::raft_service_server::{RaftService, RaftServiceServer};
 use crate::wire::{
-    AppendMsg, AppendReply, ReadIndexMsg, ReadIndexReply, SnapshotMsg, SnapshotReply, VoteMsg,
-    VoteReply, WriteMsg, WriteReply,
+    AppendMsg, AppendReply, JoinMsg, JoinReply, ReadIndexMsg, ReadIndexReply, SnapshotMsg,
+    SnapshotReply, VoteMsg, VoteReply, WriteMsg, WriteReply,
 };
 use crate::MAX_MESSAGE_BYTES;
 
-/// Serves this node's Raft on `listener` until `shutdown` resolves. `tls`
-/// must demand and verify client certificates (see
-/// [`nexus_tls::TlsMaterial::server_config`] with [`nexus_tls::ALPN_GRPC`]).
+/// What a node answers on its peer port.
+pub struct PeerEndpoint {
+    /// The local Raft member.
+    pub raft: Raft,
+    /// mTLS for members: must demand and verify client certificates (see
+    /// [`nexus_tls::TlsMaterial::server_config`] with [`nexus_tls::ALPN_GRPC`]).
+    pub tls: Arc<ServerConfig>,
+    /// Who may call, checked again on every request (a live connection of
+    /// a node removed since its handshake is refused from then on).
+    pub policy: Arc<dyn PeerPolicy>,
+    /// The join endpoint, on nodes that admit new nodes.
+    pub join: Option<JoinEndpoint>,
+}
+
+/// The join service: a TLS config presenting `[leaf, ca]` without demanding
+/// a client certificate ([`nexus_tls::join_server_config`] with
+/// [`nexus_tls::ALPN_JOIN`]) and what decides on each request.
+pub struct JoinEndpoint {
+    /// TLS for joiners.
+    pub tls: Arc<ServerConfig>,
+    /// Checks the token and signs the CSR.
+    pub admission: Arc<dyn Admission>,
+}
+
+/// The attribute [`Admission`] implementations need (tonic's re-export).
+pub use tonic::async_trait;
+
+/// Decides on a join request: the node's token check and certificate
+/// signing.
+#[tonic::async_trait]
+pub trait Admission: Send + Sync + 'static {
+    /// Admits the joiner, or says why not.
+    async fn admit(&self, request: JoinMsg) -> JoinReply;
+}
+
+/// Serves `endpoint` on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
-    raft: Raft,
-    tls: Arc<ServerConfig>,
+    endpoint: PeerEndpoint,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    let PeerEndpoint {
+        raft,
+        tls,
+        policy,
+        join,
+    } = endpoint;
+    let authorize = move |request: Request<()>| authorize(policy.as_ref(), request);
     let raft_service = RaftServiceServer::new(RaftRpc { raft: raft.clone() })
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let peer_service = PeerServiceServer::new(PeerRpc { raft })
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    tonic::transport::Server::builder()
-        .add_service(raft_service)
-        .add_service(peer_service)
-        .serve_with_incoming_shutdown(crate::tls::incoming(listener, tls), shutdown)
-        .await
+    let (join_tls, admission) = match join {
+        Some(JoinEndpoint { tls, admission }) => (Some(tls), Some(admission)),
+        None => (None, None),
+    };
+    let (members, joiners) = crate::tls::incoming(listener, tls, join_tls);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    let peers = tonic::transport::Server::builder()
+        .add_service(InterceptedService::new(raft_service, authorize.clone()))
+        .add_service(InterceptedService::new(peer_service, authorize))
+        .serve_with_incoming_shutdown(members, until_stopped(stopped.clone()));
+    let joins = async {
+        match admission {
+            Some(admission) => {
+                let service = JoinServiceServer::new(JoinRpc { admission });
+                tonic::transport::Server::builder()
+                    .add_service(service)
+                    .serve_with_incoming_shutdown(joiners, until_stopped(stopped))
+                    .await
+            }
+            None => Ok(()),
+        }
+    };
+    let signal = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
+    let (peers, joins, ()) = tokio::join!(peers, joins, signal);
+    peers.and(joins)
+}
+
+/// Lets a request through only if the certificate of its connection names
+/// a node the policy allows right now.
+fn authorize(policy: &dyn PeerPolicy, request: Request<()>) -> Result<Request<()>, Status> {
+    let node = request
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()
+        .and_then(|info| info.peer_certs())
+        .and_then(|certs| nexus_tls::peer_node_id(Some(certs.as_slice())));
+    match node {
+        Some(id) if policy.is_allowed(id) => Ok(request),
+        Some(id) => Err(Status::permission_denied(format!(
+            "node {id} is not a member of this cluster or was removed"
+        ))),
+        None => Err(Status::permission_denied(
+            "the connection carries no node certificate",
+        )),
+    }
 }
 
 /// Binds the Raft listener, naming the address in the error.
@@ -93,5 +181,20 @@ impl PeerService for PeerRpc {
         _request: Request<ReadIndexMsg>,
     ) -> Result<Response<ReadIndexReply>, Status> {
         Ok(Response::new(self.raft.ensure_linearizable().await))
+    }
+}
+
+/// Join requests, handed to the node's [`Admission`].
+struct JoinRpc {
+    admission: Arc<dyn Admission>,
+}
+
+#[tonic::async_trait]
+impl JoinService for JoinRpc {
+    async fn join(&self, request: Request<JoinMsg>) -> Result<Response<JoinReply>, Status> {
+        let remote = request.remote_addr();
+        let msg = request.into_inner();
+        tracing::info!(?remote, token_id = %msg.token_id, "join request");
+        Ok(Response::new(self.admission.admit(msg).await))
     }
 }

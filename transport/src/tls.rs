@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use nexus_raft::replication::NodeId;
+use nexus_tls::ALPN_JOIN;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
+use tokio_rustls::rustls::server::Acceptor;
 use tokio_rustls::rustls::{ClientConfig, ServerConfig};
 use tokio_rustls::server::TlsStream;
-use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tokio_rustls::{LazyConfigAcceptor, TlsConnector};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
@@ -66,7 +68,7 @@ pub fn dial(
 }
 
 /// Connects to `authority` (`host:port`), from `source` if given.
-async fn connect(authority: &str, source: Option<IpAddr>) -> io::Result<TcpStream> {
+pub(crate) async fn connect(authority: &str, source: Option<IpAddr>) -> io::Result<TcpStream> {
     let tcp = match source {
         None => TcpStream::connect(authority).await?,
         Some(ip) => {
@@ -104,23 +106,31 @@ pub enum DialError {
     SelfDial(NodeId),
 }
 
-/// Accepts TCP connections on `listener`, runs the TLS handshake of each in
-/// its own task (bounded by a timeout) and yields the verified streams.
-/// Failed handshakes — no certificate, another CA, a removed node — are
-/// logged and dropped; they never reach a service.
+/// Verified TLS streams, as the servers take them.
+pub type Accepted = ReceiverStream<Result<TlsStream<TcpStream>, io::Error>>;
+
+/// Accepts TCP connections on `listener` and runs the TLS handshake of each
+/// in its own task (bounded by a timeout). A client that offers
+/// [`ALPN_JOIN`] gets the `join` config (no client certificate required) and
+/// its stream goes to the second receiver; every other client gets `peer`,
+/// which demands a member's certificate, and goes to the first. Without a
+/// `join` config every client gets `peer`. Failed handshakes — no
+/// certificate, another CA, a removed node — are logged and dropped; they
+/// never reach a service.
 pub fn incoming(
     listener: TcpListener,
-    config: Arc<ServerConfig>,
-) -> ReceiverStream<Result<TlsStream<TcpStream>, io::Error>> {
-    let (tx, rx) = mpsc::channel(ACCEPT_BACKLOG);
-    let acceptor = TlsAcceptor::from(config);
+    peer: Arc<ServerConfig>,
+    join: Option<Arc<ServerConfig>>,
+) -> (Accepted, Accepted) {
+    let (peer_tx, peer_rx) = mpsc::channel(ACCEPT_BACKLOG);
+    let (join_tx, join_rx) = mpsc::channel(ACCEPT_BACKLOG);
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
-                () = tx.closed() => return,
+                () = peer_tx.closed() => return,
             };
-            let (tcp, peer) = match accepted {
+            let (tcp, from) = match accepted {
                 Ok(conn) => conn,
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -128,20 +138,42 @@ pub fn incoming(
                     continue;
                 }
             };
-            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            let (peer, join) = (peer.clone(), join.clone());
+            let (peer_tx, join_tx) = (peer_tx.clone(), join_tx.clone());
             tokio::spawn(async move {
                 let _ = tcp.set_nodelay(true);
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => {
+                let handshake = handshake(tcp, peer, join);
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                    Ok(Ok((stream, joining))) => {
+                        let tx = if joining { join_tx } else { peer_tx };
                         let _ = tx.send(Ok(stream)).await;
                     }
                     Ok(Err(e)) => {
-                        tracing::warn!(%peer, error = %e, "peer refused: TLS handshake failed")
+                        tracing::warn!(peer = %from, error = %e, "peer refused: TLS handshake failed")
                     }
-                    Err(_) => tracing::warn!(%peer, "peer refused: TLS handshake timed out"),
+                    Err(_) => tracing::warn!(peer = %from, "peer refused: TLS handshake timed out"),
                 }
             });
         }
     });
-    ReceiverStream::new(rx)
+    (ReceiverStream::new(peer_rx), ReceiverStream::new(join_rx))
+}
+
+/// Reads the ClientHello, picks the config by ALPN and completes the
+/// handshake; true when the client came to join.
+async fn handshake(
+    tcp: TcpStream,
+    peer: Arc<ServerConfig>,
+    join: Option<Arc<ServerConfig>>,
+) -> io::Result<(TlsStream<TcpStream>, bool)> {
+    let start = LazyConfigAcceptor::new(Acceptor::default(), tcp).await?;
+    let wants_join = start
+        .client_hello()
+        .alpn()
+        .is_some_and(|mut offered| offered.any(|p| p == ALPN_JOIN));
+    let (config, joining) = match join {
+        Some(join) if wants_join => (join, true),
+        _ => (peer, false),
+    };
+    Ok((start.into_stream(config).await?, joining))
 }

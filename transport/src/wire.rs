@@ -3,7 +3,11 @@
 //! error included, so an openraft error crosses the wire as itself (a gRPC
 //! status only ever means the transport failed).
 
+use std::collections::BTreeMap;
+use std::fmt;
+
 use nexus_raft::replication::{NodeId, NodeInfo, Request, TypeConfig};
+use nexus_raft::NodeRole;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, InstallSnapshotError, RaftError};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, ClientWriteResponse, InstallSnapshotRequest,
@@ -85,3 +89,70 @@ pub struct ReadIndexMsg {}
 pub type ReadIndexReply = Result<Option<LogId<NodeId>>, ReadIndexError>;
 /// Why the read barrier failed.
 pub type ReadIndexError = RaftError<NodeId, CheckIsLeaderError<NodeId, NodeInfo>>;
+
+/// `JoinService.Join` request: a new node's token, CSR and addresses. Sent
+/// only over a connection whose server proved it holds a certificate of the
+/// pinned CA. `Debug` never shows the secret.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct JoinMsg {
+    /// The CA fingerprint the joiner pinned (from its token).
+    pub ca_fingerprint: String,
+    /// The token id.
+    pub token_id: String,
+    /// The token secret.
+    pub secret: String,
+    /// The joiner's certificate signing request (DER); its key never leaves it.
+    #[serde(with = "serde_bytes")]
+    pub csr_der: Vec<u8>,
+    /// Where the joiner's peers reach its Raft endpoint (`host:port`).
+    pub raft_addr: String,
+    /// The joiner's HTTP API address (`host:port`).
+    pub api_addr: String,
+}
+
+impl fmt::Debug for JoinMsg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinMsg")
+            .field("ca_fingerprint", &self.ca_fingerprint)
+            .field("token_id", &self.token_id)
+            .field("secret", &"[elided]")
+            .field("raft_addr", &self.raft_addr)
+            .field("api_addr", &self.api_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An admitted joiner's credentials and where to find the cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinGrant {
+    /// The node id the cluster assigned (never used before).
+    pub node_id: NodeId,
+    /// What the token lets the node become.
+    pub role: NodeRole,
+    /// The cluster's name.
+    pub cluster_name: String,
+    /// The node's certificate (DER), signed by the cluster CA.
+    #[serde(with = "serde_bytes")]
+    pub cert_der: Vec<u8>,
+    /// The cluster CA certificate (DER).
+    #[serde(with = "serde_bytes")]
+    pub ca_der: Vec<u8>,
+    /// The current members and their addresses.
+    pub members: BTreeMap<NodeId, NodeInfo>,
+}
+
+/// Why a join was refused: an error of the node's catalog (code, message,
+/// hint) carried to the joiner as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct JoinRefusal {
+    /// Stable error code (docs/errors.md).
+    pub code: String,
+    /// What failed.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+/// `JoinService.Join` reply.
+pub type JoinReply = Result<JoinGrant, JoinRefusal>;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +12,14 @@ use nexus_raft::replication::{
     raft_config, LogStore, NodeId, NodeInfo, Outcome, Raft, Request, StateMachine, Timing,
 };
 use nexus_raft::{Command, Response};
-use nexus_tls::{ClusterCa, StaticPolicy, TlsMaterial, ALPN_GRPC};
+use nexus_tls::{
+    bootstrap_client_config, join_server_config, ClusterCa, NodeKey, StaticPolicy, TlsMaterial,
+    ALPN_GRPC, ALPN_JOIN,
+};
+use nexus_transport::join::{request_join, JoinDialError};
 use nexus_transport::proto::raft_service_client::RaftServiceClient;
+use nexus_transport::server::{Admission, JoinEndpoint, PeerEndpoint};
+use nexus_transport::wire::{JoinMsg, JoinRefusal, JoinReply};
 use nexus_transport::{Channels, Gateway, Network};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -22,19 +29,41 @@ const WAIT: Duration = Duration::from_secs(15);
 struct TestNode {
     id: NodeId,
     raft: Raft,
+    addr: String,
+    policy: Arc<StaticPolicy>,
+    joins: Arc<CountingAdmission>,
     sm: StateMachine,
     gateway: Gateway,
     _stop: oneshot::Sender<()>,
     _dir: TempDir,
 }
 
-fn material(ca: &ClusterCa, id: NodeId, members: &[NodeId]) -> TlsMaterial {
+/// Counts join requests and refuses each with a test code.
+#[derive(Default)]
+struct CountingAdmission {
+    seen: AtomicUsize,
+}
+
+#[tonic::async_trait]
+impl Admission for CountingAdmission {
+    async fn admit(&self, request: JoinMsg) -> JoinReply {
+        self.seen.fetch_add(1, Ordering::SeqCst);
+        Err(JoinRefusal {
+            code: "TEST_REFUSED".into(),
+            message: format!("token {} seen", request.token_id),
+            hint: String::new(),
+        })
+    }
+}
+
+fn material(ca: &ClusterCa, id: NodeId, members: &[NodeId]) -> (TlsMaterial, Arc<StaticPolicy>) {
     let loopback = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
     let identity = ca
         .issue_local_identity(id, &loopback, Duration::from_secs(3600))
         .expect("issue identity");
     let policy = Arc::new(StaticPolicy::allowing(members.iter().copied()));
-    TlsMaterial::new(&identity, policy).expect("tls material")
+    let tls = TlsMaterial::new(&identity, policy.clone()).expect("tls material");
+    (tls, policy)
 }
 
 async fn start(ca: &ClusterCa, id: NodeId, listener: tokio::net::TcpListener) -> TestNode {
@@ -46,26 +75,34 @@ async fn start(ca: &ClusterCa, id: NodeId, listener: tokio::net::TcpListener) ->
         &dir.path().join("snapshots"),
     )
     .unwrap();
-    let tls = material(ca, id, &[1, 2, 3]);
+    let (tls, policy) = material(ca, id, &[1, 2, 3]);
     let channels = Channels::new(id, None, Arc::new(tls.client_config(ALPN_GRPC).unwrap()));
     let config = Arc::new(raft_config("test", Timing::fast()).unwrap());
     let raft = Raft::new(id, config, Network::new(channels.clone()), log, sm.clone())
         .await
         .unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = Arc::new(tls.server_config(ALPN_GRPC).unwrap());
-    tokio::spawn(nexus_transport::server::serve(
-        listener,
-        raft.clone(),
-        server,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let joins = Arc::new(CountingAdmission::default());
+    let endpoint = PeerEndpoint {
+        raft: raft.clone(),
+        tls: Arc::new(tls.server_config(ALPN_GRPC).unwrap()),
+        policy: policy.clone(),
+        join: Some(JoinEndpoint {
+            tls: Arc::new(join_server_config(&tls, ALPN_JOIN).unwrap()),
+            admission: joins.clone(),
+        }),
+    };
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(nexus_transport::server::serve(listener, endpoint, async {
+        let _ = stopped.await;
+    }));
     let gateway = Gateway::new(raft.clone(), channels, WAIT);
     TestNode {
         id,
         raft,
+        addr,
+        policy,
+        joins,
         sm,
         gateway,
         _stop: stop,
@@ -163,7 +200,7 @@ async fn a_peer_with_a_certificate_of_another_ca_is_refused() {
 
     // Node id 2 as far as its certificate says, but signed by a stranger CA.
     let stranger = ClusterCa::create("other").unwrap();
-    let tls = material(&stranger, 2, &[1, 2, 3]);
+    let (tls, _) = material(&stranger, 2, &[1, 2, 3]);
     let channel = nexus_transport::tls::dial(
         leader,
         &members[&leader].raft_addr,
@@ -186,4 +223,79 @@ async fn a_peer_with_a_certificate_of_another_ca_is_refused() {
         .await
         .unwrap();
     assert!(matches!(written.data, Outcome::Applied(_)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_connection_of_a_removed_node_is_refused_on_its_next_request() {
+    let ca = ClusterCa::create("test").unwrap();
+    let (nodes, _) = cluster(&ca).await;
+    let leader = leader_of(&nodes).await;
+    let outsider = nodes.keys().copied().find(|id| *id != leader).unwrap();
+
+    // A client holding the outsider's certificate, on one kept connection.
+    let (tls, _) = material(&ca, outsider, &[1, 2, 3]);
+    let channel = nexus_transport::tls::dial(
+        leader,
+        &nodes[&leader].addr,
+        None,
+        Arc::new(tls.client_config(ALPN_GRPC).unwrap()),
+    )
+    .unwrap();
+    let mut client = RaftServiceClient::new(channel);
+    // A vote for an ancient term: answered (and refused by Raft), harmless.
+    let stale_vote = || openraft::raft::VoteRequest::new(openraft::Vote::new(0, outsider), None);
+    let answered = client.vote(stale_vote()).await.expect("a member is served");
+    assert!(answered.into_inner().is_ok());
+
+    nodes[&leader].policy.revoke(outsider);
+    let status = client
+        .vote(stale_vote())
+        .await
+        .expect_err("a removed node is refused on its live connection");
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status}");
+    assert_eq!(
+        status.message(),
+        format!("node {outsider} is not a member of this cluster or was removed")
+    );
+}
+
+fn join_msg(ca_fingerprint: &str) -> JoinMsg {
+    JoinMsg {
+        ca_fingerprint: ca_fingerprint.to_owned(),
+        token_id: "00112233aabbccdd".into(),
+        secret: "ab".repeat(32),
+        csr_der: NodeKey::generate().unwrap().csr().unwrap(),
+        raft_addr: "127.0.0.1:1".into(),
+        api_addr: "127.0.0.1:2".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joiner_pinned_to_another_ca_sends_nothing_and_a_pinned_one_is_heard() {
+    let ca = ClusterCa::create("test").unwrap();
+    let (nodes, _) = cluster(&ca).await;
+    let node = &nodes[&1];
+
+    let stranger = ClusterCa::create("other").unwrap().fingerprint();
+    let tls = bootstrap_client_config(&stranger, ALPN_JOIN).unwrap();
+    let refused = request_join(&node.addr, tls, join_msg(&stranger)).await;
+    assert!(
+        matches!(refused, Err(JoinDialError::CaMismatch { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        node.joins.seen.load(Ordering::SeqCst),
+        0,
+        "the secret never left"
+    );
+
+    let pinned = ca.fingerprint();
+    let tls = bootstrap_client_config(&pinned, ALPN_JOIN).unwrap();
+    let reply = request_join(&node.addr, tls, join_msg(&pinned))
+        .await
+        .expect("the join endpoint answers");
+    let refusal = reply.expect_err("the test admission refuses");
+    assert_eq!(refusal.code, "TEST_REFUSED");
+    assert_eq!(refusal.message, "token 00112233aabbccdd seen");
+    assert_eq!(node.joins.seen.load(Ordering::SeqCst), 1);
 }

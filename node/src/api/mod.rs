@@ -6,6 +6,7 @@ mod cluster;
 mod error;
 mod extract;
 mod health;
+mod nodes;
 mod sandboxes;
 mod serve;
 mod tenants;
@@ -65,7 +66,9 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         .route("/v1/tenants", post(tenants::create).get(tenants::list))
         .route("/v1/cluster/status", get(cluster::status))
         .route("/v1/cluster/tokens", post(tokens::create).get(tokens::list))
-        .route("/v1/cluster/tokens/{id}", delete(tokens::revoke));
+        .route("/v1/cluster/tokens/{id}", delete(tokens::revoke))
+        .route("/v1/cluster/nodes", get(nodes::list))
+        .route("/v1/cluster/nodes/{id}", delete(nodes::remove));
     let sandboxes = Verb::ALL.into_iter().fold(sandboxes, |router, verb| {
         router.route(
             &format!("/v1/sandboxes/{{id}}/{}", verb.as_str()),

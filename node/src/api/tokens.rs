@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use nexus_raft::{Command, NodeRole, Response, TokenCommand};
-use nexus_tls::JoinToken;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
@@ -15,8 +14,8 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use super::types::{CreateJoinToken, JoinTokenCreated, JoinTokenList};
 use super::AppState;
+use crate::cluster::tokens::{self, TokenTerms};
 use crate::errors::{ErrorCode, UserError};
-use crate::sandbox::now_ms;
 
 /// Default token lifetime: one hour.
 const DEFAULT_TTL_SECS: u64 = 3600;
@@ -28,39 +27,13 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateJoinToken>,
 ) -> Result<(StatusCode, Json<JoinTokenCreated>), ApiError> {
     caller.require_admin()?;
-    let uses = request.uses.unwrap_or(1);
-    if uses == 0 {
-        return Err(UserError::new(ErrorCode::RequestInvalid, "uses must be 1 or more").into());
-    }
-    let (token, seed) = JoinToken::mint(&state.ca_fingerprint).map_err(|e| {
-        UserError::new(
-            ErrorCode::Internal,
-            format!("cannot mint a join token: {e}"),
-        )
-    })?;
-    let at_ms = now_ms();
-    let ttl_ms = request
-        .ttl_secs
-        .unwrap_or(DEFAULT_TTL_SECS)
-        .saturating_mul(1000);
-    let command = Command::JoinToken(TokenCommand::Create {
-        token_id: seed.id,
-        secret_hash: seed.secret_hash,
+    let terms = TokenTerms {
+        ttl_secs: request.ttl_secs.unwrap_or(DEFAULT_TTL_SECS),
+        uses: request.uses.unwrap_or(1),
         role: request.role.unwrap_or(NodeRole::Voter),
-        expires_at_ms: at_ms.saturating_add(ttl_ms),
-        uses,
-        at_ms,
-    });
-    match state.registry.write(command).await? {
-        Response::JoinTokenCreated(info) => Ok((
-            StatusCode::CREATED,
-            Json(JoinTokenCreated {
-                token: token.to_string(),
-                info,
-            }),
-        )),
-        other => Err(unexpected(&other)),
-    }
+    };
+    let (token, info) = tokens::mint(&state.registry, &state.ca_fingerprint, terms).await?;
+    Ok((StatusCode::CREATED, Json(JoinTokenCreated { token, info })))
 }
 
 /// `GET /v1/cluster/tokens`.

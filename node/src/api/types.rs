@@ -163,3 +163,42 @@ pub struct JoinTokenList {
     /// Every token, oldest first.
     pub tokens: Vec<nexus_raft::JoinTokenInfo>,
 }
+
+/// One node as `GET /v1/cluster/nodes` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeEntry {
+    /// Node id.
+    pub id: u64,
+    /// `leader`, `voter`, `learner`, `joining` (admitted, not yet in the
+    /// membership) or `removed` (on the revocation list).
+    pub status: String,
+    /// Raft address, if known.
+    pub raft_addr: String,
+    /// HTTP API address, if known.
+    pub api_addr: String,
+    /// The role its join token granted (nodes that joined with a token).
+    pub token_role: Option<nexus_raft::NodeRole>,
+    /// When it joined, ms since the Unix epoch (nodes that joined with a token).
+    pub joined_at_ms: Option<u64>,
+    /// When it was removed, ms since the Unix epoch.
+    pub removed_at_ms: Option<u64>,
+    /// Entries it is behind the leader (when the answering node leads).
+    pub lag: Option<u64>,
+}
+
+/// `GET /v1/cluster/nodes` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeList {
+    /// Every node the cluster knows, by id.
+    pub nodes: Vec<NodeEntry>,
+}
+
+/// `DELETE /v1/cluster/nodes/{id}` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeRemoved {
+    /// The removed node.
+    pub id: u64,
+    /// Whether it has left the Raft membership by the time of the answer
+    /// (its certificate is refused either way).
+    pub left_membership: bool,
+}

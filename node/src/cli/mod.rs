@@ -2,7 +2,9 @@
 //! default, `--json` everywhere.
 
 mod bench;
+mod cluster;
 mod node;
+mod nodes;
 mod output;
 mod sandbox;
 mod status;
@@ -44,6 +46,13 @@ pub enum Command {
     Up(node::UpArgs),
     /// Start a node configured by a nexus.toml.
     Serve(node::ServeArgs),
+    /// Found a cluster: CA, this node's certificate, registry and a first join token.
+    Init(cluster::InitArgs),
+    /// Join a cluster with a token, then run the node.
+    Join(cluster::JoinArgs),
+    /// List the cluster's nodes, or remove one (admin key needed).
+    #[command(subcommand)]
+    Node(nodes::NodeCommand),
     /// Make, pack, inspect and export workbook files.
     #[command(subcommand)]
     Workbook(workbook::WorkbookCommand),
@@ -72,6 +81,9 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
     match cli.command {
         Command::Up(args) => node::up(args).await.map(|_| 0),
         Command::Serve(args) => node::serve(args).await.map(|_| 0),
+        Command::Init(args) => cluster::init(args, json).await,
+        Command::Join(args) => cluster::join(args).await,
+        Command::Node(cmd) => nodes::run(&client(&cli.node, cli.key)?, cmd, json).await,
         Command::Workbook(cmd) => tokio::task::spawn_blocking(move || workbook::run(cmd, json))
             .await
             .map_err(|e| {

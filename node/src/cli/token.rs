@@ -87,7 +87,7 @@ pub async fn run(client: &NodeClient, cmd: TokenCommand, json: bool) -> Result<i
 }
 
 /// `90s`, `30m`, `1h`, `7d` → seconds.
-fn parse_ttl(ttl: &str) -> Result<u64, UserError> {
+pub(super) fn parse_ttl(ttl: &str) -> Result<u64, UserError> {
     let invalid = || {
         UserError::new(
             ErrorCode::RequestInvalid,
@@ -110,7 +110,7 @@ fn parse_ttl(ttl: &str) -> Result<u64, UserError> {
     }
 }
 
-fn parse_role(role: &str) -> Result<nexus_raft::NodeRole, UserError> {
+pub(super) fn parse_role(role: &str) -> Result<nexus_raft::NodeRole, UserError> {
     match role {
         "voter" => Ok(nexus_raft::NodeRole::Voter),
         "learner" => Ok(nexus_raft::NodeRole::Learner),

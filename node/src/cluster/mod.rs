@@ -2,12 +2,18 @@
 //! registry ([`Replica`], [`RegistryHandle`]), this node's TLS identity, the
 //! `[cluster]` configuration and the status `nexus status` shows.
 
+mod admission;
 pub mod config;
 pub mod identity;
+pub mod join;
+pub mod join_record;
 mod registry;
 mod replica;
 pub mod status;
+mod steward;
+pub mod tokens;
 
 pub use config::{ClusterConfig, PeerConfig};
 pub use registry::RegistryHandle;
 pub use replica::Replica;
+pub use steward::MAX_VOTERS;

@@ -3,28 +3,36 @@
 //! registry write and fresh read goes through. A node without peers is a
 //! cluster of one on exactly the same path.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use nexus_raft::replication::{raft_config_with, LogStore, NodeInfo, Raft, StateMachine};
-use nexus_tls::{StaticPolicy, TlsMaterial, ALPN_GRPC};
+use nexus_tls::ca::CA_KEY_FILE;
+use nexus_tls::{join_server_config, ClusterCa, StaticPolicy, TlsMaterial, ALPN_GRPC, ALPN_JOIN};
+use nexus_transport::server::{JoinEndpoint, PeerEndpoint};
 use nexus_transport::{Channels, Gateway, Network};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use super::admission::ClusterAdmission;
 use super::config::ClusterConfig;
 use super::identity;
+use super::join_record::JoinRecord;
 use super::registry::RegistryHandle;
+use super::steward::{follow_trust, steward_membership};
 use crate::config::Config;
 use crate::errors::{ErrorCode, UserError};
 
 /// The running Raft member of this node.
 pub struct Replica {
     node_id: u64,
+    cluster_name: String,
     ca_fingerprint: String,
+    ca: Option<Arc<ClusterCa>>,
+    founder: bool,
     raft: Raft,
     registry: RegistryHandle,
     tls: Arc<TlsMaterial>,
@@ -36,25 +44,59 @@ pub struct Replica {
 impl Replica {
     /// Opens the stores under the data dir, loads (or, alone, creates) the
     /// node identity, starts Raft and binds the peer listener if configured.
+    ///
+    /// A node is in one of three modes: static (`[cluster] peers`), joined
+    /// (a join record in the data dir) or alone. Only an alone node founds
+    /// a cluster, and only with the CA key beside its certificate: a data
+    /// dir holding a certificate but neither CA nor join record is refused,
+    /// never run as a cluster of one.
     pub async fn open(config: &Config, api_addr: &str) -> Result<Replica, UserError> {
         let cluster = &config.cluster;
         cluster.validate(config.node_id)?;
         let data_dir = &config.data_dir;
+        let joined = JoinRecord::load(data_dir)?;
+        if joined.is_some() && !cluster.peers.is_empty() {
+            return Err(UserError::new(
+                ErrorCode::ConfigInvalid,
+                "this data dir joined its cluster with a token: remove [cluster] peers",
+            ));
+        }
+        let alone = cluster.peers.is_empty() && joined.is_none();
         let ips: Vec<IpAddr> = cluster
             .raft_listen
             .map(|a| a.ip())
             .into_iter()
             .chain([config.listen.ip()])
             .collect();
-        let identity = identity::load_or_create(
-            data_dir,
-            config.node_id,
-            &cluster.name,
-            cluster.peers.is_empty(),
-            &ips,
-        )?;
+        let identity =
+            identity::load_or_create(data_dir, config.node_id, &cluster.name, alone, &ips)?;
+        let ca_dir = identity::ca_dir(data_dir);
+        let has_ca = ca_dir.join(CA_KEY_FILE).exists();
+        if alone && !has_ca {
+            return Err(UserError::new(
+                ErrorCode::ClusterJoinIncomplete,
+                format!(
+                    "{} holds a node certificate but neither the cluster CA nor a join record",
+                    identity::tls_dir(data_dir).display()
+                ),
+            ));
+        }
+        let ca = if has_ca {
+            let loaded = ClusterCa::load(&ca_dir)
+                .map_err(|e| UserError::new(ErrorCode::ClusterIdentityInvalid, e.to_string()))?;
+            Some(Arc::new(loaded))
+        } else {
+            None
+        };
         let static_members = static_members(cluster, config.node_id, api_addr);
-        let policy = Arc::new(StaticPolicy::allowing(static_members.keys().copied()));
+        let founder = match &joined {
+            Some(_) => false,
+            None => static_members.keys().next() == Some(&config.node_id),
+        };
+        let first_peers = joined.iter().flat_map(|j| j.members.keys().copied());
+        let policy = Arc::new(StaticPolicy::allowing(
+            static_members.keys().copied().chain(first_peers),
+        ));
         let tls = TlsMaterial::new(&identity, policy.clone()).map_err(tls_error)?;
         let client_tls = tls.client_config(ALPN_GRPC).map_err(tls_error)?;
         // Peer connections leave from the peer interface when one is named.
@@ -97,7 +139,10 @@ impl Replica {
         let gateway = Gateway::new(raft.clone(), channels, deadline);
         Ok(Replica {
             node_id: config.node_id,
+            cluster_name: cluster.name.clone(),
             ca_fingerprint: identity.ca_fingerprint(),
+            ca,
+            founder,
             registry: RegistryHandle::new(gateway, sm.registry()),
             raft,
             tls: Arc::new(tls),
@@ -122,11 +167,11 @@ impl Replica {
         self.raft.clone()
     }
 
-    /// Whether this node founds the cluster: it is alone, or the lowest id
-    /// of the static members. The founder initializes Raft and makes the
-    /// admin tenant.
+    /// Whether this node founds the cluster: it is alone (with the CA), or
+    /// the lowest id of the static members; a joined node never is. The
+    /// founder initializes Raft and makes the admin tenant.
     pub fn is_founder(&self) -> bool {
-        self.static_members.keys().next() == Some(&self.node_id)
+        self.founder
     }
 
     /// Forms the cluster on the founder's first start (initializing every
@@ -153,23 +198,41 @@ impl Replica {
         }
     }
 
-    /// Serves the peers (if this node listens for them) until `shutdown`,
-    /// and keeps the TLS peer policy in step with the membership.
+    /// Serves the peers and joiners (if this node listens for them) until
+    /// `shutdown`, keeps the TLS peer policy in step with the membership and
+    /// the revocation list, and (while leading) steers the membership.
     pub fn spawn(
         &mut self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<Vec<JoinHandle<()>>, UserError> {
-        let mut tasks = vec![tokio::spawn(follow_membership(
-            self.raft.clone(),
-            self.policy.clone(),
-        ))];
+        let mut tasks = vec![
+            tokio::spawn(follow_trust(
+                self.raft.clone(),
+                self.registry.clone(),
+                self.policy.clone(),
+            )),
+            tokio::spawn(steward_membership(self.raft.clone(), self.registry.clone())),
+        ];
         if let Some(listener) = self.listener.take() {
-            let server = self.tls.server_config(ALPN_GRPC).map_err(tls_error)?;
-            let raft = self.raft.clone();
+            let admission = ClusterAdmission {
+                node_id: self.node_id,
+                cluster_name: self.cluster_name.clone(),
+                ca_fingerprint: self.ca_fingerprint.clone(),
+                ca: self.ca.clone(),
+                registry: self.registry.clone(),
+                raft: self.raft.clone(),
+            };
+            let endpoint = PeerEndpoint {
+                raft: self.raft.clone(),
+                tls: Arc::new(self.tls.server_config(ALPN_GRPC).map_err(tls_error)?),
+                policy: self.policy.clone(),
+                join: Some(JoinEndpoint {
+                    tls: Arc::new(join_server_config(&self.tls, ALPN_JOIN).map_err(tls_error)?),
+                    admission: Arc::new(admission),
+                }),
+            };
             tasks.push(tokio::spawn(async move {
-                let served =
-                    nexus_transport::server::serve(listener, raft, Arc::new(server), shutdown)
-                        .await;
+                let served = nexus_transport::server::serve(listener, endpoint, shutdown).await;
                 if let Err(e) = served {
                     warn!(error = %e, "peer listener stopped");
                 }
@@ -212,28 +275,6 @@ fn static_members(
             (p.id, info)
         })
         .collect()
-}
-
-/// Allows every node of the current membership through the TLS verifiers.
-async fn follow_membership(raft: Raft, policy: Arc<StaticPolicy>) {
-    let mut metrics = raft.metrics();
-    let mut known = BTreeSet::new();
-    loop {
-        let members: BTreeSet<u64> = metrics
-            .borrow()
-            .membership_config
-            .membership()
-            .nodes()
-            .map(|(id, _)| *id)
-            .collect();
-        for id in members.difference(&known) {
-            policy.allow(*id);
-        }
-        known = members;
-        if metrics.changed().await.is_err() {
-            return;
-        }
-    }
 }
 
 fn tls_error(e: nexus_tls::ConfigError) -> UserError {

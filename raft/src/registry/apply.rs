@@ -11,6 +11,7 @@ use super::error::RegistryError;
 use super::keys::is_key_hash;
 use super::model::{Role, Sandbox, Tenant};
 use super::names::{validate_sandbox_name, validate_tenant_name};
+use super::nodes::{self, JoinedNode};
 use super::state::SandboxState;
 use super::store;
 use super::tokens::{self, JoinTokenInfo};
@@ -84,6 +85,10 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
             *at_ms,
         ),
         Command::JoinToken(cmd) => join_token(conn, cmd),
+        Command::RemoveNode { node_id, at_ms } => {
+            nodes::revoke(conn, *node_id, *at_ms)?;
+            Ok(Response::NodeRemoved { node_id: *node_id })
+        }
     }
 }
 
@@ -120,9 +125,19 @@ fn join_token(conn: &Connection, cmd: &TokenCommand) -> Result<Response, Registr
             secret_hash,
             min_node_id,
             at_ms,
+            raft_addr,
+            api_addr,
         } => {
             let (node_id, role) =
                 tokens::redeem(conn, token_id, secret_hash, *min_node_id, *at_ms)?;
+            let node = JoinedNode {
+                id: node_id,
+                role,
+                raft_addr: raft_addr.clone(),
+                api_addr: api_addr.clone(),
+                joined_at_ms: *at_ms,
+            };
+            nodes::insert(conn, &node)?;
             Ok(Response::JoinTokenRedeemed { node_id, role })
         }
     }

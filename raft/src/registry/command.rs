@@ -76,6 +76,15 @@ pub enum Command {
     },
     /// A join-token write.
     JoinToken(TokenCommand),
+    /// Put a node on the revocation list: its certificate is refused by
+    /// every node from then on, and the leader takes it out of the
+    /// membership. Removing a node twice is not an error.
+    RemoveNode {
+        /// The node.
+        node_id: u64,
+        /// Removal time, ms since the Unix epoch.
+        at_ms: u64,
+    },
 }
 
 /// The join-token writes (see [`super::tokens`]).
@@ -113,6 +122,12 @@ pub enum TokenCommand {
         min_node_id: u64,
         /// Redemption time (checked against the expiry), ms since the epoch.
         at_ms: u64,
+        /// The joiner's Raft address (recorded with its node id).
+        #[serde(default)]
+        raft_addr: String,
+        /// The joiner's HTTP API address.
+        #[serde(default)]
+        api_addr: String,
     },
 }
 
@@ -149,5 +164,10 @@ pub enum Response {
         node_id: u64,
         /// What it may become.
         role: NodeRole,
+    },
+    /// From [`Command::RemoveNode`].
+    NodeRemoved {
+        /// The revoked node.
+        node_id: u64,
     },
 }

@@ -11,6 +11,7 @@ mod error;
 mod keys;
 mod model;
 mod names;
+mod nodes;
 mod schema;
 mod state;
 mod store;
@@ -28,6 +29,7 @@ pub use error::{ParseEnumError, RegistryError};
 pub use keys::hash_api_key;
 pub use model::{Principal, Role, Sandbox, Tenant};
 pub use names::{validate_sandbox_name, validate_tenant_name, MAX_NAME_LEN};
+pub use nodes::{JoinedNode, RevokedNode};
 pub use schema::SCHEMA_VERSION;
 pub use state::SandboxState;
 pub use tokens::{JoinTokenInfo, NodeRole, TokenRefusal};
@@ -140,6 +142,28 @@ impl Registry {
     /// Every join token, oldest first (no secrets: they are only hashed).
     pub fn join_tokens(&self) -> Result<Vec<JoinTokenInfo>, RegistryError> {
         tokens::list(&self.conn)
+    }
+
+    /// Checks that a join token with this secret hash could be redeemed at
+    /// `at_ms` (the same checks as redeeming, without spending a use): lets
+    /// a join be refused before anything is proposed.
+    pub fn check_join_token(
+        &self,
+        token_id: &str,
+        secret_hash: &str,
+        at_ms: u64,
+    ) -> Result<NodeRole, RegistryError> {
+        tokens::check(&self.conn, token_id, secret_hash, at_ms).map(|t| t.role)
+    }
+
+    /// Every node that joined with a token, by id.
+    pub fn joined_nodes(&self) -> Result<Vec<JoinedNode>, RegistryError> {
+        nodes::list(&self.conn)
+    }
+
+    /// The revocation list: removed node ids, by id.
+    pub fn revoked_nodes(&self) -> Result<Vec<RevokedNode>, RegistryError> {
+        nodes::revoked(&self.conn)
     }
 
     /// Every sandbox of every tenant, ordered by creation time then id (for a

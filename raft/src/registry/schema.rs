@@ -6,7 +6,7 @@ use super::error::RegistryError;
 
 /// Schema version written by this build. Bump it (and add a migration step
 /// in `schema::init`) whenever the DDL changes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// `meta.format` value that marks a database as a Nexus registry.
 const FORMAT: &str = "nexus-registry";
@@ -63,6 +63,31 @@ CREATE TABLE join_tokens (
 ) STRICT;
 ";
 
+/// Version 3: joined nodes and the node revocation list.
+const DDL_V3: &str = "
+CREATE TABLE nodes (
+    id           INTEGER PRIMARY KEY,
+    role         TEXT NOT NULL CHECK (role IN ('voter', 'learner')),
+    raft_addr    TEXT NOT NULL,
+    api_addr     TEXT NOT NULL,
+    joined_at_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE revoked_nodes (
+    id            INTEGER PRIMARY KEY,
+    revoked_at_ms INTEGER NOT NULL
+) STRICT;
+";
+
+/// The DDL that takes version `v` to `v + 1`.
+fn upgrade_from(v: u32) -> Option<&'static str> {
+    match v {
+        1 => Some(DDL_V2),
+        2 => Some(DDL_V3),
+        _ => None,
+    }
+}
+
 /// Creates the schema in an empty database, or checks an existing one.
 ///
 /// Refuses a database that holds other tables but no registry `meta`
@@ -78,6 +103,7 @@ pub(crate) fn init(conn: &mut Connection) -> Result<(), RegistryError> {
     if tables == 0 {
         tx.execute_batch(DDL)?;
         tx.execute_batch(DDL_V2)?;
+        tx.execute_batch(DDL_V3)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('format', ?1), ('schema_version', ?2)",
             (FORMAT, SCHEMA_VERSION.to_string()),
@@ -91,21 +117,30 @@ pub(crate) fn init(conn: &mut Connection) -> Result<(), RegistryError> {
             "not a registry database (meta.format is {format:?}, expected {FORMAT:?})"
         )));
     }
-    match version(&tx)? {
-        SCHEMA_VERSION => Ok(()),
-        1 => {
-            tx.execute_batch(DDL_V2)?;
-            tx.execute(
-                "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
-                [SCHEMA_VERSION.to_string()],
-            )?;
-            tx.commit()?;
-            Ok(())
-        }
-        other => Err(RegistryError::Schema(format!(
-            "schema version {other} is not supported by this build (supports {SCHEMA_VERSION})"
-        ))),
+    let mut current = version(&tx)?;
+    if current == SCHEMA_VERSION {
+        return Ok(());
     }
+    while current < SCHEMA_VERSION {
+        let ddl = upgrade_from(current).ok_or_else(|| unsupported(current))?;
+        tx.execute_batch(ddl)?;
+        current += 1;
+    }
+    if current != SCHEMA_VERSION {
+        return Err(unsupported(current));
+    }
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+        [SCHEMA_VERSION.to_string()],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn unsupported(version: u32) -> RegistryError {
+    RegistryError::Schema(format!(
+        "schema version {version} is not supported by this build (supports {SCHEMA_VERSION})"
+    ))
 }
 
 /// Reads `meta.schema_version`.

@@ -29,7 +29,7 @@ impl NodeRole {
         }
     }
 
-    fn parse(s: &str) -> Option<NodeRole> {
+    pub(crate) fn parse(s: &str) -> Option<NodeRole> {
         [NodeRole::Voter, NodeRole::Learner]
             .into_iter()
             .find(|r| r.as_str() == s)
@@ -140,16 +140,14 @@ pub(crate) fn revoke(conn: &Connection, token_id: &str) -> Result<(), RegistryEr
     Ok(())
 }
 
-/// Spends one use of a token and allocates the joiner's node id (at least
-/// `min_node_id`, above every id allocated before). Checks, in order:
-/// exists, secret, revoked, expired, uses left.
-pub(crate) fn redeem(
+/// Checks that `secret_hash` may redeem the token at `at_ms`, without
+/// spending it. Checks, in order: exists, secret, revoked, expired, uses left.
+pub(crate) fn check(
     conn: &Connection,
     token_id: &str,
     secret_hash: &str,
-    min_node_id: u64,
     at_ms: u64,
-) -> Result<(u64, NodeRole), RegistryError> {
+) -> Result<JoinTokenInfo, RegistryError> {
     let (token, stored_hash) = find(conn, token_id)?.ok_or_else(|| not_found(token_id))?;
     let token_id = token_id.to_owned();
     // Comparing hashes, not secrets: equal-time comparison buys nothing here.
@@ -170,9 +168,22 @@ pub(crate) fn redeem(
     if token.uses_left == 0 {
         return Err(TokenRefusal::UsedUp { token_id }.into());
     }
+    Ok(token)
+}
+
+/// Spends one use of a token (after [`check`]) and allocates the joiner's
+/// node id (at least `min_node_id`, above every id allocated before).
+pub(crate) fn redeem(
+    conn: &Connection,
+    token_id: &str,
+    secret_hash: &str,
+    min_node_id: u64,
+    at_ms: u64,
+) -> Result<(u64, NodeRole), RegistryError> {
+    let token = check(conn, token_id, secret_hash, at_ms)?;
     conn.execute(
         "UPDATE join_tokens SET uses_left = uses_left - 1 WHERE id = ?1",
-        [&token_id],
+        [token_id],
     )?;
     let next: Option<String> = conn
         .query_row(

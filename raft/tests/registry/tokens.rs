@@ -2,7 +2,8 @@
 //! checks, each refusal leaving the registry unchanged; node ids never reused.
 
 use nexus_raft::{
-    Command, NodeRole, Registry, RegistryError, Response, TokenCommand, TokenRefusal,
+    Command, JoinedNode, NodeRole, Registry, RegistryError, Response, RevokedNode, TokenCommand,
+    TokenRefusal,
 };
 use tempfile::TempDir;
 
@@ -35,6 +36,8 @@ fn redeem(
         secret_hash: hash.into(),
         min_node_id,
         at_ms,
+        raft_addr: format!("10.0.0.{min_node_id}:7000"),
+        api_addr: format!("10.0.0.{min_node_id}:2026"),
     }))
 }
 
@@ -149,7 +152,8 @@ fn a_version_1_registry_gains_the_token_table_on_open() {
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "DROP TABLE join_tokens; UPDATE meta SET value = '1' WHERE key = 'schema_version';",
+            "DROP TABLE join_tokens; DROP TABLE nodes; DROP TABLE revoked_nodes; \
+             UPDATE meta SET value = '1' WHERE key = 'schema_version';",
         )
         .unwrap();
     }
@@ -160,4 +164,76 @@ fn a_version_1_registry_gains_the_token_table_on_open() {
     );
     create(&mut reg, "tok", 1, 10_000);
     assert_eq!(reg.join_tokens().unwrap().len(), 1);
+    assert!(reg.joined_nodes().unwrap().is_empty());
+}
+
+#[test]
+fn a_version_2_registry_gains_the_node_tables_and_keeps_its_tokens() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("registry.db");
+    {
+        let mut reg = Registry::open(&path).unwrap();
+        create(&mut reg, "tok", 1, 10_000);
+    }
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE nodes; DROP TABLE revoked_nodes; \
+             UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+    }
+    let mut reg = Registry::open(&path).unwrap();
+    assert_eq!(reg.schema_version().unwrap(), 3);
+    assert_eq!(uses_left(&reg, "tok"), 1);
+    redeem(&mut reg, "tok", HASH, 2, 2_000).unwrap();
+    assert_eq!(reg.joined_nodes().unwrap()[0].id, 2);
+}
+
+#[test]
+fn a_redeemed_token_records_the_joiner_and_a_refused_one_records_nothing() {
+    let mut reg = fresh();
+    create(&mut reg, "tok", 1, 10_000);
+    assert!(matches!(
+        reg.check_join_token("tok", OTHER_HASH, 2_000),
+        Err(RegistryError::JoinToken(
+            TokenRefusal::SecretMismatch { .. }
+        ))
+    ));
+    assert_eq!(
+        reg.check_join_token("tok", HASH, 2_000).unwrap(),
+        NodeRole::Voter
+    );
+    assert_eq!(uses_left(&reg, "tok"), 1, "checking spends nothing");
+
+    refusal(redeem(&mut reg, "tok", OTHER_HASH, 3, 2_000));
+    assert!(reg.joined_nodes().unwrap().is_empty());
+
+    redeem(&mut reg, "tok", HASH, 3, 2_500).unwrap();
+    assert_eq!(
+        reg.joined_nodes().unwrap(),
+        vec![JoinedNode {
+            id: 3,
+            role: NodeRole::Voter,
+            raft_addr: "10.0.0.3:7000".into(),
+            api_addr: "10.0.0.3:2026".into(),
+            joined_at_ms: 2_500,
+        }]
+    );
+}
+
+#[test]
+fn removing_a_node_puts_it_on_the_revocation_list_once() {
+    let mut reg = fresh();
+    for at_ms in [7_000, 9_000] {
+        let removed = reg.apply(&Command::RemoveNode { node_id: 3, at_ms });
+        assert_eq!(removed.unwrap(), Response::NodeRemoved { node_id: 3 });
+    }
+    assert_eq!(
+        reg.revoked_nodes().unwrap(),
+        vec![RevokedNode {
+            id: 3,
+            revoked_at_ms: 7_000
+        }]
+    );
 }

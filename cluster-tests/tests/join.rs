@@ -1,0 +1,224 @@
+//! Clusters grown with `nexus init` and `nexus join` only: every node's
+//! certificate comes from the cluster CA over the join RPC, every link is
+//! mTLS, a joined node restarts without its token, a removed node is shut
+//! out, and every refused join names its error and changes nothing.
+
+use std::time::Duration;
+
+use nexus_cluster_tests::knock::{knock, refused_certificate};
+use nexus_cluster_tests::{Cluster, JoinAttempt};
+use serde_json::{json, Value};
+
+/// Mints a join token through node 1.
+async fn token(cluster: &Cluster, body: Value) -> String {
+    let (status, created) = cluster.post(1, "/v1/cluster/tokens", body).await;
+    assert_eq!(status, 201, "{created}");
+    created["token"].as_str().expect("token string").to_owned()
+}
+
+fn node_ids(list: &Value, status: &str) -> Vec<u64> {
+    list["nodes"]
+        .as_array()
+        .expect("nodes array")
+        .iter()
+        .filter(|n| n["status"] == status)
+        .filter_map(|n| n["id"].as_u64())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_grown_with_init_and_join_replicates_over_mtls_and_restarts_without_tokens() {
+    let mut cluster = Cluster::init_and_join(3).await;
+    cluster.wait_members(1, &[1, 2, 3], &[]).await;
+    let leader = cluster.agreed_leader(&[1, 2, 3]).await;
+
+    // Writes through any node are read back through every other.
+    let (status, body) = cluster.create_tenant(3, "grown-3").await;
+    assert_eq!(status, 201, "{body}");
+    assert!(cluster
+        .tenant_names(2)
+        .await
+        .contains(&"grown-3".to_owned()));
+
+    // The joiners hold their own key and a certificate, never the CA key.
+    for id in [2, 3] {
+        let data_dir = &cluster.node(id).data_dir;
+        assert!(data_dir.join("tls/node.key").exists());
+        assert!(!data_dir.join("tls/ca").exists(), "node {id} got the CA");
+        assert!(data_dir.join("cluster/joined.json").exists());
+    }
+    let (status, nodes) = cluster.get(leader, "/v1/cluster/nodes").await;
+    assert_eq!(status, 200, "{nodes}");
+    let joined: Vec<u64> = nodes["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["token_role"] == "voter")
+        .filter_map(|n| n["id"].as_u64())
+        .collect();
+    assert_eq!(joined, [2, 3]);
+    // The init token allowed two joins and is spent.
+    let (_, tokens) = cluster.get(1, "/v1/cluster/tokens").await;
+    assert_eq!(tokens["tokens"][0]["uses_left"], 0, "{tokens}");
+
+    // Every peer port refuses a TLS client without a certificate.
+    for id in [1, 2, 3] {
+        let bare = knock(cluster.node(id).raft, id, None, true);
+        assert!(
+            bare.output.contains("alert certificate required"),
+            "node {id}: {}",
+            bare.output
+        );
+    }
+
+    // A joined node restarts with `nexus serve`, no token, and catches up.
+    cluster.kill(3);
+    let (status, body) = cluster.create_tenant(1, "while-3-was-down").await;
+    assert_eq!(status, 201, "{body}");
+    cluster.restart(3).await;
+    let (status, body) = cluster.create_tenant(3, "after-restart").await;
+    assert_eq!(status, 201, "{body}");
+    let names = cluster.tenant_names(3).await;
+    assert!(names.contains(&"while-3-was-down".to_owned()), "{names:?}");
+    cluster.wait_members(3, &[1, 2, 3], &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_node_is_refused_everywhere_and_a_wiped_node_rejoins_under_a_new_id() {
+    let mut cluster = Cluster::init_and_join(3).await;
+    cluster.wait_members(1, &[1, 2, 3], &[]).await;
+
+    let (status, body) = cluster.delete(1, "/v1/cluster/nodes/1").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (409, &json!("NODE_REMOVE_SELF"))
+    );
+    let (status, body) = cluster.delete(1, "/v1/cluster/nodes/99").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("NODE_NOT_FOUND"))
+    );
+
+    let (status, body) = cluster.delete(1, "/v1/cluster/nodes/3").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({ "id": 3, "left_membership": true }));
+    cluster.wait_members(1, &[1, 2], &[]).await;
+    cluster.wait_members(2, &[1, 2], &[]).await;
+
+    // Node 3's certificate, still valid by date and CA, is refused by every
+    // remaining member; a member's certificate is still let in.
+    let removed = cluster.node(3).data_dir.join("tls");
+    let member = cluster.node(2).data_dir.join("tls");
+    for id in [1, 2] {
+        let port = cluster.node(id).raft;
+        let knocked = knock(port, id, Some(&removed), true);
+        assert!(
+            refused_certificate(&knocked),
+            "node {id}: {}",
+            knocked.output
+        );
+    }
+    let admitted = knock(cluster.node(1).raft, 1, Some(&member), false);
+    assert!(admitted.success, "{}", admitted.output);
+
+    // The two remaining voters still commit, while node 3 keeps running.
+    let (status, body) = cluster.create_tenant(2, "after-removal").await;
+    assert_eq!(status, 201, "{body}");
+    let (_, nodes) = cluster.get(1, "/v1/cluster/nodes").await;
+    assert_eq!(node_ids(&nodes, "removed"), [3], "{nodes}");
+
+    // Wiped and joined again, the machine is a new node with a new id.
+    cluster.wipe(3);
+    let again = token(&cluster, json!({ "uses": 1 })).await;
+    cluster.join(4, &again, 1).await;
+    cluster.wait_members(1, &[1, 2, 4], &[]).await;
+    let (status, body) = cluster.create_tenant(4, "from-node-4").await;
+    assert_eq!(status, 201, "{body}");
+    assert!(cluster
+        .tenant_names(4)
+        .await
+        .contains(&"after-removal".to_owned()));
+}
+
+/// The refusal is the documented one, and the joiner kept nothing.
+fn assert_refused(attempt: &JoinAttempt, code: &str) {
+    assert!(
+        !attempt.success,
+        "the join was not refused: {}",
+        attempt.output
+    );
+    assert!(
+        attempt.output.contains(&format!("error[{code}]")),
+        "expected {code}: {}",
+        attempt.output
+    );
+    for kept in ["tls/node.pem", "tls/node.key", "cluster/joined.json"] {
+        assert!(
+            !attempt.data_dir.join(kept).exists(),
+            "a refused joiner kept {kept}"
+        );
+    }
+}
+
+/// What a refused join must leave alone: tokens, nodes and the Raft log.
+async fn registry_state(cluster: &Cluster) -> (Value, Value, Value) {
+    let (_, tokens) = cluster.get(1, "/v1/cluster/tokens").await;
+    let (_, nodes) = cluster.get(1, "/v1/cluster/nodes").await;
+    let status = cluster.status(1).await;
+    (tokens, nodes, status["last_log_index"].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_joins_name_their_error_and_change_nothing() {
+    let mut a = Cluster::init_and_join(1).await;
+    let b = Cluster::init_and_join(1).await;
+    let a_peer = a.node(1).raft;
+    let b_peer = b.node(1).raft;
+
+    // A used-up token: its one use admits node 2.
+    let single = token(&a, json!({ "uses": 1 })).await;
+    a.join(2, &single, 1).await;
+    a.wait_members(1, &[1, 2], &[]).await;
+
+    let expired = token(&a, json!({ "ttl_secs": 1 })).await;
+    let revoked = token(&a, json!({})).await;
+    let revoked_id = revoked.split('.').nth(2).unwrap().to_owned();
+    let (status, body) = a
+        .delete(1, &format!("/v1/cluster/tokens/{revoked_id}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let valid = token(&a, json!({})).await;
+    let mut tampered = valid.clone();
+    let last = if tampered.ends_with('0') { '1' } else { '0' };
+    tampered.pop();
+    tampered.push(last);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let before = registry_state(&a).await;
+    let cases = [
+        (
+            "garbage",
+            "this is not a token".to_owned(),
+            a_peer,
+            "JOIN_TOKEN_MALFORMED",
+        ),
+        ("expired", expired, a_peer, "JOIN_TOKEN_EXPIRED"),
+        ("used-up", single, a_peer, "JOIN_TOKEN_USED_UP"),
+        ("revoked", revoked, a_peer, "JOIN_TOKEN_REVOKED"),
+        ("tampered", tampered, a_peer, "JOIN_TOKEN_INVALID"),
+        ("other-cluster", b.init_token(), a_peer, "JOIN_CA_MISMATCH"),
+        ("wrong-server", valid.clone(), b_peer, "JOIN_CA_MISMATCH"),
+    ];
+    for (name, token, peer, code) in cases {
+        let attempt = a.join_attempt(name, &token, peer);
+        assert_refused(&attempt, code);
+    }
+    assert_eq!(registry_state(&a).await, before, "a refused join wrote");
+
+    // The server of the wrong cluster never received a join request: the
+    // joiner stopped at its CA before sending the secret.
+    assert!(!b.log(1).contains("join request"), "cluster B heard a join");
+    // And that token still works where it belongs.
+    a.join(3, &valid, 1).await;
+    a.wait_members(1, &[1, 2, 3], &[]).await;
+}

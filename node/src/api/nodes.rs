@@ -1,0 +1,170 @@
+//! `/v1/cluster/nodes`: the cluster's nodes (admin only) — members, admitted
+//! joiners and removed nodes — and removing one.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use nexus_raft::{Command, Response};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::types::{NodeEntry, NodeList, NodeRemoved};
+use super::AppState;
+use crate::cluster::status::ClusterStatus;
+use crate::errors::{ErrorCode, UserError};
+use crate::sandbox::now_ms;
+
+/// How long a removal waits for the leader to take the node out of the
+/// membership before answering.
+const LEAVE_WAIT: Duration = Duration::from_secs(10);
+
+/// `GET /v1/cluster/nodes`.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<NodeList>, ApiError> {
+    caller.require_admin()?;
+    state.registry.linearize().await?;
+    Ok(Json(NodeList {
+        nodes: nodes(&state)?.into_values().collect(),
+    }))
+}
+
+/// Members (from this node's Raft metrics) merged with the registry's
+/// records of joined and revoked nodes.
+fn nodes(state: &AppState) -> Result<BTreeMap<u64, NodeEntry>, UserError> {
+    let status = ClusterStatus::from_metrics(&state.raft.metrics().borrow());
+    let (joined, revoked) = state
+        .registry
+        .read(|r| Ok((r.joined_nodes()?, r.revoked_nodes()?)))?;
+    let mut nodes: BTreeMap<u64, NodeEntry> = status
+        .members
+        .iter()
+        .map(|m| {
+            let status_name = if status.leader == Some(m.id) {
+                "leader".to_owned()
+            } else {
+                m.kind.clone()
+            };
+            let entry = NodeEntry {
+                id: m.id,
+                status: status_name,
+                raft_addr: m.raft_addr.clone(),
+                api_addr: m.api_addr.clone(),
+                token_role: None,
+                joined_at_ms: None,
+                removed_at_ms: None,
+                lag: m.lag,
+            };
+            (m.id, entry)
+        })
+        .collect();
+    for node in joined {
+        let entry = nodes.entry(node.id).or_insert_with(|| NodeEntry {
+            id: node.id,
+            status: "joining".to_owned(),
+            raft_addr: node.raft_addr.clone(),
+            api_addr: node.api_addr.clone(),
+            token_role: None,
+            joined_at_ms: None,
+            removed_at_ms: None,
+            lag: None,
+        });
+        entry.token_role = Some(node.role);
+        entry.joined_at_ms = Some(node.joined_at_ms);
+    }
+    for node in revoked {
+        let entry = nodes.entry(node.id).or_insert_with(|| NodeEntry {
+            id: node.id,
+            status: String::new(),
+            raft_addr: String::new(),
+            api_addr: String::new(),
+            token_role: None,
+            joined_at_ms: None,
+            removed_at_ms: None,
+            lag: None,
+        });
+        entry.status = "removed".to_owned();
+        entry.removed_at_ms = Some(node.revoked_at_ms);
+    }
+    Ok(nodes)
+}
+
+/// `DELETE /v1/cluster/nodes/{id}`: revokes the node's certificate (every
+/// node refuses it from the next request on) and waits, up to 10 s, for
+/// the leader to take it out of the membership.
+pub async fn remove(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<NodeRemoved>, ApiError> {
+    caller.require_admin()?;
+    let id: u64 = id
+        .parse()
+        .map_err(|_| UserError::new(ErrorCode::NodeNotFound, format!("{id:?} is not a node id")))?;
+    if id == state.node_id {
+        return Err(UserError::new(
+            ErrorCode::NodeRemoveSelf,
+            format!("node {id} cannot remove itself"),
+        )
+        .into());
+    }
+    state.registry.linearize().await?;
+    if !nodes(&state)?.contains_key(&id) {
+        return Err(UserError::new(
+            ErrorCode::NodeNotFound,
+            format!("node {id} is not a member and never joined this cluster"),
+        )
+        .into());
+    }
+    let voters: Vec<u64> = state
+        .raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .voter_ids()
+        .collect();
+    if voters == [id] {
+        return Err(UserError::new(
+            ErrorCode::NodeLastVoter,
+            format!("node {id} is the cluster's only voter"),
+        )
+        .into());
+    }
+    let command = Command::RemoveNode {
+        node_id: id,
+        at_ms: now_ms(),
+    };
+    match state.registry.write(command).await? {
+        Response::NodeRemoved { .. } => {}
+        other => {
+            return Err(UserError::new(
+                ErrorCode::Internal,
+                format!("registry answered a removal with {other:?}"),
+            )
+            .into())
+        }
+    }
+    let left = state
+        .raft
+        .wait(Some(LEAVE_WAIT))
+        .metrics(
+            |m| {
+                !m.membership_config
+                    .membership()
+                    .nodes()
+                    .any(|(member, _)| *member == id)
+            },
+            "the removed node leaves the membership",
+        )
+        .await
+        .is_ok();
+    Ok(Json(NodeRemoved {
+        id,
+        left_membership: left,
+    }))
+}

@@ -1,0 +1,128 @@
+//! `nexus init` (found a cluster) and `nexus join` (join one with a token).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::token::{parse_role, parse_ttl};
+use crate::cluster::identity::tls_dir;
+use crate::cluster::join::{self, Joined};
+use crate::cluster::join_record::JoinRecord;
+use crate::cluster::tokens::TokenTerms;
+use crate::config::{nexus_env, Config};
+use crate::daemon::{shutdown_signal, write_secret, Node, ADMIN_KEY_FILE};
+use crate::errors::{ErrorCode, UserError};
+
+/// File in `{data_dir}/tls` holding the token `nexus init` minted (0600).
+pub const INIT_TOKEN_FILE: &str = "join-token";
+
+/// Arguments of `nexus init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The node's nexus.toml (NEXUS_* variables apply on top).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Lifetime of the first join token: a number with s, m, h or d.
+    #[arg(long, default_value = "24h")]
+    pub token_ttl: String,
+    /// How many nodes may join with the first token.
+    #[arg(long, default_value_t = 1)]
+    pub token_uses: u32,
+    /// What a node joining with it becomes: voter or learner.
+    #[arg(long, default_value = "voter")]
+    pub token_role: String,
+}
+
+/// Arguments of `nexus join`.
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The join token (`nexus token create`, or tls/join-token on the first node).
+    pub token: String,
+    /// A cluster node's Raft address (HOST:PORT): the node that ran `nexus init`.
+    #[arg(long)]
+    pub peer: String,
+    /// The node's nexus.toml (NEXUS_* variables apply on top).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+}
+
+/// Founds a cluster in the configured data dir: the cluster CA, this
+/// node's identity, the registry with its admin key, and a first join
+/// token in `{data_dir}/tls/join-token`. Then stops; `nexus serve` runs it.
+pub async fn init(args: InitArgs, json: bool) -> Result<i32, UserError> {
+    let config = Config::load(args.config.as_deref(), nexus_env())?;
+    let terms = TokenTerms {
+        ttl_secs: parse_ttl(&args.token_ttl)?,
+        uses: args.token_uses,
+        role: parse_role(&args.token_role)?,
+    };
+    refuse_initialized(&config)?;
+    if config.cluster.raft_listen.is_none() || !config.cluster.peers.is_empty() {
+        return Err(UserError::new(
+            ErrorCode::ConfigInvalid,
+            "nexus init founds a cluster that others join: set [cluster] raft_listen \
+             (or NEXUS_RAFT_LISTEN) and list no [cluster] peers",
+        ));
+    }
+    let data_dir = config.data_dir.clone();
+    let node = Node::start(config).await?;
+    let minted = node.mint_join_token(terms).await;
+    node.serve(async {}).await?;
+    let (token, fingerprint) = minted?;
+    let token_file = tls_dir(&data_dir).join(INIT_TOKEN_FILE);
+    write_secret(&token_file, &token)?;
+    if json {
+        super::output::print_json(&serde_json::json!({
+            "ca_fingerprint": fingerprint,
+            "token_file": token_file,
+            "admin_key_file": data_dir.join(ADMIN_KEY_FILE),
+        }));
+    } else {
+        println!("cluster CA {fingerprint}");
+        println!("join token in {} (0600)", token_file.display());
+        println!("admin key in {}", data_dir.join(ADMIN_KEY_FILE).display());
+        println!("start this node with `nexus serve`, then on each new machine:");
+        println!(
+            "  nexus join \"$(cat {})\" --peer THIS-RAFT-ADDRESS",
+            token_file.display()
+        );
+    }
+    Ok(0)
+}
+
+fn refuse_initialized(config: &Config) -> Result<(), UserError> {
+    let cert = tls_dir(&config.data_dir).join(nexus_tls::identity::NODE_CERT_FILE);
+    if cert.exists() || JoinRecord::load(&config.data_dir)?.is_some() {
+        return Err(UserError::new(
+            ErrorCode::ClusterAlreadyInitialized,
+            format!(
+                "data dir {} already holds a node ({})",
+                config.data_dir.display(),
+                cert.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Joins the token's cluster (or, if this data dir already did, goes on
+/// as that node) and serves until a signal.
+pub async fn join(args: JoinArgs) -> Result<i32, UserError> {
+    let config = Config::load(args.config.as_deref(), nexus_env())?;
+    match join::join(&config, &args.token, &args.peer).await? {
+        Joined::Admitted(record) => eprintln!(
+            "joined cluster {} as node {} ({})",
+            record.cluster_name,
+            record.node_id,
+            record.role.as_str()
+        ),
+        Joined::Already(record) => eprintln!(
+            "data dir {} already joined cluster {} as node {}; starting it",
+            config.data_dir.display(),
+            record.cluster_name,
+            record.node_id
+        ),
+    }
+    Node::start(config).await?.serve(shutdown_signal()).await?;
+    Ok(0)
+}

@@ -1,0 +1,197 @@
+//! The cluster's side of `nexus join`: check the token, sign the joiner's
+//! CSR under the CA's policy with a node id that was never used, and hand
+//! back the certificate and the members.
+//!
+//! Everything that can be checked without the registry's say is checked
+//! first, and the token is checked against a fresh read before its
+//! redemption is proposed: a refused join writes nothing.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use nexus_raft::replication::{NodeId, Raft};
+use nexus_raft::{Command, Response, TokenCommand};
+use nexus_tls::ca::CA_VALIDITY;
+use nexus_tls::{hash_secret, ClusterCa};
+use nexus_transport::server::{async_trait, Admission};
+use nexus_transport::wire::{JoinGrant, JoinMsg, JoinRefusal, JoinReply};
+use tracing::{info, warn};
+
+use super::registry::RegistryHandle;
+use crate::errors::{ErrorCode, UserError};
+use crate::sandbox::now_ms;
+
+/// Admits joiners on behalf of this node's cluster.
+pub struct ClusterAdmission {
+    /// This node's id (named in refusals).
+    pub node_id: NodeId,
+    /// The cluster's name, handed to joiners.
+    pub cluster_name: String,
+    /// SHA-256 of the cluster CA certificate.
+    pub ca_fingerprint: String,
+    /// The CA with its key, on the node that holds it.
+    pub ca: Option<Arc<ClusterCa>>,
+    /// The registry the token is redeemed in.
+    pub registry: RegistryHandle,
+    /// The local Raft member (membership for ids and the members list).
+    pub raft: Raft,
+}
+
+#[async_trait]
+impl Admission for ClusterAdmission {
+    async fn admit(&self, request: JoinMsg) -> JoinReply {
+        let token_id = request.token_id.clone();
+        self.try_admit(request).await.map_err(|e| {
+            warn!(token_id, code = %e.code, message = %e.message, "join refused");
+            JoinRefusal {
+                code: e.code,
+                message: e.message,
+                hint: e.hint,
+            }
+        })
+    }
+}
+
+impl ClusterAdmission {
+    async fn try_admit(&self, request: JoinMsg) -> Result<JoinGrant, UserError> {
+        if request.ca_fingerprint != self.ca_fingerprint {
+            return Err(UserError::new(
+                ErrorCode::JoinCaMismatch,
+                format!(
+                    "the join pins CA {} but this cluster's CA is {}",
+                    request.ca_fingerprint, self.ca_fingerprint
+                ),
+            ));
+        }
+        let ca = self.ca.as_ref().ok_or_else(|| {
+            UserError::new(
+                ErrorCode::JoinNotCa,
+                format!(
+                    "node {} does not hold the cluster CA key, so it cannot sign a certificate",
+                    self.node_id
+                ),
+            )
+        })?;
+        ClusterCa::verify_csr(&request.csr_der)
+            .map_err(|e| UserError::new(ErrorCode::JoinCsrInvalid, e.to_string()))?;
+        let raft_addr = reachable_address(&request.raft_addr)?;
+
+        let secret_hash = hash_secret(&request.secret);
+        let at_ms = now_ms();
+        self.registry.linearize().await?;
+        self.registry
+            .read(|r| r.check_join_token(&request.token_id, &secret_hash, at_ms))?;
+
+        let min_node_id = self.highest_known_id()? + 1;
+        let redeem = Command::JoinToken(TokenCommand::Redeem {
+            token_id: request.token_id.clone(),
+            secret_hash,
+            min_node_id,
+            at_ms,
+            raft_addr: request.raft_addr.clone(),
+            api_addr: request.api_addr.clone(),
+        });
+        let (node_id, role) = match self.registry.write(redeem).await? {
+            Response::JoinTokenRedeemed { node_id, role } => (node_id, role),
+            other => {
+                return Err(UserError::new(
+                    ErrorCode::Internal,
+                    format!("registry answered a redemption with {other:?}"),
+                ))
+            }
+        };
+        let ip_sans: Vec<_> = raft_addr.map(|a| a.ip()).into_iter().collect();
+        let cert_der = ca
+            .sign_node_csr(&request.csr_der, node_id, &ip_sans, CA_VALIDITY)
+            .map_err(|e| {
+                UserError::new(
+                    ErrorCode::Internal,
+                    format!(
+                        "node {node_id} was admitted but its certificate could not be signed: {e}"
+                    ),
+                )
+            })?;
+        let members = self
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, info)| (*id, info.clone()))
+            .collect();
+        info!(node_id, role = role.as_str(), raft_addr = %request.raft_addr, "admitted a node");
+        Ok(JoinGrant {
+            node_id,
+            role,
+            cluster_name: self.cluster_name.clone(),
+            cert_der,
+            ca_der: ca.ca_der().to_vec(),
+            members,
+        })
+    }
+
+    /// The highest node id in the membership or the registry's records, so
+    /// a joiner's id is above every id ever used (static ids included).
+    fn highest_known_id(&self) -> Result<NodeId, UserError> {
+        let members = self
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, _)| *id)
+            .max()
+            .unwrap_or(0);
+        let recorded = self.registry.read(|r| {
+            let joined = r.joined_nodes()?.into_iter().map(|n| n.id);
+            let revoked = r.revoked_nodes()?.into_iter().map(|n| n.id);
+            Ok(joined.chain(revoked).max().unwrap_or(0))
+        })?;
+        Ok(members.max(recorded))
+    }
+}
+
+/// Checks that `addr` is a `host:port` the cluster can dial; returns it as
+/// a socket address when it is an IP (for the certificate's IP SAN).
+fn reachable_address(addr: &str) -> Result<Option<SocketAddr>, UserError> {
+    let invalid = || {
+        UserError::new(
+            ErrorCode::JoinRequestInvalid,
+            format!("the joiner's Raft address {addr:?} is not a reachable host:port"),
+        )
+    };
+    let (host, port) = addr.rsplit_once(':').ok_or_else(invalid)?;
+    let port: u16 = port.parse().map_err(|_| invalid())?;
+    if host.is_empty() || port == 0 {
+        return Err(invalid());
+    }
+    match addr.parse::<SocketAddr>() {
+        Ok(socket) if socket.ip().is_unspecified() => Err(invalid()),
+        Ok(socket) => Ok(Some(socket)),
+        Err(_) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_dialable_raft_addresses_are_accepted() {
+        assert!(reachable_address("10.0.0.2:2027").unwrap().is_some());
+        assert!(reachable_address("node-2.example:2027").unwrap().is_none());
+        for bad in [
+            "",
+            "10.0.0.2",
+            "0.0.0.0:2027",
+            "10.0.0.2:0",
+            ":2027",
+            "h:port",
+        ] {
+            let err = reachable_address(bad).unwrap_err();
+            assert!(err.is(ErrorCode::JoinRequestInvalid), "{bad}: {err:?}");
+        }
+    }
+}

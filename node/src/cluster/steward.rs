@@ -1,0 +1,190 @@
+//! Two loops that keep the cluster's trust and membership in step with the
+//! registry:
+//!
+//! - [`follow_trust`] (every node): lets the members and admitted joiners
+//!   through this node's TLS verifiers and shuts out every revoked node.
+//! - [`steward_membership`] (acts on the leader only): adds admitted joiners
+//!   as learners, promotes caught-up voter-role learners while the cluster
+//!   has fewer than [`MAX_VOTERS`] voters, and takes revoked nodes out of
+//!   the membership. One change at a time, so changes are serialized, and
+//!   whichever node leads picks up where the last leader stopped.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nexus_raft::replication::{NodeId, NodeInfo, Raft};
+use nexus_raft::{JoinedNode, NodeRole};
+use nexus_tls::StaticPolicy;
+use openraft::{ChangeMembers, ServerState};
+use tracing::{info, warn};
+
+use super::registry::RegistryHandle;
+
+/// The most voters a cluster gets; further voter-role nodes stay learners.
+pub const MAX_VOTERS: usize = 5;
+/// How often both loops look again.
+const TICK: Duration = Duration::from_millis(250);
+/// A learner this many entries behind the leader counts as caught up.
+const CAUGHT_UP_SLACK: u64 = 64;
+/// How long one membership change may take before the steward retries.
+const CHANGE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the registry says about nodes: admitted joiners and revoked ids.
+struct Records {
+    joined: Vec<JoinedNode>,
+    revoked: BTreeSet<NodeId>,
+}
+
+fn records(registry: &RegistryHandle) -> Option<Records> {
+    let read = registry.read(|r| Ok((r.joined_nodes()?, r.revoked_nodes()?)));
+    match read {
+        Ok((joined, revoked)) => Some(Records {
+            joined,
+            revoked: revoked.into_iter().map(|n| n.id).collect(),
+        }),
+        Err(e) => {
+            warn!(error = %e.message, "cannot read the node records");
+            None
+        }
+    }
+}
+
+/// Keeps `policy` equal to (members ∪ admitted joiners) minus revoked ids.
+pub async fn follow_trust(raft: Raft, registry: RegistryHandle, policy: Arc<StaticPolicy>) {
+    let mut metrics = raft.metrics();
+    let mut revoked_seen = BTreeSet::new();
+    loop {
+        let members: Vec<NodeId> = metrics
+            .borrow()
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, _)| *id)
+            .collect();
+        for id in members {
+            policy.allow(id);
+        }
+        if let Some(records) = records(&registry) {
+            for node in &records.joined {
+                policy.allow(node.id);
+            }
+            for id in records.revoked.difference(&revoked_seen) {
+                info!(
+                    node_id = id,
+                    "node revoked: its certificate is refused from now on"
+                );
+                policy.revoke(*id);
+            }
+            revoked_seen = records.revoked;
+        }
+        tokio::select! {
+            changed = metrics.changed() => if changed.is_err() { return },
+            () = tokio::time::sleep(TICK) => {}
+        }
+        tokio::time::sleep(TICK / 5).await;
+    }
+}
+
+/// Drives the membership toward the registry's records while this node
+/// leads; runs until Raft stops.
+pub async fn steward_membership(raft: Raft, registry: RegistryHandle) {
+    loop {
+        tokio::time::sleep(TICK).await;
+        let metrics = raft.metrics().borrow().clone();
+        if metrics.running_state.is_err() {
+            return;
+        }
+        if metrics.state != ServerState::Leader {
+            continue;
+        }
+        let Some(records) = records(&registry) else {
+            continue;
+        };
+        let Some(change) = next_change(&metrics, &records) else {
+            continue;
+        };
+        info!(?change, "membership change");
+        let outcome = match change.clone() {
+            Change::AddLearner(id, info) => bounded(raft.add_learner(id, info, false)).await,
+            Change::Members(members) => bounded(raft.change_membership(members, false)).await,
+        };
+        if let Err(reason) = outcome {
+            warn!(?change, %reason, "membership change failed; will retry");
+        }
+    }
+}
+
+/// Runs one membership call, bounded by [`CHANGE_TIMEOUT`].
+async fn bounded<T, E: std::fmt::Display>(
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(CHANGE_TIMEOUT, call).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("timed out after {CHANGE_TIMEOUT:?}")),
+    }
+}
+
+/// One membership step.
+#[derive(Debug, Clone)]
+enum Change {
+    AddLearner(NodeId, NodeInfo),
+    Members(ChangeMembers<NodeId, NodeInfo>),
+}
+
+/// The next step, by priority: drop revoked nodes, add admitted joiners as
+/// learners, promote one caught-up voter-role learner.
+fn next_change(
+    metrics: &openraft::RaftMetrics<NodeId, NodeInfo>,
+    records: &Records,
+) -> Option<Change> {
+    let membership = metrics.membership_config.membership();
+    let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+    let nodes: BTreeSet<NodeId> = membership.nodes().map(|(id, _)| *id).collect();
+
+    let revoked_voters: BTreeSet<NodeId> = voters.intersection(&records.revoked).copied().collect();
+    if !revoked_voters.is_empty() && revoked_voters.len() < voters.len() {
+        return Some(Change::Members(ChangeMembers::RemoveVoters(revoked_voters)));
+    }
+    let revoked_learners: BTreeSet<NodeId> = nodes
+        .intersection(&records.revoked)
+        .filter(|id| !voters.contains(id))
+        .copied()
+        .collect();
+    if !revoked_learners.is_empty() {
+        return Some(Change::Members(ChangeMembers::RemoveNodes(
+            revoked_learners,
+        )));
+    }
+
+    let admitted = records
+        .joined
+        .iter()
+        .filter(|n| !records.revoked.contains(&n.id));
+    let roles: BTreeMap<NodeId, NodeRole> = admitted.clone().map(|n| (n.id, n.role)).collect();
+    if let Some(node) = admitted.clone().find(|n| !nodes.contains(&n.id)) {
+        let info = NodeInfo {
+            raft_addr: node.raft_addr.clone(),
+            api_addr: node.api_addr.clone(),
+            ..NodeInfo::default()
+        };
+        return Some(Change::AddLearner(node.id, info));
+    }
+
+    if voters.len() >= MAX_VOTERS {
+        return None;
+    }
+    let last_log = metrics.last_log_index.unwrap_or(0);
+    let replication = metrics.replication.as_ref()?;
+    let ready = nodes.iter().find(|id| {
+        let caught_up = replication
+            .get(id)
+            .and_then(|matched| *matched)
+            .is_some_and(|m| m.index + CAUGHT_UP_SLACK >= last_log);
+        !voters.contains(id) && roles.get(id) == Some(&NodeRole::Voter) && caught_up
+    })?;
+    Some(Change::Members(ChangeMembers::AddVoterIds(BTreeSet::from(
+        [*ready],
+    ))))
+}
