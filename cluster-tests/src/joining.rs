@@ -168,6 +168,16 @@ impl Cluster {
         );
     }
 
+    /// Runs `nexus ARGS --config <node id's nexus.toml>` to completion.
+    pub fn run(&self, id: u64, args: &[&str]) -> std::process::Output {
+        Command::new(crate::binary::nexus())
+            .args(args)
+            .arg("--config")
+            .arg(&self.nodes[&id].config)
+            .output()
+            .expect("run nexus")
+    }
+
     /// Kills node slot `slot` and deletes its data dir.
     pub fn wipe(&mut self, slot: u64) {
         self.kill(slot);

@@ -61,6 +61,15 @@ async fn a_cluster_grown_with_init_and_join_replicates_over_mtls_and_restarts_wi
     let (_, tokens) = cluster.get(1, "/v1/cluster/tokens").await;
     assert_eq!(tokens["tokens"][0]["uses_left"], 0, "{tokens}");
 
+    // The founding node's data dir cannot be founded again.
+    let again = cluster.run(1, &["init"]);
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains("error[CLUSTER_ALREADY_INITIALIZED]"),
+        "{stderr}"
+    );
+
     // Every peer port refuses a TLS client without a certificate.
     for id in [1, 2, 3] {
         let bare = knock(cluster.node(id).raft, id, None, true);

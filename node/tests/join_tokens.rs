@@ -70,3 +70,27 @@ async fn only_the_admin_key_manages_tokens() {
     assert_eq!(acme.join_tokens().await.unwrap_err().code, "AUTH_FORBIDDEN");
     assert!(node.admin().join_tokens().await.unwrap().tokens.is_empty());
 }
+
+/// A node certificate with neither the CA beside it nor a join record: the
+/// trace of a join that did not finish. The node refuses to start rather
+/// than run as a cluster of its own.
+#[tokio::test]
+async fn a_data_dir_with_a_certificate_but_no_ca_or_join_record_is_refused() {
+    let data_dir = tempfile::tempdir().unwrap();
+    nexus_tls::ClusterCa::create("elsewhere")
+        .unwrap()
+        .issue_local_identity(1, &[], nexus_tls::ca::CA_VALIDITY)
+        .unwrap()
+        .save(&data_dir.path().join("tls"))
+        .unwrap();
+    let config = nexus_node::config::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.path().to_path_buf(),
+        ..nexus_node::config::Config::default()
+    };
+    let Err(err) = nexus_node::daemon::Node::start(config).await else {
+        panic!("the node started alone on a half-joined data dir");
+    };
+    assert_eq!(err.code, "CLUSTER_JOIN_INCOMPLETE", "{err}");
+    assert!(!data_dir.path().join("registry.db").exists());
+}

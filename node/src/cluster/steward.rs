@@ -188,3 +188,130 @@ fn next_change(
         [*ready],
     ))))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use openraft::{LogId, Membership, RaftMetrics, StoredMembership};
+
+    use super::*;
+
+    /// Leader 1's metrics: `voters`, `learners`, a log at index 1000 and
+    /// each node's matched index from `matched`.
+    fn metrics(
+        voters: &[NodeId],
+        learners: &[NodeId],
+        matched: &[(NodeId, u64)],
+    ) -> RaftMetrics<NodeId, NodeInfo> {
+        let nodes: BTreeMap<NodeId, NodeInfo> = voters
+            .iter()
+            .chain(learners)
+            .map(|id| (*id, NodeInfo::default()))
+            .collect();
+        let membership = Membership::new(vec![voters.iter().copied().collect()], nodes);
+        let mut m = RaftMetrics::new_initial(1);
+        m.state = ServerState::Leader;
+        m.last_log_index = Some(1000);
+        m.membership_config = Arc::new(StoredMembership::new(None, membership));
+        m.replication = Some(
+            matched
+                .iter()
+                .map(|(id, index)| {
+                    (
+                        *id,
+                        Some(LogId::new(openraft::CommittedLeaderId::new(1, 1), *index)),
+                    )
+                })
+                .collect(),
+        );
+        m
+    }
+
+    fn joined(id: NodeId, role: NodeRole) -> JoinedNode {
+        JoinedNode {
+            id,
+            role,
+            raft_addr: format!("10.0.0.{id}:2027"),
+            api_addr: format!("10.0.0.{id}:2026"),
+            joined_at_ms: 1,
+        }
+    }
+
+    fn records(joined: Vec<JoinedNode>, revoked: &[NodeId]) -> Records {
+        Records {
+            joined,
+            revoked: revoked.iter().copied().collect(),
+        }
+    }
+
+    fn promoted(change: Option<Change>) -> Option<Vec<NodeId>> {
+        match change {
+            Some(Change::Members(ChangeMembers::AddVoterIds(ids))) => {
+                Some(ids.into_iter().collect())
+            }
+            None => None,
+            other => panic!("expected a promotion, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_admitted_joiner_is_added_as_a_learner_first() {
+        let m = metrics(&[1], &[], &[]);
+        let change = next_change(&m, &records(vec![joined(2, NodeRole::Voter)], &[]));
+        match change {
+            Some(Change::AddLearner(2, info)) => assert_eq!(info.raft_addr, "10.0.0.2:2027"),
+            other => panic!("expected node 2 as a learner, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_caught_up_voter_role_learner_is_promoted_a_lagging_or_learner_role_one_is_not() {
+        let nodes = vec![joined(2, NodeRole::Voter), joined(3, NodeRole::Learner)];
+        let lagging = metrics(&[1], &[2, 3], &[(1, 1000), (2, 900), (3, 1000)]);
+        assert_eq!(
+            promoted(next_change(&lagging, &records(nodes.clone(), &[]))),
+            None
+        );
+        let caught_up = metrics(&[1], &[2, 3], &[(1, 1000), (2, 990), (3, 1000)]);
+        assert_eq!(
+            promoted(next_change(&caught_up, &records(nodes, &[]))),
+            Some(vec![2])
+        );
+    }
+
+    #[test]
+    fn a_sixth_voter_role_node_stays_a_learner() {
+        let nodes: Vec<JoinedNode> = (2..=6).map(|id| joined(id, NodeRole::Voter)).collect();
+        let matched: Vec<(NodeId, u64)> = (1..=6).map(|id| (id, 1000)).collect();
+        let four = metrics(&[1, 2, 3, 4], &[5, 6], &matched);
+        assert_eq!(
+            promoted(next_change(&four, &records(nodes.clone(), &[]))),
+            Some(vec![5])
+        );
+        let five = metrics(&[1, 2, 3, 4, 5], &[6], &matched);
+        assert_eq!(promoted(next_change(&five, &records(nodes, &[]))), None);
+    }
+
+    #[test]
+    fn revoked_nodes_leave_first_but_never_the_last_voter() {
+        let nodes = vec![joined(2, NodeRole::Voter), joined(3, NodeRole::Learner)];
+        let m = metrics(&[1, 2], &[3], &[(1, 1000), (2, 1000), (3, 1000)]);
+        match next_change(&m, &records(nodes.clone(), &[2, 3])) {
+            Some(Change::Members(ChangeMembers::RemoveVoters(ids))) => {
+                assert_eq!(ids, BTreeSet::from([2]))
+            }
+            other => panic!("expected voter 2 removed, got {other:?}"),
+        }
+        let m = metrics(&[1], &[3], &[(1, 1000), (3, 1000)]);
+        match next_change(&m, &records(nodes.clone(), &[3])) {
+            Some(Change::Members(ChangeMembers::RemoveNodes(ids))) => {
+                assert_eq!(ids, BTreeSet::from([3]))
+            }
+            other => panic!("expected learner 3 removed, got {other:?}"),
+        }
+        // A revoked joiner is not added back; the only voter is never removed.
+        let alone = metrics(&[1], &[], &[(1, 1000)]);
+        assert!(next_change(&alone, &records(nodes, &[1, 2, 3])).is_none());
+    }
+}

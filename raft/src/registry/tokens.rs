@@ -6,6 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
 use super::error::RegistryError;
 use super::store::{from_db, to_db};
@@ -150,8 +151,8 @@ pub(crate) fn check(
 ) -> Result<JoinTokenInfo, RegistryError> {
     let (token, stored_hash) = find(conn, token_id)?.ok_or_else(|| not_found(token_id))?;
     let token_id = token_id.to_owned();
-    // Comparing hashes, not secrets: equal-time comparison buys nothing here.
-    if stored_hash != secret_hash {
+    // Hashes, not secrets, and compared in constant time all the same.
+    if !bool::from(stored_hash.as_bytes().ct_eq(secret_hash.as_bytes())) {
         return Err(TokenRefusal::SecretMismatch { token_id }.into());
     }
     if token.revoked {
