@@ -32,6 +32,8 @@ pub struct Node {
     state: Arc<AppState>,
     listener: TcpListener,
     replica: Replica,
+    /// The admin key made at this start (founding node, first start only).
+    admin_key: Option<String>,
     _lock: File,
 }
 
@@ -116,12 +118,12 @@ impl Node {
             manager: Arc::new(manager),
             shutting_down: Arc::new(AtomicBool::new(false)),
         });
-        print_banner(&config, listener.local_addr().ok(), admin_key.as_deref());
         Ok(Node {
             config,
             state,
             listener,
             replica,
+            admin_key,
             _lock: lock,
         })
     }
@@ -136,6 +138,29 @@ impl Node {
         let (token, _) =
             crate::cluster::tokens::mint(&self.state.registry, &fingerprint, terms).await?;
         Ok((token, fingerprint))
+    }
+
+    /// Prints where the node listens, its data dir and admin key, and what
+    /// to try first.
+    pub fn announce(&self) {
+        let config = &self.config;
+        let addr = self.local_addr().unwrap_or(config.listen);
+        let key_file = config.data_dir.join(ADMIN_KEY_FILE);
+        println!("nexus node {} listening on http://{addr}", config.node_id);
+        println!("  data dir:  {}", config.data_dir.display());
+        match &self.admin_key {
+            Some(key) => println!(
+                "  admin key: {key}\n             (saved to {}, mode 0600; shown only this once)",
+                key_file.display()
+            ),
+            None if key_file.exists() => println!("  admin key: in {}", key_file.display()),
+            None => println!(
+                "  admin key: held by the node that founded the cluster (pass --key or NEXUS_API_KEY)"
+            ),
+        }
+        println!("  try:       nexus workbook pack examples/hello -o hello.workbook");
+        println!("             nexus dock hello.workbook");
+        println!("             nexus call <sandbox-id> -- world");
     }
 
     /// The address the API is bound to.
@@ -303,21 +328,4 @@ pub(crate) fn write_secret(path: &Path, secret: &str) -> Result<(), UserError> {
                 format!("cannot write {}: {e}", path.display()),
             )
         })
-}
-
-fn print_banner(config: &Config, addr: Option<std::net::SocketAddr>, admin_key: Option<&str>) {
-    let addr = addr.unwrap_or(config.listen);
-    let key_file = config.data_dir.join(ADMIN_KEY_FILE);
-    println!("nexus node {} listening on http://{addr}", config.node_id);
-    println!("  data dir:  {}", config.data_dir.display());
-    match admin_key {
-        Some(key) => println!(
-            "  admin key: {key}\n             (saved to {}, mode 0600; shown only this once)",
-            key_file.display()
-        ),
-        None => println!("  admin key: in {}", key_file.display()),
-    }
-    println!("  try:       nexus workbook pack examples/hello -o hello.workbook");
-    println!("             nexus dock hello.workbook");
-    println!("             nexus call <sandbox-id> -- world");
 }

@@ -123,6 +123,8 @@ pub async fn join(args: JoinArgs) -> Result<i32, UserError> {
             record.node_id
         ),
     }
-    Node::start(config).await?.serve(shutdown_signal()).await?;
+    let node = Node::start(config).await?;
+    node.announce();
+    node.serve(shutdown_signal()).await?;
     Ok(0)
 }

@@ -41,6 +41,7 @@ pub async fn up(args: UpArgs) -> Result<(), UserError> {
         config.data_dir = dir;
     }
     let node = Node::start(config).await?;
+    node.announce();
     if let Some(dir) = args.example {
         node.run_example(&dir).await?;
     }
@@ -50,5 +51,7 @@ pub async fn up(args: UpArgs) -> Result<(), UserError> {
 /// Runs a node configured by a file until a signal.
 pub async fn serve(args: ServeArgs) -> Result<(), UserError> {
     let config = Config::load(Some(&args.config), nexus_env())?;
-    Node::start(config).await?.serve(shutdown_signal()).await
+    let node = Node::start(config).await?;
+    node.announce();
+    node.serve(shutdown_signal()).await
 }
