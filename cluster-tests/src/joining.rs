@@ -129,11 +129,7 @@ impl Cluster {
         let out = child.wait_with_output().expect("nexus join output");
         JoinAttempt {
             success: out.status.success(),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
+            output: crate::knock::combined(&out),
             data_dir: node.data_dir,
         }
     }

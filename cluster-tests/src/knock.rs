@@ -43,12 +43,17 @@ pub fn knock(port: SocketAddr, node: u64, identity: Option<&Path>, until_closed:
     let out = command.output().expect("run openssl s_client");
     Knock {
         success: out.status.success(),
-        output: format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+        output: combined(&out),
     }
+}
+
+/// A finished process's stdout followed by its stderr, as text.
+pub(crate) fn combined(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Whether a knock's output shows the server refusing the client's

@@ -50,43 +50,28 @@ fn nodes(state: &AppState) -> Result<BTreeMap<u64, NodeEntry>, UserError> {
                 m.kind.clone()
             };
             let entry = NodeEntry {
-                id: m.id,
-                status: status_name,
-                raft_addr: m.raft_addr.clone(),
-                api_addr: m.api_addr.clone(),
-                token_role: None,
-                joined_at_ms: None,
-                removed_at_ms: None,
                 lag: m.lag,
+                ..NodeEntry::known(m.id, status_name, &m.raft_addr, &m.api_addr)
             };
             (m.id, entry)
         })
         .collect();
     for node in joined {
-        let entry = nodes.entry(node.id).or_insert_with(|| NodeEntry {
-            id: node.id,
-            status: "joining".to_owned(),
-            raft_addr: node.raft_addr.clone(),
-            api_addr: node.api_addr.clone(),
-            token_role: None,
-            joined_at_ms: None,
-            removed_at_ms: None,
-            lag: None,
+        let entry = nodes.entry(node.id).or_insert_with(|| {
+            NodeEntry::known(
+                node.id,
+                "joining".to_owned(),
+                &node.raft_addr,
+                &node.api_addr,
+            )
         });
         entry.token_role = Some(node.role);
         entry.joined_at_ms = Some(node.joined_at_ms);
     }
     for node in revoked {
-        let entry = nodes.entry(node.id).or_insert_with(|| NodeEntry {
-            id: node.id,
-            status: String::new(),
-            raft_addr: String::new(),
-            api_addr: String::new(),
-            token_role: None,
-            joined_at_ms: None,
-            removed_at_ms: None,
-            lag: None,
-        });
+        let entry = nodes
+            .entry(node.id)
+            .or_insert_with(|| NodeEntry::known(node.id, String::new(), "", ""));
         entry.status = "removed".to_owned();
         entry.removed_at_ms = Some(node.revoked_at_ms);
     }

@@ -186,6 +186,22 @@ pub struct NodeEntry {
     pub lag: Option<u64>,
 }
 
+impl NodeEntry {
+    /// A node with its status and addresses, nothing else known yet.
+    pub fn known(id: u64, status: String, raft_addr: &str, api_addr: &str) -> NodeEntry {
+        NodeEntry {
+            id,
+            status,
+            raft_addr: raft_addr.to_owned(),
+            api_addr: api_addr.to_owned(),
+            token_role: None,
+            joined_at_ms: None,
+            removed_at_ms: None,
+            lag: None,
+        }
+    }
+}
+
 /// `GET /v1/cluster/nodes` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeList {

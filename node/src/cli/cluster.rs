@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::token::{parse_role, parse_ttl};
-use crate::cluster::identity::tls_dir;
+use crate::cluster::identity::{refuse_existing, tls_dir};
 use crate::cluster::join::{self, Joined};
 use crate::cluster::join_record::JoinRecord;
 use crate::cluster::tokens::TokenTerms;
@@ -91,14 +91,14 @@ pub async fn init(args: InitArgs, json: bool) -> Result<i32, UserError> {
 }
 
 fn refuse_initialized(config: &Config) -> Result<(), UserError> {
-    let cert = tls_dir(&config.data_dir).join(nexus_tls::identity::NODE_CERT_FILE);
-    if cert.exists() || JoinRecord::load(&config.data_dir)?.is_some() {
+    refuse_existing(&config.data_dir, ErrorCode::ClusterAlreadyInitialized)?;
+    if let Some(record) = JoinRecord::load(&config.data_dir)? {
         return Err(UserError::new(
             ErrorCode::ClusterAlreadyInitialized,
             format!(
-                "data dir {} already holds a node ({})",
+                "data dir {} already joined a cluster as node {}",
                 config.data_dir.display(),
-                cert.display()
+                record.node_id
             ),
         ));
     }

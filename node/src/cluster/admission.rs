@@ -6,10 +6,11 @@
 //! first, and the token is checked against a fresh read before its
 //! redemption is proposed: a refused join writes nothing.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use nexus_raft::replication::{NodeId, Raft};
+use nexus_raft::replication::{NodeId, NodeInfo, Raft};
 use nexus_raft::{Command, Response, TokenCommand};
 use nexus_tls::ca::CA_VALIDITY;
 use nexus_tls::{hash_secret, ClusterCa};
@@ -111,15 +112,7 @@ impl ClusterAdmission {
                     ),
                 )
             })?;
-        let members = self
-            .raft
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .nodes()
-            .map(|(id, info)| (*id, info.clone()))
-            .collect();
+        let members = self.members();
         info!(node_id, role = role.as_str(), raft_addr = %request.raft_addr, "admitted a node");
         Ok(JoinGrant {
             node_id,
@@ -131,19 +124,22 @@ impl ClusterAdmission {
         })
     }
 
-    /// The highest node id in the membership or the registry's records, so
-    /// a joiner's id is above every id ever used (static ids included).
-    fn highest_known_id(&self) -> Result<NodeId, UserError> {
-        let members = self
-            .raft
+    /// The current members and their addresses.
+    fn members(&self) -> BTreeMap<NodeId, NodeInfo> {
+        self.raft
             .metrics()
             .borrow()
             .membership_config
             .membership()
             .nodes()
-            .map(|(id, _)| *id)
-            .max()
-            .unwrap_or(0);
+            .map(|(id, info)| (*id, info.clone()))
+            .collect()
+    }
+
+    /// The highest node id in the membership or the registry's records, so
+    /// a joiner's id is above every id ever used (static ids included).
+    fn highest_known_id(&self) -> Result<NodeId, UserError> {
+        let members = self.members().into_keys().max().unwrap_or(0);
         let recorded = self.registry.read(|r| {
             let joined = r.joined_nodes()?.into_iter().map(|n| n.id);
             let revoked = r.revoked_nodes()?.into_iter().map(|n| n.id);

@@ -24,6 +24,23 @@ pub fn ca_dir(data_dir: &Path) -> PathBuf {
     tls_dir(data_dir).join("ca")
 }
 
+/// Refuses, with `code`, a data dir that already holds a node certificate
+/// (founding or joining would overwrite another node's identity).
+pub fn refuse_existing(data_dir: &Path, code: ErrorCode) -> Result<(), UserError> {
+    let cert = tls_dir(data_dir).join(NODE_CERT_FILE);
+    if cert.exists() {
+        return Err(UserError::new(
+            code,
+            format!(
+                "data dir {} already holds a node identity ({})",
+                data_dir.display(),
+                cert.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Loads the identity of node `node_id`, creating a new cluster around it
 /// when `may_create` and there is none yet.
 pub fn load_or_create(

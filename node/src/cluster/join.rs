@@ -6,12 +6,11 @@
 use std::path::Path;
 
 use nexus_tls::ca::fingerprint_of;
-use nexus_tls::identity::NODE_CERT_FILE;
 use nexus_tls::{bootstrap_client_config, JoinToken, NodeIdentity, NodeKey, ALPN_JOIN};
 use nexus_transport::join::{request_join, JoinDialError};
 use nexus_transport::wire::{JoinGrant, JoinMsg};
 
-use super::identity::tls_dir;
+use super::identity::{refuse_existing, tls_dir};
 use super::join_record::JoinRecord;
 use crate::config::Config;
 use crate::errors::{ErrorCode, UserError};
@@ -25,15 +24,6 @@ pub enum Joined {
     Already(JoinRecord),
     /// The cluster admitted this node just now.
     Admitted(JoinRecord),
-}
-
-impl Joined {
-    /// The node's join record.
-    pub fn record(&self) -> &JoinRecord {
-        match self {
-            Joined::Already(record) | Joined::Admitted(record) => record,
-        }
-    }
 }
 
 /// Joins the cluster of `token` through the node whose Raft address is
@@ -57,7 +47,7 @@ pub async fn join(config: &Config, token: &str, peer: &str) -> Result<Joined, Us
             ),
         ));
     }
-    refuse_used_data_dir(data_dir)?;
+    refuse_existing(data_dir, ErrorCode::JoinAlreadyMember)?;
     if !config.cluster.peers.is_empty() {
         return Err(UserError::new(
             ErrorCode::ConfigInvalid,
@@ -91,22 +81,6 @@ pub async fn join(config: &Config, token: &str, peer: &str) -> Result<Joined, Us
         })?;
     let record = keep(data_dir, &token, key, grant)?;
     Ok(Joined::Admitted(record))
-}
-
-/// A data dir with a node identity is some node already.
-fn refuse_used_data_dir(data_dir: &Path) -> Result<(), UserError> {
-    let cert = tls_dir(data_dir).join(NODE_CERT_FILE);
-    if cert.exists() {
-        return Err(UserError::new(
-            ErrorCode::JoinAlreadyMember,
-            format!(
-                "data dir {} already holds a node identity ({})",
-                data_dir.display(),
-                cert.display()
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Checks the grant against the token and the key, then saves the identity

@@ -16,4 +16,3 @@ pub mod tokens;
 pub use config::{ClusterConfig, PeerConfig};
 pub use registry::RegistryHandle;
 pub use replica::Replica;
-pub use steward::MAX_VOTERS;

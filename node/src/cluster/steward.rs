@@ -50,20 +50,19 @@ fn records(registry: &RegistryHandle) -> Option<Records> {
     }
 }
 
-/// Keeps `policy` equal to (members ∪ admitted joiners) minus revoked ids.
+/// Keeps `policy` equal to (members ∪ admitted joiners) minus revoked ids,
+/// looking again every [`TICK`] until Raft stops. Polling keeps registry
+/// reads off the write path: a joiner is allowed from its admission record
+/// on, before the steward makes it a member.
 pub async fn follow_trust(raft: Raft, registry: RegistryHandle, policy: Arc<StaticPolicy>) {
-    let mut metrics = raft.metrics();
     let mut revoked_seen = BTreeSet::new();
     loop {
-        let members: Vec<NodeId> = metrics
-            .borrow()
-            .membership_config
-            .membership()
-            .nodes()
-            .map(|(id, _)| *id)
-            .collect();
-        for id in members {
-            policy.allow(id);
+        let metrics = raft.metrics().borrow().clone();
+        if metrics.running_state.is_err() {
+            return;
+        }
+        for (id, _) in metrics.membership_config.membership().nodes() {
+            policy.allow(*id);
         }
         if let Some(records) = records(&registry) {
             for node in &records.joined {
@@ -78,11 +77,7 @@ pub async fn follow_trust(raft: Raft, registry: RegistryHandle, policy: Arc<Stat
             }
             revoked_seen = records.revoked;
         }
-        tokio::select! {
-            changed = metrics.changed() => if changed.is_err() { return },
-            () = tokio::time::sleep(TICK) => {}
-        }
-        tokio::time::sleep(TICK / 5).await;
+        tokio::time::sleep(TICK).await;
     }
 }
 
