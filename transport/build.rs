@@ -9,8 +9,8 @@ fn method(name: &str, route: &str, input: &str, output: &str) -> Method {
     Method::builder()
         .name(name)
         .route_name(route)
-        .input_type(format!("crate::wire::{input}"))
-        .output_type(format!("crate::wire::{output}"))
+        .input_type(format!("crate::messages::{input}"))
+        .output_type(format!("crate::messages::{output}"))
         .codec_path("crate::codec::MsgPackCodec")
         .build()
 }

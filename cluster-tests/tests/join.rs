@@ -3,6 +3,9 @@
 //! mTLS, a joined node restarts without its token, a removed node is shut
 //! out, and every refused join names its error and changes nothing.
 
+// Tests: a failed unwrap or panic is a loud test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::Duration;
 
 use nexus_cluster_tests::knock::{knock, refused_certificate};

@@ -2,6 +2,9 @@
 //! a real TLS client (`openssl s_client`) is refused without a certificate
 //! and with one from another CA, and let in with a member's.
 
+// Tests: a failed unwrap or panic is a loud test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::net::{IpAddr, Ipv4Addr};
 
 use nexus_cluster_tests::knock::{knock, refused_certificate};

@@ -1,6 +1,9 @@
 //! The replicated registry on real nodes: `nexus serve` processes on
 //! loopback, talking gRPC over mTLS through fault-injecting proxies.
 
+// Tests: a failed unwrap or panic is a loud test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use futures::future::join_all;
 use nexus_cluster_tests::{Cluster, ClusterOptions};
 use serde_json::{json, Value};

@@ -10,8 +10,8 @@ use crate::api::types::{
     TenantList, TransitionRequest,
 };
 use crate::cluster::status::ClusterStatus;
-use crate::errors::{ErrorCode, UserError};
 use crate::sandbox::{SandboxInfo, Verb};
+use nexus_errors::{ErrorCode, UserError};
 
 /// A client of one node's HTTP API, authenticated with one key.
 pub struct NodeClient {

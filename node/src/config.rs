@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::cluster::ClusterConfig;
-use crate::engine::net::NetPolicy;
-use crate::engine::{ProfileSpec, ProfileTable, QueueLimits};
-use crate::errors::{Coded, ErrorCode, UserError};
 use crate::lifecycle::ladder::LifecycleConfig;
 use crate::provenance::DockPolicy;
+use nexus_engine::net::NetPolicy;
+use nexus_engine::{ProfileSpec, ProfileTable, QueueLimits};
+use nexus_errors::{Coded, ErrorCode, UserError};
 use std::collections::BTreeMap;
 
 /// The default address a node serves its HTTP API on.
@@ -63,7 +63,7 @@ pub struct Limits {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            listen: DEFAULT_LISTEN.parse().expect("valid default address"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 2026)),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             node_id: DEFAULT_NODE_ID,
             limits: Limits::default(),

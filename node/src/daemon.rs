@@ -16,12 +16,13 @@ use crate::api::{self, AppState};
 use crate::cluster::join_record::JoinRecord;
 use crate::cluster::{RegistryHandle, Replica};
 use crate::config::Config;
-use crate::engine::{Engine, EngineConfig, HostConfig};
-use crate::errors::{ErrorCode, UserError};
 use crate::example;
 use crate::lifecycle::ladder::LifecycleConfig;
 use crate::sandbox::SandboxManager;
+use crate::tenant_keys::TenantKeys;
 use crate::tenants::{create_tenant, DEFAULT_TENANT};
+use nexus_engine::{Engine, EngineConfig, HostConfig};
+use nexus_errors::{ErrorCode, UserError};
 
 /// File in the data dir holding the admin key (mode 0600).
 pub const ADMIN_KEY_FILE: &str = "admin.key";
@@ -72,7 +73,7 @@ impl Node {
             host: HostConfig {
                 queue: config.queue.clone(),
                 net: config.net.clone(),
-                data_dir: Some(data_dir.clone()),
+                signer: Some(Arc::new(TenantKeys::new(data_dir))),
             },
             ..EngineConfig::default()
         })

@@ -4,20 +4,20 @@
 use std::path::Path;
 
 use crate::api::AppState;
-use crate::engine::CommandInput;
-use crate::errors::{Coded, ErrorCode, UserError};
 use crate::tenants::DEFAULT_TENANT;
-use crate::workbook;
+use nexus_engine::CommandInput;
+use nexus_errors::{Coded, ErrorCode, UserError};
 
 /// Packs `dir`, (re)docks it as the default tenant's sandbox of the same
 /// name, calls it with the argument "nexus" and prints what it wrote.
 pub async fn dock_and_call(state: &AppState, data_dir: &Path, dir: &Path) -> Result<(), UserError> {
     let out = data_dir.join("example.workbook");
     let (dir_owned, out_owned) = (dir.to_path_buf(), out.clone());
-    let inspection = tokio::task::spawn_blocking(move || workbook::pack(&dir_owned, &out_owned))
-        .await
-        .map_err(|e| UserError::new(ErrorCode::Internal, format!("pack task failed: {e}")))?
-        .map_err(|e| e.to_user_error())?;
+    let inspection =
+        tokio::task::spawn_blocking(move || nexus_workbook::pack(&dir_owned, &out_owned))
+            .await
+            .map_err(|e| UserError::new(ErrorCode::Internal, format!("pack task failed: {e}")))?
+            .map_err(|e| e.to_user_error())?;
     let bytes = std::fs::read(&out).map_err(|e| {
         UserError::new(
             ErrorCode::Internal,

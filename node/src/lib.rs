@@ -1,19 +1,19 @@
-//! Nexus node: the wasm engine, the workbook file format, the daemon with its
-//! HTTP API, and the `nexus` command line.
+//! Nexus node: the daemon with its HTTP API, the sandbox manager and
+//! lifecycle, the cluster glue, and the `nexus` command line. The wasm engine
+//! ([`nexus_engine`]), the workbook format ([`nexus_workbook`]) and the error
+//! catalog ([`nexus_errors`]) are library crates below it.
 
 pub mod api;
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod daemon;
-pub mod engine;
-pub mod errors;
 mod example;
-pub mod keys;
 pub mod lifecycle;
 pub mod provenance;
 pub mod sandbox;
+pub mod tenant_keys;
 pub mod tenants;
-pub mod workbook;

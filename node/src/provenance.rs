@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::workbook::{trusted_signer, Workbook, WorkbookError};
+use nexus_workbook::{trusted_signer, Workbook, WorkbookError};
 
 /// `[dock]`: with `require_signature`, only workbooks validly signed by one
 /// of `trusted_signers` (did:keys) are docked.

@@ -3,9 +3,9 @@
 
 use nexus_raft::{Command, Response, Role, Tenant};
 
+use crate::clock::now_ms;
 use crate::cluster::RegistryHandle;
-use crate::errors::{ErrorCode, UserError};
-use crate::sandbox::now_ms;
+use nexus_errors::{ErrorCode, UserError};
 
 /// The tenant that owns the admin key made on a node's first start.
 pub const DEFAULT_TENANT: &str = "default";

@@ -12,7 +12,7 @@
 //! state machine over the registry (log entries carry `Command`s). A single
 //! node may still apply commands directly with [`Registry::apply`].
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod registry;
 pub mod replication;

@@ -35,26 +35,34 @@ pub enum CaError {
     /// rcgen failed while doing the named step.
     #[error("cluster CA: {what}: {source}")]
     Rcgen {
+        /// The step that failed.
         what: &'static str,
+        /// The underlying error.
         #[source]
         source: rcgen::Error,
     },
     /// The CSR could not be parsed or its signature does not verify.
     #[error("cluster CA: invalid CSR for node {node_id}: {source}")]
     BadCsr {
+        /// The node the CSR was for.
         node_id: u64,
+        /// The underlying error.
         #[source]
         source: rcgen::Error,
     },
     /// A joiner's CSR could not be parsed or its signature does not verify.
     #[error("cluster CA: the CSR is not a valid signed certificate request: {source}")]
     CsrInvalid {
+        /// The underlying error.
         #[source]
         source: rcgen::Error,
     },
     /// `ca.pem` holds no certificate.
     #[error("cluster CA: {path} holds no PEM certificate")]
-    BadCaPem { path: String },
+    BadCaPem {
+        /// The file read.
+        path: String,
+    },
     /// Making or assembling the node identity failed.
     #[error("cluster CA: {0}")]
     Identity(#[from] crate::identity::IdentityError),

@@ -34,14 +34,18 @@ pub enum ConfigError {
     /// rustls refused the named step.
     #[error("tls config: {what}: {source}")]
     Rustls {
+        /// The step that failed.
         what: &'static str,
+        /// The underlying error.
         #[source]
         source: rustls::Error,
     },
     /// A webpki verifier could not be built.
     #[error("tls config: build {which} verifier: {source}")]
     Verifier {
+        /// Which verifier (client or server).
         which: &'static str,
+        /// The underlying error.
         #[source]
         source: rustls::server::VerifierBuilderError,
     },
@@ -51,6 +55,7 @@ pub enum ConfigError {
 }
 
 /// The server name to dial node `node_id` with: `n{id}.nexus.internal`.
+#[allow(clippy::expect_used)] // `n{digits}.nexus.internal` is a valid DNS name for every u64
 pub fn server_name_for(node_id: u64) -> ServerName<'static> {
     ServerName::try_from(crate::node_dns_name(node_id)).expect("node names are valid DNS names")
 }
@@ -74,7 +79,10 @@ impl fmt::Debug for CertResolver {
 
 impl CertResolver {
     fn get(&self) -> Arc<CertifiedKey> {
-        self.current.read().expect("cert resolver lock").clone()
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -193,7 +201,11 @@ impl TlsMaterial {
             return Err(ConfigError::CaChanged);
         }
         let key = certified_key(identity, &self.provider)?;
-        *self.resolver.current.write().expect("cert resolver lock") = Arc::new(key);
+        *self
+            .resolver
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(key);
         Ok(())
     }
 

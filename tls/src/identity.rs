@@ -24,13 +24,20 @@ pub enum IdentityError {
     /// rcgen failed while doing the named step.
     #[error("node identity: {what}: {source}")]
     Rcgen {
+        /// The step that failed.
         what: &'static str,
+        /// The underlying error.
         #[source]
         source: rcgen::Error,
     },
     /// A PEM file held no object of the expected kind.
     #[error("node identity: {path} holds no PEM {kind}")]
-    BadPem { path: String, kind: &'static str },
+    BadPem {
+        /// The file read.
+        path: String,
+        /// The PEM object expected.
+        kind: &'static str,
+    },
     /// The certificate could not be parsed or carries no `n{id}.nexus.internal` SAN.
     #[error("node identity: certificate has no node id SAN (n<id>.nexus.internal)")]
     NoNodeId,

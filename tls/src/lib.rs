@@ -7,6 +7,21 @@
 //!
 //! Peer identity is the node id carried in the certificate's DNS SAN `n{id}.nexus.internal`
 //! (see [`node_dns_name`] and [`identity::node_id_from_cert`]).
+//!
+//! ## Layout
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `ca` | The cluster certificate authority: made once at `nexus init`, it signs node CSRs under its own policy. |
+//! | `config` | rustls configs for node-to-node traffic (tonic over TCP, quinn for bulk data). |
+//! | `didkey` | Ed25519 signing identities and their `did:key` names (`did:key:z6Mk…`: multibase base58btc of the multicodec `ed25519-pub` prefix 0xed 0x01 followed by the 32-byte public key). |
+//! | `fsutil` | Small file helpers: private files are created with mode 0600 and their directory with 0700. |
+//! | `identity` | A node's own key and certificate. |
+//! | `pinning` | Bootstrap trust for a joiner that knows only the CA fingerprint from its join token. |
+//! | `token` | Join tokens (k3s-style). |
+//! | `verify` | Authorization on top of authentication: verifiers that delegate chain validation to webpki (cluster CA as the only root) and then check the peer's node id against a `PeerPolicy` on every handshake, so a revocation takes effect on the next connection. |
+
+#![deny(missing_docs)]
 
 use std::sync::{Arc, OnceLock};
 

@@ -29,7 +29,10 @@ use crate::verify::PolicyClientVerifier;
 pub enum PinError {
     /// The pinned fingerprint is not 64 hex characters.
     #[error("pinned CA fingerprint must be 64 hex characters (sha256), got {len} characters")]
-    BadFingerprint { len: usize },
+    BadFingerprint {
+        /// The length given.
+        len: usize,
+    },
     /// The server sent no CA certificate after its leaf.
     #[error("join server sent no CA certificate after its leaf")]
     NoCaInChain,
@@ -42,7 +45,9 @@ pub enum PinError {
     /// rustls refused the named step.
     #[error("bootstrap tls config: {what}: {source}")]
     Rustls {
+        /// The step that failed.
         what: &'static str,
+        /// The underlying error.
         #[source]
         source: TlsError,
     },

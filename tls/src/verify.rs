@@ -39,19 +39,33 @@ impl StaticPolicy {
 
     /// Adds `node_id` to the members.
     pub fn allow(&self, node_id: u64) {
-        self.allowed.write().expect("policy lock").insert(node_id);
+        self.allowed
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(node_id);
     }
 
     /// Revokes `node_id` for good.
     pub fn revoke(&self, node_id: u64) {
-        self.revoked.write().expect("policy lock").insert(node_id);
+        self.revoked
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(node_id);
     }
 }
 
 impl PeerPolicy for StaticPolicy {
     fn is_allowed(&self, node_id: u64) -> bool {
-        !self.revoked.read().expect("policy lock").contains(&node_id)
-            && self.allowed.read().expect("policy lock").contains(&node_id)
+        !self
+            .revoked
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&node_id)
+            && self
+                .allowed
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&node_id)
     }
 }
 

@@ -1,5 +1,8 @@
 //! CA, CSR policy, node identity and file-mode tests.
 
+// Tests: a failed unwrap or panic is a loud test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

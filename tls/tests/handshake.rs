@@ -1,6 +1,9 @@
 //! Real TLS handshakes over loopback TCP (tokio + tokio-rustls): mTLS between nodes, policy
 //! refusals, and the join bootstrap with a pinned CA fingerprint.
 
+// Tests: a failed unwrap or panic is a loud test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

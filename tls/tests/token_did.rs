@@ -1,5 +1,8 @@
 //! Join token and did:key tests.
 
+// Tests: a failed unwrap or panic is a loud test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::os::unix::fs::PermissionsExt;
 
 use nexus_tls::didkey::verify;

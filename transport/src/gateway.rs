@@ -16,9 +16,10 @@ use openraft::raft::ClientWriteResponse;
 use tokio::time::Instant;
 use tonic::transport::Channel;
 
+use crate::messages::ReadIndexMsg;
 use crate::proto::peer_service_client::PeerServiceClient;
-use crate::wire::ReadIndexMsg;
 use crate::{Channels, MAX_MESSAGE_BYTES};
+use nexus_errors::{Coded, ErrorCode};
 
 /// Pause between attempts while no leader is known or it cannot be reached.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
@@ -166,7 +167,7 @@ impl Gateway {
         node: &NodeInfo,
         request: Request,
         started: Instant,
-    ) -> Result<crate::wire::WriteReply, String> {
+    ) -> Result<crate::messages::WriteReply, String> {
         let mut client = self.peer_client(leader, node)?;
         let mut message = tonic::Request::new(request);
         message.set_timeout(self.deadline.saturating_sub(started.elapsed()));
@@ -182,7 +183,7 @@ impl Gateway {
         leader: NodeId,
         node: &NodeInfo,
         started: Instant,
-    ) -> Result<crate::wire::ReadIndexReply, String> {
+    ) -> Result<crate::messages::ReadIndexReply, String> {
         let mut client = self.peer_client(leader, node)?;
         let mut message = tonic::Request::new(ReadIndexMsg {});
         message.set_timeout(self.deadline.saturating_sub(started.elapsed()));
@@ -234,4 +235,14 @@ impl Gateway {
 /// The leader named by a refusal, unless it is unknown (an election).
 fn known_leader(to: &ForwardToLeader<NodeId, NodeInfo>) -> Option<(NodeId, &NodeInfo)> {
     Some((to.leader_id?, to.leader_node.as_ref()?))
+}
+
+/// The catalog code a user sees for each gateway error.
+impl Coded for GatewayError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            GatewayError::NoLeader { .. } | GatewayError::NoQuorum(_) => ErrorCode::ClusterNoLeader,
+            GatewayError::Stopped(_) => ErrorCode::ClusterStopped,
+        }
+    }
 }

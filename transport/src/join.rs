@@ -13,9 +13,9 @@ use tokio_rustls::rustls::{self, CertificateError, ClientConfig};
 use tokio_rustls::TlsConnector;
 use tonic::transport::{Endpoint, Uri};
 
+use crate::messages::{JoinMsg, JoinReply};
 use crate::proto::join_service_client::JoinServiceClient;
 use crate::tls::CONNECT_TIMEOUT;
-use crate::wire::{JoinMsg, JoinReply};
 
 /// How long the cluster may take to answer a join (it commits the token's
 /// redemption through Raft first).

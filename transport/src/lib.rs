@@ -20,16 +20,16 @@
 //! message may be up to [`MAX_MESSAGE_BYTES`] in both directions (tonic's
 //! default 4 MiB decode cap would refuse snapshot chunks).
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod channels;
 pub mod codec;
 mod gateway;
 pub mod join;
+pub mod messages;
 mod network;
 pub mod server;
 pub mod tls;
-pub mod wire;
 
 /// Generated gRPC clients and servers (see `build.rs`).
 #[allow(missing_docs, clippy::all)]

@@ -117,7 +117,7 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, NodeInfo, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        let chunk = crate::wire::SnapshotMsg::from(rpc);
+        let chunk = crate::messages::SnapshotMsg::from(rpc);
         let reply = self.client()?.snapshot(with_ttl(chunk, &option)).await;
         remote(self.target, reply)
     }

@@ -13,13 +13,13 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Request, Response, Status};
 
-use crate::proto::join_service_server::{JoinService, JoinServiceServer};
-use crate::proto::peer_service_server::{PeerService, PeerServiceServer};
-use crate::proto::raft_service_server::{RaftService, RaftServiceServer};
-use crate::wire::{
+use crate::messages::{
     AppendMsg, AppendReply, JoinMsg, JoinReply, ReadIndexMsg, ReadIndexReply, SnapshotMsg,
     SnapshotReply, VoteMsg, VoteReply, WriteMsg, WriteReply,
 };
+use crate::proto::join_service_server::{JoinService, JoinServiceServer};
+use crate::proto::peer_service_server::{PeerService, PeerServiceServer};
+use crate::proto::raft_service_server::{RaftService, RaftServiceServer};
 use crate::MAX_MESSAGE_BYTES;
 
 /// What a node answers on its peer port.

@@ -2,6 +2,9 @@
 //! loopback: writes through any node, idempotent retries, linearizable
 //! reads, and a peer from another CA refused.
 
+// Tests: a failed unwrap or panic is a loud test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,9 +20,9 @@ use nexus_tls::{
     ALPN_GRPC, ALPN_JOIN,
 };
 use nexus_transport::join::{request_join, JoinDialError};
+use nexus_transport::messages::{JoinMsg, JoinRefusal, JoinReply};
 use nexus_transport::proto::raft_service_client::RaftServiceClient;
 use nexus_transport::server::{Admission, JoinEndpoint, PeerEndpoint};
-use nexus_transport::wire::{JoinMsg, JoinRefusal, JoinReply};
 use nexus_transport::{Channels, Gateway, Network};
 use tempfile::TempDir;
 use tokio::sync::oneshot;

@@ -9,7 +9,7 @@ use nexus_raft::{hash_api_key, Principal, Role};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::errors::ErrorCode;
+use nexus_errors::ErrorCode;
 
 /// The authenticated caller of a request.
 pub struct Caller(pub Principal);

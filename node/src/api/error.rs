@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::types::ErrorBody;
-use crate::errors::{ErrorCode, UserError};
+use nexus_errors::{ErrorCode, UserError};
 
 /// An error answered as `{"error": {code, message, hint}}` with its status.
 #[derive(Debug)]

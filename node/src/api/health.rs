@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::errors::ErrorCode;
+use nexus_errors::ErrorCode;
 
 /// `GET /health`: the process answers.
 pub async fn health() -> Json<Value> {

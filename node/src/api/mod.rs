@@ -24,10 +24,10 @@ pub use error::ApiError;
 
 use crate::cluster::RegistryHandle;
 use crate::config::Limits;
-use crate::errors::ErrorCode;
 use crate::sandbox::{SandboxManager, Verb};
 use auth::Caller;
 use extract::Upload;
+use nexus_errors::ErrorCode;
 
 /// What every handler can reach.
 pub struct AppState {

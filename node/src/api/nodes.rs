@@ -13,9 +13,9 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::types::{NodeEntry, NodeList, NodeRemoved};
 use super::AppState;
+use crate::clock::now_ms;
 use crate::cluster::status::ClusterStatus;
-use crate::errors::{ErrorCode, UserError};
-use crate::sandbox::now_ms;
+use nexus_errors::{ErrorCode, UserError};
 
 /// How long a removal waits for the leader to take the node out of the
 /// membership before answering.

@@ -17,9 +17,9 @@ use super::types::{
     TransitionRequest,
 };
 use super::AppState;
-use crate::engine::CommandInput;
-use crate::errors::ErrorCode;
 use crate::sandbox::{DockRequest, SandboxInfo, Verb};
+use nexus_engine::CommandInput;
+use nexus_errors::ErrorCode;
 
 /// Query parameters of `POST /v1/sandboxes`.
 #[derive(Debug, Deserialize)]

@@ -12,7 +12,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::Upload;
 use super::AppState;
-use crate::engine::wire::HttpRequest;
+use nexus_engine::wire::HttpRequest;
 
 /// Headers that stay between the client and the node: the node's own API
 /// key and cookies never reach the guest, and the node owns the framing.

@@ -15,7 +15,7 @@ use super::extract::ApiJson;
 use super::types::{CreateJoinToken, JoinTokenCreated, JoinTokenList};
 use super::AppState;
 use crate::cluster::tokens::{self, TokenTerms};
-use crate::errors::{ErrorCode, UserError};
+use nexus_errors::{ErrorCode, UserError};
 
 /// Default token lifetime: one hour.
 const DEFAULT_TTL_SECS: u64 = 3600;

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use nexus_raft::{Sandbox, Tenant};
 use serde::{Deserialize, Serialize};
 
-use crate::errors::UserError;
+use nexus_errors::UserError;
 
 /// How bytes travel inside a JSON string.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

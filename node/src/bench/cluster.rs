@@ -15,7 +15,7 @@ use super::internal;
 use super::report::{percentile_us, Figure};
 use crate::cluster::{PeerConfig, RegistryHandle, Replica};
 use crate::config::Config;
-use crate::errors::UserError;
+use nexus_errors::UserError;
 
 const NODES: u64 = 3;
 const CLIENTS: usize = 64;

@@ -1,5 +1,5 @@
 //! `nexus bench`: the node's own benchmarks, run in-process on a temporary
-//! data dir, printed beside the DESIGN.md targets (or as JSON).
+//! data dir, printed beside the performance targets (or as JSON).
 
 mod cluster;
 mod report;
@@ -11,9 +11,9 @@ use std::sync::Arc;
 pub use report::{Figure, Report};
 
 use crate::cluster::Replica;
-use crate::engine::{Engine, EngineConfig, ProfileTable};
-use crate::errors::{ErrorCode, UserError};
 use crate::sandbox::SandboxManager;
+use nexus_engine::{Engine, EngineConfig, ProfileTable};
+use nexus_errors::{ErrorCode, UserError};
 
 /// How much work a run does.
 #[derive(Debug, Clone)]
@@ -133,9 +133,9 @@ pub(crate) fn internal(message: &str) -> UserError {
 
 /// Writes a one-module workbook from WAT text to `path` and returns its bytes.
 pub(crate) fn wat_workbook(path: &Path, name: &str, wat: &str) -> Result<Vec<u8>, UserError> {
-    use crate::errors::Coded;
+    use nexus_errors::Coded;
     let wasm = wat::parse_str(wat).map_err(|e| internal(&e.to_string()))?;
-    let workbook = crate::workbook::Workbook::create(path, name).map_err(|e| e.to_user_error())?;
+    let workbook = nexus_workbook::Workbook::create(path, name).map_err(|e| e.to_user_error())?;
     workbook
         .add_module(name, &wasm)
         .map_err(|e| e.to_user_error())?;

@@ -1,4 +1,4 @@
-//! Benchmark figures beside their DESIGN.md targets, for humans or as JSON.
+//! Benchmark figures beside their performance targets, for humans or as JSON.
 
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ pub struct Figure {
     pub value: f64,
     /// Its unit (`µs`, `ms`, `×copy`, `MiB`, `count`).
     pub unit: String,
-    /// The target from DESIGN.md, in the same unit, if there is one.
+    /// The target from the design (docs/benchmarks.md), in the same unit, if there is one.
     pub target: Option<f64>,
     /// Whether lower is better (latencies, ratios) or higher (counts).
     pub lower_is_better: bool,

@@ -1,14 +1,14 @@
-//! The measured scenarios. Each returns figures with the DESIGN.md target
+//! The measured scenarios. Each returns figures with the performance target
 //! beside them; none asserts anything (benchmarks measure, tests assert).
 
 use std::time::{Duration, Instant};
 
 use super::report::{percentile_us, rss_mib, Figure};
 use super::{internal, wat_workbook, Rig};
-use crate::engine::{CommandInput, Profile};
-use crate::errors::{Coded, UserError};
 use crate::sandbox::{DockRequest, Verb};
-use crate::workbook::{Volume, Workbook};
+use nexus_engine::{CommandInput, Profile};
+use nexus_errors::{Coded, UserError};
+use nexus_workbook::{Volume, Workbook};
 
 const EMPTY_COMMAND: &str = r#"(module (func (export "_start")))"#;
 const KERNEL: &str = include_str!("guests/kernel_upper.wat");
@@ -28,7 +28,7 @@ fn figure(name: &str, value: f64, unit: &str, target: Option<f64>, note: &str) -
 /// Store + WASI context + instantiate + `_start` of an empty module.
 pub async fn command_call(rig: &Rig, calls: usize) -> Result<Vec<Figure>, UserError> {
     let wasm = wat::parse_str(EMPTY_COMMAND).map_err(|e| internal(&e.to_string()))?;
-    let sha = crate::workbook::sha256_hex(&wasm);
+    let sha = nexus_workbook::sha256_hex(&wasm);
     let module = rig
         .engine
         .compile(&sha, &wasm)
@@ -55,7 +55,7 @@ pub async fn command_call(rig: &Rig, calls: usize) -> Result<Vec<Figure>, UserEr
 /// One reused kernel instance, 64 bytes in and out per call.
 pub async fn kernel_call(rig: &Rig, calls: usize) -> Result<Vec<Figure>, UserError> {
     let wasm = wat::parse_str(KERNEL).map_err(|e| internal(&e.to_string()))?;
-    let sha = crate::workbook::sha256_hex(&wasm);
+    let sha = nexus_workbook::sha256_hex(&wasm);
     let module = rig
         .engine
         .compile(&sha, &wasm)

@@ -4,7 +4,7 @@ use clap::Args;
 
 use super::output::print_json;
 use crate::bench::{run as run_bench, BenchOptions};
-use crate::errors::UserError;
+use nexus_errors::UserError;
 
 /// Arguments of `nexus bench`.
 #[derive(Debug, Args)]

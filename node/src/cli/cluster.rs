@@ -11,7 +11,7 @@ use crate::cluster::join_record::JoinRecord;
 use crate::cluster::tokens::TokenTerms;
 use crate::config::{nexus_env, Config};
 use crate::daemon::{shutdown_signal, write_secret, Node, ADMIN_KEY_FILE};
-use crate::errors::{ErrorCode, UserError};
+use nexus_errors::{ErrorCode, UserError};
 
 /// File in `{data_dir}/tls` holding the token `nexus init` minted (0600).
 pub const INIT_TOKEN_FILE: &str = "join-token";

@@ -4,9 +4,9 @@
 mod bench;
 mod cluster;
 mod node;
-mod nodes;
 mod output;
 mod sandbox;
+mod serve;
 mod status;
 mod tenant;
 mod token;
@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN};
-use crate::errors::UserError;
+use nexus_errors::UserError;
 
 pub use output::report_error;
 
@@ -43,16 +43,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start a single-node dev cluster on 127.0.0.1:2026 (data in ./.nexus).
-    Up(node::UpArgs),
+    Up(serve::UpArgs),
     /// Start a node configured by a nexus.toml.
-    Serve(node::ServeArgs),
+    Serve(serve::ServeArgs),
     /// Found a cluster: CA, this node's certificate, registry and a first join token.
     Init(cluster::InitArgs),
     /// Join a cluster with a token, then run the node.
     Join(cluster::JoinArgs),
     /// List the cluster's nodes, or remove one (admin key needed).
     #[command(subcommand)]
-    Node(nodes::NodeCommand),
+    Node(node::NodeCommand),
     /// Make, pack, inspect and export workbook files.
     #[command(subcommand)]
     Workbook(workbook::WorkbookCommand),
@@ -71,7 +71,7 @@ pub enum Command {
     /// Mint, list and revoke join tokens (admin key needed).
     #[command(subcommand)]
     Token(token::TokenCommand),
-    /// Measure this machine against the DESIGN.md targets.
+    /// Measure this machine against the performance targets.
     Bench(bench::BenchArgs),
 }
 
@@ -79,16 +79,16 @@ pub enum Command {
 pub async fn run(cli: Cli) -> Result<i32, UserError> {
     let json = cli.json;
     match cli.command {
-        Command::Up(args) => node::up(args).await.map(|_| 0),
-        Command::Serve(args) => node::serve(args).await.map(|_| 0),
+        Command::Up(args) => serve::up(args).await.map(|_| 0),
+        Command::Serve(args) => serve::serve(args).await.map(|_| 0),
         Command::Init(args) => cluster::init(args, json).await,
         Command::Join(args) => cluster::join(args).await,
-        Command::Node(cmd) => nodes::run(&client(&cli.node, cli.key)?, cmd, json).await,
+        Command::Node(cmd) => node::run(&client(&cli.node, cli.key)?, cmd, json).await,
         Command::Workbook(cmd) => tokio::task::spawn_blocking(move || workbook::run(cmd, json))
             .await
             .map_err(|e| {
                 UserError::new(
-                    crate::errors::ErrorCode::Internal,
+                    nexus_errors::ErrorCode::Internal,
                     format!("task failed: {e}"),
                 )
             })?

@@ -1,57 +1,62 @@
-//! `nexus up` (dev mode) and `nexus serve --config` (a configured node).
+//! `nexus node ls | remove`: the cluster's nodes (admin key needed).
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use clap::Subcommand;
 
-use clap::Args;
+use super::output::print_json;
+use crate::client::NodeClient;
+use nexus_errors::UserError;
 
-use crate::config::{nexus_env, Config};
-use crate::daemon::{shutdown_signal, Node};
-use crate::errors::UserError;
-
-/// Arguments of `nexus up`.
-#[derive(Debug, Args)]
-pub struct UpArgs {
-    /// Pack, dock and call an example workbook directory at start.
-    #[arg(long, num_args = 0..=1, default_missing_value = "examples/hello", value_name = "DIR")]
-    pub example: Option<PathBuf>,
-    /// Listen address (overrides NEXUS_LISTEN).
-    #[arg(long)]
-    pub listen: Option<SocketAddr>,
-    /// Data directory (overrides NEXUS_DATA_DIR).
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
+/// Node commands.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// List members, admitted joiners and removed nodes.
+    Ls,
+    /// Remove a node: revoke its certificate and take it out of the membership.
+    Remove {
+        /// The node id (`nexus node ls`).
+        id: u64,
+    },
 }
 
-/// Arguments of `nexus serve`.
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// The node's nexus.toml.
-    #[arg(long, short)]
-    pub config: PathBuf,
-}
-
-/// Runs a dev node with defaults (and env overrides) until a signal.
-pub async fn up(args: UpArgs) -> Result<(), UserError> {
-    let mut config = Config::load(None, nexus_env())?;
-    if let Some(listen) = args.listen {
-        config.listen = listen;
+/// Runs a node command.
+pub async fn run(client: &NodeClient, cmd: NodeCommand, json: bool) -> Result<i32, UserError> {
+    match cmd {
+        NodeCommand::Ls => {
+            let list = client.nodes().await?;
+            if json {
+                print_json(&list);
+                return Ok(0);
+            }
+            let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
+            println!(
+                "{:<5} {:<8} {:<22} {:<22} {:<8} {:>6}",
+                "ID", "STATUS", "RAFT", "API", "TOKEN", "LAG"
+            );
+            for n in list.nodes {
+                println!(
+                    "{:<5} {:<8} {:<22} {:<22} {:<8} {:>6}",
+                    n.id,
+                    n.status,
+                    n.raft_addr,
+                    n.api_addr,
+                    or_dash(n.token_role.map(|r| r.as_str().to_owned())),
+                    or_dash(n.lag.map(|l| l.to_string())),
+                );
+            }
+        }
+        NodeCommand::Remove { id } => {
+            let removed = client.remove_node(id).await?;
+            if json {
+                print_json(&removed);
+            } else if removed.left_membership {
+                println!("removed node {id}: certificate revoked, out of the membership");
+            } else {
+                println!(
+                    "removed node {id}: certificate revoked; the leader has not yet taken it \
+                     out of the membership (`nexus node ls` shows when it has)"
+                );
+            }
+        }
     }
-    if let Some(dir) = args.data_dir {
-        config.data_dir = dir;
-    }
-    let node = Node::start(config).await?;
-    node.announce();
-    if let Some(dir) = args.example {
-        node.run_example(&dir).await?;
-    }
-    node.serve(shutdown_signal()).await
-}
-
-/// Runs a node configured by a file until a signal.
-pub async fn serve(args: ServeArgs) -> Result<(), UserError> {
-    let config = Config::load(Some(&args.config), nexus_env())?;
-    let node = Node::start(config).await?;
-    node.announce();
-    node.serve(shutdown_signal()).await
+    Ok(0)
 }

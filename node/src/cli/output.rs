@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::api::types::ErrorBody;
-use crate::errors::UserError;
+use nexus_errors::UserError;
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) {

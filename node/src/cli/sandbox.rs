@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 use super::output::print_json;
 use crate::api::types::{decode_bytes, CallRequest, CloneRequest, Encoding};
 use crate::client::NodeClient;
-use crate::errors::{ErrorCode, UserError};
 use crate::sandbox::{SandboxInfo, Verb};
+use nexus_errors::{ErrorCode, UserError};
 
 /// Arguments of `nexus dock`.
 #[derive(Debug, Args)]

@@ -3,7 +3,7 @@
 use super::output::print_json;
 use crate::client::NodeClient;
 use crate::cluster::status::ClusterStatus;
-use crate::errors::UserError;
+use nexus_errors::UserError;
 
 /// Prints the answering node's view of the cluster.
 pub async fn run(client: &NodeClient, json: bool) -> Result<i32, UserError> {

@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 use super::output::print_json;
 use crate::client::NodeClient;
-use crate::errors::UserError;
+use nexus_errors::UserError;
 
 /// Tenant commands.
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use super::output::print_json;
 use crate::api::types::CreateJoinToken;
 use crate::client::NodeClient;
-use crate::errors::{ErrorCode, UserError};
+use nexus_errors::{ErrorCode, UserError};
 
 /// Join-token commands.
 #[derive(Debug, Subcommand)]

@@ -10,8 +10,8 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::output::print_json;
-use crate::errors::{Coded, UserError};
-use crate::workbook::{self, Inspection, Workbook, FORMAT_VERSION};
+use nexus_errors::{Coded, UserError};
+use nexus_workbook::{self, Inspection, Workbook, FORMAT_VERSION};
 
 /// Workbook file commands.
 #[derive(Debug, Subcommand)]
@@ -83,7 +83,7 @@ struct Exported<'a> {
 
 /// Runs a workbook command, printing human output or JSON.
 pub fn run(cmd: WorkbookCommand, json: bool) -> Result<(), UserError> {
-    let user = |e: workbook::WorkbookError| e.to_user_error();
+    let user = |e: nexus_workbook::WorkbookError| e.to_user_error();
     match cmd {
         WorkbookCommand::New { name, out } => {
             let out = out.unwrap_or_else(|| PathBuf::from(format!("{name}.workbook")));
@@ -104,7 +104,7 @@ pub fn run(cmd: WorkbookCommand, json: bool) -> Result<(), UserError> {
             }
         }
         WorkbookCommand::Pack { dir, out } => {
-            let inspection = workbook::pack(&dir, &out).map_err(user)?;
+            let inspection = nexus_workbook::pack(&dir, &out).map_err(user)?;
             if json {
                 print_json(&inspection);
             } else {
@@ -246,7 +246,7 @@ fn fmt_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workbook::{ModuleInfo, Schedule, Volume, VolumeStats};
+    use nexus_workbook::{ModuleInfo, Schedule, Volume, VolumeStats};
 
     #[test]
     fn bytes_are_human() {

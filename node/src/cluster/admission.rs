@@ -14,13 +14,13 @@ use nexus_raft::replication::{NodeId, NodeInfo, Raft};
 use nexus_raft::{Command, Response, TokenCommand};
 use nexus_tls::ca::CA_VALIDITY;
 use nexus_tls::{hash_secret, ClusterCa};
+use nexus_transport::messages::{JoinGrant, JoinMsg, JoinRefusal, JoinReply};
 use nexus_transport::server::{async_trait, Admission};
-use nexus_transport::wire::{JoinGrant, JoinMsg, JoinRefusal, JoinReply};
 use tracing::{info, warn};
 
 use super::registry::RegistryHandle;
-use crate::errors::{ErrorCode, UserError};
-use crate::sandbox::now_ms;
+use crate::clock::now_ms;
+use nexus_errors::{ErrorCode, UserError};
 
 /// Admits joiners on behalf of this node's cluster.
 pub struct ClusterAdmission {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use nexus_raft::replication::{Retention, Timing};
 use serde::Deserialize;
 
-use crate::errors::{ErrorCode, UserError};
+use nexus_errors::{ErrorCode, UserError};
 
 /// The cluster settings of one node. Without `peers` the node is a cluster
 /// of one (dev mode) and needs no listener.

@@ -12,7 +12,7 @@ use nexus_tls::ca::CA_VALIDITY;
 use nexus_tls::identity::NODE_CERT_FILE;
 use nexus_tls::{ClusterCa, NodeIdentity};
 
-use crate::errors::{ErrorCode, UserError};
+use nexus_errors::{ErrorCode, UserError};
 
 /// Directory of the node identity within the data dir.
 pub fn tls_dir(data_dir: &Path) -> PathBuf {

@@ -8,13 +8,13 @@ use std::path::Path;
 use nexus_tls::ca::fingerprint_of;
 use nexus_tls::{bootstrap_client_config, JoinToken, NodeIdentity, NodeKey, ALPN_JOIN};
 use nexus_transport::join::{request_join, JoinDialError};
-use nexus_transport::wire::{JoinGrant, JoinMsg};
+use nexus_transport::messages::{JoinGrant, JoinMsg};
 
 use super::identity::{refuse_existing, tls_dir};
 use super::join_record::JoinRecord;
+use crate::clock::now_ms;
 use crate::config::Config;
-use crate::errors::{ErrorCode, UserError};
-use crate::sandbox::now_ms;
+use nexus_errors::{ErrorCode, UserError};
 
 /// What `nexus join` found or did.
 #[derive(Debug)]

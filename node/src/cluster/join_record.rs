@@ -11,7 +11,7 @@ use nexus_raft::NodeRole;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, DEFAULT_NODE_ID};
-use crate::errors::{ErrorCode, UserError};
+use nexus_errors::{ErrorCode, UserError};
 
 /// The record of a completed join.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

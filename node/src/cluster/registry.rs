@@ -3,10 +3,10 @@
 use std::sync::MutexGuard;
 
 use nexus_raft::replication::{Request, SharedRegistry};
-use nexus_raft::{Command, Registry, RegistryError, Response, TokenRefusal};
-use nexus_transport::{Gateway, GatewayError};
+use nexus_raft::{Command, Registry, RegistryError, Response};
+use nexus_transport::Gateway;
 
-use crate::errors::{Coded, ErrorCode, UserError};
+use nexus_errors::{Coded, UserError};
 
 /// Shared access to the replicated registry. Writes are committed through
 /// Raft (forwarded to the leader when this node does not lead); reads see
@@ -64,36 +64,4 @@ impl RegistryHandle {
 /// batch is one transaction), so a poisoned lock is still usable.
 fn lock(m: &SharedRegistry) -> MutexGuard<'_, Registry> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Coded for RegistryError {
-    fn code(&self) -> ErrorCode {
-        match self {
-            RegistryError::TenantExists { .. } => ErrorCode::TenantExists,
-            RegistryError::TenantNameInvalid { .. } => ErrorCode::TenantNameInvalid,
-            RegistryError::SandboxNameInvalid { .. } => ErrorCode::SandboxNameInvalid,
-            RegistryError::SandboxNameTaken { .. } => ErrorCode::SandboxNameTaken,
-            RegistryError::SandboxNotFound { .. } => ErrorCode::SandboxNotFound,
-            RegistryError::InvalidTransition { .. } => ErrorCode::SandboxInvalidTransition,
-            RegistryError::StaleGeneration { .. } => ErrorCode::SandboxStaleGeneration,
-            RegistryError::JoinToken(refusal) => match refusal {
-                TokenRefusal::NotFound { .. } => ErrorCode::JoinTokenNotFound,
-                TokenRefusal::Expired { .. } => ErrorCode::JoinTokenExpired,
-                TokenRefusal::UsedUp { .. } => ErrorCode::JoinTokenUsedUp,
-                TokenRefusal::Revoked { .. } => ErrorCode::JoinTokenRevoked,
-                TokenRefusal::SecretMismatch { .. } => ErrorCode::JoinTokenInvalid,
-                TokenRefusal::Exists { .. } => ErrorCode::Internal,
-            },
-            _ => ErrorCode::Internal,
-        }
-    }
-}
-
-impl Coded for GatewayError {
-    fn code(&self) -> ErrorCode {
-        match self {
-            GatewayError::NoLeader { .. } | GatewayError::NoQuorum(_) => ErrorCode::ClusterNoLeader,
-            GatewayError::Stopped(_) => ErrorCode::ClusterStopped,
-        }
-    }
 }

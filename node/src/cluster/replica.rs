@@ -24,7 +24,7 @@ use super::join_record::JoinRecord;
 use super::registry::RegistryHandle;
 use super::steward::{follow_trust, steward_membership};
 use crate::config::Config;
-use crate::errors::{ErrorCode, UserError};
+use nexus_errors::{ErrorCode, UserError};
 
 /// The running Raft member of this node.
 pub struct Replica {

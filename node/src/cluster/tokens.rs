@@ -5,8 +5,8 @@ use nexus_raft::{Command, JoinTokenInfo, NodeRole, Response, TokenCommand};
 use nexus_tls::JoinToken;
 
 use super::registry::RegistryHandle;
-use crate::errors::{ErrorCode, UserError};
-use crate::sandbox::now_ms;
+use crate::clock::now_ms;
+use nexus_errors::{ErrorCode, UserError};
 
 /// What a new token allows.
 #[derive(Debug, Clone, Copy)]

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
-use crate::engine::DenialCounter;
-use crate::sandbox::now_ms;
+use crate::clock::now_ms;
+use nexus_engine::DenialCounter;
 
 /// What this node knows about one sandbox's use.
 #[derive(Debug)]

@@ -1,8 +1,8 @@
 //! The sandbox lifecycle beyond a single call: activity tracking, the idle
 //! ladder that demotes unused sandboxes, the file mechanics of suspend,
 //! freeze and resume, and the start-up recovery that reconciles files with
-//! the registry after a crash. The verbs themselves live on
-//! [`crate::sandbox::SandboxManager`].
+//! the registry after a crash. [`Verb`] names the lifecycle verbs; they
+//! are carried out by `crate::sandbox::SandboxManager`.
 
 mod activity;
 mod crash;
@@ -10,6 +10,8 @@ pub mod ladder;
 pub mod recovery;
 pub mod schedule;
 pub mod storage;
+mod verb;
 
 pub use activity::{Activity, ActivityTable, CallGuard, ExclusiveGuard};
 pub use crash::crashpoint;
+pub use verb::Verb;

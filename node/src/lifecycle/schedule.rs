@@ -1,6 +1,6 @@
-//! Cron schedules of docked workbooks: parsing, the next due time, and the
-//! node-local record of when each schedule last fired, which survives
-//! restarts.
+//! The node-local record of when each schedule of a docked workbook last
+//! fired, which survives restarts (cron parsing and due times live with the
+//! schedule type in `nexus_workbook`).
 //!
 //! Missed runs: when the node was down (or the schedule could not fire)
 //! across several due times, the schedule fires **once** as soon as it can,
@@ -12,28 +12,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
-use croner::parser::{CronParser, Seconds};
-use croner::Cron;
-
-use crate::errors::{ErrorCode, UserError};
-
-/// Parses a cron expression: 5 fields (minute hour day-of-month month
-/// day-of-week), or 6 with a leading seconds field.
-pub fn parse_cron(expr: &str) -> Result<Cron, String> {
-    CronParser::builder()
-        .seconds(Seconds::Optional)
-        .build()
-        .parse(expr)
-        .map_err(|e| e.to_string())
-}
-
-/// The first time after `after_ms` (Unix ms) the schedule is due.
-pub fn next_due_ms(cron: &Cron, after_ms: u64) -> Option<u64> {
-    let after = DateTime::<Utc>::from_timestamp_millis(i64::try_from(after_ms).ok()?)?;
-    let next = cron.find_next_occurrence(&after, false).ok()?;
-    u64::try_from(next.timestamp_millis()).ok()
-}
+use nexus_errors::{ErrorCode, UserError};
 
 /// When each schedule last fired, kept in `{data_dir}/schedules.json`.
 #[derive(Debug)]
@@ -96,21 +75,6 @@ fn internal(message: &str) -> UserError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn five_and_six_field_expressions() {
-        let nightly = parse_cron("0 3 * * *").unwrap();
-        // 2026-01-01T00:00:00Z → 03:00 the same day.
-        let midnight = 1_767_225_600_000;
-        assert_eq!(
-            next_due_ms(&nightly, midnight),
-            Some(midnight + 3 * 3_600_000)
-        );
-        let every_second = parse_cron("* * * * * *").unwrap();
-        assert_eq!(next_due_ms(&every_second, midnight), Some(midnight + 1000));
-        assert!(parse_cron("61 * * * *").is_err());
-        assert!(parse_cron("not cron").is_err());
-    }
 
     #[test]
     fn fired_log_survives_reopen() {

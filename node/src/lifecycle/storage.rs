@@ -7,9 +7,8 @@ use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::errors::{ErrorCode, UserError};
-use crate::sandbox::remove_workbook_file;
-use crate::workbook::Workbook;
+use nexus_errors::{ErrorCode, UserError};
+use nexus_workbook::Workbook;
 
 /// Suffix of copies in progress; recovery deletes any it finds.
 pub const PARTIAL_SUFFIX: &str = ".partial";
@@ -44,13 +43,13 @@ pub fn checkpoint_live(path: &Path) -> Result<(), UserError> {
 pub fn clear_tmp(path: &Path) -> Result<u64, UserError> {
     let workbook = Workbook::open_live(path).map_err(|e| internal(&e.to_string()))?;
     let tmp = workbook
-        .volume_stats(crate::workbook::Volume::Tmp)
+        .volume_stats(nexus_workbook::Volume::Tmp)
         .map_err(|e| internal(&e.to_string()))?;
     if tmp.files == 0 {
         return Ok(0);
     }
     let removed = workbook
-        .clear_volume(crate::workbook::Volume::Tmp)
+        .clear_volume(nexus_workbook::Volume::Tmp)
         .map_err(|e| internal(&e.to_string()))?;
     workbook.close().map_err(|e| internal(&e.to_string()))?;
     Ok(removed)
@@ -82,6 +81,15 @@ fn io_error(action: &str, e: io::Error) -> UserError {
 
 fn internal(message: &str) -> UserError {
     UserError::new(ErrorCode::Internal, message.to_string())
+}
+
+/// Removes a workbook file with its `-wal` and `-shm` companions.
+pub fn remove_workbook_file(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
 }
 
 #[cfg(test)]

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use nexus_raft::{Command, Sandbox, SandboxState};
 use tracing::info;
 
-use super::{now_ms, SandboxManager, Verb};
-use crate::engine::{CommandInput, CommandOutput, CompiledModule, Profile, SandboxContext};
-use crate::errors::{Coded, ErrorCode, UserError};
+use super::{SandboxManager, Verb};
+use crate::clock::now_ms;
 use crate::lifecycle::CallGuard;
+use nexus_engine::{CommandInput, CommandOutput, CompiledModule, Profile, SandboxContext};
+use nexus_errors::{Coded, ErrorCode, UserError};
 
 /// A sandbox ready for one call: held active, its module compiled.
 pub(super) struct Prepared {

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::engine::{DataError, FileStat, SandboxData};
-use crate::workbook::{Volume, Workbook, WorkbookError, DEFAULT_MODE};
+use nexus_engine::{DataError, FileStat, SandboxData};
+use nexus_workbook::{Volume, Workbook, WorkbookError, DEFAULT_MODE};
 
 /// A sandbox's live workbook, opened on first use and kept open until the
 /// sandbox is suspended (the handle is dropped with its context).

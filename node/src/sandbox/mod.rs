@@ -21,16 +21,17 @@ use nexus_raft::{Command, Response, Sandbox};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
+use crate::clock::now_ms;
 use crate::cluster::RegistryHandle;
-use crate::engine::{CompiledModule, Denials, Engine, Profile, ProfileTable, SandboxContext};
-use crate::errors::{Coded, ErrorCode, UserError};
 use crate::lifecycle::{Activity, ActivityTable};
 use crate::provenance::DockPolicy;
+use nexus_engine::{CompiledModule, Denials, Engine, Profile, ProfileTable, SandboxContext};
+use nexus_errors::{Coded, ErrorCode, UserError};
 
-pub use ids::{new_sandbox_id, now_ms};
-pub use store::remove_workbook_file;
+pub use crate::lifecycle::storage::remove_workbook_file;
+pub use crate::lifecycle::Verb;
+pub use ids::new_sandbox_id;
 use store::SandboxFiles;
-pub use verbs::Verb;
 
 /// What the caller asks for when docking a workbook.
 #[derive(Debug, Default, Clone)]

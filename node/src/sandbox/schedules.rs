@@ -11,11 +11,13 @@ use croner::Cron;
 use nexus_raft::{Sandbox, SandboxState};
 use tracing::{info, warn};
 
-use super::{now_ms, SandboxManager};
-use crate::engine::CommandInput;
-use crate::errors::UserError;
-use crate::lifecycle::schedule::{next_due_ms, parse_cron, FiredLog};
-use crate::workbook::Workbook;
+use super::SandboxManager;
+use crate::clock::now_ms;
+use crate::lifecycle::schedule::FiredLog;
+use nexus_engine::CommandInput;
+use nexus_errors::UserError;
+use nexus_workbook::Workbook;
+use nexus_workbook::{next_due_ms, parse_cron};
 
 /// One schedule of a workbook, ready to fire.
 #[derive(Debug)]

@@ -4,9 +4,9 @@
 use tracing::info;
 
 use super::SandboxManager;
-use crate::engine::wire::{HttpRequest, HttpResponse};
-use crate::engine::CallError;
-use crate::errors::{Coded, ErrorCode, UserError};
+use nexus_engine::wire::{HttpRequest, HttpResponse};
+use nexus_engine::CallError;
+use nexus_errors::{Coded, ErrorCode, UserError};
 
 impl SandboxManager {
     /// Runs `request` through the entry module's HTTP handler (a fresh

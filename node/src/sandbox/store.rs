@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::errors::{Coded, ErrorCode, UserError};
-use crate::workbook::{ModuleInfo, Workbook};
+use nexus_errors::{Coded, ErrorCode, UserError};
+use nexus_workbook::{ModuleInfo, Workbook};
+
+use crate::lifecycle::storage::remove_workbook_file;
 
 /// The directories holding live sandbox files, cold (frozen or archived)
 /// copies and staged uploads.
@@ -148,7 +150,7 @@ pub fn load_live_module(path: &Path, name: Option<&str>) -> Result<EntryModule, 
 }
 
 fn read_module(
-    workbook: Result<Workbook, crate::workbook::WorkbookError>,
+    workbook: Result<Workbook, nexus_workbook::WorkbookError>,
     name: Option<&str>,
 ) -> Result<EntryModule, UserError> {
     let workbook = workbook.map_err(|e| e.to_user_error())?;
@@ -158,7 +160,7 @@ fn read_module(
         Some(name) => workbook.module_wasm(name).map(|wasm| {
             let info = ModuleInfo {
                 name: name.to_string(),
-                sha256: crate::workbook::sha256_hex(&wasm),
+                sha256: nexus_workbook::sha256_hex(&wasm),
                 size: wasm.len() as u64,
             };
             (info, wasm)
@@ -171,15 +173,6 @@ fn read_module(
         module_sha256: info.sha256,
         wasm,
     })
-}
-
-/// Removes a workbook file with its `-wal` and `-shm` companions.
-pub fn remove_workbook_file(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(name));
-    }
 }
 
 fn io_error(action: &str, path: &Path, e: std::io::Error) -> UserError {

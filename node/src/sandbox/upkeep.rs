@@ -6,11 +6,12 @@ use std::path::Path;
 
 use tracing::{error, info, warn};
 
-use super::{now_ms, SandboxManager};
-use crate::errors::UserError;
+use super::SandboxManager;
+use crate::clock::now_ms;
 use crate::lifecycle::ladder::{due, LifecycleConfig, TickReport};
 use crate::lifecycle::recovery::{plan, RecoveryReport, Repair};
 use crate::lifecycle::storage::{self, PARTIAL_SUFFIX};
+use nexus_errors::UserError;
 
 impl SandboxManager {
     /// Makes every local sandbox's files agree with its recorded state and

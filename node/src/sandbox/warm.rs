@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::engine::SandboxContext;
+use nexus_engine::SandboxContext;
 
 /// Open contexts by sandbox id, at most `cap` of them when none is in use.
 #[derive(Debug)]
@@ -83,7 +83,7 @@ impl WarmSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Profile;
+    use nexus_engine::Profile;
 
     fn context() -> Arc<SandboxContext> {
         Arc::new(SandboxContext::ephemeral(&Profile::compute()))

@@ -6,9 +6,9 @@
 
 use rusqlite::Connection;
 
+use super::api_keys::is_key_hash;
 use super::command::{Command, Response, TokenCommand};
 use super::error::RegistryError;
-use super::keys::is_key_hash;
 use super::model::{Role, Sandbox, Tenant};
 use super::names::{validate_sandbox_name, validate_tenant_name};
 use super::nodes::{self, JoinedNode};

@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+use nexus_errors::{Coded, ErrorCode};
+
+use super::tokens::TokenRefusal;
+
 use super::state::{join_states, SandboxState};
 
 /// Why a command was refused or a read failed.
@@ -161,6 +165,30 @@ impl fmt::Display for ParseEnumError {
 }
 
 impl std::error::Error for ParseEnumError {}
+
+/// The catalog code a user sees for each registry error.
+impl Coded for RegistryError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            RegistryError::TenantExists { .. } => ErrorCode::TenantExists,
+            RegistryError::TenantNameInvalid { .. } => ErrorCode::TenantNameInvalid,
+            RegistryError::SandboxNameInvalid { .. } => ErrorCode::SandboxNameInvalid,
+            RegistryError::SandboxNameTaken { .. } => ErrorCode::SandboxNameTaken,
+            RegistryError::SandboxNotFound { .. } => ErrorCode::SandboxNotFound,
+            RegistryError::InvalidTransition { .. } => ErrorCode::SandboxInvalidTransition,
+            RegistryError::StaleGeneration { .. } => ErrorCode::SandboxStaleGeneration,
+            RegistryError::JoinToken(refusal) => match refusal {
+                TokenRefusal::NotFound { .. } => ErrorCode::JoinTokenNotFound,
+                TokenRefusal::Expired { .. } => ErrorCode::JoinTokenExpired,
+                TokenRefusal::UsedUp { .. } => ErrorCode::JoinTokenUsedUp,
+                TokenRefusal::Revoked { .. } => ErrorCode::JoinTokenRevoked,
+                TokenRefusal::SecretMismatch { .. } => ErrorCode::JoinTokenInvalid,
+                TokenRefusal::Exists { .. } => ErrorCode::Internal,
+            },
+            _ => ErrorCode::Internal,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,10 +5,10 @@
 //! or the environment, and each command is one SQLite transaction, so a
 //! refused command leaves no trace and replicas applying the same log agree.
 
+mod api_keys;
 mod apply;
 mod command;
 mod error;
-mod keys;
 mod model;
 mod names;
 mod nodes;
@@ -24,9 +24,9 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
+pub use api_keys::hash_api_key;
 pub use command::{Command, Response, TokenCommand};
 pub use error::{ParseEnumError, RegistryError};
-pub use keys::hash_api_key;
 pub use model::{Principal, Role, Sandbox, Tenant};
 pub use names::{validate_sandbox_name, validate_tenant_name, MAX_NAME_LEN};
 pub use nodes::{JoinedNode, RevokedNode};

@@ -1,5 +1,8 @@
 //! Integration tests of the registry's public API.
 
+// Tests: a failed unwrap or panic is a loud test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod commands;
 mod determinism;
 mod isolation;

@@ -1,5 +1,8 @@
 //! Tests of the Raft stores and a small in-process cluster.
 
+// Tests: a failed unwrap or panic is a loud test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod cluster;
 mod memnet;
 mod restart;

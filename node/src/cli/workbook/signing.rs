@@ -8,8 +8,8 @@ use nexus_tls::SigningIdentity;
 use serde::Serialize;
 
 use super::super::output::print_json;
-use crate::errors::{Coded, ErrorCode, UserError};
-use crate::workbook::{trusted_signer, SignatureRecord, Workbook};
+use nexus_errors::{Coded, ErrorCode, UserError};
+use nexus_workbook::{trusted_signer, SignatureRecord, Workbook};
 
 /// `--json` answer of `sign` and `verify`.
 #[derive(Debug, Serialize)]
@@ -43,7 +43,7 @@ pub fn sign(file: &Path, key: Option<PathBuf>, json: bool) -> Result<(), UserErr
 /// `nexus workbook verify FILE [--signer DID]`: every signature must match
 /// the workbook's code, and `signer`, if given, must be among them.
 pub fn verify(file: &Path, signer: Option<String>, json: bool) -> Result<(), UserError> {
-    let user = |e: crate::workbook::WorkbookError| e.to_user_error();
+    let user = |e: nexus_workbook::WorkbookError| e.to_user_error();
     let workbook = Workbook::open_unchecked_modules(file).map_err(user)?;
     let records = workbook.verify_signatures().map_err(user)?;
     if let Some(signer) = signer {

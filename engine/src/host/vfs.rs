@@ -1,0 +1,199 @@
+//! The `vfs` group: files in the sandbox's own volumes (0 workspace,
+//! 1 memory, 2 tmp). Paths are relative, `/`-separated, with no empty, `.`
+//! or `..` component, no NUL or backslash, at most 1024 bytes; anything else
+//! is refused (`ERR_DENIED`) and counted as a denial.
+
+use wasmtime::{Caller, Linker};
+
+use super::super::abi::{self, ERR_DENIED, ERR_INVALID, ERR_NOT_FOUND, MAX_FILE, MAX_PATH};
+use super::super::capability::Capability;
+use super::super::state::GuestState;
+use super::kv::io;
+use super::{granted, mem, ret};
+use nexus_workbook::Volume;
+
+pub(super) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
+    linker.func_wrap(abi::MODULE, "vfs_read", vfs_read)?;
+    linker.func_wrap(abi::MODULE, "vfs_write", vfs_write)?;
+    linker.func_wrap(abi::MODULE, "vfs_list", vfs_list)?;
+    linker.func_wrap(abi::MODULE, "vfs_stat", vfs_stat)?;
+    linker.func_wrap(abi::MODULE, "vfs_delete", vfs_delete)?;
+    Ok(())
+}
+
+/// `vfs_read(vol, path_ptr, path_len, out_ptr, out_cap) -> len | error`:
+/// the file's length; the contents are written only if they fit.
+fn vfs_read(
+    mut caller: Caller<'_, GuestState>,
+    vol: i32,
+    pp: i32,
+    pl: i32,
+    op: i32,
+    oc: i32,
+) -> i32 {
+    ret((|| {
+        let (volume, path) = target(&mut caller, vol, pp, pl, "vfs_read")?;
+        mem::check_buffer(&mut caller, op, oc)?;
+        let data = caller.data().host.sandbox.data().clone();
+        let contents = data
+            .read_file(volume, &path)
+            .map_err(|e| io(&caller, "vfs_read", e))?
+            .ok_or(ERR_NOT_FOUND)?;
+        mem::write_out(&mut caller, op, oc, &contents)
+    })())
+}
+
+/// `vfs_write(vol, path_ptr, path_len, data_ptr, data_len) -> 0 | error`.
+fn vfs_write(
+    mut caller: Caller<'_, GuestState>,
+    vol: i32,
+    pp: i32,
+    pl: i32,
+    dp: i32,
+    dl: i32,
+) -> i32 {
+    ret((|| {
+        let (volume, path) = target(&mut caller, vol, pp, pl, "vfs_write")?;
+        let contents = mem::read_capped(&mut caller, dp, dl, MAX_FILE, "vfs", || {
+            format!("vfs_write {volume}/{path}: file")
+        })?;
+        let data = caller.data().host.sandbox.data().clone();
+        data.write_file(volume, &path, &contents)
+            .map_err(|e| io(&caller, "vfs_write", e))?;
+        Ok(0)
+    })())
+}
+
+/// `vfs_list(vol, prefix_ptr, prefix_len, out_ptr, out_cap) -> len | error`:
+/// the paths starting with the prefix, each followed by a NUL byte; written
+/// only if they fit.
+fn vfs_list(
+    mut caller: Caller<'_, GuestState>,
+    vol: i32,
+    pp: i32,
+    pl: i32,
+    op: i32,
+    oc: i32,
+) -> i32 {
+    ret((|| {
+        granted(caller.data(), Capability::Vfs, "vfs_list")?;
+        let volume = volume(vol)?;
+        let prefix = mem::read(&mut caller, pp, pl, MAX_PATH)?;
+        let prefix = String::from_utf8(prefix).map_err(|_| ERR_INVALID)?;
+        mem::check_buffer(&mut caller, op, oc)?;
+        let data = caller.data().host.sandbox.data().clone();
+        let paths = data
+            .list(volume, &prefix)
+            .map_err(|e| io(&caller, "vfs_list", e))?;
+        let mut out = Vec::new();
+        for p in paths {
+            out.extend_from_slice(p.as_bytes());
+            out.push(0);
+        }
+        mem::write_out(&mut caller, op, oc, &out)
+    })())
+}
+
+/// `vfs_stat(vol, path_ptr, path_len, out_ptr) -> 0 | error`: writes 16
+/// bytes at `out_ptr`, the size then the mtime (Unix ms), u64 little-endian.
+fn vfs_stat(mut caller: Caller<'_, GuestState>, vol: i32, pp: i32, pl: i32, op: i32) -> i32 {
+    ret((|| {
+        let (volume, path) = target(&mut caller, vol, pp, pl, "vfs_stat")?;
+        mem::check_buffer(&mut caller, op, 16)?;
+        let data = caller.data().host.sandbox.data().clone();
+        let stat = data
+            .stat(volume, &path)
+            .map_err(|e| io(&caller, "vfs_stat", e))?
+            .ok_or(ERR_NOT_FOUND)?;
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&stat.size.to_le_bytes());
+        out[8..].copy_from_slice(&stat.mtime_ms.to_le_bytes());
+        mem::write_out(&mut caller, op, 16, &out).map(|_| 0)
+    })())
+}
+
+/// `vfs_delete(vol, path_ptr, path_len) -> 1 (removed) | 0 (absent) | error`.
+fn vfs_delete(mut caller: Caller<'_, GuestState>, vol: i32, pp: i32, pl: i32) -> i32 {
+    ret((|| {
+        let (volume, path) = target(&mut caller, vol, pp, pl, "vfs_delete")?;
+        let data = caller.data().host.sandbox.data().clone();
+        let existed = data
+            .delete(volume, &path)
+            .map_err(|e| io(&caller, "vfs_delete", e))?;
+        Ok(i32::from(existed))
+    })())
+}
+
+/// Checks the grant and reads the volume and path of a file operation.
+fn target(
+    caller: &mut Caller<'_, GuestState>,
+    vol: i32,
+    ptr: i32,
+    len: i32,
+    op: &str,
+) -> Result<(Volume, String), i32> {
+    granted(caller.data(), Capability::Vfs, op)?;
+    let volume = volume(vol)?;
+    let bytes = mem::read_capped(caller, ptr, len, MAX_PATH, "vfs", || format!("{op}: path"))?;
+    let path = String::from_utf8(bytes).map_err(|_| ERR_INVALID)?;
+    if let Err(reason) = check_path(&path) {
+        let what = format!("{op} {volume}/{path}: {reason}");
+        caller.data().host.sandbox.deny("vfs", &what);
+        return Err(ERR_DENIED);
+    }
+    Ok((volume, path))
+}
+
+/// The volume numbered `n`.
+fn volume(n: i32) -> Result<Volume, i32> {
+    match n {
+        0 => Ok(Volume::Workspace),
+        1 => Ok(Volume::Memory),
+        2 => Ok(Volume::Tmp),
+        _ => Err(ERR_INVALID),
+    }
+}
+
+/// Why `path` is not a plain relative path inside a volume, if it is not.
+fn check_path(path: &str) -> Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("empty path");
+    }
+    if path.starts_with('/') {
+        return Err("absolute path");
+    }
+    if path.contains('\0') || path.contains('\\') {
+        return Err("NUL or backslash in path");
+    }
+    if path
+        .split('/')
+        .any(|p| p.is_empty() || p == "." || p == "..")
+    {
+        return Err("empty, `.` or `..` component");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_path;
+
+    #[test]
+    fn paths_stay_inside_the_volume() {
+        assert!(check_path("notes/a.txt").is_ok());
+        assert!(check_path("a..b").is_ok());
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "./a",
+            "a/",
+            "a\\..\\b",
+            "a\0",
+        ] {
+            assert!(check_path(bad).is_err(), "{bad:?}");
+        }
+    }
+}

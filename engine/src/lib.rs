@@ -1,0 +1,317 @@
+//! The wasmtime engine: profiles, limits and call shapes.
+//!
+//! One [`Engine`] per node compiles modules (cached by sha256) and runs them
+//! in call shapes: `command` ([`Engine::run_command_with`]), `kernel`
+//! ([`Engine::kernel_with`]) and `serve` ([`Engine::http_handler_with`],
+//! HTTP messages in [`wire`]). Guests reach the host through host ABI v1
+//! ([`abi`]), one capability group per [`Capability`], gated by their
+//! profile ([`ProfileTable`]) and counted in a [`DenialCounter`] when
+//! refused. What groups share across sandboxes — tenant queues, tenant
+//! signing keys, the [`net`] broker — lives in the engine's [`HostServices`]. Every call is bounded by its [`Profile`]: linear memory through
+//! a resource limiter, CPU time through epoch interruption (a background
+//! ticker advances the epoch every [`TICK`]), wall time through a tokio
+//! timeout, and captured output through capped pipes. Hostile guests hit a
+//! limit and get a [`CallError`] naming it; the node keeps serving.
+//!
+//! Instances come from wasmtime's pooling allocator, sized by
+//! [`EngineConfig`] for the instances alive at once (running commands and
+//! live kernels), not for docked sandboxes; when the pool is full, new
+//! instances wait for a slot. With [`EngineConfig::cache_dir`] set, compiled
+//! modules are kept on disk between runs (see the `cache` module docs for
+//! why loading them is safe).
+//!
+//! ## Layout
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `abi` | Host ABI v1: the import module, its functions by capability group, the error codes they return and their limits. |
+//! | `cache` | Compiled modules and the caches of them, keyed by the sha256 of the module bytes: in memory always, and on disk (precompiled `.cwasm`) when the engine has a cache directory. |
+//! | `capability` | Capabilities: groups of host imports a profile may grant. |
+//! | `command` | The `command` call shape: a WASI preview 1 program run through `_start`, with args and stdin in and stdout, stderr and the exit code out. |
+//! | `config` | Engine configuration: the pooling instance allocator (sized for the instances running at once, not for docked sandboxes), the semaphore in front of it, and where precompiled modules are kept on disk. |
+//! | `context` | The sandbox a call runs for: its id (for logs), its tenant (whose queues and key `queue` and `sign` reach), its data (what `kv` and `vfs` reach), its denial counter, its concurrent-call slots and the shared host services. |
+//! | `cpu` | CPU time accounting by epoch interruption. |
+//! | `data` | What a guest's `kv` and `vfs` imports reach: the sandbox's data behind a trait, so the engine never touches storage itself. |
+//! | `denials` | Denial accounting: every refusal of a guest (an ungranted import at instantiate, a refused path, an oversized key or value, a log flood) is logged with its sandbox, capability and target, and counted per sandbox. |
+//! | `error` | Errors of the engine: `EngineError` when the engine cannot be set up, `CallError` when compiling or running a guest fails. |
+//! | `host/` | Host ABI v1: the `nexus_v1` imports, in capability groups. |
+//! | `kernel` | Arena instances: the `kernel` call shape, `process(in_len) -> out_len` over an exported memory arena, and the `serve` shape's handler, `nexus_http(req_len) -> resp_len` over the same arena (`Entry`). |
+//! | `limits` | The per-call memory limiter: caps linear memory (all memories of the store together), tables and instance counts, and records the first denied growth so a resulting trap is reported as a memory limit, not a bug. |
+//! | `link` | Preparing a compiled module for a call: the engine check, the capability gate, the cached link, and a fresh store armed with the profile's limits. |
+//! | `net/` | The `net` broker: HTTP requests of guests, made by the host. |
+//! | `profile` | Profiles: the resource budget and capabilities a call runs under. |
+//! | `profile_table` | The node's profiles: the built-ins plus custom ones from `nexus.toml` (`[profiles.NAME]`), resolved by name, failing closed to `compute`. |
+//! | `queue` | Bounded FIFO queues between the sandboxes of one tenant, in memory on the node (lost on restart). |
+//! | `services` | What host functions share across sandboxes: the tenant queues, the tenant signing keys and the `net` broker, made once per engine. |
+//! | `signer` | The tenant signing keys as the `sign` host functions see them: a trait the engine owns and the node implements over its key store, so the engine never touches key files itself. |
+//! | `state` | The store data every call shape shares, and the one linker providing WASI preview 1 and host ABI v1 to all of them. |
+//! | `ticker` | The epoch ticker: one background thread per engine advancing wasmtime's epoch every `TICK`. |
+//! | `trap` | Turning wasmtime errors into messages that name what failed: the trap, and the guest function it happened in. |
+//! | `wire` | The binary form of HTTP messages crossing the guest boundary, shared by `net_fetch` (guest → host request, host → guest response) and the `serve` shape (host → guest request, guest → host response). |
+
+#![deny(missing_docs)]
+
+pub mod abi;
+mod cache;
+mod capability;
+mod command;
+mod config;
+mod context;
+mod cpu;
+mod data;
+mod denials;
+mod error;
+mod host;
+mod kernel;
+mod limits;
+mod link;
+pub mod net;
+mod profile;
+mod profile_table;
+mod queue;
+mod services;
+mod signer;
+mod state;
+mod ticker;
+mod trap;
+pub mod wire;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wasmtime::Linker;
+
+pub use cache::CompiledModule;
+pub use capability::{Capabilities, Capability, UnknownCapability};
+pub use command::{CommandInput, CommandOutput};
+pub use config::{largest_builtin_memory, EngineConfig, DEFAULT_POOL_INSTANCES, GUARD_BYTES};
+pub use context::{SandboxContext, NO_SANDBOX};
+pub use data::{DataError, FileStat, MemoryData, SandboxData};
+pub use denials::{Denial, DenialCounter, Denials};
+pub use error::{CallError, EngineError};
+pub use kernel::KernelInstance;
+pub use profile::{Profile, COMPUTE, NETWORK, STANDARD};
+pub use profile_table::{ProfileError, ProfileSpec, ProfileTable};
+pub use queue::QueueLimits;
+pub use services::{HostConfig, HostServices};
+pub use signer::{SignerError, TenantSigner};
+pub use ticker::TICK;
+
+use cache::ModuleCache;
+use config::Pool;
+use state::GuestState;
+
+/// The node's wasm engine. Cheap to clone; all clones share one wasmtime
+/// engine, one module cache and one epoch ticker.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: wasmtime::Engine,
+    linker: Linker<GuestState>,
+    modules: ModuleCache,
+    pool: Pool,
+    services: Arc<HostServices>,
+    config: EngineConfig,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// [`Engine::with_config`] with the defaults: a pool of
+    /// [`DEFAULT_POOL_INSTANCES`] instances of up to
+    /// [`largest_builtin_memory`] each, no disk cache.
+    pub fn new() -> Result<Engine, EngineError> {
+        Engine::with_config(EngineConfig::default())
+    }
+
+    /// Sets up wasmtime (epoch interruption, no fuel, the pooling allocator
+    /// as `config` sizes it; async calls need no switch since wasmtime 42),
+    /// opens the disk cache if any, links the host functions and starts the
+    /// epoch ticker, which stops by itself once the engine and every module
+    /// compiled by it are dropped.
+    pub fn with_config(config: EngineConfig) -> Result<Engine, EngineError> {
+        let wasmtime_config = config.wasmtime()?;
+        let engine = wasmtime::Engine::new(&wasmtime_config)
+            .map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        let modules = match &config.cache_dir {
+            Some(dir) => ModuleCache::on_disk(&engine, dir)?,
+            None => ModuleCache::default(),
+        };
+        let linker = state::linker(&engine).map_err(|e| EngineError::Linker(e.to_string()))?;
+        ticker::spawn(&engine)?;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                modules,
+                pool: Pool::new(&config),
+                services: Arc::new(HostServices::new(&config.host)),
+                config,
+            }),
+        })
+    }
+
+    /// The configuration this engine was made with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The host services (tenant queues, keys, `net` broker) shared by the
+    /// sandboxes of this engine; give them to [`SandboxContext::with_tenant`].
+    pub fn services(&self) -> &Arc<HostServices> {
+        &self.inner.services
+    }
+
+    /// Instance pool slots free right now (of
+    /// [`EngineConfig::pool_instances`]).
+    pub fn pool_available(&self) -> usize {
+        self.inner.pool.available()
+    }
+
+    /// Modules loaded from the disk cache instead of compiled, so far.
+    pub fn disk_cache_hits(&self) -> u64 {
+        self.inner.modules.disk_hits()
+    }
+
+    /// Where the precompiled form of the module `sha256` is kept, if this
+    /// engine has a disk cache.
+    pub fn disk_cache_path(&self, sha256: &str) -> Option<PathBuf> {
+        self.inner.modules.disk_path(sha256)
+    }
+
+    /// The compiled module for `wasm` (binary or WAT text), whose lowercase
+    /// hex sha256 is `sha256`; cached in memory by that digest. Bytes that do
+    /// not hash to `sha256`, and invalid modules, fail with
+    /// [`CallError::ModuleInvalid`]. Imports and `_start` are checked when the
+    /// module is first run, since what a call shape links differs.
+    ///
+    /// With a disk cache, a module compiled before (by this node, with this
+    /// wasmtime and configuration) is loaded from disk instead; a cache file
+    /// that does not load is deleted and the module recompiled.
+    ///
+    /// Compiling is CPU heavy (milliseconds to seconds): async callers run
+    /// this in `tokio::task::spawn_blocking`. Cache hits are cheap.
+    pub fn compile(&self, sha256: &str, wasm: &[u8]) -> Result<Arc<CompiledModule>, CallError> {
+        self.inner
+            .modules
+            .get_or_compile(&self.inner.engine, sha256, wasm)
+    }
+
+    /// Runs `module` in the `command` shape under `profile`: WASI preview 1
+    /// `_start` with `argv = [module name] + input.args`, stdin from
+    /// `input.stdin`, stdout and stderr captured, no preopened directories,
+    /// no environment, no network. The guest yields to the executor every
+    /// [`TICK`] while it runs, so long calls do not starve others. Must run
+    /// inside a tokio runtime with its time driver enabled.
+    ///
+    /// A guest calling `proc_exit(n)` finishes with exit code `n`, even after
+    /// a denied memory growth it handled. Failures, in order of precedence:
+    /// more output than the cap ([`CallError::OutputLimit`]), the wall-clock
+    /// deadline ([`CallError::Timeout`]), a denied memory or table growth
+    /// ([`CallError::MemoryLimit`]), the CPU budget ([`CallError::CpuLimit`]),
+    /// link or instantiation errors ([`CallError::InstantiateFailed`]) and
+    /// traps ([`CallError::Trapped`]).
+    pub async fn run_command(
+        &self,
+        module: &CompiledModule,
+        profile: &Profile,
+        input: CommandInput,
+    ) -> Result<CommandOutput, CallError> {
+        let sandbox = Arc::new(SandboxContext::ephemeral(profile));
+        self.run_command_with(module, profile, input, sandbox).await
+    }
+
+    /// [`Engine::run_command`] for `sandbox`: host imports reach its data,
+    /// denials are counted in its counter, logs carry its id, and at most
+    /// `profile.max_concurrent` of its calls run at once. The instance holds
+    /// one slot of the engine's instance pool for the call; with the pool
+    /// full, the call waits for a slot (within its wall-clock deadline). A module importing
+    /// a host function `profile` does not grant fails with
+    /// [`CallError::InstantiateFailed`] naming the import and capability.
+    pub async fn run_command_with(
+        &self,
+        module: &CompiledModule,
+        profile: &Profile,
+        input: CommandInput,
+        sandbox: Arc<SandboxContext>,
+    ) -> Result<CommandOutput, CallError> {
+        command::run(
+            &self.inner.engine,
+            &self.inner.linker,
+            &self.inner.pool,
+            module,
+            profile,
+            input,
+            sandbox,
+        )
+        .await
+    }
+
+    /// A `kernel` instance of `module` under `profile`, without a sandbox
+    /// (in-memory data, id `-`). See [`Engine::kernel_with`].
+    pub async fn kernel(
+        &self,
+        module: &CompiledModule,
+        profile: &Profile,
+    ) -> Result<KernelInstance, CallError> {
+        let sandbox = Arc::new(SandboxContext::ephemeral(profile));
+        self.kernel_with(module, profile, sandbox).await
+    }
+
+    /// A `kernel` instance of `module` for `sandbox`, instantiated now (so
+    /// missing exports and ungranted imports fail here). Reuse it for many
+    /// [`KernelInstance::call`]s; each gets the profile's CPU and wall time.
+    /// The live instance holds one slot of the engine's instance pool until
+    /// it is dropped or discarded; with the pool full, making one waits.
+    pub async fn kernel_with(
+        &self,
+        module: &CompiledModule,
+        profile: &Profile,
+        sandbox: Arc<SandboxContext>,
+    ) -> Result<KernelInstance, CallError> {
+        self.arena_instance(kernel::Entry::Process, module, profile, sandbox)
+            .await
+    }
+
+    /// An HTTP handler instance of `module` for `sandbox` (the `serve`
+    /// shape): like [`Engine::kernel_with`], with `nexus_http(req_len) ->
+    /// resp_len` as the entry. Its calls take an encoded
+    /// [`HttpRequest`](wire::HttpRequest) and return an encoded
+    /// [`HttpResponse`](wire::HttpResponse).
+    pub async fn http_handler_with(
+        &self,
+        module: &CompiledModule,
+        profile: &Profile,
+        sandbox: Arc<SandboxContext>,
+    ) -> Result<KernelInstance, CallError> {
+        self.arena_instance(kernel::Entry::Http, module, profile, sandbox)
+            .await
+    }
+
+    async fn arena_instance(
+        &self,
+        entry: kernel::Entry,
+        module: &CompiledModule,
+        profile: &Profile,
+        sandbox: Arc<SandboxContext>,
+    ) -> Result<KernelInstance, CallError> {
+        let inner = &self.inner;
+        KernelInstance::new(
+            entry,
+            &inner.engine,
+            &inner.linker,
+            &inner.pool,
+            module,
+            profile,
+            sandbox,
+        )
+        .await
+    }
+}

@@ -1,0 +1,228 @@
+//! The error catalog: every error a user of the API or CLI can see has a
+//! stable code, an HTTP status and a hint. `docs/errors.md` lists them all and
+//! a test fails when the two disagree.
+
+#![deny(missing_docs)]
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! catalog {
+    ($( $(#[$doc:meta])* $variant:ident = ($code:literal, $status:literal, $hint:literal), )*) => {
+        /// A stable, documented error code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every code in the catalog, in documentation order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The code as it appears on the wire and in docs/errors.md.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)* }
+            }
+
+            /// The HTTP status the API answers with.
+            pub fn status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status,)* }
+            }
+
+            /// The code whose wire form is `code`, if it is in the catalog.
+            pub fn parse(code: &str) -> Option<ErrorCode> {
+                Self::ALL.iter().copied().find(|c| c.as_str() == code)
+            }
+
+            /// What the user can do about it.
+            pub fn hint(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $hint,)* }
+            }
+        }
+    };
+}
+
+catalog! {
+    // --- workbook files -------------------------------------------------
+    /// The path does not exist or cannot be read.
+    WorkbookUnreadable = ("WORKBOOK_UNREADABLE", 400, "check the path and its permissions"),
+    /// The file is not a SQLite database, or has no workbook `meta` table.
+    WorkbookNotAWorkbook = ("WORKBOOK_NOT_A_WORKBOOK", 400, "pass a file made by `nexus workbook new` or `nexus workbook pack`"),
+    /// The workbook's format version is newer than this node understands.
+    WorkbookVersionUnsupported = ("WORKBOOK_VERSION_UNSUPPORTED", 400, "upgrade this node, or re-pack the workbook with this node's version"),
+    /// The file is shorter than its SQLite header says.
+    WorkbookTruncated = ("WORKBOOK_TRUNCATED", 400, "the file was cut short (interrupted copy or upload); copy it again from its source"),
+    /// SQLite's integrity check failed or a table is malformed.
+    WorkbookCorrupt = ("WORKBOOK_CORRUPT", 400, "restore the workbook from a good copy; `sqlite3 FILE 'PRAGMA integrity_check'` shows the damage"),
+    /// A module stored in (or packed into) the workbook is not valid WebAssembly.
+    WorkbookModuleInvalid = ("WORKBOOK_MODULE_INVALID", 400, "rebuild the module (e.g. `cargo build --target wasm32-wasip1`) and pack again"),
+    /// `workbook.toml` is missing, unparsable, or names files that do not exist.
+    WorkbookManifestInvalid = ("WORKBOOK_MANIFEST_INVALID", 400, "fix workbook.toml; docs/guide.md describes its fields"),
+    /// The workbook's entry names a module it does not contain.
+    WorkbookEntryMissing = ("WORKBOOK_ENTRY_MISSING", 400, "set `entry` in workbook.toml to one of the packed modules"),
+    /// Writing the workbook file failed.
+    WorkbookWriteFailed = ("WORKBOOK_WRITE_FAILED", 500, "check free disk space and permissions of the output path"),
+    /// The workbook has no signature and a signature is required.
+    WorkbookUnsigned = ("WORKBOOK_UNSIGNED", 403, "sign it with `nexus workbook sign FILE` by a signer this node trusts ([dock] trusted_signers)"),
+    /// A signature does not verify, or a module changed after signing.
+    WorkbookSignatureInvalid = ("WORKBOOK_SIGNATURE_INVALID", 400, "the workbook's code changed after signing (or the signature is damaged); rebuild it from its source and sign it again"),
+    /// The workbook is validly signed, but by no signer this node trusts.
+    WorkbookSignerUntrusted = ("WORKBOOK_SIGNER_UNTRUSTED", 403, "add the signer's did:key to [dock] trusted_signers in nexus.toml, or have a trusted signer sign it"),
+
+    // --- authentication and tenants -------------------------------------
+    /// No `Authorization: Bearer` header.
+    AuthMissingKey = ("AUTH_MISSING_KEY", 401, "send `Authorization: Bearer <key>`; the admin key is in the data dir's admin.key"),
+    /// The bearer key is not known.
+    AuthInvalidKey = ("AUTH_INVALID_KEY", 401, "check the key; `nexus tenant create` makes a new tenant key"),
+    /// The key is valid but lacks the role for this operation.
+    AuthForbidden = ("AUTH_FORBIDDEN", 403, "this operation needs the admin key"),
+    /// No tenant with this name exists.
+    TenantNotFound = ("TENANT_NOT_FOUND", 404, "list tenants with `nexus tenant ls` (admin key)"),
+    /// A tenant with this name already exists.
+    TenantExists = ("TENANT_EXISTS", 409, "choose another tenant name"),
+    /// The tenant name is empty, too long or has characters outside [a-z0-9_-].
+    TenantNameInvalid = ("TENANT_NAME_INVALID", 400, "use 1-63 characters from a-z, 0-9, '-' and '_'"),
+
+    // --- sandboxes and calls ---------------------------------------------
+    /// No sandbox with this id exists for the caller's tenant.
+    SandboxNotFound = ("SANDBOX_NOT_FOUND", 404, "list your sandboxes with `nexus sandbox ls`"),
+    /// The sandbox name is empty, too long or has unusual characters.
+    SandboxNameInvalid = ("SANDBOX_NAME_INVALID", 400, "use 1-63 characters from a-z, A-Z, 0-9, '.', '-' and '_'"),
+    /// Another sandbox of this tenant already has this name.
+    SandboxNameTaken = ("SANDBOX_NAME_TAKEN", 409, "pick another name with --name, or remove the other sandbox"),
+    /// The lifecycle does not allow this transition from the current state.
+    SandboxInvalidTransition = ("SANDBOX_INVALID_TRANSITION", 409, "the message lists the states reachable from the current one"),
+    /// The sandbox changed since the caller read it (optimistic concurrency).
+    SandboxStaleGeneration = ("SANDBOX_STALE_GENERATION", 409, "read the sandbox again and retry with its current generation"),
+    /// The sandbox is archived or deleted and cannot take calls.
+    SandboxNotRunnable = ("SANDBOX_NOT_RUNNABLE", 409, "resume an archived sandbox with `nexus sandbox resume ID`; a deleted one is gone"),
+    /// The guest trapped (unreachable, out-of-bounds access, stack overflow...).
+    CallTrapped = ("CALL_TRAPPED", 422, "the message names the trap; fix the guest and dock it again"),
+    /// The guest used more CPU time than its profile allows.
+    CallCpuLimit = ("CALL_CPU_LIMIT", 422, "the guest ran past its profile's CPU time; make it do less per call or dock it with a larger profile"),
+    /// The guest tried to grow memory past its profile's cap.
+    CallMemoryLimit = ("CALL_MEMORY_LIMIT", 422, "the guest hit its profile's memory cap; use less memory or dock it with a larger profile"),
+    /// The call did not finish before its wall-clock deadline.
+    CallTimeout = ("CALL_TIMEOUT", 504, "the call exceeded its wall-clock deadline"),
+    /// The guest wrote more output than its profile allows.
+    CallOutputLimit = ("CALL_OUTPUT_LIMIT", 422, "write less to stdout/stderr, or dock with a profile with a larger output cap"),
+    /// The module could not be instantiated (missing import, no `_start`...).
+    CallInstantiateFailed = ("CALL_INSTANTIATE_FAILED", 422, "the message names the missing import or export; build the guest for wasm32-wasip1 as a command"),
+    /// The guest's HTTP handler returned bytes that are not an HTTP response.
+    CallBadResponse = ("CALL_BAD_RESPONSE", 502, "the handler must return an encoded response (docs/guest-abi.md, HTTP messages); the nexus-guest `http` module does this"),
+
+    // --- requests and the node -------------------------------------------
+    /// The request body or parameters are malformed.
+    RequestInvalid = ("REQUEST_INVALID", 400, "the message names the field; docs/http-api.md has the request shapes"),
+    /// The request body exceeds the node's upload limit.
+    RequestTooLarge = ("REQUEST_TOO_LARGE", 413, "raise `limits.max_upload_bytes` in nexus.toml or send a smaller workbook"),
+    /// The route does not exist.
+    RouteNotFound = ("ROUTE_NOT_FOUND", 404, "docs/http-api.md lists the routes"),
+    /// The route exists but not with this HTTP method.
+    MethodNotAllowed = ("METHOD_NOT_ALLOWED", 405, "docs/http-api.md lists the methods of each route"),
+    /// The node is shutting down and takes no new calls.
+    NodeShuttingDown = ("NODE_SHUTTING_DOWN", 503, "retry against another node or after the restart"),
+    /// The CLI could not reach the node.
+    NodeUnreachable = ("NODE_UNREACHABLE", 503, "start a node with `nexus up`, or point --node / NEXUS_NODE at a running one"),
+    /// nexus.toml or a NEXUS_* variable is invalid.
+    ConfigInvalid = ("CONFIG_INVALID", 400, "fix the named setting in nexus.toml or the environment"),
+    /// The node could not bind its listen address.
+    NodeBindFailed = ("NODE_BIND_FAILED", 500, "another process holds the port; stop it or set `listen` / NEXUS_LISTEN"),
+    /// Another node process already uses this data dir.
+    DataDirLocked = ("DATA_DIR_LOCKED", 409, "stop the other node, or use another data dir (NEXUS_DATA_DIR)"),
+    // --- the cluster ----------------------------------------------------
+    /// No leader committed the write (or confirmed a fresh read) in time.
+    ClusterNoLeader = ("CLUSTER_NO_LEADER", 503, "a majority of the cluster's nodes must be up and reachable; `nexus status` shows the leader and members"),
+    /// Raft stopped on this node (storage failure or shutdown).
+    ClusterStopped = ("CLUSTER_STOPPED", 503, "the node log says why; restart the node"),
+    /// The node has peers configured but no certificate of its cluster.
+    ClusterIdentityMissing = ("CLUSTER_IDENTITY_MISSING", 500, "put this node's node.pem, node.key and ca.pem in {data_dir}/tls (docs/operations.md), or join with a token"),
+    /// The node's certificate, key or CA cannot be used.
+    ClusterIdentityInvalid = ("CLUSTER_IDENTITY_INVALID", 500, "the message names the file; restore it or issue this node a new certificate"),
+    /// No join token with this id.
+    JoinTokenNotFound = ("JOIN_TOKEN_NOT_FOUND", 404, "list tokens with `nexus token ls`"),
+    /// The join token's lifetime is over.
+    JoinTokenExpired = ("JOIN_TOKEN_EXPIRED", 403, "make a new token with `nexus token create` on a cluster node"),
+    /// Every use of the join token is spent.
+    JoinTokenUsedUp = ("JOIN_TOKEN_USED_UP", 403, "make a new token with `nexus token create --uses N`"),
+    /// The join token was revoked.
+    JoinTokenRevoked = ("JOIN_TOKEN_REVOKED", 403, "ask the cluster's operator for a new token"),
+    /// The join token's secret is wrong.
+    JoinTokenInvalid = ("JOIN_TOKEN_INVALID", 403, "copy the whole token string as `nexus token create` printed it"),
+    /// The string given to `nexus join` is not a join token.
+    JoinTokenMalformed = ("JOIN_TOKEN_MALFORMED", 400, "pass the whole token as `nexus token create` printed it (or as {data_dir}/tls/join-token on the first node holds it): NXJ1.<ca-hash>.<id>.<secret>"),
+    /// The node at --peer presents a CA other than the one the token pins; nothing was sent.
+    JoinCaMismatch = ("JOIN_CA_MISMATCH", 403, "the token and --peer belong to different clusters: point --peer at a node of the token's cluster, or get a token from the cluster at --peer"),
+    /// The node at --peer could not be reached.
+    JoinPeerUnreachable = ("JOIN_PEER_UNREACHABLE", 503, "--peer must be a running node's Raft address ([cluster] raft_listen, HOST:PORT)"),
+    /// The node at --peer answered, but not as a join endpoint.
+    JoinPeerRefused = ("JOIN_PEER_REFUSED", 502, "--peer must be the Raft address of a Nexus node of this cluster; the message says what it answered"),
+    /// The node that got the join does not hold the cluster CA, so it cannot sign.
+    JoinNotCa = ("JOIN_NOT_CA", 409, "send the join (--peer) to the node that ran `nexus init`: only it holds the cluster CA key"),
+    /// The joiner's certificate request is not a valid signed CSR.
+    JoinCsrInvalid = ("JOIN_CSR_INVALID", 400, "run `nexus join` from this build; it makes the key and CSR itself"),
+    /// The joiner named no address the cluster could reach it at.
+    JoinRequestInvalid = ("JOIN_REQUEST_INVALID", 400, "set [cluster] raft_listen (or advertise_raft) on the joining node to an address the cluster can reach"),
+    /// The data dir already belongs to a node (of this or another cluster).
+    JoinAlreadyMember = ("JOIN_ALREADY_MEMBER", 409, "start the node it holds with `nexus serve`, or join with an empty data dir (NEXUS_DATA_DIR)"),
+    /// `nexus init` on a data dir that already holds a node.
+    ClusterAlreadyInitialized = ("CLUSTER_ALREADY_INITIALIZED", 409, "start the node with `nexus serve`; to found another cluster, use an empty data dir"),
+    /// The data dir holds a node certificate but neither the CA nor a join record: a join did not finish.
+    ClusterJoinIncomplete = ("CLUSTER_JOIN_INCOMPLETE", 500, "the node refuses to run alone on it: move the data dir away and join again with a new token"),
+    /// No node with this id in the membership or the registry.
+    NodeNotFound = ("NODE_NOT_FOUND", 404, "list the nodes with `nexus node ls`"),
+    /// A node was asked to remove itself.
+    NodeRemoveSelf = ("NODE_REMOVE_SELF", 409, "send the removal to another node: `nexus --node http://OTHER-API node remove ID`"),
+    /// Removing the node would leave the cluster without a voter.
+    NodeLastVoter = ("NODE_LAST_VOTER", 409, "a cluster needs a voter; join another voter first"),
+    /// The sandbox is homed on another node, which runs its calls and verbs.
+    SandboxOnOtherNode = ("SANDBOX_ON_OTHER_NODE", 409, "send the request to the sandbox's home node; `nexus status` lists each node's API address"),
+    /// Something failed inside the node; the message says what.
+    Internal = ("INTERNAL", 500, "this is a bug or an environment problem (disk, permissions); the node log has details"),
+}
+
+/// An error as the user sees it on the wire and in the CLI.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message} (hint: {hint})")]
+pub struct UserError {
+    /// Stable code from the catalog.
+    pub code: String,
+    /// What failed, naming the thing.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+impl UserError {
+    /// Builds a user-facing error with the catalog's hint for `code`.
+    /// An error with `code`'s hint.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        UserError {
+            code: code.as_str().to_string(),
+            message: message.into(),
+            hint: code.hint().to_string(),
+        }
+    }
+
+    /// The HTTP status for this error's code (500 for codes not in the catalog).
+    /// The HTTP status of its code (500 for a code this build does not know).
+    pub fn status(&self) -> u16 {
+        ErrorCode::parse(&self.code).map_or(500, ErrorCode::status)
+    }
+
+    /// Whether this error carries `code`.
+    /// Whether it carries `code`.
+    pub fn is(&self, code: ErrorCode) -> bool {
+        self.code == code.as_str()
+    }
+}
+
+/// Implemented by every library error that can reach a user.
+pub trait Coded: std::fmt::Display {
+    /// The catalog code for this error.
+    fn code(&self) -> ErrorCode;
+
+    /// The user-facing form of this error.
+    fn to_user_error(&self) -> UserError {
+        UserError::new(self.code(), self.to_string())
+    }
+}

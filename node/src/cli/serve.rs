@@ -1,0 +1,57 @@
+//! `nexus up` (dev mode) and `nexus serve --config` (a configured node).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::config::{nexus_env, Config};
+use crate::daemon::{shutdown_signal, Node};
+use nexus_errors::UserError;
+
+/// Arguments of `nexus up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Pack, dock and call an example workbook directory at start.
+    #[arg(long, num_args = 0..=1, default_missing_value = "examples/hello", value_name = "DIR")]
+    pub example: Option<PathBuf>,
+    /// Listen address (overrides NEXUS_LISTEN).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Data directory (overrides NEXUS_DATA_DIR).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Arguments of `nexus serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The node's nexus.toml.
+    #[arg(long, short)]
+    pub config: PathBuf,
+}
+
+/// Runs a dev node with defaults (and env overrides) until a signal.
+pub async fn up(args: UpArgs) -> Result<(), UserError> {
+    let mut config = Config::load(None, nexus_env())?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    let node = Node::start(config).await?;
+    node.announce();
+    if let Some(dir) = args.example {
+        node.run_example(&dir).await?;
+    }
+    node.serve(shutdown_signal()).await
+}
+
+/// Runs a node configured by a file until a signal.
+pub async fn serve(args: ServeArgs) -> Result<(), UserError> {
+    let config = Config::load(Some(&args.config), nexus_env())?;
+    let node = Node::start(config).await?;
+    node.announce();
+    node.serve(shutdown_signal()).await
+}

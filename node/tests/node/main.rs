@@ -1,0 +1,22 @@
+//! The node's integration tests, one binary (one link of wasmtime): the
+//! HTTP API, the CLI and `nexus up` processes, crash recovery, hostile
+//! guests, the `net` broker, the serve shape, join tokens, the lifecycle,
+//! workbook signing and the error catalog.
+
+// Tests: a failed unwrap or panic is a loud test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api;
+mod cli;
+mod common;
+mod crash;
+mod dock_signing;
+mod error_catalog;
+mod examples;
+mod hostile;
+mod join_tokens;
+mod lifecycle;
+mod net_broker;
+mod serve;
+mod signing;
+mod workbook_sign;
