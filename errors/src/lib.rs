@@ -4,7 +4,9 @@
 
 #![deny(missing_docs)]
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::{Deserialize, Serialize, Serializer};
 
 macro_rules! catalog {
     ($( $(#[$doc:meta])* $variant:ident = ($code:literal, $status:literal, $hint:literal), )*) => {
@@ -180,12 +182,34 @@ catalog! {
     Internal = ("INTERNAL", 500, "this is a bug or an environment problem (disk, permissions); the node log has details"),
 }
 
-/// An error as the user sees it on the wire and in the CLI.
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Compares a code with a wire form (`code == "TENANT_EXISTS"`).
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// An error as the user sees it on the wire and in the CLI. On the wire the
+/// code is its string form; a code this build does not know (from a newer
+/// node) reads as [`ErrorCode::Internal`] with the code kept in the message.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, thiserror::Error)]
+#[serde(from = "WireError")]
 #[error("{code}: {message} (hint: {hint})")]
 pub struct UserError {
     /// Stable code from the catalog.
-    pub code: String,
+    pub code: ErrorCode,
     /// What failed, naming the thing.
     pub message: String,
     /// What to do about it.
@@ -194,25 +218,54 @@ pub struct UserError {
 
 impl UserError {
     /// Builds a user-facing error with the catalog's hint for `code`.
-    /// An error with `code`'s hint.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         UserError {
-            code: code.as_str().to_string(),
+            code,
             message: message.into(),
             hint: code.hint().to_string(),
         }
     }
 
-    /// The HTTP status for this error's code (500 for codes not in the catalog).
-    /// The HTTP status of its code (500 for a code this build does not know).
+    /// An error received as strings (from the API or a peer). A code not in
+    /// this build's catalog becomes [`ErrorCode::Internal`], its message
+    /// prefixed with the unknown code so nothing is lost.
+    pub fn from_wire(code: &str, message: String, hint: String) -> Self {
+        match ErrorCode::parse(code) {
+            Some(code) => UserError {
+                code,
+                message,
+                hint,
+            },
+            None => UserError {
+                code: ErrorCode::Internal,
+                message: format!("{code}: {message}"),
+                hint,
+            },
+        }
+    }
+
+    /// The HTTP status for this error's code.
     pub fn status(&self) -> u16 {
-        ErrorCode::parse(&self.code).map_or(500, ErrorCode::status)
+        self.code.status()
     }
 
     /// Whether this error carries `code`.
-    /// Whether it carries `code`.
     pub fn is(&self, code: ErrorCode) -> bool {
-        self.code == code.as_str()
+        self.code == code
+    }
+}
+
+/// The wire form of a [`UserError`], read before its code is checked.
+#[derive(Deserialize)]
+struct WireError {
+    code: String,
+    message: String,
+    hint: String,
+}
+
+impl From<WireError> for UserError {
+    fn from(wire: WireError) -> Self {
+        UserError::from_wire(&wire.code, wire.message, wire.hint)
     }
 }
 
@@ -224,5 +277,56 @@ pub trait Coded: std::fmt::Display {
     /// The user-facing form of this error.
     fn to_user_error(&self) -> UserError {
         UserError::new(self.code(), self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_form_is_the_code_string() {
+        let err = UserError::new(ErrorCode::TenantExists, "tenant acme already exists");
+        let json = serde_json::to_value(&err).expect("serialize");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "code": "TENANT_EXISTS",
+                "message": "tenant acme already exists",
+                "hint": ErrorCode::TenantExists.hint(),
+            })
+        );
+        let back: UserError = serde_json::from_value(json).expect("deserialize");
+        assert_eq!(back, err);
+        assert_eq!(back.status(), 409);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "TENANT_EXISTS: tenant acme already exists (hint: {})",
+                err.hint
+            )
+        );
+    }
+
+    #[test]
+    fn every_code_round_trips() {
+        for &code in ErrorCode::ALL {
+            let err = UserError::new(code, "m");
+            let back: UserError =
+                serde_json::from_str(&serde_json::to_string(&err).expect("serialize"))
+                    .expect("deserialize");
+            assert_eq!(back.code, code);
+        }
+    }
+
+    #[test]
+    fn an_unknown_code_reads_as_internal_and_keeps_its_message() {
+        let json =
+            r#"{"code":"QUOTA_EXCEEDED","message":"too many sandboxes","hint":"remove one"}"#;
+        let err: UserError = serde_json::from_str(json).expect("deserialize");
+        assert_eq!(err.code, ErrorCode::Internal);
+        assert_eq!(err.message, "QUOTA_EXCEEDED: too many sandboxes");
+        assert_eq!(err.hint, "remove one");
+        assert_eq!(err.status(), 500);
     }
 }

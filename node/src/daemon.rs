@@ -301,7 +301,7 @@ async fn bootstrap_admin(
 ) -> Result<Option<String>, UserError> {
     let key = match create_tenant(registry, DEFAULT_TENANT, Role::Admin).await {
         Ok((_, key)) => key,
-        Err(e) if e.code == ErrorCode::TenantExists.as_str() => return Ok(None),
+        Err(e) if e.is(ErrorCode::TenantExists) => return Ok(None),
         Err(e) => return Err(e),
     };
     write_secret(&data_dir.join(ADMIN_KEY_FILE), &key)?;

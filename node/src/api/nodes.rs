@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::Json;
-use nexus_raft::{Command, Response};
 
 use super::auth::Caller;
 use super::error::ApiError;
@@ -120,20 +119,7 @@ pub async fn remove(
         )
         .into());
     }
-    let command = Command::RemoveNode {
-        node_id: id,
-        at_ms: now_ms(),
-    };
-    match state.registry.write(command).await? {
-        Response::NodeRemoved { .. } => {}
-        other => {
-            return Err(UserError::new(
-                ErrorCode::Internal,
-                format!("registry answered a removal with {other:?}"),
-            )
-            .into())
-        }
-    }
+    state.registry.remove_node(id, now_ms()).await?;
     let left = state
         .raft
         .wait(Some(LEAVE_WAIT))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use nexus_raft::{Command, NodeRole, Response, TokenCommand};
+use nexus_raft::NodeRole;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
@@ -15,7 +15,6 @@ use super::extract::ApiJson;
 use super::types::{CreateJoinToken, JoinTokenCreated, JoinTokenList};
 use super::AppState;
 use crate::cluster::tokens::{self, TokenTerms};
-use nexus_errors::{ErrorCode, UserError};
 
 /// Default token lifetime: one hour.
 const DEFAULT_TTL_SECS: u64 = 3600;
@@ -54,17 +53,6 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require_admin()?;
-    let command = Command::JoinToken(TokenCommand::Revoke { token_id: id });
-    match state.registry.write(command).await? {
-        Response::JoinTokenRevoked { token_id } => Ok(Json(json!({ "id": token_id }))),
-        other => Err(unexpected(&other)),
-    }
-}
-
-fn unexpected(response: &Response) -> ApiError {
-    UserError::new(
-        ErrorCode::Internal,
-        format!("registry answered with an unexpected response: {response:?}"),
-    )
-    .into()
+    state.registry.revoke_join_token(&id).await?;
+    Ok(Json(json!({ "id": id })))
 }

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use nexus_raft::replication::Timing;
-use nexus_raft::Command;
+use nexus_raft::Role;
 use nexus_tls::ca::CA_VALIDITY;
 use nexus_tls::ClusterCa;
 use tokio::sync::oneshot;
@@ -15,6 +15,7 @@ use super::internal;
 use super::report::{percentile_us, Figure};
 use crate::cluster::{PeerConfig, RegistryHandle, Replica};
 use crate::config::Config;
+use crate::tenants;
 use nexus_errors::UserError;
 
 const NODES: u64 = 3;
@@ -97,14 +98,14 @@ async fn leader_loss(
     let leader = leader_of(&nodes[0].replica).await?;
     let survivor = (1..=NODES).find(|id| *id != leader).unwrap_or(leader);
     let registry = nodes[(survivor - 1) as usize].replica.registry();
-    registry.write(create_tenant("before-loss", 0)).await?;
+    create_tenant(&registry, "before-loss").await?;
     let lost = &mut nodes[(leader - 1) as usize];
     let started = Instant::now();
     if let Some(stop) = lost.stop.take() {
         let _ = stop.send(());
     }
     lost.replica.shutdown().await;
-    registry.write(create_tenant("after-loss", 0)).await?;
+    create_tenant(&registry, "after-loss").await?;
     let elapsed = started.elapsed();
     for node in nodes.iter_mut() {
         node.replica.shutdown().await;
@@ -184,12 +185,10 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn create_tenant(name: &str, at_ms: u64) -> Command {
-    Command::CreateTenant {
-        tenant_id: format!("tn_{name}"),
-        name: name.to_owned(),
-        at_ms,
-    }
+/// One registry write: a tenant with its key, as `POST /v1/tenants` makes it.
+async fn create_tenant(registry: &RegistryHandle, name: &str) -> Result<(), UserError> {
+    tenants::create_tenant(registry, name, Role::Tenant).await?;
+    Ok(())
 }
 
 /// `total` writes spread over `clients` concurrent writers: the rate and
@@ -211,7 +210,7 @@ async fn timed_writes(
             for i in 0..per_client {
                 let name = format!("{label}-{client}-{i}");
                 let began = Instant::now();
-                registry.write(create_tenant(&name, i as u64)).await?;
+                create_tenant(&registry, &name).await?;
                 samples.push(began.elapsed());
             }
             Ok::<_, UserError>(samples)

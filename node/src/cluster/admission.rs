@@ -11,14 +11,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use nexus_raft::replication::{NodeId, NodeInfo, Raft};
-use nexus_raft::{Command, Response, TokenCommand};
 use nexus_tls::ca::CA_VALIDITY;
 use nexus_tls::{hash_secret, ClusterCa};
 use nexus_transport::messages::{JoinGrant, JoinMsg, JoinRefusal, JoinReply};
 use nexus_transport::server::{async_trait, Admission};
 use tracing::{info, warn};
 
-use super::registry::RegistryHandle;
+use super::registry::{Redemption, RegistryHandle};
 use crate::clock::now_ms;
 use nexus_errors::{ErrorCode, UserError};
 
@@ -45,7 +44,7 @@ impl Admission for ClusterAdmission {
         self.try_admit(request).await.map_err(|e| {
             warn!(token_id, code = %e.code, message = %e.message, "join refused");
             JoinRefusal {
-                code: e.code,
+                code: e.code.as_str().to_owned(),
                 message: e.message,
                 hint: e.hint,
             }
@@ -84,23 +83,17 @@ impl ClusterAdmission {
             .read(|r| r.check_join_token(&request.token_id, &secret_hash, at_ms))?;
 
         let min_node_id = self.highest_known_id()? + 1;
-        let redeem = Command::JoinToken(TokenCommand::Redeem {
-            token_id: request.token_id.clone(),
-            secret_hash,
-            min_node_id,
-            at_ms,
-            raft_addr: request.raft_addr.clone(),
-            api_addr: request.api_addr.clone(),
-        });
-        let (node_id, role) = match self.registry.write(redeem).await? {
-            Response::JoinTokenRedeemed { node_id, role } => (node_id, role),
-            other => {
-                return Err(UserError::new(
-                    ErrorCode::Internal,
-                    format!("registry answered a redemption with {other:?}"),
-                ))
-            }
-        };
+        let (node_id, role) = self
+            .registry
+            .redeem_join_token(Redemption {
+                token_id: request.token_id.clone(),
+                secret_hash,
+                min_node_id,
+                at_ms,
+                raft_addr: request.raft_addr.clone(),
+                api_addr: request.api_addr.clone(),
+            })
+            .await?;
         let ip_sans: Vec<_> = raft_addr.map(|a| a.ip()).into_iter().collect();
         let cert_der = ca
             .sign_node_csr(&request.csr_der, node_id, &ip_sans, CA_VALIDITY)

@@ -74,11 +74,7 @@ pub async fn join(config: &Config, token: &str, peer: &str) -> Result<Joined, Us
     let grant = request_join(peer, tls, request)
         .await
         .map_err(dial_error)?
-        .map_err(|refusal| UserError {
-            code: refusal.code,
-            message: refusal.message,
-            hint: refusal.hint,
-        })?;
+        .map_err(|refusal| UserError::from_wire(&refusal.code, refusal.message, refusal.hint))?;
     let record = keep(data_dir, &token, key, grant)?;
     Ok(Joined::Admitted(record))
 }

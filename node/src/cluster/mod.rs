@@ -14,5 +14,5 @@ mod steward;
 pub mod tokens;
 
 pub use config::{ClusterConfig, PeerConfig};
-pub use registry::RegistryHandle;
+pub use registry::{NewJoinToken, NewSandbox, Redemption, RegistryHandle};
 pub use replica::Replica;

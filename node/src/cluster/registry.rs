@@ -1,4 +1,20 @@
 //! [`RegistryHandle`]: the node's way to write and read the registry.
+//!
+//! Writes are one typed method per registry command, each checking the
+//! command's one expected response:
+//!
+//! | module | writes |
+//! |---|---|
+//! | [`tenants`] | a tenant with its first API key |
+//! | [`sandboxes`] | dock, lifecycle transition, removal |
+//! | [`membership`] | join tokens (create, revoke, redeem), node removal |
+
+mod membership;
+mod sandboxes;
+mod tenants;
+
+pub use membership::{NewJoinToken, Redemption};
+pub use sandboxes::NewSandbox;
 
 use std::sync::MutexGuard;
 
@@ -6,7 +22,7 @@ use nexus_raft::replication::{Request, SharedRegistry};
 use nexus_raft::{Command, Registry, RegistryError, Response};
 use nexus_transport::Gateway;
 
-use nexus_errors::{Coded, UserError};
+use nexus_errors::{Coded, ErrorCode, UserError};
 
 /// Shared access to the replicated registry. Writes are committed through
 /// Raft (forwarded to the leader when this node does not lead); reads see
@@ -27,7 +43,7 @@ impl RegistryHandle {
 
     /// Commits one command and returns its result. The write carries a fresh
     /// idempotency key, so the gateway's retries apply it at most once.
-    pub async fn write(&self, cmd: Command) -> Result<Response, UserError> {
+    async fn write(&self, cmd: Command) -> Result<Response, UserError> {
         let key = hex::encode(rand::random::<[u8; 16]>());
         let written = self
             .gateway
@@ -60,8 +76,37 @@ impl RegistryHandle {
     }
 }
 
+/// The error for a response that does not belong to the command sent (a
+/// bug: the registry answers each command with one kind of response).
+fn unexpected(command: &str, response: &Response) -> UserError {
+    UserError::new(
+        ErrorCode::Internal,
+        format!("registry answered {command} with {response:?}"),
+    )
+}
+
 /// A panic while holding the lock cannot leave SQLite half-written (every
 /// batch is one transaction), so a poisoned lock is still usable.
 fn lock(m: &SharedRegistry) -> MutexGuard<'_, Registry> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unexpected_response_names_the_command_and_the_response() {
+        let err = unexpected(
+            "RemoveNode",
+            &Response::JoinTokenRevoked {
+                token_id: "tok".into(),
+            },
+        );
+        assert!(err.is(ErrorCode::Internal));
+        assert_eq!(
+            err.message,
+            r#"registry answered RemoveNode with JoinTokenRevoked { token_id: "tok" }"#
+        );
+    }
 }

@@ -1,10 +1,10 @@
 //! Minting join tokens: the secret is made here, shown once, and only its
 //! SHA-256 goes into the registry.
 
-use nexus_raft::{Command, JoinTokenInfo, NodeRole, Response, TokenCommand};
+use nexus_raft::{JoinTokenInfo, NodeRole};
 use nexus_tls::JoinToken;
 
-use super::registry::RegistryHandle;
+use super::registry::{NewJoinToken, RegistryHandle};
 use crate::clock::now_ms;
 use nexus_errors::{ErrorCode, UserError};
 
@@ -39,19 +39,15 @@ pub async fn mint(
         )
     })?;
     let at_ms = now_ms();
-    let command = Command::JoinToken(TokenCommand::Create {
-        token_id: seed.id,
-        secret_hash: seed.secret_hash,
-        role: terms.role,
-        expires_at_ms: at_ms.saturating_add(terms.ttl_secs.saturating_mul(1000)),
-        uses: terms.uses,
-        at_ms,
-    });
-    match registry.write(command).await? {
-        Response::JoinTokenCreated(info) => Ok((token.to_string(), info)),
-        other => Err(UserError::new(
-            ErrorCode::Internal,
-            format!("registry answered with an unexpected response: {other:?}"),
-        )),
-    }
+    let info = registry
+        .create_join_token(NewJoinToken {
+            id: seed.id,
+            secret_hash: seed.secret_hash,
+            role: terms.role,
+            uses: terms.uses,
+            at_ms,
+            expires_at_ms: at_ms.saturating_add(terms.ttl_secs.saturating_mul(1000)),
+        })
+        .await?;
+    Ok((token.to_string(), info))
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use nexus_raft::{Command, Sandbox, SandboxState};
+use nexus_raft::{Sandbox, SandboxState};
 use tracing::info;
 
 use super::{SandboxManager, Verb};
@@ -131,14 +131,11 @@ impl SandboxManager {
     /// First call moves a sandbox from `created` to `active`. Losing the race
     /// to a concurrent first call is fine: the sandbox is active either way.
     async fn activate(&self, sandbox: &Sandbox) -> Result<(), UserError> {
-        let cmd = Command::Transition {
-            sandbox_id: sandbox.id.clone(),
-            tenant_id: sandbox.tenant_id.clone(),
-            to: SandboxState::Active,
-            expected_generation: sandbox.generation,
-            at_ms: now_ms(),
-        };
-        match self.registry.write(cmd).await {
+        let activated = self
+            .registry
+            .transition(sandbox, SandboxState::Active, now_ms())
+            .await;
+        match activated {
             Ok(_) => Ok(()),
             Err(e) if e.is(ErrorCode::SandboxStaleGeneration) => Ok(()),
             Err(e) => Err(e),

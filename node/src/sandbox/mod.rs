@@ -17,12 +17,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use nexus_raft::{Command, Response, Sandbox};
+use nexus_raft::Sandbox;
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::clock::now_ms;
-use crate::cluster::RegistryHandle;
+use crate::cluster::{NewSandbox, RegistryHandle};
 use crate::lifecycle::{Activity, ActivityTable};
 use crate::provenance::DockPolicy;
 use nexus_engine::{CompiledModule, Denials, Engine, Profile, ProfileTable, SandboxContext};
@@ -133,8 +133,8 @@ impl SandboxManager {
         let module = self.compile(&entry.module_sha256, entry.wasm).await?;
 
         let sandbox_id = new_sandbox_id();
-        let cmd = Command::DockSandbox {
-            sandbox_id: sandbox_id.clone(),
+        let new = NewSandbox {
+            id: sandbox_id.clone(),
             tenant_id: tenant_id.to_string(),
             name: request.name.unwrap_or(entry.name),
             profile: request.profile.unwrap_or(entry.profile),
@@ -143,11 +143,11 @@ impl SandboxManager {
             at_ms: now_ms(),
         };
         self.files.adopt(staged, &sandbox_id)?;
-        let sandbox = match self.registry.write(cmd).await {
-            Ok(Response::SandboxDocked(sandbox)) => sandbox,
-            other => {
+        let sandbox = match self.registry.dock_sandbox(new).await {
+            Ok(sandbox) => sandbox,
+            Err(e) => {
                 self.files.remove(&sandbox_id);
-                return Err(other.map_or_else(|e| e, unexpected));
+                return Err(e);
             }
         };
         self.remember(&sandbox.id, module);
@@ -202,11 +202,7 @@ impl SandboxManager {
         let sandbox = self.hosted(tenant_id, sandbox_id)?;
         let activity = self.activity_of(&sandbox);
         let _held = activity.exclusive().await;
-        let cmd = Command::RemoveSandbox {
-            sandbox_id: sandbox_id.to_string(),
-            tenant_id: tenant_id.to_string(),
-        };
-        self.registry.write(cmd).await?;
+        self.registry.remove_sandbox(tenant_id, sandbox_id).await?;
         self.forget(sandbox_id);
         self.files.remove(sandbox_id);
         self.activity.remove(sandbox_id);
@@ -325,12 +321,5 @@ fn not_found(sandbox_id: &str) -> UserError {
     UserError::new(
         ErrorCode::SandboxNotFound,
         format!("sandbox {sandbox_id} does not exist"),
-    )
-}
-
-fn unexpected(response: Response) -> UserError {
-    UserError::new(
-        ErrorCode::Internal,
-        format!("registry answered with an unexpected response: {response:?}"),
     )
 }

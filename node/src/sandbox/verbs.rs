@@ -4,10 +4,10 @@
 //! so a crash at any step leaves files that recovery can reconcile with the
 //! recorded state (see `lifecycle::recovery`).
 
-use nexus_raft::{Command, RegistryError, Response, Sandbox, SandboxState};
+use nexus_raft::{RegistryError, Sandbox, SandboxState};
 use tracing::info;
 
-use super::{blocking, unexpected, DockRequest, SandboxManager};
+use super::{blocking, DockRequest, SandboxManager};
 use crate::clock::now_ms;
 use crate::lifecycle::{crashpoint, storage, Verb};
 use nexus_errors::{Coded, UserError};
@@ -154,17 +154,7 @@ impl SandboxManager {
 
     /// Writes the generation-checked transition to the registry.
     async fn record(&self, sandbox: &Sandbox, to: SandboxState) -> Result<Sandbox, UserError> {
-        let cmd = Command::Transition {
-            sandbox_id: sandbox.id.clone(),
-            tenant_id: sandbox.tenant_id.clone(),
-            to,
-            expected_generation: sandbox.generation,
-            at_ms: now_ms(),
-        };
-        match self.registry.write(cmd).await? {
-            Response::Transitioned(updated) => Ok(updated),
-            other => Err(unexpected(other)),
-        }
+        self.registry.transition(sandbox, to, now_ms()).await
     }
 
     /// After a recorded transition, removes the copy the new state no longer

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::api_keys::is_key_hash;
 use super::command::{Command, Response, TokenCommand};
 use super::error::RegistryError;
-use super::model::{Role, Sandbox, Tenant};
+use super::model::{Sandbox, Tenant};
 use super::names::{validate_sandbox_name, validate_tenant_name};
 use super::nodes::{self, JoinedNode};
 use super::state::SandboxState;
@@ -23,7 +23,25 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
             tenant_id,
             name,
             at_ms,
-        } => create_tenant(conn, tenant_id, name, *at_ms),
+        } => {
+            let tenant = new_tenant(conn, tenant_id, name, *at_ms)?;
+            store::insert_tenant(conn, &tenant)?;
+            Ok(Response::TenantCreated(tenant))
+        }
+        Command::CreateTenantWithKey {
+            tenant_id,
+            name,
+            key_id,
+            key_hash,
+            role,
+            at_ms,
+        } => {
+            let tenant = new_tenant(conn, tenant_id, name, *at_ms)?;
+            check_new_api_key(conn, key_id, key_hash, None)?;
+            store::insert_tenant(conn, &tenant)?;
+            store::insert_api_key(conn, key_id, tenant_id, key_hash, *role, *at_ms)?;
+            Ok(Response::TenantCreated(tenant))
+        }
         Command::CreateApiKey {
             key_id,
             tenant_id,
@@ -31,7 +49,8 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
             role,
             at_ms,
         } => {
-            create_api_key(conn, key_id, tenant_id, key_hash, *role, *at_ms)?;
+            check_new_api_key(conn, key_id, key_hash, Some(tenant_id))?;
+            store::insert_api_key(conn, key_id, tenant_id, key_hash, *role, *at_ms)?;
             Ok(Response::ApiKeyCreated {
                 key_id: key_id.clone(),
             })
@@ -143,13 +162,14 @@ fn join_token(conn: &Connection, cmd: &TokenCommand) -> Result<Response, Registr
     }
 }
 
+/// The tenant a create command would add, once checked (nothing written).
 /// Order of checks: name rule, id taken, name taken.
-fn create_tenant(
+fn new_tenant(
     conn: &Connection,
     tenant_id: &str,
     name: &str,
     at_ms: u64,
-) -> Result<Response, RegistryError> {
+) -> Result<Tenant, RegistryError> {
     validate_tenant_name(name)?;
     if store::tenant(conn, tenant_id)?.is_some() {
         return Err(RegistryError::TenantIdExists {
@@ -161,36 +181,36 @@ fn create_tenant(
             name: name.to_owned(),
         });
     }
-    let tenant = Tenant {
+    Ok(Tenant {
         id: tenant_id.to_owned(),
         name: name.to_owned(),
         created_at_ms: at_ms,
-    };
-    store::insert_tenant(conn, &tenant)?;
-    Ok(Response::TenantCreated(tenant))
+    })
 }
 
+/// Checks that a new key could be stored (nothing written). `tenant_id`,
+/// when given, must exist (`None`: the tenant is created with the key).
 /// Order of checks: hash shape, tenant exists, key id or hash taken.
-fn create_api_key(
+fn check_new_api_key(
     conn: &Connection,
     key_id: &str,
-    tenant_id: &str,
     key_hash: &str,
-    role: Role,
-    at_ms: u64,
+    tenant_id: Option<&str>,
 ) -> Result<(), RegistryError> {
     if !is_key_hash(key_hash) {
         return Err(RegistryError::ApiKeyHashInvalid {
             key_id: key_id.to_owned(),
         });
     }
-    require_tenant(conn, tenant_id)?;
+    if let Some(tenant_id) = tenant_id {
+        require_tenant(conn, tenant_id)?;
+    }
     if store::api_key_exists(conn, key_id, key_hash)? {
         return Err(RegistryError::ApiKeyExists {
             key_id: key_id.to_owned(),
         });
     }
-    store::insert_api_key(conn, key_id, tenant_id, key_hash, role, at_ms)
+    Ok(())
 }
 
 /// Order of checks: name rule, tenant exists, sandbox id taken (registry-wide;

@@ -15,7 +15,10 @@ use super::tokens::{JoinTokenInfo, NodeRole};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Command {
-    /// Create a tenant with a unique id and name.
+    /// Create a tenant with a unique id and name, and no key.
+    ///
+    /// Nodes propose [`Command::CreateTenantWithKey`]; this stays because
+    /// logs and snapshots written by earlier versions hold it.
     CreateTenant {
         /// New tenant id.
         tenant_id: String,
@@ -24,7 +27,26 @@ pub enum Command {
         /// Creation time, ms since the Unix epoch.
         at_ms: u64,
     },
+    /// Create a tenant and its first API key (by hash only) in one step:
+    /// both records are written or, when either is refused, neither.
+    CreateTenantWithKey {
+        /// New tenant id.
+        tenant_id: String,
+        /// Unique name, 1–63 chars of `[a-z0-9_-]`.
+        name: String,
+        /// The first key's id.
+        key_id: String,
+        /// [`hash_api_key`](super::hash_api_key) of the key; never the key.
+        key_hash: String,
+        /// What the key may do.
+        role: Role,
+        /// Creation time of both, ms since the Unix epoch.
+        at_ms: u64,
+    },
     /// Register an API key (by hash only) for an existing tenant.
+    ///
+    /// No node proposes it today (a tenant's first key comes with
+    /// [`Command::CreateTenantWithKey`]); logs of earlier versions hold it.
     CreateApiKey {
         /// New key id.
         key_id: String,
@@ -135,7 +157,7 @@ pub enum TokenCommand {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Response {
-    /// From [`Command::CreateTenant`].
+    /// From [`Command::CreateTenant`] and [`Command::CreateTenantWithKey`].
     TenantCreated(Tenant),
     /// From [`Command::CreateApiKey`].
     ApiKeyCreated {

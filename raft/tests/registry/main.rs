@@ -7,6 +7,8 @@ mod commands;
 mod determinism;
 mod isolation;
 mod persistence;
+mod properties;
+mod tenant_with_key;
 mod tokens;
 mod transitions;
 
@@ -25,6 +27,24 @@ pub fn create_tenant(tenant_id: &str, name: &str, at_ms: u64) -> Command {
         tenant_id: tenant_id.into(),
         name: name.into(),
         at_ms,
+    }
+}
+
+/// `CreateTenantWithKey` command for the plaintext `key`.
+pub fn create_tenant_with_key(
+    tenant_id: &str,
+    name: &str,
+    key_id: &str,
+    key: &str,
+    role: Role,
+) -> Command {
+    Command::CreateTenantWithKey {
+        tenant_id: tenant_id.into(),
+        name: name.into(),
+        key_id: key_id.into(),
+        key_hash: hash_api_key(key),
+        role,
+        at_ms: 9,
     }
 }
 
