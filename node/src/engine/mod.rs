@@ -3,8 +3,8 @@
 //! One [`Engine`] per node compiles modules (cached by sha256) and runs them
 //! in call shapes: `command` ([`Engine::run_command_with`]), `kernel`
 //! ([`Engine::kernel_with`]) and `serve` ([`Engine::http_handler_with`],
-//! HTTP messages in [`wire`]). Guests reach the host through host ABI v1
-//! ([`abi`]), one capability group per [`Capability`], gated by their
+//! HTTP messages in [`nexus_abi::http`]). Guests reach the host through host
+//! ABI v1 ([`abi`], over the shared `nexus-abi` crate), one capability group per [`Capability`], gated by their
 //! profile ([`ProfileTable`]) and counted in a [`DenialCounter`] when
 //! refused. What groups share across sandboxes — tenant queues, tenant
 //! signing keys, the [`net`] broker — lives in the engine's [`HostServices`]. Every call is bounded by its [`Profile`]: linear memory through
@@ -42,7 +42,6 @@ mod services;
 mod state;
 mod ticker;
 mod trap;
-pub mod wire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -250,8 +249,8 @@ impl Engine {
     /// An HTTP handler instance of `module` for `sandbox` (the `serve`
     /// shape): like [`Engine::kernel_with`], with `nexus_http(req_len) ->
     /// resp_len` as the entry. Its calls take an encoded
-    /// [`HttpRequest`](wire::HttpRequest) and return an encoded
-    /// [`HttpResponse`](wire::HttpResponse).
+    /// [`HttpRequest`](nexus_abi::HttpRequest) and return an encoded
+    /// [`HttpResponse`](nexus_abi::HttpResponse).
     pub async fn http_handler_with(
         &self,
         module: &CompiledModule,
