@@ -6,10 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-# The guest SDK and the Rust example guests live outside the workspace (wasm32-wasip1).
-for crate in guest examples/hello examples/counter examples/notes examples/fetch \
-  examples/wordcount examples/greeter node/tests/guests/hostile; do
-  cargo fmt --manifest-path "$crate/Cargo.toml" -- --check
-  cargo clippy --quiet --release --target wasm32-wasip1 --manifest-path "$crate/Cargo.toml" -- -D warnings
-done
+# The guest workspace (guest/Cargo.toml: the SDK, the examples, the test guests; wasm32-wasip1).
+cargo fmt --manifest-path guest/Cargo.toml --all -- --check
+cargo clippy --quiet --release --target wasm32-wasip1 --manifest-path guest/Cargo.toml --workspace \
+  --all-targets -- -D warnings
 cargo test --workspace

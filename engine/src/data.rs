@@ -9,21 +9,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use nexus_workbook::Volume;
+pub use nexus_abi::FileStat;
+use nexus_abi::Volume;
 
 /// A storage failure; the guest sees `ERR_IO` and the message is logged.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct DataError(pub String);
-
-/// Size and last write of one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileStat {
-    /// Size of the contents in bytes.
-    pub size: u64,
-    /// Last write, Unix milliseconds.
-    pub mtime_ms: u64,
-}
 
 /// The sandbox's own key-value store and volumes.
 pub trait SandboxData: Send + Sync {

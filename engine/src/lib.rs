@@ -3,8 +3,8 @@
 //! One [`Engine`] per node compiles modules (cached by sha256) and runs them
 //! in call shapes: `command` ([`Engine::run_command_with`]), `kernel`
 //! ([`Engine::kernel_with`]) and `serve` ([`Engine::http_handler_with`],
-//! HTTP messages in [`wire`]). Guests reach the host through host ABI v1
-//! ([`abi`]), one capability group per [`Capability`], gated by their
+//! HTTP messages in [`nexus_abi::http`]). Guests reach the host through host
+//! ABI v1 ([`abi`], over the shared `nexus-abi` crate), one capability group per [`Capability`], gated by their
 //! profile ([`ProfileTable`]) and counted in a [`DenialCounter`] when
 //! refused. What groups share across sandboxes — tenant queues, tenant
 //! signing keys, the [`net`] broker — lives in the engine's [`HostServices`]. Every call is bounded by its [`Profile`]: linear memory through
@@ -47,7 +47,6 @@
 //! | `state` | The store data every call shape shares, and the one linker providing WASI preview 1 and host ABI v1 to all of them. |
 //! | `ticker` | The epoch ticker: one background thread per engine advancing wasmtime's epoch every `TICK`. |
 //! | `trap` | Turning wasmtime errors into messages that name what failed: the trap, and the guest function it happened in. |
-//! | `wire` | The binary form of HTTP messages crossing the guest boundary, shared by `net_fetch` (guest → host request, host → guest response) and the `serve` shape (host → guest request, guest → host response). |
 
 #![deny(missing_docs)]
 
@@ -74,7 +73,6 @@ mod signer;
 mod state;
 mod ticker;
 mod trap;
-pub mod wire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -283,8 +281,8 @@ impl Engine {
     /// An HTTP handler instance of `module` for `sandbox` (the `serve`
     /// shape): like [`Engine::kernel_with`], with `nexus_http(req_len) ->
     /// resp_len` as the entry. Its calls take an encoded
-    /// [`HttpRequest`](wire::HttpRequest) and return an encoded
-    /// [`HttpResponse`](wire::HttpResponse).
+    /// [`HttpRequest`](nexus_abi::HttpRequest) and return an encoded
+    /// [`HttpResponse`](nexus_abi::HttpResponse).
     pub async fn http_handler_with(
         &self,
         module: &CompiledModule,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use wasmtime::Linker;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
+use super::abi::LOG_LINES_PER_CALL;
 use super::capability::Capabilities;
 use super::context::SandboxContext;
 use super::cpu::CpuMeter;
@@ -43,7 +44,7 @@ impl HostCtx {
             sandbox,
             profile: profile.name.clone(),
             caps: profile.capabilities,
-            logs_left: host::LOG_LINES_PER_CALL,
+            logs_left: LOG_LINES_PER_CALL,
             log_flood_counted: false,
             queue_full_counted: false,
             net_response: None,
@@ -52,7 +53,7 @@ impl HostCtx {
 
     /// Resets the per-call budgets (a kernel's next call).
     pub(crate) fn next_call(&mut self) {
-        self.logs_left = host::LOG_LINES_PER_CALL;
+        self.logs_left = LOG_LINES_PER_CALL;
         self.log_flood_counted = false;
         self.queue_full_counted = false;
         self.net_response = None;

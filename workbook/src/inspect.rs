@@ -8,6 +8,7 @@ use super::{ModuleInfo, Schedule, Volume, Workbook, WorkbookError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeStats {
     /// Which volume.
+    #[serde(with = "super::volume::by_name")]
     pub volume: Volume,
     /// Number of files.
     pub files: u64,

@@ -52,7 +52,7 @@ pub struct ManifestFiles {
     /// Where `src` lands in the volume; default: the `src` path itself.
     pub dest: Option<String>,
     /// Target volume; default `workspace`.
-    #[serde(default = "default_volume")]
+    #[serde(default = "default_volume", with = "super::volume::by_name")]
     pub volume: Volume,
 }
 

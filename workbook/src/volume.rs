@@ -1,60 +1,34 @@
 //! The three file volumes of a workbook and the files in them.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
 use super::{names, schema, Workbook, WorkbookError};
 
+/// The volumes of a workbook: defined once, in `nexus-abi`, for the engine,
+/// the guest SDK and the file format alike.
+pub use nexus_abi::Volume;
+
 /// Default mode of a file (0o644).
 pub const DEFAULT_MODE: u32 = 0o644;
 
-/// A file volume. Only `workspace` ships on export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Volume {
-    /// The work itself: survives everything and ships on export.
-    Workspace,
-    /// What the agent learned: survives freeze/resume, stripped on export.
-    Memory,
-    /// Scratch: cleared on every resume, stripped on export.
-    Tmp,
-}
+/// Serde for a [`Volume`] field (`#[serde(with = "volume::by_name")]`): the
+/// volume's name, `"workspace"`, `"memory"` or `"tmp"`.
+pub(super) mod by_name {
+    use serde::{de, Deserialize, Deserializer, Serializer};
 
-impl Volume {
-    /// All volumes, in display order.
-    pub const ALL: [Volume; 3] = [Volume::Workspace, Volume::Memory, Volume::Tmp];
+    use super::Volume;
 
-    /// The name stored in the `files.volume` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Volume::Workspace => "workspace",
-            Volume::Memory => "memory",
-            Volume::Tmp => "tmp",
-        }
+    /// Writes the volume's name.
+    pub fn serialize<S: Serializer>(volume: &Volume, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(volume.as_str())
     }
-}
 
-impl fmt::Display for Volume {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Volume {
-    type Err = WorkbookError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Volume::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| WorkbookError::InvalidArgument {
-                what: "volume",
-                value: s.to_string(),
-                reason: "use workspace, memory or tmp".to_string(),
-            })
+    /// Reads a volume's name.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Volume, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse()
+            .map_err(|_| de::Error::unknown_variant(&name, &Volume::NAMES))
     }
 }
 
@@ -166,15 +140,23 @@ impl Workbook {
 mod tests {
     use super::*;
 
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Field(#[serde(with = "by_name")] Volume);
+
     #[test]
-    fn volume_names_round_trip() {
+    fn volumes_serialize_by_name() {
         for v in Volume::ALL {
-            assert_eq!(v.as_str().parse::<Volume>().ok(), Some(v));
+            let json = serde_json::to_string(&Field(v)).expect("serialize");
+            assert_eq!(json, format!("\"{}\"", v.as_str()));
             assert_eq!(
-                serde_json::to_string(&v).ok(),
-                Some(format!("\"{}\"", v.as_str()))
+                serde_json::from_str::<Field>(&json).expect("deserialize"),
+                Field(v)
             );
         }
-        assert!("Workspace".parse::<Volume>().is_err());
+        let err = serde_json::from_str::<Field>("\"Workspace\"").expect_err("capitalised");
+        assert!(
+            err.to_string().contains("unknown variant `Workspace`"),
+            "{err}"
+        );
     }
 }

@@ -1,15 +1,13 @@
 //! The `log`, `clock` and `random` groups.
 
+use nexus_abi::LogLevel;
 use rand::RngCore;
 use wasmtime::{Caller, Linker};
 
-use super::super::abi::{self, ERR_INVALID, ERR_RATE, MAX_LOG, MAX_RANDOM};
+use super::super::abi::{self, ERR_INVALID, ERR_RATE, LOG_LINES_PER_CALL, MAX_LOG, MAX_RANDOM};
 use super::super::capability::Capability;
 use super::super::state::GuestState;
 use super::{granted, mem, ret};
-
-/// Log lines a guest may write per call; more get `ERR_RATE`.
-pub(crate) const LOG_LINES_PER_CALL: u32 = 100;
 
 pub(super) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
     linker.func_wrap(abi::MODULE, "log_write", log_write)?;
@@ -23,9 +21,7 @@ pub(super) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result
 fn log_write(mut caller: Caller<'_, GuestState>, level: i32, ptr: i32, len: i32) -> i32 {
     ret((|| {
         granted(caller.data(), Capability::Log, "log_write")?;
-        if !(0..=4).contains(&level) {
-            return Err(ERR_INVALID);
-        }
+        let level = LogLevel::from_number(level).ok_or(ERR_INVALID)?;
         let bytes = mem::read_capped(&mut caller, ptr, len, MAX_LOG, "log", || {
             "log_write: message".to_string()
         })?;
@@ -42,11 +38,11 @@ fn log_write(mut caller: Caller<'_, GuestState>, level: i32, ptr: i32, len: i32)
         let sandbox = host.sandbox.id();
         let msg = String::from_utf8_lossy(&bytes);
         match level {
-            0 => tracing::trace!(sandbox, guest = %msg, "guest log"),
-            1 => tracing::debug!(sandbox, guest = %msg, "guest log"),
-            2 => tracing::info!(sandbox, guest = %msg, "guest log"),
-            3 => tracing::warn!(sandbox, guest = %msg, "guest log"),
-            _ => tracing::error!(sandbox, guest = %msg, "guest log"),
+            LogLevel::Trace => tracing::trace!(sandbox, guest = %msg, "guest log"),
+            LogLevel::Debug => tracing::debug!(sandbox, guest = %msg, "guest log"),
+            LogLevel::Info => tracing::info!(sandbox, guest = %msg, "guest log"),
+            LogLevel::Warn => tracing::warn!(sandbox, guest = %msg, "guest log"),
+            LogLevel::Error => tracing::error!(sandbox, guest = %msg, "guest log"),
         }
         Ok(0)
     })())

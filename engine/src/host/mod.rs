@@ -21,8 +21,6 @@ use super::error::CallError;
 use super::profile::Profile;
 use super::state::GuestState;
 
-pub(crate) use basic::LOG_LINES_PER_CALL;
-
 /// Adds every host ABI v1 function to `linker`.
 pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
     basic::add_to_linker(linker)?;

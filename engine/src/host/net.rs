@@ -2,12 +2,12 @@
 //! [`NetBroker`](super::super::net::NetBroker)). `net_fetch` makes the
 //! request and keeps the encoded response; `net_read` hands it over.
 
+use nexus_abi::HttpRequest;
 use wasmtime::{Caller, Linker};
 
 use super::super::abi::{self, ERR_INVALID, ERR_NOT_FOUND, ERR_TOO_LARGE};
 use super::super::capability::Capability;
 use super::super::state::GuestState;
-use super::super::wire::HttpRequest;
 use super::{granted, mem, ret};
 
 pub(super) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {

@@ -3,6 +3,7 @@
 //! or `..` component, no NUL or backslash, at most 1024 bytes; anything else
 //! is refused (`ERR_DENIED`) and counted as a denial.
 
+use nexus_abi::{FileStat, Volume};
 use wasmtime::{Caller, Linker};
 
 use super::super::abi::{self, ERR_DENIED, ERR_INVALID, ERR_NOT_FOUND, MAX_FILE, MAX_PATH};
@@ -10,7 +11,6 @@ use super::super::capability::Capability;
 use super::super::state::GuestState;
 use super::kv::io;
 use super::{granted, mem, ret};
-use nexus_workbook::Volume;
 
 pub(super) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
     linker.func_wrap(abi::MODULE, "vfs_read", vfs_read)?;
@@ -99,16 +99,13 @@ fn vfs_list(
 fn vfs_stat(mut caller: Caller<'_, GuestState>, vol: i32, pp: i32, pl: i32, op: i32) -> i32 {
     ret((|| {
         let (volume, path) = target(&mut caller, vol, pp, pl, "vfs_stat")?;
-        mem::check_buffer(&mut caller, op, 16)?;
+        mem::check_buffer(&mut caller, op, FileStat::LEN as i32)?;
         let data = caller.data().host.sandbox.data().clone();
         let stat = data
             .stat(volume, &path)
             .map_err(|e| io(&caller, "vfs_stat", e))?
             .ok_or(ERR_NOT_FOUND)?;
-        let mut out = [0u8; 16];
-        out[..8].copy_from_slice(&stat.size.to_le_bytes());
-        out[8..].copy_from_slice(&stat.mtime_ms.to_le_bytes());
-        mem::write_out(&mut caller, op, 16, &out).map(|_| 0)
+        mem::write_out(&mut caller, op, FileStat::LEN as i32, &stat.encode()).map(|_| 0)
     })())
 }
 
@@ -146,12 +143,7 @@ fn target(
 
 /// The volume numbered `n`.
 fn volume(n: i32) -> Result<Volume, i32> {
-    match n {
-        0 => Ok(Volume::Workspace),
-        1 => Ok(Volume::Memory),
-        2 => Ok(Volume::Tmp),
-        _ => Err(ERR_INVALID),
-    }
+    Volume::from_number(n).map_err(|_| ERR_INVALID)
 }
 
 /// Why `path` is not a plain relative path inside a volume, if it is not.

@@ -2,10 +2,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use nexus_abi::{HttpRequest, HttpResponse};
 use reqwest::header::{HeaderName, HeaderValue, LOCATION};
 use reqwest::{Method, StatusCode, Url};
 
-use super::super::wire::{HttpRequest, HttpResponse};
 use super::{guard, NetError, NetPolicy};
 
 /// Request headers a guest may not set (the broker owns the connection).

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use nexus_abi::HttpRequest;
 
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::Upload;
 use super::AppState;
-use nexus_engine::wire::HttpRequest;
 
 /// Headers that stay between the client and the node: the node's own API
 /// key and cookies never reach the guest, and the node owns the framing.

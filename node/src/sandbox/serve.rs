@@ -1,10 +1,10 @@
 //! The `serve` call shape: an HTTP request routed to the sandbox's
 //! `nexus_http` export, through the same lifecycle gate as every call.
 
+use nexus_abi::{HttpRequest, HttpResponse};
 use tracing::info;
 
 use super::SandboxManager;
-use nexus_engine::wire::{HttpRequest, HttpResponse};
 use nexus_engine::CallError;
 use nexus_errors::{Coded, ErrorCode, UserError};
 

@@ -46,8 +46,7 @@ async fn notes_keeps_its_notes_in_the_workspace_volume() {
 #[tokio::test]
 async fn wordcount_is_a_reusable_kernel() {
     let dir = built_example("wordcount");
-    let wasm = std::fs::read(dir.join("target/wasm32-wasip1/release/wordcount.wasm"))
-        .expect("wordcount.wasm");
+    let wasm = std::fs::read(dir.join("wordcount.wasm")).expect("wordcount.wasm");
     let engine = Engine::new().expect("engine");
     let module = engine
         .compile(&hex::encode(Sha256::digest(&wasm)), &wasm)

@@ -144,7 +144,8 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// An example workbook's directory (`examples/NAME`); its Rust module must
-/// have been built by scripts/setup.sh (the README's test command runs it).
+/// have been built by scripts/setup.sh (the README's test command runs it):
+/// `NAME.wasm` there is a link into the guest workspace's `guest/target`.
 pub fn built_example(name: &str) -> PathBuf {
     built_crate(repo_root().join("examples").join(name), name)
 }
@@ -191,7 +192,7 @@ fn rand_suffix() -> u64 {
 }
 
 fn built_crate(dir: PathBuf, name: &str) -> PathBuf {
-    let wasm = dir.join(format!("target/wasm32-wasip1/release/{name}.wasm"));
+    let wasm = dir.join(format!("{name}.wasm"));
     assert!(
         wasm.exists(),
         "{} is missing: run scripts/setup.sh (it builds the example guests)",

@@ -1,9 +1,0 @@
-//! `random`: cryptographically secure random bytes from the host.
-
-use crate::error::{check, Error};
-use crate::sys;
-
-/// Fills `buf` (up to 64 KiB per call).
-pub fn fill(buf: &mut [u8]) -> Result<(), Error> {
-    check(unsafe { sys::random_fill(buf.as_mut_ptr(), buf.len()) }).map(|_| ())
-}
