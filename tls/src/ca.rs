@@ -6,13 +6,13 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::der::{fingerprint_of, pem_encode};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
     DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateSigningRequestDer};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::fsutil::{self, FileError};
@@ -241,15 +241,4 @@ fn random_serial() -> SerialNumber {
     bytes[0] &= 0x7f;
     bytes[0] |= 0x01;
     SerialNumber::from_slice(&bytes)
-}
-
-/// Lowercase hex sha256 of a certificate DER.
-pub fn fingerprint_of(der: &[u8]) -> String {
-    hex::encode(Sha256::digest(der))
-}
-
-/// PEM-encodes DER bytes under `label` (LF line endings).
-pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
-    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
-    pem::encode_config(&pem::Pem::new(label, der), config)
 }

@@ -144,14 +144,14 @@ impl NodeIdentity {
 
     /// Lowercase hex sha256 of the CA DER this identity trusts.
     pub fn ca_fingerprint(&self) -> String {
-        crate::ca::fingerprint_of(&self.ca_der)
+        crate::der::fingerprint_of(&self.ca_der)
     }
 
     /// Writes `node.pem`, `ca.pem` (0644) and `node.key` (0600) into `dir` (made 0700).
     pub fn save(&self, dir: &Path) -> Result<(), IdentityError> {
         fsutil::ensure_private_dir(dir)?;
-        let cert_pem = crate::ca::pem_encode("CERTIFICATE", &self.cert_der);
-        let ca_pem = crate::ca::pem_encode("CERTIFICATE", &self.ca_der);
+        let cert_pem = crate::der::pem_encode("CERTIFICATE", &self.cert_der);
+        let ca_pem = crate::der::pem_encode("CERTIFICATE", &self.ca_der);
         fsutil::write_public(&dir.join(NODE_CERT_FILE), cert_pem.as_bytes())?;
         fsutil::write_public(&dir.join(NODE_CA_FILE), ca_pem.as_bytes())?;
         fsutil::write_private(&dir.join(NODE_KEY_FILE), self.key.to_pem().as_bytes())?;

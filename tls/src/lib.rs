@@ -14,6 +14,7 @@
 //! |---|---|
 //! | `ca` | The cluster certificate authority: made once at `nexus init`, it signs node CSRs under its own policy. |
 //! | `config` | rustls configs for node-to-node traffic (tonic over TCP, quinn for bulk data). |
+//! | `der` | Certificate bytes in their two forms: the sha256 fingerprint of a DER certificate, and DER wrapped as PEM. |
 //! | `didkey` | Ed25519 signing identities and their `did:key` names (`did:key:z6Mk…`: multibase base58btc of the multicodec `ed25519-pub` prefix 0xed 0x01 followed by the 32-byte public key). |
 //! | `fsutil` | Small file helpers: private files are created with mode 0600 and their directory with 0700. |
 //! | `identity` | A node's own key and certificate. |
@@ -29,6 +30,7 @@ use rustls::crypto::CryptoProvider;
 
 pub mod ca;
 pub mod config;
+mod der;
 pub mod didkey;
 mod fsutil;
 pub mod identity;
@@ -41,6 +43,7 @@ pub use config::{
     peer_node_id, server_name_for, ConfigError, PeerPolicy, StaticPolicy, TlsMaterial, ALPN_BULK,
     ALPN_GRPC, ALPN_JOIN,
 };
+pub use der::fingerprint_of;
 pub use didkey::{DidError, DidKey, SigningIdentity};
 pub use fsutil::FileError;
 pub use identity::{node_id_from_cert, IdentityError, NodeIdentity, NodeKey};

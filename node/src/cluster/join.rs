@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use nexus_tls::ca::fingerprint_of;
+use nexus_tls::fingerprint_of;
 use nexus_tls::{bootstrap_client_config, JoinToken, NodeIdentity, NodeKey, ALPN_JOIN};
 use nexus_transport::join::{request_join, JoinDialError};
 use nexus_transport::messages::{JoinGrant, JoinMsg};

@@ -3,7 +3,6 @@
 //! `[cluster]` configuration and the status `nexus status` shows.
 
 mod admission;
-pub mod config;
 pub mod identity;
 pub mod join;
 pub mod join_record;
@@ -13,6 +12,6 @@ pub mod status;
 mod steward;
 pub mod tokens;
 
-pub use config::{ClusterConfig, PeerConfig};
+pub use crate::config::{ClusterConfig, PeerConfig};
 pub use registry::{NewJoinToken, NewSandbox, Redemption, RegistryHandle};
 pub use replica::Replica;

@@ -18,11 +18,11 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::admission::ClusterAdmission;
-use super::config::ClusterConfig;
 use super::identity;
 use super::join_record::JoinRecord;
 use super::registry::RegistryHandle;
 use super::steward::{follow_trust, steward_membership};
+use crate::config::ClusterConfig;
 use crate::config::Config;
 use nexus_errors::{ErrorCode, UserError};
 

@@ -7,7 +7,7 @@
 use nexus_raft::SandboxState;
 use serde::{Deserialize, Serialize};
 
-use crate::sandbox::Verb;
+use super::Verb;
 
 /// The lifecycle settings (`[lifecycle]` in nexus.toml): idle ladder
 /// thresholds and how often the ladder and the schedules are checked.

@@ -2,7 +2,7 @@
 //! ladder that demotes unused sandboxes, the file mechanics of suspend,
 //! freeze and resume, and the start-up recovery that reconciles files with
 //! the registry after a crash. [`Verb`] names the lifecycle verbs; they
-//! are carried out by `crate::sandbox::SandboxManager`.
+//! are carried out by the sandbox manager.
 
 mod activity;
 mod crash;

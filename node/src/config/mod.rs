@@ -1,11 +1,14 @@
 //! Node configuration: `nexus.toml` with `NEXUS_*` environment overrides.
 
+mod cluster;
+
+pub use cluster::{ClusterConfig, PeerConfig};
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cluster::ClusterConfig;
 use crate::lifecycle::ladder::LifecycleConfig;
 use crate::provenance::DockPolicy;
 use nexus_engine::net::NetPolicy;
