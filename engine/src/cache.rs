@@ -9,10 +9,10 @@
 //! wrote itself:
 //!
 //! - the directory is created (or re-moded) `0700`, owned by the node's user;
-//! - each file is written to a fresh `0600` temporary name in that directory,
-//!   fsynced, then atomically renamed to its final name, so a final name
-//!   never holds a half-written file and a file is never rewritten in place
-//!   (it is mmapped while loaded);
+//! - each file is written through `nexus_durable` (a fresh `0600` temporary
+//!   name in that directory, fsynced, then atomically renamed to its final
+//!   name), so a final name never holds a half-written file and a file is
+//!   never rewritten in place (it is mmapped while loaded);
 //! - file names carry the engine's precompile compatibility hash, so another
 //!   wasmtime version or configuration looks for other names (wasmtime also
 //!   checks the header and refuses incompatible files);
@@ -24,7 +24,6 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -185,20 +184,8 @@ struct DiskCache {
 
 impl DiskCache {
     fn open(engine: &wasmtime::Engine, dir: &Path) -> Result<DiskCache, EngineError> {
-        let fail = |e: std::io::Error| {
-            EngineError::Config(format!("module cache dir {}: {e}", dir.display()))
-        };
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-            builder.mode(0o700);
-            builder.create(dir).map_err(fail)?;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
-        }
-        #[cfg(not(unix))]
-        builder.create(dir).map_err(fail)?;
+        nexus_durable::create_private_dir(dir)
+            .map_err(|e| EngineError::Config(format!("module cache: {e}")))?;
         let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
         Ok(DiskCache {
@@ -248,12 +235,8 @@ impl DiskCache {
     fn store(&self, sha256: &str, module: &Module) {
         let write = || -> Result<(), String> {
             let bytes = module.serialize().map_err(|e| e.to_string())?;
-            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(|e| e.to_string())?;
-            tmp.write_all(&bytes).map_err(|e| e.to_string())?;
-            tmp.as_file().sync_all().map_err(|e| e.to_string())?;
-            tmp.persist(self.path(sha256))
-                .map_err(|e| e.error.to_string())?;
-            Ok(())
+            nexus_durable::write_file(&self.path(sha256), &bytes, nexus_durable::PRIVATE_FILE)
+                .map_err(|e| e.to_string())
         };
         if let Err(e) = write() {
             tracing::warn!(sha256 = short(sha256), error = %e, "cannot write the module cache");

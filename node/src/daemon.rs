@@ -308,25 +308,13 @@ async fn bootstrap_admin(
     Ok(Some(key))
 }
 
-/// Writes a secret readable only by its owner (mode 0600).
+/// Writes a secret and a newline, readable only by its owner (mode 0600),
+/// atomically: a crash leaves the old file or the whole new one.
 pub(crate) fn write_secret(path: &Path, secret: &str) -> Result<(), UserError> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| {
-        UserError::new(
-            ErrorCode::Internal,
-            format!("cannot write {}: {e}", path.display()),
-        )
-    })?;
-    writeln!(file, "{secret}")
-        .and_then(|_| file.sync_all())
-        .map_err(|e| {
-            UserError::new(
-                ErrorCode::Internal,
-                format!("cannot write {}: {e}", path.display()),
-            )
-        })
+    nexus_durable::write_file(
+        path,
+        format!("{secret}\n").as_bytes(),
+        nexus_durable::PRIVATE_FILE,
+    )
+    .map_err(|e| UserError::new(ErrorCode::Internal, format!("cannot {e}")))
 }

@@ -4,7 +4,6 @@
 //! callers get signatures, the public key and its `did:key`.
 
 use std::collections::HashMap;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -21,13 +20,8 @@ pub enum KeyError {
     #[error("tenant id {0:?} cannot name a key file (use a-z, A-Z, 0-9, '-' and '_')")]
     BadTenant(String),
     /// The key directory could not be made.
-    #[error("cannot create key directory {}: {source}", path.display())]
-    Dir {
-        /// The directory.
-        path: PathBuf,
-        /// What failed.
-        source: std::io::Error,
-    },
+    #[error("tenant key directory: {0}")]
+    Dir(#[from] nexus_durable::FileError),
     /// Reading or writing a key file failed.
     #[error("tenant key: {0}")]
     Key(#[from] DidError),
@@ -78,7 +72,7 @@ impl TenantKeys {
         let key = if path.exists() {
             SigningIdentity::load(&path)?
         } else {
-            self.ensure_dir()?;
+            nexus_durable::create_private_dir(&self.dir)?;
             let key = SigningIdentity::generate();
             key.save(&path)?;
             tracing::info!(tenant = tenant_id, did = %key.did_key(), "made tenant signing key");
@@ -103,19 +97,6 @@ impl TenantKeys {
     pub fn sign(&self, tenant_id: &str, message: &[u8]) -> Result<[u8; 64], KeyError> {
         Ok(self.signing_key(tenant_id)?.sign(message))
     }
-
-    fn ensure_dir(&self) -> Result<(), KeyError> {
-        let err = |source| KeyError::Dir {
-            path: self.dir.clone(),
-            source,
-        };
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(err)?;
-        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700)).map_err(err)
-    }
 }
 
 impl TenantSigner for TenantKeys {
@@ -133,6 +114,7 @@ impl TenantSigner for TenantKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn keys_are_made_once_private_and_per_tenant() {

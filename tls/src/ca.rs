@@ -15,8 +15,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateSigningRequestDer};
 use time::OffsetDateTime;
 
-use crate::fsutil::{self, FileError};
 use crate::identity::{NodeIdentity, NodeKey};
+use nexus_durable::{read_to_string, write_file, FileError, PRIVATE_FILE, PUBLIC_FILE};
 
 /// File name of the CA certificate (PEM) inside a CA directory.
 pub const CA_CERT_FILE: &str = "ca.pem";
@@ -121,11 +121,16 @@ impl ClusterCa {
 
     /// Writes `ca.pem` (0644) and `ca.key` (0600) into `dir`, made mode 0700.
     pub fn save(&self, dir: &Path) -> Result<(), CaError> {
-        fsutil::ensure_private_dir(dir)?;
-        fsutil::write_public(&dir.join(CA_CERT_FILE), self.ca_pem().as_bytes())?;
-        fsutil::write_private(
+        nexus_durable::create_private_dir(dir)?;
+        write_file(
+            &dir.join(CA_CERT_FILE),
+            self.ca_pem().as_bytes(),
+            PUBLIC_FILE,
+        )?;
+        write_file(
             &dir.join(CA_KEY_FILE),
             self.issuer.key().serialize_pem().as_bytes(),
+            PRIVATE_FILE,
         )?;
         Ok(())
     }
@@ -133,8 +138,8 @@ impl ClusterCa {
     /// Loads a CA saved by [`ClusterCa::save`], keeping the CA DER exactly as stored.
     pub fn load(dir: &Path) -> Result<ClusterCa, CaError> {
         let cert_path = dir.join(CA_CERT_FILE);
-        let cert_pem = fsutil::read_string(&cert_path)?;
-        let key_pem = fsutil::read_string(&dir.join(CA_KEY_FILE))?;
+        let cert_pem = read_to_string(&cert_path)?;
+        let key_pem = read_to_string(&dir.join(CA_KEY_FILE))?;
         let ca_der =
             CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|_| CaError::BadCaPem {
                 path: cert_path.display().to_string(),

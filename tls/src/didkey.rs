@@ -5,7 +5,7 @@ use std::path::Path;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
-use crate::fsutil::{self, FileError};
+use nexus_durable::{FileError, PRIVATE_FILE};
 
 /// Multicodec prefix of an Ed25519 public key (varint of 0xed).
 const ED25519_PUB_MULTICODEC: [u8; 2] = [0xed, 0x01];
@@ -79,13 +79,13 @@ impl SigningIdentity {
     /// Writes the secret seed as hex to `path` with mode 0600.
     pub fn save(&self, path: &Path) -> Result<(), DidError> {
         let seed = hex::encode(self.key.to_bytes());
-        fsutil::write_private(path, seed.as_bytes())?;
+        nexus_durable::write_file(path, seed.as_bytes(), PRIVATE_FILE)?;
         Ok(())
     }
 
     /// Reads a key written by [`SigningIdentity::save`].
     pub fn load(path: &Path) -> Result<SigningIdentity, DidError> {
-        let text = fsutil::read_string(path)?;
+        let text = nexus_durable::read_to_string(path)?;
         let seed: [u8; 32] = hex::decode(text.trim())
             .ok()
             .and_then(|b| b.try_into().ok())

@@ -9,7 +9,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::fsutil::{self, FileError};
+use nexus_durable::{read_to_string, write_file, FileError, PRIVATE_FILE, PUBLIC_FILE};
 
 /// File names inside a node identity directory.
 pub const NODE_CERT_FILE: &str = "node.pem";
@@ -149,12 +149,16 @@ impl NodeIdentity {
 
     /// Writes `node.pem`, `ca.pem` (0644) and `node.key` (0600) into `dir` (made 0700).
     pub fn save(&self, dir: &Path) -> Result<(), IdentityError> {
-        fsutil::ensure_private_dir(dir)?;
+        nexus_durable::create_private_dir(dir)?;
         let cert_pem = crate::der::pem_encode("CERTIFICATE", &self.cert_der);
         let ca_pem = crate::der::pem_encode("CERTIFICATE", &self.ca_der);
-        fsutil::write_public(&dir.join(NODE_CERT_FILE), cert_pem.as_bytes())?;
-        fsutil::write_public(&dir.join(NODE_CA_FILE), ca_pem.as_bytes())?;
-        fsutil::write_private(&dir.join(NODE_KEY_FILE), self.key.to_pem().as_bytes())?;
+        write_file(&dir.join(NODE_CERT_FILE), cert_pem.as_bytes(), PUBLIC_FILE)?;
+        write_file(&dir.join(NODE_CA_FILE), ca_pem.as_bytes(), PUBLIC_FILE)?;
+        write_file(
+            &dir.join(NODE_KEY_FILE),
+            self.key.to_pem().as_bytes(),
+            PRIVATE_FILE,
+        )?;
         Ok(())
     }
 
@@ -162,13 +166,13 @@ impl NodeIdentity {
     pub fn load(dir: &Path) -> Result<NodeIdentity, IdentityError> {
         let cert_der = read_cert(&dir.join(NODE_CERT_FILE))?;
         let ca_der = read_cert(&dir.join(NODE_CA_FILE))?;
-        let key = NodeKey::from_pem(&fsutil::read_string(&dir.join(NODE_KEY_FILE))?)?;
+        let key = NodeKey::from_pem(&read_to_string(&dir.join(NODE_KEY_FILE))?)?;
         NodeIdentity::new(cert_der, key, ca_der)
     }
 }
 
 fn read_cert(path: &Path) -> Result<Vec<u8>, IdentityError> {
-    let pem = fsutil::read_string(path)?;
+    let pem = read_to_string(path)?;
     let der =
         CertificateDer::from_pem_slice(pem.as_bytes()).map_err(|_| IdentityError::BadPem {
             path: path.display().to_string(),

@@ -16,11 +16,13 @@
 //! | `config` | rustls configs for node-to-node traffic (tonic over TCP, quinn for bulk data). |
 //! | `der` | Certificate bytes in their two forms: the sha256 fingerprint of a DER certificate, and DER wrapped as PEM. |
 //! | `didkey` | Ed25519 signing identities and their `did:key` names (`did:key:z6Mk…`: multibase base58btc of the multicodec `ed25519-pub` prefix 0xed 0x01 followed by the 32-byte public key). |
-//! | `fsutil` | Small file helpers: private files are created with mode 0600 and their directory with 0700. |
 //! | `identity` | A node's own key and certificate. |
 //! | `pinning` | Bootstrap trust for a joiner that knows only the CA fingerprint from its join token. |
 //! | `token` | Join tokens (k3s-style). |
 //! | `verify` | Authorization on top of authentication: verifiers that delegate chain validation to webpki (cluster CA as the only root) and then check the peer's node id against a `PeerPolicy` on every handshake, so a revocation takes effect on the next connection. |
+//!
+//! Key and certificate files are written through `nexus-durable`: replaced atomically, keys 0600
+//! from their first byte, certificates 0644, their directories 0700.
 
 #![deny(missing_docs)]
 
@@ -32,7 +34,6 @@ pub mod ca;
 pub mod config;
 mod der;
 pub mod didkey;
-mod fsutil;
 pub mod identity;
 pub mod pinning;
 pub mod token;
@@ -45,8 +46,8 @@ pub use config::{
 };
 pub use der::fingerprint_of;
 pub use didkey::{DidError, DidKey, SigningIdentity};
-pub use fsutil::FileError;
 pub use identity::{node_id_from_cert, IdentityError, NodeIdentity, NodeKey};
+pub use nexus_durable::FileError;
 pub use pinning::{bootstrap_client_config, join_server_config, PinError, PinnedCaVerifier};
 pub use token::{hash_secret, verify_secret, JoinToken, TokenError, TokenRecordSeed};
 pub use verify::PeerRejected;

@@ -1,51 +1,37 @@
 //! Writing a workbook file atomically: build it in a temp file next to the
-//! destination, then fsync and rename it into place.
+//! destination, then fsync and rename it into place (through
+//! `nexus_durable`).
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use tempfile::TempPath;
+use nexus_durable::PendingFile;
 
 use super::WorkbookError;
 
 /// A temp file next to `out`, removed (with any SQLite sidecar files) on
 /// drop unless [`Staged::commit`] renamed it onto `out`.
 pub(super) struct Staged {
-    tmp: Option<TempPath>,
+    pending: Option<PendingFile>,
     out: PathBuf,
 }
 
 impl Staged {
-    /// Creates an empty temp file `.NAME.XXXXXX.workbook.tmp` in `out`'s directory.
+    /// Creates an empty temp file `.NAME.PID.SEQ.partial` in `out`'s directory.
     pub(super) fn new(out: &Path) -> Result<Staged, WorkbookError> {
-        let name = out.file_name().ok_or_else(|| WorkbookError::WriteFailed {
-            path: out.to_path_buf(),
-            reason: "the output path does not name a file".to_string(),
-        })?;
-        let dir = parent_dir(out);
-        let prefix = format!(".{}.", name.to_string_lossy());
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(&prefix).suffix(".workbook.tmp");
-        // A workbook is an ordinary user file: 0666 minus the umask, not
-        // tempfile's private 0600.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            builder.permissions(std::fs::Permissions::from_mode(0o666));
-        }
-        let tmp = builder
-            .tempfile_in(dir)
-            .map_err(|e| WorkbookError::io_write(out, &e))?
-            .into_temp_path();
+        // A workbook is an ordinary user file: 0666 minus the umask.
+        let pending =
+            PendingFile::create(out, 0o666).map_err(|e| WorkbookError::io_write(out, &e.source))?;
         Ok(Staged {
-            tmp: Some(tmp),
+            pending: Some(pending),
             out: out.to_path_buf(),
         })
     }
 
     /// Path of the temp file.
     pub(super) fn path(&self) -> &Path {
-        self.tmp.as_deref().unwrap_or(&self.out)
+        self.pending
+            .as_ref()
+            .map_or(self.out.as_path(), PendingFile::path)
     }
 
     /// Fsyncs the temp file (whose workbook the caller has closed), renames
@@ -53,7 +39,6 @@ impl Staged {
     /// workbook that still has a `-wal` file: that WAL would be applied to
     /// the new file and corrupt it.
     pub(super) fn commit(mut self) -> Result<(), WorkbookError> {
-        let fail = |e: &std::io::Error| WorkbookError::io_write(&self.out, e);
         let wal = sidecar(&self.out, "-wal");
         if wal.exists() {
             return Err(WorkbookError::WriteFailed {
@@ -65,24 +50,21 @@ impl Staged {
                 ),
             });
         }
-        let Some(tmp) = self.tmp.take() else {
+        let Some(pending) = self.pending.take() else {
             return Ok(());
         };
-        File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| fail(&e))?;
-        tmp.persist(&self.out).map_err(|e| fail(&e.error))?;
-        sync_dir(parent_dir(&self.out)).map_err(|e| fail(&e))
+        pending
+            .commit()
+            .map_err(|e| WorkbookError::io_write(&self.out, &e.source))
     }
 }
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        if let Some(tmp) = self.tmp.take() {
+        if let Some(pending) = self.pending.take() {
             for suffix in ["-wal", "-shm", "-journal"] {
-                let _ = std::fs::remove_file(sidecar(&tmp, suffix));
+                let _ = std::fs::remove_file(sidecar(pending.path(), suffix));
             }
-            drop(tmp);
         }
     }
 }
@@ -107,21 +89,4 @@ pub(super) fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_os_string();
     s.push(suffix);
     PathBuf::from(s)
-}
-
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) -> std::io::Result<()> {
-    Ok(())
 }

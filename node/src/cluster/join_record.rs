@@ -3,7 +3,6 @@
 //! founds a cluster of its own.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use nexus_raft::replication::{NodeId, NodeInfo};
@@ -82,15 +81,8 @@ impl JoinRecord {
         };
         std::fs::create_dir_all(dir).map_err(|e| failed(&e))?;
         let json = serde_json::to_vec_pretty(self).map_err(|e| failed(&e))?;
-        let partial = file.with_extension("json.partial");
-        let mut out = std::fs::File::create(&partial).map_err(|e| failed(&e))?;
-        out.write_all(&json)
-            .and_then(|()| out.sync_all())
-            .map_err(|e| failed(&e))?;
-        std::fs::rename(&partial, &file).map_err(|e| failed(&e))?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| failed(&e))
+        nexus_durable::write_file(&file, &json, nexus_durable::PUBLIC_FILE)
+            .map_err(|e| UserError::new(ErrorCode::Internal, format!("cannot {e}")))
     }
 }
 

@@ -39,18 +39,16 @@ impl FiredLog {
         self.map().get(&key(sandbox_id, schedule)).copied()
     }
 
-    /// Records a firing and writes the log durably (temp file, rename).
+    /// Records a firing and writes the log durably (temp file, fsync,
+    /// rename, fsync dir).
     pub fn record(&self, sandbox_id: &str, schedule: &str, at_ms: u64) -> Result<(), UserError> {
         let bytes = {
             let mut map = self.map();
             map.insert(key(sandbox_id, schedule), at_ms);
             serde_json::to_vec(&*map).map_err(|e| internal(&e.to_string()))?
         };
-        let partial = self.path.with_extension("json.partial");
-        std::fs::write(&partial, bytes)
-            .and_then(|_| std::fs::File::open(&partial)?.sync_all())
-            .and_then(|_| std::fs::rename(&partial, &self.path))
-            .map_err(|e| internal(&format!("cannot write {}: {e}", self.path.display())))
+        nexus_durable::write_file(&self.path, &bytes, nexus_durable::PUBLIC_FILE)
+            .map_err(|e| internal(&format!("cannot {e}")))
     }
 
     /// Forgets every schedule of a removed sandbox.

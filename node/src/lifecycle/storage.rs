@@ -1,30 +1,23 @@
 //! File mechanics of the lifecycle: durable copies into and out of the cold
-//! directory. Every copy goes to a temporary name, is fsynced, renamed into
-//! place and its directory fsynced, so a crash leaves either the old state
-//! or the new one, never a half-written file under the final name.
+//! directory. Every copy goes through `nexus_durable` (a `*.partial` temp
+//! file, fsynced, renamed into place, its directory fsynced), so a crash
+//! leaves either the old state or the new one, never a half-written file
+//! under the final name.
 
 use std::fs::File;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use nexus_errors::{ErrorCode, UserError};
 use nexus_workbook::Workbook;
 
-/// Suffix of copies in progress; recovery deletes any it finds.
-pub const PARTIAL_SUFFIX: &str = ".partial";
-
 /// Copies `from` to `to` durably (temp file, fsync, rename, fsync dir).
 pub fn durable_copy(from: &Path, to: &Path) -> Result<(), UserError> {
-    let partial = partial_path(to);
-    let result = (|| {
-        std::fs::copy(from, &partial)?;
-        File::open(&partial)?.sync_all()?;
-        std::fs::rename(&partial, to)?;
-        sync_dir(to)
-    })();
-    result.map_err(|e| {
-        let _ = std::fs::remove_file(&partial);
-        io_error(&format!("copy {} to {}", from.display(), to.display()), e)
+    nexus_durable::copy_file(from, to).map(drop).map_err(|e| {
+        internal(&format!(
+            "cannot copy {} to {}: {e}",
+            from.display(),
+            to.display()
+        ))
     })
 }
 
@@ -35,7 +28,7 @@ pub fn checkpoint_live(path: &Path) -> Result<(), UserError> {
     workbook.close().map_err(|e| internal(&e.to_string()))?;
     File::open(path)
         .and_then(|f| f.sync_all())
-        .map_err(|e| io_error(&format!("sync {}", path.display()), e))
+        .map_err(|e| internal(&format!("cannot sync {}: {e}", path.display())))
 }
 
 /// Empties the `tmp` volume of a live workbook (done on every resume). An
@@ -58,25 +51,9 @@ pub fn clear_tmp(path: &Path) -> Result<u64, UserError> {
 /// Deletes a workbook file (and its SQLite side files), then syncs its dir.
 pub fn remove_durably(path: &Path) {
     remove_workbook_file(path);
-    let _ = sync_dir(path);
-}
-
-/// Where a copy to `to` is written before its rename.
-pub fn partial_path(to: &Path) -> PathBuf {
-    let mut name = to.as_os_str().to_owned();
-    name.push(PARTIAL_SUFFIX);
-    PathBuf::from(name)
-}
-
-fn sync_dir(path: &Path) -> io::Result<()> {
-    match path.parent() {
-        Some(dir) => File::open(dir)?.sync_all(),
-        None => Ok(()),
+    if let Some(dir) = path.parent() {
+        let _ = nexus_durable::sync_dir(dir);
     }
-}
-
-fn io_error(action: &str, e: io::Error) -> UserError {
-    UserError::new(ErrorCode::Internal, format!("cannot {action}: {e}"))
 }
 
 fn internal(message: &str) -> UserError {
@@ -103,7 +80,11 @@ mod tests {
         std::fs::write(&a, vec![7u8; 100_000]).unwrap();
         durable_copy(&a, &b).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
-        assert!(!partial_path(&b).exists());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
         let err = durable_copy(&dir.path().join("missing"), &b).unwrap_err();
         assert_eq!(err.code, "INTERNAL");
         assert!(err.message.contains("missing"), "{}", err.message);

@@ -89,13 +89,18 @@ impl SandboxFiles {
         self.stage(bytes).await
     }
 
-    /// Moves a staged upload to its place as sandbox `sandbox_id`'s file.
+    /// Moves a staged upload to its place as sandbox `sandbox_id`'s file
+    /// and fsyncs the directory, so the move survives a crash.
     pub fn adopt(&self, mut staged: StagedFile, sandbox_id: &str) -> Result<PathBuf, UserError> {
         let target = self.path(sandbox_id);
         let source = staged.path.take().ok_or_else(|| {
             UserError::new(ErrorCode::Internal, "staged upload was already adopted")
         })?;
         std::fs::rename(&source, &target).map_err(|e| io_error("move", &source, e))?;
+        if let Err(e) = nexus_durable::sync_dir(&self.sandboxes) {
+            remove_workbook_file(&target);
+            return Err(UserError::new(ErrorCode::Internal, format!("cannot {e}")));
+        }
         Ok(target)
     }
 

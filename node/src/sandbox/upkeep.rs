@@ -10,7 +10,7 @@ use super::SandboxManager;
 use crate::clock::now_ms;
 use crate::lifecycle::ladder::{due, LifecycleConfig, TickReport};
 use crate::lifecycle::recovery::{plan, RecoveryReport, Repair};
-use crate::lifecycle::storage::{self, PARTIAL_SUFFIX};
+use crate::lifecycle::storage;
 use nexus_errors::UserError;
 
 impl SandboxManager {
@@ -106,7 +106,7 @@ fn remove_orphans(dir: &Path, known: &HashSet<String>) -> Vec<String> {
         if owned || side_file {
             continue;
         }
-        if name.ends_with(PARTIAL_SUFFIX) || name.contains(".workbook") {
+        if name.ends_with(nexus_durable::TEMP_SUFFIX) || name.contains(".workbook") {
             let _ = std::fs::remove_file(entry.path());
             removed.push(name);
         }

@@ -59,6 +59,12 @@ impl StoreError {
     }
 }
 
+impl From<nexus_durable::FileError> for StoreError {
+    fn from(err: nexus_durable::FileError) -> StoreError {
+        StoreError::io(format!("{} {}", err.op, err.path.display()), err.source)
+    }
+}
+
 impl From<tokio::task::JoinError> for StoreError {
     fn from(err: tokio::task::JoinError) -> StoreError {
         StoreError::Task(err.to_string())

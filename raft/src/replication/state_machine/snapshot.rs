@@ -4,7 +4,8 @@
 //! (`current.snap`) so the current snapshot survives a restart.
 //!
 //! File layout: `u64` little-endian length of the JSON [`SnapshotMeta`],
-//! the meta, then the SQLite database bytes (the snapshot data).
+//! the meta, then the SQLite database bytes (the snapshot data). The file is
+//! replaced through `nexus_durable` (temp file, fsync, rename, fsync dir).
 
 use std::fs;
 use std::io::Write;
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use nexus_durable::PUBLIC_FILE;
 use openraft::SnapshotMeta;
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::Connection;
@@ -97,7 +99,9 @@ impl SnapshotStore {
         data: &[u8],
     ) -> Result<(), StoreError> {
         let tmp = TempFile(self.temp_path("install"));
-        write_synced(&tmp.0, &[data])?;
+        // A scratch copy for SQLite to read; it never becomes current.
+        fs::write(&tmp.0, data)
+            .map_err(|e| StoreError::io(format!("write {}", tmp.0.display()), e))?;
         // Refuses bytes that are not a registry of a known schema version.
         drop(Registry::open(&tmp.0)?);
         let source = Connection::open(&tmp.0)?;
@@ -141,15 +145,12 @@ impl SnapshotStore {
         }
         let header = serde_json::to_vec(meta).map_err(|e| StoreError::codec("snapshot meta", e))?;
         let len = (header.len() as u64).to_le_bytes();
-        let tmp = TempFile(self.temp_path("save"));
-        write_synced(&tmp.0, &[&len, &header, data])?;
-        let current = self.dir.join(CURRENT);
-        fs::rename(&tmp.0, &current)
-            .map_err(|e| StoreError::io(format!("rename to {}", current.display()), e))?;
-        // Persist the rename itself.
-        fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| StoreError::io(format!("sync {}", self.dir.display()), e))
+        nexus_durable::write_with(&self.dir.join(CURRENT), PUBLIC_FILE, |file| {
+            file.write_all(&len)?;
+            file.write_all(&header)?;
+            file.write_all(data)
+        })?;
+        Ok(())
     }
 
     /// The current snapshot, if any.
@@ -184,17 +185,6 @@ impl SnapshotStore {
         let data = bytes.split_off(end);
         Ok(Some((meta, data)))
     }
-}
-
-/// Writes `parts` to `path` and fsyncs it.
-fn write_synced(path: &Path, parts: &[&[u8]]) -> Result<(), StoreError> {
-    let what = || format!("write {}", path.display());
-    let mut file = fs::File::create(path).map_err(|e| StoreError::io(what(), e))?;
-    for part in parts {
-        file.write_all(part)
-            .map_err(|e| StoreError::io(what(), e))?;
-    }
-    file.sync_all().map_err(|e| StoreError::io(what(), e))
 }
 
 /// A temp file removed on drop (with SQLite's side files, if any).
