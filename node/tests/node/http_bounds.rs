@@ -299,3 +299,33 @@ async fn unknown_profile_is_refused_at_dock() {
         .unwrap_err();
     assert_eq!(err.code.as_str(), "PROFILE_UNKNOWN", "{err:?}");
 }
+
+#[tokio::test]
+async fn schedules_that_cannot_fire_are_refused_at_dock() {
+    let node = TestNode::start().await;
+    let admin = node.admin();
+    let dir = node.data_dir.path();
+    let file = common::wat_workbook(dir, "sched", &common::print_wat("x"));
+    let workbook = nexus_workbook::Workbook::open(&file).unwrap();
+    workbook
+        .set_schedule("nightly", "0 3 * * *", Some("missing"), None)
+        .unwrap();
+    workbook.checkpoint().unwrap();
+    drop(workbook);
+    let err = admin
+        .dock(std::fs::read(&file).unwrap(), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_str(), "SCHEDULE_INVALID", "{err:?}");
+    assert!(err.message.contains("missing"), "{}", err.message);
+
+    let db = rusqlite::Connection::open(&file).unwrap();
+    db.execute("UPDATE schedules SET cron = 'bogus', entry = NULL", [])
+        .unwrap();
+    drop(db);
+    let err = admin
+        .dock(std::fs::read(&file).unwrap(), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_str(), "SCHEDULE_INVALID", "{err:?}");
+}
