@@ -209,7 +209,8 @@ impl Engine {
     /// [`TICK`] while it runs, so long calls do not starve others. Must run
     /// inside a tokio runtime with its time driver enabled.
     ///
-    /// A guest calling `proc_exit(n)` finishes with exit code `n`, even after
+    /// A guest calling `proc_exit(n)` finishes with exit code `n` (any
+    /// 32-bit status, read as signed: 300 stays 300, `u32::MAX` is -1), even after
     /// a denied memory growth it handled. Failures, in order of precedence:
     /// more output than the cap ([`CallError::OutputLimit`]), the wall-clock
     /// deadline ([`CallError::Timeout`]), a denied memory or table growth

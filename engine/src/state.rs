@@ -66,6 +66,15 @@ impl HostCtx {
 pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<GuestState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut GuestState| &mut s.wasi)?;
+    // WASI's own `proc_exit` traps on a status of 126 or more; every status
+    // is passed through instead (AssemblyScript's abort exits with 255).
+    linker.allow_shadowing(true);
+    linker.func_wrap(
+        "wasi_snapshot_preview1",
+        "proc_exit",
+        |status: i32| -> wasmtime::Result<()> { Err(wasmtime_wasi::I32Exit(status).into()) },
+    )?;
+    linker.allow_shadowing(false);
     host::add_to_linker(&mut linker)?;
     Ok(linker)
 }

@@ -113,10 +113,32 @@ catalog! {
     CallBadResponse = ("CALL_BAD_RESPONSE", 502, "the handler must return an encoded response (docs/guest-abi.md, HTTP messages); the nexus-guest `http` module does this"),
 
     // --- requests and the node -------------------------------------------
+    /// The profile named at dock (`?profile=` or the workbook's) is not one this node knows.
+    ProfileUnknown = ("PROFILE_UNKNOWN", 400, "use a built-in profile (docs/guide.md, Profiles) or one defined under [profiles] in nexus.toml"),
+    /// A schedule of the workbook has an invalid cron or names a module the workbook lacks.
+    ScheduleInvalid = ("SCHEDULE_INVALID", 400, "fix the schedule's cron or module in workbook.toml and pack the workbook again"),
     /// The request body or parameters are malformed.
     RequestInvalid = ("REQUEST_INVALID", 400, "the message names the field; docs/http-api.md has the request shapes"),
     /// The request body exceeds the node's upload limit.
-    RequestTooLarge = ("REQUEST_TOO_LARGE", 413, "raise `limits.max_upload_bytes` in nexus.toml or send a smaller workbook"),
+    RequestTooLarge = ("REQUEST_TOO_LARGE", 413, "raise `limits.max_request_bytes` in nexus.toml (NEXUS_MAX_REQUEST_BYTES) or send a smaller request body"),
+    /// The workbook upload exceeds the node's upload limit.
+    UploadTooLarge = ("UPLOAD_TOO_LARGE", 413, "raise `limits.max_upload_bytes` in nexus.toml (NEXUS_MAX_UPLOAD_BYTES) or send a smaller workbook"),
+    /// The node (or the tenant) already has as many uploads in flight as allowed.
+    UploadsBusy = ("UPLOADS_BUSY", 503, "retry after the Retry-After seconds; `limits.max_concurrent_uploads` and `max_concurrent_uploads_per_tenant` bound them"),
+    /// The request line is not HTTP (garbage, a NUL or control byte in the path...).
+    RequestMalformed = ("REQUEST_MALFORMED", 400, "send an HTTP/1.1 request; the path must be printable ASCII (percent-encode the rest)"),
+    /// The request target is longer than the node accepts.
+    RequestUriTooLong = ("REQUEST_URI_TOO_LONG", 414, "shorten the path and query (at most 8 KiB)"),
+    /// The request's headers are larger than the node accepts.
+    RequestHeadersTooLarge = ("REQUEST_HEADERS_TOO_LARGE", 431, "send fewer or smaller headers (`limits.max_header_bytes`, 64 KiB by default)"),
+    /// The client did not send the request's headers in time.
+    RequestHeaderTimeout = ("REQUEST_HEADER_TIMEOUT", 408, "send the whole request head within `limits.header_read_timeout_ms`"),
+    /// The client paused sending the request body for too long.
+    RequestBodyTimeout = ("REQUEST_BODY_TIMEOUT", 408, "keep the body flowing: the node waits at most `limits.body_read_timeout_ms` for the next bytes"),
+    /// The client address already holds as many connections as allowed.
+    TooManyConnections = ("TOO_MANY_CONNECTIONS", 429, "close idle connections or reuse one; `limits.max_connections_per_ip` bounds them"),
+    /// Too many requests with an unknown API key came from this address.
+    AuthRateLimited = ("AUTH_RATE_LIMITED", 429, "check the API key, then retry after the Retry-After seconds"),
     /// The route does not exist.
     RouteNotFound = ("ROUTE_NOT_FOUND", 404, "docs/http-api.md lists the routes"),
     /// The route exists but not with this HTTP method.

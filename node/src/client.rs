@@ -1,8 +1,10 @@
 //! The CLI's HTTP client for a node's API.
 
 use nexus_raft::Sandbox;
+use reqwest::header::CONTENT_TYPE;
 use reqwest::{RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::api::types::{
     CallRequest, CallResponse, CloneRequest, CreateJoinToken, CreateTenant, ErrorBody,
@@ -44,6 +46,7 @@ impl NodeClient {
         if let Some(profile) = profile {
             query.push(("profile", profile));
         }
+        self.fits(workbook.len(), BodyKind::Upload).await?;
         self.send(self.post("/v1/sandboxes").query(&query).body(workbook))
             .await
     }
@@ -93,8 +96,50 @@ impl NodeClient {
 
     /// Calls a sandbox's entry module.
     pub async fn call(&self, id: &str, request: &CallRequest) -> Result<CallResponse, UserError> {
-        self.send(self.post(&format!("/v1/sandboxes/{id}/call")).json(request))
-            .await
+        let body = serde_json::to_vec(request).map_err(|e| {
+            UserError::new(ErrorCode::Internal, format!("cannot encode the call: {e}"))
+        })?;
+        self.fits(body.len(), BodyKind::Request).await?;
+        let request = self
+            .post(&format!("/v1/sandboxes/{id}/call"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        self.send(request).await
+    }
+
+    /// Refuses a body larger than the limit the node advertises in
+    /// `/health`, before sending it: a node refusing a body mid-upload
+    /// closes the connection, which can hide its answer. A node that does
+    /// not advertise limits is left to judge for itself.
+    async fn fits(&self, size: usize, kind: BodyKind) -> Result<(), UserError> {
+        let Ok(response) = self.http.get(format!("{}/health", self.base)).send().await else {
+            return Ok(());
+        };
+        let Ok(health) = response.json::<Health>().await else {
+            return Ok(());
+        };
+        let (limit, code, setting) = match kind {
+            BodyKind::Upload => (
+                health.limits.max_upload_bytes,
+                ErrorCode::UploadTooLarge,
+                "max_upload_bytes",
+            ),
+            BodyKind::Request => (
+                health.limits.max_request_bytes,
+                ErrorCode::RequestTooLarge,
+                "max_request_bytes",
+            ),
+        };
+        if size <= limit {
+            return Ok(());
+        }
+        Err(UserError::new(
+            code,
+            format!(
+                "the body is {size} bytes; the node at {} accepts at most {limit} ({setting})",
+                self.base
+            ),
+        ))
     }
 
     /// Creates a tenant (admin key needed).
@@ -183,6 +228,24 @@ impl NodeClient {
             Err(_) => Err(malformed(status, &String::from_utf8_lossy(&body))),
         }
     }
+}
+
+/// Which limit a request body falls under.
+enum BodyKind {
+    Upload,
+    Request,
+}
+
+/// The part of `GET /health` the client reads.
+#[derive(Deserialize)]
+struct Health {
+    limits: AdvertisedLimits,
+}
+
+#[derive(Deserialize)]
+struct AdvertisedLimits {
+    max_upload_bytes: usize,
+    max_request_bytes: usize,
 }
 
 fn malformed(status: StatusCode, detail: &str) -> UserError {

@@ -12,7 +12,8 @@ use tokio::net::TcpListener;
 
 use tracing::{info, warn};
 
-use crate::api::{self, AppState};
+use crate::api::conn::FrontDoor;
+use crate::api::{self, AppState, AuthLimiter, UploadSlots};
 use crate::cluster::join_record::JoinRecord;
 use crate::cluster::{RegistryHandle, Replica};
 use crate::config::Config;
@@ -118,6 +119,12 @@ impl Node {
             registry,
             manager: Arc::new(manager),
             shutting_down: Arc::new(AtomicBool::new(false)),
+            limits: config.limits.clone(),
+            uploads: Arc::new(UploadSlots::new(
+                config.limits.max_concurrent_uploads,
+                config.limits.max_concurrent_uploads_per_tenant,
+            )),
+            auth_failures: AuthLimiter::default(),
         });
         Ok(Node {
             config,
@@ -183,7 +190,7 @@ impl Node {
         let peer_tasks = self.replica.spawn(async {
             let _ = peers_stopped.await;
         })?;
-        let router = api::router(self.state.clone(), &self.config.limits);
+        let router = api::router(self.state.clone());
         let flag = self.state.shutting_down.clone();
         let ladder = tokio::spawn(run_ladder(
             self.state.manager.clone(),
@@ -193,14 +200,13 @@ impl Node {
             self.state.manager.clone(),
             self.config.lifecycle.schedule_tick_ms,
         ));
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                flag.store(true, Ordering::SeqCst);
-                info!("shutting down: finishing in-flight calls");
-            })
-            .await
-            .map_err(|e| UserError::new(ErrorCode::Internal, format!("server failed: {e}")));
+        let door = FrontDoor::new(&self.config.limits);
+        api::conn::serve(self.listener, router, door, async move {
+            shutdown.await;
+            flag.store(true, Ordering::SeqCst);
+            info!("shutting down: finishing in-flight calls");
+        })
+        .await;
         for task in [ladder, scheduler] {
             task.abort();
             let _ = task.await;
@@ -211,7 +217,6 @@ impl Node {
             task.abort();
             let _ = task.await;
         }
-        served?;
         self.state.registry.checkpoint()?;
         info!("stopped");
         Ok(())

@@ -68,6 +68,23 @@ async fn proc_exit_sets_the_exit_code_and_keeps_stdout() {
 }
 
 #[tokio::test]
+async fn every_proc_exit_status_is_the_exit_code() {
+    let engine = engine();
+    for status in [126, 255, 300, -1] {
+        let source = format!(
+            r#"(module
+                (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                (memory (export "memory") 1)
+                (func (export "_start") (call $exit (i32.const {status}))))"#
+        );
+        let out = run(&engine, &compile(&engine, &source))
+            .await
+            .expect("the guest exits");
+        assert_eq!(out.exit_code, status);
+    }
+}
+
+#[tokio::test]
 async fn no_preopens_path_open_is_ebadf() {
     let engine = engine();
     let out = run(&engine, &guest(&engine, "path_open"))

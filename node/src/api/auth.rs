@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use nexus_raft::{hash_api_key, Principal, Role};
 
+use super::auth_limit::{MAX_FAILURES, WINDOW};
 use super::error::ApiError;
 use super::AppState;
 use nexus_errors::ErrorCode;
@@ -39,34 +42,57 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        if let Some(wait) = state.auth_failures.blocked(addr) {
+            return Err(ApiError::new(
+                ErrorCode::AuthRateLimited,
+                format!(
+                    "{addr} presented {MAX_FAILURES} unknown API keys within {} s; \
+                     refused for {wait} s more",
+                    WINDOW.as_secs()
+                ),
+            ));
+        }
+        let caller = authenticate(parts, state);
+        if matches!(&caller, Err(e) if e.0.code == ErrorCode::AuthInvalidKey) {
+            state.auth_failures.failed(addr);
+        }
+        caller
+    }
+}
+
+/// The principal of the request's bearer key.
+fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::AuthMissingKey,
+            "the request has no Authorization header",
+        )
+    })?;
+    let key = header
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
             ApiError::new(
-                ErrorCode::AuthMissingKey,
-                "the request has no Authorization header",
+                ErrorCode::AuthInvalidKey,
+                "the Authorization header is not of the form `Bearer <key>`",
             )
         })?;
-        let key = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::AuthInvalidKey,
-                    "the Authorization header is not of the form `Bearer <key>`",
-                )
-            })?;
-        let hash = hash_api_key(key);
-        state
-            .registry
-            .read(|r| r.principal_for_key_hash(&hash))?
-            .map(Caller)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::AuthInvalidKey,
-                    "the API key is not known to this node",
-                )
-            })
-    }
+    let hash = hash_api_key(key);
+    state
+        .registry
+        .read(|r| r.principal_for_key_hash(&hash))?
+        .map(Caller)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::AuthInvalidKey,
+                "the API key is not known to this node",
+            )
+        })
 }

@@ -1,6 +1,7 @@
 //! Turning errors into JSON responses, and extractor rejections into errors.
 
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -28,7 +29,23 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(ErrorBody { error: self.0 })).into_response()
+        let retry = retry_after(self.0.code);
+        let mut response = (status, Json(ErrorBody { error: self.0 })).into_response();
+        if let Some(seconds) = retry {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// The Retry-After seconds of the refusals that pass with time.
+pub fn retry_after(code: ErrorCode) -> Option<u64> {
+    match code {
+        ErrorCode::UploadsBusy | ErrorCode::TooManyConnections => Some(1),
+        ErrorCode::AuthRateLimited => Some(super::auth_limit::WINDOW.as_secs()),
+        _ => None,
     }
 }
 

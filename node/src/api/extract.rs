@@ -3,10 +3,11 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
-use axum::Json;
 use serde::de::DeserializeOwned;
 
+use super::body::BodyReader;
 use super::error::{rejection, ApiError};
+use nexus_errors::ErrorCode;
 
 /// `Json<T>` with a catalog error on bad input.
 pub struct ApiJson<T>(pub T);
@@ -14,28 +15,25 @@ pub struct ApiJson<T>(pub T);
 /// `Query<T>` with a catalog error on bad input.
 pub struct ApiQuery<T>(pub T);
 
-/// The raw request body with a catalog error when it is too large.
+/// The raw request body, read under the route's [`BodyPolicy`](super::body::BodyPolicy).
 pub struct Upload(pub Bytes);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        Json::<T>::from_request(req, state)
-            .await
-            .map(|Json(v)| ApiJson(v))
-            .map_err(|r| rejection(r.status(), r.body_text()))
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        let body = BodyReader::new(req)?.collect().await?;
+        serde_json::from_slice(&body)
+            .map(ApiJson)
+            .map_err(|e| ApiError::new(ErrorCode::RequestInvalid, format!("request body: {e}")))
     }
 }
 
 impl<S: Send + Sync> FromRequest<S> for Upload {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        Bytes::from_request(req, state)
-            .await
-            .map(Upload)
-            .map_err(|r| rejection(r.status(), r.body_text()))
+    async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
+        BodyReader::new(req)?.collect().await.map(Upload)
     }
 }
 

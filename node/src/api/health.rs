@@ -11,9 +11,16 @@ use super::error::ApiError;
 use super::AppState;
 use nexus_errors::ErrorCode;
 
-/// `GET /health`: the process answers.
-pub async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// `GET /health`: the process answers, advertising its body limits so a
+/// client can refuse an oversized upload before sending it.
+pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({
+        "status": "ok",
+        "limits": {
+            "max_upload_bytes": state.limits.max_upload_bytes,
+            "max_request_bytes": state.limits.max_request_bytes,
+        },
+    }))
 }
 
 /// `GET /ready`: the node takes calls (not while shutting down).

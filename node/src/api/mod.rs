@@ -2,9 +2,13 @@
 //! (see `docs/errors.md`); every `/v1` route needs a bearer API key.
 
 mod auth;
+mod auth_limit;
+mod body;
 mod cluster;
+pub mod conn;
 mod error;
 mod extract;
+mod head;
 mod health;
 mod nodes;
 mod sandboxes;
@@ -12,11 +16,14 @@ mod serve;
 mod tenants;
 mod tokens;
 pub mod types;
+mod uploads;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{any, delete, get, post};
 use axum::Router;
 
@@ -26,8 +33,11 @@ use crate::cluster::RegistryHandle;
 use crate::config::Limits;
 use crate::sandbox::{SandboxManager, Verb};
 use auth::Caller;
+pub use auth_limit::AuthLimiter;
+use body::BodyPolicy;
 use extract::Upload;
 use nexus_errors::ErrorCode;
+pub use uploads::UploadSlots;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -43,17 +53,34 @@ pub struct AppState {
     pub manager: Arc<SandboxManager>,
     /// Set when shutdown begins; `/ready` then answers 503.
     pub shutting_down: Arc<AtomicBool>,
+    /// The request limits (`/health` advertises the body limits).
+    pub limits: Limits,
+    /// Workbook uploads in flight.
+    pub uploads: Arc<UploadSlots>,
+    /// Failed authentications per client address.
+    pub auth_failures: AuthLimiter,
 }
 
-/// The API's routes.
-pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
-    let sandboxes = Router::new()
-        .route(
-            "/v1/sandboxes",
-            post(sandboxes::dock)
-                .layer(DefaultBodyLimit::max(limits.max_upload_bytes))
-                .get(sandboxes::list),
-        )
+/// The API's routes. Workbook uploads are read under
+/// `max_upload_bytes` (`UPLOAD_TOO_LARGE`), every other body under
+/// `max_request_bytes` (`REQUEST_TOO_LARGE`).
+pub fn router(state: Arc<AppState>) -> Router {
+    let limits = &state.limits;
+    let idle = Duration::from_millis(limits.body_read_timeout_ms.max(1));
+    let upload_policy = BodyPolicy {
+        limit: limits.max_upload_bytes,
+        too_large: ErrorCode::UploadTooLarge,
+        idle,
+    };
+    let request_policy = BodyPolicy {
+        limit: limits.max_request_bytes,
+        too_large: ErrorCode::RequestTooLarge,
+        idle,
+    };
+    let uploads = Router::new()
+        .route("/v1/sandboxes", post(sandboxes::dock).get(sandboxes::list))
+        .layer(from_fn_with_state(upload_policy, body::enforce));
+    let requests = Router::new()
         .route(
             "/v1/sandboxes/{id}",
             get(sandboxes::info).delete(sandboxes::remove),
@@ -69,7 +96,7 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
         .route("/v1/cluster/tokens/{id}", delete(tokens::revoke))
         .route("/v1/cluster/nodes", get(nodes::list))
         .route("/v1/cluster/nodes/{id}", delete(nodes::remove));
-    let sandboxes = Verb::ALL.into_iter().fold(sandboxes, |router, verb| {
+    let requests = Verb::ALL.into_iter().fold(requests, |router, verb| {
         router.route(
             &format!("/v1/sandboxes/{{id}}/{}", verb.as_str()),
             post(
@@ -82,11 +109,13 @@ pub fn router(state: Arc<AppState>, limits: &Limits) -> Router {
             ),
         )
     });
+    let requests = requests.layer(from_fn_with_state(request_policy, body::enforce));
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .merge(sandboxes)
-        .layer(DefaultBodyLimit::max(limits.max_request_bytes))
+        .merge(uploads)
+        .merge(requests)
+        .layer(DefaultBodyLimit::disable())
         .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

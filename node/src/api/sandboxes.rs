@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::Json;
 use nexus_raft::Sandbox;
 use serde::Deserialize;
 
 use super::auth::Caller;
+use super::body::BodyReader;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Upload};
 use super::types::{
@@ -29,20 +30,28 @@ pub struct DockParams {
     profile: Option<String>,
 }
 
-/// `POST /v1/sandboxes`: the body is a workbook file.
+/// `POST /v1/sandboxes`: the body is a workbook file, streamed to a
+/// staging file while an upload slot is held.
 pub async fn dock(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiQuery(params): ApiQuery<DockParams>,
-    Upload(body): Upload,
+    req: Request,
 ) -> Result<(StatusCode, Json<Sandbox>), ApiError> {
     let request = DockRequest {
         name: params.name,
         profile: params.profile,
     };
+    let _slot = state.uploads.acquire(caller.tenant())?;
+    let mut body = BodyReader::new(req)?;
+    let mut writer = state.manager.upload_writer().await?;
+    while let Some(piece) = body.next().await? {
+        writer.write(&piece).await?;
+    }
+    let staged = writer.finish().await?;
     let sandbox = state
         .manager
-        .dock(caller.tenant(), body.to_vec(), request)
+        .dock_upload(caller.tenant(), staged, request)
         .await?;
     Ok((StatusCode::CREATED, Json(sandbox)))
 }

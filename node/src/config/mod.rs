@@ -61,6 +61,18 @@ pub struct Limits {
     /// Idle sandboxes that keep their workbook open (least recently used
     /// ones are closed beyond this; each open workbook holds 3 files).
     pub max_open_workbooks: usize,
+    /// Workbook uploads in flight on this node at once.
+    pub max_concurrent_uploads: usize,
+    /// Workbook uploads in flight for one tenant at once.
+    pub max_concurrent_uploads_per_tenant: usize,
+    /// Time a client has to send a request's line and headers.
+    pub header_read_timeout_ms: u64,
+    /// Longest pause between two pieces of a request body.
+    pub body_read_timeout_ms: u64,
+    /// Largest request head (request line and headers).
+    pub max_header_bytes: usize,
+    /// Open connections one client address may hold.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for Config {
@@ -86,6 +98,12 @@ impl Default for Limits {
             max_upload_bytes: 256 << 20,
             max_request_bytes: 16 << 20,
             max_open_workbooks: 512,
+            max_concurrent_uploads: 8,
+            max_concurrent_uploads_per_tenant: 4,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            max_header_bytes: 64 << 10,
+            max_connections_per_ip: 256,
         }
     }
 }
@@ -148,6 +166,13 @@ impl Config {
             }
             "NEXUS_MAX_REQUEST_BYTES" => {
                 self.limits.max_request_bytes = value.parse().map_err(|_| invalid("byte count"))?
+            }
+            "NEXUS_HEADER_READ_TIMEOUT_MS" => {
+                self.limits.header_read_timeout_ms =
+                    value.parse().map_err(|_| invalid("duration"))?
+            }
+            "NEXUS_BODY_READ_TIMEOUT_MS" => {
+                self.limits.body_read_timeout_ms = value.parse().map_err(|_| invalid("duration"))?
             }
             "NEXUS_SUSPEND_AFTER_MS" => {
                 self.lifecycle.suspend_after_ms = value.parse().map_err(|_| invalid("duration"))?

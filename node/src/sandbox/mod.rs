@@ -32,6 +32,7 @@ pub use crate::lifecycle::storage::remove_workbook_file;
 pub use crate::lifecycle::Verb;
 pub use ids::new_sandbox_id;
 use store::SandboxFiles;
+pub use store::{StagedFile, StagedWriter};
 
 /// What the caller asks for when docking a workbook.
 #[derive(Debug, Default, Clone)]
@@ -116,6 +117,21 @@ impl SandboxManager {
         request: DockRequest,
     ) -> Result<Sandbox, UserError> {
         let staged = self.files.stage(bytes).await?;
+        self.dock_upload(tenant_id, staged, request).await
+    }
+
+    /// Opens a staging file for an upload streamed in pieces.
+    pub async fn upload_writer(&self) -> Result<store::StagedWriter, UserError> {
+        self.files.stage_writer().await
+    }
+
+    /// [`SandboxManager::dock`] of an upload already staged on disk.
+    pub async fn dock_upload(
+        &self,
+        tenant_id: &str,
+        staged: store::StagedFile,
+        request: DockRequest,
+    ) -> Result<Sandbox, UserError> {
         let path = staged.path().map(PathBuf::from).unwrap_or_default();
         let policy = self.dock_policy.clone();
         blocking(move || policy.check(&path).map_err(|e| e.to_user_error())).await?;
@@ -129,7 +145,16 @@ impl SandboxManager {
         request: DockRequest,
     ) -> Result<Sandbox, UserError> {
         let path = staged.path().map(PathBuf::from).unwrap_or_default();
+        let checked = path.clone();
         let entry = blocking(move || store::load_module(&path, None)).await?;
+        let profile = request.profile.unwrap_or(entry.profile);
+        if self.profiles.get(&profile).is_none() {
+            return Err(UserError::new(
+                ErrorCode::ProfileUnknown,
+                format!("this node has no profile named {profile:?}"),
+            ));
+        }
+        blocking(move || schedules::check_schedules(&checked)).await?;
         let module = self.compile(&entry.module_sha256, entry.wasm).await?;
 
         let sandbox_id = new_sandbox_id();
@@ -137,7 +162,7 @@ impl SandboxManager {
             id: sandbox_id.clone(),
             tenant_id: tenant_id.to_string(),
             name: request.name.unwrap_or(entry.name),
-            profile: request.profile.unwrap_or(entry.profile),
+            profile,
             workbook_sha256: staged.sha256.clone(),
             home_node: self.node_id,
             at_ms: now_ms(),

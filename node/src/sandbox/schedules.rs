@@ -15,7 +15,7 @@ use super::SandboxManager;
 use crate::clock::now_ms;
 use crate::lifecycle::schedule::FiredLog;
 use nexus_engine::CommandInput;
-use nexus_errors::UserError;
+use nexus_errors::{Coded, ErrorCode, UserError};
 use nexus_workbook::Workbook;
 use nexus_workbook::{next_due_ms, parse_cron};
 
@@ -130,6 +130,26 @@ impl SandboxManager {
             .insert(sandbox.id.clone(), plans.clone());
         plans
     }
+}
+
+/// Refuses a workbook whose schedules could never fire: an invalid cron,
+/// or a module the workbook does not hold.
+pub fn check_schedules(path: &Path) -> Result<(), UserError> {
+    let invalid = |message: String| UserError::new(ErrorCode::ScheduleInvalid, message);
+    let plans = read_plans(path).map_err(|e| invalid(format!("schedules: {e}")))?;
+    let workbook = Workbook::open_read_only(path).map_err(|e| e.to_user_error())?;
+    let modules = workbook.modules().map_err(|e| e.to_user_error())?;
+    for plan in &plans {
+        if let Some(module) = &plan.module {
+            if !modules.iter().any(|m| &m.name == module) {
+                return Err(invalid(format!(
+                    "schedule {} names module {module:?}, which the workbook does not hold",
+                    plan.name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read_plans(path: &Path) -> Result<Vec<Planned>, String> {

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 
 use nexus_errors::{Coded, ErrorCode, UserError};
 use nexus_workbook::{ModuleInfo, Workbook};
@@ -59,9 +60,7 @@ impl SandboxFiles {
 
     /// Writes an upload to the staging directory and syncs it.
     pub async fn stage(&self, bytes: Vec<u8>) -> Result<StagedFile, UserError> {
-        let path = self
-            .staging
-            .join(format!("{:016x}.upload", rand::random::<u64>()));
+        let path = self.staging_path();
         tokio::task::spawn_blocking(move || {
             let sha256 = hex::encode(Sha256::digest(&bytes));
             let mut file =
@@ -76,6 +75,27 @@ impl SandboxFiles {
         })
         .await
         .map_err(|e| UserError::new(ErrorCode::Internal, format!("staging task failed: {e}")))?
+    }
+
+    /// Opens a staging file that an upload is streamed into.
+    pub async fn stage_writer(&self) -> Result<StagedWriter, UserError> {
+        let path = self.staging_path();
+        let file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| io_error("create", &path, e))?;
+        Ok(StagedWriter {
+            file,
+            hasher: Sha256::new(),
+            staged: StagedFile {
+                path: Some(path),
+                sha256: String::new(),
+            },
+        })
+    }
+
+    fn staging_path(&self) -> PathBuf {
+        self.staging
+            .join(format!("{:016x}.upload", rand::random::<u64>()))
     }
 
     /// Copies a workbook file (e.g. a clone's source) into staging.
@@ -124,6 +144,39 @@ impl SandboxFiles {
     pub fn remove(&self, sandbox_id: &str) {
         remove_workbook_file(&self.path(sandbox_id));
         remove_workbook_file(&self.cold_path(sandbox_id));
+    }
+}
+
+/// An upload being streamed to staging; its file is removed on drop unless
+/// [`StagedWriter::finish`] hands it on.
+pub struct StagedWriter {
+    file: tokio::fs::File,
+    hasher: Sha256,
+    staged: StagedFile,
+}
+
+impl StagedWriter {
+    /// Appends a piece of the upload.
+    pub async fn write(&mut self, piece: &[u8]) -> Result<(), UserError> {
+        self.hasher.update(piece);
+        self.file
+            .write_all(piece)
+            .await
+            .map_err(|e| self.error("write", e))
+    }
+
+    /// Syncs the file and returns it as a staged upload with its sha256.
+    pub async fn finish(mut self) -> Result<StagedFile, UserError> {
+        self.file
+            .sync_all()
+            .await
+            .map_err(|e| self.error("sync", e))?;
+        self.staged.sha256 = hex::encode(self.hasher.finalize());
+        Ok(self.staged)
+    }
+
+    fn error(&self, action: &str, e: std::io::Error) -> UserError {
+        io_error(action, self.staged.path().unwrap_or(Path::new("")), e)
     }
 }
 

@@ -243,7 +243,7 @@ async fn upload_over_the_limit_is_413() {
         .dock(vec![0u8; 4096], None, None)
         .await
         .unwrap_err();
-    assert_eq!(err.code, "REQUEST_TOO_LARGE");
+    assert_eq!(err.code, "UPLOAD_TOO_LARGE");
     node.stop().await;
 }
 

@@ -14,6 +14,7 @@ mod dock_signing;
 mod error_catalog;
 mod examples;
 mod hostile;
+mod http_bounds;
 mod join_tokens;
 mod lifecycle;
 mod net_broker;
