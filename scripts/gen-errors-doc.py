@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
-"""Regenerates the table of docs/errors.md from the catalog in node/src/errors.rs.
+"""Regenerates the table of docs/errors.md from the catalog in errors/src/lib.rs.
 
 Each catalog row is `/// doc` followed by `Variant = ("CODE", status, "hint"),`.
-The page's prose before and after the table is kept. node/tests/error_catalog.rs
+The page's prose before and after the table is kept. node/tests/node/error_catalog.rs
 checks that the two agree; run this after adding a code.
 """
 import pathlib
 import re
 
 root = pathlib.Path(__file__).resolve().parent.parent
-source = (root / "node/src/errors.rs").read_text()
+source = (root / "errors/src/lib.rs").read_text()
 rows = re.findall(
     r'///\s*(.+?)\n\s*\w+\s*=\s*\("([A-Z_]+)",\s*(\d+),\s*"((?:[^"\\]|\\.)*)"\)',
     source,

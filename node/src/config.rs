@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -9,7 +10,12 @@ use crate::cluster::ClusterConfig;
 use crate::lifecycle::ladder::LifecycleConfig;
 use crate::provenance::DockPolicy;
 use nexus_engine::net::NetPolicy;
-use nexus_engine::{ProfileSpec, ProfileTable, QueueLimits};
+use nexus_engine::{
+    default_concurrency, CompileConfig, ModuleLimits, ProfileSpec, ProfileTable, QueueLimits,
+    DEFAULT_COMPILE_TIMEOUT, DEFAULT_DISK_CACHE_BYTES, DEFAULT_MAX_FUNCTIONS,
+    DEFAULT_MAX_FUNCTION_BYTES, DEFAULT_MAX_MODULE_BYTES, DEFAULT_MAX_NESTING_DEPTH,
+    DEFAULT_MEMORY_CACHE_BYTES,
+};
 use nexus_errors::{Coded, ErrorCode, UserError};
 use std::collections::BTreeMap;
 
@@ -58,6 +64,22 @@ pub struct Limits {
     /// Idle sandboxes that keep their workbook open (least recently used
     /// ones are closed beyond this; each open workbook holds 3 files).
     pub max_open_workbooks: usize,
+    /// Largest wasm module the node compiles.
+    pub max_module_bytes: u64,
+    /// Most functions a module may define.
+    pub max_module_functions: u32,
+    /// Largest function body in a module.
+    pub max_function_bytes: u64,
+    /// Deepest block nesting in a function.
+    pub max_nesting_depth: u32,
+    /// Module compiles running at once (abandoned ones included).
+    pub compile_concurrency: usize,
+    /// How long one compile may take, waiting for a slot included.
+    pub compile_timeout_ms: u64,
+    /// Bytes of compiled code kept in memory for modules no call uses.
+    pub module_cache_bytes: u64,
+    /// Bytes of precompiled `.cwasm` files kept on disk.
+    pub module_disk_cache_bytes: u64,
 }
 
 impl Default for Config {
@@ -83,6 +105,32 @@ impl Default for Limits {
             max_upload_bytes: 256 << 20,
             max_request_bytes: 16 << 20,
             max_open_workbooks: 512,
+            max_module_bytes: DEFAULT_MAX_MODULE_BYTES,
+            max_module_functions: DEFAULT_MAX_FUNCTIONS,
+            max_function_bytes: DEFAULT_MAX_FUNCTION_BYTES,
+            max_nesting_depth: DEFAULT_MAX_NESTING_DEPTH,
+            compile_concurrency: default_concurrency(),
+            compile_timeout_ms: DEFAULT_COMPILE_TIMEOUT.as_millis() as u64,
+            module_cache_bytes: DEFAULT_MEMORY_CACHE_BYTES,
+            module_disk_cache_bytes: DEFAULT_DISK_CACHE_BYTES,
+        }
+    }
+}
+
+impl Limits {
+    /// How the engine compiles modules and how much of them it keeps.
+    pub fn compile_config(&self) -> CompileConfig {
+        CompileConfig {
+            limits: ModuleLimits {
+                max_module_bytes: self.max_module_bytes,
+                max_functions: self.max_module_functions,
+                max_function_bytes: self.max_function_bytes,
+                max_nesting_depth: self.max_nesting_depth,
+            },
+            concurrency: self.compile_concurrency,
+            timeout: Duration::from_millis(self.compile_timeout_ms),
+            memory_cache_bytes: self.module_cache_bytes,
+            disk_cache_bytes: self.module_disk_cache_bytes,
         }
     }
 }
