@@ -1,36 +1,23 @@
-//! Compiled modules and the caches of them, keyed by the sha256 of the
-//! module bytes: in memory always, and on disk (precompiled `.cwasm`) when
-//! the engine has a cache directory.
+//! Compiled modules and the in-memory cache of them, keyed by the sha256 of
+//! the module bytes, with the disk cache (`disk_cache`) behind it.
 //!
-//! # Safety of the disk cache
-//!
-//! Loading a precompiled module (`Module::deserialize_file`) runs whatever
-//! machine code the file holds, so the cache only ever loads files this node
-//! wrote itself:
-//!
-//! - the directory is created (or re-moded) `0700`, owned by the node's user;
-//! - each file is written through `nexus_durable` (a fresh `0600` temporary
-//!   name in that directory, fsynced, then atomically renamed to its final
-//!   name), so a final name never holds a half-written file and a file is
-//!   never rewritten in place (it is mmapped while loaded);
-//! - file names carry the engine's precompile compatibility hash, so another
-//!   wasmtime version or configuration looks for other names (wasmtime also
-//!   checks the header and refuses incompatible files);
-//! - `.cwasm` files are never accepted from peers or workbooks: modules
-//!   travel as `.wasm` and are compiled locally.
-//!
-//! A file that fails to load (truncated, corrupt, foreign) is deleted and the
-//! module recompiled and written again.
+//! The cache is bounded in bytes of compiled code. A module any caller still
+//! holds (a running call, a live kernel) is never evicted; the least
+//! recently used of the others go once the total passes the bound, and
+//! [`ModuleCache::release`] drops one as soon as its last user is gone.
+//! Loads are single-flight: concurrent misses for one module wait for one
+//! compile instead of each compiling it.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use sha2::{Digest, Sha256};
 use wasmtime::{InstancePre, Module};
 
+use super::bounds::CompileConfig;
+use super::compiler::Compiler;
+use super::disk_cache::DiskCache;
 use super::error::{CallError, EngineError};
 use super::state::GuestState;
 
@@ -40,6 +27,8 @@ pub struct CompiledModule {
     sha256: String,
     name: String,
     module: Module,
+    /// Estimated memory: the compiled code and data image.
+    bytes: u64,
     /// The module linked against WASI and host ABI v1, made on first use.
     pre: OnceLock<Result<InstancePre<GuestState>, CallError>>,
 }
@@ -66,6 +55,11 @@ impl CompiledModule {
         &self.name
     }
 
+    /// Estimated bytes of memory it holds (its compiled code and data).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     pub(crate) fn module(&self) -> &Module {
         &self.module
     }
@@ -80,22 +74,43 @@ impl CompiledModule {
     }
 }
 
-/// Compiled modules by sha256.
-#[derive(Default)]
+/// One load in flight, shared by every caller that missed on its module.
+type Flight = Arc<OnceLock<Result<Arc<CompiledModule>, CallError>>>;
+
+/// Compiled modules by sha256, bounded in bytes.
 pub(crate) struct ModuleCache {
-    modules: Mutex<HashMap<String, Arc<CompiledModule>>>,
+    held: Mutex<Held>,
+    flights: Mutex<HashMap<String, Flight>>,
     disk: Option<DiskCache>,
+    compiler: Compiler,
+    config: CompileConfig,
+}
+
+/// The modules kept, with their last use.
+#[derive(Default)]
+struct Held {
+    modules: HashMap<String, (Arc<CompiledModule>, u64)>,
+    bytes: u64,
+    clock: u64,
 }
 
 impl ModuleCache {
-    /// A cache keeping precompiled modules under `dir` too (created `0700`).
-    pub(crate) fn on_disk(
+    /// A cache compiling under `config`, keeping precompiled modules under
+    /// `dir` too if given (created `0700`).
+    pub(crate) fn new(
         engine: &wasmtime::Engine,
-        dir: &Path,
+        config: &CompileConfig,
+        dir: Option<&std::path::Path>,
     ) -> Result<ModuleCache, EngineError> {
+        let disk = dir
+            .map(|dir| DiskCache::open(engine, dir, config.disk_cache_bytes))
+            .transpose()?;
         Ok(ModuleCache {
-            modules: Mutex::default(),
-            disk: Some(DiskCache::open(engine, dir)?),
+            held: Mutex::default(),
+            flights: Mutex::default(),
+            disk,
+            compiler: Compiler::new(config.concurrency, config.timeout),
+            config: config.clone(),
         })
     }
 
@@ -106,155 +121,168 @@ impl ModuleCache {
             .map_or(0, |d| d.hits.load(Ordering::Relaxed))
     }
 
+    /// Bytes of `.cwasm` files in the disk cache (0 without one).
+    pub(crate) fn disk_bytes(&self) -> u64 {
+        self.disk.as_ref().map_or(0, DiskCache::bytes)
+    }
+
+    /// Compiles started so far.
+    pub(crate) fn compiles(&self) -> u64 {
+        self.compiler.started()
+    }
+
+    /// Modules kept in memory and their estimated bytes.
+    pub(crate) fn held(&self) -> (usize, u64) {
+        let held = self.lock();
+        (held.modules.len(), held.bytes)
+    }
+
     /// Where the precompiled form of `sha256` is (or would be) kept.
-    pub(crate) fn disk_path(&self, sha256: &str) -> Option<PathBuf> {
+    pub(crate) fn disk_path(&self, sha256: &str) -> Option<std::path::PathBuf> {
         self.disk
             .as_ref()
             .map(|d| d.path(&sha256.to_ascii_lowercase()))
     }
 
-    /// The cached module for `sha256`, or `wasm` compiled, checked against
-    /// `sha256` and cached. CPU heavy on a miss.
+    /// The module `sha256` if it is in memory.
+    pub(crate) fn get(&self, sha256: &str) -> Option<Arc<CompiledModule>> {
+        let mut held = self.lock();
+        held.clock += 1;
+        let now = held.clock;
+        let (module, used) = held.modules.get_mut(&sha256.to_ascii_lowercase())?;
+        *used = now;
+        Some(module.clone())
+    }
+
+    /// The cached module for `sha256`, or `wasm` checked against the
+    /// limits and `sha256`, then loaded from disk or compiled, and cached.
+    /// Concurrent misses share one load.
     pub(crate) fn get_or_compile(
         &self,
         engine: &wasmtime::Engine,
         sha256: &str,
         wasm: &[u8],
     ) -> Result<Arc<CompiledModule>, CallError> {
-        let key = sha256.to_ascii_lowercase();
-        if let Some(hit) = self.lock().get(&key) {
-            return Ok(hit.clone());
+        if let Some(hit) = self.get(sha256) {
+            return Ok(hit);
         }
+        let key = sha256.to_ascii_lowercase();
+        let flight = self
+            .flights
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let result = flight
+            .get_or_init(|| {
+                // A flight that just landed put its module in memory first.
+                if let Some(hit) = self.get(&key) {
+                    return Ok(hit);
+                }
+                let module = Arc::new(self.load(engine, &key, wasm)?);
+                self.insert(&key, module.clone());
+                Ok(module)
+            })
+            .clone();
+        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            flights.remove(&key);
+        }
+        result
+    }
+
+    /// Drops `sha256` from memory unless a caller still holds it; the node
+    /// calls this when the last sandbox using it is removed.
+    pub(crate) fn release(&self, sha256: &str) {
+        let mut held = self.lock();
+        let key = sha256.to_ascii_lowercase();
+        if let Some((module, _)) = held.modules.get(&key) {
+            if Arc::strong_count(module) == 1 {
+                let bytes = module.bytes;
+                held.modules.remove(&key);
+                held.bytes = held.bytes.saturating_sub(bytes);
+            }
+        }
+    }
+
+    /// `wasm` checked and loaded from disk, or compiled (and stored on disk).
+    fn load(
+        &self,
+        engine: &wasmtime::Engine,
+        key: &str,
+        wasm: &[u8],
+    ) -> Result<CompiledModule, CallError> {
+        let limits = &self.config.limits;
+        limits.check_size(wasm.len())?;
         let actual = hex::encode(Sha256::digest(wasm));
         if actual != key {
             return Err(CallError::ModuleInvalid(format!(
-                "module bytes hash to sha256 {actual}, not the declared {sha256}"
+                "module bytes hash to sha256 {actual}, not the declared {key}"
             )));
         }
-        let module = match self.disk.as_ref().and_then(|d| d.load(engine, &key)) {
+        let binary = assemble(wasm)?;
+        limits.check(&binary)?;
+        let module = match self.disk.as_ref().and_then(|d| d.load(engine, key)) {
             Some(module) => module,
             None => {
-                let module = compile(engine, &key, wasm)?;
+                let module = self.compiler.compile(engine, key, &binary)?;
                 if let Some(disk) = &self.disk {
-                    disk.store(&key, &module);
+                    disk.store(key, &module);
                 }
                 module
             }
         };
-        let compiled = Arc::new(CompiledModule {
+        let image = module.image_range();
+        let bytes = (image.end as usize).saturating_sub(image.start as usize) as u64;
+        tracing::debug!(sha256 = short(key), bytes, "module compiled");
+        Ok(CompiledModule {
             name: program_name(module.name()),
-            sha256: key.clone(),
+            sha256: key.to_string(),
             module,
+            bytes,
             pre: OnceLock::new(),
-        });
-        tracing::debug!(sha256 = %key, "module compiled");
-        Ok(self.lock().entry(key).or_insert(compiled).clone())
-    }
-
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<CompiledModule>>> {
-        self.modules.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-/// `wasm` compiled by `engine`.
-fn compile(engine: &wasmtime::Engine, key: &str, wasm: &[u8]) -> Result<Module, CallError> {
-    Module::new(engine, wasm).map_err(|e| {
-        // Valid WebAssembly the instance pool cannot hold (an initial memory
-        // above its ceiling, too many tables...) says so.
-        if wasm.starts_with(b"\0asm") && Module::validate(engine, wasm).is_ok() {
-            return CallError::ModuleInvalid(format!(
-                "module {} does not fit this node's instance pool: {e:#}",
-                short(key)
-            ));
-        }
-        CallError::ModuleInvalid(format!(
-            "module {} is not valid WebAssembly: {e}",
-            short(key)
-        ))
-    })
-}
-
-/// Precompiled modules in a directory only this node writes.
-struct DiskCache {
-    dir: PathBuf,
-    /// Hex sha256 of the engine's precompile compatibility hash.
-    engine_hash: String,
-    hits: AtomicU64,
-}
-
-impl DiskCache {
-    fn open(engine: &wasmtime::Engine, dir: &Path) -> Result<DiskCache, EngineError> {
-        nexus_durable::create_private_dir(dir)
-            .map_err(|e| EngineError::Config(format!("module cache: {e}")))?;
-        let mut hasher = Sha256Hasher(Sha256::new());
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        Ok(DiskCache {
-            dir: dir.to_path_buf(),
-            engine_hash: hex::encode(&hasher.0.finalize()[..8]),
-            hits: AtomicU64::new(0),
         })
     }
 
-    fn path(&self, sha256: &str) -> PathBuf {
-        self.dir
-            .join(format!("{sha256}-{}.cwasm", self.engine_hash))
-    }
-
-    /// The module precompiled under `sha256`, if this node kept it. A file
-    /// that does not load is deleted.
-    fn load(&self, engine: &wasmtime::Engine, sha256: &str) -> Option<Module> {
-        let path = self.path(sha256);
-        if !path.is_file() {
-            return None;
+    /// Keeps `module`, then evicts the least recently used modules no
+    /// caller holds until the total fits the bound.
+    fn insert(&self, key: &str, module: Arc<CompiledModule>) {
+        let mut held = self.lock();
+        held.clock += 1;
+        let now = held.clock;
+        let bytes = module.bytes;
+        if let Some((old, _)) = held.modules.insert(key.to_string(), (module, now)) {
+            held.bytes = held.bytes.saturating_sub(old.bytes);
         }
-        // SAFETY: `path` is in the 0700 cache directory and was written by
-        // `store` below (temp file, fsync, atomic rename), never taken from a
-        // peer or a workbook, and is never modified in place while mapped.
-        // See the module docs.
-        #[allow(unsafe_code)]
-        let loaded = unsafe { Module::deserialize_file(engine, &path) };
-        match loaded {
-            Ok(module) => {
-                self.hits.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(sha256 = short(sha256), "module loaded from the disk cache");
-                Some(module)
-            }
-            Err(e) => {
-                tracing::warn!(
-                    path = %path.display(),
-                    error = %e,
-                    "cached module does not load; deleting it and recompiling"
-                );
-                let _ = std::fs::remove_file(&path);
-                None
+        held.bytes += bytes;
+        while held.bytes > self.config.memory_cache_bytes {
+            let idle = held
+                .modules
+                .iter()
+                .filter(|(_, (m, _))| Arc::strong_count(m) == 1)
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
+            let Some(victim) = idle else { break };
+            if let Some((gone, _)) = held.modules.remove(&victim) {
+                held.bytes = held.bytes.saturating_sub(gone.bytes);
+                tracing::debug!(sha256 = short(&victim), "module evicted from memory");
             }
         }
     }
 
-    /// Keeps `module`'s precompiled form; failures are logged, not fatal.
-    fn store(&self, sha256: &str, module: &Module) {
-        let write = || -> Result<(), String> {
-            let bytes = module.serialize().map_err(|e| e.to_string())?;
-            nexus_durable::write_file(&self.path(sha256), &bytes, nexus_durable::PRIVATE_FILE)
-                .map_err(|e| e.to_string())
-        };
-        if let Err(e) = write() {
-            tracing::warn!(sha256 = short(sha256), error = %e, "cannot write the module cache");
-        }
+    fn lock(&self) -> MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-/// Feeds `Hash` output into sha256, for a hash stable across Rust versions.
-struct Sha256Hasher(Sha256);
-
-impl Hasher for Sha256Hasher {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
+/// The binary form of `wasm` (WAT text is assembled).
+fn assemble(wasm: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, CallError> {
+    if wasm.starts_with(b"\0asm") {
+        return Ok(std::borrow::Cow::Borrowed(wasm));
     }
-
-    fn finish(&self) -> u64 {
-        0
-    }
+    wat::parse_bytes(wasm)
+        .map_err(|e| CallError::ModuleInvalid(format!("module is not valid WebAssembly: {e}")))
 }
 
 /// A program name from a module's `name` section: wasm-ld records the output

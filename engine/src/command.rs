@@ -166,7 +166,7 @@ pub(crate) async fn run(
 }
 
 /// The user-facing error for a failed instantiation or `_start`: a limit the
-/// guest hit comes first, then the trap, then anything else. Traps and
+/// guest hit comes first (CPU, then memory), then the trap, then anything else. Traps and
 /// memory failures quote the end of the guest's stderr (a panic message).
 pub(crate) fn classify(
     state: &GuestState,
@@ -175,13 +175,15 @@ pub(crate) fn classify(
     e: &wasmtime::Error,
     stderr: &[u8],
 ) -> CallError {
-    if let Some(denial) = state.limits.denial() {
-        return CallError::MemoryLimit(with_stderr(denial.to_string(), stderr));
-    }
+    // The CPU meter stopping the guest is why it stopped, even after a
+    // denied growth it went on from (a loop growing a table until stopped).
     if state.cpu.exhausted() {
         return CallError::CpuLimit {
             limit: profile.cpu_time,
         };
+    }
+    if let Some(denial) = state.limits.denial() {
+        return CallError::MemoryLimit(with_stderr(denial.to_string(), stderr));
     }
     match phase {
         Phase::Instantiate if !trap::is_trap(e) => CallError::InstantiateFailed(format!(

@@ -1,6 +1,7 @@
 //! Engine configuration: the pooling instance allocator (sized for the
 //! instances running at once, not for docked sandboxes), the semaphore in
-//! front of it, and where precompiled modules are kept on disk.
+//! front of it, where precompiled modules are kept on disk, and how modules
+//! are compiled ([`CompileConfig`]).
 //!
 //! # Pool sizing
 //!
@@ -36,6 +37,7 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::bounds::CompileConfig;
 use super::error::{CallError, EngineError};
 use super::limits::{MAX_MEMORIES, MAX_TABLES, MAX_TABLE_ELEMENTS};
 use super::profile::Profile;
@@ -58,6 +60,8 @@ pub struct EngineConfig {
     pub cache_dir: Option<PathBuf>,
     /// The shared host services: queue bounds, `net` policy, key store.
     pub host: HostConfig,
+    /// Module limits, the compile pool and deadline, and cache bounds.
+    pub compile: CompileConfig,
 }
 
 /// Default [`EngineConfig::pool_instances`].
@@ -72,6 +76,7 @@ impl Default for EngineConfig {
             pool_max_memory_bytes: largest_builtin_memory(),
             cache_dir: None,
             host: HostConfig::default(),
+            compile: CompileConfig::default(),
         }
     }
 }

@@ -69,6 +69,22 @@ pub enum CallError {
     /// The module is not valid WebAssembly (or not what its digest says).
     #[error("{0}")]
     ModuleInvalid(String),
+    /// The module is larger than the node compiles.
+    #[error("{0}")]
+    ModuleTooLarge(String),
+    /// The module defines more functions than the node compiles.
+    #[error("{0}")]
+    ModuleTooManyFunctions(String),
+    /// A function of the module is too large or too deeply nested.
+    #[error("{0}")]
+    ModuleTooComplex(String),
+    /// Compiling (or waiting for a compile slot) took longer than the
+    /// node's compile deadline.
+    #[error("compiling the module did not finish within this node's {} limit (limits.compile_timeout_ms)", fmt_duration(*.limit))]
+    CompileTimeout {
+        /// The node's compile deadline.
+        limit: Duration,
+    },
     /// Something failed inside the node, not in the guest.
     #[error("{0}")]
     Internal(String),
@@ -85,6 +101,10 @@ impl Coded for CallError {
             CallError::InstantiateFailed(_) => ErrorCode::CallInstantiateFailed,
             CallError::InputTooLarge { .. } => ErrorCode::RequestInvalid,
             CallError::ModuleInvalid(_) => ErrorCode::WorkbookModuleInvalid,
+            CallError::ModuleTooLarge(_) => ErrorCode::ModuleTooLarge,
+            CallError::ModuleTooManyFunctions(_) => ErrorCode::ModuleTooManyFunctions,
+            CallError::ModuleTooComplex(_) => ErrorCode::ModuleTooComplex,
+            CallError::CompileTimeout { .. } => ErrorCode::ModuleCompileTimeout,
             CallError::Internal(_) => ErrorCode::Internal,
         }
     }

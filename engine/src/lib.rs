@@ -25,14 +25,17 @@
 //! | module | what it holds |
 //! |---|---|
 //! | `abi` | Host ABI v1: the import module, its functions by capability group, the error codes they return and their limits. |
-//! | `cache` | Compiled modules and the caches of them, keyed by the sha256 of the module bytes: in memory always, and on disk (precompiled `.cwasm`) when the engine has a cache directory. |
+//! | `bounds` | Structural limits a module must meet before Cranelift sees it (size, functions, body size, nesting depth), and the compile configuration. |
+//! | `cache` | Compiled modules and the in-memory cache of them by sha256: bounded in bytes, evicting modules no caller holds, single-flight loads. |
 //! | `capability` | Capabilities: groups of host imports a profile may grant. |
 //! | `command` | The `command` call shape: a WASI preview 1 program run through `_start`, with args and stdin in and stdout, stderr and the exit code out. |
+//! | `compiler` | Compiling on a bounded pool of threads with a deadline; a compile past it is abandoned (it cannot be interrupted) and keeps its slot until it ends. |
 //! | `config` | Engine configuration: the pooling instance allocator (sized for the instances running at once, not for docked sandboxes), the semaphore in front of it, and where precompiled modules are kept on disk. |
 //! | `context` | The sandbox a call runs for: its id (for logs), its tenant (whose queues and key `queue` and `sign` reach), its data (what `kv` and `vfs` reach), its denial counter, its concurrent-call slots and the shared host services. |
 //! | `cpu` | CPU time accounting by epoch interruption. |
 //! | `data` | What a guest's `kv` and `vfs` imports reach: the sandbox's data behind a trait, so the engine never touches storage itself. |
 //! | `denials` | Denial accounting: every refusal of a guest (an ungranted import at instantiate, a refused path, an oversized key or value, a log flood) is logged with its sandbox, capability and target, and counted per sandbox. |
+//! | `disk_cache` | Precompiled `.cwasm` files on disk, capped in bytes (least recently used deleted first), and why loading them is safe. |
 //! | `error` | Errors of the engine: `EngineError` when the engine cannot be set up, `CallError` when compiling or running a guest fails. |
 //! | `host/` | Host ABI v1: the `nexus_v1` imports, in capability groups. |
 //! | `kernel` | Arena instances: the `kernel` call shape, `process(in_len) -> out_len` over an exported memory arena, and the `serve` shape's handler, `nexus_http(req_len) -> resp_len` over the same arena (`Entry`). |
@@ -51,14 +54,17 @@
 #![deny(missing_docs)]
 
 pub mod abi;
+mod bounds;
 mod cache;
 mod capability;
 mod command;
+mod compiler;
 mod config;
 mod context;
 mod cpu;
 mod data;
 mod denials;
+mod disk_cache;
 mod error;
 mod host;
 mod kernel;
@@ -79,6 +85,11 @@ use std::sync::Arc;
 
 use wasmtime::Linker;
 
+pub use bounds::{
+    default_concurrency, CompileConfig, ModuleLimits, DEFAULT_COMPILE_TIMEOUT,
+    DEFAULT_DISK_CACHE_BYTES, DEFAULT_MAX_FUNCTIONS, DEFAULT_MAX_FUNCTION_BYTES,
+    DEFAULT_MAX_MODULE_BYTES, DEFAULT_MAX_NESTING_DEPTH, DEFAULT_MEMORY_CACHE_BYTES,
+};
 pub use cache::CompiledModule;
 pub use capability::{Capabilities, Capability, UnknownCapability};
 pub use command::{CommandInput, CommandOutput};
@@ -138,10 +149,7 @@ impl Engine {
         let wasmtime_config = config.wasmtime()?;
         let engine = wasmtime::Engine::new(&wasmtime_config)
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
-        let modules = match &config.cache_dir {
-            Some(dir) => ModuleCache::on_disk(&engine, dir)?,
-            None => ModuleCache::default(),
-        };
+        let modules = ModuleCache::new(&engine, &config.compile, config.cache_dir.as_deref())?;
         let linker = state::linker(&engine).map_err(|e| EngineError::Linker(e.to_string()))?;
         ticker::spawn(&engine)?;
         Ok(Engine {
@@ -178,6 +186,32 @@ impl Engine {
         self.inner.modules.disk_hits()
     }
 
+    /// Bytes of `.cwasm` files in the disk cache (0 without one).
+    pub fn disk_cache_bytes(&self) -> u64 {
+        self.inner.modules.disk_bytes()
+    }
+
+    /// Compiles started so far (cache hits and disk loads not counted).
+    pub fn compiles(&self) -> u64 {
+        self.inner.modules.compiles()
+    }
+
+    /// Modules kept in memory and their estimated bytes of compiled code.
+    pub fn memory_cache(&self) -> (usize, u64) {
+        self.inner.modules.held()
+    }
+
+    /// The compiled module `sha256` if it is in memory (no compile).
+    pub fn cached(&self, sha256: &str) -> Option<Arc<CompiledModule>> {
+        self.inner.modules.get(sha256)
+    }
+
+    /// Drops the module `sha256` from memory now unless a call still holds
+    /// it: the node calls this when the last sandbox using it is removed.
+    pub fn release(&self, sha256: &str) {
+        self.inner.modules.release(sha256);
+    }
+
     /// Where the precompiled form of the module `sha256` is kept, if this
     /// engine has a disk cache.
     pub fn disk_cache_path(&self, sha256: &str) -> Option<PathBuf> {
@@ -185,10 +219,16 @@ impl Engine {
     }
 
     /// The compiled module for `wasm` (binary or WAT text), whose lowercase
-    /// hex sha256 is `sha256`; cached in memory by that digest. Bytes that do
-    /// not hash to `sha256`, and invalid modules, fail with
-    /// [`CallError::ModuleInvalid`]. Imports and `_start` are checked when the
-    /// module is first run, since what a call shape links differs.
+    /// hex sha256 is `sha256`; cached in memory by that digest (bounded in
+    /// bytes, see [`CompileConfig`]), and compiled once when several callers
+    /// miss at once. Bytes that do not hash to `sha256`, and invalid modules,
+    /// fail with [`CallError::ModuleInvalid`]. Before Cranelift sees it, the
+    /// module is checked against [`ModuleLimits`]
+    /// ([`CallError::ModuleTooLarge`], [`CallError::ModuleTooManyFunctions`],
+    /// [`CallError::ModuleTooComplex`]); the compile runs on a bounded pool
+    /// and is given up after [`CompileConfig::timeout`]
+    /// ([`CallError::CompileTimeout`]). Imports and `_start` are checked when
+    /// the module is first run, since what a call shape links differs.
     ///
     /// With a disk cache, a module compiled before (by this node, with this
     /// wasmtime and configuration) is loaded from disk instead; a cache file
@@ -213,8 +253,9 @@ impl Engine {
     /// 32-bit status, read as signed: 300 stays 300, `u32::MAX` is -1), even after
     /// a denied memory growth it handled. Failures, in order of precedence:
     /// more output than the cap ([`CallError::OutputLimit`]), the wall-clock
-    /// deadline ([`CallError::Timeout`]), a denied memory or table growth
-    /// ([`CallError::MemoryLimit`]), the CPU budget ([`CallError::CpuLimit`]),
+    /// deadline ([`CallError::Timeout`]), the CPU budget
+    /// ([`CallError::CpuLimit`]), a denied memory or table growth
+    /// ([`CallError::MemoryLimit`]),
     /// link or instantiation errors ([`CallError::InstantiateFailed`]) and
     /// traps ([`CallError::Trapped`]).
     pub async fn run_command(

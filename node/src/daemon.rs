@@ -76,6 +76,7 @@ impl Node {
                 net: config.net.clone(),
                 signer: Some(Arc::new(TenantKeys::new(data_dir))),
             },
+            compile: config.limits.compile_config(),
             ..EngineConfig::default()
         })
         .map_err(|e| {

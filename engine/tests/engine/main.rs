@@ -4,8 +4,10 @@
 // Tests: a failed unwrap or panic is a loud test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod bombs;
 mod capabilities;
 mod command;
+mod compile_bounds;
 mod kernel;
 mod limits;
 mod pool;

@@ -6,13 +6,19 @@ pub use cluster::{ClusterConfig, PeerConfig};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::lifecycle::ladder::LifecycleConfig;
 use crate::provenance::DockPolicy;
 use nexus_engine::net::NetPolicy;
-use nexus_engine::{ProfileSpec, ProfileTable, QueueLimits};
+use nexus_engine::{
+    default_concurrency, CompileConfig, ModuleLimits, ProfileSpec, ProfileTable, QueueLimits,
+    DEFAULT_COMPILE_TIMEOUT, DEFAULT_DISK_CACHE_BYTES, DEFAULT_MAX_FUNCTIONS,
+    DEFAULT_MAX_FUNCTION_BYTES, DEFAULT_MAX_MODULE_BYTES, DEFAULT_MAX_NESTING_DEPTH,
+    DEFAULT_MEMORY_CACHE_BYTES,
+};
 use nexus_errors::{Coded, ErrorCode, UserError};
 use std::collections::BTreeMap;
 
@@ -73,6 +79,22 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Open connections one client address may hold.
     pub max_connections_per_ip: usize,
+    /// Largest wasm module the node compiles.
+    pub max_module_bytes: u64,
+    /// Most functions a module may define.
+    pub max_module_functions: u32,
+    /// Largest function body in a module.
+    pub max_function_bytes: u64,
+    /// Deepest block nesting in a function.
+    pub max_nesting_depth: u32,
+    /// Module compiles running at once (abandoned ones included).
+    pub compile_concurrency: usize,
+    /// How long one compile may take, waiting for a slot included.
+    pub compile_timeout_ms: u64,
+    /// Bytes of compiled code kept in memory for modules no call uses.
+    pub module_cache_bytes: u64,
+    /// Bytes of precompiled `.cwasm` files kept on disk.
+    pub module_disk_cache_bytes: u64,
 }
 
 impl Default for Config {
@@ -104,6 +126,32 @@ impl Default for Limits {
             body_read_timeout_ms: 30_000,
             max_header_bytes: 64 << 10,
             max_connections_per_ip: 256,
+            max_module_bytes: DEFAULT_MAX_MODULE_BYTES,
+            max_module_functions: DEFAULT_MAX_FUNCTIONS,
+            max_function_bytes: DEFAULT_MAX_FUNCTION_BYTES,
+            max_nesting_depth: DEFAULT_MAX_NESTING_DEPTH,
+            compile_concurrency: default_concurrency(),
+            compile_timeout_ms: DEFAULT_COMPILE_TIMEOUT.as_millis() as u64,
+            module_cache_bytes: DEFAULT_MEMORY_CACHE_BYTES,
+            module_disk_cache_bytes: DEFAULT_DISK_CACHE_BYTES,
+        }
+    }
+}
+
+impl Limits {
+    /// How the engine compiles modules and how much of them it keeps.
+    pub fn compile_config(&self) -> CompileConfig {
+        CompileConfig {
+            limits: ModuleLimits {
+                max_module_bytes: self.max_module_bytes,
+                max_functions: self.max_module_functions,
+                max_function_bytes: self.max_function_bytes,
+                max_nesting_depth: self.max_nesting_depth,
+            },
+            concurrency: self.compile_concurrency,
+            timeout: Duration::from_millis(self.compile_timeout_ms),
+            memory_cache_bytes: self.module_cache_bytes,
+            disk_cache_bytes: self.module_disk_cache_bytes,
         }
     }
 }

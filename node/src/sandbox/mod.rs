@@ -68,7 +68,9 @@ pub struct SandboxManager {
     engine: Engine,
     profiles: ProfileTable,
     files: SandboxFiles,
-    loaded: Mutex<HashMap<String, Arc<CompiledModule>>>,
+    /// The sha256 of each sandbox's compiled modules (`ID` for the entry,
+    /// `ID/NAME` for named ones); the engine's bounded cache holds the code.
+    loaded: Mutex<HashMap<String, String>>,
     contexts: Mutex<warm::WarmSet>,
     activity: ActivityTable,
     schedules: schedules::ScheduleTable,
@@ -289,12 +291,15 @@ impl SandboxManager {
         Ok(module)
     }
 
-    fn lookup(&self, sandbox_id: &str) -> Option<Arc<CompiledModule>> {
-        self.loaded_map().get(sandbox_id).cloned()
+    /// The module last compiled for `key`, if the engine still holds it.
+    fn lookup(&self, key: &str) -> Option<Arc<CompiledModule>> {
+        let sha256 = self.loaded_map().get(key).cloned()?;
+        self.engine.cached(&sha256)
     }
 
-    fn remember(&self, sandbox_id: &str, module: Arc<CompiledModule>) {
-        self.loaded_map().insert(sandbox_id.to_string(), module);
+    fn remember(&self, key: &str, module: Arc<CompiledModule>) {
+        self.loaded_map()
+            .insert(key.to_string(), module.sha256().to_string());
     }
 
     /// The engine context of a sandbox: its workbook data (kept open while
@@ -319,16 +324,30 @@ impl SandboxManager {
             .remove(sandbox_id);
     }
 
-    /// Drops the compiled modules of a sandbox (entry and named ones) and
+    /// Drops the compiled modules of a sandbox (entry and named ones),
+    /// releasing those no other sandbox uses from the engine's cache, and
     /// its engine context, closing its workbook.
     fn forget(&self, sandbox_id: &str) {
         self.close_context(sandbox_id);
         let named = format!("{sandbox_id}/");
-        self.loaded_map()
-            .retain(|key, _| key != sandbox_id && !key.starts_with(&named));
+        let mut loaded = self.loaded_map();
+        let mut dropped = Vec::new();
+        loaded.retain(|key, sha256| {
+            let keep = key != sandbox_id && !key.starts_with(&named);
+            if !keep {
+                dropped.push(sha256.clone());
+            }
+            keep
+        });
+        // The code of a module no other sandbox uses is freed now.
+        for sha256 in dropped {
+            if !loaded.values().any(|s| *s == sha256) {
+                self.engine.release(&sha256);
+            }
+        }
     }
 
-    fn loaded_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<CompiledModule>>> {
+    fn loaded_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.loaded.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -9,6 +9,7 @@
 mod api;
 mod cli;
 mod common;
+mod compile_bombs;
 mod crash;
 mod dock_signing;
 mod error_catalog;

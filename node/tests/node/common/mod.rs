@@ -102,10 +102,14 @@ impl TestNode {
 
 /// Makes a workbook file from WAT source (one module, the entry).
 pub fn wat_workbook(dir: &Path, name: &str, wat: &str) -> PathBuf {
+    wasm_workbook(dir, name, &wat::parse_str(wat).expect("valid WAT"))
+}
+
+/// Makes a workbook file from a binary module (one module, the entry).
+pub fn wasm_workbook(dir: &Path, name: &str, wasm: &[u8]) -> PathBuf {
     let path = dir.join(format!("{name}.workbook"));
-    let wasm = wat::parse_str(wat).expect("valid WAT");
     let workbook = Workbook::create(&path, name).expect("create workbook");
-    workbook.add_module(name, &wasm).expect("add module");
+    workbook.add_module(name, wasm).expect("add module");
     workbook.set_meta("entry", name).expect("set entry");
     workbook.checkpoint().expect("checkpoint");
     drop(workbook);
