@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
 use wasmparser::{Operator, Parser, Payload};
 
 use super::error::{fmt_bytes, CallError};
@@ -116,6 +117,67 @@ impl ModuleLimits {
         }
         Ok(())
     }
+}
+
+/// Tighter compile limits a profile may set under the node's: a module
+/// docked or called under the profile must meet both. Unset fields leave
+/// the node's limit alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProfileModuleLimits {
+    /// Bytes of the module.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_module_bytes: Option<u64>,
+    /// Functions the module defines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_functions: Option<u32>,
+    /// Milliseconds a compile may take (a cached module is not recompiled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compile_timeout_ms: Option<u64>,
+}
+
+impl ProfileModuleLimits {
+    /// Checks `wasm` (binary, or WAT text: its size, then its assembly)
+    /// against the limits of profile `profile`.
+    pub(crate) fn check(&self, profile: &str, wasm: &[u8]) -> Result<(), CallError> {
+        if let Some(max) = self.max_module_bytes {
+            if wasm.len() as u64 > max {
+                return Err(CallError::ModuleTooLarge(format!(
+                    "module is {}, more than profile `{profile}`'s limit of {} (profiles.{profile}.max_module_mib)",
+                    fmt_bytes(wasm.len() as u64),
+                    fmt_bytes(max)
+                )));
+            }
+        }
+        if let Some(max) = self.max_functions {
+            let binary = super::cache::assemble(wasm)?;
+            let defined = defined_functions(&binary)?;
+            if defined > max {
+                return Err(CallError::ModuleTooManyFunctions(format!(
+                    "module defines {defined} functions, more than profile `{profile}`'s limit of {max} (profiles.{profile}.max_module_functions)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The profile's own compile deadline, if it sets one (the node's
+    /// applies too: the tighter wins).
+    pub(crate) fn compile_timeout(&self) -> Option<Duration> {
+        self.compile_timeout_ms.map(Duration::from_millis)
+    }
+}
+
+/// How many functions `wasm` defines, read from its function section
+/// header without parsing any body.
+fn defined_functions(wasm: &[u8]) -> Result<u32, CallError> {
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.map_err(invalid)? {
+            Payload::FunctionSection(reader) => return Ok(reader.count()),
+            Payload::CodeSectionStart { .. } => break,
+            _ => {}
+        }
+    }
+    Ok(0)
 }
 
 /// A parse error of the module bytes.

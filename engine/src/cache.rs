@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::{InstancePre, Module};
@@ -156,12 +157,14 @@ impl ModuleCache {
 
     /// The cached module for `sha256`, or `wasm` checked against the
     /// limits and `sha256`, then loaded from disk or compiled, and cached.
-    /// Concurrent misses share one load.
+    /// Concurrent misses share one load (and the deadline of the caller
+    /// that started it). `timeout` tightens the compile deadline.
     pub(crate) fn get_or_compile(
         &self,
         engine: &wasmtime::Engine,
         sha256: &str,
         wasm: &[u8],
+        timeout: Option<Duration>,
     ) -> Result<Arc<CompiledModule>, CallError> {
         if let Some(hit) = self.get(sha256) {
             return Ok(hit);
@@ -180,7 +183,7 @@ impl ModuleCache {
                 if let Some(hit) = self.get(&key) {
                     return Ok(hit);
                 }
-                let module = Arc::new(self.load(engine, &key, wasm)?);
+                let module = Arc::new(self.load(engine, &key, wasm, timeout)?);
                 self.insert(&key, module.clone());
                 Ok(module)
             })
@@ -212,6 +215,7 @@ impl ModuleCache {
         engine: &wasmtime::Engine,
         key: &str,
         wasm: &[u8],
+        timeout: Option<Duration>,
     ) -> Result<CompiledModule, CallError> {
         let limits = &self.config.limits;
         limits.check_size(wasm.len())?;
@@ -226,7 +230,7 @@ impl ModuleCache {
         let module = match self.disk.as_ref().and_then(|d| d.load(engine, key)) {
             Some(module) => module,
             None => {
-                let module = self.compiler.compile(engine, key, &binary)?;
+                let module = self.compiler.compile(engine, key, &binary, timeout)?;
                 if let Some(disk) = &self.disk {
                     disk.store(key, &module);
                 }
@@ -277,7 +281,7 @@ impl ModuleCache {
 }
 
 /// The binary form of `wasm` (WAT text is assembled).
-fn assemble(wasm: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, CallError> {
+pub(crate) fn assemble(wasm: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, CallError> {
     if wasm.starts_with(b"\0asm") {
         return Ok(std::borrow::Cow::Borrowed(wasm));
     }

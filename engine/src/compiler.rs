@@ -47,17 +47,18 @@ impl Compiler {
         self.started.load(Ordering::Relaxed)
     }
 
-    /// `wasm` compiled by `engine` within the deadline.
+    /// `wasm` compiled by `engine` within the pool's deadline, or within
+    /// `tighter` when that is shorter.
     pub(crate) fn compile(
         &self,
         engine: &wasmtime::Engine,
         key: &str,
         wasm: &[u8],
+        tighter: Option<Duration>,
     ) -> Result<Module, CallError> {
-        let deadline = Instant::now() + self.timeout;
-        let timeout = CallError::CompileTimeout {
-            limit: self.timeout,
-        };
+        let limit = tighter.map_or(self.timeout, |t| t.min(self.timeout));
+        let deadline = Instant::now() + limit;
+        let timeout = CallError::CompileTimeout { limit };
         let slot = self.slots.acquire(deadline).ok_or(timeout.clone())?;
         self.started.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::sync_channel(1);

@@ -2,9 +2,9 @@
 //! trait, so the engine never touches storage itself. The node implements it
 //! over the workbook file; [`MemoryData`] keeps everything in memory.
 //!
-//! Methods are called from the call's async task and should be quick (a
-//! local SQLite read or write). Keys and paths reaching them are already
-//! validated (see docs/guest-abi.md).
+//! Methods may block (a local SQLite read or write): the host imports call
+//! them on tokio's blocking pool, never on an async worker thread. Keys and
+//! paths reaching them are already validated (see docs/guest-abi.md).
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};

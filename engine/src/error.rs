@@ -79,10 +79,10 @@ pub enum CallError {
     #[error("{0}")]
     ModuleTooComplex(String),
     /// Compiling (or waiting for a compile slot) took longer than the
-    /// node's compile deadline.
-    #[error("compiling the module did not finish within this node's {} limit (limits.compile_timeout_ms)", fmt_duration(*.limit))]
+    /// compile deadline.
+    #[error("compiling the module did not finish within its {} deadline (the node's limits.compile_timeout_ms, or the profile's compile_ms if tighter)", fmt_duration(*.limit))]
     CompileTimeout {
-        /// The node's compile deadline.
+        /// The compile deadline that applied (the node's, or a tighter profile's).
         limit: Duration,
     },
     /// Something failed inside the node, not in the guest.

@@ -86,7 +86,7 @@ use std::sync::Arc;
 use wasmtime::Linker;
 
 pub use bounds::{
-    default_concurrency, CompileConfig, ModuleLimits, DEFAULT_COMPILE_TIMEOUT,
+    default_concurrency, CompileConfig, ModuleLimits, ProfileModuleLimits, DEFAULT_COMPILE_TIMEOUT,
     DEFAULT_DISK_CACHE_BYTES, DEFAULT_MAX_FUNCTIONS, DEFAULT_MAX_FUNCTION_BYTES,
     DEFAULT_MAX_MODULE_BYTES, DEFAULT_MAX_NESTING_DEPTH, DEFAULT_MEMORY_CACHE_BYTES,
 };
@@ -239,7 +239,28 @@ impl Engine {
     pub fn compile(&self, sha256: &str, wasm: &[u8]) -> Result<Arc<CompiledModule>, CallError> {
         self.inner
             .modules
-            .get_or_compile(&self.inner.engine, sha256, wasm)
+            .get_or_compile(&self.inner.engine, sha256, wasm, None)
+    }
+
+    /// [`Engine::compile`] for a module that runs under `profile`: it must
+    /// also meet the profile's [`ProfileModuleLimits`] (checked on every
+    /// call, cached or not, so a module compiled for a roomier profile is
+    /// still refused under a tighter one), and a compile gets the tighter
+    /// of the two deadlines.
+    pub fn compile_for(
+        &self,
+        profile: &Profile,
+        sha256: &str,
+        wasm: &[u8],
+    ) -> Result<Arc<CompiledModule>, CallError> {
+        let limits = &profile.module_limits;
+        limits.check(&profile.name, wasm)?;
+        self.inner.modules.get_or_compile(
+            &self.inner.engine,
+            sha256,
+            wasm,
+            limits.compile_timeout(),
+        )
     }
 
     /// Runs `module` in the `command` shape under `profile`: WASI preview 1

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use super::bounds::ProfileModuleLimits;
 use super::capability::{Capabilities, Capability};
 
 /// The limits and grants one call runs under.
@@ -30,6 +31,8 @@ pub struct Profile {
     pub max_concurrent: u32,
     /// Host-import groups the guest may use.
     pub capabilities: Capabilities,
+    /// Compile limits tighter than the node's (none for the built-ins).
+    pub module_limits: ProfileModuleLimits,
 }
 
 /// Name of the default (and fallback) profile.
@@ -62,6 +65,7 @@ impl Profile {
             output_bytes: 1 << 20,
             max_concurrent: 4,
             capabilities: Capabilities::of(&[Vfs, Kv, Log, Clock, Random]),
+            module_limits: ProfileModuleLimits::default(),
         }
     }
 
@@ -80,6 +84,7 @@ impl Profile {
                 .capabilities
                 .with(Capability::Queue)
                 .with(Capability::Sign),
+            module_limits: ProfileModuleLimits::default(),
         }
     }
 
@@ -95,6 +100,7 @@ impl Profile {
             output_bytes: 8 << 20,
             max_concurrent: 8,
             capabilities: standard.capabilities.with(Capability::Net),
+            module_limits: ProfileModuleLimits::default(),
         }
     }
 

@@ -30,6 +30,12 @@ pub struct ProfileSpec {
     pub max_concurrent: Option<u32>,
     /// Granted capability groups, e.g. `["kv", "vfs"]`.
     pub capabilities: Option<Capabilities>,
+    /// Largest module in MiB, under the node's `limits.max_module_bytes`.
+    pub max_module_mib: Option<u64>,
+    /// Most functions a module may define, under the node's limit.
+    pub max_module_functions: Option<u32>,
+    /// Compile deadline in milliseconds, under the node's.
+    pub compile_ms: Option<u64>,
 }
 
 /// A custom profile that cannot be built.
@@ -159,6 +165,17 @@ fn build(name: &str, spec: &ProfileSpec) -> Result<Profile, ProfileError> {
     if let Some(caps) = spec.capabilities {
         p.capabilities = caps;
     }
+    if let Some(mib) = spec.max_module_mib {
+        let mib = positive("max_module_mib", mib).map_err(bad)?;
+        p.module_limits.max_module_bytes = Some(mib.saturating_mul(1 << 20));
+    }
+    if let Some(n) = spec.max_module_functions {
+        let n = positive("max_module_functions", n.into()).map_err(bad)?;
+        p.module_limits.max_functions = Some(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    if let Some(ms) = spec.compile_ms {
+        p.module_limits.compile_timeout_ms = Some(positive("compile_ms", ms).map_err(bad)?);
+    }
     Ok(p)
 }
 
@@ -191,6 +208,30 @@ mod tests {
         assert_eq!(p.cpu_time, Duration::from_millis(250));
         assert_eq!(p.memory_bytes, Profile::standard().memory_bytes);
         assert!(p.grants(Capability::Sign));
+    }
+
+    #[test]
+    fn module_limits_tighten_only_this_profile() {
+        let spec = ProfileSpec {
+            max_module_mib: Some(4),
+            max_module_functions: Some(5000),
+            compile_ms: Some(2000),
+            ..ProfileSpec::default()
+        };
+        let table = one("small", spec).expect("table");
+        let limits = table.resolve("small").module_limits;
+        assert_eq!(limits.max_module_bytes, Some(4 << 20));
+        assert_eq!(limits.max_functions, Some(5000));
+        assert_eq!(limits.compile_timeout(), Some(Duration::from_millis(2000)));
+        assert_eq!(table.resolve("compute").module_limits.max_functions, None);
+        let zero = ProfileSpec {
+            max_module_functions: Some(0),
+            ..ProfileSpec::default()
+        };
+        assert_eq!(
+            one("x", zero).expect_err("zero").to_string(),
+            "profile `x`: max_module_functions must be at least 1"
+        );
     }
 
     #[test]

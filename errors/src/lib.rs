@@ -57,14 +57,14 @@ catalog! {
     WorkbookCorrupt = ("WORKBOOK_CORRUPT", 400, "restore the workbook from a good copy; `sqlite3 FILE 'PRAGMA integrity_check'` shows the damage"),
     /// A module stored in (or packed into) the workbook is not valid WebAssembly.
     WorkbookModuleInvalid = ("WORKBOOK_MODULE_INVALID", 400, "rebuild the module (e.g. `cargo build --target wasm32-wasip1`) and pack again"),
-    /// A module is larger than the node compiles.
-    ModuleTooLarge = ("MODULE_TOO_LARGE", 413, "the message names the limit; make the module smaller, or raise `limits.max_module_bytes` in nexus.toml"),
-    /// A module defines more functions than the node compiles.
-    ModuleTooManyFunctions = ("MODULE_TOO_MANY_FUNCTIONS", 422, "the message names the limit; build with fewer functions (LTO, dead-code elimination), or raise `limits.max_module_functions`"),
+    /// A module is larger than the node (or the sandbox's profile) compiles.
+    ModuleTooLarge = ("MODULE_TOO_LARGE", 413, "the message names the limit, the node's or the profile's; make the module smaller, raise `limits.max_module_bytes` (or the profile's `max_module_mib`) in nexus.toml, or dock under a roomier profile"),
+    /// A module defines more functions than the node (or the sandbox's profile) compiles.
+    ModuleTooManyFunctions = ("MODULE_TOO_MANY_FUNCTIONS", 422, "the message names the limit, the node's or the profile's; build with fewer functions (LTO, dead-code elimination), or raise `limits.max_module_functions` (or the profile's `max_module_functions`)"),
     /// A function of the module is too large or too deeply nested to compile.
     ModuleTooComplex = ("MODULE_TOO_COMPLEX", 422, "the message names the function and the limit (`limits.max_function_bytes`, `limits.max_nesting_depth`); split the function"),
-    /// Compiling the module did not finish within the node's compile deadline.
-    ModuleCompileTimeout = ("MODULE_COMPILE_TIMEOUT", 422, "the module takes too long to compile; make it smaller, or raise `limits.compile_timeout_ms` in nexus.toml"),
+    /// Compiling the module did not finish within the compile deadline (the node's, or the profile's if tighter).
+    ModuleCompileTimeout = ("MODULE_COMPILE_TIMEOUT", 422, "the module takes too long to compile; make it smaller, or raise `limits.compile_timeout_ms` (or the profile's `compile_ms`) in nexus.toml"),
     /// `workbook.toml` is missing, unparsable, or names files that do not exist.
     WorkbookManifestInvalid = ("WORKBOOK_MANIFEST_INVALID", 400, "fix workbook.toml; docs/guide.md describes its fields"),
     /// The workbook's entry names a module it does not contain.

@@ -70,7 +70,7 @@ pub use pack::pack;
 pub use schedule::{next_due_ms, parse_cron, validate_cron, Schedule};
 pub use schema::TABLES;
 pub use signing::{trusted_signer, SignatureRecord, SIGNATURE_ALGORITHM};
-pub use volume::{FileEntry, Volume, DEFAULT_MODE};
+pub use volume::{FileEntry, FileStat, Volume, DEFAULT_MODE};
 
 /// The newest workbook format this node reads and the one it writes.
 pub const FORMAT_VERSION: u32 = 1;

@@ -7,7 +7,7 @@ use super::{names, schema, Workbook, WorkbookError};
 
 /// The volumes of a workbook: defined once, in `nexus-abi`, for the engine,
 /// the guest SDK and the file format alike.
-pub use nexus_abi::Volume;
+pub use nexus_abi::{FileStat, Volume};
 
 /// Default mode of a file (0o644).
 pub const DEFAULT_MODE: u32 = 0o644;
@@ -112,6 +112,44 @@ impl Workbook {
             })
             .map_err(read)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(read)
+    }
+
+    /// Paths in `volume` starting with `prefix`, sorted. The primary key
+    /// index seeks to the first candidate and the scan stops at the first
+    /// path past the prefix, so the cost follows the matches, not the volume.
+    pub fn list_paths(&self, volume: Volume, prefix: &str) -> Result<Vec<String>, WorkbookError> {
+        let read = |e| WorkbookError::on_read(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path FROM files WHERE volume = ?1 AND path >= ?2 ORDER BY path")
+            .map_err(read)?;
+        let mut rows = stmt.query((volume.as_str(), prefix)).map_err(read)?;
+        let mut paths = Vec::new();
+        while let Some(row) = rows.next().map_err(read)? {
+            let path: String = row.get(0).map_err(read)?;
+            if !path.starts_with(prefix) {
+                break;
+            }
+            paths.push(path);
+        }
+        Ok(paths)
+    }
+
+    /// Size and mtime of `path` in `volume`, or `None`; the contents are
+    /// not read.
+    pub fn stat_file(&self, volume: Volume, path: &str) -> Result<Option<FileStat>, WorkbookError> {
+        self.conn
+            .prepare_cached("SELECT length(data), mtime FROM files WHERE volume = ?1 AND path = ?2")
+            .and_then(|mut stmt| {
+                stmt.query_row((volume.as_str(), path), |r| {
+                    Ok(FileStat {
+                        size: r.get(0)?,
+                        mtime_ms: r.get(1)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| WorkbookError::on_read(&self.path, e))
     }
 
     /// Removes `path` from `volume`; returns whether it existed.

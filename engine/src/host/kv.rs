@@ -1,61 +1,78 @@
 //! The `kv` group: the sandbox's key-value store. Keys are 1..=1024 bytes of
-//! UTF-8, values at most 1 MiB.
+//! UTF-8, values at most 1 MiB. Storage runs off the async threads (see
+//! [`storage`](super::storage)).
 
 use wasmtime::{Caller, Linker};
 
-use super::super::abi::{self, ERR_INVALID, ERR_IO, ERR_NOT_FOUND, MAX_KEY, MAX_VALUE};
+use super::super::abi::{self, ERR_INVALID, ERR_NOT_FOUND, MAX_KEY, MAX_VALUE};
 use super::super::capability::Capability;
-use super::super::data::DataError;
 use super::super::state::GuestState;
-use super::{granted, mem, ret};
+use super::{granted, mem, ret, storage};
 
 pub(super) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
-    linker.func_wrap(abi::MODULE, "kv_get", kv_get)?;
-    linker.func_wrap(abi::MODULE, "kv_set", kv_set)?;
-    linker.func_wrap(abi::MODULE, "kv_delete", kv_delete)?;
+    linker.func_wrap_async(
+        abi::MODULE,
+        "kv_get",
+        |mut caller: Caller<'_, GuestState>, (kp, kl, op, oc): (i32, i32, i32, i32)| {
+            Box::new(async move { Ok(ret(kv_get(&mut caller, kp, kl, op, oc).await)) })
+        },
+    )?;
+    linker.func_wrap_async(
+        abi::MODULE,
+        "kv_set",
+        |mut caller: Caller<'_, GuestState>, (kp, kl, vp, vl): (i32, i32, i32, i32)| {
+            Box::new(async move { Ok(ret(kv_set(&mut caller, kp, kl, vp, vl).await)) })
+        },
+    )?;
+    linker.func_wrap_async(
+        abi::MODULE,
+        "kv_delete",
+        |mut caller: Caller<'_, GuestState>, (kp, kl): (i32, i32)| {
+            Box::new(async move { Ok(ret(kv_delete(&mut caller, kp, kl).await)) })
+        },
+    )?;
     Ok(())
 }
 
 /// `kv_get(key_ptr, key_len, out_ptr, out_cap) -> len | error`: the value's
 /// length; the value is written only if it fits in `out_cap`.
-fn kv_get(mut caller: Caller<'_, GuestState>, kp: i32, kl: i32, op: i32, oc: i32) -> i32 {
-    ret((|| {
-        granted(caller.data(), Capability::Kv, "kv_get")?;
-        let key = key(&mut caller, kp, kl, "kv_get")?;
-        mem::check_buffer(&mut caller, op, oc)?;
-        let data = caller.data().host.sandbox.data().clone();
-        let value = data.kv_get(&key).map_err(|e| io(&caller, "kv_get", e))?;
-        let value = value.ok_or(ERR_NOT_FOUND)?;
-        mem::write_out(&mut caller, op, oc, &value)
-    })())
+async fn kv_get(
+    caller: &mut Caller<'_, GuestState>,
+    kp: i32,
+    kl: i32,
+    op: i32,
+    oc: i32,
+) -> Result<i32, i32> {
+    granted(caller.data(), Capability::Kv, "kv_get")?;
+    let key = key(caller, kp, kl, "kv_get")?;
+    mem::check_buffer(caller, op, oc)?;
+    let value = storage::run(caller, "kv_get", move |d| d.kv_get(&key)).await?;
+    mem::write_out(caller, op, oc, &value.ok_or(ERR_NOT_FOUND)?)
 }
 
 /// `kv_set(key_ptr, key_len, val_ptr, val_len) -> 0 | error`.
-fn kv_set(mut caller: Caller<'_, GuestState>, kp: i32, kl: i32, vp: i32, vl: i32) -> i32 {
-    ret((|| {
-        granted(caller.data(), Capability::Kv, "kv_set")?;
-        let key = key(&mut caller, kp, kl, "kv_set")?;
-        let value = mem::read_capped(&mut caller, vp, vl, MAX_VALUE, "kv", || {
-            format!("kv_set `{key}`: value")
-        })?;
-        let data = caller.data().host.sandbox.data().clone();
-        data.kv_set(&key, &value)
-            .map_err(|e| io(&caller, "kv_set", e))?;
-        Ok(0)
-    })())
+async fn kv_set(
+    caller: &mut Caller<'_, GuestState>,
+    kp: i32,
+    kl: i32,
+    vp: i32,
+    vl: i32,
+) -> Result<i32, i32> {
+    granted(caller.data(), Capability::Kv, "kv_set")?;
+    let key = key(caller, kp, kl, "kv_set")?;
+    let value = mem::read_capped(caller, vp, vl, MAX_VALUE, "kv", || {
+        format!("kv_set `{key}`: value")
+    })?;
+    storage::run(caller, "kv_set", move |d| d.kv_set(&key, &value)).await?;
+    Ok(0)
 }
 
 /// `kv_delete(key_ptr, key_len) -> 1 (removed) | 0 (absent) | error`.
-fn kv_delete(mut caller: Caller<'_, GuestState>, kp: i32, kl: i32) -> i32 {
-    ret((|| {
-        granted(caller.data(), Capability::Kv, "kv_delete")?;
-        let key = key(&mut caller, kp, kl, "kv_delete")?;
-        let data = caller.data().host.sandbox.data().clone();
-        let existed = data
-            .kv_delete(&key)
-            .map_err(|e| io(&caller, "kv_delete", e))?;
-        Ok(i32::from(existed))
-    })())
+async fn kv_delete(caller: &mut Caller<'_, GuestState>, kp: i32, kl: i32) -> Result<i32, i32> {
+    granted(caller.data(), Capability::Kv, "kv_delete")?;
+    let key = key(caller, kp, kl, "kv_delete")?;
+    let existed = storage::run(caller, "kv_delete", move |d| d.kv_delete(&key)).await?;
+    Ok(i32::from(existed))
 }
 
 /// The key at `ptr`: 1..=[`MAX_KEY`] bytes of UTF-8. Oversized keys are
@@ -66,11 +83,4 @@ fn key(caller: &mut Caller<'_, GuestState>, ptr: i32, len: i32, op: &str) -> Res
         return Err(ERR_INVALID);
     }
     String::from_utf8(bytes).map_err(|_| ERR_INVALID)
-}
-
-/// Logs a storage failure; the guest gets `ERR_IO`.
-pub(super) fn io(caller: &Caller<'_, GuestState>, op: &str, e: DataError) -> i32 {
-    let sandbox = caller.data().host.sandbox.id();
-    tracing::warn!(sandbox, op, error = %e, "sandbox storage failed");
-    ERR_IO
 }

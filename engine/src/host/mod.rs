@@ -10,6 +10,7 @@ mod mem;
 mod net;
 mod queue;
 mod sign;
+mod storage;
 mod vfs;
 
 use wasmtime::{Linker, Module};

@@ -9,116 +9,137 @@ use wasmtime::{Caller, Linker};
 use super::super::abi::{self, ERR_DENIED, ERR_INVALID, ERR_NOT_FOUND, MAX_FILE, MAX_PATH};
 use super::super::capability::Capability;
 use super::super::state::GuestState;
-use super::kv::io;
-use super::{granted, mem, ret};
+use super::{granted, mem, ret, storage};
 
 pub(super) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
-    linker.func_wrap(abi::MODULE, "vfs_read", vfs_read)?;
-    linker.func_wrap(abi::MODULE, "vfs_write", vfs_write)?;
-    linker.func_wrap(abi::MODULE, "vfs_list", vfs_list)?;
-    linker.func_wrap(abi::MODULE, "vfs_stat", vfs_stat)?;
-    linker.func_wrap(abi::MODULE, "vfs_delete", vfs_delete)?;
+    linker.func_wrap_async(
+        abi::MODULE,
+        "vfs_read",
+        |mut caller: Caller<'_, GuestState>, (vol, pp, pl, op, oc): (i32, i32, i32, i32, i32)| {
+            Box::new(async move { Ok(ret(vfs_read(&mut caller, vol, pp, pl, op, oc).await)) })
+        },
+    )?;
+    linker.func_wrap_async(
+        abi::MODULE,
+        "vfs_write",
+        |mut caller: Caller<'_, GuestState>, (vol, pp, pl, dp, dl): (i32, i32, i32, i32, i32)| {
+            Box::new(async move { Ok(ret(vfs_write(&mut caller, vol, pp, pl, dp, dl).await)) })
+        },
+    )?;
+    linker.func_wrap_async(
+        abi::MODULE,
+        "vfs_list",
+        |mut caller: Caller<'_, GuestState>, (vol, pp, pl, op, oc): (i32, i32, i32, i32, i32)| {
+            Box::new(async move { Ok(ret(vfs_list(&mut caller, vol, pp, pl, op, oc).await)) })
+        },
+    )?;
+    linker.func_wrap_async(
+        abi::MODULE,
+        "vfs_stat",
+        |mut caller: Caller<'_, GuestState>, (vol, pp, pl, op): (i32, i32, i32, i32)| {
+            Box::new(async move { Ok(ret(vfs_stat(&mut caller, vol, pp, pl, op).await)) })
+        },
+    )?;
+    linker.func_wrap_async(
+        abi::MODULE,
+        "vfs_delete",
+        |mut caller: Caller<'_, GuestState>, (vol, pp, pl): (i32, i32, i32)| {
+            Box::new(async move { Ok(ret(vfs_delete(&mut caller, vol, pp, pl).await)) })
+        },
+    )?;
     Ok(())
 }
 
 /// `vfs_read(vol, path_ptr, path_len, out_ptr, out_cap) -> len | error`:
 /// the file's length; the contents are written only if they fit.
-fn vfs_read(
-    mut caller: Caller<'_, GuestState>,
+async fn vfs_read(
+    caller: &mut Caller<'_, GuestState>,
     vol: i32,
     pp: i32,
     pl: i32,
     op: i32,
     oc: i32,
-) -> i32 {
-    ret((|| {
-        let (volume, path) = target(&mut caller, vol, pp, pl, "vfs_read")?;
-        mem::check_buffer(&mut caller, op, oc)?;
-        let data = caller.data().host.sandbox.data().clone();
-        let contents = data
-            .read_file(volume, &path)
-            .map_err(|e| io(&caller, "vfs_read", e))?
-            .ok_or(ERR_NOT_FOUND)?;
-        mem::write_out(&mut caller, op, oc, &contents)
-    })())
+) -> Result<i32, i32> {
+    let (volume, path) = target(caller, vol, pp, pl, "vfs_read")?;
+    mem::check_buffer(caller, op, oc)?;
+    let contents = storage::run(caller, "vfs_read", move |d| d.read_file(volume, &path))
+        .await?
+        .ok_or(ERR_NOT_FOUND)?;
+    mem::write_out(caller, op, oc, &contents)
 }
 
 /// `vfs_write(vol, path_ptr, path_len, data_ptr, data_len) -> 0 | error`.
-fn vfs_write(
-    mut caller: Caller<'_, GuestState>,
+async fn vfs_write(
+    caller: &mut Caller<'_, GuestState>,
     vol: i32,
     pp: i32,
     pl: i32,
     dp: i32,
     dl: i32,
-) -> i32 {
-    ret((|| {
-        let (volume, path) = target(&mut caller, vol, pp, pl, "vfs_write")?;
-        let contents = mem::read_capped(&mut caller, dp, dl, MAX_FILE, "vfs", || {
-            format!("vfs_write {volume}/{path}: file")
-        })?;
-        let data = caller.data().host.sandbox.data().clone();
-        data.write_file(volume, &path, &contents)
-            .map_err(|e| io(&caller, "vfs_write", e))?;
-        Ok(0)
-    })())
+) -> Result<i32, i32> {
+    let (volume, path) = target(caller, vol, pp, pl, "vfs_write")?;
+    let contents = mem::read_capped(caller, dp, dl, MAX_FILE, "vfs", || {
+        format!("vfs_write {volume}/{path}: file")
+    })?;
+    storage::run(caller, "vfs_write", move |d| {
+        d.write_file(volume, &path, &contents)
+    })
+    .await?;
+    Ok(0)
 }
 
 /// `vfs_list(vol, prefix_ptr, prefix_len, out_ptr, out_cap) -> len | error`:
 /// the paths starting with the prefix, each followed by a NUL byte; written
 /// only if they fit.
-fn vfs_list(
-    mut caller: Caller<'_, GuestState>,
+async fn vfs_list(
+    caller: &mut Caller<'_, GuestState>,
     vol: i32,
     pp: i32,
     pl: i32,
     op: i32,
     oc: i32,
-) -> i32 {
-    ret((|| {
-        granted(caller.data(), Capability::Vfs, "vfs_list")?;
-        let volume = volume(vol)?;
-        let prefix = mem::read(&mut caller, pp, pl, MAX_PATH)?;
-        let prefix = String::from_utf8(prefix).map_err(|_| ERR_INVALID)?;
-        mem::check_buffer(&mut caller, op, oc)?;
-        let data = caller.data().host.sandbox.data().clone();
-        let paths = data
-            .list(volume, &prefix)
-            .map_err(|e| io(&caller, "vfs_list", e))?;
-        let mut out = Vec::new();
-        for p in paths {
-            out.extend_from_slice(p.as_bytes());
-            out.push(0);
-        }
-        mem::write_out(&mut caller, op, oc, &out)
-    })())
+) -> Result<i32, i32> {
+    granted(caller.data(), Capability::Vfs, "vfs_list")?;
+    let volume = volume(vol)?;
+    let prefix = mem::read(caller, pp, pl, MAX_PATH)?;
+    let prefix = String::from_utf8(prefix).map_err(|_| ERR_INVALID)?;
+    mem::check_buffer(caller, op, oc)?;
+    let paths = storage::run(caller, "vfs_list", move |d| d.list(volume, &prefix)).await?;
+    let mut out = Vec::new();
+    for p in paths {
+        out.extend_from_slice(p.as_bytes());
+        out.push(0);
+    }
+    mem::write_out(caller, op, oc, &out)
 }
 
 /// `vfs_stat(vol, path_ptr, path_len, out_ptr) -> 0 | error`: writes 16
 /// bytes at `out_ptr`, the size then the mtime (Unix ms), u64 little-endian.
-fn vfs_stat(mut caller: Caller<'_, GuestState>, vol: i32, pp: i32, pl: i32, op: i32) -> i32 {
-    ret((|| {
-        let (volume, path) = target(&mut caller, vol, pp, pl, "vfs_stat")?;
-        mem::check_buffer(&mut caller, op, FileStat::LEN as i32)?;
-        let data = caller.data().host.sandbox.data().clone();
-        let stat = data
-            .stat(volume, &path)
-            .map_err(|e| io(&caller, "vfs_stat", e))?
-            .ok_or(ERR_NOT_FOUND)?;
-        mem::write_out(&mut caller, op, FileStat::LEN as i32, &stat.encode()).map(|_| 0)
-    })())
+async fn vfs_stat(
+    caller: &mut Caller<'_, GuestState>,
+    vol: i32,
+    pp: i32,
+    pl: i32,
+    op: i32,
+) -> Result<i32, i32> {
+    let (volume, path) = target(caller, vol, pp, pl, "vfs_stat")?;
+    mem::check_buffer(caller, op, FileStat::LEN as i32)?;
+    let stat = storage::run(caller, "vfs_stat", move |d| d.stat(volume, &path))
+        .await?
+        .ok_or(ERR_NOT_FOUND)?;
+    mem::write_out(caller, op, FileStat::LEN as i32, &stat.encode()).map(|_| 0)
 }
 
 /// `vfs_delete(vol, path_ptr, path_len) -> 1 (removed) | 0 (absent) | error`.
-fn vfs_delete(mut caller: Caller<'_, GuestState>, vol: i32, pp: i32, pl: i32) -> i32 {
-    ret((|| {
-        let (volume, path) = target(&mut caller, vol, pp, pl, "vfs_delete")?;
-        let data = caller.data().host.sandbox.data().clone();
-        let existed = data
-            .delete(volume, &path)
-            .map_err(|e| io(&caller, "vfs_delete", e))?;
-        Ok(i32::from(existed))
-    })())
+async fn vfs_delete(
+    caller: &mut Caller<'_, GuestState>,
+    vol: i32,
+    pp: i32,
+    pl: i32,
+) -> Result<i32, i32> {
+    let (volume, path) = target(caller, vol, pp, pl, "vfs_delete")?;
+    let existed = storage::run(caller, "vfs_delete", move |d| d.delete(volume, &path)).await?;
+    Ok(i32::from(existed))
 }
 
 /// Checks the grant and reads the volume and path of a file operation.

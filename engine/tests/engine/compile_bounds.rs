@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use nexus_engine::{CallError, CompileConfig, Engine, EngineConfig, ModuleLimits};
+use nexus_engine::{
+    CallError, CompileConfig, Engine, EngineConfig, ModuleLimits, Profile, ProfileModuleLimits,
+};
 use nexus_errors::{Coded, ErrorCode};
 
 use crate::bombs;
@@ -183,4 +185,73 @@ async fn a_table_bomb_spinning_to_the_cpu_limit_is_a_cpu_limit() {
         .await
         .expect_err("spins");
     assert_eq!(err.code(), ErrorCode::CallCpuLimit, "{err}");
+}
+
+#[test]
+fn a_profile_tightens_the_node_limits_even_for_a_cached_module() {
+    let engine = Engine::new().unwrap();
+    let wasm = bombs::distinct(7, 20);
+    let sha = sha(&wasm);
+    // Compiled for a roomy profile first, so the module is in the cache.
+    engine
+        .compile_for(&Profile::compute(), &sha, &wasm)
+        .unwrap();
+    let tight = |limits: ProfileModuleLimits| Profile {
+        name: "tiny".to_string(),
+        module_limits: limits,
+        ..Profile::compute()
+    };
+    let few = tight(ProfileModuleLimits {
+        max_functions: Some(10),
+        ..ProfileModuleLimits::default()
+    });
+    let err = engine
+        .compile_for(&few, &sha, &wasm)
+        .expect_err("functions");
+    assert_eq!(err.code(), ErrorCode::ModuleTooManyFunctions, "{err}");
+    assert!(
+        err.to_string().contains(
+            "defines 20 functions, more than profile `tiny`'s limit of 10 \
+             (profiles.tiny.max_module_functions)"
+        ),
+        "{err}"
+    );
+    let small = tight(ProfileModuleLimits {
+        max_module_bytes: Some(64),
+        ..ProfileModuleLimits::default()
+    });
+    let err = engine.compile_for(&small, &sha, &wasm).expect_err("size");
+    assert_eq!(err.code(), ErrorCode::ModuleTooLarge, "{err}");
+    assert!(
+        err.to_string()
+            .contains("profile `tiny`'s limit of 64 bytes"),
+        "{err}"
+    );
+    let roomy = tight(ProfileModuleLimits {
+        max_functions: Some(20),
+        max_module_bytes: Some(1 << 20),
+        compile_timeout_ms: Some(60_000),
+    });
+    engine.compile_for(&roomy, &sha, &wasm).unwrap();
+    assert_eq!(engine.compiles(), 1, "the cached module served both");
+}
+
+#[test]
+fn a_profile_compile_deadline_tighter_than_the_node_applies() {
+    let engine = Engine::new().unwrap();
+    // Big enough that compiling it takes longer than a millisecond.
+    let wasm = bombs::distinct(11, 20_000);
+    let profile = Profile {
+        name: "hasty".to_string(),
+        module_limits: ProfileModuleLimits {
+            compile_timeout_ms: Some(1),
+            ..ProfileModuleLimits::default()
+        },
+        ..Profile::compute()
+    };
+    let err = engine
+        .compile_for(&profile, &sha(&wasm), &wasm)
+        .expect_err("deadline");
+    assert_eq!(err.code(), ErrorCode::ModuleCompileTimeout, "{err}");
+    assert!(err.to_string().contains("1ms"), "{err}");
 }

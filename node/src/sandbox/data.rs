@@ -65,25 +65,11 @@ impl SandboxData for WorkbookData {
     }
 
     fn list(&self, volume: Volume, prefix: &str) -> Result<Vec<String>, DataError> {
-        self.with(|w| {
-            Ok(w.list_files(volume)?
-                .into_iter()
-                .map(|entry| entry.path)
-                .filter(|path| path.starts_with(prefix))
-                .collect())
-        })
+        self.with(|w| w.list_paths(volume, prefix))
     }
 
     fn stat(&self, volume: Volume, path: &str) -> Result<Option<FileStat>, DataError> {
-        self.with(|w| {
-            Ok(w.list_files(volume)?
-                .into_iter()
-                .find(|entry| entry.path == path)
-                .map(|entry| FileStat {
-                    size: entry.size,
-                    mtime_ms: entry.mtime_ms,
-                }))
-        })
+        self.with(|w| w.stat_file(volume, path))
     }
 
     fn delete(&self, volume: Volume, path: &str) -> Result<bool, DataError> {

@@ -157,7 +157,9 @@ impl SandboxManager {
             ));
         }
         blocking(move || schedules::check_schedules(&checked)).await?;
-        let module = self.compile(&entry.module_sha256, entry.wasm).await?;
+        let module = self
+            .compile(&profile, &entry.module_sha256, entry.wasm)
+            .await?;
 
         let sandbox_id = new_sandbox_id();
         let new = NewSandbox {
@@ -254,12 +256,20 @@ impl SandboxManager {
         self.activity.get(&sandbox.id, sandbox.updated_at_ms)
     }
 
-    async fn compile(&self, sha256: &str, wasm: Vec<u8>) -> Result<Arc<CompiledModule>, UserError> {
+    /// The module `sha256` compiled for a sandbox of profile `profile`
+    /// (whose compile limits it must meet too), off the async threads.
+    async fn compile(
+        &self,
+        profile: &str,
+        sha256: &str,
+        wasm: Vec<u8>,
+    ) -> Result<Arc<CompiledModule>, UserError> {
         let engine = self.engine.clone();
+        let profile = self.profiles.resolve(profile);
         let sha256 = sha256.to_string();
         blocking(move || {
             engine
-                .compile(&sha256, &wasm)
+                .compile_for(&profile, &sha256, &wasm)
                 .map_err(|e| e.to_user_error())
         })
         .await
@@ -286,7 +296,9 @@ impl SandboxManager {
         let path = self.files.path(&sandbox.id);
         let name = name.map(str::to_string);
         let entry = blocking(move || store::load_live_module(&path, name.as_deref())).await?;
-        let module = self.compile(&entry.module_sha256, entry.wasm).await?;
+        let module = self
+            .compile(&sandbox.profile, &entry.module_sha256, entry.wasm)
+            .await?;
         self.remember(&key, module.clone());
         Ok(module)
     }

@@ -57,3 +57,34 @@ async fn a_module_over_the_node_size_limit_is_refused() {
     assert_eq!(err.code, ErrorCode::ModuleTooLarge, "{err:?}");
     assert!(err.message.contains("4 KiB"), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_profile_limit_refuses_a_module_the_node_would_compile() {
+    let node = TestNode::start_with(|config| {
+        let spec = nexus_engine::ProfileSpec {
+            max_module_functions: Some(100),
+            ..Default::default()
+        };
+        config.profiles.insert("small".to_string(), spec);
+    })
+    .await;
+    let admin = node.admin();
+    let wasm = bombs::distinct(3, 500);
+    let bytes = std::fs::read(wasm_workbook(node.data_dir.path(), "wide", &wasm)).unwrap();
+    let err = admin
+        .dock(bytes.clone(), None, Some("small"))
+        .await
+        .expect_err("over the profile's limit");
+    assert_eq!(err.code, ErrorCode::ModuleTooManyFunctions, "{err:?}");
+    assert!(
+        err.message
+            .contains("more than profile `small`'s limit of 100"),
+        "{err:?}"
+    );
+    assert!(admin.sandboxes().await.unwrap().sandboxes.is_empty());
+    // The same module under the default profile meets the node's limits.
+    admin
+        .dock(bytes, None, None)
+        .await
+        .expect("docks as compute");
+}

@@ -254,3 +254,27 @@ fn live_workbook_can_be_opened_and_inspected_while_written() {
     writer.close().expect("close");
     assert_no_sidecars(&path);
 }
+
+#[test]
+fn prefix_listing_and_stat_are_answered_by_sql() {
+    let scratch = Scratch::new();
+    let wb = Workbook::create(&scratch.path("tree.workbook"), "tree").expect("create");
+    for path in ["a/1", "a/2", "a0", "ab/3", "b/4", "a"] {
+        wb.write_file(Volume::Workspace, path, path.as_bytes(), DEFAULT_MODE)
+            .expect("write");
+    }
+    wb.write_file(Volume::Tmp, "a/other-volume", b"x", DEFAULT_MODE)
+        .expect("write tmp");
+    let list = |prefix: &str| wb.list_paths(Volume::Workspace, prefix).expect("list");
+    assert_eq!(list("a/"), ["a/1", "a/2"]);
+    assert_eq!(list("a"), ["a", "a/1", "a/2", "a0", "ab/3"]);
+    assert_eq!(list(""), ["a", "a/1", "a/2", "a0", "ab/3", "b/4"]);
+    assert!(list("c").is_empty());
+    let stat = wb
+        .stat_file(Volume::Workspace, "ab/3")
+        .expect("stat")
+        .expect("exists");
+    assert_eq!(stat.size, 4);
+    assert!(stat.mtime_ms > 0);
+    assert_eq!(wb.stat_file(Volume::Memory, "ab/3").expect("stat"), None);
+}
