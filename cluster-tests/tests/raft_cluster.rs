@@ -28,6 +28,27 @@ async fn write_tenants(
     }
 }
 
+/// Waits (up to 30 s) until node `via`, leading, reports member `id` with
+/// health `want`; returns that status.
+async fn wait_health(cluster: &Cluster, via: u64, id: u64, want: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let status = cluster.status(via).await;
+        let health = status["members"]
+            .as_array()
+            .and_then(|ms| ms.iter().find(|m| m["id"] == json!(id)))
+            .map(|m| m["health"].clone());
+        if health == Some(json!(want)) {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node {via} never reported node {id} {want}: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
@@ -69,16 +90,31 @@ async fn a_killed_leader_is_replaced_and_catches_up_after_restart() {
     let mut cluster = Cluster::start(ClusterOptions::default()).await;
     let old = cluster.agreed_leader(&ALL).await;
     write_tenants(&cluster, old, "before", 0..5, 5).await;
+    for id in ALL {
+        let status = wait_health(&cluster, old, id, "up").await;
+        assert_eq!(status["warnings"], json!([]), "{status}");
+    }
+    let follower = ALL.into_iter().find(|id| *id != old).unwrap();
+    let seen = cluster.status(follower).await;
+    let member = &seen["members"][usize::try_from(old - 1).unwrap()];
+    assert_eq!(member["health"], json!("unknown"), "{seen}");
 
     cluster.kill(old);
     let survivors: Vec<u64> = ALL.into_iter().filter(|id| *id != old).collect();
     let new = cluster.agreed_leader(&survivors).await;
     assert_ne!(new, old);
+    let status = wait_health(&cluster, new, old, "down").await;
+    let warnings = status["warnings"].to_string();
+    assert!(
+        warnings.contains(&format!("node(s) {old} have not answered the leader")),
+        "{status}"
+    );
     for via in &survivors {
         write_tenants(&cluster, *via, &format!("after-{via}"), 0..3, 3).await;
     }
 
     cluster.restart(old).await;
+    wait_health(&cluster, new, old, "up").await;
     let expected = cluster.tenant_names(new).await;
     assert_eq!(expected.len(), 1 + 5 + 6, "{expected:?}");
     assert_eq!(cluster.tenant_names(old).await, expected);

@@ -2,6 +2,7 @@
 //! until SIGINT/SIGTERM, letting in-flight calls finish.
 
 use std::fs::File;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -45,12 +46,17 @@ impl Node {
     pub async fn start(mut config: Config) -> Result<Node, UserError> {
         JoinRecord::adopt(&mut config)?;
         let data_dir = &config.data_dir;
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            UserError::new(
-                ErrorCode::Internal,
-                format!("cannot create data dir {}: {e}", data_dir.display()),
-            )
-        })?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
+            .map_err(|e| {
+                UserError::new(
+                    ErrorCode::Internal,
+                    format!("cannot create data dir {}: {e}", data_dir.display()),
+                )
+            })?;
+        crate::file_modes::warn_if_loosened(data_dir);
         let lock = lock_data_dir(data_dir)?;
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             UserError::new(
@@ -116,6 +122,7 @@ impl Node {
         let state = Arc::new(AppState {
             node_id: config.node_id,
             raft: replica.raft(),
+            contact: replica.contact(),
             ca_fingerprint: replica.ca_fingerprint().to_owned(),
             registry,
             manager: Arc::new(manager),

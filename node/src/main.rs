@@ -8,6 +8,10 @@ fn main() {
     nexus_tls::install_crypto_provider();
     let cli = Cli::parse();
     let json = cli.json;
+    // A process that runs a node keeps its files to its own user.
+    if cli.command.runs_a_node() {
+        nexus_node::file_modes::make_private();
+    }
     // A benchmark prints a table; its nodes' info logs would bury it.
     let default_filter = match cli.command {
         nexus_node::cli::Command::Bench(_) => "warn,openraft=error",

@@ -24,6 +24,7 @@
 
 mod channels;
 pub mod codec;
+pub mod contact;
 mod gateway;
 pub mod join;
 pub mod messages;
@@ -40,6 +41,7 @@ pub mod proto {
 }
 
 pub use channels::Channels;
+pub use contact::{Health, PeerContact};
 pub use gateway::{Gateway, GatewayError};
 pub use network::{Network, PeerLink};
 pub use tls::DialError;

@@ -16,6 +16,7 @@ use tonic::transport::Channel;
 use tonic::Code;
 
 use crate::channels::Channels;
+use crate::contact::PeerContact;
 use crate::proto::raft_service_client::RaftServiceClient;
 use crate::tls::DialError;
 use crate::MAX_MESSAGE_BYTES;
@@ -24,12 +25,14 @@ use crate::MAX_MESSAGE_BYTES;
 #[derive(Clone)]
 pub struct Network {
     channels: Channels,
+    contact: PeerContact,
 }
 
 impl Network {
-    /// The Raft network of the node owning `channels`.
-    pub fn new(channels: Channels) -> Network {
-        Network { channels }
+    /// The Raft network of the node owning `channels`; every answer a peer
+    /// gives is recorded in `contact`.
+    pub fn new(channels: Channels, contact: PeerContact) -> Network {
+        Network { channels, contact }
     }
 }
 
@@ -40,6 +43,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         PeerLink {
             target,
             client: self.channels.get(target, &node.raft_addr).map(raft_client),
+            contact: self.contact.clone(),
         }
     }
 }
@@ -55,6 +59,7 @@ pub(crate) fn raft_client(channel: Channel) -> RaftServiceClient<Channel> {
 pub struct PeerLink {
     target: NodeId,
     client: Result<RaftServiceClient<Channel>, DialError>,
+    contact: PeerContact,
 }
 
 impl PeerLink {
@@ -65,6 +70,17 @@ impl PeerLink {
         self.client
             .clone()
             .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
+    }
+
+    /// Unwraps `reply`, first noting that the peer answered if it did.
+    fn answer<T, E: std::error::Error>(
+        &self,
+        reply: Reply<T, E>,
+    ) -> Result<T, RPCError<NodeId, NodeInfo, RaftError<NodeId, E>>> {
+        if reply.is_ok() {
+            self.contact.heard(self.target);
+        }
+        remote(self.target, reply)
     }
 }
 
@@ -106,7 +122,7 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
         let reply = self.client()?.append(with_ttl(rpc, &option)).await;
-        remote(self.target, reply)
+        self.answer(reply)
     }
 
     async fn install_snapshot(
@@ -119,7 +135,7 @@ impl RaftNetwork<TypeConfig> for PeerLink {
     > {
         let chunk = crate::messages::SnapshotMsg::from(rpc);
         let reply = self.client()?.snapshot(with_ttl(chunk, &option)).await;
-        remote(self.target, reply)
+        self.answer(reply)
     }
 
     async fn vote(
@@ -128,7 +144,7 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
         let reply = self.client()?.vote(with_ttl(rpc, &option)).await;
-        remote(self.target, reply)
+        self.answer(reply)
     }
 
     /// Exponential backoff for an unreachable peer: 100 ms doubling to 3 s.

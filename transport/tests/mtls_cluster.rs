@@ -23,7 +23,7 @@ use nexus_transport::join::{request_join, JoinDialError};
 use nexus_transport::messages::{JoinMsg, JoinRefusal, JoinReply};
 use nexus_transport::proto::raft_service_client::RaftServiceClient;
 use nexus_transport::server::{Admission, JoinEndpoint, PeerEndpoint};
-use nexus_transport::{Channels, Gateway, Network};
+use nexus_transport::{Channels, Gateway, Network, PeerContact};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -81,9 +81,15 @@ async fn start(ca: &ClusterCa, id: NodeId, listener: tokio::net::TcpListener) ->
     let (tls, policy) = material(ca, id, &[1, 2, 3]);
     let channels = Channels::new(id, None, Arc::new(tls.client_config(ALPN_GRPC).unwrap()));
     let config = Arc::new(raft_config("test", Timing::fast()).unwrap());
-    let raft = Raft::new(id, config, Network::new(channels.clone()), log, sm.clone())
-        .await
-        .unwrap();
+    let raft = Raft::new(
+        id,
+        config,
+        Network::new(channels.clone(), PeerContact::new(Duration::from_secs(3))),
+        log,
+        sm.clone(),
+    )
+    .await
+    .unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let joins = Arc::new(CountingAdmission::default());
     let endpoint = PeerEndpoint {

@@ -4,33 +4,15 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::super::abi::{self, ERR_INVALID, ERR_NOT_FOUND, MAX_KEY, MAX_VALUE};
+use super::super::abi::{ERR_INVALID, ERR_NOT_FOUND, MAX_KEY, MAX_VALUE};
 use super::super::capability::Capability;
 use super::super::state::GuestState;
-use super::{granted, mem, ret, storage};
+use super::{granted, mem, storage};
 
 pub(super) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
-    linker.func_wrap_async(
-        abi::MODULE,
-        "kv_get",
-        |mut caller: Caller<'_, GuestState>, (kp, kl, op, oc): (i32, i32, i32, i32)| {
-            Box::new(async move { Ok(ret(kv_get(&mut caller, kp, kl, op, oc).await)) })
-        },
-    )?;
-    linker.func_wrap_async(
-        abi::MODULE,
-        "kv_set",
-        |mut caller: Caller<'_, GuestState>, (kp, kl, vp, vl): (i32, i32, i32, i32)| {
-            Box::new(async move { Ok(ret(kv_set(&mut caller, kp, kl, vp, vl).await)) })
-        },
-    )?;
-    linker.func_wrap_async(
-        abi::MODULE,
-        "kv_delete",
-        |mut caller: Caller<'_, GuestState>, (kp, kl): (i32, i32)| {
-            Box::new(async move { Ok(ret(kv_delete(&mut caller, kp, kl).await)) })
-        },
-    )?;
+    wrap_async!(linker, "kv_get", kv_get, (kp, kl, op, oc));
+    wrap_async!(linker, "kv_set", kv_set, (kp, kl, vp, vl));
+    wrap_async!(linker, "kv_delete", kv_delete, (kp, kl));
     Ok(())
 }
 

@@ -4,6 +4,23 @@
 //! function checks the grant again. Guest memory is only touched through the
 //! bounds-checked helpers of [`mem`].
 
+/// Registers `$f` (an `async fn(&mut Caller, i32...) -> Result<i32, i32>`)
+/// as the async host function `nexus_v1.$name` taking the listed i32
+/// arguments; the guest gets its value or its error code.
+macro_rules! wrap_async {
+    ($linker:expr, $name:literal, $f:ident, ($($arg:ident),+)) => {
+        $linker.func_wrap_async(
+            $crate::abi::MODULE,
+            $name,
+            |mut caller: wasmtime::Caller<'_, $crate::state::GuestState>,
+             ($($arg,)+): ($(wrap_async!(@i32 $arg),)+)| {
+                Box::new(async move { Ok(super::ret($f(&mut caller, $($arg),+).await)) })
+            },
+        )?
+    };
+    (@i32 $arg:ident) => { i32 };
+}
+
 mod basic;
 mod kv;
 mod mem;

@@ -6,47 +6,17 @@
 use nexus_abi::{FileStat, Volume};
 use wasmtime::{Caller, Linker};
 
-use super::super::abi::{self, ERR_DENIED, ERR_INVALID, ERR_NOT_FOUND, MAX_FILE, MAX_PATH};
+use super::super::abi::{ERR_DENIED, ERR_INVALID, ERR_NOT_FOUND, MAX_FILE, MAX_PATH};
 use super::super::capability::Capability;
 use super::super::state::GuestState;
-use super::{granted, mem, ret, storage};
+use super::{granted, mem, storage};
 
 pub(super) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
-    linker.func_wrap_async(
-        abi::MODULE,
-        "vfs_read",
-        |mut caller: Caller<'_, GuestState>, (vol, pp, pl, op, oc): (i32, i32, i32, i32, i32)| {
-            Box::new(async move { Ok(ret(vfs_read(&mut caller, vol, pp, pl, op, oc).await)) })
-        },
-    )?;
-    linker.func_wrap_async(
-        abi::MODULE,
-        "vfs_write",
-        |mut caller: Caller<'_, GuestState>, (vol, pp, pl, dp, dl): (i32, i32, i32, i32, i32)| {
-            Box::new(async move { Ok(ret(vfs_write(&mut caller, vol, pp, pl, dp, dl).await)) })
-        },
-    )?;
-    linker.func_wrap_async(
-        abi::MODULE,
-        "vfs_list",
-        |mut caller: Caller<'_, GuestState>, (vol, pp, pl, op, oc): (i32, i32, i32, i32, i32)| {
-            Box::new(async move { Ok(ret(vfs_list(&mut caller, vol, pp, pl, op, oc).await)) })
-        },
-    )?;
-    linker.func_wrap_async(
-        abi::MODULE,
-        "vfs_stat",
-        |mut caller: Caller<'_, GuestState>, (vol, pp, pl, op): (i32, i32, i32, i32)| {
-            Box::new(async move { Ok(ret(vfs_stat(&mut caller, vol, pp, pl, op).await)) })
-        },
-    )?;
-    linker.func_wrap_async(
-        abi::MODULE,
-        "vfs_delete",
-        |mut caller: Caller<'_, GuestState>, (vol, pp, pl): (i32, i32, i32)| {
-            Box::new(async move { Ok(ret(vfs_delete(&mut caller, vol, pp, pl).await)) })
-        },
-    )?;
+    wrap_async!(linker, "vfs_read", vfs_read, (vol, pp, pl, op, oc));
+    wrap_async!(linker, "vfs_write", vfs_write, (vol, pp, pl, dp, dl));
+    wrap_async!(linker, "vfs_list", vfs_list, (vol, pp, pl, op, oc));
+    wrap_async!(linker, "vfs_stat", vfs_stat, (vol, pp, pl, op));
+    wrap_async!(linker, "vfs_delete", vfs_delete, (vol, pp, pl));
     Ok(())
 }
 

@@ -16,5 +16,5 @@ pub async fn status(
     _caller: Caller,
 ) -> Result<Json<ClusterStatus>, ApiError> {
     let metrics = state.raft.metrics().borrow().clone();
-    Ok(Json(ClusterStatus::from_metrics(&metrics)))
+    Ok(Json(ClusterStatus::from_metrics(&metrics, &state.contact)))
 }

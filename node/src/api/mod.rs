@@ -45,6 +45,8 @@ pub struct AppState {
     pub node_id: u64,
     /// The registry's Raft instance (for `GET /v1/cluster/status`).
     pub raft: nexus_raft::replication::Raft,
+    /// When each peer last answered (members' health, leader's view).
+    pub contact: nexus_transport::PeerContact,
     /// SHA-256 of the cluster CA certificate, pinned by join tokens.
     pub ca_fingerprint: String,
     /// The registry.

@@ -35,7 +35,8 @@ pub async fn list(
 /// Members (from this node's Raft metrics) merged with the registry's
 /// records of joined and revoked nodes.
 fn nodes(state: &AppState) -> Result<BTreeMap<u64, NodeEntry>, UserError> {
-    let status = ClusterStatus::from_metrics(&state.raft.metrics().borrow());
+    let metrics = state.raft.metrics().borrow().clone();
+    let status = ClusterStatus::from_metrics(&metrics, &state.contact);
     let (joined, revoked) = state
         .registry
         .read(|r| Ok((r.joined_nodes()?, r.revoked_nodes()?)))?;
@@ -50,6 +51,8 @@ fn nodes(state: &AppState) -> Result<BTreeMap<u64, NodeEntry>, UserError> {
             };
             let entry = NodeEntry {
                 lag: m.lag,
+                health: Some(m.health.clone()),
+                last_heard_ms: m.last_heard_ms,
                 ..NodeEntry::known(m.id, status_name, &m.raft_addr, &m.api_addr)
             };
             (m.id, entry)

@@ -184,6 +184,13 @@ pub struct NodeEntry {
     pub removed_at_ms: Option<u64>,
     /// Entries it is behind the leader (when the answering node leads).
     pub lag: Option<u64>,
+    /// Members: `up`, `down`, or `unknown` when the answering node does not
+    /// lead (only the leader hears from every member).
+    #[serde(default)]
+    pub health: Option<String>,
+    /// Members: milliseconds since it last answered the leader.
+    #[serde(default)]
+    pub last_heard_ms: Option<u64>,
 }
 
 impl NodeEntry {
@@ -198,6 +205,8 @@ impl NodeEntry {
             joined_at_ms: None,
             removed_at_ms: None,
             lag: None,
+            health: None,
+            last_heard_ms: None,
         }
     }
 }

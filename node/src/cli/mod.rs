@@ -75,6 +75,16 @@ pub enum Command {
     Bench(bench::BenchArgs),
 }
 
+impl Command {
+    /// Whether the command runs a node (whose files must stay private).
+    pub fn runs_a_node(&self) -> bool {
+        matches!(
+            self,
+            Command::Up(_) | Command::Serve(_) | Command::Init(_) | Command::Join(_)
+        )
+    }
+}
+
 /// Runs the parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32, UserError> {
     let json = cli.json;

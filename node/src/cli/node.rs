@@ -29,14 +29,15 @@ pub async fn run(client: &NodeClient, cmd: NodeCommand, json: bool) -> Result<i3
             }
             let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
             println!(
-                "{:<5} {:<8} {:<22} {:<22} {:<8} {:>6}",
-                "ID", "STATUS", "RAFT", "API", "TOKEN", "LAG"
+                "{:<5} {:<8} {:<8} {:<22} {:<22} {:<8} {:>6}",
+                "ID", "STATUS", "HEALTH", "RAFT", "API", "TOKEN", "LAG"
             );
             for n in list.nodes {
                 println!(
-                    "{:<5} {:<8} {:<22} {:<22} {:<8} {:>6}",
+                    "{:<5} {:<8} {:<8} {:<22} {:<22} {:<8} {:>6}",
                     n.id,
                     n.status,
+                    or_dash(n.health.clone()),
                     n.raft_addr,
                     n.api_addr,
                     or_dash(n.token_role.map(|r| r.as_str().to_owned())),

@@ -32,8 +32,8 @@ fn render(s: &ClusterStatus) -> String {
         index(s.snapshot_index),
     );
     out.push_str(&format!(
-        "{:<5} {:<8} {:<22} {:<22} {:>8} {:>6}\n",
-        "ID", "KIND", "RAFT", "API", "MATCHED", "LAG"
+        "{:<5} {:<8} {:<8} {:<22} {:<22} {:>8} {:>6}\n",
+        "ID", "KIND", "HEALTH", "RAFT", "API", "MATCHED", "LAG"
     ));
     for m in &s.members {
         let role = if s.leader == Some(m.id) {
@@ -42,14 +42,23 @@ fn render(s: &ClusterStatus) -> String {
             &m.kind
         };
         out.push_str(&format!(
-            "{:<5} {:<8} {:<22} {:<22} {:>8} {:>6}\n",
+            "{:<5} {:<8} {:<8} {:<22} {:<22} {:>8} {:>6}\n",
             m.id,
             role,
+            m.health,
             m.raft_addr,
             m.api_addr,
             index(m.matched_index),
             index(m.lag)
         ));
+    }
+    if s.leader != Some(s.node_id) && s.members.len() > 1 {
+        out.push_str(
+            "\n(health and lag are the leader's view: run with --node at the leader's API)\n",
+        );
+    }
+    for warning in &s.warnings {
+        out.push_str(&format!("warning: {warning}\n"));
     }
     out
 }

@@ -12,7 +12,7 @@ use nexus_raft::replication::{raft_config_with, LogStore, NodeInfo, Raft, StateM
 use nexus_tls::ca::CA_KEY_FILE;
 use nexus_tls::{join_server_config, ClusterCa, StaticPolicy, TlsMaterial, ALPN_GRPC, ALPN_JOIN};
 use nexus_transport::server::{JoinEndpoint, PeerEndpoint};
-use nexus_transport::{Channels, Gateway, Network};
+use nexus_transport::{Channels, Gateway, Network, PeerContact};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -39,6 +39,7 @@ pub struct Replica {
     policy: Arc<StaticPolicy>,
     listener: Option<TcpListener>,
     static_members: BTreeMap<u64, NodeInfo>,
+    contact: PeerContact,
 }
 
 impl Replica {
@@ -118,10 +119,12 @@ impl Replica {
             .map_err(store_error)?;
         let raft_config = raft_config_with(&cluster.name, cluster.timing(), cluster.retention())
             .map_err(|e| UserError::new(ErrorCode::ConfigInvalid, format!("[cluster]: {e}")))?;
+        // A member silent for a whole election timeout counts as down.
+        let contact = PeerContact::new(cluster.timing().election_max);
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
-            Network::new(channels.clone()),
+            Network::new(channels.clone(), contact.clone()),
             log,
             sm.clone(),
         )
@@ -149,6 +152,7 @@ impl Replica {
             policy,
             listener,
             static_members,
+            contact,
         })
     }
 
@@ -165,6 +169,11 @@ impl Replica {
     /// The Raft instance (metrics for `nexus status`).
     pub fn raft(&self) -> Raft {
         self.raft.clone()
+    }
+
+    /// When each peer last answered this node's Raft RPCs.
+    pub fn contact(&self) -> PeerContact {
+        self.contact.clone()
     }
 
     /// Whether this node founds the cluster: it is alone (with the CA), or

@@ -14,6 +14,7 @@ mod crash;
 mod dock_signing;
 mod error_catalog;
 mod examples;
+mod file_modes;
 mod hostile;
 mod http_bounds;
 mod join_tokens;
