@@ -56,6 +56,7 @@ impl Node {
                     format!("cannot create data dir {}: {e}", data_dir.display()),
                 )
             })?;
+        crate::file_modes::tighten_fresh_data_dir(data_dir);
         crate::file_modes::warn_if_loosened(data_dir);
         let lock = lock_data_dir(data_dir)?;
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {

@@ -3,7 +3,8 @@
 //! A process that runs a node sets its umask to `077` first
 //! ([`make_private`]), so every file and directory it creates — SQLite's
 //! registry and workbooks, their journals, cold copies, logs it writes — is
-//! 0600 or 0700 whatever the shell's umask. A new data dir is made 0700. At
+//! 0600 or 0700 whatever the shell's umask. A data dir on its first start is
+//! made 0700 ([`tighten_fresh_data_dir`]). At
 //! start [`loosened`] walks the data dir and the node warns about entries an
 //! operator made readable by others; it does not change them back.
 
@@ -17,6 +18,18 @@ pub const MAX_ENTRIES_CHECKED: usize = 200_000;
 /// Sets the process umask to `077`. Call it before a node creates files.
 pub fn make_private() {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// Makes a data dir that holds no registry yet (its first start: made by
+/// hand, by `mktemp -d` or by `nexus init`) 0700. A data dir in use keeps
+/// its mode; [`warn_if_loosened`] reports it.
+pub fn tighten_fresh_data_dir(data_dir: &Path) {
+    if data_dir.join("registry.db").exists() {
+        return;
+    }
+    if let Err(e) = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)) {
+        tracing::warn!(data_dir = %data_dir.display(), error = %e, "cannot make the new data dir 0700");
+    }
 }
 
 /// Entries under `dir` (and `dir` itself) with any group or other
