@@ -13,6 +13,7 @@ pub mod config;
 pub mod daemon;
 mod example;
 pub mod lifecycle;
+pub mod listeners;
 pub mod provenance;
 pub mod sandbox;
 pub mod tenant_keys;

@@ -1,6 +1,7 @@
 //! [`Network`]: openraft's network over the transport's gRPC channels.
 #![allow(clippy::result_large_err)] // openraft's RPC error types are large
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use nexus_raft::replication::{NodeId, NodeInfo, TypeConfig};
@@ -16,6 +17,7 @@ use tonic::transport::Channel;
 use tonic::Code;
 
 use crate::channels::Channels;
+use crate::peer_health::PeerHealth;
 use crate::proto::raft_service_client::RaftServiceClient;
 use crate::tls::DialError;
 use crate::MAX_MESSAGE_BYTES;
@@ -24,12 +26,19 @@ use crate::MAX_MESSAGE_BYTES;
 #[derive(Clone)]
 pub struct Network {
     channels: Channels,
+    health: Arc<PeerHealth>,
 }
 
 impl Network {
     /// The Raft network of the node owning `channels`.
     pub fn new(channels: Channels) -> Network {
-        Network { channels }
+        Network::with_health(channels, Arc::default())
+    }
+
+    /// The Raft network of the node owning `channels`, reporting every
+    /// RPC's outcome to `health`.
+    pub fn with_health(channels: Channels, health: Arc<PeerHealth>) -> Network {
+        Network { channels, health }
     }
 }
 
@@ -40,6 +49,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         PeerLink {
             target,
             client: self.channels.get(target, &node.raft_addr).map(raft_client),
+            health: Arc::clone(&self.health),
         }
     }
 }
@@ -55,6 +65,7 @@ pub(crate) fn raft_client(channel: Channel) -> RaftServiceClient<Channel> {
 pub struct PeerLink {
     target: NodeId,
     client: Result<RaftServiceClient<Channel>, DialError>,
+    health: Arc<PeerHealth>,
 }
 
 impl PeerLink {
@@ -62,10 +73,32 @@ impl PeerLink {
     fn client<E: std::error::Error>(
         &self,
     ) -> Result<RaftServiceClient<Channel>, RPCError<NodeId, NodeInfo, E>> {
-        self.client
-            .clone()
-            .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
+        self.client.clone().map_err(|e| {
+            self.health.failed(self.target, &e.to_string());
+            RPCError::Unreachable(Unreachable::new(&e))
+        })
     }
+
+    /// Reports the outcome of one RPC to the node's [`PeerHealth`].
+    fn observe<T>(&self, reply: &Result<T, tonic::Status>) {
+        match reply {
+            Ok(_) => self.health.succeeded(self.target),
+            Err(status) => self.health.failed(self.target, &error_chain(status)),
+        }
+    }
+}
+
+/// A status and every error beneath it, as one line (a TLS alert from the
+/// peer is only in the sources).
+fn error_chain(status: &tonic::Status) -> String {
+    let mut text = format!("{:?}: {}", status.code(), status.message());
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        source = error.source();
+    }
+    text
 }
 
 /// A request bounded by openraft's per-RPC time budget.
@@ -106,6 +139,7 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
         let reply = self.client()?.append(with_ttl(rpc, &option)).await;
+        self.observe(&reply);
         remote(self.target, reply)
     }
 
@@ -119,6 +153,7 @@ impl RaftNetwork<TypeConfig> for PeerLink {
     > {
         let chunk = crate::messages::SnapshotMsg::from(rpc);
         let reply = self.client()?.snapshot(with_ttl(chunk, &option)).await;
+        self.observe(&reply);
         remote(self.target, reply)
     }
 
@@ -128,6 +163,7 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
         let reply = self.client()?.vote(with_ttl(rpc, &option)).await;
+        self.observe(&reply);
         remote(self.target, reply)
     }
 
