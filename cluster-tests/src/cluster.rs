@@ -210,6 +210,32 @@ impl Cluster {
         }
     }
 
+    /// Waits, at most `within`, for node `id`'s process to exit on its own;
+    /// returns its exit code (`None`: killed by a signal).
+    pub async fn wait_exit(&mut self, id: u64, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            let node = self.nodes.get_mut(&id).expect("known node");
+            let child = node.child.as_mut().expect("node runs");
+            if let Some(status) = child.try_wait().expect("poll node") {
+                node.child = None;
+                return status.code();
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "node {id} still runs {within:?} later; log:\n{}",
+                    self.log_tail(id)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The size of node `id`'s log file in bytes.
+    pub fn log_bytes(&self, id: u64) -> u64 {
+        std::fs::metadata(&self.nodes[&id].log).map_or(0, |m| m.len())
+    }
+
     /// Starts node `id` again on its data dir and waits until it is ready.
     pub async fn restart(&mut self, id: u64) {
         let node = self.nodes.get_mut(&id).expect("known node");

@@ -1,5 +1,5 @@
 //! Clusters grown the way an operator grows one: `nexus init` on the first
-//! node, `nexus join TOKEN --peer` on the others. No test CA and no static
+//! node, `nexus join --token-file FILE --peer` on the others. No test CA and no static
 //! peer list: every certificate comes from the cluster's own CA over the
 //! join RPC.
 
@@ -21,6 +21,45 @@ pub struct JoinAttempt {
     pub output: String,
     /// The data dir it was given.
     pub data_dir: PathBuf,
+}
+
+/// How a test hands `nexus join` its token.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenVia<'a> {
+    /// `--token-file PATH`.
+    File(&'a str),
+    /// `--token-file -`, the token on stdin.
+    Stdin(&'a str),
+    /// `NEXUS_JOIN_TOKEN`.
+    Env(&'a str),
+    /// A positional argument (refused).
+    Argument(&'a str),
+}
+
+/// A `nexus join` process started by [`Cluster::spawn_joiner`].
+pub struct Joiner {
+    /// The process.
+    pub process: std::process::Child,
+    /// The data dir it was given.
+    pub data_dir: PathBuf,
+}
+
+impl Joiner {
+    /// Whether the cluster admitted it (its join record exists).
+    pub fn admitted(&self) -> bool {
+        self.data_dir.join("cluster").join("joined.json").exists()
+    }
+
+    /// Kills it if it still runs and collects what it printed.
+    pub fn finish(mut self) -> JoinAttempt {
+        let _ = self.process.kill();
+        let out = self.process.wait_with_output().expect("nexus join output");
+        JoinAttempt {
+            success: out.status.success(),
+            output: crate::knock::combined(&out),
+            data_dir: self.data_dir,
+        }
+    }
 }
 
 /// Writes the nexus.toml of node slot `slot` (no node id, no peers) and
@@ -86,14 +125,17 @@ impl Cluster {
             .to_owned()
     }
 
-    /// Starts node slot `slot` with `nexus join TOKEN --peer` (node
+    /// Starts node slot `slot` with `nexus join --token-file FILE --peer` (node
     /// `peer`'s Raft address) and waits until it is ready. Later restarts
     /// use `nexus serve`, without the token.
     pub async fn join(&mut self, slot: u64, token: &str, peer: u64) {
         let mut node = plan(self.dir.path(), slot);
+        let token_file = self.dir.path().join(format!("node-{slot}.token"));
+        std::fs::write(&token_file, token).expect("write the token file");
         node.first_start = Some(vec![
             "join".to_owned(),
-            token.to_owned(),
+            "--token-file".to_owned(),
+            token_file.display().to_string(),
             "--peer".to_owned(),
             self.nodes[&peer].raft.to_string(),
             "--config".to_owned(),
@@ -104,34 +146,41 @@ impl Cluster {
         self.wait_ready(slot).await;
     }
 
-    /// Runs `nexus join TOKEN --peer PEER` for a fresh node named `name`,
-    /// expecting it to fail (a join that succeeds would keep running: it is
-    /// killed and reported as a success).
+    /// Runs `nexus join --token-file FILE --peer PEER` for a fresh node
+    /// named `name`, expecting it to fail (a join that succeeds would keep
+    /// running: it is killed and reported as a success).
     pub fn join_attempt(&self, name: &str, token: &str, peer: SocketAddr) -> JoinAttempt {
+        self.join_attempt_via(name, TokenVia::File(token), peer)
+    }
+
+    /// Like [`Cluster::join_attempt`], handing the token over `via`.
+    pub fn join_attempt_via(&self, name: &str, via: TokenVia<'_>, peer: SocketAddr) -> JoinAttempt {
+        wait_for_exit(self.spawn_joiner(name, via, peer))
+    }
+
+    /// Like [`Cluster::join_attempt`] while another socket holds the
+    /// joiner's API port.
+    pub fn join_attempt_port_taken(
+        &self,
+        name: &str,
+        token: &str,
+        peer: SocketAddr,
+    ) -> JoinAttempt {
+        let node = self.plan_joiner(name);
+        let _taken = std::net::TcpListener::bind(node.api).expect("take the API port");
+        wait_for_exit(spawn_planned(&node, TokenVia::File(token), peer))
+    }
+
+    /// Starts `nexus join` for a fresh node named `name` (its own dir,
+    /// config and free ports on 127.0.1.9) without waiting for it.
+    pub fn spawn_joiner(&self, name: &str, via: TokenVia<'_>, peer: SocketAddr) -> Joiner {
+        spawn_planned(&self.plan_joiner(name), via, peer)
+    }
+
+    fn plan_joiner(&self, name: &str) -> NodeHandle {
         let dir = self.dir.path().join(name);
         std::fs::create_dir_all(&dir).expect("attempt dir");
-        let node = plan(&dir, 9);
-        let mut child = Command::new(crate::binary::nexus())
-            .args(["join", token, "--peer", &peer.to_string(), "--config"])
-            .arg(&node.config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn nexus join");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if child.try_wait().expect("poll nexus join").is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let out = child.wait_with_output().expect("nexus join output");
-        JoinAttempt {
-            success: out.status.success(),
-            output: crate::knock::combined(&out),
-            data_dir: node.data_dir,
-        }
+        plan(&dir, 9)
     }
 
     /// Waits until node `id` sees exactly `voters` as voters (and, with
@@ -179,5 +228,54 @@ impl Cluster {
         self.kill(slot);
         let node = self.nodes.remove(&slot).expect("known node");
         std::fs::remove_dir_all(&node.data_dir).expect("remove data dir");
+    }
+}
+
+/// Waits (at most 30 s) for a joiner expected to fail, then collects it.
+fn wait_for_exit(mut child: Joiner) -> JoinAttempt {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if child.process.try_wait().expect("poll nexus join").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.finish()
+}
+
+/// Starts `nexus join` for the planned `node`, handing it the token `via`.
+fn spawn_planned(node: &NodeHandle, via: TokenVia<'_>, peer: SocketAddr) -> Joiner {
+    let dir = node.config.parent().expect("config dir");
+    let mut command = Command::new(crate::binary::nexus());
+    command.arg("join");
+    match via {
+        TokenVia::File(token) | TokenVia::Stdin(token) => {
+            let file = dir.join("token");
+            std::fs::write(&file, token).expect("write the token file");
+            if matches!(via, TokenVia::File(_)) {
+                command.arg("--token-file").arg(&file);
+            } else {
+                command.args(["--token-file", "-"]);
+                command.stdin(std::fs::File::open(&file).expect("token file"));
+            }
+        }
+        TokenVia::Env(token) => {
+            command.env("NEXUS_JOIN_TOKEN", token);
+        }
+        TokenVia::Argument(token) => {
+            command.arg(token);
+        }
+    }
+    let process = command
+        .args(["--peer", &peer.to_string(), "--config"])
+        .arg(&node.config)
+        .env("NEXUS_LOG", "info,openraft=warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn nexus join");
+    Joiner {
+        process,
+        data_dir: node.data_dir.clone(),
     }
 }

@@ -17,7 +17,8 @@
 //!
 //! - [`Cluster::init_and_join`] grows a cluster with `nexus init` and
 //!   `nexus join` instead (no test CA, no proxies);
-//!   [`Cluster::join_attempt`] runs a join expected to be refused.
+//!   [`Cluster::join_attempt`] runs a join expected to be refused and
+//!   [`Cluster::spawn_joiner`] starts one without waiting (races).
 //!
 //! The proxy only copies bytes: TLS runs end to end between the nodes.
 
@@ -31,5 +32,5 @@ pub mod knock;
 mod proxy;
 
 pub use cluster::{Cluster, ClusterOptions, NodeHandle};
-pub use joining::JoinAttempt;
+pub use joining::{JoinAttempt, Joiner, TokenVia};
 pub use proxy::FaultProxy;

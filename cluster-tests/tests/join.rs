@@ -6,10 +6,10 @@
 // Tests: a failed unwrap or panic is a loud test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nexus_cluster_tests::knock::{knock, refused_certificate};
-use nexus_cluster_tests::{Cluster, JoinAttempt};
+use nexus_cluster_tests::{Cluster, JoinAttempt, Joiner, TokenVia};
 use serde_json::{json, Value};
 
 /// Mints a join token through node 1.
@@ -133,7 +133,8 @@ async fn a_removed_node_is_refused_everywhere_and_a_wiped_node_rejoins_under_a_n
     let admitted = knock(cluster.node(1).raft, 1, Some(&member), false);
     assert!(admitted.success, "{}", admitted.output);
 
-    // The two remaining voters still commit, while node 3 keeps running.
+    // The two remaining voters still commit (node 3 stops on its own: see
+    // a_removed_leader_and_a_removed_follower_stop_with_exit_code_3).
     let (status, body) = cluster.create_tenant(2, "after-removal").await;
     assert_eq!(status, 201, "{body}");
     let (_, nodes) = cluster.get(1, "/v1/cluster/nodes").await;
@@ -207,24 +208,65 @@ async fn refused_joins_name_their_error_and_change_nothing() {
     tokio::time::sleep(Duration::from_millis(1_500)).await;
 
     let before = registry_state(&a).await;
+    let other_token = b.init_token();
     let cases = [
         (
             "garbage",
-            "this is not a token".to_owned(),
+            TokenVia::File("this is not a token"),
             a_peer,
             "JOIN_TOKEN_MALFORMED",
         ),
-        ("expired", expired, a_peer, "JOIN_TOKEN_EXPIRED"),
-        ("used-up", single, a_peer, "JOIN_TOKEN_USED_UP"),
-        ("revoked", revoked, a_peer, "JOIN_TOKEN_REVOKED"),
-        ("tampered", tampered, a_peer, "JOIN_TOKEN_INVALID"),
-        ("other-cluster", b.init_token(), a_peer, "JOIN_CA_MISMATCH"),
-        ("wrong-server", valid.clone(), b_peer, "JOIN_CA_MISMATCH"),
+        (
+            "expired",
+            TokenVia::File(&expired),
+            a_peer,
+            "JOIN_TOKEN_EXPIRED",
+        ),
+        (
+            "used-up",
+            TokenVia::Stdin(&single),
+            a_peer,
+            "JOIN_TOKEN_USED_UP",
+        ),
+        (
+            "revoked",
+            TokenVia::Env(&revoked),
+            a_peer,
+            "JOIN_TOKEN_REVOKED",
+        ),
+        (
+            "tampered",
+            TokenVia::File(&tampered),
+            a_peer,
+            "JOIN_TOKEN_INVALID",
+        ),
+        (
+            "other-cluster",
+            TokenVia::File(&other_token),
+            a_peer,
+            "JOIN_CA_MISMATCH",
+        ),
+        (
+            "wrong-server",
+            TokenVia::File(&valid),
+            b_peer,
+            "JOIN_CA_MISMATCH",
+        ),
+        (
+            "argument",
+            TokenVia::Argument(&valid),
+            a_peer,
+            "JOIN_TOKEN_ON_COMMAND_LINE",
+        ),
     ];
-    for (name, token, peer, code) in cases {
-        let attempt = a.join_attempt(name, &token, peer);
+    for (name, via, peer, code) in cases {
+        let attempt = a.join_attempt_via(name, via, peer);
         assert_refused(&attempt, code);
     }
+    // A joiner that cannot bind its API port stops before sending the
+    // token, which stays usable (node 3 joins with it below).
+    let busy = a.join_attempt_port_taken("port-taken", &valid, a_peer);
+    assert_refused(&busy, "JOIN_BIND_FAILED");
     assert_eq!(registry_state(&a).await, before, "a refused join wrote");
 
     // The server of the wrong cluster never received a join request: the
@@ -233,4 +275,136 @@ async fn refused_joins_name_their_error_and_change_nothing() {
     // And that token still works where it belongs.
     a.join(3, &valid, 1).await;
     a.wait_members(1, &[1, 2, 3], &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_racing_joins_with_a_one_use_token_admit_one_and_propose_once() {
+    let cluster = Cluster::init_and_join(1).await;
+    // A learner-role token: the winner is added as a learner and never
+    // promoted, so its join costs exactly two entries (Redeem, learner).
+    let single = token(&cluster, json!({ "uses": 1, "role": "learner" })).await;
+    let before = cluster.status(1).await["last_log_index"].as_u64().unwrap();
+
+    let peer = cluster.node(1).raft;
+    let mut racers: Vec<Joiner> = (0..50)
+        .map(|i| cluster.spawn_joiner(&format!("racer-{i}"), TokenVia::File(&single), peer))
+        .collect();
+    // Each racer either exits (refused) or is admitted and keeps running.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let settled = racers
+            .iter_mut()
+            .all(|r| r.admitted() || r.process.try_wait().unwrap().is_some());
+        if settled {
+            break;
+        }
+        assert!(Instant::now() < deadline, "racing joins did not settle");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let winners = racers.iter().filter(|r| r.admitted()).count();
+    assert_eq!(winners, 1, "exactly one racer is admitted");
+    cluster.wait_members(1, &[1], &[2]).await;
+    let after = cluster.status(1).await["last_log_index"].as_u64().unwrap();
+
+    let attempts: Vec<JoinAttempt> = racers.into_iter().map(Joiner::finish).collect();
+    let refused: Vec<&JoinAttempt> = attempts
+        .iter()
+        .filter(|a| !a.data_dir.join("cluster/joined.json").exists())
+        .collect();
+    assert_eq!(refused.len(), 49);
+    for attempt in refused {
+        assert_refused(attempt, "JOIN_TOKEN_USED_UP");
+    }
+    assert!(
+        after - before <= 2,
+        "the race grew the log by {} entries (from {before} to {after})",
+        after - before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_leader_and_a_removed_follower_stop_with_exit_code_3() {
+    // Four voters, so every membership change keeps a majority without
+    // the node it removes.
+    let mut cluster = Cluster::init_and_join(4).await;
+    cluster.wait_members(1, &[1, 2, 3, 4], &[]).await;
+    let leader = cluster.agreed_leader(&[1, 2, 3, 4]).await;
+    let others: Vec<u64> = [1, 2, 3, 4]
+        .into_iter()
+        .filter(|id| *id != leader)
+        .collect();
+
+    // The leader, removed through another node, hands over and stops.
+    let started = Instant::now();
+    let (status, body) = cluster
+        .delete(others[0], &format!("/v1/cluster/nodes/{leader}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let code = cluster.wait_exit(leader, Duration::from_secs(30)).await;
+    assert_eq!(code, Some(3), "{}", cluster.log_tail(leader));
+    eprintln!(
+        "removed leader {leader} exited after {:?}",
+        started.elapsed()
+    );
+    cluster.wait_members(others[0], &others, &[]).await;
+
+    // Then a follower of the new leader, removed through that leader.
+    let new_leader = cluster.agreed_leader(&others).await;
+    let follower = *others.iter().find(|id| **id != new_leader).unwrap();
+    let remaining: Vec<u64> = others
+        .iter()
+        .copied()
+        .filter(|id| *id != follower)
+        .collect();
+    let started = Instant::now();
+    let (status, body) = cluster
+        .delete(new_leader, &format!("/v1/cluster/nodes/{follower}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let code = cluster.wait_exit(follower, Duration::from_secs(30)).await;
+    assert_eq!(code, Some(3), "{}", cluster.log_tail(follower));
+    eprintln!(
+        "removed follower {follower} exited after {:?}",
+        started.elapsed()
+    );
+    cluster.wait_members(new_leader, &remaining, &[]).await;
+
+    for id in [leader, follower] {
+        let log = cluster.log(id);
+        assert!(
+            log.contains("this node was removed from the cluster"),
+            "node {id} says why it stopped:\n{}",
+            cluster.log_tail(id)
+        );
+        let bytes = cluster.log_bytes(id);
+        assert!(
+            bytes < 1024 * 1024,
+            "node {id} logged {bytes} bytes; most frequent lines:\n{}",
+            frequent_lines(&log)
+        );
+    }
+    // The remaining two still commit.
+    let (status, body) = cluster.create_tenant(new_leader, "after-removals").await;
+    assert_eq!(status, 201, "{body}");
+}
+
+/// The five most frequent lines of `log` with digits blanked (timestamps,
+/// ids and counts differ), each with its count: what filled a log.
+fn frequent_lines(log: &str) -> String {
+    let mut counts = std::collections::HashMap::<String, usize>::new();
+    for line in log.lines() {
+        let shape: String = line
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .take(200)
+            .collect();
+        *counts.entry(shape).or_default() += 1;
+    }
+    let mut top: Vec<(String, usize)> = counts.into_iter().collect();
+    top.sort_by_key(|entry| std::cmp::Reverse(entry.1));
+    top.iter()
+        .take(5)
+        .map(|(line, n)| format!("{n:>7} × {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

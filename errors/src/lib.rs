@@ -180,8 +180,8 @@ catalog! {
     JoinTokenRevoked = ("JOIN_TOKEN_REVOKED", 403, "ask the cluster's operator for a new token"),
     /// The join token's secret is wrong.
     JoinTokenInvalid = ("JOIN_TOKEN_INVALID", 403, "copy the whole token string as `nexus token create` printed it"),
-    /// The string given to `nexus join` is not a join token.
-    JoinTokenMalformed = ("JOIN_TOKEN_MALFORMED", 400, "pass the whole token as `nexus token create` printed it (or as {data_dir}/tls/join-token on the first node holds it): NXJ1.<ca-hash>.<id>.<secret>"),
+    /// The token given to `nexus join` is not a join token.
+    JoinTokenMalformed = ("JOIN_TOKEN_MALFORMED", 400, "the token file (or NEXUS_JOIN_TOKEN) must hold the whole token as `nexus token create` printed it, or as {data_dir}/tls/join-token on the first node holds it: NXJ1.<ca-hash>.<id>.<secret>"),
     /// The node at --peer presents a CA other than the one the token pins; nothing was sent.
     JoinCaMismatch = ("JOIN_CA_MISMATCH", 403, "the token and --peer belong to different clusters: point --peer at a node of the token's cluster, or get a token from the cluster at --peer"),
     /// The node at --peer could not be reached.
@@ -194,6 +194,16 @@ catalog! {
     JoinCsrInvalid = ("JOIN_CSR_INVALID", 400, "run `nexus join` from this build; it makes the key and CSR itself"),
     /// The joiner named no address the cluster could reach it at.
     JoinRequestInvalid = ("JOIN_REQUEST_INVALID", 400, "set [cluster] raft_listen (or advertise_raft) on the joining node to an address the cluster can reach"),
+    /// `nexus join` was given the token as a command-line argument, where `ps` shows it to every user.
+    JoinTokenOnCommandLine = ("JOIN_TOKEN_ON_COMMAND_LINE", 400, "pass the token with --token-file PATH, with --token-file - (read from stdin) or in NEXUS_JOIN_TOKEN; never as an argument"),
+    /// `nexus join` got no token, or could not read the one it was pointed at.
+    JoinTokenMissing = ("JOIN_TOKEN_MISSING", 400, "pass the token with --token-file PATH, with --token-file - (read from stdin) or in NEXUS_JOIN_TOKEN"),
+    /// The joiner could not bind its API or peer address; the token was not used.
+    JoinBindFailed = ("JOIN_BIND_FAILED", 500, "free the port or change `listen` / [cluster] raft_listen, then run `nexus join` again: the token is still unused"),
+    /// The joiner's API address is not one the cluster can reach or put in its certificate.
+    JoinApiAddressInvalid = ("JOIN_API_ADDRESS_INVALID", 400, "set `listen` (NEXUS_LISTEN) on the joining node to the IP address and port its clients and peers reach it at, not 0.0.0.0 or a host name"),
+    /// Too many joins are waiting at this node, or one waited too long for its turn.
+    JoinBusy = ("JOIN_BUSY", 503, "retry the join in a few seconds: joins are admitted one at a time"),
     /// The data dir already belongs to a node (of this or another cluster).
     JoinAlreadyMember = ("JOIN_ALREADY_MEMBER", 409, "start the node it holds with `nexus serve`, or join with an empty data dir (NEXUS_DATA_DIR)"),
     /// `nexus init` on a data dir that already holds a node.

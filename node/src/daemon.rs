@@ -11,15 +11,17 @@ use nexus_raft::Role;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::api::conn::FrontDoor;
 use crate::api::{self, AppState, AuthLimiter, UploadSlots};
 use crate::cluster::join_record::JoinRecord;
+use crate::cluster::removal::{Removal, REMOVED_EXIT_CODE};
 use crate::cluster::{RegistryHandle, Replica};
 use crate::config::Config;
 use crate::example;
 use crate::lifecycle::ladder::LifecycleConfig;
+use crate::listeners::Listeners;
 use crate::sandbox::SandboxManager;
 use crate::tenant_keys::TenantKeys;
 use crate::tenants::{create_tenant, DEFAULT_TENANT};
@@ -41,9 +43,19 @@ pub struct Node {
 }
 
 impl Node {
-    /// Opens the data dir, the registry and the engine, and binds the API.
-    /// On a fresh data dir this makes the default tenant and the admin key.
-    pub async fn start(mut config: Config) -> Result<Node, UserError> {
+    /// Opens the data dir, the registry and the engine, and binds the API
+    /// (and the peer port). On a fresh data dir this makes the default
+    /// tenant and the admin key.
+    pub async fn start(config: Config) -> Result<Node, UserError> {
+        Node::start_on(config, None).await
+    }
+
+    /// [`Node::start`] on sockets bound already (a joiner binds them before
+    /// it redeems its token), or binding them itself when `None`.
+    pub async fn start_on(
+        mut config: Config,
+        listeners: Option<Listeners>,
+    ) -> Result<Node, UserError> {
         JoinRecord::adopt(&mut config)?;
         let data_dir = &config.data_dir;
         std::fs::DirBuilder::new()
@@ -59,16 +71,13 @@ impl Node {
         crate::file_modes::tighten_fresh_data_dir(data_dir);
         crate::file_modes::warn_if_loosened(data_dir);
         let lock = lock_data_dir(data_dir)?;
-        let listener = TcpListener::bind(config.listen).await.map_err(|e| {
-            UserError::new(
-                ErrorCode::NodeBindFailed,
-                format!("cannot listen on {}: {e}", config.listen),
-            )
-        })?;
-        let api_addr = listener
-            .local_addr()
-            .map_or_else(|_| config.listen.to_string(), |a| a.to_string());
-        let replica = Replica::open(&config, &api_addr).await?;
+        let listeners = match listeners {
+            Some(bound) => bound,
+            None => Listeners::bind(&config).await?,
+        };
+        let api_addr = listeners.api_addr(&config).to_string();
+        let listener = listeners.api;
+        let replica = Replica::open_on(&config, &api_addr, listeners.raft).await?;
         let registry = replica.registry();
         replica.bootstrap().await?;
         let admin_key = if replica.is_founder() && !registry_has_admin(&registry)? {
@@ -190,11 +199,13 @@ impl Node {
         example::dock_and_call(&self.state, &self.config.data_dir, dir).await
     }
 
-    /// Serves until `shutdown` resolves, then waits for in-flight requests.
+    /// Serves until `shutdown` resolves or the node learns that the cluster
+    /// removed it, then waits for in-flight requests and stops the
+    /// sandboxes' schedules and Raft. Says which of the two stopped it.
     pub async fn serve(
         mut self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> Result<(), UserError> {
+    ) -> Result<Stopped, UserError> {
         let (stop_peers, peers_stopped) = tokio::sync::oneshot::channel::<()>();
         let peer_tasks = self.replica.spawn(async {
             let _ = peers_stopped.await;
@@ -210,12 +221,29 @@ impl Node {
             self.config.lifecycle.schedule_tick_ms,
         ));
         let door = FrontDoor::new(&self.config.limits);
+        let removed = self.replica.removed();
+        let node_id = self.config.node_id;
+        let (why, stopped_by) = tokio::sync::oneshot::channel();
         api::conn::serve(self.listener, router, door, async move {
-            shutdown.await;
+            let stopped = tokio::select! {
+                () = shutdown => Stopped::Asked,
+                removal = removed => Stopped::Removed(removal),
+            };
             flag.store(true, Ordering::SeqCst);
-            info!("shutting down: finishing in-flight calls");
+            match stopped {
+                Stopped::Asked => info!("shutting down: finishing in-flight calls"),
+                Stopped::Removed(removal) => error!(
+                    node_id,
+                    reason = removal.reason(),
+                    exit_code = REMOVED_EXIT_CODE,
+                    "this node was removed from the cluster: stopping its API and sandboxes; \
+                     wipe its data dir and join again with a new token to bring the machine back"
+                ),
+            }
+            let _ = why.send(stopped);
         })
         .await;
+        let stopped = stopped_by.await.unwrap_or(Stopped::Asked);
         for task in [ladder, scheduler] {
             task.abort();
             let _ = task.await;
@@ -228,7 +256,26 @@ impl Node {
         }
         self.state.registry.checkpoint()?;
         info!("stopped");
-        Ok(())
+        Ok(stopped)
+    }
+}
+
+/// Why [`Node::serve`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Its shutdown future resolved (a signal).
+    Asked,
+    /// The cluster removed this node.
+    Removed(Removal),
+}
+
+impl Stopped {
+    /// The process exit code: 0, or [`REMOVED_EXIT_CODE`] for a removed node.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Stopped::Asked => 0,
+            Stopped::Removed(_) => REMOVED_EXIT_CODE,
+        }
     }
 }
 

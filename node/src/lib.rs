@@ -14,6 +14,7 @@ pub mod daemon;
 mod example;
 pub mod file_modes;
 pub mod lifecycle;
+pub mod listeners;
 pub mod provenance;
 pub mod sandbox;
 pub mod tenant_keys;

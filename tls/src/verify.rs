@@ -45,12 +45,12 @@ impl StaticPolicy {
             .insert(node_id);
     }
 
-    /// Revokes `node_id` for good.
-    pub fn revoke(&self, node_id: u64) {
+    /// Revokes `node_id` for good; true if it was not revoked before.
+    pub fn revoke(&self, node_id: u64) -> bool {
         self.revoked
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(node_id);
+            .insert(node_id)
     }
 }
 

@@ -10,7 +10,9 @@
 //! - [`join::request_join`] is the joiner's side: it pins the cluster CA
 //!   before anything is sent.
 //! - [`Network`] is openraft's network: one reused channel per peer
-//!   ([`Channels`]), unreachable peers backed off.
+//!   ([`Channels`]), unreachable peers backed off, failures logged at a
+//!   bounded rate and refusals of this node's certificate noticed
+//!   ([`PeerHealth`]).
 //! - [`Gateway`] is what the node writes and reads the registry through:
 //!   local when this node leads, forwarded to the leader otherwise, with the
 //!   write's idempotency key so a retry applies at most once.
@@ -29,6 +31,7 @@ mod gateway;
 pub mod join;
 pub mod messages;
 mod network;
+pub mod peer_health;
 pub mod server;
 pub mod tls;
 
@@ -44,6 +47,7 @@ pub use channels::Channels;
 pub use contact::{Health, PeerContact};
 pub use gateway::{Gateway, GatewayError};
 pub use network::{Network, PeerLink};
+pub use peer_health::PeerHealth;
 pub use tls::DialError;
 
 /// The largest message either side sends or accepts (a snapshot chunk of

@@ -1,6 +1,7 @@
 //! [`Network`]: openraft's network over the transport's gRPC channels.
 #![allow(clippy::result_large_err)] // openraft's RPC error types are large
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use nexus_raft::replication::{NodeId, NodeInfo, TypeConfig};
@@ -17,6 +18,7 @@ use tonic::Code;
 
 use crate::channels::Channels;
 use crate::contact::PeerContact;
+use crate::peer_health::PeerHealth;
 use crate::proto::raft_service_client::RaftServiceClient;
 use crate::tls::DialError;
 use crate::MAX_MESSAGE_BYTES;
@@ -25,6 +27,7 @@ use crate::MAX_MESSAGE_BYTES;
 #[derive(Clone)]
 pub struct Network {
     channels: Channels,
+    health: Arc<PeerHealth>,
     contact: PeerContact,
 }
 
@@ -32,7 +35,20 @@ impl Network {
     /// The Raft network of the node owning `channels`; every answer a peer
     /// gives is recorded in `contact`.
     pub fn new(channels: Channels, contact: PeerContact) -> Network {
-        Network { channels, contact }
+        Network::with_health(channels, contact, Arc::default())
+    }
+
+    /// [`Network::new`], also reporting every RPC's outcome to `health`.
+    pub fn with_health(
+        channels: Channels,
+        contact: PeerContact,
+        health: Arc<PeerHealth>,
+    ) -> Network {
+        Network {
+            channels,
+            health,
+            contact,
+        }
     }
 }
 
@@ -43,6 +59,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
         PeerLink {
             target,
             client: self.channels.get(target, &node.raft_addr).map(raft_client),
+            health: Arc::clone(&self.health),
             contact: self.contact.clone(),
         }
     }
@@ -59,6 +76,7 @@ pub(crate) fn raft_client(channel: Channel) -> RaftServiceClient<Channel> {
 pub struct PeerLink {
     target: NodeId,
     client: Result<RaftServiceClient<Channel>, DialError>,
+    health: Arc<PeerHealth>,
     contact: PeerContact,
 }
 
@@ -67,21 +85,35 @@ impl PeerLink {
     fn client<E: std::error::Error>(
         &self,
     ) -> Result<RaftServiceClient<Channel>, RPCError<NodeId, NodeInfo, E>> {
-        self.client
-            .clone()
-            .map_err(|e| RPCError::Unreachable(Unreachable::new(&e)))
+        self.client.clone().map_err(|e| {
+            self.health.failed(self.target, &e.to_string());
+            RPCError::Unreachable(Unreachable::new(&e))
+        })
     }
 
-    /// Unwraps `reply`, first noting that the peer answered if it did.
-    fn answer<T, E: std::error::Error>(
-        &self,
-        reply: Reply<T, E>,
-    ) -> Result<T, RPCError<NodeId, NodeInfo, RaftError<NodeId, E>>> {
-        if reply.is_ok() {
-            self.contact.heard(self.target);
+    /// Reports the outcome of one RPC to the node's [`PeerHealth`].
+    fn observe<T>(&self, reply: &Result<T, tonic::Status>) {
+        match reply {
+            Ok(_) => {
+                self.health.succeeded(self.target);
+                self.contact.heard(self.target);
+            }
+            Err(status) => self.health.failed(self.target, &error_chain(status)),
         }
-        remote(self.target, reply)
     }
+}
+
+/// A status and every error beneath it, as one line (a TLS alert from the
+/// peer is only in the sources).
+fn error_chain(status: &tonic::Status) -> String {
+    let mut text = format!("{:?}: {}", status.code(), status.message());
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        source = error.source();
+    }
+    text
 }
 
 /// A request bounded by openraft's per-RPC time budget.
@@ -91,12 +123,16 @@ fn with_ttl<T>(message: T, option: &RPCOption) -> tonic::Request<T> {
     request
 }
 
-/// Maps a gRPC failure: a peer that cannot be reached is "unreachable" (so
-/// openraft backs off), anything else a network error.
+/// Maps a gRPC failure: a peer that cannot be reached or refuses this node
+/// is "unreachable" (so openraft backs off), anything else a network error.
 fn transport_error<E: std::error::Error>(status: tonic::Status) -> RPCError<NodeId, NodeInfo, E> {
     let error = std::io::Error::other(format!("{}: {}", status.code(), status.message()));
     match status.code() {
-        Code::Unavailable => RPCError::Unreachable(Unreachable::new(&error)),
+        // A peer that cannot be reached, or that refuses this node (it was
+        // removed), gets openraft's backoff instead of a retry per entry.
+        Code::Unavailable | Code::PermissionDenied | Code::Unauthenticated => {
+            RPCError::Unreachable(Unreachable::new(&error))
+        }
         _ => RPCError::Network(NetworkError::new(&error)),
     }
 }
@@ -122,7 +158,8 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
         let reply = self.client()?.append(with_ttl(rpc, &option)).await;
-        self.answer(reply)
+        self.observe(&reply);
+        remote(self.target, reply)
     }
 
     async fn install_snapshot(
@@ -135,7 +172,8 @@ impl RaftNetwork<TypeConfig> for PeerLink {
     > {
         let chunk = crate::messages::SnapshotMsg::from(rpc);
         let reply = self.client()?.snapshot(with_ttl(chunk, &option)).await;
-        self.answer(reply)
+        self.observe(&reply);
+        remote(self.target, reply)
     }
 
     async fn vote(
@@ -144,7 +182,8 @@ impl RaftNetwork<TypeConfig> for PeerLink {
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, NodeInfo, RaftError<NodeId>>> {
         let reply = self.client()?.vote(with_ttl(rpc, &option)).await;
-        self.answer(reply)
+        self.observe(&reply);
+        remote(self.target, reply)
     }
 
     /// Exponential backoff for an unreachable peer: 100 ms doubling to 3 s.

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::join_token::{TokenSource, TOKEN_ENV};
 use super::token::{parse_role, parse_ttl};
 use crate::cluster::identity::{refuse_existing, tls_dir};
 use crate::cluster::join::{self, Joined};
@@ -36,8 +37,13 @@ pub struct InitArgs {
 /// Arguments of `nexus join`.
 #[derive(Debug, Args)]
 pub struct JoinArgs {
-    /// The join token (`nexus token create`, or tls/join-token on the first node).
-    pub token: String,
+    /// Refused: a token on the command line shows in `ps`. Use --token-file or NEXUS_JOIN_TOKEN.
+    #[arg(hide = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// File holding the join token (`nexus token create`, or tls/join-token on the first
+    /// node); `-` reads it from stdin. Without it, the token is taken from NEXUS_JOIN_TOKEN.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
     /// A cluster node's Raft address (HOST:PORT): the node that ran `nexus init`.
     #[arg(long)]
     pub peer: String,
@@ -83,7 +89,7 @@ pub async fn init(args: InitArgs, json: bool) -> Result<i32, UserError> {
         println!("admin key in {}", data_dir.join(ADMIN_KEY_FILE).display());
         println!("start this node with `nexus serve`, then on each new machine:");
         println!(
-            "  nexus join \"$(cat {})\" --peer THIS-RAFT-ADDRESS",
+            "  nexus join --token-file {} --peer THIS-RAFT-ADDRESS",
             token_file.display()
         );
     }
@@ -108,23 +114,34 @@ fn refuse_initialized(config: &Config) -> Result<(), UserError> {
 /// Joins the token's cluster (or, if this data dir already did, goes on
 /// as that node) and serves until a signal.
 pub async fn join(args: JoinArgs) -> Result<i32, UserError> {
-    let config = Config::load(args.config.as_deref(), nexus_env())?;
-    match join::join(&config, &args.token, &args.peer).await? {
-        Joined::Admitted(record) => eprintln!(
-            "joined cluster {} as node {} ({})",
-            record.cluster_name,
-            record.node_id,
-            record.role.as_str()
-        ),
-        Joined::Already(record) => eprintln!(
-            "data dir {} already joined cluster {} as node {}; starting it",
-            config.data_dir.display(),
-            record.cluster_name,
-            record.node_id
-        ),
+    let token = TokenSource {
+        positional: args.token.as_deref(),
+        file: args.token_file.as_deref(),
+        env: std::env::var(TOKEN_ENV).ok(),
     }
-    let node = Node::start(config).await?;
+    .read(std::io::stdin().lock())?;
+    let config = Config::load(args.config.as_deref(), nexus_env())?;
+    let listeners = match join::join(&config, &token, &args.peer).await? {
+        Joined::Admitted(record, listeners) => {
+            eprintln!(
+                "joined cluster {} as node {} ({})",
+                record.cluster_name,
+                record.node_id,
+                record.role.as_str()
+            );
+            Some(listeners)
+        }
+        Joined::Already(record) => {
+            eprintln!(
+                "data dir {} already joined cluster {} as node {}; starting it",
+                config.data_dir.display(),
+                record.cluster_name,
+                record.node_id
+            );
+            None
+        }
+    };
+    let node = Node::start_on(config, listeners).await?;
     node.announce();
-    node.serve(shutdown_signal()).await?;
-    Ok(0)
+    Ok(node.serve(shutdown_signal()).await?.exit_code())
 }

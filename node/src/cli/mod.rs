@@ -3,6 +3,7 @@
 
 mod bench;
 mod cluster;
+mod join_token;
 mod node;
 mod output;
 mod sandbox;
@@ -89,8 +90,8 @@ impl Command {
 pub async fn run(cli: Cli) -> Result<i32, UserError> {
     let json = cli.json;
     match cli.command {
-        Command::Up(args) => serve::up(args).await.map(|_| 0),
-        Command::Serve(args) => serve::serve(args).await.map(|_| 0),
+        Command::Up(args) => serve::up(args).await,
+        Command::Serve(args) => serve::serve(args).await,
         Command::Init(args) => cluster::init(args, json).await,
         Command::Join(args) => cluster::join(args).await,
         Command::Node(cmd) => node::run(&client(&cli.node, cli.key)?, cmd, json).await,

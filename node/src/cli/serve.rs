@@ -32,7 +32,7 @@ pub struct ServeArgs {
 }
 
 /// Runs a dev node with defaults (and env overrides) until a signal.
-pub async fn up(args: UpArgs) -> Result<(), UserError> {
+pub async fn up(args: UpArgs) -> Result<i32, UserError> {
     let mut config = Config::load(None, nexus_env())?;
     if let Some(listen) = args.listen {
         config.listen = listen;
@@ -45,13 +45,14 @@ pub async fn up(args: UpArgs) -> Result<(), UserError> {
     if let Some(dir) = args.example {
         node.run_example(&dir).await?;
     }
-    node.serve(shutdown_signal()).await
+    Ok(node.serve(shutdown_signal()).await?.exit_code())
 }
 
-/// Runs a node configured by a file until a signal.
-pub async fn serve(args: ServeArgs) -> Result<(), UserError> {
+/// Runs a node configured by a file until a signal (exit code 0) or until
+/// the cluster removes it (exit code 3).
+pub async fn serve(args: ServeArgs) -> Result<i32, UserError> {
     let config = Config::load(Some(&args.config), nexus_env())?;
     let node = Node::start(config).await?;
     node.announce();
-    node.serve(shutdown_signal()).await
+    Ok(node.serve(shutdown_signal()).await?.exit_code())
 }

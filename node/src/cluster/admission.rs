@@ -4,7 +4,9 @@
 //!
 //! Everything that can be checked without the registry's say is checked
 //! first, and the token is checked against a fresh read before its
-//! redemption is proposed: a refused join writes nothing.
+//! redemption is proposed: a refused join writes nothing. The check and the
+//! redemption run under one lock ([`JoinTurns`]), so concurrent joins with
+//! one token add no log entries beyond the winner's.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,6 +19,7 @@ use nexus_transport::messages::{JoinGrant, JoinMsg, JoinRefusal, JoinReply};
 use nexus_transport::server::{async_trait, Admission};
 use tracing::{info, warn};
 
+use super::join_turns::JoinTurns;
 use super::registry::{Redemption, RegistryHandle};
 use crate::clock::now_ms;
 use nexus_errors::{ErrorCode, UserError};
@@ -35,6 +38,8 @@ pub struct ClusterAdmission {
     pub registry: RegistryHandle,
     /// The local Raft member (membership for ids and the members list).
     pub raft: Raft,
+    /// One join at a time checks and redeems its token on this node.
+    pub turns: JoinTurns,
 }
 
 #[async_trait]
@@ -75,8 +80,13 @@ impl ClusterAdmission {
         ClusterCa::verify_csr(&request.csr_der)
             .map_err(|e| UserError::new(ErrorCode::JoinCsrInvalid, e.to_string()))?;
         let raft_addr = reachable_address(&request.raft_addr)?;
+        let api_addr = api_address(&request.api_addr)?;
 
         let secret_hash = hash_secret(&request.secret);
+        // From the check to the committed redemption, no other join runs
+        // here: a loser of a race sees the winner's redemption in its check
+        // and is refused without proposing.
+        let _turn = self.turns.take().await?;
         let at_ms = now_ms();
         self.registry.linearize().await?;
         self.registry
@@ -94,7 +104,12 @@ impl ClusterAdmission {
                 api_addr: request.api_addr.clone(),
             })
             .await?;
-        let ip_sans: Vec<_> = raft_addr.map(|a| a.ip()).into_iter().collect();
+        // The certificate names every address the node is recorded at: its
+        // API address is always an IP, so it is always among the SANs.
+        let mut ip_sans: Vec<_> = raft_addr.map(|a| a.ip()).into_iter().collect();
+        if !ip_sans.contains(&api_addr.ip()) {
+            ip_sans.push(api_addr.ip());
+        }
         let cert_der = ca
             .sign_node_csr(&request.csr_der, node_id, &ip_sans, CA_VALIDITY)
             .map_err(|e| {
@@ -163,9 +178,37 @@ fn reachable_address(addr: &str) -> Result<Option<SocketAddr>, UserError> {
     }
 }
 
+/// Checks that the joiner's API address is an IP and port the cluster can
+/// record and put in the node's certificate.
+fn api_address(addr: &str) -> Result<SocketAddr, UserError> {
+    let socket: SocketAddr = addr.parse().map_err(|_| {
+        UserError::new(
+            ErrorCode::JoinApiAddressInvalid,
+            format!("the joiner's API address {addr:?} is not an IP address and port"),
+        )
+    })?;
+    super::join::check_api_address(socket)?;
+    Ok(socket)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_specific_api_ips_are_accepted() {
+        assert!(api_address("10.0.0.2:2026").is_ok());
+        for bad in [
+            "node-2.example:2026",
+            "0.0.0.0:2026",
+            "10.0.0.2:0",
+            "",
+            "[::]:1",
+        ] {
+            let err = api_address(bad).unwrap_err();
+            assert!(err.is(ErrorCode::JoinApiAddressInvalid), "{bad}: {err:?}");
+        }
+    }
 
     #[test]
     fn only_dialable_raft_addresses_are_accepted() {

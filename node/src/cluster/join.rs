@@ -1,8 +1,11 @@
-//! The joiner's side of `nexus join TOKEN --peer HOST:PORT`: make a key,
-//! pin the token's CA before sending anything, send a CSR, and keep what
-//! the cluster grants (certificate, CA, node id, first peers) in the data
-//! dir. Every failure is an error; a node told to join never runs alone.
+//! The joiner's side of `nexus join --token-file FILE --peer HOST:PORT`:
+//! bind the node's ports, make a key, pin the token's CA before sending
+//! anything, send a CSR, and keep what the cluster grants (certificate, CA,
+//! node id, first peers) in the data dir. Every failure is an error; a node
+//! told to join never runs alone, and a join that fails before the request
+//! leaves the token unused.
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use nexus_tls::fingerprint_of;
@@ -14,6 +17,7 @@ use super::identity::{refuse_existing, tls_dir};
 use super::join_record::JoinRecord;
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::listeners::Listeners;
 use nexus_errors::{ErrorCode, UserError};
 
 /// What `nexus join` found or did.
@@ -22,8 +26,9 @@ pub enum Joined {
     /// The data dir already belongs to the token's cluster (a restart with
     /// the same command line): nothing was sent.
     Already(JoinRecord),
-    /// The cluster admitted this node just now.
-    Admitted(JoinRecord),
+    /// The cluster admitted this node just now; it serves on the sockets
+    /// it bound before asking.
+    Admitted(JoinRecord, Listeners),
 }
 
 /// Joins the cluster of `token` through the node whose Raft address is
@@ -61,6 +66,17 @@ pub async fn join(config: &Config, token: &str, peer: &str) -> Result<Joined, Us
         )
     })?;
 
+    // Everything the node will need to serve is checked before the token
+    // is spent: its ports are bound now and kept for serving.
+    let listeners = Listeners::bind(config).await.map_err(|e| {
+        UserError::new(
+            ErrorCode::JoinBindFailed,
+            format!("{}; the token was not sent", e.message),
+        )
+    })?;
+    let api_addr = listeners.api_addr(config);
+    check_api_address(api_addr)?;
+
     let key = NodeKey::generate().map_err(internal)?;
     let request = JoinMsg {
         ca_fingerprint: token.ca_fingerprint.clone(),
@@ -68,7 +84,7 @@ pub async fn join(config: &Config, token: &str, peer: &str) -> Result<Joined, Us
         secret: token.secret.clone(),
         csr_der: key.csr().map_err(internal)?,
         raft_addr,
-        api_addr: config.listen.to_string(),
+        api_addr: api_addr.to_string(),
     };
     let tls = bootstrap_client_config(&token.ca_fingerprint, ALPN_JOIN).map_err(internal)?;
     let grant = request_join(peer, tls, request)
@@ -76,7 +92,21 @@ pub async fn join(config: &Config, token: &str, peer: &str) -> Result<Joined, Us
         .map_err(dial_error)?
         .map_err(|refusal| UserError::from_wire(&refusal.code, refusal.message, refusal.hint))?;
     let record = keep(data_dir, &token, key, grant)?;
-    Ok(Joined::Admitted(record))
+    Ok(Joined::Admitted(record, listeners))
+}
+
+/// Refuses an API address the cluster cannot record or certify: it must be
+/// a specific IP (it goes into the node's certificate) with a port.
+pub fn check_api_address(addr: SocketAddr) -> Result<(), UserError> {
+    if addr.ip().is_unspecified() || addr.port() == 0 {
+        return Err(UserError::new(
+            ErrorCode::JoinApiAddressInvalid,
+            format!(
+                "the API address {addr} is not one peers and clients can reach (an unspecified IP or port 0)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks the grant against the token and the key, then saves the identity

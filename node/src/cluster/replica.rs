@@ -12,7 +12,7 @@ use nexus_raft::replication::{raft_config_with, LogStore, NodeInfo, Raft, StateM
 use nexus_tls::ca::CA_KEY_FILE;
 use nexus_tls::{join_server_config, ClusterCa, StaticPolicy, TlsMaterial, ALPN_GRPC, ALPN_JOIN};
 use nexus_transport::server::{JoinEndpoint, PeerEndpoint};
-use nexus_transport::{Channels, Gateway, Network, PeerContact};
+use nexus_transport::{Channels, Gateway, Network, PeerContact, PeerHealth};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -20,7 +20,9 @@ use tracing::{info, warn};
 use super::admission::ClusterAdmission;
 use super::identity;
 use super::join_record::JoinRecord;
+use super::join_turns::JoinTurns;
 use super::registry::RegistryHandle;
+use super::removal::{self, Removal, Trust};
 use super::steward::{follow_trust, steward_membership};
 use crate::config::ClusterConfig;
 use crate::config::Config;
@@ -37,6 +39,8 @@ pub struct Replica {
     registry: RegistryHandle,
     tls: Arc<TlsMaterial>,
     policy: Arc<StaticPolicy>,
+    trust: Arc<Trust>,
+    health: Arc<PeerHealth>,
     listener: Option<TcpListener>,
     static_members: BTreeMap<u64, NodeInfo>,
     contact: PeerContact,
@@ -52,6 +56,17 @@ impl Replica {
     /// dir holding a certificate but neither CA nor join record is refused,
     /// never run as a cluster of one.
     pub async fn open(config: &Config, api_addr: &str) -> Result<Replica, UserError> {
+        let listener = crate::listeners::bind_peer_port(config).await?;
+        Replica::open_on(config, api_addr, listener).await
+    }
+
+    /// [`Replica::open`] with the peer listener bound already (`None`: this
+    /// node takes no peer connections).
+    pub async fn open_on(
+        config: &Config,
+        api_addr: &str,
+        listener: Option<TcpListener>,
+    ) -> Result<Replica, UserError> {
         let cluster = &config.cluster;
         cluster.validate(config.node_id)?;
         let data_dir = &config.data_dir;
@@ -106,6 +121,8 @@ impl Replica {
             .map(|a| a.ip())
             .filter(|ip| !ip.is_unspecified());
         let channels = Channels::new(config.node_id, source, Arc::new(client_tls));
+        let health = Arc::new(PeerHealth::default());
+        let trust = Trust::new(config.node_id, policy.clone());
 
         let raft_dir = data_dir.join("raft");
         std::fs::create_dir_all(&raft_dir).map_err(|e| {
@@ -116,7 +133,8 @@ impl Replica {
         })?;
         let log = LogStore::open(&raft_dir.join("log.db")).map_err(store_error)?;
         let sm = StateMachine::open(&data_dir.join("registry.db"), &raft_dir.join("snapshots"))
-            .map_err(store_error)?;
+            .map_err(store_error)?
+            .observed_by(trust.clone());
         let raft_config = raft_config_with(&cluster.name, cluster.timing(), cluster.retention())
             .map_err(|e| UserError::new(ErrorCode::ConfigInvalid, format!("[cluster]: {e}")))?;
         // A member silent for a whole election timeout counts as down.
@@ -124,32 +142,30 @@ impl Replica {
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
-            Network::new(channels.clone(), contact.clone()),
+            Network::with_health(channels.clone(), contact.clone(), health.clone()),
             log,
             sm.clone(),
         )
         .await
         .map_err(|e| UserError::new(ErrorCode::Internal, format!("cannot start raft: {e}")))?;
-        let listener = match cluster.raft_listen {
-            Some(addr) => Some(
-                nexus_transport::server::bind(addr)
-                    .await
-                    .map_err(|e| UserError::new(ErrorCode::NodeBindFailed, e.to_string()))?,
-            ),
-            None => None,
-        };
         let deadline = Duration::from_millis(cluster.write_timeout_ms);
         let gateway = Gateway::new(raft.clone(), channels, deadline);
+        let registry = RegistryHandle::new(gateway, sm.registry());
+        // What was applied before this start (allow and revoke only grow,
+        // so racing with Raft's first applies is harmless).
+        registry.read(|r| trust.seed(r))?;
         Ok(Replica {
             node_id: config.node_id,
             cluster_name: cluster.name.clone(),
             ca_fingerprint: identity.ca_fingerprint(),
             ca,
             founder,
-            registry: RegistryHandle::new(gateway, sm.registry()),
+            registry,
             raft,
             tls: Arc::new(tls),
             policy,
+            trust,
+            health,
             listener,
             static_members,
             contact,
@@ -218,7 +234,7 @@ impl Replica {
             tokio::spawn(follow_trust(
                 self.raft.clone(),
                 self.registry.clone(),
-                self.policy.clone(),
+                self.trust.clone(),
             )),
             tokio::spawn(steward_membership(self.raft.clone(), self.registry.clone())),
         ];
@@ -230,6 +246,7 @@ impl Replica {
                 ca: self.ca.clone(),
                 registry: self.registry.clone(),
                 raft: self.raft.clone(),
+                turns: JoinTurns::default(),
             };
             let endpoint = PeerEndpoint {
                 raft: self.raft.clone(),
@@ -248,6 +265,17 @@ impl Replica {
             }));
         }
         Ok(tasks)
+    }
+
+    /// Resolves once this node learns that the cluster removed it (see
+    /// [`removal`](super::removal)).
+    pub fn removed(&self) -> impl std::future::Future<Output = Removal> + Send + 'static {
+        removal::removed(
+            self.node_id,
+            self.raft.clone(),
+            self.trust.clone(),
+            self.health.clone(),
+        )
     }
 
     /// Stops Raft (after the API has drained).

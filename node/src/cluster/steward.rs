@@ -1,8 +1,9 @@
 //! Two loops that keep the cluster's trust and membership in step with the
 //! registry:
 //!
-//! - [`follow_trust`] (every node): lets the members and admitted joiners
-//!   through this node's TLS verifiers and shuts out every revoked node.
+//! - [`follow_trust`] (every node): lets the Raft members through this
+//!   node's TLS verifiers; for admitted and revoked nodes it is only a
+//!   backstop of [`Trust`], which the state machine tells as it applies.
 //! - [`steward_membership`] (acts on the leader only): adds admitted joiners
 //!   as learners, promotes caught-up voter-role learners while the cluster
 //!   has fewer than [`MAX_VOTERS`] voters, and takes revoked nodes out of
@@ -13,18 +14,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use nexus_raft::replication::NodeObserver;
 use nexus_raft::replication::{NodeId, NodeInfo, Raft};
 use nexus_raft::{JoinedNode, NodeRole};
-use nexus_tls::StaticPolicy;
 use openraft::{ChangeMembers, ServerState};
 use tracing::{info, warn};
 
 use super::registry::RegistryHandle;
+use super::removal::Trust;
 
 /// The most voters a cluster gets; further voter-role nodes stay learners.
 pub const MAX_VOTERS: usize = 5;
-/// How often both loops look again.
+/// How often the steward looks again.
 const TICK: Duration = Duration::from_millis(250);
+/// How often the trust backstop re-applies the registry's records.
+const BACKSTOP_TICK: Duration = Duration::from_secs(1);
 /// A learner this many entries behind the leader counts as caught up.
 const CAUGHT_UP_SLACK: u64 = 64;
 /// How long one membership change may take before the steward retries.
@@ -50,34 +54,30 @@ fn records(registry: &RegistryHandle) -> Option<Records> {
     }
 }
 
-/// Keeps `policy` equal to (members ∪ admitted joiners) minus revoked ids,
-/// looking again every [`TICK`] until Raft stops. Polling keeps registry
-/// reads off the write path: a joiner is allowed from its admission record
-/// on, before the steward makes it a member.
-pub async fn follow_trust(raft: Raft, registry: RegistryHandle, policy: Arc<StaticPolicy>) {
-    let mut revoked_seen = BTreeSet::new();
+/// Backstop of [`Trust`]: lets the Raft members through this node's
+/// verifiers and re-applies the registry's node records every
+/// [`BACKSTOP_TICK`] until Raft stops. Admissions and removals reach the
+/// policy when they are applied (the state machine tells [`Trust`]); this
+/// loop only adds the members of the membership config, which no registry
+/// command carries, and repeats what the apply hook already did.
+pub async fn follow_trust(raft: Raft, registry: RegistryHandle, trust: Arc<Trust>) {
     loop {
         let metrics = raft.metrics().borrow().clone();
         if metrics.running_state.is_err() {
             return;
         }
         for (id, _) in metrics.membership_config.membership().nodes() {
-            policy.allow(*id);
+            trust.admitted(*id);
         }
         if let Some(records) = records(&registry) {
             for node in &records.joined {
-                policy.allow(node.id);
+                trust.admitted(node.id);
             }
-            for id in records.revoked.difference(&revoked_seen) {
-                info!(
-                    node_id = id,
-                    "node revoked: its certificate is refused from now on"
-                );
-                policy.revoke(*id);
+            for id in &records.revoked {
+                trust.removed(*id);
             }
-            revoked_seen = records.revoked;
         }
-        tokio::time::sleep(TICK).await;
+        tokio::time::sleep(BACKSTOP_TICK).await;
     }
 }
 

@@ -21,7 +21,7 @@ pub struct TestNode {
     pub data_dir: tempfile::TempDir,
     config: Config,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), nexus_errors::UserError>>>,
+    task: Option<JoinHandle<Result<nexus_node::daemon::Stopped, nexus_errors::UserError>>>,
 }
 
 impl TestNode {

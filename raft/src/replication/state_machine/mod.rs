@@ -1,7 +1,10 @@
 //! The Raft state machine: the [`Registry`] itself.
 
 mod apply;
+mod observer;
 mod snapshot;
+
+pub use observer::NodeObserver;
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -29,6 +32,7 @@ pub struct StateMachine {
     registry: SharedRegistry,
     db_path: PathBuf,
     snapshots: Arc<SnapshotStore>,
+    observer: Option<Arc<dyn NodeObserver>>,
 }
 
 impl StateMachine {
@@ -48,7 +52,16 @@ impl StateMachine {
             registry: Arc::new(Mutex::new(registry)),
             db_path: registry_path.to_owned(),
             snapshots: Arc::new(SnapshotStore::open(snapshot_dir)?),
+            observer: None,
         })
+    }
+
+    /// Tells `observer` of every node admission and removal as it is
+    /// applied (see [`NodeObserver`]). Set it before handing the state
+    /// machine to Raft.
+    pub fn observed_by(mut self, observer: Arc<dyn NodeObserver>) -> StateMachine {
+        self.observer = Some(observer);
+        self
     }
 
     /// The registry, for reads (`tenant_by_name`, `sandboxes`, ...). Never
@@ -118,9 +131,18 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        self.with_registry(move |registry| apply::apply_batch(registry.connection_mut(), entries))
-            .await
-            .or_storage(Subject::WriteStateMachine)
+        let observer = self.observer.clone();
+        self.with_registry(move |registry| {
+            let outcomes = apply::apply_batch(registry.connection_mut(), entries)?;
+            // Committed, and Raft does not know yet: whoever depends on the
+            // membership records (the TLS peer policy) changes first.
+            if let Some(observer) = observer {
+                observer::tell_applied(observer.as_ref(), &outcomes);
+            }
+            Ok(outcomes)
+        })
+        .await
+        .or_storage(Subject::WriteStateMachine)
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
@@ -145,11 +167,21 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let snapshots = Arc::clone(&self.snapshots);
         let meta = meta.clone();
         let data = snapshot.into_inner();
-        tokio::task::spawn_blocking(move || snapshots.install(&registry, &meta, &data))
-            .await
-            .map_err(StoreError::from)
-            .and_then(|installed| installed)
-            .or_storage(Subject::WriteSnapshot)
+        let observer = self.observer.clone();
+        tokio::task::spawn_blocking(move || {
+            snapshots.install(&registry, &meta, &data)?;
+            if let Some(observer) = observer {
+                let registry = registry
+                    .lock()
+                    .map_err(|_| StoreError::Task("registry lock poisoned".to_owned()))?;
+                observer::tell_all(observer.as_ref(), &registry)?;
+            }
+            Ok::<(), StoreError>(())
+        })
+        .await
+        .map_err(StoreError::from)
+        .and_then(|installed| installed)
+        .or_storage(Subject::WriteSnapshot)
     }
 
     async fn get_current_snapshot(
