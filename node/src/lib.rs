@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod config;
 pub mod daemon;
 mod example;
+pub mod key_usage;
 pub mod lifecycle;
 pub mod provenance;
 pub mod sandbox;
