@@ -36,9 +36,10 @@ impl KeyUsage {
     /// and the key is not in it yet.
     pub fn record(&self, key_id: &str, at_ms: u64) {
         let mut seen = self.lock();
+        let full = seen.len() >= MAX_TRACKED_KEYS;
         match seen.get_mut(key_id) {
             Some(last) => *last = (*last).max(at_ms),
-            None if seen.len() < MAX_TRACKED_KEYS => {
+            None if !full => {
                 seen.insert(key_id.to_owned(), at_ms);
             }
             None => {}

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use nexus_raft::{validate_key_name, ApiKey, Role, Tenant};
+use nexus_raft::registry::validate_key_name;
+use nexus_raft::{ApiKey, Role, Tenant};
 use serde::Deserialize;
 
 use super::auth::Caller;

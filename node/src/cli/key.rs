@@ -29,7 +29,8 @@ pub enum KeyCommand {
     /// Revoke a key by id, or by name within your tenant (or --tenant).
     Revoke {
         /// Key id (`key_…`) or name.
-        key: String,
+        #[arg(value_name = "ID|NAME")]
+        target: String,
         /// The tenant whose key NAME names (admin key only).
         #[arg(long)]
         tenant: Option<String>,
@@ -78,8 +79,8 @@ pub async fn run(client: &NodeClient, cmd: KeyCommand, json: bool) -> Result<i32
                 }
             }
         }
-        KeyCommand::Revoke { key, tenant } => {
-            let revoked = client.revoke_key(&key, tenant.as_deref()).await?;
+        KeyCommand::Revoke { target, tenant } => {
+            let revoked = client.revoke_key(&target, tenant.as_deref()).await?;
             if json {
                 print_json(&revoked);
             } else {

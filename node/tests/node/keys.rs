@@ -274,8 +274,9 @@ fn cli_key_and_tenant_round_trip() {
     let revoked = up.nexus(&["key", "revoke", "ci"], None);
     assert!(
         text(&revoked.stdout).starts_with("revoked ci (key_"),
-        "{}",
-        text(&revoked.stdout)
+        "{}{}",
+        text(&revoked.stdout),
+        text(&revoked.stderr)
     );
     // A key may revoke itself while another admin key is live.
     let itself = up.nexus(&["key", "revoke", "ops", "--key", &ops_key], None);
