@@ -91,6 +91,18 @@ catalog! {
     TenantExists = ("TENANT_EXISTS", 409, "choose another tenant name"),
     /// The tenant name is empty, too long or has characters outside [a-z0-9_-].
     TenantNameInvalid = ("TENANT_NAME_INVALID", 400, "use 1-63 characters from a-z, 0-9, '-' and '_'"),
+    /// The tenant still owns sandboxes, and the removal was not forced.
+    TenantHasSandboxes = ("TENANT_HAS_SANDBOXES", 409, "remove its sandboxes first, or force the removal (`nexus tenant rm NAME --force`, `?force=true`), which removes them too"),
+    /// The bearer key was revoked.
+    AuthKeyRevoked = ("AUTH_KEY_REVOKED", 401, "this key no longer works; use another key, or ask an admin for a new one (`nexus key create NAME`)"),
+    /// No live API key with this id (or name) is visible to the caller.
+    KeyNotFound = ("KEY_NOT_FOUND", 404, "list the keys you can see with `nexus key ls`"),
+    /// The key name is empty, too long or has characters outside [a-z0-9_-].
+    KeyNameInvalid = ("KEY_NAME_INVALID", 400, "use 1-63 characters from a-z, 0-9, '-' and '_'"),
+    /// The tenant already has a live key with this name.
+    KeyNameTaken = ("KEY_NAME_TAKEN", 409, "choose another name, or revoke the key that has it first (`nexus key revoke NAME`)"),
+    /// The change would leave the cluster without a live admin key.
+    KeyLastAdmin = ("KEY_LAST_ADMIN", 409, "create another admin key first (`nexus key create NAME --role admin`), switch to it, then revoke this one"),
 
     // --- sandboxes and calls ---------------------------------------------
     /// No sandbox with this id exists for the caller's tenant.

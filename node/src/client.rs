@@ -7,9 +7,9 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::api::types::{
-    CallRequest, CallResponse, CloneRequest, CreateJoinToken, CreateTenant, ErrorBody,
-    JoinTokenCreated, JoinTokenList, NodeList, NodeRemoved, Removed, SandboxList, TenantCreated,
-    TenantList, TransitionRequest,
+    CallRequest, CallResponse, CloneRequest, CreateJoinToken, CreateKey, CreateTenant, ErrorBody,
+    JoinTokenCreated, JoinTokenList, KeyCreated, KeyList, KeyRevoked, NodeList, NodeRemoved,
+    Removed, SandboxList, TenantCreated, TenantList, TenantRemoved, TransitionRequest,
 };
 use crate::cluster::status::ClusterStatus;
 use crate::sandbox::{SandboxInfo, Verb};
@@ -155,6 +155,46 @@ impl NodeClient {
         self.send(self.get("/v1/tenants")).await
     }
 
+    /// Removes a tenant (by name or id) and its keys; with `force`, its
+    /// sandboxes too (admin key needed).
+    pub async fn remove_tenant(
+        &self,
+        tenant: &str,
+        force: bool,
+    ) -> Result<TenantRemoved, UserError> {
+        let url = self.url(&["v1", "tenants", tenant])?;
+        let mut request = self.http.delete(url);
+        if force {
+            request = request.query(&[("force", "true")]);
+        }
+        self.send(self.authed(request)).await
+    }
+
+    /// Makes an API key (shown once in the answer).
+    pub async fn create_key(&self, request: &CreateKey) -> Result<KeyCreated, UserError> {
+        self.send(self.post("/v1/keys").json(request)).await
+    }
+
+    /// The live keys the caller may see.
+    pub async fn keys(&self) -> Result<KeyList, UserError> {
+        self.send(self.get("/v1/keys")).await
+    }
+
+    /// Revokes a key by id, or by name within the caller's tenant (or
+    /// `tenant`, admin key only).
+    pub async fn revoke_key(
+        &self,
+        id_or_name: &str,
+        tenant: Option<&str>,
+    ) -> Result<KeyRevoked, UserError> {
+        let url = self.url(&["v1", "keys", id_or_name])?;
+        let mut request = self.http.delete(url);
+        if let Some(tenant) = tenant {
+            request = request.query(&[("tenant", tenant)]);
+        }
+        self.send(self.authed(request)).await
+    }
+
     /// Mints a join token (admin key needed).
     pub async fn create_join_token(
         &self,
@@ -189,6 +229,22 @@ impl NodeClient {
     /// The answering node's view of the cluster.
     pub async fn cluster_status(&self) -> Result<ClusterStatus, UserError> {
         self.send(self.get("/v1/cluster/status")).await
+    }
+
+    /// The node's URL with these path segments, each percent-encoded.
+    fn url(&self, segments: &[&str]) -> Result<reqwest::Url, UserError> {
+        let invalid = || {
+            UserError::new(
+                ErrorCode::RequestInvalid,
+                format!("{:?} is not a usable node address", self.base),
+            )
+        };
+        let mut url = reqwest::Url::parse(&self.base).map_err(|_| invalid())?;
+        url.path_segments_mut()
+            .map_err(|_| invalid())?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
     }
 
     fn get(&self, path: &str) -> RequestBuilder {

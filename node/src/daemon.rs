@@ -20,6 +20,7 @@ use crate::cluster::removal::{Removal, REMOVED_EXIT_CODE};
 use crate::cluster::{RegistryHandle, Replica};
 use crate::config::Config;
 use crate::example;
+use crate::key_usage::{self, KeyUsage};
 use crate::lifecycle::ladder::LifecycleConfig;
 use crate::listeners::Listeners;
 use crate::sandbox::SandboxManager;
@@ -30,6 +31,9 @@ use nexus_errors::{ErrorCode, UserError};
 
 /// File in the data dir holding the admin key (mode 0600).
 pub const ADMIN_KEY_FILE: &str = "admin.key";
+
+/// The name of the admin key made on a node's first start.
+pub const ADMIN_KEY_NAME: &str = "admin";
 
 /// A node that is bound and ready to serve.
 pub struct Node {
@@ -143,6 +147,7 @@ impl Node {
                 config.limits.max_concurrent_uploads_per_tenant,
             )),
             auth_failures: AuthLimiter::default(),
+            key_usage: Arc::new(KeyUsage::default()),
         });
         Ok(Node {
             config,
@@ -220,6 +225,10 @@ impl Node {
             self.state.manager.clone(),
             self.config.lifecycle.schedule_tick_ms,
         ));
+        let key_flusher = tokio::spawn(key_usage::run_flusher(
+            self.state.key_usage.clone(),
+            self.state.registry.clone(),
+        ));
         let door = FrontDoor::new(&self.config.limits);
         let removed = self.replica.removed();
         let node_id = self.config.node_id;
@@ -244,9 +253,15 @@ impl Node {
         })
         .await;
         let stopped = stopped_by.await.unwrap_or(Stopped::Asked);
-        for task in [ladder, scheduler] {
+        for task in [ladder, scheduler, key_flusher] {
             task.abort();
             let _ = task.await;
+        }
+        // A removed node can no longer write to the registry.
+        if matches!(stopped, Stopped::Asked) {
+            if let Err(e) = key_usage::flush(&self.state.key_usage, &self.state.registry).await {
+                warn!(error = %e, "could not report the last API key uses");
+            }
         }
         let _ = stop_peers.send(());
         self.replica.shutdown().await;
@@ -346,11 +361,14 @@ pub(crate) fn lock_data_dir(data_dir: &Path) -> Result<File, UserError> {
     Ok(file)
 }
 
-/// Whether the default (admin) tenant exists in this node's registry.
+/// Whether this node's registry has the default (admin) tenant or any
+/// live admin key (the default tenant may have been removed once another
+/// tenant held an admin key: no new admin key is minted then).
 fn registry_has_admin(registry: &RegistryHandle) -> Result<bool, UserError> {
-    Ok(registry
-        .read(|r| r.tenant_by_name(DEFAULT_TENANT))?
-        .is_some())
+    registry.read(|r| {
+        Ok(r.tenant_by_name(DEFAULT_TENANT)?.is_some()
+            || r.api_keys(None)?.iter().any(|k| k.role == Role::Admin))
+    })
 }
 
 /// Makes the default tenant and its admin key (on the founding node, when
@@ -360,7 +378,7 @@ async fn bootstrap_admin(
     registry: &RegistryHandle,
     data_dir: &Path,
 ) -> Result<Option<String>, UserError> {
-    let key = match create_tenant(registry, DEFAULT_TENANT, Role::Admin).await {
+    let key = match create_tenant(registry, DEFAULT_TENANT, Role::Admin, ADMIN_KEY_NAME).await {
         Ok((_, key)) => key,
         Err(e) if e.is(ErrorCode::TenantExists) => return Ok(None),
         Err(e) => return Err(e),

@@ -13,6 +13,7 @@ pub mod config;
 pub mod daemon;
 mod example;
 pub mod file_modes;
+pub mod key_usage;
 pub mod lifecycle;
 pub mod listeners;
 pub mod provenance;

@@ -18,6 +18,7 @@ pub mod registry;
 pub mod replication;
 
 pub use registry::{
-    hash_api_key, Command, JoinTokenInfo, JoinedNode, NodeRole, Principal, Registry, RegistryError,
-    Response, RevokedNode, Role, Sandbox, SandboxState, Tenant, TokenCommand, TokenRefusal,
+    hash_api_key, ApiKey, Command, JoinTokenInfo, JoinedNode, KeyUse, NodeRole, Principal,
+    Registry, RegistryError, Response, RevokedNode, Role, Sandbox, SandboxState, Tenant,
+    TokenCommand, TokenRefusal,
 };

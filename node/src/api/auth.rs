@@ -12,6 +12,7 @@ use nexus_raft::{hash_api_key, Principal, Role};
 use super::auth_limit::{MAX_FAILURES, WINDOW};
 use super::error::ApiError;
 use super::AppState;
+use crate::clock::now_ms;
 use nexus_errors::ErrorCode;
 
 /// The authenticated caller of a request.
@@ -32,6 +33,11 @@ impl Caller {
     /// The caller's tenant id.
     pub fn tenant(&self) -> &str {
         &self.0.tenant_id
+    }
+
+    /// Whether the caller holds an admin key.
+    pub fn is_admin(&self) -> bool {
+        self.0.role == Role::Admin
     }
 }
 
@@ -85,14 +91,24 @@ fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
             )
         })?;
     let hash = hash_api_key(key);
-    state
+    let key = state
         .registry
-        .read(|r| r.principal_for_key_hash(&hash))?
-        .map(Caller)
+        .read(|r| r.api_key_by_hash(&hash))?
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::AuthInvalidKey,
                 "the API key is not known to this node",
             )
-        })
+        })?;
+    if let Some(at_ms) = key.revoked_at_ms {
+        return Err(ApiError::new(
+            ErrorCode::AuthKeyRevoked,
+            format!(
+                "API key {} ({}) was revoked at {at_ms} ms",
+                key.id, key.name
+            ),
+        ));
+    }
+    state.key_usage.record(&key.id, now_ms());
+    Ok(Caller(key.principal()))
 }

@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod head;
 mod health;
+mod keys;
 mod nodes;
 mod sandboxes;
 mod serve;
@@ -31,6 +32,7 @@ pub use error::ApiError;
 
 use crate::cluster::RegistryHandle;
 use crate::config::Limits;
+use crate::key_usage::KeyUsage;
 use crate::sandbox::{SandboxManager, Verb};
 use auth::Caller;
 pub use auth_limit::AuthLimiter;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub uploads: Arc<UploadSlots>,
     /// Failed authentications per client address.
     pub auth_failures: AuthLimiter,
+    /// API key uses not yet reported to the registry.
+    pub key_usage: Arc<KeyUsage>,
 }
 
 /// The API's routes. Workbook uploads are read under
@@ -93,6 +97,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/sandboxes/{id}/http/", any(serve::http))
         .route("/v1/sandboxes/{id}/http/{*path}", any(serve::http))
         .route("/v1/tenants", post(tenants::create).get(tenants::list))
+        .route("/v1/tenants/{id}", delete(tenants::remove))
+        .route("/v1/keys", post(keys::create).get(keys::list))
+        .route("/v1/keys/{id}", delete(keys::revoke))
         .route("/v1/cluster/status", get(cluster::status))
         .route("/v1/cluster/tokens", post(tokens::create).get(tokens::list))
         .route("/v1/cluster/tokens/{id}", delete(tokens::revoke))

@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use nexus_raft::{Sandbox, Tenant};
+use nexus_raft::{ApiKey, Role, Sandbox, Tenant};
 use serde::{Deserialize, Serialize};
 
 use nexus_errors::UserError;
@@ -124,6 +124,96 @@ pub struct TenantCreated {
 pub struct TenantList {
     /// Every tenant.
     pub tenants: Vec<Tenant>,
+}
+
+/// `DELETE /v1/tenants/{id}` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TenantRemoved {
+    /// The removed tenant's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The ids of the sandboxes removed with it (`force` only).
+    pub sandboxes: Vec<String>,
+    /// How many API keys were removed with it.
+    pub keys: u64,
+}
+
+/// `POST /v1/keys`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// Name, unique among the tenant's live keys: 1-63 of `[a-z0-9_-]`.
+    pub name: String,
+    /// What the key may do (default `tenant`; `admin` needs an admin key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// The tenant (name or id) that gets the key (default: the caller's;
+    /// another tenant needs an admin key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+/// An API key as listed: never the key, never its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEntry {
+    /// Key id.
+    pub id: String,
+    /// Key name, unique among its tenant's live keys.
+    pub name: String,
+    /// `admin` or `tenant`.
+    pub role: Role,
+    /// The owning tenant's id.
+    pub tenant_id: String,
+    /// The owning tenant's name.
+    pub tenant: String,
+    /// Creation time, ms since the Unix epoch.
+    pub created_at_ms: u64,
+    /// Latest use reported by any node (reports are batched: up to a
+    /// minute behind), if any.
+    pub last_used_at_ms: Option<u64>,
+}
+
+impl KeyEntry {
+    /// The listing of `key`, whose tenant is named `tenant`.
+    pub fn new(key: ApiKey, tenant: String) -> KeyEntry {
+        KeyEntry {
+            id: key.id,
+            name: key.name,
+            role: key.role,
+            tenant_id: key.tenant_id,
+            tenant,
+            created_at_ms: key.created_at_ms,
+            last_used_at_ms: key.last_used_at_ms,
+        }
+    }
+}
+
+/// `POST /v1/keys` answer: the key in clear, shown only this once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyCreated {
+    /// The stored record.
+    pub key: KeyEntry,
+    /// The key itself (`nxk_…`).
+    pub api_key: String,
+}
+
+/// `GET /v1/keys` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyList {
+    /// Live keys the caller may see, oldest first.
+    pub keys: Vec<KeyEntry>,
+}
+
+/// `DELETE /v1/keys/{id}` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyRevoked {
+    /// The revoked key's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its tenant's id.
+    pub tenant_id: String,
 }
 
 /// Every error body: `{"error": {...}}`.

@@ -187,7 +187,7 @@ fn millis(d: Duration) -> u64 {
 
 /// One registry write: a tenant with its key, as `POST /v1/tenants` makes it.
 async fn create_tenant(registry: &RegistryHandle, name: &str) -> Result<(), UserError> {
-    tenants::create_tenant(registry, name, Role::Tenant).await?;
+    tenants::create_tenant(registry, name, Role::Tenant, tenants::FIRST_KEY_NAME).await?;
     Ok(())
 }
 

@@ -94,8 +94,13 @@ impl Rig {
             ProfileTable::builtin(),
             crate::config::Limits::default().max_open_workbooks,
         )?;
-        let (tenant, _) =
-            crate::tenants::create_tenant(&registry, "bench", nexus_raft::Role::Tenant).await?;
+        let (tenant, _) = crate::tenants::create_tenant(
+            &registry,
+            "bench",
+            nexus_raft::Role::Tenant,
+            crate::tenants::FIRST_KEY_NAME,
+        )
+        .await?;
         Ok(Rig {
             engine,
             manager: Arc::new(manager),

@@ -4,6 +4,7 @@
 mod bench;
 mod cluster;
 mod join_token;
+mod key;
 mod node;
 mod output;
 mod sandbox;
@@ -67,6 +68,9 @@ pub enum Command {
     /// Manage tenants (admin key needed).
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Make, list and revoke API keys.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
     /// Show the cluster: leader, term, members and roles, log indexes, lag.
     Status,
     /// Mint, list and revoke join tokens (admin key needed).
@@ -108,6 +112,7 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         Command::Sandbox(cmd) => sandbox::manage(&client(&cli.node, cli.key)?, cmd, json).await,
         Command::Call(args) => sandbox::call(&client(&cli.node, cli.key)?, args, json).await,
         Command::Tenant(cmd) => tenant::run(&client(&cli.node, cli.key)?, cmd, json).await,
+        Command::Key(cmd) => key::run(&client(&cli.node, cli.key)?, cmd, json).await,
         Command::Status => status::run(&client(&cli.node, cli.key)?, json).await,
         Command::Token(cmd) => token::run(&client(&cli.node, cli.key)?, cmd, json).await,
         Command::Bench(args) => bench::run(args, json).await.map(|_| 0),

@@ -1,4 +1,4 @@
-//! `nexus tenant create | ls`.
+//! `nexus tenant create | ls | rm`.
 
 use clap::Subcommand;
 
@@ -16,6 +16,15 @@ pub enum TenantCommand {
     },
     /// List tenants.
     Ls,
+    /// Remove a tenant and its keys (refused while it owns sandboxes,
+    /// unless --force, which removes them too).
+    Rm {
+        /// Tenant name or id.
+        tenant: String,
+        /// Also remove its sandboxes (their records and files).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Runs a tenant command.
@@ -40,6 +49,20 @@ pub async fn run(client: &NodeClient, cmd: TenantCommand, json: bool) -> Result<
                 for tenant in list.tenants {
                     println!("{:<22} {}", tenant.id, tenant.name);
                 }
+            }
+        }
+        TenantCommand::Rm { tenant, force } => {
+            let removed = client.remove_tenant(&tenant, force).await?;
+            if json {
+                print_json(&removed);
+            } else {
+                println!(
+                    "removed tenant {} ({}): {} sandbox(es), {} key(s)",
+                    removed.name,
+                    removed.id,
+                    removed.sandboxes.len(),
+                    removed.keys
+                );
             }
         }
     }

@@ -15,5 +15,7 @@ mod steward;
 pub mod tokens;
 
 pub use crate::config::{ClusterConfig, PeerConfig};
-pub use registry::{NewJoinToken, NewSandbox, Redemption, RegistryHandle};
+pub use registry::{
+    NewApiKey, NewJoinToken, NewSandbox, Redemption, RegistryHandle, TenantRemoval,
+};
 pub use replica::Replica;

@@ -5,7 +5,7 @@
 //!
 //! | module | writes |
 //! |---|---|
-//! | [`tenants`] | a tenant with its first API key |
+//! | [`tenants`] | a tenant with its first API key, further keys, key revocation and last-use reports, tenant removal |
 //! | [`sandboxes`] | dock, lifecycle transition, removal |
 //! | [`membership`] | join tokens (create, revoke, redeem), node removal |
 
@@ -15,6 +15,7 @@ mod tenants;
 
 pub use membership::{NewJoinToken, Redemption};
 pub use sandboxes::NewSandbox;
+pub use tenants::{NewApiKey, TenantRemoval};
 
 use std::sync::MutexGuard;
 

@@ -13,7 +13,7 @@ mod upkeep;
 mod verbs;
 mod warm;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -73,6 +73,9 @@ pub struct SandboxManager {
     loaded: Mutex<HashMap<String, String>>,
     contexts: Mutex<warm::WarmSet>,
     activity: ActivityTable,
+    /// The ids of this node's sandboxes at the last reconciliation (see
+    /// [`SandboxManager::reconcile`]).
+    homed: Mutex<HashSet<String>>,
     schedules: schedules::ScheduleTable,
     dock_policy: DockPolicy,
 }
@@ -97,6 +100,7 @@ impl SandboxManager {
             contexts: Mutex::new(warm::WarmSet::new(max_open_workbooks)),
             loaded: Mutex::new(HashMap::new()),
             activity: ActivityTable::default(),
+            homed: Mutex::new(HashSet::new()),
             schedules: schedules::ScheduleTable::open(&data_dir),
             files: SandboxFiles::create(data_dir)?,
             dock_policy: DockPolicy::default(),
@@ -232,12 +236,18 @@ impl SandboxManager {
         let activity = self.activity_of(&sandbox);
         let _held = activity.exclusive().await;
         self.registry.remove_sandbox(tenant_id, sandbox_id).await?;
+        self.drop_local(sandbox_id);
+        info!(sandbox = sandbox_id, tenant = tenant_id, "removed");
+        Ok(())
+    }
+
+    /// Forgets everything this node holds for a sandbox whose record is
+    /// gone: compiled modules, context, activity, schedules and its files.
+    fn drop_local(&self, sandbox_id: &str) {
         self.forget(sandbox_id);
         self.files.remove(sandbox_id);
         self.activity.remove(sandbox_id);
         self.schedules.forget(sandbox_id);
-        info!(sandbox = sandbox_id, tenant = tenant_id, "removed");
-        Ok(())
     }
 
     /// Every sandbox homed on this node (for the idle ladder and recovery).

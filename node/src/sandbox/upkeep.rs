@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use nexus_raft::Sandbox;
 use tracing::{error, info, warn};
 
 use super::SandboxManager;
@@ -20,6 +21,7 @@ impl SandboxManager {
         let mut report = RecoveryReport::default();
         let sandboxes = self.local_sandboxes()?;
         let known: HashSet<String> = sandboxes.iter().map(|s| s.id.clone()).collect();
+        *self.homed_set() = known.clone();
         for sandbox in &sandboxes {
             let live = self.files.path(&sandbox.id);
             let cold = self.files.cold_path(&sandbox.id);
@@ -50,8 +52,42 @@ impl SandboxManager {
         Ok(report)
     }
 
-    /// One pass of the idle ladder over the local sandboxes.
+    /// Deletes the files (and drops the in-memory state) of sandboxes of
+    /// this node whose records were removed by someone else — by a forced
+    /// tenant removal, possibly proposed on another node. `gone` names them
+    /// when this node made the removal; otherwise the records that were
+    /// homed here at the previous reconciliation and are now absent are
+    /// gone. (A sandbox being docked has no record yet and was not homed
+    /// here before, so it is never taken for gone.) Waits for calls in
+    /// flight on each. Returns the ids reaped.
+    pub async fn reconcile(&self, gone: &[Sandbox]) -> Result<Vec<String>, UserError> {
+        let current: HashSet<String> = self.local_sandboxes()?.into_iter().map(|s| s.id).collect();
+        let previous = std::mem::replace(&mut *self.homed_set(), current.clone());
+        let mut reaped: Vec<String> = previous.difference(&current).cloned().collect();
+        reaped.extend(
+            gone.iter()
+                .filter(|s| s.home_node == self.node_id && !current.contains(&s.id))
+                .map(|s| s.id.clone()),
+        );
+        reaped.sort();
+        reaped.dedup();
+        for id in &reaped {
+            let activity = self.activity.get(id, 0);
+            let _held = activity.exclusive().await;
+            self.drop_local(id);
+            info!(sandbox = %id, "record removed elsewhere; files deleted");
+        }
+        Ok(reaped)
+    }
+
+    fn homed_set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.homed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One pass of the idle ladder over the local sandboxes, after a
+    /// [`reconcile`](SandboxManager::reconcile) pass.
     pub async fn ladder_tick(&self, config: &LifecycleConfig) -> Result<TickReport, UserError> {
+        self.reconcile(&[]).await?;
         let mut report = TickReport::default();
         let now = now_ms();
         for sandbox in self.local_sandboxes()? {

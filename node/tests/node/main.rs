@@ -1,6 +1,7 @@
 //! The node's integration tests, one binary (one link of wasmtime): the
 //! HTTP API, the CLI and `nexus up` processes, crash recovery, hostile
-//! guests, the `net` broker, the serve shape, join tokens, the lifecycle,
+//! guests, the `net` broker, the serve shape, join tokens, API keys and
+//! tenant removal, the lifecycle,
 //! workbook signing and the error catalog.
 
 // Tests: a failed unwrap or panic is a loud test failure.
@@ -18,6 +19,7 @@ mod file_modes;
 mod hostile;
 mod http_bounds;
 mod join_tokens;
+mod keys;
 mod lifecycle;
 mod net_broker;
 mod serve;

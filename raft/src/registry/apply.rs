@@ -6,10 +6,10 @@
 
 use rusqlite::Connection;
 
-use super::api_keys::is_key_hash;
+use super::api_keys::{self, is_key_hash, NewKey};
 use super::command::{Command, Response, TokenCommand};
 use super::error::RegistryError;
-use super::model::{Sandbox, Tenant};
+use super::model::{Role, Sandbox, Tenant};
 use super::names::{validate_sandbox_name, validate_tenant_name};
 use super::nodes::{self, JoinedNode};
 use super::state::SandboxState;
@@ -35,11 +35,20 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
             key_hash,
             role,
             at_ms,
+            key_name,
         } => {
             let tenant = new_tenant(conn, tenant_id, name, *at_ms)?;
-            check_new_api_key(conn, key_id, key_hash, None)?;
+            let key = NewKey {
+                id: key_id,
+                tenant_id,
+                name: key_name.as_deref(),
+                hash: key_hash,
+                role: *role,
+                at_ms: *at_ms,
+            };
+            api_keys::check_new(conn, &key)?;
             store::insert_tenant(conn, &tenant)?;
-            store::insert_api_key(conn, key_id, tenant_id, key_hash, *role, *at_ms)?;
+            api_keys::insert(conn, &key)?;
             Ok(Response::TenantCreated(tenant))
         }
         Command::CreateApiKey {
@@ -48,13 +57,39 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
             key_hash,
             role,
             at_ms,
+            name,
         } => {
-            check_new_api_key(conn, key_id, key_hash, Some(tenant_id))?;
-            store::insert_api_key(conn, key_id, tenant_id, key_hash, *role, *at_ms)?;
+            let key = NewKey {
+                id: key_id,
+                tenant_id,
+                name: name.as_deref(),
+                hash: key_hash,
+                role: *role,
+                at_ms: *at_ms,
+            };
+            // The hash shape first, as before tenants were checked here.
+            if !is_key_hash(key_hash) {
+                return Err(RegistryError::ApiKeyHashInvalid {
+                    key_id: key_id.clone(),
+                });
+            }
+            require_tenant(conn, tenant_id)?;
+            api_keys::check_new(conn, &key)?;
+            api_keys::insert(conn, &key)?;
             Ok(Response::ApiKeyCreated {
                 key_id: key_id.clone(),
             })
         }
+        Command::RevokeApiKey { key_id, at_ms } => {
+            api_keys::revoke(conn, key_id, *at_ms)?;
+            Ok(Response::ApiKeyRevoked {
+                key_id: key_id.clone(),
+            })
+        }
+        Command::TouchApiKeys { uses } => Ok(Response::ApiKeysTouched {
+            updated: api_keys::touch(conn, uses)?,
+        }),
+        Command::RemoveTenant { tenant_id, force } => remove_tenant(conn, tenant_id, *force),
         Command::DockSandbox {
             sandbox_id,
             tenant_id,
@@ -188,31 +223,6 @@ fn new_tenant(
     })
 }
 
-/// Checks that a new key could be stored (nothing written). `tenant_id`,
-/// when given, must exist (`None`: the tenant is created with the key).
-/// Order of checks: hash shape, tenant exists, key id or hash taken.
-fn check_new_api_key(
-    conn: &Connection,
-    key_id: &str,
-    key_hash: &str,
-    tenant_id: Option<&str>,
-) -> Result<(), RegistryError> {
-    if !is_key_hash(key_hash) {
-        return Err(RegistryError::ApiKeyHashInvalid {
-            key_id: key_id.to_owned(),
-        });
-    }
-    if let Some(tenant_id) = tenant_id {
-        require_tenant(conn, tenant_id)?;
-    }
-    if store::api_key_exists(conn, key_id, key_hash)? {
-        return Err(RegistryError::ApiKeyExists {
-            key_id: key_id.to_owned(),
-        });
-    }
-    Ok(())
-}
-
 /// Order of checks: name rule, tenant exists, sandbox id taken (registry-wide;
 /// ids are proposer-chosen, never user-chosen), name taken within the tenant.
 fn dock_sandbox(conn: &Connection, sandbox: Sandbox) -> Result<Response, RegistryError> {
@@ -265,6 +275,41 @@ fn transition(
     sandbox.updated_at_ms = at_ms;
     store::update_sandbox_state(conn, &sandbox)?;
     Ok(Response::Transitioned(sandbox))
+}
+
+/// Order of checks: tenant exists, it does not hold every live admin key,
+/// it owns no sandbox (unless `force`). Then its sandboxes, keys and the
+/// tenant go, in one transaction.
+fn remove_tenant(
+    conn: &Connection,
+    tenant_id: &str,
+    force: bool,
+) -> Result<Response, RegistryError> {
+    require_tenant(conn, tenant_id)?;
+    let elsewhere = api_keys::live_admins(conn, Some(tenant_id))?;
+    if elsewhere == 0 {
+        let own_admin = api_keys::list(conn, Some(tenant_id))?
+            .into_iter()
+            .find(|k| k.role == Role::Admin);
+        if let Some(key) = own_admin {
+            return Err(RegistryError::ApiKeyLastAdmin { key_id: key.id });
+        }
+    }
+    let sandboxes = store::sandboxes(conn, Some(tenant_id))?;
+    if !sandboxes.is_empty() && !force {
+        return Err(RegistryError::TenantHasSandboxes {
+            tenant_id: tenant_id.to_owned(),
+            count: sandboxes.len() as u64,
+        });
+    }
+    store::delete_tenant_sandboxes(conn, tenant_id)?;
+    let keys = api_keys::delete_tenant_keys(conn, tenant_id)?;
+    store::delete_tenant(conn, tenant_id)?;
+    Ok(Response::TenantRemoved {
+        tenant_id: tenant_id.to_owned(),
+        sandboxes,
+        keys,
+    })
 }
 
 fn require_tenant(conn: &Connection, tenant_id: &str) -> Result<(), RegistryError> {

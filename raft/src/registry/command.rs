@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Role, Sandbox, Tenant};
+use super::model::{KeyUse, Role, Sandbox, Tenant};
 use super::state::SandboxState;
 use super::tokens::{JoinTokenInfo, NodeRole};
 
@@ -42,11 +42,12 @@ pub enum Command {
         role: Role,
         /// Creation time of both, ms since the Unix epoch.
         at_ms: u64,
+        /// The first key's name (absent in logs of earlier versions: the
+        /// key is then named after its id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_name: Option<String>,
     },
     /// Register an API key (by hash only) for an existing tenant.
-    ///
-    /// No node proposes it today (a tenant's first key comes with
-    /// [`Command::CreateTenantWithKey`]); logs of earlier versions hold it.
     CreateApiKey {
         /// New key id.
         key_id: String,
@@ -58,6 +59,35 @@ pub enum Command {
         role: Role,
         /// Creation time, ms since the Unix epoch.
         at_ms: u64,
+        /// Name, unique among the tenant's live keys (absent in logs of
+        /// earlier versions: the key is then named after its id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// Revoke a live API key: from the moment a node applies this, the key
+    /// authenticates nothing there. Refused for the last live admin key.
+    RevokeApiKey {
+        /// The key.
+        key_id: String,
+        /// Revocation time, ms since the Unix epoch.
+        at_ms: u64,
+    },
+    /// Record the latest use of some keys (a node's batched report; never
+    /// one write per request). Keeps the later of the stored and reported
+    /// times; unknown keys are skipped.
+    TouchApiKeys {
+        /// At most one entry per key.
+        uses: Vec<KeyUse>,
+    },
+    /// Remove a tenant and all its API keys. Refused while it owns
+    /// sandboxes unless `force`, which removes their records too (each
+    /// home node then deletes the files). Refused when it holds every live
+    /// admin key.
+    RemoveTenant {
+        /// The tenant.
+        tenant_id: String,
+        /// Remove its sandboxes with it.
+        force: bool,
     },
     /// Dock a workbook as a new sandbox in state `created`, generation 0.
     DockSandbox {
@@ -163,6 +193,26 @@ pub enum Response {
     ApiKeyCreated {
         /// The new key's id.
         key_id: String,
+    },
+    /// From [`Command::RevokeApiKey`].
+    ApiKeyRevoked {
+        /// The revoked key's id.
+        key_id: String,
+    },
+    /// From [`Command::TouchApiKeys`].
+    ApiKeysTouched {
+        /// How many keys' last-use time moved forward.
+        updated: u64,
+    },
+    /// From [`Command::RemoveTenant`].
+    TenantRemoved {
+        /// The removed tenant.
+        tenant_id: String,
+        /// The sandbox records removed with it (their home nodes delete
+        /// the files).
+        sandboxes: Vec<Sandbox>,
+        /// How many API keys (live or revoked) were removed with it.
+        keys: u64,
     },
     /// From [`Command::DockSandbox`]: the new sandbox.
     SandboxDocked(Sandbox),

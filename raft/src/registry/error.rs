@@ -108,6 +108,42 @@ pub enum RegistryError {
         /// The id of the key being created.
         key_id: String,
     },
+    /// The key name breaks the naming rule.
+    #[error("invalid key name {name:?}: {reason}")]
+    ApiKeyNameInvalid {
+        /// The rejected name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The tenant already has a live key with this name.
+    #[error("tenant {tenant_id} already has a key named {name}")]
+    ApiKeyNameTaken {
+        /// The tenant.
+        tenant_id: String,
+        /// The requested name.
+        name: String,
+    },
+    /// No live key with this id (unknown or already revoked).
+    #[error("api key {key_id} not found (or already revoked)")]
+    ApiKeyNotFound {
+        /// The id looked up.
+        key_id: String,
+    },
+    /// The write would leave the registry without a live admin key.
+    #[error("api key {key_id} is the last live admin key; the cluster would be locked out")]
+    ApiKeyLastAdmin {
+        /// The last admin key.
+        key_id: String,
+    },
+    /// The tenant owns sandboxes and the removal was not forced.
+    #[error("tenant {tenant_id} owns {count} sandbox(es); remove them or force the removal")]
+    TenantHasSandboxes {
+        /// The tenant.
+        tenant_id: String,
+        /// How many sandboxes it owns.
+        count: u64,
+    },
     /// SQLite failed.
     #[error("registry storage: {0}")]
     Storage(#[from] rusqlite::Error),
@@ -172,6 +208,12 @@ impl Coded for RegistryError {
         match self {
             RegistryError::TenantExists { .. } => ErrorCode::TenantExists,
             RegistryError::TenantNameInvalid { .. } => ErrorCode::TenantNameInvalid,
+            RegistryError::TenantNotFound { .. } => ErrorCode::TenantNotFound,
+            RegistryError::TenantHasSandboxes { .. } => ErrorCode::TenantHasSandboxes,
+            RegistryError::ApiKeyNameInvalid { .. } => ErrorCode::KeyNameInvalid,
+            RegistryError::ApiKeyNameTaken { .. } => ErrorCode::KeyNameTaken,
+            RegistryError::ApiKeyNotFound { .. } => ErrorCode::KeyNotFound,
+            RegistryError::ApiKeyLastAdmin { .. } => ErrorCode::KeyLastAdmin,
             RegistryError::SandboxNameInvalid { .. } => ErrorCode::SandboxNameInvalid,
             RegistryError::SandboxNameTaken { .. } => ErrorCode::SandboxNameTaken,
             RegistryError::SandboxNotFound { .. } => ErrorCode::SandboxNotFound,

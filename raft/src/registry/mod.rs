@@ -27,8 +27,8 @@ use rusqlite::Connection;
 pub use api_keys::hash_api_key;
 pub use command::{Command, Response, TokenCommand};
 pub use error::{ParseEnumError, RegistryError};
-pub use model::{Principal, Role, Sandbox, Tenant};
-pub use names::{validate_sandbox_name, validate_tenant_name, MAX_NAME_LEN};
+pub use model::{ApiKey, KeyUse, Principal, Role, Sandbox, Tenant};
+pub use names::{validate_key_name, validate_sandbox_name, validate_tenant_name, MAX_NAME_LEN};
 pub use nodes::{JoinedNode, RevokedNode};
 pub use schema::SCHEMA_VERSION;
 pub use state::SandboxState;
@@ -117,12 +117,39 @@ impl Registry {
         store::tenants(&self.conn)
     }
 
-    /// Who the API key with this hash ([`hash_api_key`]) authenticates as.
+    /// Who the live API key with this hash ([`hash_api_key`]) authenticates
+    /// as; a revoked key authenticates as no one.
     pub fn principal_for_key_hash(
         &self,
         key_hash: &str,
     ) -> Result<Option<Principal>, RegistryError> {
-        store::principal_for_key_hash(&self.conn, key_hash)
+        api_keys::principal_for_hash(&self.conn, key_hash)
+    }
+
+    /// The API key with this hash, live or revoked (to tell a revoked key
+    /// from an unknown one).
+    pub fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>, RegistryError> {
+        api_keys::by_hash(&self.conn, key_hash)
+    }
+
+    /// The API key with this id, live or revoked.
+    pub fn api_key(&self, key_id: &str) -> Result<Option<ApiKey>, RegistryError> {
+        api_keys::by_id(&self.conn, key_id)
+    }
+
+    /// The tenant's live API key with this name.
+    pub fn api_key_by_name(
+        &self,
+        tenant_id: &str,
+        name: &str,
+    ) -> Result<Option<ApiKey>, RegistryError> {
+        api_keys::by_name(&self.conn, tenant_id, name)
+    }
+
+    /// The live API keys of one tenant (or of all when `None`), by creation
+    /// time then id.
+    pub fn api_keys(&self, tenant_id: Option<&str>) -> Result<Vec<ApiKey>, RegistryError> {
+        api_keys::list(&self.conn, tenant_id)
     }
 
     /// One sandbox of one tenant; another tenant's sandbox is `None`.

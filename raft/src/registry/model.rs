@@ -1,4 +1,5 @@
-//! The records the registry holds: tenants, principals (API keys) and sandboxes.
+//! The records the registry holds: tenants, API keys and their principals,
+//! and sandboxes.
 
 use std::fmt;
 use std::str::FromStr;
@@ -66,6 +67,48 @@ pub struct Principal {
     pub tenant_id: String,
     /// What the key may do.
     pub role: Role,
+}
+
+/// An API key as the registry lists it: never the key, never its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// Proposer-chosen unique id.
+    pub id: String,
+    /// The tenant it belongs to.
+    pub tenant_id: String,
+    /// Name, 1–63 chars of `[a-z0-9_-]`, unique among the tenant's live
+    /// keys (keys made before names existed are named after their id).
+    pub name: String,
+    /// What the key may do.
+    pub role: Role,
+    /// Creation time (ms since the Unix epoch, chosen by the proposer).
+    pub created_at_ms: u64,
+    /// The last use some node recorded (nodes report uses in batches, so
+    /// this may lag by the flush interval), if any.
+    pub last_used_at_ms: Option<u64>,
+    /// When it was revoked; a revoked key authenticates nothing.
+    pub revoked_at_ms: Option<u64>,
+}
+
+impl ApiKey {
+    /// Who the key authenticates as (whether or not it is revoked).
+    pub fn principal(&self) -> Principal {
+        Principal {
+            key_id: self.id.clone(),
+            tenant_id: self.tenant_id.clone(),
+            role: self.role,
+        }
+    }
+}
+
+/// One key's latest use seen by a node, reported in
+/// [`Command::TouchApiKeys`](super::Command::TouchApiKeys).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct KeyUse {
+    /// The key.
+    pub key_id: String,
+    /// When it was last used, ms since the Unix epoch.
+    pub at_ms: u64,
 }
 
 /// A docked workbook.

@@ -1,4 +1,4 @@
-//! Naming rules for tenants and sandboxes (checked inside `apply`, and public
+//! Naming rules for tenants, API keys and sandboxes (checked inside `apply`, and public
 //! so a proposer can reject bad input before it reaches the log).
 
 use super::error::RegistryError;
@@ -14,6 +14,20 @@ pub fn validate_tenant_name(name: &str) -> Result<(), RegistryError> {
         |b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'),
     )
     .map_err(|reason| RegistryError::TenantNameInvalid {
+        name: name.to_owned(),
+        reason,
+    })
+}
+
+/// Checks an API key name: 1–63 chars of `[a-z0-9_-]` (unique among a
+/// tenant's live keys).
+pub fn validate_key_name(name: &str) -> Result<(), RegistryError> {
+    check(
+        name,
+        "[a-z0-9_-]",
+        |b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'),
+    )
+    .map_err(|reason| RegistryError::ApiKeyNameInvalid {
         name: name.to_owned(),
         reason,
     })
@@ -60,7 +74,8 @@ mod tests {
     fn reason(r: Result<(), RegistryError>) -> String {
         match r {
             Err(RegistryError::TenantNameInvalid { reason, .. })
-            | Err(RegistryError::SandboxNameInvalid { reason, .. }) => reason,
+            | Err(RegistryError::SandboxNameInvalid { reason, .. })
+            | Err(RegistryError::ApiKeyNameInvalid { reason, .. }) => reason,
             other => panic!("expected a name error, got {other:?}"),
         }
     }
@@ -75,6 +90,21 @@ mod tests {
         for bad in ["Acme", "a.b", "a b", "a/b", "é", "a\0", "ünï"] {
             assert!(
                 reason(validate_tenant_name(bad)).contains("not allowed"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_names() {
+        for ok in ["a", "ci", "deploy-2026_q1", &"k".repeat(63)] {
+            assert!(validate_key_name(ok).is_ok(), "{ok}");
+        }
+        assert!(reason(validate_key_name("")).contains("empty"));
+        assert!(reason(validate_key_name(&"k".repeat(64))).contains("64"));
+        for bad in ["CI", "a.b", "a b", "a/b", "é"] {
+            assert!(
+                reason(validate_key_name(bad)).contains("not allowed"),
                 "{bad}"
             );
         }

@@ -6,7 +6,7 @@ use super::error::RegistryError;
 
 /// Schema version written by this build. Bump it (and add a migration step
 /// in `schema::init`) whenever the DDL changes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// `meta.format` value that marks a database as a Nexus registry.
 const FORMAT: &str = "nexus-registry";
@@ -79,11 +79,25 @@ CREATE TABLE revoked_nodes (
 ) STRICT;
 ";
 
+/// Version 4: API keys get a name (unique among a tenant's live keys;
+/// existing keys are named after their id), a last-use time and a
+/// revocation time (a revoked key stays, so it can be told apart from an
+/// unknown one).
+const DDL_V4: &str = "
+ALTER TABLE api_keys ADD COLUMN name TEXT NOT NULL DEFAULT '';
+UPDATE api_keys SET name = id;
+ALTER TABLE api_keys ADD COLUMN last_used_at_ms INTEGER;
+ALTER TABLE api_keys ADD COLUMN revoked_at_ms INTEGER;
+CREATE UNIQUE INDEX api_keys_live_name ON api_keys(tenant_id, name)
+    WHERE revoked_at_ms IS NULL;
+";
+
 /// The DDL that takes version `v` to `v + 1`.
 fn upgrade_from(v: u32) -> Option<&'static str> {
     match v {
         1 => Some(DDL_V2),
         2 => Some(DDL_V3),
+        3 => Some(DDL_V4),
         _ => None,
     }
 }
@@ -104,6 +118,7 @@ pub(crate) fn init(conn: &mut Connection) -> Result<(), RegistryError> {
         tx.execute_batch(DDL)?;
         tx.execute_batch(DDL_V2)?;
         tx.execute_batch(DDL_V3)?;
+        tx.execute_batch(DDL_V4)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('format', ?1), ('schema_version', ?2)",
             (FORMAT, SCHEMA_VERSION.to_string()),

@@ -8,7 +8,7 @@
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::error::RegistryError;
-use super::model::{Principal, Role, Sandbox, Tenant};
+use super::model::{Sandbox, Tenant};
 use super::state::SandboxState;
 
 /// `u64` → stored `i64` (bit-for-bit).
@@ -99,67 +99,6 @@ pub(crate) fn insert_tenant(conn: &Connection, t: &Tenant) -> Result<(), Registr
         (&t.id, &t.name, to_db(t.created_at_ms)),
     )?;
     Ok(())
-}
-
-/// Whether an API key with this id or this hash exists.
-pub(crate) fn api_key_exists(
-    conn: &Connection,
-    key_id: &str,
-    key_hash: &str,
-) -> Result<bool, RegistryError> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = ?1 OR key_hash = ?2)",
-        [key_id, key_hash],
-        |r| r.get(0),
-    )?)
-}
-
-/// Inserts an API key (callers check the tenant and uniqueness first).
-pub(crate) fn insert_api_key(
-    conn: &Connection,
-    key_id: &str,
-    tenant_id: &str,
-    key_hash: &str,
-    role: Role,
-    at_ms: u64,
-) -> Result<(), RegistryError> {
-    conn.execute(
-        "INSERT INTO api_keys (id, tenant_id, key_hash, role, created_at_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        (key_id, tenant_id, key_hash, role.as_str(), to_db(at_ms)),
-    )?;
-    Ok(())
-}
-
-/// The principal an API key hash authenticates as.
-pub(crate) fn principal_for_key_hash(
-    conn: &Connection,
-    key_hash: &str,
-) -> Result<Option<Principal>, RegistryError> {
-    let row = conn
-        .query_row(
-            "SELECT id, tenant_id, role FROM api_keys WHERE key_hash = ?1",
-            [key_hash],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            },
-        )
-        .optional()?;
-    row.map(|(key_id, tenant_id, role)| {
-        let role = role
-            .parse()
-            .map_err(|e| RegistryError::Codec(format!("api key {key_id}: stored role: {e}")))?;
-        Ok(Principal {
-            key_id,
-            tenant_id,
-            role,
-        })
-    })
-    .transpose()
 }
 
 /// One sandbox by id, regardless of tenant (for uniqueness checks only).
@@ -270,4 +209,19 @@ pub(crate) fn delete_sandbox(
         [sandbox_id, tenant_id],
     )?;
     Ok(n > 0)
+}
+
+/// Deletes a tenant row (callers delete its keys and sandboxes first).
+pub(crate) fn delete_tenant(conn: &Connection, tenant_id: &str) -> Result<(), RegistryError> {
+    conn.execute("DELETE FROM tenants WHERE id = ?1", [tenant_id])?;
+    Ok(())
+}
+
+/// Deletes every sandbox of a tenant.
+pub(crate) fn delete_tenant_sandboxes(
+    conn: &Connection,
+    tenant_id: &str,
+) -> Result<(), RegistryError> {
+    conn.execute("DELETE FROM sandboxes WHERE tenant_id = ?1", [tenant_id])?;
+    Ok(())
 }

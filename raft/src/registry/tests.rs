@@ -54,6 +54,7 @@ fn commands() -> Vec<Command> {
             key_hash: hash_api_key("secret"),
             role: Role::Admin,
             at_ms: 11,
+            name: None,
         },
         Command::CreateApiKey {
             key_id: "k2".into(),
@@ -61,6 +62,7 @@ fn commands() -> Vec<Command> {
             key_hash: hash_api_key("other"),
             role: Role::Tenant,
             at_ms: 12,
+            name: None,
         },
         Command::DockSandbox {
             sandbox_id: "s1".into(),

@@ -57,6 +57,21 @@ pub enum Refusal {
     /// See [`RegistryError::ApiKeyHashInvalid`].
     #[error("api key {key_id}: key_hash must be a sha256 digest")]
     ApiKeyHashInvalid { key_id: String },
+    /// See [`RegistryError::ApiKeyNameInvalid`].
+    #[error("invalid key name {name:?}: {reason}")]
+    ApiKeyNameInvalid { name: String, reason: String },
+    /// See [`RegistryError::ApiKeyNameTaken`].
+    #[error("tenant {tenant_id} already has a key named {name}")]
+    ApiKeyNameTaken { tenant_id: String, name: String },
+    /// See [`RegistryError::ApiKeyNotFound`].
+    #[error("api key {key_id} not found (or already revoked)")]
+    ApiKeyNotFound { key_id: String },
+    /// See [`RegistryError::ApiKeyLastAdmin`].
+    #[error("api key {key_id} is the last live admin key")]
+    ApiKeyLastAdmin { key_id: String },
+    /// See [`RegistryError::TenantHasSandboxes`].
+    #[error("tenant {tenant_id} owns {count} sandbox(es)")]
+    TenantHasSandboxes { tenant_id: String, count: u64 },
     /// See [`RegistryError::JoinToken`].
     #[error(transparent)]
     JoinToken(TokenRefusal),
@@ -100,6 +115,17 @@ impl From<Refusal> for RegistryError {
             },
             R::ApiKeyExists { key_id } => RegistryError::ApiKeyExists { key_id },
             R::ApiKeyHashInvalid { key_id } => RegistryError::ApiKeyHashInvalid { key_id },
+            R::ApiKeyNameInvalid { name, reason } => {
+                RegistryError::ApiKeyNameInvalid { name, reason }
+            }
+            R::ApiKeyNameTaken { tenant_id, name } => {
+                RegistryError::ApiKeyNameTaken { tenant_id, name }
+            }
+            R::ApiKeyNotFound { key_id } => RegistryError::ApiKeyNotFound { key_id },
+            R::ApiKeyLastAdmin { key_id } => RegistryError::ApiKeyLastAdmin { key_id },
+            R::TenantHasSandboxes { tenant_id, count } => {
+                RegistryError::TenantHasSandboxes { tenant_id, count }
+            }
             R::JoinToken(refusal) => RegistryError::JoinToken(refusal),
         }
     }
@@ -142,6 +168,13 @@ impl TryFrom<RegistryError> for Refusal {
             },
             E::ApiKeyExists { key_id } => Refusal::ApiKeyExists { key_id },
             E::ApiKeyHashInvalid { key_id } => Refusal::ApiKeyHashInvalid { key_id },
+            E::ApiKeyNameInvalid { name, reason } => Refusal::ApiKeyNameInvalid { name, reason },
+            E::ApiKeyNameTaken { tenant_id, name } => Refusal::ApiKeyNameTaken { tenant_id, name },
+            E::ApiKeyNotFound { key_id } => Refusal::ApiKeyNotFound { key_id },
+            E::ApiKeyLastAdmin { key_id } => Refusal::ApiKeyLastAdmin { key_id },
+            E::TenantHasSandboxes { tenant_id, count } => {
+                Refusal::TenantHasSandboxes { tenant_id, count }
+            }
             E::JoinToken(refusal) => Refusal::JoinToken(refusal),
             local @ (E::Storage(_) | E::Codec(_) | E::Schema(_)) => return Err(local),
         })

@@ -140,6 +140,7 @@ fn api_key_refusals() {
         key_hash: "nxk_plaintext".into(),
         role: Role::Tenant,
         at_ms: 1,
+        name: None,
     };
     let err = reg.apply(&plaintext).unwrap_err();
     assert!(matches!(err, RegistryError::ApiKeyHashInvalid { ref key_id } if key_id == "k3"));

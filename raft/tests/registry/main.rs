@@ -6,6 +6,7 @@
 mod commands;
 mod determinism;
 mod isolation;
+mod keys;
 mod persistence;
 mod properties;
 mod tenant_with_key;
@@ -15,6 +16,13 @@ mod transitions;
 use nexus_raft::{
     hash_api_key, Command, Principal, Registry, Response, Role, Sandbox, SandboxState, Tenant,
 };
+
+/// Turns the `api_keys` table back into its version-3 shape (no name,
+/// last use or revocation), to test upgrades from earlier versions.
+pub const API_KEYS_V3: &str = "DROP INDEX api_keys_live_name; \
+    ALTER TABLE api_keys DROP COLUMN name; \
+    ALTER TABLE api_keys DROP COLUMN last_used_at_ms; \
+    ALTER TABLE api_keys DROP COLUMN revoked_at_ms;";
 
 /// A fresh in-memory registry.
 pub fn fresh() -> Registry {
@@ -45,6 +53,7 @@ pub fn create_tenant_with_key(
         key_hash: hash_api_key(key),
         role,
         at_ms: 9,
+        key_name: None,
     }
 }
 
@@ -56,6 +65,7 @@ pub fn create_key(key_id: &str, tenant_id: &str, key: &str, role: Role) -> Comma
         key_hash: hash_api_key(key),
         role,
         at_ms: 5,
+        name: None,
     }
 }
 

@@ -1,7 +1,8 @@
 //! Property tests of the deterministic apply: random sequences of registry
 //! commands (tenants with and without a first key, keys, docks, removals,
 //! lifecycle hops with current and stale generations, join tokens, node
-//! removals) applied to two fresh registries give identical results and
+//! removals, key revocations, last-use reports, tenant removals) applied
+//! to two fresh registries give identical results and
 //! identical databases; a refused command leaves the database as it was;
 //! and the same log applied through the Raft state machine, with a snapshot
 //! built part-way and installed on a fresh state machine, ends the same.
@@ -9,7 +10,9 @@
 use std::path::{Path, PathBuf};
 
 use nexus_raft::replication::{Outcome, Refusal, Request, StateMachine, TypeConfig};
-use nexus_raft::{hash_api_key, Command, NodeRole, Registry, Role, SandboxState, TokenCommand};
+use nexus_raft::{
+    hash_api_key, Command, KeyUse, NodeRole, Registry, Role, SandboxState, TokenCommand,
+};
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
 use openraft::testing::log_id;
 use openraft::{Entry, EntryPayload};
@@ -23,6 +26,8 @@ use tempfile::TempDir;
 const NAMES: &[&str] = &["n0", "n1", "n2", "Bad"];
 /// Sandbox names: three valid, one refused.
 const SB_NAMES: &[&str] = &["a", "b", "c", ".."];
+/// Key names: none (named after the id), two valid, one refused.
+const KEY_NAMES: &[Option<&str>] = &[None, Some("ci"), Some("ops"), Some("Bad")];
 /// Join-token secret hashes.
 const SECRETS: &[&str] = &[
     "1111111111111111111111111111111111111111111111111111111111111111",
@@ -89,6 +94,16 @@ enum Op {
     RemoveNode {
         node: u64,
     },
+    RevokeKey {
+        key: usize,
+    },
+    Touch {
+        keys: Vec<(usize, u64)>,
+    },
+    RemoveTenant {
+        tenant: usize,
+        force: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -115,6 +130,11 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..TOKENS, 0..SECRETS.len(), 0..8u64)
             .prop_map(|(token, secret, min_node_id)| Op::TokenRedeem { token, secret, min_node_id }),
         1 => (0..6u64).prop_map(|node| Op::RemoveNode { node }),
+        2 => (0..KEYS).prop_map(|key| Op::RevokeKey { key }),
+        1 => prop::collection::vec((0..KEYS + 1, 0..500u64), 0..4)
+            .prop_map(|keys| Op::Touch { keys }),
+        1 => (0..TENANTS, any::<bool>())
+            .prop_map(|(tenant, force)| Op::RemoveTenant { tenant, force }),
     ]
 }
 
@@ -153,6 +173,7 @@ fn resolve(op: &Op, reg: &Registry, i: u64) -> Command {
                 key_hash: hash_api_key(&format!("secret-{secret}")),
                 role: if admin { Role::Admin } else { Role::Tenant },
                 at_ms,
+                key_name: None,
             },
         },
         Op::Key {
@@ -166,6 +187,9 @@ fn resolve(op: &Op, reg: &Registry, i: u64) -> Command {
             key_hash: hash_api_key(&format!("secret-{secret}")),
             role: if admin { Role::Admin } else { Role::Tenant },
             at_ms,
+            // Some nameless (an earlier version's entry: named after the id),
+            // some sharing a name, one breaking the naming rule.
+            name: KEY_NAMES[(key + secret) % KEY_NAMES.len()].map(str::to_owned),
         },
         Op::Dock {
             sandbox,
@@ -253,6 +277,23 @@ fn resolve(op: &Op, reg: &Registry, i: u64) -> Command {
         Op::RemoveNode { node } => Command::RemoveNode {
             node_id: node,
             at_ms,
+        },
+        Op::RevokeKey { key } => Command::RevokeApiKey {
+            key_id: format!("k{key}"),
+            at_ms,
+        },
+        Op::Touch { ref keys } => Command::TouchApiKeys {
+            uses: keys
+                .iter()
+                .map(|&(key, at)| KeyUse {
+                    key_id: format!("k{key}"),
+                    at_ms: at,
+                })
+                .collect(),
+        },
+        Op::RemoveTenant { tenant, force } => Command::RemoveTenant {
+            tenant_id: format!("t{tenant}"),
+            force,
         },
     }
 }

@@ -90,6 +90,7 @@ fn a_refused_key_leaves_no_tenant() {
         key_hash: "nxk_plaintext".into(),
         role: Role::Tenant,
         at_ms: 1,
+        key_name: None,
     };
     let err = refused_leaves_nothing(&mut reg, &cmd, "s2");
     assert!(matches!(err, RegistryError::ApiKeyHashInvalid { ref key_id } if key_id == "k2"));

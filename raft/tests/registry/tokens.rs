@@ -7,7 +7,7 @@ use nexus_raft::{
 };
 use tempfile::TempDir;
 
-use super::fresh;
+use super::{fresh, API_KEYS_V3};
 
 const HASH: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 const OTHER_HASH: &str = "2222222222222222222222222222222222222222222222222222222222222222";
@@ -156,6 +156,7 @@ fn a_version_1_registry_gains_the_token_table_on_open() {
              UPDATE meta SET value = '1' WHERE key = 'schema_version';",
         )
         .unwrap();
+        conn.execute_batch(API_KEYS_V3).unwrap();
     }
     let mut reg = Registry::open(&path).unwrap();
     assert_eq!(
@@ -182,9 +183,13 @@ fn a_version_2_registry_gains_the_node_tables_and_keeps_its_tokens() {
              UPDATE meta SET value = '2' WHERE key = 'schema_version';",
         )
         .unwrap();
+        conn.execute_batch(API_KEYS_V3).unwrap();
     }
     let mut reg = Registry::open(&path).unwrap();
-    assert_eq!(reg.schema_version().unwrap(), 3);
+    assert_eq!(
+        reg.schema_version().unwrap(),
+        nexus_raft::registry::SCHEMA_VERSION
+    );
     assert_eq!(uses_left(&reg, "tok"), 1);
     redeem(&mut reg, "tok", HASH, 2, 2_000).unwrap();
     assert_eq!(reg.joined_nodes().unwrap()[0].id, 2);
