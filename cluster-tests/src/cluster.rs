@@ -84,12 +84,22 @@ fn proxy_ip(id: u64) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, 0, 2, id as u8))
 }
 
-/// A port free on `ip` right now.
+/// A port free on `ip` right now and never handed out before by this
+/// process: the kernel may give a just-released port to the next
+/// `bind(0)`, and fifty joiners planned at once would then collide.
 pub(crate) fn free_port(ip: IpAddr) -> u16 {
-    std::net::TcpListener::bind((ip, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<(IpAddr, u16)>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind((ip, 0))
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        if !given.contains(&(ip, port)) {
+            given.push((ip, port));
+            return port;
+        }
+    }
 }
 
 impl Cluster {
