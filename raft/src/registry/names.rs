@@ -6,14 +6,14 @@ use super::error::RegistryError;
 /// Longest tenant or sandbox name, in characters.
 pub const MAX_NAME_LEN: usize = 63;
 
+/// Whether `b` may appear in a tenant or key name: `[a-z0-9_-]`.
+fn lower_name_byte(b: u8) -> bool {
+    matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-')
+}
+
 /// Checks a tenant name: 1–63 chars of `[a-z0-9_-]`.
 pub fn validate_tenant_name(name: &str) -> Result<(), RegistryError> {
-    check(
-        name,
-        "[a-z0-9_-]",
-        |b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'),
-    )
-    .map_err(|reason| RegistryError::TenantNameInvalid {
+    check(name, "[a-z0-9_-]", lower_name_byte).map_err(|reason| RegistryError::TenantNameInvalid {
         name: name.to_owned(),
         reason,
     })
@@ -22,12 +22,7 @@ pub fn validate_tenant_name(name: &str) -> Result<(), RegistryError> {
 /// Checks an API key name: 1–63 chars of `[a-z0-9_-]` (unique among a
 /// tenant's live keys).
 pub fn validate_key_name(name: &str) -> Result<(), RegistryError> {
-    check(
-        name,
-        "[a-z0-9_-]",
-        |b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-'),
-    )
-    .map_err(|reason| RegistryError::ApiKeyNameInvalid {
+    check(name, "[a-z0-9_-]", lower_name_byte).map_err(|reason| RegistryError::ApiKeyNameInvalid {
         name: name.to_owned(),
         reason,
     })
