@@ -32,7 +32,9 @@ fn main() {
     let peer = Service::builder()
         .name("PeerService")
         .package("nexus.peer")
-        .comment("Registry writes and read barriers forwarded to the leader.")
+        .comment(
+            "Registry writes and read barriers forwarded to the leader, and joins forwarded to a CA holder.",
+        )
         .method(method("write", "Write", "WriteMsg", "WriteReply"))
         .method(method(
             "read_index",
@@ -40,6 +42,7 @@ fn main() {
             "ReadIndexMsg",
             "ReadIndexReply",
         ))
+        .method(method("admit_join", "AdmitJoin", "JoinMsg", "JoinReply"))
         .build();
     let join = Service::builder()
         .name("JoinService")

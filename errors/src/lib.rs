@@ -200,8 +200,8 @@ catalog! {
     JoinPeerUnreachable = ("JOIN_PEER_UNREACHABLE", 503, "--peer must be a running node's Raft address ([cluster] raft_listen, HOST:PORT)"),
     /// The node at --peer answered, but not as a join endpoint.
     JoinPeerRefused = ("JOIN_PEER_REFUSED", 502, "--peer must be the Raft address of a Nexus node of this cluster; the message says what it answered"),
-    /// The node that got the join does not hold the cluster CA, so it cannot sign.
-    JoinNotCa = ("JOIN_NOT_CA", 409, "send the join (--peer) to the node that ran `nexus init`: only it holds the cluster CA key"),
+    /// The node that got the join holds no CA key and could reach no node that does; the message names the holders it tried.
+    JoinCaUnavailable = ("JOIN_CA_UNAVAILABLE", 503, "start a node that holds the CA key (the CA column of `nexus node ls`), or make a running node one: `nexus ca export` from a holder's data dir, `nexus ca import` on the stopped node, then start it (docs/operations.md: CA backup and a second CA holder)"),
     /// The joiner's certificate request is not a valid signed CSR.
     JoinCsrInvalid = ("JOIN_CSR_INVALID", 400, "run `nexus join` from this build; it makes the key and CSR itself"),
     /// The joiner named no address the cluster could reach it at.
@@ -222,6 +222,14 @@ catalog! {
     ClusterAlreadyInitialized = ("CLUSTER_ALREADY_INITIALIZED", 409, "start the node with `nexus serve`; to found another cluster, use an empty data dir"),
     /// The data dir holds a node certificate but neither the CA nor a join record: a join did not finish.
     ClusterJoinIncomplete = ("CLUSTER_JOIN_INCOMPLETE", 500, "the node refuses to run alone on it: move the data dir away and join again with a new token"),
+    /// `nexus ca export` on a data dir without the cluster CA key.
+    CaNotHeld = ("CA_NOT_HELD", 404, "run it with the --config of a node that holds the CA key: the CA column of `nexus node ls` names them"),
+    /// `nexus ca export --out` names a file that exists.
+    CaExportExists = ("CA_EXPORT_EXISTS", 409, "choose another --out path; an export is never overwritten"),
+    /// The file given to `nexus ca import` is not a CA export, or its key does not belong to its certificate.
+    CaImportInvalid = ("CA_IMPORT_INVALID", 400, "pass the file `nexus ca export` wrote, unchanged"),
+    /// The CA in the file is not this node's cluster CA.
+    CaImportForeign = ("CA_IMPORT_FOREIGN", 409, "export the CA from a node of this node's own cluster; the message names both fingerprints"),
     /// No node with this id in the membership or the registry.
     NodeNotFound = ("NODE_NOT_FOUND", 404, "list the nodes with `nexus node ls`"),
     /// A node was asked to remove itself.

@@ -171,6 +171,13 @@ impl Node {
         Ok((token, fingerprint))
     }
 
+    /// Records in the registry whether this node holds the cluster CA key
+    /// (`nexus init` waits for it, so the first joins can be forwarded to
+    /// the founder from any node).
+    pub async fn record_ca_holding(&self) -> Result<bool, UserError> {
+        self.replica.record_ca_holding().await
+    }
+
     /// Prints where the node listens, its data dir and admin key, and what
     /// to try first.
     pub fn announce(&self) {

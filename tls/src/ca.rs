@@ -14,6 +14,7 @@ use rcgen::{
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateSigningRequestDer};
 use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::identity::{NodeIdentity, NodeKey};
 use nexus_durable::{read_to_string, write_file, FileError, PRIVATE_FILE, PUBLIC_FILE};
@@ -69,6 +70,9 @@ pub enum CaError {
     /// Reading or writing the CA files failed.
     #[error("cluster CA: {0}")]
     File(#[from] FileError),
+    /// An export ([`ClusterCa::export_pem`]) could not be read back.
+    #[error("cluster CA export: {0}")]
+    BadExport(String),
 }
 
 fn rc(what: &'static str) -> impl FnOnce(rcgen::Error) -> CaError {
@@ -146,6 +150,48 @@ impl ClusterCa {
             })?;
         let key = KeyPair::from_pem(&key_pem).map_err(rc("parse ca.key"))?;
         let issuer = Issuer::from_ca_cert_der(&ca_der, key).map_err(rc("parse ca.pem"))?;
+        Ok(ClusterCa { issuer, ca_der })
+    }
+
+    /// The CA certificate and its private key as one PEM text (certificate
+    /// first): what `nexus ca export` writes. It holds the CA key: whoever
+    /// reads it can sign node certificates for the cluster.
+    pub fn export_pem(&self) -> String {
+        format!("{}{}", self.ca_pem(), self.issuer.key().serialize_pem())
+    }
+
+    /// Reads an [`ClusterCa::export_pem`] text back: exactly one certificate
+    /// that is a CA and exactly one private key, which must be the
+    /// certificate's.
+    pub fn from_export_pem(text: &str) -> Result<ClusterCa, CaError> {
+        let bad = |what: String| CaError::BadExport(what);
+        let blocks = pem::parse_many(text).map_err(|e| bad(format!("not PEM: {e}")))?;
+        let of_tag = |tag: &str| -> Vec<&pem::Pem> {
+            blocks.iter().filter(|b| b.tag() == tag).collect()
+        };
+        let (certs, keys) = (of_tag("CERTIFICATE"), of_tag("PRIVATE KEY"));
+        let ([cert], [key]) = (certs.as_slice(), keys.as_slice()) else {
+            return Err(bad(format!(
+                "expected one CERTIFICATE and one PRIVATE KEY block, found {} and {} (of {} blocks)",
+                certs.len(),
+                keys.len(),
+                blocks.len()
+            )));
+        };
+        let ca_der = CertificateDer::from(cert.contents().to_vec());
+        let (_, parsed) = X509Certificate::from_der(&ca_der)
+            .map_err(|e| bad(format!("the certificate cannot be parsed: {e}")))?;
+        if !parsed.is_ca() {
+            return Err(bad("the certificate is not a CA certificate".to_owned()));
+        }
+        let key = KeyPair::from_pem(&pem::encode(key))
+            .map_err(|e| bad(format!("the private key cannot be read: {e}")))?;
+        if parsed.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+            return Err(bad(
+                "the private key does not belong to the certificate".to_owned()
+            ));
+        }
+        let issuer = Issuer::from_ca_cert_der(&ca_der, key).map_err(rc("parse the CA"))?;
         Ok(ClusterCa { issuer, ca_der })
     }
 

@@ -175,3 +175,48 @@ fn identity_refuses_a_certificate_for_another_key() {
     assert_eq!(node_id_from_cert(&id.ca_der), None);
     assert_eq!(node_id_from_cert(b"not a cert"), None);
 }
+
+#[test]
+fn a_ca_export_reads_back_as_the_same_ca_and_signs_like_it() {
+    let ca = ClusterCa::create("test").unwrap();
+    let text = ca.export_pem();
+    assert!(text.starts_with("-----BEGIN CERTIFICATE-----"), "{text}");
+    let back = ClusterCa::from_export_pem(&text).unwrap();
+    assert_eq!(back.fingerprint(), ca.fingerprint());
+    assert_eq!(back.ca_der(), ca.ca_der());
+
+    // A certificate it signs is one the original CA's clients accept.
+    let node = back
+        .issue_local_identity(7, &[IpAddr::from([10, 0, 0, 7])], NODE_CERT_VALIDITY)
+        .unwrap();
+    assert_eq!(node.node_id, 7);
+    assert_eq!(node.ca_fingerprint(), ca.fingerprint());
+}
+
+#[test]
+fn an_export_with_a_foreign_key_a_leaf_or_garbage_is_refused() {
+    let ca = ClusterCa::create("test").unwrap();
+    let other = ClusterCa::create("other").unwrap();
+    let other_key = other
+        .export_pem()
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let swapped = format!("{}{other_key}", ca.ca_pem());
+    let leaf = ca.issue_local_identity(2, &[], NODE_CERT_VALIDITY).unwrap();
+    let leaf = pem::encode(&pem::Pem::new("CERTIFICATE", leaf.cert_der));
+    let cases = [
+        ("swapped key", swapped),
+        ("no key", ca.ca_pem()),
+        ("two certificates", format!("{}{}", ca.ca_pem(), ca.export_pem())),
+        ("a node certificate", format!("{leaf}{other_key}")),
+        ("garbage", "not a pem file".to_owned()),
+    ];
+    for (name, text) in cases {
+        match ClusterCa::from_export_pem(&text) {
+            Err(CaError::BadExport(_)) => {}
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}

@@ -9,6 +9,8 @@
 //!   join service, the only one served to a client without a certificate.
 //! - [`join::request_join`] is the joiner's side: it pins the cluster CA
 //!   before anything is sent.
+//! - [`JoinForwarder`] hands a join that reached a member without the CA
+//!   key to a member that holds it (`PeerService.AdmitJoin`).
 //! - [`Network`] is openraft's network: one reused channel per peer
 //!   ([`Channels`]), unreachable peers backed off, failures logged at a
 //!   bounded rate and refusals of this node's certificate noticed
@@ -27,6 +29,7 @@
 mod channels;
 pub mod codec;
 pub mod contact;
+mod forward;
 mod gateway;
 pub mod join;
 pub mod messages;
@@ -45,6 +48,7 @@ pub mod proto {
 
 pub use channels::Channels;
 pub use contact::{Health, PeerContact};
+pub use forward::{ForwardError, JoinForwarder};
 pub use gateway::{Gateway, GatewayError};
 pub use network::{Network, PeerLink};
 pub use peer_health::PeerHealth;

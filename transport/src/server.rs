@@ -1,11 +1,13 @@
 //! The transport's gRPC server: openraft's RPCs and the peer service over
-//! mTLS, and the join service on the same port for joiners.
+//! mTLS, and the join service on the same port for joiners. A member
+//! without the CA key forwards a join over the peer service
+//! (`PeerService.AdmitJoin`) to one that holds it.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use nexus_raft::replication::Raft;
+use nexus_raft::replication::{NodeId, Raft};
 use nexus_tls::PeerPolicy;
 use tokio::net::TcpListener;
 use tokio_rustls::rustls::ServerConfig;
@@ -53,8 +55,15 @@ pub use tonic::async_trait;
 /// signing.
 #[tonic::async_trait]
 pub trait Admission: Send + Sync + 'static {
-    /// Admits the joiner, or says why not.
+    /// Admits a joiner that dialed this node, or says why not (a node
+    /// without the CA key forwards it to one that holds it).
     async fn admit(&self, request: JoinMsg) -> JoinReply;
+
+    /// Admits a joiner on behalf of member `via`, which forwarded it here:
+    /// the same checks as [`Admission::admit`], never forwarded again.
+    /// `None` when this node holds no CA key (the forwarder then tries
+    /// another holder).
+    async fn admit_forwarded(&self, request: JoinMsg, via: NodeId) -> Option<JoinReply>;
 }
 
 /// Serves `endpoint` on `listener` until `shutdown` resolves.
@@ -73,13 +82,16 @@ pub async fn serve(
     let raft_service = RaftServiceServer::new(RaftRpc { raft: raft.clone() })
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let peer_service = PeerServiceServer::new(PeerRpc { raft })
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let (join_tls, admission) = match join {
         Some(JoinEndpoint { tls, admission }) => (Some(tls), Some(admission)),
         None => (None, None),
     };
+    let peer_service = PeerServiceServer::new(PeerRpc {
+        raft,
+        admission: admission.clone(),
+    })
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let (members, joiners) = crate::tls::incoming(listener, tls, join_tls);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
@@ -112,12 +124,7 @@ pub async fn serve(
 /// Lets a request through only if the certificate of its connection names
 /// a node the policy allows right now.
 fn authorize(policy: &dyn PeerPolicy, request: Request<()>) -> Result<Request<()>, Status> {
-    let node = request
-        .extensions()
-        .get::<TlsConnectInfo<TcpConnectInfo>>()
-        .and_then(|info| info.peer_certs())
-        .and_then(|certs| nexus_tls::peer_node_id(Some(certs.as_slice())));
-    match node {
+    match caller(&request) {
         Some(id) if policy.is_allowed(id) => Ok(request),
         Some(id) => Err(Status::permission_denied(format!(
             "node {id} is not a member of this cluster or was removed"
@@ -126,6 +133,15 @@ fn authorize(policy: &dyn PeerPolicy, request: Request<()>) -> Result<Request<()
             "the connection carries no node certificate",
         )),
     }
+}
+
+/// The node id in the certificate of the connection `request` came on.
+fn caller<T>(request: &Request<T>) -> Option<NodeId> {
+    request
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()
+        .and_then(|info| info.peer_certs())
+        .and_then(|certs| nexus_tls::peer_node_id(Some(certs.as_slice())))
 }
 
 /// Binds the Raft listener, naming the address in the error.
@@ -163,10 +179,12 @@ impl RaftService for RaftRpc {
     }
 }
 
-/// Writes and read barriers forwarded by peers; answered by this node only
-/// if it leads (otherwise its reply names the leader and the caller retries).
+/// Writes and read barriers forwarded by peers, answered by this node only
+/// if it leads (otherwise its reply names the leader and the caller
+/// retries); joins forwarded by peers, answered only if it holds the CA key.
 struct PeerRpc {
     raft: Raft,
+    admission: Option<Arc<dyn Admission>>,
 }
 
 #[tonic::async_trait]
@@ -181,6 +199,24 @@ impl PeerService for PeerRpc {
         _request: Request<ReadIndexMsg>,
     ) -> Result<Response<ReadIndexReply>, Status> {
         Ok(Response::new(self.raft.ensure_linearizable().await))
+    }
+
+    async fn admit_join(&self, request: Request<JoinMsg>) -> Result<Response<JoinReply>, Status> {
+        // The interceptor let the call in, so its certificate names a member.
+        let via = caller(&request)
+            .ok_or_else(|| Status::permission_denied("the connection carries no node certificate"))?;
+        let admission = self
+            .admission
+            .as_ref()
+            .ok_or_else(|| Status::unimplemented("this node admits no joins"))?;
+        let msg = request.into_inner();
+        tracing::info!(via, token_id = %msg.token_id, "join request forwarded by a peer");
+        match admission.admit_forwarded(msg, via).await {
+            Some(reply) => Ok(Response::new(reply)),
+            None => Err(Status::failed_precondition(
+                "this node does not hold the cluster CA key",
+            )),
+        }
     }
 }
 

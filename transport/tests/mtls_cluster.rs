@@ -1,14 +1,15 @@
 //! Three Raft nodes in one process, talking over real tonic + mTLS on
 //! loopback: writes through any node, idempotent retries, linearizable
-//! reads, and a peer from another CA refused.
+//! reads, a peer from another CA refused, and joins forwarded by members
+//! only.
 
 // Tests: a failed unwrap or panic is a loud test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nexus_raft::replication::{
@@ -23,7 +24,7 @@ use nexus_transport::join::{request_join, JoinDialError};
 use nexus_transport::messages::{JoinMsg, JoinRefusal, JoinReply};
 use nexus_transport::proto::raft_service_client::RaftServiceClient;
 use nexus_transport::server::{Admission, JoinEndpoint, PeerEndpoint};
-use nexus_transport::{Channels, Gateway, Network, PeerContact};
+use nexus_transport::{Channels, ForwardError, Gateway, JoinForwarder, Network, PeerContact};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -41,10 +42,13 @@ struct TestNode {
     _dir: TempDir,
 }
 
-/// Counts join requests and refuses each with a test code.
+/// Counts join requests and refuses each with a test code; forwarded ones
+/// are answered (naming the forwarder) unless `no_ca` is set.
 #[derive(Default)]
 struct CountingAdmission {
     seen: AtomicUsize,
+    forwarded_by: Mutex<Vec<NodeId>>,
+    no_ca: AtomicBool,
 }
 
 #[tonic::async_trait]
@@ -56,6 +60,18 @@ impl Admission for CountingAdmission {
             message: format!("token {} seen", request.token_id),
             hint: String::new(),
         })
+    }
+
+    async fn admit_forwarded(&self, request: JoinMsg, via: NodeId) -> Option<JoinReply> {
+        if self.no_ca.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.forwarded_by.lock().unwrap().push(via);
+        Some(Err(JoinRefusal {
+            code: "TEST_REFUSED".into(),
+            message: format!("token {} forwarded by node {via}", request.token_id),
+            hint: String::new(),
+        }))
     }
 }
 
@@ -307,4 +323,61 @@ async fn a_joiner_pinned_to_another_ca_sends_nothing_and_a_pinned_one_is_heard()
     assert_eq!(refusal.code, "TEST_REFUSED");
     assert_eq!(refusal.message, "token 00112233aabbccdd seen");
     assert_eq!(node.joins.seen.load(Ordering::SeqCst), 1);
+}
+
+/// A forwarder holding node `id`'s certificate of `ca`.
+fn forwarder(ca: &ClusterCa, id: NodeId) -> JoinForwarder {
+    let (tls, _) = material(ca, id, &[1, 2, 3]);
+    let client = Arc::new(tls.client_config(ALPN_GRPC).unwrap());
+    JoinForwarder::new(Channels::new(id, None, client))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_forwarded_by_a_member_reaches_the_holder_and_nothing_else_does() {
+    let ca = ClusterCa::create("test").unwrap();
+    let (nodes, _) = cluster(&ca).await;
+    let holder = &nodes[&1];
+    let wait = Duration::from_secs(5);
+    let msg = || join_msg(&ca.fingerprint());
+
+    // A member's forward is answered by the holder's admission, which
+    // knows who forwarded it; the answer comes back unchanged.
+    let reply = forwarder(&ca, 2)
+        .forward(1, &holder.addr, msg(), wait)
+        .await
+        .expect("the holder answers a member");
+    let refusal = reply.expect_err("the test admission refuses");
+    assert_eq!(
+        refusal.message,
+        "token 00112233aabbccdd forwarded by node 2"
+    );
+    assert_eq!(*holder.joins.forwarded_by.lock().unwrap(), [2]);
+
+    // A certificate of the cluster's CA for a node that is not a member is
+    // refused (in the handshake) before the admission hears anything.
+    let outsider = forwarder(&ca, 9).forward(1, &holder.addr, msg(), wait).await;
+    assert!(
+        matches!(&outsider, Err(ForwardError::NotDelivered(_))),
+        "{outsider:?}"
+    );
+
+    // A node without the CA key says so; nothing was admitted there.
+    holder.joins.no_ca.store(true, Ordering::SeqCst);
+    let no_key = forwarder(&ca, 2).forward(1, &holder.addr, msg(), wait).await;
+    assert!(
+        matches!(&no_key, Err(ForwardError::NotDelivered(why)) if why.contains("does not hold the cluster CA key")),
+        "{no_key:?}"
+    );
+
+    // A holder that is down is not delivered to, within the wait.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let down = forwarder(&ca, 2).forward(3, &dead, msg(), wait).await;
+    assert!(
+        matches!(&down, Err(ForwardError::NotDelivered(_))),
+        "{down:?}"
+    );
+    assert_eq!(*holder.joins.forwarded_by.lock().unwrap(), [2]);
+    assert_eq!(holder.joins.seen.load(Ordering::SeqCst), 0);
 }

@@ -1,5 +1,6 @@
 //! `/v1/cluster/nodes`: the cluster's nodes (admin only) — members, admitted
-//! joiners and removed nodes — and removing one.
+//! joiners and removed nodes, and which of them hold the CA key — and
+//! removing one.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,9 +38,9 @@ pub async fn list(
 fn nodes(state: &AppState) -> Result<BTreeMap<u64, NodeEntry>, UserError> {
     let metrics = state.raft.metrics().borrow().clone();
     let status = ClusterStatus::from_metrics(&metrics, &state.contact);
-    let (joined, revoked) = state
+    let (joined, revoked, holders) = state
         .registry
-        .read(|r| Ok((r.joined_nodes()?, r.revoked_nodes()?)))?;
+        .read(|r| Ok((r.joined_nodes()?, r.revoked_nodes()?, r.ca_holders()?)))?;
     let mut nodes: BTreeMap<u64, NodeEntry> = status
         .members
         .iter()
@@ -76,6 +77,11 @@ fn nodes(state: &AppState) -> Result<BTreeMap<u64, NodeEntry>, UserError> {
             .or_insert_with(|| NodeEntry::known(node.id, String::new(), "", ""));
         entry.status = "removed".to_owned();
         entry.removed_at_ms = Some(node.revoked_at_ms);
+    }
+    for holder in holders {
+        if let Some(entry) = nodes.get_mut(&holder.id) {
+            entry.holds_ca = true;
+        }
     }
     Ok(nodes)
 }

@@ -281,6 +281,10 @@ pub struct NodeEntry {
     /// Members: milliseconds since it last answered the leader.
     #[serde(default)]
     pub last_heard_ms: Option<u64>,
+    /// Whether it holds the cluster CA key (so it can admit joiners; a
+    /// member without it forwards joins to one that has it).
+    #[serde(default)]
+    pub holds_ca: bool,
 }
 
 impl NodeEntry {
@@ -297,6 +301,7 @@ impl NodeEntry {
             lag: None,
             health: None,
             last_heard_ms: None,
+            holds_ca: false,
         }
     }
 }

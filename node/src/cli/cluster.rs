@@ -44,7 +44,8 @@ pub struct JoinArgs {
     /// node); `-` reads it from stdin. Without it, the token is taken from NEXUS_JOIN_TOKEN.
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
-    /// A cluster node's Raft address (HOST:PORT): the node that ran `nexus init`.
+    /// A cluster node's Raft address (HOST:PORT): any member; one without the
+    /// CA key forwards the join to one that holds it.
     #[arg(long)]
     pub peer: String,
     /// The node's nexus.toml (NEXUS_* variables apply on top).
@@ -72,7 +73,11 @@ pub async fn init(args: InitArgs, json: bool) -> Result<i32, UserError> {
     }
     let data_dir = config.data_dir.clone();
     let node = Node::start(config).await?;
-    let minted = node.mint_join_token(terms).await;
+    let minted = async {
+        node.record_ca_holding().await?;
+        node.mint_join_token(terms).await
+    }
+    .await;
     node.serve(async {}).await?;
     let (token, fingerprint) = minted?;
     let token_file = tls_dir(&data_dir).join(INIT_TOKEN_FILE);

@@ -2,6 +2,7 @@
 //! default, `--json` everywhere.
 
 mod bench;
+mod ca;
 mod cluster;
 mod join_token;
 mod key;
@@ -76,6 +77,9 @@ pub enum Command {
     /// Mint, list and revoke join tokens (admin key needed).
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Export the cluster CA from a node that holds it, or import it into a
+    /// stopped node of the same cluster (docs/operations.md: CA backup).
+    Ca(ca::CaArgs),
     /// Measure this machine against the performance targets.
     Bench(bench::BenchArgs),
 }
@@ -115,6 +119,7 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         Command::Key(cmd) => key::run(&client(&cli.node, cli.key)?, cmd, json).await,
         Command::Status => status::run(&client(&cli.node, cli.key)?, json).await,
         Command::Token(cmd) => token::run(&client(&cli.node, cli.key)?, cmd, json).await,
+        Command::Ca(args) => ca::run(args.command, args.config.as_deref(), json),
         Command::Bench(args) => bench::run(args, json).await.map(|_| 0),
     }
 }

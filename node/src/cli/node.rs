@@ -9,7 +9,8 @@ use nexus_errors::UserError;
 /// Node commands.
 #[derive(Debug, Subcommand)]
 pub enum NodeCommand {
-    /// List members, admitted joiners and removed nodes.
+    /// List members, admitted joiners and removed nodes; CA marks the nodes
+    /// that hold the cluster CA key.
     Ls,
     /// Remove a node: revoke its certificate and take it out of the membership.
     Remove {
@@ -29,18 +30,19 @@ pub async fn run(client: &NodeClient, cmd: NodeCommand, json: bool) -> Result<i3
             }
             let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
             println!(
-                "{:<5} {:<8} {:<8} {:<22} {:<22} {:<8} {:>6}",
-                "ID", "STATUS", "HEALTH", "RAFT", "API", "TOKEN", "LAG"
+                "{:<5} {:<8} {:<8} {:<22} {:<22} {:<8} {:<3} {:>6}",
+                "ID", "STATUS", "HEALTH", "RAFT", "API", "TOKEN", "CA", "LAG"
             );
             for n in list.nodes {
                 println!(
-                    "{:<5} {:<8} {:<8} {:<22} {:<22} {:<8} {:>6}",
+                    "{:<5} {:<8} {:<8} {:<22} {:<22} {:<8} {:<3} {:>6}",
                     n.id,
                     n.status,
                     or_dash(n.health.clone()),
                     n.raft_addr,
                     n.api_addr,
                     or_dash(n.token_role.map(|r| r.as_str().to_owned())),
+                    if n.holds_ca { "yes" } else { "-" },
                     or_dash(n.lag.map(|l| l.to_string())),
                 );
             }

@@ -2,6 +2,11 @@
 //! CSR under the CA's policy with a node id that was never used, and hand
 //! back the certificate and the members.
 //!
+//! Any member takes a join. One that holds the CA key admits it here; one
+//! that does not checks what it can and forwards it to a CA holder
+//! ([`join_forward`](super::join_forward)), which admits it as if the joiner
+//! had dialed it. A forwarded join is never forwarded again.
+//!
 //! Everything that can be checked without the registry's say is checked
 //! first, and the token is checked against a fresh read before its
 //! redemption is proposed: a refused join writes nothing. The check and the
@@ -17,6 +22,7 @@ use nexus_tls::ca::CA_VALIDITY;
 use nexus_tls::{hash_secret, ClusterCa};
 use nexus_transport::messages::{JoinGrant, JoinMsg, JoinRefusal, JoinReply};
 use nexus_transport::server::{async_trait, Admission};
+use nexus_transport::JoinForwarder;
 use tracing::{info, warn};
 
 use super::join_turns::JoinTurns;
@@ -40,25 +46,57 @@ pub struct ClusterAdmission {
     pub raft: Raft,
     /// One join at a time checks and redeems its token on this node.
     pub turns: JoinTurns,
+    /// Hands joins to a CA holder when this node holds no CA key.
+    pub forwarder: JoinForwarder,
 }
 
 #[async_trait]
 impl Admission for ClusterAdmission {
     async fn admit(&self, request: JoinMsg) -> JoinReply {
+        let Some(ca) = &self.ca else {
+            return self.forward(request).await;
+        };
         let token_id = request.token_id.clone();
-        self.try_admit(request).await.map_err(|e| {
-            warn!(token_id, code = %e.code, message = %e.message, "join refused");
-            JoinRefusal {
-                code: e.code.as_str().to_owned(),
-                message: e.message,
-                hint: e.hint,
-            }
-        })
+        self.try_admit(ca, request)
+            .await
+            .map_err(|e| refusal(&token_id, e))
+    }
+
+    async fn admit_forwarded(&self, request: JoinMsg, via: NodeId) -> Option<JoinReply> {
+        let Some(ca) = &self.ca else {
+            warn!(via, "a join was forwarded here, but this node holds no CA key");
+            return None;
+        };
+        let token_id = request.token_id.clone();
+        Some(
+            self.try_admit(ca, request)
+                .await
+                .map_err(|e| refusal(&token_id, e)),
+        )
     }
 }
 
+/// A refusal as the joiner receives it, logged here.
+pub(super) fn refusal(token_id: &str, e: UserError) -> JoinRefusal {
+    warn!(token_id, code = %e.code, message = %e.message, "join refused");
+    JoinRefusal {
+        code: e.code.as_str().to_owned(),
+        message: e.message,
+        hint: e.hint,
+    }
+}
+
+/// What a join's addresses resolve to once checked.
+pub(super) struct CheckedAddresses {
+    raft: Option<SocketAddr>,
+    api: SocketAddr,
+}
+
 impl ClusterAdmission {
-    async fn try_admit(&self, request: JoinMsg) -> Result<JoinGrant, UserError> {
+    /// Everything a join can be refused for without the CA key or the
+    /// registry: the CA pin, the CSR and the addresses. Checked by a
+    /// forwarding node too, so a broken request costs the holder nothing.
+    pub(super) fn precheck(&self, request: &JoinMsg) -> Result<CheckedAddresses, UserError> {
         if request.ca_fingerprint != self.ca_fingerprint {
             return Err(UserError::new(
                 ErrorCode::JoinCaMismatch,
@@ -68,19 +106,20 @@ impl ClusterAdmission {
                 ),
             ));
         }
-        let ca = self.ca.as_ref().ok_or_else(|| {
-            UserError::new(
-                ErrorCode::JoinNotCa,
-                format!(
-                    "node {} does not hold the cluster CA key, so it cannot sign a certificate",
-                    self.node_id
-                ),
-            )
-        })?;
         ClusterCa::verify_csr(&request.csr_der)
             .map_err(|e| UserError::new(ErrorCode::JoinCsrInvalid, e.to_string()))?;
-        let raft_addr = reachable_address(&request.raft_addr)?;
-        let api_addr = api_address(&request.api_addr)?;
+        Ok(CheckedAddresses {
+            raft: reachable_address(&request.raft_addr)?,
+            api: api_address(&request.api_addr)?,
+        })
+    }
+
+    /// Admits the joiner with this node's CA key.
+    async fn try_admit(&self, ca: &ClusterCa, request: JoinMsg) -> Result<JoinGrant, UserError> {
+        let CheckedAddresses {
+            raft: raft_addr,
+            api: api_addr,
+        } = self.precheck(&request)?;
 
         let secret_hash = hash_secret(&request.secret);
         // From the check to the committed redemption, no other join runs
@@ -133,7 +172,7 @@ impl ClusterAdmission {
     }
 
     /// The current members and their addresses.
-    fn members(&self) -> BTreeMap<NodeId, NodeInfo> {
+    pub(super) fn members(&self) -> BTreeMap<NodeId, NodeInfo> {
         self.raft
             .metrics()
             .borrow()

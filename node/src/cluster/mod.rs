@@ -3,8 +3,10 @@
 //! `[cluster]` configuration and the status `nexus status` shows.
 
 mod admission;
+mod ca_holding;
 pub mod identity;
 pub mod join;
+mod join_forward;
 pub mod join_record;
 mod join_turns;
 mod registry;

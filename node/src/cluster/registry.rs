@@ -7,7 +7,7 @@
 //! |---|---|
 //! | [`tenants`] | a tenant with its first API key, further keys, key revocation and last-use reports, tenant removal |
 //! | [`sandboxes`] | dock, lifecycle transition, removal |
-//! | [`membership`] | join tokens (create, revoke, redeem), node removal |
+//! | [`membership`] | join tokens (create, revoke, redeem), node removal, CA holders |
 
 mod membership;
 mod sandboxes;

@@ -12,12 +12,13 @@ use nexus_raft::replication::{raft_config_with, LogStore, NodeInfo, Raft, StateM
 use nexus_tls::ca::CA_KEY_FILE;
 use nexus_tls::{join_server_config, ClusterCa, StaticPolicy, TlsMaterial, ALPN_GRPC, ALPN_JOIN};
 use nexus_transport::server::{JoinEndpoint, PeerEndpoint};
-use nexus_transport::{Channels, Gateway, Network, PeerContact, PeerHealth};
+use nexus_transport::{Channels, Gateway, JoinForwarder, Network, PeerContact, PeerHealth};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::admission::ClusterAdmission;
+use super::ca_holding;
 use super::identity;
 use super::join_record::JoinRecord;
 use super::join_turns::JoinTurns;
@@ -44,6 +45,7 @@ pub struct Replica {
     listener: Option<TcpListener>,
     static_members: BTreeMap<u64, NodeInfo>,
     contact: PeerContact,
+    forwarder: JoinForwarder,
 }
 
 impl Replica {
@@ -149,6 +151,7 @@ impl Replica {
         .await
         .map_err(|e| UserError::new(ErrorCode::Internal, format!("cannot start raft: {e}")))?;
         let deadline = Duration::from_millis(cluster.write_timeout_ms);
+        let forwarder = JoinForwarder::new(channels.clone());
         let gateway = Gateway::new(raft.clone(), channels, deadline);
         let registry = RegistryHandle::new(gateway, sm.registry());
         // What was applied before this start (allow and revoke only grow,
@@ -169,6 +172,7 @@ impl Replica {
             listener,
             static_members,
             contact,
+            forwarder,
         })
     }
 
@@ -199,6 +203,13 @@ impl Replica {
         self.founder
     }
 
+    /// Records in the registry whether this node holds the CA key, when the
+    /// record says otherwise (every start does it in the background; `nexus
+    /// init` waits for it). Returns whether it wrote.
+    pub async fn record_ca_holding(&self) -> Result<bool, UserError> {
+        ca_holding::record(&self.registry, self.node_id, self.ca.is_some()).await
+    }
+
     /// Forms the cluster on the founder's first start (initializing every
     /// static member); on any later start, or on another node, does nothing.
     pub async fn bootstrap(&self) -> Result<(), UserError> {
@@ -225,7 +236,8 @@ impl Replica {
 
     /// Serves the peers and joiners (if this node listens for them) until
     /// `shutdown`, keeps the TLS peer policy in step with the membership and
-    /// the revocation list, and (while leading) steers the membership.
+    /// the revocation list, (while leading) steers the membership, and
+    /// records whether this node holds the CA key.
     pub fn spawn(
         &mut self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -237,6 +249,11 @@ impl Replica {
                 self.trust.clone(),
             )),
             tokio::spawn(steward_membership(self.raft.clone(), self.registry.clone())),
+            tokio::spawn(ca_holding::keep_recorded(
+                self.registry.clone(),
+                self.node_id,
+                self.ca.is_some(),
+            )),
         ];
         if let Some(listener) = self.listener.take() {
             let admission = ClusterAdmission {
@@ -247,6 +264,7 @@ impl Replica {
                 registry: self.registry.clone(),
                 raft: self.raft.clone(),
                 turns: JoinTurns::default(),
+                forwarder: self.forwarder.clone(),
             };
             let endpoint = PeerEndpoint {
                 raft: self.raft.clone(),

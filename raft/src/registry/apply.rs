@@ -143,6 +143,14 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
             nodes::revoke(conn, *node_id, *at_ms)?;
             Ok(Response::NodeRemoved { node_id: *node_id })
         }
+        Command::SetCaHolder {
+            node_id,
+            holds,
+            at_ms,
+        } => Ok(Response::CaHolderSet {
+            node_id: *node_id,
+            holds: nodes::set_ca_holder(conn, *node_id, *holds, *at_ms)?,
+        }),
     }
 }
 

@@ -137,6 +137,17 @@ pub enum Command {
         /// Removal time, ms since the Unix epoch.
         at_ms: u64,
     },
+    /// Record whether a node holds the cluster CA key (a node proposes it
+    /// for itself when what it holds differs from the record). A removed
+    /// node is never recorded.
+    SetCaHolder {
+        /// The node.
+        node_id: u64,
+        /// Whether it holds the key.
+        holds: bool,
+        /// When it said so, ms since the Unix epoch.
+        at_ms: u64,
+    },
 }
 
 /// The join-token writes (see [`super::tokens`]).
@@ -241,5 +252,12 @@ pub enum Response {
     NodeRemoved {
         /// The revoked node.
         node_id: u64,
+    },
+    /// From [`Command::SetCaHolder`].
+    CaHolderSet {
+        /// The node.
+        node_id: u64,
+        /// Whether it is recorded as a holder now.
+        holds: bool,
     },
 }

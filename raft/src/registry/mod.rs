@@ -29,7 +29,7 @@ pub use command::{Command, Response, TokenCommand};
 pub use error::{ParseEnumError, RegistryError};
 pub use model::{ApiKey, KeyUse, Principal, Role, Sandbox, Tenant};
 pub use names::{validate_key_name, validate_sandbox_name, validate_tenant_name, MAX_NAME_LEN};
-pub use nodes::{JoinedNode, RevokedNode};
+pub use nodes::{CaHolder, JoinedNode, RevokedNode};
 pub use schema::SCHEMA_VERSION;
 pub use state::SandboxState;
 pub use tokens::{JoinTokenInfo, NodeRole, TokenRefusal};
@@ -191,6 +191,11 @@ impl Registry {
     /// The revocation list: removed node ids, by id.
     pub fn revoked_nodes(&self) -> Result<Vec<RevokedNode>, RegistryError> {
         nodes::revoked(&self.conn)
+    }
+
+    /// The nodes recorded as holding the cluster CA key, by id.
+    pub fn ca_holders(&self) -> Result<Vec<CaHolder>, RegistryError> {
+        nodes::ca_holders(&self.conn)
     }
 
     /// Every sandbox of every tenant, ordered by creation time then id (for a

@@ -1,10 +1,13 @@
-//! Nodes that joined with a token, and the revocation list.
+//! Nodes that joined with a token, the revocation list, and the nodes that
+//! hold the cluster CA key.
 //!
 //! A redeemed token records the joiner (`nodes`): its id, role and
 //! addresses, so whichever node leads can add it to the Raft membership. A
 //! removed node's id goes on the revocation list (`revoked_nodes`), which
 //! every node's TLS verifier consults: ids are never reused, so the id is
-//! the certificate's identity.
+//! the certificate's identity. A node that holds the CA key says so
+//! (`ca_holders`), so a node without it knows where to forward a join; a
+//! removed node is no longer a holder.
 
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -37,6 +40,16 @@ pub struct RevokedNode {
     pub revoked_at_ms: u64,
 }
 
+/// A node that holds the cluster CA key (and so can sign joiners'
+/// certificates).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaHolder {
+    /// The node id.
+    pub id: u64,
+    /// Since when it is recorded as a holder, ms since the Unix epoch.
+    pub since_ms: u64,
+}
+
 /// Records a joiner (its id is fresh, so it cannot be taken).
 pub(crate) fn insert(conn: &Connection, node: &JoinedNode) -> Result<(), RegistryError> {
     conn.execute(
@@ -53,14 +66,56 @@ pub(crate) fn insert(conn: &Connection, node: &JoinedNode) -> Result<(), Registr
     Ok(())
 }
 
-/// Puts `node_id` on the revocation list; revoking twice keeps the first time.
+/// Puts `node_id` on the revocation list (revoking twice keeps the first
+/// time) and takes it off the CA holders.
 pub(crate) fn revoke(conn: &Connection, node_id: u64, at_ms: u64) -> Result<(), RegistryError> {
     conn.execute(
         "INSERT INTO revoked_nodes (id, revoked_at_ms) VALUES (?1, ?2) \
          ON CONFLICT (id) DO NOTHING",
         (to_db(node_id), to_db(at_ms)),
     )?;
+    conn.execute("DELETE FROM ca_holders WHERE id = ?1", [to_db(node_id)])?;
     Ok(())
+}
+
+/// Records whether `node_id` holds the CA key; returns what is recorded
+/// afterwards. Recording a holder twice keeps the first time; a revoked
+/// node is never recorded.
+pub(crate) fn set_ca_holder(
+    conn: &Connection,
+    node_id: u64,
+    holds: bool,
+    at_ms: u64,
+) -> Result<bool, RegistryError> {
+    if !holds {
+        conn.execute("DELETE FROM ca_holders WHERE id = ?1", [to_db(node_id)])?;
+        return Ok(false);
+    }
+    let revoked: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM revoked_nodes WHERE id = ?1)",
+        [to_db(node_id)],
+        |r| r.get(0),
+    )?;
+    if revoked {
+        return Ok(false);
+    }
+    conn.execute(
+        "INSERT INTO ca_holders (id, since_ms) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+        (to_db(node_id), to_db(at_ms)),
+    )?;
+    Ok(true)
+}
+
+/// The nodes recorded as holding the CA key, by id.
+pub(crate) fn ca_holders(conn: &Connection) -> Result<Vec<CaHolder>, RegistryError> {
+    let mut stmt = conn.prepare("SELECT id, since_ms FROM ca_holders ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(CaHolder {
+            id: from_db(r.get(0)?),
+            since_ms: from_db(r.get(1)?),
+        })
+    })?;
+    rows.map(|r| r.map_err(RegistryError::from)).collect()
 }
 
 /// Every joined node, by id.

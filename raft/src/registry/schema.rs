@@ -6,7 +6,7 @@ use super::error::RegistryError;
 
 /// Schema version written by this build. Bump it (and add a migration step
 /// in `schema::init`) whenever the DDL changes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// `meta.format` value that marks a database as a Nexus registry.
 const FORMAT: &str = "nexus-registry";
@@ -92,12 +92,22 @@ CREATE UNIQUE INDEX api_keys_live_name ON api_keys(tenant_id, name)
     WHERE revoked_at_ms IS NULL;
 ";
 
+/// Version 5: the nodes that hold the cluster CA key (a joiner sent to a
+/// node without it is forwarded to one of them).
+const DDL_V5: &str = "
+CREATE TABLE ca_holders (
+    id       INTEGER PRIMARY KEY,
+    since_ms INTEGER NOT NULL
+) STRICT;
+";
+
 /// The DDL that takes version `v` to `v + 1`.
 fn upgrade_from(v: u32) -> Option<&'static str> {
     match v {
         1 => Some(DDL_V2),
         2 => Some(DDL_V3),
         3 => Some(DDL_V4),
+        4 => Some(DDL_V5),
         _ => None,
     }
 }
@@ -119,6 +129,7 @@ pub(crate) fn init(conn: &mut Connection) -> Result<(), RegistryError> {
         tx.execute_batch(DDL_V2)?;
         tx.execute_batch(DDL_V3)?;
         tx.execute_batch(DDL_V4)?;
+        tx.execute_batch(DDL_V5)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('format', ?1), ('schema_version', ?2)",
             (FORMAT, SCHEMA_VERSION.to_string()),

@@ -18,11 +18,13 @@ use nexus_raft::{
 };
 
 /// Turns the `api_keys` table back into its version-3 shape (no name,
-/// last use or revocation), to test upgrades from earlier versions.
+/// last use or revocation) and drops the version-5 `ca_holders` table, to
+/// test upgrades from earlier versions.
 pub const API_KEYS_V3: &str = "DROP INDEX api_keys_live_name; \
     ALTER TABLE api_keys DROP COLUMN name; \
     ALTER TABLE api_keys DROP COLUMN last_used_at_ms; \
-    ALTER TABLE api_keys DROP COLUMN revoked_at_ms;";
+    ALTER TABLE api_keys DROP COLUMN revoked_at_ms; \
+    DROP TABLE ca_holders;";
 
 /// A fresh in-memory registry.
 pub fn fresh() -> Registry {

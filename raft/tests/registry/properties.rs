@@ -94,6 +94,10 @@ enum Op {
     RemoveNode {
         node: u64,
     },
+    SetCaHolder {
+        node: u64,
+        holds: bool,
+    },
     RevokeKey {
         key: usize,
     },
@@ -130,6 +134,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..TOKENS, 0..SECRETS.len(), 0..8u64)
             .prop_map(|(token, secret, min_node_id)| Op::TokenRedeem { token, secret, min_node_id }),
         1 => (0..6u64).prop_map(|node| Op::RemoveNode { node }),
+        1 => (0..6u64, any::<bool>()).prop_map(|(node, holds)| Op::SetCaHolder { node, holds }),
         2 => (0..KEYS).prop_map(|key| Op::RevokeKey { key }),
         1 => prop::collection::vec((0..KEYS + 1, 0..500u64), 0..4)
             .prop_map(|keys| Op::Touch { keys }),
@@ -276,6 +281,11 @@ fn resolve(op: &Op, reg: &Registry, i: u64) -> Command {
         }),
         Op::RemoveNode { node } => Command::RemoveNode {
             node_id: node,
+            at_ms,
+        },
+        Op::SetCaHolder { node, holds } => Command::SetCaHolder {
+            node_id: node,
+            holds,
             at_ms,
         },
         Op::RevokeKey { key } => Command::RevokeApiKey {

@@ -1,8 +1,9 @@
 //! Join tokens: stored hashed, redeemed under expiry, use and revocation
-//! checks, each refusal leaving the registry unchanged; node ids never reused.
+//! checks, each refusal leaving the registry unchanged; node ids never reused;
+//! the nodes that hold the CA key.
 
 use nexus_raft::{
-    Command, JoinedNode, NodeRole, Registry, RegistryError, Response, RevokedNode, TokenCommand,
+    CaHolder, Command, JoinedNode, NodeRole, Registry, RegistryError, Response, RevokedNode, TokenCommand,
     TokenRefusal,
 };
 use tempfile::TempDir;
@@ -241,4 +242,57 @@ fn removing_a_node_puts_it_on_the_revocation_list_once() {
             revoked_at_ms: 7_000
         }]
     );
+}
+
+#[test]
+fn ca_holders_are_recorded_once_dropped_on_request_and_never_once_removed() {
+    let mut reg = fresh();
+    let set = |reg: &mut Registry, node_id, holds, at_ms| {
+        reg.apply(&Command::SetCaHolder {
+            node_id,
+            holds,
+            at_ms,
+        })
+        .unwrap()
+    };
+    assert_eq!(
+        set(&mut reg, 1, true, 1_000),
+        Response::CaHolderSet {
+            node_id: 1,
+            holds: true
+        }
+    );
+    set(&mut reg, 1, true, 2_000);
+    set(&mut reg, 2, true, 3_000);
+    assert_eq!(
+        reg.ca_holders().unwrap(),
+        vec![
+            CaHolder {
+                id: 1,
+                since_ms: 1_000
+            },
+            CaHolder {
+                id: 2,
+                since_ms: 3_000
+            }
+        ]
+    );
+    set(&mut reg, 1, false, 4_000);
+    assert_eq!(reg.ca_holders().unwrap().len(), 1);
+
+    // A removed node stops being a holder and cannot become one again.
+    reg.apply(&Command::RemoveNode {
+        node_id: 2,
+        at_ms: 5_000,
+    })
+    .unwrap();
+    assert!(reg.ca_holders().unwrap().is_empty());
+    assert_eq!(
+        set(&mut reg, 2, true, 6_000),
+        Response::CaHolderSet {
+            node_id: 2,
+            holds: false
+        }
+    );
+    assert!(reg.ca_holders().unwrap().is_empty());
 }

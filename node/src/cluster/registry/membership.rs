@@ -1,4 +1,5 @@
-//! Membership writes: join tokens (create, revoke, redeem) and node removal.
+//! Membership writes: join tokens (create, revoke, redeem), node removal
+//! and which nodes hold the CA key.
 
 use nexus_raft::{Command, JoinTokenInfo, NodeRole, Response, TokenCommand};
 
@@ -93,6 +94,25 @@ impl RegistryHandle {
         match self.write(Command::RemoveNode { node_id, at_ms }).await? {
             Response::NodeRemoved { .. } => Ok(()),
             other => Err(unexpected("RemoveNode", &other)),
+        }
+    }
+
+    /// Records whether `node_id` holds the cluster CA key; returns what is
+    /// recorded afterwards (a removed node is never a holder).
+    pub async fn set_ca_holder(
+        &self,
+        node_id: u64,
+        holds: bool,
+        at_ms: u64,
+    ) -> Result<bool, UserError> {
+        let cmd = Command::SetCaHolder {
+            node_id,
+            holds,
+            at_ms,
+        };
+        match self.write(cmd).await? {
+            Response::CaHolderSet { holds, .. } => Ok(holds),
+            other => Err(unexpected("SetCaHolder", &other)),
         }
     }
 }
