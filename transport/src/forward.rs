@@ -6,12 +6,16 @@
 //! the redemption — so the forwarding member can get nothing a joiner could
 //! not. What comes back is passed to the joiner unchanged.
 //!
-//! A forward fails one of two ways, and the difference matters: when the
-//! request cannot have reached the holder's admission (unreachable, the
-//! holder refuses this member, holds no CA key, or admits no joins), another
-//! holder may be tried; when it may have (no answer in time, a broken
-//! connection), trying another could spend the token a second time, so the
-//! caller must stop.
+//! A forward fails one of two ways. Either the holder answered with a
+//! failure or the connection failed (unreachable, the holder refuses this
+//! member's certificate, holds no CA key, admits no joins, or dropped the
+//! connection): another holder may be tried. Or no answer came within the
+//! time given: the holder may still be admitting the joiner, and asking
+//! another could spend the token twice, so the caller stops. (Which failures
+//! came before the holder's admission saw the request cannot be told apart
+//! reliably from this side; a holder that dies mid-admission is rare, and
+//! the next holder re-checks the token after a fresh read, so a one-use
+//! token is then refused as used up, never admitted twice.)
 
 use std::time::Duration;
 
@@ -25,12 +29,12 @@ use crate::{Channels, MAX_MESSAGE_BYTES};
 /// Why a forwarded join got no answer from one CA holder.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ForwardError {
-    /// The request never reached the holder's admission: another holder
-    /// may be tried.
+    /// The holder or the connection to it failed: another holder may be
+    /// tried.
     #[error("{0}")]
-    NotDelivered(String),
-    /// The holder may have acted on the request without this node hearing
-    /// the outcome: another holder must not be tried.
+    Failed(String),
+    /// No answer came in time: the holder may still admit the joiner, so
+    /// another holder must not be tried.
     #[error("{0}")]
     Unanswered(String),
 }
@@ -59,7 +63,7 @@ impl JoinForwarder {
         let channel = self
             .channels
             .get(holder, addr)
-            .map_err(|e| ForwardError::NotDelivered(e.to_string()))?;
+            .map_err(|e| ForwardError::Failed(e.to_string()))?;
         let mut client = PeerServiceClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -79,18 +83,13 @@ impl JoinForwarder {
     }
 }
 
-/// Whether a failed forward can have reached the holder's admission.
+/// Whether another holder may be tried after `status`: yes, unless the
+/// holder's deadline ran out (it may still be admitting the joiner).
 fn classify(status: &tonic::Status) -> ForwardError {
     let what = format!("{:?}: {}", status.code(), status.message());
     match status.code() {
-        // Connect failures; the interceptor refusing this member; a holder
-        // without the key or without a join endpoint; an older peer.
-        Code::Unavailable
-        | Code::PermissionDenied
-        | Code::Unauthenticated
-        | Code::FailedPrecondition
-        | Code::Unimplemented => ForwardError::NotDelivered(what),
-        _ => ForwardError::Unanswered(what),
+        Code::DeadlineExceeded => ForwardError::Unanswered(what),
+        _ => ForwardError::Failed(what),
     }
 }
 
@@ -99,25 +98,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_failures_before_admission_let_another_holder_be_tried() {
+    fn only_a_holder_that_ran_out_of_time_stops_the_forwarding() {
         for code in [
             Code::Unavailable,
+            Code::Cancelled,
+            Code::Unknown,
             Code::PermissionDenied,
             Code::FailedPrecondition,
             Code::Unimplemented,
         ] {
             let status = tonic::Status::new(code, "x");
             assert!(
-                matches!(classify(&status), ForwardError::NotDelivered(_)),
+                matches!(classify(&status), ForwardError::Failed(_)),
                 "{code:?}"
             );
         }
-        for code in [Code::DeadlineExceeded, Code::Cancelled, Code::Unknown, Code::Internal] {
-            let status = tonic::Status::new(code, "x");
-            assert!(
-                matches!(classify(&status), ForwardError::Unanswered(_)),
-                "{code:?}"
-            );
-        }
+        let late = tonic::Status::new(Code::DeadlineExceeded, "x");
+        assert!(matches!(classify(&late), ForwardError::Unanswered(_)));
     }
 }

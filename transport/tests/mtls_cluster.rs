@@ -357,7 +357,7 @@ async fn a_join_forwarded_by_a_member_reaches_the_holder_and_nothing_else_does()
     // refused (in the handshake) before the admission hears anything.
     let outsider = forwarder(&ca, 9).forward(1, &holder.addr, msg(), wait).await;
     assert!(
-        matches!(&outsider, Err(ForwardError::NotDelivered(_))),
+        matches!(&outsider, Err(ForwardError::Failed(_))),
         "{outsider:?}"
     );
 
@@ -365,17 +365,17 @@ async fn a_join_forwarded_by_a_member_reaches_the_holder_and_nothing_else_does()
     holder.joins.no_ca.store(true, Ordering::SeqCst);
     let no_key = forwarder(&ca, 2).forward(1, &holder.addr, msg(), wait).await;
     assert!(
-        matches!(&no_key, Err(ForwardError::NotDelivered(why)) if why.contains("does not hold the cluster CA key")),
+        matches!(&no_key, Err(ForwardError::Failed(why)) if why.contains("does not hold the cluster CA key")),
         "{no_key:?}"
     );
 
-    // A holder that is down is not delivered to, within the wait.
+    // A holder that is down fails at once, so the next may be tried.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead = closed.local_addr().unwrap().to_string();
     drop(closed);
     let down = forwarder(&ca, 2).forward(3, &dead, msg(), wait).await;
     assert!(
-        matches!(&down, Err(ForwardError::NotDelivered(_))),
+        matches!(&down, Err(ForwardError::Failed(_))),
         "{down:?}"
     );
     assert_eq!(*holder.joins.forwarded_by.lock().unwrap(), [2]);

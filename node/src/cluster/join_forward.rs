@@ -3,12 +3,12 @@
 //! CA holder, whose answer goes back to the joiner unchanged.
 //!
 //! The holders are tried in id order, each with what is left of
-//! [`FORWARD_BUDGET`]. A holder the request cannot have reached (down,
-//! refusing this member, without the key after all) is passed over for the
-//! next; a holder that may have acted without answering stops the join,
-//! since trying another could spend the token twice. When no holder takes
-//! it, the joiner gets `JOIN_CA_UNAVAILABLE` naming every holder tried and
-//! why, and the token is unused.
+//! [`FORWARD_BUDGET`]. A holder that fails (down, refusing this member,
+//! without the key after all) is passed over for the next; one that does not
+//! answer in time stops the join, since it may still admit the joiner and
+//! asking another could spend the token twice. When no holder takes it, the
+//! joiner gets `JOIN_CA_UNAVAILABLE` naming every holder tried and why, and
+//! the token is unused.
 
 use std::time::Duration;
 
@@ -63,7 +63,7 @@ impl ClusterAdmission {
                     );
                     return reply;
                 }
-                Err(ForwardError::NotDelivered(why)) => {
+                Err(ForwardError::Failed(why)) => {
                     tried.push(format!("node {holder} at {addr} ({why})"));
                 }
                 Err(ForwardError::Unanswered(why)) => {
