@@ -66,7 +66,11 @@ async fn wait_ca_holders(cluster: &Cluster, via: u64, holders: &[u64]) {
 }
 
 fn assert_refused(attempt: &JoinAttempt, code: &str) {
-    assert!(!attempt.success, "the join was not refused: {}", attempt.output);
+    assert!(
+        !attempt.success,
+        "the join was not refused: {}",
+        attempt.output
+    );
     assert!(
         attempt.output.contains(&format!("error[{code}]")),
         "expected {code}: {}",
@@ -107,7 +111,9 @@ async fn joins_through_any_node_reach_a_ca_holder_and_survive_the_founders_loss(
     cluster.join(4, &first, 2).await;
     cluster.wait_members(1, &[1, 2, 3], &[4]).await;
     assert!(
-        cluster.log(2).contains("a CA holder answered a forwarded join"),
+        cluster
+            .log(2)
+            .contains("a CA holder answered a forwarded join"),
         "{}",
         cluster.log_tail(2)
     );
@@ -138,7 +144,12 @@ async fn joins_through_any_node_reach_a_ca_holder_and_survive_the_founders_loss(
 
     // The CA backup procedure: export from the founder's data dir, import
     // into node 2's while it is stopped, start node 2 again.
-    let export = cluster.node(1).data_dir.parent().unwrap().join("ca-export.pem");
+    let export = cluster
+        .node(1)
+        .data_dir
+        .parent()
+        .unwrap()
+        .join("ca-export.pem");
     let export_arg = export.to_str().unwrap();
     let exported = run_ok(&cluster, 1, &["ca", "export", "--out", export_arg]);
     assert!(exported.contains("exported cluster CA"), "{exported}");
@@ -184,7 +195,9 @@ async fn a_cluster_whose_only_holder_is_down_refuses_joins_everywhere_with_the_s
         let attempt = cluster.join_attempt(&format!("via-{via}"), &token, cluster.node(via).raft);
         assert_refused(&attempt, "JOIN_CA_UNAVAILABLE");
         assert!(
-            attempt.output.contains(&format!("node {via} does not hold the cluster CA key")),
+            attempt
+                .output
+                .contains(&format!("node {via} does not hold the cluster CA key")),
             "{}",
             attempt.output
         );

@@ -166,9 +166,8 @@ impl ClusterCa {
     pub fn from_export_pem(text: &str) -> Result<ClusterCa, CaError> {
         let bad = |what: String| CaError::BadExport(what);
         let blocks = pem::parse_many(text).map_err(|e| bad(format!("not PEM: {e}")))?;
-        let of_tag = |tag: &str| -> Vec<&pem::Pem> {
-            blocks.iter().filter(|b| b.tag() == tag).collect()
-        };
+        let of_tag =
+            |tag: &str| -> Vec<&pem::Pem> { blocks.iter().filter(|b| b.tag() == tag).collect() };
         let (certs, keys) = (of_tag("CERTIFICATE"), of_tag("PRIVATE KEY"));
         let ([cert], [key]) = (certs.as_slice(), keys.as_slice()) else {
             return Err(bad(format!(

@@ -209,7 +209,10 @@ fn an_export_with_a_foreign_key_a_leaf_or_garbage_is_refused() {
     let cases = [
         ("swapped key", swapped),
         ("no key", ca.ca_pem()),
-        ("two certificates", format!("{}{}", ca.ca_pem(), ca.export_pem())),
+        (
+            "two certificates",
+            format!("{}{}", ca.ca_pem(), ca.export_pem()),
+        ),
         ("a node certificate", format!("{leaf}{other_key}")),
         ("garbage", "not a pem file".to_owned()),
     ];

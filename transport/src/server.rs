@@ -203,8 +203,9 @@ impl PeerService for PeerRpc {
 
     async fn admit_join(&self, request: Request<JoinMsg>) -> Result<Response<JoinReply>, Status> {
         // The interceptor let the call in, so its certificate names a member.
-        let via = caller(&request)
-            .ok_or_else(|| Status::permission_denied("the connection carries no node certificate"))?;
+        let via = caller(&request).ok_or_else(|| {
+            Status::permission_denied("the connection carries no node certificate")
+        })?;
         let admission = self
             .admission
             .as_ref()

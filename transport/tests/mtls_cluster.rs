@@ -355,7 +355,9 @@ async fn a_join_forwarded_by_a_member_reaches_the_holder_and_nothing_else_does()
 
     // A certificate of the cluster's CA for a node that is not a member is
     // refused (in the handshake) before the admission hears anything.
-    let outsider = forwarder(&ca, 9).forward(1, &holder.addr, msg(), wait).await;
+    let outsider = forwarder(&ca, 9)
+        .forward(1, &holder.addr, msg(), wait)
+        .await;
     assert!(
         matches!(&outsider, Err(ForwardError::Failed(_))),
         "{outsider:?}"
@@ -363,7 +365,9 @@ async fn a_join_forwarded_by_a_member_reaches_the_holder_and_nothing_else_does()
 
     // A node without the CA key says so; nothing was admitted there.
     holder.joins.no_ca.store(true, Ordering::SeqCst);
-    let no_key = forwarder(&ca, 2).forward(1, &holder.addr, msg(), wait).await;
+    let no_key = forwarder(&ca, 2)
+        .forward(1, &holder.addr, msg(), wait)
+        .await;
     assert!(
         matches!(&no_key, Err(ForwardError::Failed(why)) if why.contains("does not hold the cluster CA key")),
         "{no_key:?}"
@@ -374,10 +378,7 @@ async fn a_join_forwarded_by_a_member_reaches_the_holder_and_nothing_else_does()
     let dead = closed.local_addr().unwrap().to_string();
     drop(closed);
     let down = forwarder(&ca, 2).forward(3, &dead, msg(), wait).await;
-    assert!(
-        matches!(&down, Err(ForwardError::Failed(_))),
-        "{down:?}"
-    );
+    assert!(matches!(&down, Err(ForwardError::Failed(_))), "{down:?}");
     assert_eq!(*holder.joins.forwarded_by.lock().unwrap(), [2]);
     assert_eq!(holder.joins.seen.load(Ordering::SeqCst), 0);
 }

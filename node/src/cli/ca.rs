@@ -76,8 +76,13 @@ pub fn run(command: CaCommand, config: Option<&Path>, json: bool) -> Result<i32,
             if json {
                 print_json(&serde_json::json!({ "ca_fingerprint": fingerprint, "file": out }));
             } else {
-                println!("exported cluster CA {fingerprint} (certificate and key) to {} (0600)", out.display());
-                println!("it holds the CA key: keep it offline and delete copies you no longer need");
+                println!(
+                    "exported cluster CA {fingerprint} (certificate and key) to {} (0600)",
+                    out.display()
+                );
+                println!(
+                    "it holds the CA key: keep it offline and delete copies you no longer need"
+                );
             }
         }
         CaCommand::Import { file } => {
@@ -272,7 +277,10 @@ mod tests {
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&dir.join(CA_KEY_FILE)), 0o600);
         assert_eq!(mode(&dir.join(CA_CERT_FILE)), 0o600);
-        assert_eq!(ClusterCa::load(&dir).unwrap().fingerprint(), ca.fingerprint());
+        assert_eq!(
+            ClusterCa::load(&dir).unwrap().fingerprint(),
+            ca.fingerprint()
+        );
 
         // Again: nothing to do.
         assert!(!import(&second, &file).unwrap().changed);
@@ -310,7 +318,11 @@ mod tests {
 
         let err = import(&target, &foreign).unwrap_err();
         assert!(err.is(ErrorCode::CaImportForeign), "{err:?}");
-        assert!(err.message.contains(&stranger.fingerprint()), "{}", err.message);
+        assert!(
+            err.message.contains(&stranger.fingerprint()),
+            "{}",
+            err.message
+        );
         assert!(err.message.contains(&ca.fingerprint()), "{}", err.message);
 
         let err = import(&target, &garbage).unwrap_err();

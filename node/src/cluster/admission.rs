@@ -64,7 +64,10 @@ impl Admission for ClusterAdmission {
 
     async fn admit_forwarded(&self, request: JoinMsg, via: NodeId) -> Option<JoinReply> {
         let Some(ca) = &self.ca else {
-            warn!(via, "a join was forwarded here, but this node holds no CA key");
+            warn!(
+                via,
+                "a join was forwarded here, but this node holds no CA key"
+            );
             return None;
         };
         let token_id = request.token_id.clone();

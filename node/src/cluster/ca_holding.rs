@@ -18,7 +18,11 @@ const RETRY: Duration = Duration::from_secs(1);
 
 /// Makes the registry's record of `node_id` say `holds`, after a fresh read;
 /// returns whether it had to write.
-pub async fn record(registry: &RegistryHandle, node_id: u64, holds: bool) -> Result<bool, UserError> {
+pub async fn record(
+    registry: &RegistryHandle,
+    node_id: u64,
+    holds: bool,
+) -> Result<bool, UserError> {
     registry.linearize().await?;
     let recorded = registry.read(|r| Ok(r.ca_holders()?.iter().any(|h| h.id == node_id)))?;
     if recorded == holds {
@@ -41,7 +45,11 @@ pub async fn keep_recorded(registry: RegistryHandle, node_id: u64, holds: bool) 
     loop {
         match record(&registry, node_id, holds).await {
             Ok(true) => {
-                info!(node_id, holds_ca = holds, "recorded whether this node holds the CA key");
+                info!(
+                    node_id,
+                    holds_ca = holds,
+                    "recorded whether this node holds the CA key"
+                );
                 return;
             }
             Ok(false) => return,

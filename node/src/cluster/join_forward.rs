@@ -39,7 +39,11 @@ impl ClusterAdmission {
         let members = self.members();
         let started = Instant::now();
         let mut tried = Vec::new();
-        for holder in holders.iter().map(|h| h.id).filter(|id| *id != self.node_id) {
+        for holder in holders
+            .iter()
+            .map(|h| h.id)
+            .filter(|id| *id != self.node_id)
+        {
             let addr = members
                 .get(&holder)
                 .map(|info| info.raft_addr.clone())

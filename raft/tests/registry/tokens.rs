@@ -3,8 +3,8 @@
 //! the nodes that hold the CA key.
 
 use nexus_raft::{
-    CaHolder, Command, JoinedNode, NodeRole, Registry, RegistryError, Response, RevokedNode, TokenCommand,
-    TokenRefusal,
+    CaHolder, Command, JoinedNode, NodeRole, Registry, RegistryError, Response, RevokedNode,
+    TokenCommand, TokenRefusal,
 };
 use tempfile::TempDir;
 
