@@ -64,6 +64,11 @@ impl NodeHandle {
         &self.config
     }
 
+    /// The process id of its running process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Whether its process runs.
     pub fn is_running(&self) -> bool {
         self.child.is_some()
