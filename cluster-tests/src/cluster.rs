@@ -54,9 +54,19 @@ pub struct NodeHandle {
 }
 
 impl NodeHandle {
-    /// The API base URL.
+    /// The API base URL (cluster nodes serve HTTPS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.api)
+        format!("https://{}", self.api)
+    }
+
+    /// Its nexus.toml.
+    pub fn config_path(&self) -> &std::path::Path {
+        &self.config
+    }
+
+    /// The process id of its running process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Whether its process runs.
@@ -71,6 +81,8 @@ pub struct Cluster {
     pub(crate) partition: Partition,
     pub(crate) http: reqwest::Client,
     pub(crate) admin_key: String,
+    /// The cluster CA certificate (PEM) every node's API certificate chains to.
+    pub(crate) ca_pem: String,
     pub(crate) dir: tempfile::TempDir,
 }
 
@@ -163,7 +175,7 @@ impl Cluster {
             spawn(&mut node);
             nodes.insert(id, node);
         }
-        let mut cluster = Cluster::empty(dir, partition, nodes);
+        let mut cluster = Cluster::empty(dir, partition, nodes, ca.ca_pem());
         for id in 1..=options.nodes {
             cluster.wait_ready(id).await;
         }
@@ -175,17 +187,37 @@ impl Cluster {
         dir: tempfile::TempDir,
         partition: Partition,
         nodes: BTreeMap<u64, NodeHandle>,
+        ca_pem: String,
     ) -> Cluster {
+        let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("the CA is PEM");
         Cluster {
             nodes,
             partition,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(ca)
                 .build()
                 .expect("http client"),
             admin_key: String::new(),
+            ca_pem,
             dir,
         }
+    }
+
+    /// An HTTP client that trusts the cluster CA (and nothing else).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The admin key of the founding node.
+    pub fn admin_key(&self) -> &str {
+        &self.admin_key
+    }
+
+    /// The cluster CA certificate, PEM.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 
     /// Takes the admin key node `id` wrote when it founded the cluster.

@@ -104,7 +104,9 @@ impl Cluster {
             .output()
             .expect("run nexus init");
         assert!(init.status.success(), "nexus init: {init:?}");
-        let mut cluster = Cluster::empty(dir, Partition::default(), BTreeMap::new());
+        let ca_pem = std::fs::read_to_string(first.data_dir.join("tls").join("ca.pem"))
+            .expect("nexus init wrote tls/ca.pem");
+        let mut cluster = Cluster::empty(dir, Partition::default(), BTreeMap::new(), ca_pem);
         cluster.nodes.insert(1, first);
         spawn(cluster.nodes.get_mut(&1).expect("node 1"));
         cluster.wait_ready(1).await;

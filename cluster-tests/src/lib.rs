@@ -31,6 +31,7 @@ mod joining;
 pub mod knock;
 mod proxy;
 
+pub use binary::nexus;
 pub use cluster::{Cluster, ClusterOptions, NodeHandle};
 pub use joining::{JoinAttempt, Joiner, TokenVia};
 pub use proxy::FaultProxy;

@@ -43,6 +43,19 @@ async fn a_cluster_grown_with_init_and_join_replicates_over_mtls_and_restarts_wi
         .await
         .contains(&"grown-3".to_owned()));
 
+    // The joiners run `nexus join --token-file`: no process shows the token's secret.
+    let secret = cluster.init_token().rsplit('.').next().unwrap().to_owned();
+    for id in [1, 2, 3] {
+        let pid = cluster.node(id).pid().expect("node runs");
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        assert!(cmdline.contains("--config"), "node {id}: {cmdline}");
+        assert!(
+            !cmdline.contains(&secret),
+            "node {id} shows its token: {cmdline}"
+        );
+    }
+
     // The joiners hold their own key and a certificate, never the CA key.
     for id in [2, 3] {
         let data_dir = &cluster.node(id).data_dir;

@@ -51,7 +51,7 @@ async fn wait_applied(cluster: &Cluster, id: u64, index: u64) {
 async fn a_key_revoked_through_one_node_is_refused_by_every_node_that_applied_it() {
     let cluster = Cluster::start(ClusterOptions::default()).await;
     cluster.agreed_leader(&ALL).await;
-    let http = reqwest::Client::new();
+    let http = cluster.http().clone();
     let url = |id: u64, path: &str| format!("{}{path}", cluster.node(id).url());
 
     let (status, tenant) = cluster.create_tenant(1, "acme").await;

@@ -173,6 +173,16 @@ catalog! {
     NodeBindFailed = ("NODE_BIND_FAILED", 500, "another process holds the port; stop it or set `listen` / NEXUS_LISTEN"),
     /// Another node process already uses this data dir.
     DataDirLocked = ("DATA_DIR_LOCKED", 409, "stop the other node, or use another data dir (NEXUS_DATA_DIR)"),
+    /// The configuration asks for a plain-HTTP API on an address other machines can reach.
+    ApiPlaintextRefused = ("API_PLAINTEXT_REFUSED", 400, "serve HTTPS (remove `[api] tls = false`), listen on a loopback address, or set `[api] insecure_plaintext = true` on a network you trust"),
+    /// The API's certificate or key (`[api] cert` / `key`) cannot be read or used.
+    ApiCertInvalid = ("API_CERT_INVALID", 500, "the message names the file; `[api] cert` must be a PEM certificate chain and `[api] key` its PEM private key"),
+    /// The API's certificate does not name the address the API listens on.
+    ApiCertMismatch = ("API_CERT_MISMATCH", 500, "set `listen` to an address the certificate names, or set `[api] cert` and `key` to a certificate for the addresses clients use"),
+    /// A plain-HTTP request reached an API that serves HTTPS.
+    ApiTlsRequired = ("API_TLS_REQUIRED", 400, "use https:// and trust the cluster CA: `nexus --config NODE.toml ...`, `nexus --ca DATA_DIR/tls/ca.pem ...` or `curl --cacert DATA_DIR/tls/ca.pem ...`"),
+    /// The CLI could not verify the node's HTTPS certificate.
+    NodeTlsUntrusted = ("NODE_TLS_UNTRUSTED", 503, "trust the cluster CA: pass --ca DATA_DIR/tls/ca.pem (any node's data dir) or --config with the node's nexus.toml"),
     // --- the cluster ----------------------------------------------------
     /// No leader committed the write (or confirmed a fresh read) in time.
     ClusterNoLeader = ("CLUSTER_NO_LEADER", 503, "a majority of the cluster's nodes must be up and reachable; `nexus status` shows the leader and members"),
@@ -284,6 +294,12 @@ impl UserError {
             message: message.into(),
             hint: code.hint().to_string(),
         }
+    }
+
+    /// This error with a hint of its own instead of the catalog's.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = hint.into();
+        self
     }
 
     /// An error received as strings (from the API or a peer). A code not in

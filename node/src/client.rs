@@ -23,13 +23,50 @@ pub struct NodeClient {
 }
 
 impl NodeClient {
-    /// A client for the node at `base` (e.g. `http://127.0.0.1:2026`).
+    /// A client for the plain-HTTP node at `base` (e.g. `http://127.0.0.1:2026`).
     pub fn new(base: &str, key: Option<String>) -> NodeClient {
         NodeClient {
             http: reqwest::Client::new(),
             base: base.trim_end_matches('/').to_string(),
             key,
         }
+    }
+
+    /// A client for the node at `base` that verifies an HTTPS node's
+    /// certificate with the PEM CA certificate `ca` (and trusts nothing
+    /// else).
+    pub fn with_ca(base: &str, key: Option<String>, ca: Option<&[u8]>) -> Result<Self, UserError> {
+        let mut builder = reqwest::Client::builder().tls_built_in_root_certs(false);
+        if let Some(pem) = ca {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| {
+                UserError::new(
+                    ErrorCode::ConfigInvalid,
+                    format!("the CA certificate is not a PEM certificate: {e}"),
+                )
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder.build().map_err(|e| {
+            UserError::new(
+                ErrorCode::Internal,
+                format!("cannot build the HTTP client: {e}"),
+            )
+        })?;
+        Ok(NodeClient {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            key,
+        })
+    }
+
+    /// The node's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The API key requests carry.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
     }
 
     /// Uploads a workbook file and docks it.
@@ -263,12 +300,10 @@ impl NodeClient {
     }
 
     async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, UserError> {
-        let response = request.send().await.map_err(|e| {
-            UserError::new(
-                ErrorCode::NodeUnreachable,
-                format!("cannot reach the node at {}: {e}", self.base),
-            )
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| unreachable(&self.base, &e))?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| {
             UserError::new(
@@ -302,6 +337,51 @@ struct Health {
 struct AdvertisedLimits {
     max_upload_bytes: usize,
     max_request_bytes: usize,
+}
+
+/// The error of a request that got no answer: `NODE_TLS_UNTRUSTED` when the
+/// node's certificate did not verify, else `NODE_UNREACHABLE` naming the
+/// address tried.
+fn unreachable(base: &str, error: &reqwest::Error) -> UserError {
+    if let Some(tls) = rustls_cause(error) {
+        return UserError::new(
+            ErrorCode::NodeTlsUntrusted,
+            format!("cannot verify the HTTPS certificate of the node at {base}: {tls}"),
+        );
+    }
+    let mut detail = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        detail = format!("{detail}: {cause}");
+        source = cause.source();
+    }
+    UserError::new(
+        ErrorCode::NodeUnreachable,
+        format!("cannot reach the node at {base}: {detail}"),
+    )
+    .with_hint(format!(
+        "is a node listening on {base}? Start one with `nexus up`, or point --node, \
+         NEXUS_NODE or --config at a running one"
+    ))
+}
+
+/// The rustls error under a failed request, if TLS failed (hyper-rustls
+/// wraps it in I/O errors, which hide what they wrap from `source()`).
+fn rustls_cause(error: &reqwest::Error) -> Option<&rustls::Error> {
+    let mut source = std::error::Error::source(error);
+    while let Some(mut cause) = source {
+        while let Some(inner) = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            cause = inner;
+        }
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        source = cause.source();
+    }
+    None
 }
 
 fn malformed(status: StatusCode, detail: &str) -> UserError {

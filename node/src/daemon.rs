@@ -18,7 +18,7 @@ use crate::api::{self, AppState, AuthLimiter, UploadSlots};
 use crate::cluster::join_record::JoinRecord;
 use crate::cluster::removal::{Removal, REMOVED_EXIT_CODE};
 use crate::cluster::{RegistryHandle, Replica};
-use crate::config::Config;
+use crate::config::{ApiScheme, Config};
 use crate::example;
 use crate::key_usage::{self, KeyUsage};
 use crate::lifecycle::ladder::LifecycleConfig;
@@ -40,6 +40,8 @@ pub struct Node {
     config: Config,
     state: Arc<AppState>,
     listener: TcpListener,
+    /// The API's TLS, `None` when it serves plain HTTP.
+    api_tls: Option<Arc<rustls::ServerConfig>>,
     replica: Replica,
     /// The admin key made at this start (founding node, first start only).
     admin_key: Option<String>,
@@ -61,6 +63,14 @@ impl Node {
         listeners: Option<Listeners>,
     ) -> Result<Node, UserError> {
         JoinRecord::adopt(&mut config)?;
+        let scheme = config.api_scheme()?;
+        if scheme == ApiScheme::Http && !config.listen.ip().is_loopback() {
+            warn!(
+                listen = %config.listen,
+                "[api] insecure_plaintext: the API serves plain HTTP to the network; \
+                 API keys cross it in clear"
+            );
+        }
         let data_dir = &config.data_dir;
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -82,6 +92,7 @@ impl Node {
         let api_addr = listeners.api_addr(&config).to_string();
         let listener = listeners.api;
         let replica = Replica::open_on(&config, &api_addr, listeners.raft).await?;
+        let api_tls = api::https::server_config(&config)?;
         let registry = replica.registry();
         replica.bootstrap().await?;
         let admin_key = if replica.is_founder() && !registry_has_admin(&registry)? {
@@ -153,6 +164,7 @@ impl Node {
             config,
             state,
             listener,
+            api_tls,
             replica,
             admin_key,
             _lock: lock,
@@ -184,8 +196,24 @@ impl Node {
         let config = &self.config;
         let addr = self.local_addr().unwrap_or(config.listen);
         let key_file = config.data_dir.join(ADMIN_KEY_FILE);
-        println!("nexus node {} listening on http://{addr}", config.node_id);
+        let scheme = match self.api_tls {
+            Some(_) => ApiScheme::Https,
+            None => ApiScheme::Http,
+        };
+        println!(
+            "nexus node {} listening on {}://{addr}",
+            config.node_id,
+            scheme.as_str()
+        );
         println!("  data dir:  {}", config.data_dir.display());
+        if scheme == ApiScheme::Https && config.api.cert.is_none() {
+            println!(
+                "  CA:        {} (the CLI trusts it with --config; curl with --cacert)",
+                crate::cluster::identity::tls_dir(&config.data_dir)
+                    .join(nexus_tls::identity::NODE_CA_FILE)
+                    .display()
+            );
+        }
         match &self.admin_key {
             Some(key) => println!(
                 "  admin key: {key}\n             (saved to {}, mode 0600; shown only this once)",
@@ -236,7 +264,7 @@ impl Node {
             self.state.key_usage.clone(),
             self.state.registry.clone(),
         ));
-        let door = FrontDoor::new(&self.config.limits);
+        let door = FrontDoor::new(&self.config.limits).with_tls(self.api_tls.clone());
         let removed = self.replica.removed();
         let node_id = self.config.node_id;
         let (why, stopped_by) = tokio::sync::oneshot::channel();

@@ -30,6 +30,7 @@ use std::sync::{Arc, OnceLock};
 
 use rustls::crypto::CryptoProvider;
 
+pub mod api;
 pub mod ca;
 pub mod config;
 mod der;

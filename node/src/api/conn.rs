@@ -1,5 +1,6 @@
-//! The HTTP accept loop: a cap on open connections per client address, the
-//! request head read under a deadline and a size limit (coded refusals, see
+//! The HTTP accept loop: a cap on open connections per client address, on
+//! an HTTPS node the TLS handshake (a plain-HTTP request is answered
+//! `API_TLS_REQUIRED`), the request head read under a deadline and a size limit (coded refusals, see
 //! [`super::head`]), then hyper serves the request with the client address
 //! attached. Connections serve one request each (no keep-alive), so every
 //! request passes the same checks; after an early refusal the rest of the
@@ -18,10 +19,11 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
@@ -34,11 +36,24 @@ const DRAIN_FOR: Duration = Duration::from_secs(2);
 const DRAIN_BYTES: usize = 8 << 20;
 
 /// The limits the accept loop applies before the router sees a request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FrontDoor {
     header_timeout: Duration,
     max_header_bytes: usize,
     per_ip: usize,
+    /// HTTPS: the handshake of every connection, under the head deadline.
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for FrontDoor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrontDoor")
+            .field("header_timeout", &self.header_timeout)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("per_ip", &self.per_ip)
+            .field("https", &self.tls.is_some())
+            .finish()
+    }
 }
 
 impl FrontDoor {
@@ -48,7 +63,14 @@ impl FrontDoor {
             header_timeout: Duration::from_millis(limits.header_read_timeout_ms.max(1)),
             max_header_bytes: limits.max_header_bytes,
             per_ip: limits.max_connections_per_ip.max(1),
+            tls: None,
         }
+    }
+
+    /// This front door serving HTTPS with `tls`.
+    pub fn with_tls(mut self, tls: Option<Arc<rustls::ServerConfig>>) -> FrontDoor {
+        self.tls = tls.map(TlsAcceptor::from);
+        self
     }
 }
 
@@ -94,12 +116,12 @@ pub async fn serve(
 }
 
 async fn connection(
-    mut stream: TcpStream,
+    stream: TcpStream,
     addr: SocketAddr,
     slot: Option<Slot>,
     door: Arc<FrontDoor>,
     router: Router,
-    mut stopped: watch::Receiver<bool>,
+    stopped: watch::Receiver<bool>,
 ) {
     let Some(_slot) = slot else {
         let message = format!(
@@ -110,6 +132,49 @@ async fn connection(
         refuse(stream, (ErrorCode::TooManyConnections, message)).await;
         return;
     };
+    let Some(acceptor) = door.tls.clone() else {
+        return exchange(stream, addr, &door, router, stopped).await;
+    };
+    match tokio::time::timeout(door.header_timeout, first_byte(&stream)).await {
+        Ok(Some(TLS_HANDSHAKE)) => {}
+        Ok(Some(_)) => {
+            let message = format!(
+                "this node serves its API over HTTPS; the request from {addr} was plain HTTP"
+            );
+            return refuse(stream, (ErrorCode::ApiTlsRequired, message)).await;
+        }
+        Ok(None) | Err(_) => return,
+    }
+    match tokio::time::timeout(door.header_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => exchange(tls, addr, &door, router, stopped).await,
+        Ok(Err(e)) => debug!(error = %e, client = %addr, "TLS handshake failed"),
+        Err(_) => debug!(client = %addr, "TLS handshake timed out"),
+    }
+}
+
+/// The first byte of a TLS connection: a handshake record.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// The first byte the client sent, left unread; `None` if it closed.
+async fn first_byte(stream: &TcpStream) -> Option<u8> {
+    let mut byte = [0u8; 1];
+    match stream.peek(&mut byte).await {
+        Ok(1) => Some(byte[0]),
+        _ => None,
+    }
+}
+
+/// Reads the request head under the front door's limits, then lets hyper
+/// serve the one request.
+async fn exchange<S>(
+    mut stream: S,
+    addr: SocketAddr,
+    door: &FrontDoor,
+    router: Router,
+    mut stopped: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let head = tokio::select! {
         head = tokio::time::timeout(
             door.header_timeout,
@@ -151,7 +216,7 @@ async fn connection(
 }
 
 /// Answers a refusal, then closes as [`linger`] does.
-async fn refuse(mut stream: TcpStream, (code, message): Refusal) {
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, (code, message): Refusal) {
     if stream
         .write_all(&refusal_response(code, message))
         .await
@@ -163,7 +228,7 @@ async fn refuse(mut stream: TcpStream, (code, message): Refusal) {
 
 /// Closes the sending side, then reads what the client still sends for a
 /// bounded time so that closing does not reset the answer away.
-async fn linger(mut stream: TcpStream) {
+async fn linger<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
     if stream.shutdown().await.is_err() {
         return;
     }

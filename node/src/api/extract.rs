@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::body::BodyReader;
 use super::error::{rejection, ApiError};
-use nexus_errors::ErrorCode;
+use nexus_errors::{ErrorCode, UserError};
 
 /// `Json<T>` with a catalog error on bad input.
 pub struct ApiJson<T>(pub T);
@@ -23,9 +23,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, ApiError> {
         let body = BodyReader::new(req)?.collect().await?;
-        serde_json::from_slice(&body)
-            .map(ApiJson)
-            .map_err(|e| ApiError::new(ErrorCode::RequestInvalid, format!("request body: {e}")))
+        serde_json::from_slice(&body).map(ApiJson).map_err(|e| {
+            let what = match e.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    "the body is not valid JSON: check quoting and braces (curl -d '{\"stdin\":\"hi\"}')"
+                }
+                serde_json::error::Category::Data => {
+                    "a field is missing, unknown or of the wrong type: docs/http-api.md has this route's fields"
+                }
+                serde_json::error::Category::Io => "the body could not be read: send it again",
+            };
+            ApiError(UserError::new(ErrorCode::RequestInvalid, format!("request body: {e}")).with_hint(what))
+        })
     }
 }
 

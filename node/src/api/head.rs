@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 
 use axum::http::{StatusCode, Uri};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
 use super::error::retry_after;
 use super::types::ErrorBody;
@@ -25,7 +24,10 @@ pub type Refusal = (ErrorCode, String);
 
 /// Reads until the request head is complete. `Ok(None)`: the client closed
 /// before sending a byte.
-pub async fn read_head(stream: &mut TcpStream, max: usize) -> Result<Option<Vec<u8>>, Refusal> {
+pub async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    max: usize,
+) -> Result<Option<Vec<u8>>, Refusal> {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
@@ -151,16 +153,16 @@ pub fn refusal_response(code: ErrorCode, message: String) -> Vec<u8> {
 
 /// A stream whose first bytes were already read: they are read again
 /// first, then the stream itself.
-pub struct Prefixed {
+pub struct Prefixed<S> {
     prefix: Vec<u8>,
     at: usize,
     /// The connection.
-    pub inner: TcpStream,
+    pub inner: S,
 }
 
-impl Prefixed {
+impl<S> Prefixed<S> {
     /// `inner`, with `prefix` read before it.
-    pub fn new(prefix: Vec<u8>, inner: TcpStream) -> Prefixed {
+    pub fn new(prefix: Vec<u8>, inner: S) -> Prefixed<S> {
         Prefixed {
             prefix,
             at: 0,
@@ -169,7 +171,7 @@ impl Prefixed {
     }
 }
 
-impl AsyncRead for Prefixed {
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -190,7 +192,7 @@ impl AsyncRead for Prefixed {
     }
 }
 
-impl AsyncWrite for Prefixed {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod head;
 mod health;
+pub mod https;
 mod keys;
 mod nodes;
 mod sandboxes;

@@ -32,7 +32,13 @@ pub async fn create(
         role: request.role.unwrap_or(NodeRole::Voter),
     };
     let (token, info) = tokens::mint(&state.registry, &state.ca_fingerprint, terms).await?;
-    Ok((StatusCode::CREATED, Json(JoinTokenCreated { token, info })))
+    Ok((
+        StatusCode::CREATED,
+        Json(JoinTokenCreated {
+            token,
+            info: info.into(),
+        }),
+    ))
 }
 
 /// `GET /v1/cluster/tokens`.
@@ -43,7 +49,9 @@ pub async fn list(
     caller.require_admin()?;
     state.registry.linearize().await?;
     let tokens = state.registry.read(|r| r.join_tokens())?;
-    Ok(Json(JoinTokenList { tokens }))
+    Ok(Json(JoinTokenList {
+        tokens: tokens.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// `DELETE /v1/cluster/tokens/{id}`: revokes a token.

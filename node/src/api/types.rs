@@ -1,6 +1,7 @@
 //! Request and response bodies of the HTTP API, shared by the server and the
 //! CLI's client so the two cannot drift apart.
 
+use crate::clock::rfc3339;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use nexus_raft::{ApiKey, Role, Sandbox, Tenant};
@@ -169,9 +170,13 @@ pub struct KeyEntry {
     pub tenant: String,
     /// Creation time, ms since the Unix epoch.
     pub created_at_ms: u64,
+    /// Creation time, RFC 3339 (UTC).
+    pub created_at: String,
     /// Latest use reported by any node (reports are batched: up to a
     /// minute behind), if any.
     pub last_used_at_ms: Option<u64>,
+    /// Latest use, RFC 3339 (UTC), if any.
+    pub last_used_at: Option<String>,
 }
 
 impl KeyEntry {
@@ -184,7 +189,9 @@ impl KeyEntry {
             tenant_id: key.tenant_id,
             tenant,
             created_at_ms: key.created_at_ms,
+            created_at: rfc3339(key.created_at_ms),
             last_used_at_ms: key.last_used_at_ms,
+            last_used_at: key.last_used_at_ms.map(rfc3339),
         }
     }
 }
@@ -244,14 +251,39 @@ pub struct JoinTokenCreated {
     /// `NXJ1.<ca sha256>.<id>.<secret>`: what `nexus join` takes.
     pub token: String,
     /// The stored record (no secret).
+    pub info: JoinTokenView,
+}
+
+/// A join token's record (no secret) with its expiry in RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinTokenView {
+    /// The record.
+    #[serde(flatten)]
     pub info: nexus_raft::JoinTokenInfo,
+    /// `expires_at_ms` as RFC 3339 (UTC).
+    pub expires_at: String,
+}
+
+impl std::ops::Deref for JoinTokenView {
+    type Target = nexus_raft::JoinTokenInfo;
+
+    fn deref(&self) -> &Self::Target {
+        &self.info
+    }
+}
+
+impl From<nexus_raft::JoinTokenInfo> for JoinTokenView {
+    fn from(info: nexus_raft::JoinTokenInfo) -> Self {
+        let expires_at = rfc3339(info.expires_at_ms);
+        JoinTokenView { info, expires_at }
+    }
 }
 
 /// `GET /v1/cluster/tokens` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JoinTokenList {
     /// Every token, oldest first.
-    pub tokens: Vec<nexus_raft::JoinTokenInfo>,
+    pub tokens: Vec<JoinTokenView>,
 }
 
 /// One node as `GET /v1/cluster/nodes` lists it.

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use nexus_tls::ca::{CA_CERT_FILE, CA_KEY_FILE};
 use nexus_tls::{ClusterCa, NodeIdentity};
 use serde::Serialize;
@@ -22,18 +22,6 @@ use super::output::print_json;
 use crate::cluster::identity::{ca_dir, tls_dir};
 use crate::config::{nexus_env, Config};
 use nexus_errors::{ErrorCode, UserError};
-
-/// Arguments of `nexus ca`.
-#[derive(Debug, Args)]
-pub struct CaArgs {
-    /// The node's nexus.toml, which names its data dir (NEXUS_* variables
-    /// apply on top).
-    #[arg(long, short, global = true)]
-    pub config: Option<PathBuf>,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: CaCommand,
-}
 
 /// CA commands.
 #[derive(Debug, Subcommand)]

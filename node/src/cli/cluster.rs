@@ -1,6 +1,6 @@
 //! `nexus init` (found a cluster) and `nexus join` (join one with a token).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -10,7 +10,7 @@ use crate::cluster::identity::{refuse_existing, tls_dir};
 use crate::cluster::join::{self, Joined};
 use crate::cluster::join_record::JoinRecord;
 use crate::cluster::tokens::TokenTerms;
-use crate::config::{nexus_env, Config};
+use crate::config::{nexus_env, ClusterConfig, Config};
 use crate::daemon::{shutdown_signal, write_secret, Node, ADMIN_KEY_FILE};
 use nexus_errors::{ErrorCode, UserError};
 
@@ -20,9 +20,6 @@ pub const INIT_TOKEN_FILE: &str = "join-token";
 /// Arguments of `nexus init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// The node's nexus.toml (NEXUS_* variables apply on top).
-    #[arg(long, short)]
-    pub config: Option<PathBuf>,
     /// Lifetime of the first join token: a number with s, m, h or d.
     #[arg(long, default_value = "24h")]
     pub token_ttl: String,
@@ -48,16 +45,13 @@ pub struct JoinArgs {
     /// CA key forwards the join to one that holds it.
     #[arg(long)]
     pub peer: String,
-    /// The node's nexus.toml (NEXUS_* variables apply on top).
-    #[arg(long, short)]
-    pub config: Option<PathBuf>,
 }
 
 /// Founds a cluster in the configured data dir: the cluster CA, this
 /// node's identity, the registry with its admin key, and a first join
 /// token in `{data_dir}/tls/join-token`. Then stops; `nexus serve` runs it.
-pub async fn init(args: InitArgs, json: bool) -> Result<i32, UserError> {
-    let config = Config::load(args.config.as_deref(), nexus_env())?;
+pub async fn init(args: InitArgs, path: Option<&Path>, json: bool) -> Result<i32, UserError> {
+    let config = Config::load(path, nexus_env())?;
     let terms = TokenTerms {
         ttl_secs: parse_ttl(&args.token_ttl)?,
         uses: args.token_uses,
@@ -72,6 +66,7 @@ pub async fn init(args: InitArgs, json: bool) -> Result<i32, UserError> {
         ));
     }
     let data_dir = config.data_dir.clone();
+    let cluster = config.cluster.clone();
     let node = Node::start(config).await?;
     let minted = async {
         node.record_ca_holding().await?;
@@ -92,13 +87,22 @@ pub async fn init(args: InitArgs, json: bool) -> Result<i32, UserError> {
         println!("cluster CA {fingerprint}");
         println!("join token in {} (0600)", token_file.display());
         println!("admin key in {}", data_dir.join(ADMIN_KEY_FILE).display());
-        println!("start this node with `nexus serve`, then on each new machine:");
-        println!(
-            "  nexus join --token-file {} --peer THIS-RAFT-ADDRESS",
-            token_file.display()
-        );
+        let config_arg = path.map_or("NODE.toml".into(), |p| p.display().to_string());
+        let raft = advertised_raft(&cluster);
+        println!("start this node:  nexus --config {config_arg} serve");
+        println!("then on each new machine, with its own nexus.toml and a copy of the token file:");
+        println!("  nexus --config NEW-NODE.toml join --token-file join-token --peer {raft}");
     }
     Ok(0)
+}
+
+/// The Raft address other nodes dial: `advertise_raft`, else `raft_listen`.
+fn advertised_raft(cluster: &ClusterConfig) -> String {
+    match (&cluster.advertise_raft, cluster.raft_listen) {
+        (Some(advertised), _) => advertised.clone(),
+        (None, Some(listen)) => listen.to_string(),
+        (None, None) => "THIS-RAFT-ADDRESS".into(),
+    }
 }
 
 fn refuse_initialized(config: &Config) -> Result<(), UserError> {
@@ -118,14 +122,14 @@ fn refuse_initialized(config: &Config) -> Result<(), UserError> {
 
 /// Joins the token's cluster (or, if this data dir already did, goes on
 /// as that node) and serves until a signal.
-pub async fn join(args: JoinArgs) -> Result<i32, UserError> {
+pub async fn join(args: JoinArgs, path: Option<&Path>) -> Result<i32, UserError> {
     let token = TokenSource {
         positional: args.token.as_deref(),
         file: args.token_file.as_deref(),
         env: std::env::var(TOKEN_ENV).ok(),
     }
     .read(std::io::stdin().lock())?;
-    let config = Config::load(args.config.as_deref(), nexus_env())?;
+    let config = Config::load(path, nexus_env())?;
     let listeners = match join::join(&config, &token, &args.peer).await? {
         Joined::Admitted(record, listeners) => {
             eprintln!(

@@ -2,9 +2,10 @@
 
 use clap::Subcommand;
 
-use super::output::print_json;
+use super::output::{print_json, relative_time};
 use crate::api::types::CreateKey;
 use crate::client::NodeClient;
+use crate::clock::now_ms;
 use nexus_errors::{ErrorCode, UserError};
 use nexus_raft::Role;
 
@@ -65,16 +66,21 @@ pub async fn run(client: &NodeClient, cmd: KeyCommand, json: bool) -> Result<i32
                 print_json(&list);
             } else {
                 println!(
-                    "{:<20} {:<20} {:<7} {:<20} {:<14} LAST USED (ms)",
-                    "ID", "NAME", "ROLE", "TENANT", "CREATED (ms)"
+                    "{:<20} {:<20} {:<7} {:<20} {:<14} LAST USED",
+                    "ID", "NAME", "ROLE", "TENANT", "CREATED"
                 );
+                let now = now_ms();
                 for k in list.keys {
                     let last = k
                         .last_used_at_ms
-                        .map_or_else(|| "never".to_owned(), |t| t.to_string());
+                        .map_or_else(|| "never".to_owned(), |t| relative_time(t, now));
                     println!(
                         "{:<20} {:<20} {:<7} {:<20} {:<14} {last}",
-                        k.id, k.name, k.role, k.tenant, k.created_at_ms
+                        k.id,
+                        k.name,
+                        k.role,
+                        k.tenant,
+                        relative_time(k.created_at_ms, now)
                     );
                 }
             }

@@ -11,6 +11,7 @@ mod output;
 mod sandbox;
 mod serve;
 mod status;
+mod target;
 mod tenant;
 mod token;
 pub mod workbook;
@@ -19,10 +20,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{DEFAULT_DATA_DIR, DEFAULT_LISTEN};
 use nexus_errors::UserError;
 
 pub use output::report_error;
+pub use target::TargetFlags;
 
 /// Nexus: a distributed engine for WebAssembly workbooks.
 #[derive(Debug, Parser)]
@@ -31,12 +32,22 @@ pub struct Cli {
     /// Print machine-readable JSON instead of human output.
     #[arg(long, global = true)]
     pub json: bool,
-    /// The node's API address.
-    #[arg(long, global = true, env = "NEXUS_NODE", default_value_t = format!("http://{DEFAULT_LISTEN}"))]
-    pub node: String,
-    /// API key; defaults to the admin key in $NEXUS_DATA_DIR (or ./.nexus).
+    /// The node's nexus.toml: `serve`, `init` and `join` run the node it
+    /// describes; the other commands take its API address, admin key and CA
+    /// from it.
+    #[arg(long, short = 'c', global = true, env = "NEXUS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The node's API URL [default: from --config, else http://127.0.0.1:2026].
+    #[arg(long, global = true, env = "NEXUS_NODE")]
+    pub node: Option<String>,
+    /// API key [default: the admin key in the data dir of --config, else of
+    /// $NEXUS_DATA_DIR or ./.nexus].
     #[arg(long, global = true, env = "NEXUS_API_KEY", hide_env_values = true)]
     pub key: Option<String>,
+    /// PEM CA certificate that verifies the node's HTTPS [default: tls/ca.pem
+    /// in the same data dir as the key].
+    #[arg(long, global = true, env = "NEXUS_CA")]
+    pub ca: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -79,7 +90,8 @@ pub enum Command {
     Token(token::TokenCommand),
     /// Export the cluster CA from a node that holds it, or import it into a
     /// stopped node of the same cluster (docs/operations.md: CA backup).
-    Ca(ca::CaArgs),
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
     /// Measure this machine against the performance targets.
     Bench(bench::BenchArgs),
 }
@@ -97,12 +109,18 @@ impl Command {
 /// Runs the parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32, UserError> {
     let json = cli.json;
+    let target = TargetFlags {
+        config: cli.config,
+        node: cli.node,
+        key: cli.key,
+        ca: cli.ca,
+    };
     match cli.command {
         Command::Up(args) => serve::up(args).await,
-        Command::Serve(args) => serve::serve(args).await,
-        Command::Init(args) => cluster::init(args, json).await,
-        Command::Join(args) => cluster::join(args).await,
-        Command::Node(cmd) => node::run(&client(&cli.node, cli.key)?, cmd, json).await,
+        Command::Serve(_) => serve::serve(target.config.as_deref()).await,
+        Command::Init(args) => cluster::init(args, target.config.as_deref(), json).await,
+        Command::Join(args) => cluster::join(args, target.config.as_deref()).await,
+        Command::Node(cmd) => node::run(&target.client()?, cmd, json).await,
         Command::Workbook(cmd) => tokio::task::spawn_blocking(move || workbook::run(cmd, json))
             .await
             .map_err(|e| {
@@ -112,31 +130,14 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
                 )
             })?
             .map(|_| 0),
-        Command::Dock(args) => sandbox::dock(&client(&cli.node, cli.key)?, args, json).await,
-        Command::Sandbox(cmd) => sandbox::manage(&client(&cli.node, cli.key)?, cmd, json).await,
-        Command::Call(args) => sandbox::call(&client(&cli.node, cli.key)?, args, json).await,
-        Command::Tenant(cmd) => tenant::run(&client(&cli.node, cli.key)?, cmd, json).await,
-        Command::Key(cmd) => key::run(&client(&cli.node, cli.key)?, cmd, json).await,
-        Command::Status => status::run(&client(&cli.node, cli.key)?, json).await,
-        Command::Token(cmd) => token::run(&client(&cli.node, cli.key)?, cmd, json).await,
-        Command::Ca(args) => ca::run(args.command, args.config.as_deref(), json),
+        Command::Dock(args) => sandbox::dock(&target.client()?, args, json).await,
+        Command::Sandbox(cmd) => sandbox::manage(&target.client()?, cmd, json).await,
+        Command::Call(args) => sandbox::call(&target.client()?, args, json).await,
+        Command::Tenant(cmd) => tenant::run(&target.client()?, cmd, json).await,
+        Command::Key(cmd) => key::run(&target.client()?, cmd, json).await,
+        Command::Status => status::run(&target.client()?, json).await,
+        Command::Token(cmd) => token::run(&target.client()?, cmd, json).await,
+        Command::Ca(cmd) => ca::run(cmd, target.config.as_deref(), json),
         Command::Bench(args) => bench::run(args, json).await.map(|_| 0),
     }
-}
-
-/// A client with the given key, or the local admin key when none is given.
-fn client(node: &str, key: Option<String>) -> Result<crate::client::NodeClient, UserError> {
-    let key = key.or_else(local_admin_key);
-    Ok(crate::client::NodeClient::new(node, key))
-}
-
-/// The admin key of a local dev node, if this machine has one.
-fn local_admin_key() -> Option<String> {
-    let dir = std::env::var_os("NEXUS_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-    std::fs::read_to_string(dir.join(crate::daemon::ADMIN_KEY_FILE))
-        .ok()
-        .map(|k| k.trim().to_string())
-        .filter(|k| !k.is_empty())
 }

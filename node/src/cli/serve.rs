@@ -1,13 +1,13 @@
-//! `nexus up` (dev mode) and `nexus serve --config` (a configured node).
+//! `nexus up` (dev mode) and `nexus --config FILE serve` (a configured node).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use crate::config::{nexus_env, Config};
 use crate::daemon::{shutdown_signal, Node};
-use nexus_errors::UserError;
+use nexus_errors::{ErrorCode, UserError};
 
 /// Arguments of `nexus up`.
 #[derive(Debug, Args)]
@@ -23,13 +23,10 @@ pub struct UpArgs {
     pub data_dir: Option<PathBuf>,
 }
 
-/// Arguments of `nexus serve`.
+/// Arguments of `nexus serve` (the node's nexus.toml is the global
+/// `--config`).
 #[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// The node's nexus.toml.
-    #[arg(long, short)]
-    pub config: PathBuf,
-}
+pub struct ServeArgs {}
 
 /// Runs a dev node with defaults (and env overrides) until a signal.
 pub async fn up(args: UpArgs) -> Result<i32, UserError> {
@@ -50,8 +47,14 @@ pub async fn up(args: UpArgs) -> Result<i32, UserError> {
 
 /// Runs a node configured by a file until a signal (exit code 0) or until
 /// the cluster removes it (exit code 3).
-pub async fn serve(args: ServeArgs) -> Result<i32, UserError> {
-    let config = Config::load(Some(&args.config), nexus_env())?;
+pub async fn serve(config: Option<&Path>) -> Result<i32, UserError> {
+    let Some(path) = config else {
+        return Err(UserError::new(
+            ErrorCode::ConfigInvalid,
+            "nexus serve runs the node a nexus.toml describes: pass --config FILE (or NEXUS_CONFIG)",
+        ));
+    };
+    let config = Config::load(Some(path), nexus_env())?;
     let node = Node::start(config).await?;
     node.announce();
     Ok(node.serve(shutdown_signal()).await?.exit_code())

@@ -2,9 +2,10 @@
 
 use clap::Subcommand;
 
-use super::output::print_json;
+use super::output::{print_json, relative_time};
 use crate::api::types::CreateJoinToken;
 use crate::client::NodeClient;
+use crate::clock::now_ms;
 use nexus_errors::{ErrorCode, UserError};
 
 /// Join-token commands.
@@ -45,11 +46,13 @@ pub async fn run(client: &NodeClient, cmd: TokenCommand, json: bool) -> Result<i
                 print_json(&created);
             } else {
                 println!("{}", created.token);
+                let info = &created.info;
                 eprintln!(
-                    "token {} ({}, {} use(s)); store it now: it is not shown again",
-                    created.info.id,
-                    created.info.role.as_str(),
-                    created.info.uses_left
+                    "token {} ({}, {} use(s), expires {}); store it now: it is not shown again",
+                    info.id,
+                    info.role.as_str(),
+                    info.uses_left,
+                    relative_time(info.expires_at_ms, now_ms())
                 );
             }
         }
@@ -59,7 +62,7 @@ pub async fn run(client: &NodeClient, cmd: TokenCommand, json: bool) -> Result<i
                 print_json(&list);
             } else {
                 println!(
-                    "{:<18} {:<8} {:>5} {:<8} EXPIRES (ms)",
+                    "{:<18} {:<8} {:>5} {:<8} EXPIRES",
                     "ID", "ROLE", "USES", "REVOKED"
                 );
                 for t in list.tokens {
@@ -69,7 +72,7 @@ pub async fn run(client: &NodeClient, cmd: TokenCommand, json: bool) -> Result<i
                         t.role.as_str(),
                         t.uses_left,
                         t.revoked,
-                        t.expires_at_ms
+                        relative_time(t.expires_at_ms, now_ms())
                     );
                 }
             }

@@ -1,7 +1,9 @@
 //! Node configuration: `nexus.toml` with `NEXUS_*` environment overrides.
 
+mod api;
 mod cluster;
 
+pub use api::{ApiConfig, ApiScheme};
 pub use cluster::{ClusterConfig, PeerConfig};
 
 use std::net::SocketAddr;
@@ -36,6 +38,8 @@ pub const DEFAULT_NODE_ID: u64 = 1;
 pub struct Config {
     /// Address of the HTTP API.
     pub listen: SocketAddr,
+    /// HTTPS or plain HTTP, and the API's certificate.
+    pub api: ApiConfig,
     /// Where the registry, sandbox files and keys live.
     pub data_dir: PathBuf,
     /// This node's id in the cluster (a single node is node 1).
@@ -101,6 +105,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 2026)),
+            api: ApiConfig::default(),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             node_id: DEFAULT_NODE_ID,
             limits: Limits::default(),
@@ -157,6 +162,13 @@ impl Limits {
 }
 
 impl Config {
+    /// The scheme the API is served with (`API_PLAINTEXT_REFUSED` when
+    /// the configuration asks for plain HTTP where it must not).
+    pub fn api_scheme(&self) -> Result<ApiScheme, UserError> {
+        self.api
+            .scheme(self.listen, self.cluster.raft_listen.is_some())
+    }
+
     /// The built-in profiles plus the custom ones of this configuration.
     pub fn profile_table(&self) -> Result<ProfileTable, UserError> {
         ProfileTable::with_custom(&self.profiles).map_err(|e| e.to_user_error())

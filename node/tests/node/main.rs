@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod api;
+mod api_tls;
 mod cli;
 mod common;
 mod compile_bombs;
