@@ -12,9 +12,10 @@ fn main() {
     if cli.command.runs_a_node() {
         nexus_node::file_modes::make_private();
     }
-    // A benchmark prints a table; its nodes' info logs would bury it.
+    // A benchmark prints a table; its nodes' logs would break it up
+    // (NEXUS_LOG turns them back on).
     let default_filter = match cli.command {
-        nexus_node::cli::Command::Bench(_) => "warn,openraft=error",
+        nexus_node::cli::Command::Bench(_) => "off",
         _ => "info,openraft=warn",
     };
     tracing_subscriber::fmt()

@@ -49,9 +49,14 @@ impl Report {
             "figure", "measured", "target"
         );
         for f in &self.figures {
+            // A figure without a target leaves the target cells empty.
             let target = match f.target {
-                Some(t) => format!("{} {t}", if f.lower_is_better { "≤" } else { "≥" }),
-                None => "-".to_string(),
+                Some(t) => format!(
+                    "{:>10} {:<3}",
+                    format!("{} {t}", if f.lower_is_better { "≤" } else { "≥" }),
+                    f.unit
+                ),
+                None => " ".repeat(14),
             };
             let verdict = match f.meets_target() {
                 Some(true) => "meets",
@@ -59,8 +64,8 @@ impl Report {
                 None => "",
             };
             println!(
-                "{:<46} {:>10.2} {:<3} {:>10} {:<3} {verdict}",
-                f.name, f.value, f.unit, target, f.unit
+                "{:<46} {:>10.2} {:<3} {target} {verdict}",
+                f.name, f.value, f.unit
             );
         }
     }

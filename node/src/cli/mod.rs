@@ -94,6 +94,11 @@ pub enum Command {
     Ca(ca::CaCommand),
     /// Measure this machine against the performance targets.
     Bench(bench::BenchArgs),
+    /// Print a shell completion script: `nexus completions bash > /etc/bash_completion.d/nexus`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 impl Command {
@@ -139,5 +144,10 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         Command::Token(cmd) => token::run(&target.client()?, cmd, json).await,
         Command::Ca(cmd) => ca::run(cmd, target.config.as_deref(), json),
         Command::Bench(args) => bench::run(args, json).await.map(|_| 0),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "nexus", &mut std::io::stdout());
+            Ok(0)
+        }
     }
 }

@@ -241,3 +241,24 @@ fn bench_quick_reports_every_figure_beside_its_target() {
         "every concurrent call answered"
     );
 }
+
+#[test]
+fn completions_name_every_command_and_global_flag() {
+    let out = Command::new(NEXUS)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let script = text(&out.stdout);
+    assert!(script.contains("complete -F _nexus"), "{script}");
+    for word in [
+        "dock", "sandbox", "token", "ca", "--config", "--ca", "--node",
+    ] {
+        assert!(script.contains(word), "{word} missing");
+    }
+    let out = Command::new(NEXUS)
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
