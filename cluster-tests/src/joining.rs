@@ -23,6 +23,25 @@ pub struct JoinAttempt {
     pub data_dir: PathBuf,
 }
 
+impl JoinAttempt {
+    /// Asserts the documented refusal: the join failed with `error[code]`
+    /// and the joiner kept no certificate, key or join record.
+    pub fn assert_refused(&self, code: &str) {
+        assert!(!self.success, "the join was not refused: {}", self.output);
+        assert!(
+            self.output.contains(&format!("error[{code}]")),
+            "expected {code}: {}",
+            self.output
+        );
+        for kept in ["tls/node.pem", "tls/node.key", "cluster/joined.json"] {
+            assert!(
+                !self.data_dir.join(kept).exists(),
+                "a refused joiner kept {kept}"
+            );
+        }
+    }
+}
+
 /// How a test hands `nexus join` its token.
 #[derive(Debug, Clone, Copy)]
 pub enum TokenVia<'a> {

@@ -10,7 +10,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use nexus_cluster_tests::{Cluster, JoinAttempt};
+use nexus_cluster_tests::Cluster;
 use serde_json::{json, Value};
 
 /// Mints a learner join token through node `via`; returns the token and
@@ -65,23 +65,6 @@ async fn wait_ca_holders(cluster: &Cluster, via: u64, holders: &[u64]) {
     panic!("node {via} lists CA holders {seen:?}, not {holders:?}");
 }
 
-fn assert_refused(attempt: &JoinAttempt, code: &str) {
-    assert!(
-        !attempt.success,
-        "the join was not refused: {}",
-        attempt.output
-    );
-    assert!(
-        attempt.output.contains(&format!("error[{code}]")),
-        "expected {code}: {}",
-        attempt.output
-    );
-    assert!(
-        !attempt.data_dir.join("cluster/joined.json").exists(),
-        "a refused joiner kept its join record"
-    );
-}
-
 fn run_ok(cluster: &Cluster, id: u64, args: &[&str]) -> String {
     let out = cluster.run(id, args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -129,7 +112,7 @@ async fn joins_through_any_node_reach_a_ca_holder_and_survive_the_founders_loss(
     cluster.kill(1);
     let founder = cluster.node(1).raft.to_string();
     let attempt = cluster.join_attempt("no-holder", &later, cluster.node(2).raft);
-    assert_refused(&attempt, "JOIN_CA_UNAVAILABLE");
+    attempt.assert_refused("JOIN_CA_UNAVAILABLE");
     assert!(
         attempt.output.contains(&format!("node 1 at {founder}")),
         "the refusal names the holder it tried: {}",
@@ -193,7 +176,7 @@ async fn a_cluster_whose_only_holder_is_down_refuses_joins_everywhere_with_the_s
     cluster.kill(1);
     for via in [2, 3] {
         let attempt = cluster.join_attempt(&format!("via-{via}"), &token, cluster.node(via).raft);
-        assert_refused(&attempt, "JOIN_CA_UNAVAILABLE");
+        attempt.assert_refused("JOIN_CA_UNAVAILABLE");
         assert!(
             attempt
                 .output

@@ -166,26 +166,6 @@ async fn a_removed_node_is_refused_everywhere_and_a_wiped_node_rejoins_under_a_n
         .contains(&"after-removal".to_owned()));
 }
 
-/// The refusal is the documented one, and the joiner kept nothing.
-fn assert_refused(attempt: &JoinAttempt, code: &str) {
-    assert!(
-        !attempt.success,
-        "the join was not refused: {}",
-        attempt.output
-    );
-    assert!(
-        attempt.output.contains(&format!("error[{code}]")),
-        "expected {code}: {}",
-        attempt.output
-    );
-    for kept in ["tls/node.pem", "tls/node.key", "cluster/joined.json"] {
-        assert!(
-            !attempt.data_dir.join(kept).exists(),
-            "a refused joiner kept {kept}"
-        );
-    }
-}
-
 /// What a refused join must leave alone: tokens, nodes and the Raft log.
 async fn registry_state(cluster: &Cluster) -> (Value, Value, Value) {
     let (_, tokens) = cluster.get(1, "/v1/cluster/tokens").await;
@@ -274,12 +254,12 @@ async fn refused_joins_name_their_error_and_change_nothing() {
     ];
     for (name, via, peer, code) in cases {
         let attempt = a.join_attempt_via(name, via, peer);
-        assert_refused(&attempt, code);
+        attempt.assert_refused(code);
     }
     // A joiner that cannot bind its API port stops before sending the
     // token, which stays usable (node 3 joins with it below).
     let busy = a.join_attempt_port_taken("port-taken", &valid, a_peer);
-    assert_refused(&busy, "JOIN_BIND_FAILED");
+    busy.assert_refused("JOIN_BIND_FAILED");
     assert_eq!(registry_state(&a).await, before, "a refused join wrote");
 
     // The server of the wrong cluster never received a join request: the
@@ -326,7 +306,7 @@ async fn fifty_racing_joins_with_a_one_use_token_admit_one_and_propose_once() {
         .collect();
     assert_eq!(refused.len(), 49);
     for attempt in refused {
-        assert_refused(attempt, "JOIN_TOKEN_USED_UP");
+        attempt.assert_refused("JOIN_TOKEN_USED_UP");
     }
     assert!(
         after - before <= 2,

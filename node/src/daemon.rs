@@ -92,7 +92,7 @@ impl Node {
         let api_addr = listeners.api_addr(&config).to_string();
         let listener = listeners.api;
         let replica = Replica::open_on(&config, &api_addr, listeners.raft).await?;
-        let api_tls = api::https::server_config(&config)?;
+        let api_tls = api::https::server_config(&config, scheme)?;
         let registry = replica.registry();
         replica.bootstrap().await?;
         let admin_key = if replica.is_founder() && !registry_has_admin(&registry)? {

@@ -11,10 +11,13 @@ use crate::cluster::identity::tls_dir;
 use crate::config::{ApiScheme, Config};
 use nexus_errors::{ErrorCode, UserError};
 
-/// The TLS config of the API, or `None` when it serves plain HTTP. Called
-/// once the node's identity exists (after the replica opened).
-pub fn server_config(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>>, UserError> {
-    if config.api_scheme()? == ApiScheme::Http {
+/// The TLS config of an API served with `scheme`, or `None` for plain
+/// HTTP. Called once the node's identity exists (after the replica opened).
+pub fn server_config(
+    config: &Config,
+    scheme: ApiScheme,
+) -> Result<Option<Arc<rustls::ServerConfig>>, UserError> {
+    if scheme == ApiScheme::Http {
         return Ok(None);
     }
     let invalid =
