@@ -145,9 +145,19 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         Command::Ca(cmd) => ca::run(cmd, target.config.as_deref(), json),
         Command::Bench(args) => bench::run(args, json).await.map(|_| 0),
         Command::Completions { shell } => {
+            // Rendered in memory first: clap_complete panics on a failed write,
+            // and a reader such as `head` may close the pipe early.
+            let mut script = Vec::new();
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "nexus", &mut std::io::stdout());
-            Ok(0)
+            clap_complete::generate(shell, &mut command, "nexus", &mut script);
+            let mut stdout = std::io::stdout().lock();
+            match std::io::Write::write_all(&mut stdout, &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(UserError::new(
+                    nexus_errors::ErrorCode::Internal,
+                    format!("cannot write the completion script: {e}"),
+                )),
+                _ => Ok(0),
+            }
         }
     }
 }
