@@ -135,9 +135,11 @@ impl Cluster {
         }
         let peers: String = plans
             .iter()
-            .map(|(id, api, _, proxy)| {
+            .map(|(id, api, raft, proxy)| {
+                // Raft goes through the fault proxy (TCP); the data plane
+                // (QUIC, UDP) goes to the node directly.
                 format!(
-                    "[[cluster.peers]]\nid = {id}\nraft = \"{}\"\napi = \"{api}\"\n",
+                    "[[cluster.peers]]\nid = {id}\nraft = \"{}\"\napi = \"{api}\"\nbulk = \"{raft}\"\n",
                     proxy.addr()
                 )
             })
@@ -152,7 +154,7 @@ impl Cluster {
             let config = dir.path().join(format!("node-{id}.toml"));
             let toml = format!(
                 "listen = \"{api}\"\ndata_dir = \"{}\"\nnode_id = {id}\n\n[cluster]\n\
-                 raft_listen = \"{raft}\"\nadvertise_raft = \"{}\"\nheartbeat_ms = 100\n\
+                 raft_listen = \"{raft}\"\nadvertise_raft = \"{}\"\nadvertise_bulk = \"{raft}\"\nheartbeat_ms = 100\n\
                  election_min_ms = 1000\nelection_max_ms = 2000\nwrite_timeout_ms = 8000\n\
                  snapshot_every_logs = {}\nlogs_kept_after_snapshot = {}\n\n{peers}",
                 data_dir.display(),

@@ -246,8 +246,10 @@ catalog! {
     NodeRemoveSelf = ("NODE_REMOVE_SELF", 409, "send the removal to another node: `nexus --node http://OTHER-API node remove ID`"),
     /// Removing the node would leave the cluster without a voter.
     NodeLastVoter = ("NODE_LAST_VOTER", 409, "a cluster needs a voter; join another voter first"),
-    /// The sandbox is homed on another node, which runs its calls and verbs.
-    SandboxOnOtherNode = ("SANDBOX_ON_OTHER_NODE", 409, "send the request to the sandbox's home node; `nexus status` lists each node's API address"),
+    /// A request forwarded to this node found its sandbox homed elsewhere (it moved while the request was in flight).
+    SandboxOnOtherNode = ("SANDBOX_ON_OTHER_NODE", 409, "retry the request: the node it reaches forwards it to the sandbox's new home"),
+    /// The sandbox's home node did not answer over the data plane (QUIC).
+    SandboxHomeUnreachable = ("SANDBOX_HOME_UNREACHABLE", 503, "the home node may be down or its UDP port blocked; `nexus node ls` shows its health, and the sandbox answers again once its home is back"),
     /// Something failed inside the node; the message says what.
     Internal = ("INTERNAL", 500, "this is a bug or an environment problem (disk, permissions); the node log has details"),
 }

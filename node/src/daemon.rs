@@ -19,6 +19,7 @@ use crate::cluster::join_record::JoinRecord;
 use crate::cluster::removal::{Removal, REMOVED_EXIT_CODE};
 use crate::cluster::{RegistryHandle, Replica};
 use crate::config::{ApiScheme, Config};
+use crate::dataplane::{self, DataPlane};
 use crate::example;
 use crate::key_usage::{self, KeyUsage};
 use crate::lifecycle::ladder::LifecycleConfig;
@@ -91,7 +92,8 @@ impl Node {
         };
         let api_addr = listeners.api_addr(&config).to_string();
         let listener = listeners.api;
-        let replica = Replica::open_on(&config, &api_addr, listeners.raft).await?;
+        let replica =
+            Replica::open_on(&config, &api_addr, listeners.raft, listeners.bulk).await?;
         let api_tls = api::https::server_config(&config, scheme)?;
         let registry = replica.registry();
         replica.bootstrap().await?;
@@ -159,6 +161,9 @@ impl Node {
             )),
             auth_failures: AuthLimiter::default(),
             key_usage: Arc::new(KeyUsage::default()),
+            dataplane: replica
+                .bulk()
+                .map(|bulk| Arc::new(DataPlane::new(config.node_id, bulk, replica.raft()))),
         });
         Ok(Node {
             config,
@@ -264,6 +269,20 @@ impl Node {
             self.state.key_usage.clone(),
             self.state.registry.clone(),
         ));
+        let (stop_dataplane, dataplane_stopped) = tokio::sync::oneshot::channel::<()>();
+        let dataplane = self.state.dataplane.as_ref().map(|plane| {
+            let limits = &self.config.limits;
+            tokio::spawn(dataplane::serve(
+                plane.endpoint(),
+                router.clone(),
+                self.state.raft.clone(),
+                limits.max_header_bytes,
+                Duration::from_millis(limits.header_read_timeout_ms.max(1)),
+                async {
+                    let _ = dataplane_stopped.await;
+                },
+            ))
+        });
         let door = FrontDoor::new(&self.config.limits).with_tls(self.api_tls.clone());
         let removed = self.replica.removed();
         let node_id = self.config.node_id;
@@ -297,6 +316,10 @@ impl Node {
             if let Err(e) = key_usage::flush(&self.state.key_usage, &self.state.registry).await {
                 warn!(error = %e, "could not report the last API key uses");
             }
+        }
+        let _ = stop_dataplane.send(());
+        if let Some(task) = dataplane {
+            let _ = task.await;
         }
         let _ = stop_peers.send(());
         self.replica.shutdown().await;

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod daemon;
+pub mod dataplane;
 mod example;
 pub mod file_modes;
 pub mod key_usage;

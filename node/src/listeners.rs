@@ -1,9 +1,9 @@
 //! The node's listening sockets — its HTTP API and, in a cluster, its peer
-//! (Raft) port — bound together before anything depends on them. A joiner
+//! (Raft) port on TCP and its data plane (QUIC) on UDP — bound together before anything depends on them. A joiner
 //! binds them before it redeems its token and serves on the same sockets, so
 //! a port taken by another process fails the join while the token is unused.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 
 use tokio::net::TcpListener;
 
@@ -11,13 +11,15 @@ use crate::config::Config;
 use nexus_errors::{ErrorCode, UserError};
 
 /// The bound API socket and, when `[cluster] raft_listen` is set, the bound
-/// peer socket.
+/// peer sockets.
 #[derive(Debug)]
 pub struct Listeners {
     /// The HTTP API (`listen`).
     pub api: TcpListener,
     /// The peer port (`[cluster] raft_listen`).
     pub raft: Option<TcpListener>,
+    /// The data plane: the same address and port number, over UDP.
+    pub bulk: Option<UdpSocket>,
 }
 
 impl Listeners {
@@ -31,7 +33,8 @@ impl Listeners {
             )
         })?;
         let raft = bind_peer_port(config).await?;
-        Ok(Listeners { api, raft })
+        let bulk = bind_bulk_port(config, raft.as_ref())?;
+        Ok(Listeners { api, raft, bulk })
     }
 
     /// The address the API socket is bound to (`listen` with its port
@@ -48,6 +51,25 @@ pub async fn bind_peer_port(config: &Config) -> Result<Option<TcpListener>, User
     };
     nexus_transport::server::bind(addr)
         .await
+        .map(Some)
+        .map_err(|e| UserError::new(ErrorCode::NodeBindFailed, e.to_string()))
+}
+
+/// Binds the data plane's UDP socket on the address the peer listener got
+/// (`NODE_BIND_FAILED`), when there is one.
+pub fn bind_bulk_port(
+    config: &Config,
+    raft: Option<&TcpListener>,
+) -> Result<Option<UdpSocket>, UserError> {
+    let Some(raft) = raft else {
+        return Ok(None);
+    };
+    let addr = raft
+        .local_addr()
+        .ok()
+        .or(config.cluster.raft_listen)
+        .ok_or_else(|| UserError::new(ErrorCode::Internal, "the peer listener has no address"))?;
+    nexus_transport::bulk::BulkEndpoint::bind_socket(addr)
         .map(Some)
         .map_err(|e| UserError::new(ErrorCode::NodeBindFailed, e.to_string()))
 }

@@ -19,6 +19,10 @@
 //!   local when this node leads, forwarded to the leader otherwise, with the
 //!   write's idempotency key so a retry applies at most once.
 //!
+//! - [`bulk`] is the data plane: a QUIC endpoint (quinn) with the same mTLS
+//!   and peer policy, one reused connection per peer and one stream per
+//!   routed request or file transfer.
+//!
 //! Messages are openraft's serde types encoded as MessagePack
 //! ([`codec::MsgPackCodec`]); no `.proto` files and no `protoc`. Every
 //! message may be up to [`MAX_MESSAGE_BYTES`] in both directions (tonic's
@@ -26,6 +30,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bulk;
 mod channels;
 pub mod codec;
 pub mod contact;

@@ -108,6 +108,9 @@ pub struct JoinMsg {
     pub raft_addr: String,
     /// The joiner's HTTP API address (`host:port`).
     pub api_addr: String,
+    /// Where its peers reach the joiner's data plane (QUIC over UDP).
+    #[serde(default)]
+    pub bulk_addr: String,
 }
 
 impl fmt::Debug for JoinMsg {
@@ -118,6 +121,7 @@ impl fmt::Debug for JoinMsg {
             .field("secret", &"[elided]")
             .field("raft_addr", &self.raft_addr)
             .field("api_addr", &self.api_addr)
+            .field("bulk_addr", &self.bulk_addr)
             .finish_non_exhaustive()
     }
 }

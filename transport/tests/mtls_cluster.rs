@@ -292,6 +292,7 @@ fn join_msg(ca_fingerprint: &str) -> JoinMsg {
         csr_der: NodeKey::generate().unwrap().csr().unwrap(),
         raft_addr: "127.0.0.1:1".into(),
         api_addr: "127.0.0.1:2".into(),
+        bulk_addr: "127.0.0.1:1".into(),
     }
 }
 

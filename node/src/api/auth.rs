@@ -18,6 +18,11 @@ use nexus_errors::ErrorCode;
 /// The authenticated caller of a request.
 pub struct Caller(pub Principal);
 
+/// A caller already authenticated for this request (by the routing layer),
+/// kept in the request's extensions so the key is checked once.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Principal);
+
 impl Caller {
     /// Refuses callers without the admin role.
     pub fn require_admin(&self) -> Result<(), ApiError> {
@@ -48,6 +53,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
+        if let Some(Authenticated(principal)) = parts.extensions.get::<Authenticated>() {
+            return Ok(Caller(principal.clone()));
+        }
         let addr = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()

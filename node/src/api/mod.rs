@@ -13,6 +13,7 @@ mod health;
 pub mod https;
 mod keys;
 mod nodes;
+mod route;
 mod sandboxes;
 mod serve;
 mod tenants;
@@ -33,6 +34,7 @@ pub use error::ApiError;
 
 use crate::cluster::RegistryHandle;
 use crate::config::Limits;
+use crate::dataplane::DataPlane;
 use crate::key_usage::KeyUsage;
 use crate::sandbox::{SandboxManager, Verb};
 use auth::Caller;
@@ -66,6 +68,9 @@ pub struct AppState {
     pub auth_failures: AuthLimiter,
     /// API key uses not yet reported to the registry.
     pub key_usage: Arc<KeyUsage>,
+    /// Where requests for sandboxes homed on other nodes go (`None`: a
+    /// node without a peer port, which homes every sandbox itself).
+    pub dataplane: Option<Arc<DataPlane>>,
 }
 
 /// The API's routes. Workbook uploads are read under
@@ -119,7 +124,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             ),
         )
     });
-    let requests = requests.layer(from_fn_with_state(request_policy, body::enforce));
+    let requests = requests
+        .layer(from_fn_with_state(state.clone(), route::to_home))
+        .layer(from_fn_with_state(request_policy, body::enforce));
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))

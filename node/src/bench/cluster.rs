@@ -137,6 +137,7 @@ async fn start_cluster(dir: &std::path::Path, timing: Timing) -> Result<Vec<Benc
             id,
             raft: format!("127.0.0.1:{port}"),
             api: String::new(),
+            bulk: None,
         })
         .collect();
     let mut nodes = Vec::new();

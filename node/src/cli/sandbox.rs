@@ -119,16 +119,17 @@ pub async fn manage(
                 print_json(&list);
             } else {
                 println!(
-                    "{:<20} {:<20} {:<10} {:<10} GEN",
-                    "ID", "NAME", "STATE", "PROFILE"
+                    "{:<20} {:<20} {:<10} {:<10} {:<5} GEN",
+                    "ID", "NAME", "STATE", "PROFILE", "HOME"
                 );
                 for s in &list.sandboxes {
                     println!(
-                        "{:<20} {:<20} {:<10} {:<10} {}",
+                        "{:<20} {:<20} {:<10} {:<10} {:<5} {}",
                         s.id,
                         s.name,
                         s.state.as_str(),
                         s.profile,
+                        s.home_node,
                         s.generation
                     );
                 }

@@ -144,6 +144,7 @@ impl ClusterAdmission {
                 at_ms,
                 raft_addr: request.raft_addr.clone(),
                 api_addr: request.api_addr.clone(),
+                bulk_addr: request.bulk_addr.clone(),
             })
             .await?;
         // The certificate names every address the node is recorded at: its

@@ -85,6 +85,7 @@ pub async fn join(config: &Config, token: &str, peer: &str) -> Result<Joined, Us
         csr_der: key.csr().map_err(internal)?,
         raft_addr,
         api_addr: api_addr.to_string(),
+        bulk_addr: config.cluster.bulk_addr().unwrap_or_default(),
     };
     let tls = bootstrap_client_config(&token.ca_fingerprint, ALPN_JOIN).map_err(internal)?;
     let grant = request_join(peer, tls, request)

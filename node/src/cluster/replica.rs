@@ -4,7 +4,7 @@
 //! cluster of one on exactly the same path.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use nexus_raft::replication::{raft_config_with, LogStore, NodeInfo, Raft, StateM
 use nexus_tls::ca::CA_KEY_FILE;
 use nexus_tls::{join_server_config, ClusterCa, StaticPolicy, TlsMaterial, ALPN_GRPC, ALPN_JOIN};
 use nexus_transport::server::{JoinEndpoint, PeerEndpoint};
+use nexus_transport::bulk::BulkEndpoint;
 use nexus_transport::{Channels, Gateway, JoinForwarder, Network, PeerContact, PeerHealth};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -46,6 +47,7 @@ pub struct Replica {
     static_members: BTreeMap<u64, NodeInfo>,
     contact: PeerContact,
     forwarder: JoinForwarder,
+    bulk: Option<Arc<BulkEndpoint>>,
 }
 
 impl Replica {
@@ -59,15 +61,17 @@ impl Replica {
     /// never run as a cluster of one.
     pub async fn open(config: &Config, api_addr: &str) -> Result<Replica, UserError> {
         let listener = crate::listeners::bind_peer_port(config).await?;
-        Replica::open_on(config, api_addr, listener).await
+        let bulk = crate::listeners::bind_bulk_port(config, listener.as_ref())?;
+        Replica::open_on(config, api_addr, listener, bulk).await
     }
 
-    /// [`Replica::open`] with the peer listener bound already (`None`: this
-    /// node takes no peer connections).
+    /// [`Replica::open`] with the peer listener and the data plane's socket
+    /// bound already (`None`: this node takes no peer connections).
     pub async fn open_on(
         config: &Config,
         api_addr: &str,
         listener: Option<TcpListener>,
+        bulk_socket: Option<UdpSocket>,
     ) -> Result<Replica, UserError> {
         let cluster = &config.cluster;
         cluster.validate(config.node_id)?;
@@ -157,6 +161,14 @@ impl Replica {
         // What was applied before this start (allow and revoke only grow,
         // so racing with Raft's first applies is harmless).
         registry.read(|r| trust.seed(r))?;
+        let bulk = match bulk_socket {
+            Some(socket) => Some(Arc::new(
+                BulkEndpoint::new(socket, &tls, policy.clone()).map_err(|e| {
+                    UserError::new(ErrorCode::ClusterIdentityInvalid, e.to_string())
+                })?,
+            )),
+            None => None,
+        };
         Ok(Replica {
             node_id: config.node_id,
             cluster_name: cluster.name.clone(),
@@ -173,6 +185,7 @@ impl Replica {
             static_members,
             contact,
             forwarder,
+            bulk,
         })
     }
 
@@ -189,6 +202,11 @@ impl Replica {
     /// The Raft instance (metrics for `nexus status`).
     pub fn raft(&self) -> Raft {
         self.raft.clone()
+    }
+
+    /// The data plane's QUIC endpoint (`None` without a peer port).
+    pub fn bulk(&self) -> Option<Arc<BulkEndpoint>> {
+        self.bulk.clone()
     }
 
     /// When each peer last answered this node's Raft RPCs.
@@ -314,6 +332,7 @@ fn static_members(
         let me = NodeInfo {
             raft_addr: cluster.raft_addr().unwrap_or_default(),
             api_addr: api_addr.to_owned(),
+            bulk_addr: cluster.bulk_addr().unwrap_or_default(),
             ..NodeInfo::default()
         };
         return BTreeMap::from([(node_id, me)]);
@@ -325,6 +344,7 @@ fn static_members(
             let info = NodeInfo {
                 raft_addr: p.raft.clone(),
                 api_addr: p.api.clone(),
+                bulk_addr: p.bulk.clone().unwrap_or_default(),
                 ..NodeInfo::default()
             };
             (p.id, info)

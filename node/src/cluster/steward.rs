@@ -162,6 +162,7 @@ fn next_change(
         let info = NodeInfo {
             raft_addr: node.raft_addr.clone(),
             api_addr: node.api_addr.clone(),
+            bulk_addr: node.bulk_addr.clone(),
             ..NodeInfo::default()
         };
         return Some(Change::AddLearner(node.id, info));
@@ -229,6 +230,7 @@ mod tests {
             role,
             raft_addr: format!("10.0.0.{id}:2027"),
             api_addr: format!("10.0.0.{id}:2026"),
+            bulk_addr: String::new(),
             joined_at_ms: 1,
         }
     }

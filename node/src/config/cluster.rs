@@ -20,6 +20,10 @@ pub struct ClusterConfig {
     pub raft_listen: Option<SocketAddr>,
     /// The Raft address peers dial, if not `raft_listen` (e.g. behind NAT).
     pub advertise_raft: Option<String>,
+    /// The data-plane address peers dial (QUIC, UDP). The node listens on
+    /// the `raft_listen` address over UDP; unset, peers dial the Raft
+    /// address's host and port over UDP.
+    pub advertise_bulk: Option<String>,
     /// The static members, this node included; the same list on every node.
     pub peers: Vec<PeerConfig>,
     /// Leader heartbeat period.
@@ -47,6 +51,8 @@ pub struct PeerConfig {
     pub raft: String,
     /// Its HTTP API address (`host:port`).
     pub api: String,
+    /// Its data-plane address (`host:port`, UDP); unset: its Raft address.
+    pub bulk: Option<String>,
 }
 
 impl Default for ClusterConfig {
@@ -57,6 +63,7 @@ impl Default for ClusterConfig {
             name: "nexus".to_owned(),
             raft_listen: None,
             advertise_raft: None,
+            advertise_bulk: None,
             peers: Vec::new(),
             heartbeat_ms: ms(timing.heartbeat),
             election_min_ms: ms(timing.election_min),
@@ -91,6 +98,11 @@ impl ClusterConfig {
         self.advertise_raft
             .clone()
             .or_else(|| self.raft_listen.map(|a| a.to_string()))
+    }
+
+    /// The data-plane address peers reach this node at, if it has one.
+    pub fn bulk_addr(&self) -> Option<String> {
+        self.advertise_bulk.clone().or_else(|| self.raft_addr())
     }
 
     /// Checks the static membership against this node's id.

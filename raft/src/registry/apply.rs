@@ -189,6 +189,7 @@ fn join_token(conn: &Connection, cmd: &TokenCommand) -> Result<Response, Registr
             at_ms,
             raft_addr,
             api_addr,
+            bulk_addr,
         } => {
             let (node_id, role) =
                 tokens::redeem(conn, token_id, secret_hash, *min_node_id, *at_ms)?;
@@ -197,6 +198,7 @@ fn join_token(conn: &Connection, cmd: &TokenCommand) -> Result<Response, Registr
                 role,
                 raft_addr: raft_addr.clone(),
                 api_addr: api_addr.clone(),
+                bulk_addr: bulk_addr.clone(),
                 joined_at_ms: *at_ms,
             };
             nodes::insert(conn, &node)?;

@@ -191,6 +191,9 @@ pub enum TokenCommand {
         /// The joiner's HTTP API address.
         #[serde(default)]
         api_addr: String,
+        /// The joiner's data-plane (QUIC) address; empty: its Raft address.
+        #[serde(default)]
+        bulk_addr: String,
     },
 }
 

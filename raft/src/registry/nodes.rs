@@ -27,6 +27,9 @@ pub struct JoinedNode {
     pub raft_addr: String,
     /// Its HTTP API address.
     pub api_addr: String,
+    /// Where its data plane (QUIC, UDP) answers; empty: its Raft address.
+    #[serde(default)]
+    pub bulk_addr: String,
     /// When it joined, ms since the Unix epoch.
     pub joined_at_ms: u64,
 }
@@ -53,14 +56,15 @@ pub struct CaHolder {
 /// Records a joiner (its id is fresh, so it cannot be taken).
 pub(crate) fn insert(conn: &Connection, node: &JoinedNode) -> Result<(), RegistryError> {
     conn.execute(
-        "INSERT INTO nodes (id, role, raft_addr, api_addr, joined_at_ms) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO nodes (id, role, raft_addr, api_addr, joined_at_ms, bulk_addr) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         (
             to_db(node.id),
             node.role.as_str(),
             &node.raft_addr,
             &node.api_addr,
             to_db(node.joined_at_ms),
+            &node.bulk_addr,
         ),
     )?;
     Ok(())
@@ -121,7 +125,7 @@ pub(crate) fn ca_holders(conn: &Connection) -> Result<Vec<CaHolder>, RegistryErr
 /// Every joined node, by id.
 pub(crate) fn list(conn: &Connection) -> Result<Vec<JoinedNode>, RegistryError> {
     let mut stmt =
-        conn.prepare("SELECT id, role, raft_addr, api_addr, joined_at_ms FROM nodes ORDER BY id")?;
+        conn.prepare("SELECT id, role, raft_addr, api_addr, joined_at_ms, bulk_addr FROM nodes ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         let role: String = r.get(1)?;
         let node = JoinedNode {
@@ -130,6 +134,7 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<JoinedNode>, RegistryError> 
             raft_addr: r.get(2)?,
             api_addr: r.get(3)?,
             joined_at_ms: from_db(r.get(4)?),
+            bulk_addr: r.get(5)?,
         };
         Ok((node, role))
     })?;

@@ -6,7 +6,7 @@ use super::error::RegistryError;
 
 /// Schema version written by this build. Bump it (and add a migration step
 /// in `schema::init`) whenever the DDL changes.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// `meta.format` value that marks a database as a Nexus registry.
 const FORMAT: &str = "nexus-registry";
@@ -101,6 +101,12 @@ CREATE TABLE ca_holders (
 ) STRICT;
 ";
 
+/// Version 6: each joined node's data-plane (QUIC) address; empty for a
+/// node that joined before (its peers use its Raft address over UDP).
+const DDL_V6: &str = "
+ALTER TABLE nodes ADD COLUMN bulk_addr TEXT NOT NULL DEFAULT '';
+";
+
 /// The DDL that takes version `v` to `v + 1`.
 fn upgrade_from(v: u32) -> Option<&'static str> {
     match v {
@@ -108,6 +114,7 @@ fn upgrade_from(v: u32) -> Option<&'static str> {
         2 => Some(DDL_V3),
         3 => Some(DDL_V4),
         4 => Some(DDL_V5),
+        5 => Some(DDL_V6),
         _ => None,
     }
 }
@@ -130,6 +137,7 @@ pub(crate) fn init(conn: &mut Connection) -> Result<(), RegistryError> {
         tx.execute_batch(DDL_V3)?;
         tx.execute_batch(DDL_V4)?;
         tx.execute_batch(DDL_V5)?;
+        tx.execute_batch(DDL_V6)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('format', ?1), ('schema_version', ?2)",
             (FORMAT, SCHEMA_VERSION.to_string()),

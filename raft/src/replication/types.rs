@@ -37,6 +37,18 @@ pub struct NodeInfo {
     pub wg_pubkey: Option<String>,
 }
 
+impl NodeInfo {
+    /// Where the node's data plane answers: `bulk_addr`, or (unset) the
+    /// Raft address — the same port number, over UDP.
+    pub fn bulk_target(&self) -> &str {
+        if self.bulk_addr.is_empty() {
+            &self.raft_addr
+        } else {
+            &self.bulk_addr
+        }
+    }
+}
+
 impl fmt::Display for NodeInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

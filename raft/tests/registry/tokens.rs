@@ -39,6 +39,7 @@ fn redeem(
         at_ms,
         raft_addr: format!("10.0.0.{min_node_id}:7000"),
         api_addr: format!("10.0.0.{min_node_id}:2026"),
+        bulk_addr: format!("10.0.0.{min_node_id}:7001"),
     }))
 }
 
@@ -223,6 +224,7 @@ fn a_redeemed_token_records_the_joiner_and_a_refused_one_records_nothing() {
             role: NodeRole::Voter,
             raft_addr: "10.0.0.3:7000".into(),
             api_addr: "10.0.0.3:2026".into(),
+            bulk_addr: "10.0.0.3:7001".into(),
             joined_at_ms: 2_500,
         }]
     );

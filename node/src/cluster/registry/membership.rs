@@ -38,6 +38,8 @@ pub struct Redemption {
     pub raft_addr: String,
     /// The joiner's HTTP API address.
     pub api_addr: String,
+    /// The joiner's data-plane (QUIC) address.
+    pub bulk_addr: String,
 }
 
 impl RegistryHandle {
@@ -81,6 +83,7 @@ impl RegistryHandle {
             at_ms: redemption.at_ms,
             raft_addr: redemption.raft_addr,
             api_addr: redemption.api_addr,
+            bulk_addr: redemption.bulk_addr,
         });
         match self.write(cmd).await? {
             Response::JoinTokenRedeemed { node_id, role } => Ok((node_id, role)),

@@ -1,0 +1,90 @@
+//! The data plane on real nodes: `nexus serve` processes on loopback whose
+//! requests for a sandbox homed elsewhere travel to its home over QUIC with
+//! mTLS, so every node serves every sandbox.
+
+// Tests: a failed unwrap or panic is a loud test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use nexus_cluster_tests::{Cluster, ClusterOptions};
+use serde_json::{json, Value};
+
+const ALL: [u64; 3] = [1, 2, 3];
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_docked_through_node_1_is_called_suspended_and_resumed_through_every_node() {
+    let mut cluster = Cluster::start(ClusterOptions::default()).await;
+    cluster.agreed_leader(&ALL).await;
+    let sandbox = cluster.dock_echo(1, "everywhere").await;
+    let path = |verb: &str| format!("/v1/sandboxes/{sandbox}/{verb}");
+
+    for via in ALL {
+        let said = format!("hello through node {via}");
+        let (status, body) = cluster
+            .post(via, &path("call"), json!({ "stdin": said }))
+            .await;
+        assert_eq!(status, 200, "call through node {via}: {body}");
+        assert_eq!(body["exit_code"], 0, "{body}");
+        assert_eq!(body["stdout"], said, "{body}");
+
+        let (status, body) = cluster.post(via, &path("suspend"), json!({})).await;
+        assert_eq!(status, 200, "suspend through node {via}: {body}");
+        assert_eq!(body["state"], "suspended", "{body}");
+        assert_eq!(body["home_node"], 1, "{body}");
+
+        let (status, body) = cluster.post(via, &path("resume"), json!({})).await;
+        assert_eq!(status, 200, "resume through node {via}: {body}");
+        assert_eq!(body["state"], "active", "{body}");
+
+        // `sandbox info` through any node is the home's view of it.
+        let (status, body) = cluster.get(via, &format!("/v1/sandboxes/{sandbox}")).await;
+        assert_eq!(status, 200, "info through node {via}: {body}");
+        assert_eq!(body["home_node"], 1, "{body}");
+    }
+
+    // Another tenant's key is refused by the node it reaches, as at home.
+    let (status, tenant) = cluster.create_tenant(1, "stranger").await;
+    assert_eq!(status, 201, "{tenant}");
+    let stranger_key = tenant["api_key"].as_str().expect("tenant key").to_owned();
+    let refused = cluster
+        .http()
+        .post(format!("{}{}", cluster.node(2).url(), path("call")))
+        .bearer_auth(&stranger_key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(error_code(&body), "SANDBOX_NOT_FOUND", "{body}");
+
+    // With its home down, the sandbox is unreachable through the others,
+    // and the refusal names the home and its address.
+    cluster.kill(1);
+    let home_bulk = cluster.node(1).raft.to_string();
+    for via in [2, 3] {
+        let (status, body) = cluster.post(via, &path("call"), json!({})).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (503, "SANDBOX_HOME_UNREACHABLE"),
+            "{body}"
+        );
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("lives on node 1"), "{message}");
+        assert!(message.contains(&home_bulk), "{message}");
+        assert!(!body["error"]["hint"].as_str().unwrap_or_default().is_empty());
+    }
+    // Back up, it answers through every node again.
+    cluster.spawn(1);
+    cluster.wait_ready(1).await;
+    for via in ALL {
+        let (status, body) = cluster
+            .post(via, &path("call"), json!({ "stdin": "back" }))
+            .await;
+        assert_eq!(status, 200, "call through node {via} after restart: {body}");
+        assert_eq!(body["stdout"], "back", "{body}");
+    }
+}

@@ -1,0 +1,101 @@
+//! The home's side of routed requests: every stream a member opens is read
+//! for its head, then served by the node's API router as if the request had
+//! arrived here directly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use nexus_raft::replication::{NodeId, Raft};
+use nexus_transport::bulk::{self, head, BulkEndpoint, PeerStream};
+use tower::ServiceExt;
+use tracing::{debug, warn};
+
+use super::{Forwarded, StreamHead};
+
+/// How long a routed request waits for this node to apply what the entry
+/// node had applied (a sandbox docked or a key made a moment ago).
+const APPLY_WAIT: Duration = Duration::from_secs(2);
+
+/// Serves the streams members open on `bulk` with `router` until
+/// `shutdown` resolves. A request head may be at most `max_header_bytes`
+/// and must arrive within `header_timeout`.
+pub async fn serve(
+    bulk: Arc<BulkEndpoint>,
+    router: Router,
+    raft: Raft,
+    max_header_bytes: usize,
+    header_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let handle = move |stream: PeerStream| {
+        let (router, raft) = (router.clone(), raft.clone());
+        async move {
+            serve_stream(stream, router, raft, max_header_bytes, header_timeout).await;
+        }
+    };
+    bulk::serve(bulk, handle, shutdown).await;
+}
+
+async fn serve_stream(
+    stream: PeerStream,
+    router: Router,
+    raft: Raft,
+    max_header_bytes: usize,
+    header_timeout: Duration,
+) {
+    let PeerStream {
+        peer,
+        mut recv,
+        send,
+        ..
+    } = stream;
+    let stream_head: StreamHead = match head::read(&mut recv).await {
+        Ok(h) => h,
+        Err(e) => {
+            warn!(node = peer, error = %e, "data-plane stream refused");
+            return;
+        }
+    };
+    match stream_head {
+        StreamHead::Http { client, applied } => {
+            catch_up(&raft, applied).await;
+            let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                let mut request = request.map(Body::new);
+                request.extensions_mut().insert(ConnectInfo(client));
+                request.extensions_mut().insert(Forwarded { from: peer });
+                let router = router.clone();
+                async move { router.oneshot(request).await }
+            });
+            let served = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .max_buf_size(max_header_bytes.max(8192))
+                .keep_alive(false)
+                .serve_connection(TokioIo::new(tokio::io::join(recv, send)), service)
+                .await;
+            if let Err(e) = served {
+                debug!(node = peer, error = %e, "routed request ended early");
+            }
+        }
+    }
+}
+
+/// Waits (a bounded time) until this node has applied `index`.
+async fn catch_up(raft: &Raft, index: Option<u64>) {
+    if index.is_none() {
+        return;
+    }
+    if let Err(e) = raft
+        .wait(Some(APPLY_WAIT))
+        .applied_index_at_least(index, "routed request")
+        .await
+    {
+        debug!(error = %e, "serving a routed request before catching up");
+    }
+}

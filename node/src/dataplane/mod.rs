@@ -1,0 +1,89 @@
+//! The data plane of a node in a cluster: requests for a sandbox homed on
+//! another node travel there over QUIC ([`nexus_transport::bulk`]) and come
+//! back unchanged, so a client can send anything to any node.
+//!
+//! A routed request is one QUIC stream: a head ([`StreamHead`]) and then a
+//! plain HTTP/1.1 exchange. The home serves it with the same router as its
+//! public API — same authentication (the client's own bearer key travels
+//! with it), same limits, same handlers — after it has applied the registry
+//! up to the index the entry node had applied, so a sandbox or key the entry
+//! node already knows is known at the home too.
+
+mod accept;
+mod forward;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use nexus_raft::replication::{NodeId, Raft};
+use nexus_transport::bulk::BulkEndpoint;
+use serde::{Deserialize, Serialize};
+
+pub use accept::serve;
+
+/// What a data-plane stream carries, sent first on it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) enum StreamHead {
+    /// An HTTP/1.1 exchange follows: a request the sending node accepted
+    /// from `client`, to serve here once this node has applied `applied`.
+    Http {
+        /// The address of the client the request came from.
+        client: SocketAddr,
+        /// The sending node's last applied registry index.
+        applied: Option<u64>,
+    },
+}
+
+/// Marks a request that reached this node over the data plane: it is
+/// served here and never forwarded again.
+#[derive(Debug, Clone, Copy)]
+pub struct Forwarded {
+    /// The node that forwarded it.
+    pub from: NodeId,
+}
+
+/// This node's side of the data plane.
+pub struct DataPlane {
+    node_id: NodeId,
+    bulk: Arc<BulkEndpoint>,
+    raft: Raft,
+}
+
+impl std::fmt::Debug for DataPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataPlane")
+            .field("node_id", &self.node_id)
+            .field("bulk", &self.bulk)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DataPlane {
+    /// The data plane of node `node_id` on `bulk`, finding peers in the
+    /// membership of `raft`.
+    pub fn new(node_id: NodeId, bulk: Arc<BulkEndpoint>, raft: Raft) -> DataPlane {
+        DataPlane {
+            node_id,
+            bulk,
+            raft,
+        }
+    }
+
+    /// The QUIC endpoint.
+    pub fn endpoint(&self) -> Arc<BulkEndpoint> {
+        self.bulk.clone()
+    }
+
+    /// The data-plane address of `node` as the membership records it.
+    pub fn address_of(&self, node: NodeId) -> Option<String> {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        let info = metrics.membership_config.membership().get_node(&node)?;
+        Some(info.bulk_target().to_owned())
+    }
+
+    /// The last registry index this node applied.
+    fn applied(&self) -> Option<u64> {
+        self.raft.metrics().borrow().last_applied.map(|l| l.index)
+    }
+}
