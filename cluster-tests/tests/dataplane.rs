@@ -75,7 +75,10 @@ async fn a_sandbox_docked_through_node_1_is_called_suspended_and_resumed_through
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains("lives on node 1"), "{message}");
         assert!(message.contains(&home_bulk), "{message}");
-        assert!(!body["error"]["hint"].as_str().unwrap_or_default().is_empty());
+        assert!(!body["error"]["hint"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty());
     }
     // Back up, it answers through every node again.
     cluster.spawn(1);

@@ -92,8 +92,7 @@ impl Node {
         };
         let api_addr = listeners.api_addr(&config).to_string();
         let listener = listeners.api;
-        let replica =
-            Replica::open_on(&config, &api_addr, listeners.raft, listeners.bulk).await?;
+        let replica = Replica::open_on(&config, &api_addr, listeners.raft, listeners.bulk).await?;
         let api_tls = api::https::server_config(&config, scheme)?;
         let registry = replica.registry();
         replica.bootstrap().await?;

@@ -41,10 +41,7 @@ pub async fn to_home(State(state): State<Arc<AppState>>, request: Request, next:
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .map_or(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0), |c| c.0);
-            match dataplane
-                .forward(home, &sandbox_id, client, request)
-                .await
-            {
+            match dataplane.forward(home, &sandbox_id, client, request).await {
                 Ok(response) => response,
                 Err(e) => super::ApiError::from(e).into_response(),
             }

@@ -11,7 +11,7 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use nexus_raft::replication::{NodeId, Raft};
+use nexus_raft::replication::Raft;
 use nexus_transport::bulk::{self, head, BulkEndpoint, PeerStream};
 use tower::ServiceExt;
 use tracing::{debug, warn};

@@ -124,8 +124,9 @@ pub(crate) fn ca_holders(conn: &Connection) -> Result<Vec<CaHolder>, RegistryErr
 
 /// Every joined node, by id.
 pub(crate) fn list(conn: &Connection) -> Result<Vec<JoinedNode>, RegistryError> {
-    let mut stmt =
-        conn.prepare("SELECT id, role, raft_addr, api_addr, joined_at_ms, bulk_addr FROM nodes ORDER BY id")?;
+    let mut stmt = conn.prepare(
+        "SELECT id, role, raft_addr, api_addr, joined_at_ms, bulk_addr FROM nodes ORDER BY id",
+    )?;
     let rows = stmt.query_map([], |r| {
         let role: String = r.get(1)?;
         let node = JoinedNode {

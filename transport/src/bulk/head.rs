@@ -8,7 +8,6 @@ use std::time::Duration;
 use quinn::{RecvStream, SendStream};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The largest head either side sends or accepts.
 pub const MAX_HEAD_BYTES: u32 = 64 * 1024;
@@ -18,9 +17,10 @@ pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why a head could not be sent or read.
 #[derive(Debug, thiserror::Error)]
 pub enum HeadError {
-    /// The stream failed or ended early.
+    /// The stream failed or ended early (the message keeps quinn's
+    /// reason, e.g. the peer's close reason).
     #[error("stream head: {0}")]
-    Io(#[from] std::io::Error),
+    Stream(String),
     /// Longer than [`MAX_HEAD_BYTES`].
     #[error("stream head of {0} bytes is over the {MAX_HEAD_BYTES}-byte limit")]
     TooLarge(u64),
@@ -39,22 +39,39 @@ pub async fn write<T: Serialize>(send: &mut SendStream, head: &T) -> Result<(), 
         .ok()
         .filter(|len| *len <= MAX_HEAD_BYTES)
         .ok_or(HeadError::TooLarge(bytes.len() as u64))?;
-    send.write_all(&len.to_be_bytes()).await?;
-    send.write_all(&bytes).await?;
+    let failed = |e: quinn::WriteError| HeadError::Stream(chain(&e));
+    send.write_all(&len.to_be_bytes()).await.map_err(failed)?;
+    send.write_all(&bytes).await.map_err(failed)?;
     Ok(())
 }
 
 /// Reads the head at the start of `recv`.
 pub async fn read<T: DeserializeOwned>(recv: &mut RecvStream) -> Result<T, HeadError> {
     tokio::time::timeout(HEAD_TIMEOUT, async {
-        let len = recv.read_u32().await?;
+        let failed = |e: quinn::ReadExactError| HeadError::Stream(chain(&e));
+        let mut len = [0; 4];
+        recv.read_exact(&mut len).await.map_err(failed)?;
+        let len = u32::from_be_bytes(len);
         if len > MAX_HEAD_BYTES {
             return Err(HeadError::TooLarge(u64::from(len)));
         }
         let mut bytes = vec![0; len as usize];
-        recv.read_exact(&mut bytes).await?;
+        recv.read_exact(&mut bytes).await.map_err(failed)?;
         rmp_serde::from_slice(&bytes).map_err(|e| HeadError::Malformed(e.to_string()))
     })
     .await
     .map_err(|_| HeadError::TimedOut)?
+}
+
+/// An error and its sources, `: `-separated (quinn's "connection lost"
+/// hides the peer's reason in its source).
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
