@@ -383,6 +383,19 @@ impl Cluster {
     /// Docks the repository's `examples/echo-wat` workbook as `name` on
     /// node `id`; returns the sandbox id.
     pub async fn dock_echo(&self, id: u64, name: &str) -> String {
+        let (status, body) = self.dock_echo_with(id, name, &[]).await;
+        assert_eq!(status, 201, "dock on node {id}: {body}");
+        body["id"].as_str().expect("sandbox id").to_owned()
+    }
+
+    /// Uploads the `examples/echo-wat` workbook as `name` to node `id`
+    /// with `query` added to `?name=`; returns the answer.
+    pub async fn dock_echo_with(
+        &self,
+        id: u64,
+        name: &str,
+        query: &[(&str, &str)],
+    ) -> (u16, Value) {
         let path = self.dir.path().join(format!("{name}.workbook"));
         let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/echo-wat");
         let made = Command::new(crate::binary::nexus())
@@ -398,10 +411,9 @@ impl Cluster {
             .http
             .post(format!("{}/v1/sandboxes", self.nodes[&id].url()))
             .query(&[("name", name)])
+            .query(query)
             .body(bytes);
-        let (status, body) = self.send(request).await;
-        assert_eq!(status, 201, "dock on node {id}: {body}");
-        body["id"].as_str().expect("sandbox id").to_owned()
+        self.send(request).await
     }
 
     /// Node `id`'s `nexus status`.

@@ -91,3 +91,46 @@ async fn a_sandbox_docked_through_node_1_is_called_suspended_and_resumed_through
         assert_eq!(body["stdout"], "back", "{body}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docks_go_to_the_named_node_or_to_the_least_loaded_one() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    cluster.agreed_leader(&ALL).await;
+    let home_of = |body: &Value| body["home_node"].as_u64().expect("home_node");
+
+    // `?node=2` through node 1: the upload goes to node 2, which homes it.
+    let (status, body) = cluster.dock_echo_with(1, "placed", &[("node", "2")]).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(home_of(&body), 2, "{body}");
+    let placed = body["id"].as_str().unwrap().to_owned();
+    let (status, body) = cluster
+        .post(
+            3,
+            &format!("/v1/sandboxes/{placed}/call"),
+            json!({ "stdin": "hi" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["stdout"].as_str()),
+        (200, Some("hi")),
+        "{body}"
+    );
+
+    // A node that is not a member is refused before the upload is read.
+    let (status, body) = cluster.dock_echo_with(1, "nowhere", &[("node", "9")]).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (404, "NODE_NOT_FOUND"),
+        "{body}"
+    );
+
+    // Without a node: the fewest live sandboxes wins, the receiving node
+    // among equals. Node 2 has one; nodes 1 and 3 none.
+    let mut homes = Vec::new();
+    for i in 0..3 {
+        let (status, body) = cluster.dock_echo_with(1, &format!("auto-{i}"), &[]).await;
+        assert_eq!(status, 201, "{body}");
+        homes.push(home_of(&body));
+    }
+    assert_eq!(homes, [1, 3, 1]);
+}

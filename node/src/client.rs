@@ -75,13 +75,17 @@ impl NodeClient {
         workbook: Vec<u8>,
         name: Option<&str>,
         profile: Option<&str>,
+        node: Option<u64>,
     ) -> Result<Sandbox, UserError> {
         let mut query = Vec::new();
         if let Some(name) = name {
-            query.push(("name", name));
+            query.push(("name", name.to_owned()));
         }
         if let Some(profile) = profile {
-            query.push(("profile", profile));
+            query.push(("profile", profile.to_owned()));
+        }
+        if let Some(node) = node {
+            query.push(("node", node.to_string()));
         }
         self.fits(workbook.len(), BodyKind::Upload).await?;
         self.send(self.post("/v1/sandboxes").query(&query).body(workbook))

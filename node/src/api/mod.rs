@@ -91,6 +91,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     };
     let uploads = Router::new()
         .route("/v1/sandboxes", post(sandboxes::dock).get(sandboxes::list))
+        .layer(from_fn_with_state(state.clone(), route::to_home))
         .layer(from_fn_with_state(upload_policy, body::enforce));
     let requests = Router::new()
         .route(

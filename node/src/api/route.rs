@@ -1,19 +1,25 @@
 //! Routing: a request for a sandbox homed on another node is sent to that
 //! node over the data plane and its answer handed back unchanged, so any
-//! node serves any sandbox. The caller is authenticated here first; a
-//! request that reached this node over the data plane is served here, never
-//! forwarded again.
+//! node serves any sandbox; a new sandbox's upload goes to the node it is
+//! placed on. The caller is authenticated here first; a request that
+//! reached this node over the data plane is served here, never forwarded
+//! again.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tracing::warn;
 
 use super::auth::{Authenticated, Caller};
-use super::AppState;
-use crate::dataplane::Forwarded;
+use super::{ApiError, AppState};
+use crate::dataplane::{placement_unreachable, DataPlane, Forwarded};
+use nexus_errors::ErrorCode;
 
 /// Forwards requests under `/v1/sandboxes/{id}` to the sandbox's home when
 /// it is another node; serves everything else here.
@@ -23,6 +29,9 @@ pub async fn to_home(State(state): State<Arc<AppState>>, request: Request, next:
     };
     if request.extensions().get::<Forwarded>().is_some() {
         return next.run(request).await;
+    }
+    if request.method() == Method::POST && request.uri().path() == "/v1/sandboxes" {
+        return place(&state, dataplane, request, next).await;
     }
     let Some(sandbox_id) = sandbox_in_path(request.uri().path()).map(str::to_owned) else {
         return next.run(request).await;
@@ -37,17 +46,104 @@ pub async fn to_home(State(state): State<Arc<AppState>>, request: Request, next:
     let request = Request::from_parts(parts, body);
     match home {
         Some(home) if home != state.node_id => {
-            let client = request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0), |c| c.0);
+            let client = client_of(&request);
             match dataplane.forward(home, &sandbox_id, client, request).await {
                 Ok(response) => response,
-                Err(e) => super::ApiError::from(e).into_response(),
+                Err(e) => ApiError::from(e).into_response(),
             }
         }
         _ => next.run(request).await,
     }
+}
+
+/// The query parameter of `POST /v1/sandboxes` placement reads (the
+/// handler checks the rest).
+#[derive(Debug, Deserialize)]
+struct PlaceQuery {
+    node: Option<u64>,
+}
+
+/// Docks the upload on the node the client names (`?node=ID`) or, without
+/// one, on the first reachable node of [`DataPlane::placement_order`]. The
+/// upload streams there; nothing is read before a node is chosen, so an
+/// unreachable one is passed over.
+async fn place(
+    state: &Arc<AppState>,
+    dataplane: &DataPlane,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let caller = match Caller::from_request_parts(&mut parts, state).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused.into_response(),
+    };
+    parts.extensions.insert(Authenticated(caller.0));
+    let order = match placement(state, dataplane, &parts).await {
+        Ok(order) => order,
+        Err(refused) => return refused.into_response(),
+    };
+    let request = Request::from_parts(parts, body);
+    let mut failure = None;
+    for node in order {
+        if node == state.node_id {
+            return next.run(request).await;
+        }
+        match dataplane.route_to(node).await {
+            Ok(routed) => {
+                let client = client_of(&request);
+                return match routed.exchange(client, dataplane.applied(), request).await {
+                    Ok(response) => response,
+                    Err(failed) => ApiError::from(placement_unreachable(&failed)).into_response(),
+                };
+            }
+            Err(failed) => {
+                warn!(node, reason = %failed.reason, "placement passed over an unreachable node");
+                failure = Some(failed);
+            }
+        }
+    }
+    match failure {
+        Some(failed) => ApiError::from(placement_unreachable(&failed)).into_response(),
+        None => next.run(request).await,
+    }
+}
+
+/// The nodes to try for a new sandbox, in order, from a fresh read of the
+/// registry (the last docks through other nodes count).
+async fn placement(
+    state: &AppState,
+    dataplane: &DataPlane,
+    parts: &Parts,
+) -> Result<Vec<u64>, ApiError> {
+    // An unreadable query is the handler's to refuse, with its own message.
+    let wanted = Query::<PlaceQuery>::try_from_uri(&parts.uri)
+        .ok()
+        .and_then(|q| q.0.node);
+    match wanted {
+        Some(node) if dataplane.is_member(node) => Ok(vec![node]),
+        Some(node) => Err(not_a_member(node)),
+        None => {
+            state.registry.linearize().await?;
+            Ok(dataplane.placement_order(&state.registry)?)
+        }
+    }
+}
+
+/// `NODE_NOT_FOUND` for a placement on a node that is not a member.
+pub fn not_a_member(node: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::NodeNotFound,
+        format!("cannot place the sandbox on node {node}: it is not a member of the cluster"),
+    )
+}
+
+/// The client's address (for the home's per-address limits).
+fn client_of(request: &Request) -> SocketAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0), |c| c.0)
 }
 
 /// The home node of the caller's sandbox, reading the registry once more

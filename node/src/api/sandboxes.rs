@@ -28,6 +28,9 @@ use nexus_errors::ErrorCode;
 pub struct DockParams {
     name: Option<String>,
     profile: Option<String>,
+    /// The node to place the sandbox on (the routing layer sends the
+    /// upload there; here it can only be this node).
+    node: Option<u64>,
 }
 
 /// `POST /v1/sandboxes`: the body is a workbook file, streamed to a
@@ -38,6 +41,9 @@ pub async fn dock(
     ApiQuery(params): ApiQuery<DockParams>,
     req: Request,
 ) -> Result<(StatusCode, Json<Sandbox>), ApiError> {
+    if params.node.is_some_and(|node| node != state.node_id) {
+        return Err(super::route::not_a_member(params.node.unwrap_or_default()));
+    }
     let request = DockRequest {
         name: params.name,
         profile: params.profile,

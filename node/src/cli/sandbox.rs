@@ -22,6 +22,10 @@ pub struct DockArgs {
     /// Profile (default: the workbook's; unknown names mean `compute`).
     #[arg(long)]
     pub profile: Option<String>,
+    /// The node to place the sandbox on (default: the member with the
+    /// fewest live sandboxes, the receiving node among equals).
+    #[arg(long)]
+    pub node: Option<u64>,
 }
 
 /// Sandbox management commands.
@@ -96,7 +100,12 @@ pub async fn dock(client: &NodeClient, args: DockArgs, json: bool) -> Result<i32
         )
     })?;
     let sandbox = client
-        .dock(bytes, args.name.as_deref(), args.profile.as_deref())
+        .dock(
+            bytes,
+            args.name.as_deref(),
+            args.profile.as_deref(),
+            args.node,
+        )
         .await?;
     if json {
         print_json(&sandbox);

@@ -1,6 +1,6 @@
-//! The entry node's side of a routed request: open a stream to the home,
-//! send the head and the request, hand back the home's response as it
-//! streams.
+//! The entry node's side of a routed request: open a stream to the target
+//! node, send the head and the request, hand back the target's response as
+//! it streams.
 
 use std::net::SocketAddr;
 
@@ -10,12 +10,65 @@ use axum::response::Response;
 use hyper_util::rt::TokioIo;
 use nexus_raft::replication::NodeId;
 use nexus_transport::bulk::head;
+use quinn::{RecvStream, SendStream};
 use tracing::debug;
 
 use super::{DataPlane, StreamHead};
 use nexus_errors::{ErrorCode, UserError};
 
+/// A stream open to a node, ready to carry one request.
+pub struct Routed {
+    node: NodeId,
+    addr: String,
+    send: SendStream,
+    recv: RecvStream,
+}
+
+/// Why a request could not be routed to a node: what was tried and what
+/// failed.
+#[derive(Debug, Clone)]
+pub struct RouteFailure {
+    /// The node.
+    pub node: NodeId,
+    /// Its data-plane address, when the membership has one.
+    pub addr: Option<String>,
+    /// What failed.
+    pub reason: String,
+}
+
+impl RouteFailure {
+    /// `" at ADDR (UDP)"`, or nothing without an address.
+    fn at(&self) -> String {
+        self.addr
+            .as_deref()
+            .map_or_else(String::new, |a| format!(" at {a} (UDP)"))
+    }
+}
+
 impl DataPlane {
+    /// Opens a stream to `node`; nothing is sent yet, so on failure the
+    /// request may go elsewhere.
+    pub async fn route_to(&self, node: NodeId) -> Result<Routed, RouteFailure> {
+        let addr = self.address_of(node).ok_or_else(|| RouteFailure {
+            node,
+            addr: None,
+            reason: "it is not a member of the cluster".to_owned(),
+        })?;
+        match self.bulk.open(node, &addr).await {
+            Ok((send, recv)) => Ok(Routed {
+                node,
+                addr,
+                send,
+                recv,
+            }),
+            Err(e) => Err(RouteFailure {
+                node,
+                addr: Some(addr),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
     /// Sends `request` (from `client`) to node `home` and returns its
     /// response; its body streams from the home as the client reads it. A
     /// home that cannot be reached is `SANDBOX_HOME_UNREACHABLE`.
@@ -26,48 +79,67 @@ impl DataPlane {
         client: SocketAddr,
         request: Request,
     ) -> Result<Response, UserError> {
-        let addr = self.address_of(home).ok_or_else(|| {
-            unreachable(
-                home,
-                sandbox_id,
-                None,
-                "it is not a member of the cluster".to_owned(),
+        let unreachable = |failure: RouteFailure| {
+            UserError::new(
+                ErrorCode::SandboxHomeUnreachable,
+                format!(
+                    "sandbox {sandbox_id} lives on node {home}{}, which did not answer: {}",
+                    failure.at(),
+                    failure.reason
+                ),
             )
-        })?;
-        let failed = |reason: String| unreachable(home, sandbox_id, Some(&addr), reason);
-        let (mut send, recv) = self
-            .bulk
-            .open(home, &addr)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        let stream_head = StreamHead::Http {
-            client,
-            applied: self.applied(),
         };
-        head::write(&mut send, &stream_head)
+        let routed = self.route_to(home).await.map_err(unreachable)?;
+        routed
+            .exchange(client, self.applied(), request)
+            .await
+            .map_err(unreachable)
+    }
+}
+
+impl Routed {
+    /// Sends the head and `request` and waits for the response head.
+    pub async fn exchange(
+        mut self,
+        client: SocketAddr,
+        applied: Option<u64>,
+        request: Request,
+    ) -> Result<Response, RouteFailure> {
+        let (node, addr) = (self.node, self.addr.clone());
+        let failed = |reason: String| RouteFailure {
+            node,
+            addr: Some(addr.clone()),
+            reason,
+        };
+        head::write(&mut self.send, &StreamHead::Http { client, applied })
             .await
             .map_err(|e| failed(e.to_string()))?;
-        let io = TokioIo::new(tokio::io::join(recv, send));
+        let io = TokioIo::new(tokio::io::join(self.recv, self.send));
         let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| failed(head::chain(&e)))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
-                debug!(node = home, error = %e, "routed request ended early");
+                debug!(node, error = %e, "routed request ended early");
             }
         });
         let response = sender
             .send_request(request)
             .await
-            .map_err(|e| failed(format!("{e}")))?;
+            .map_err(|e| failed(head::chain(&e)))?;
         Ok(response.map(Body::new))
     }
 }
 
-fn unreachable(home: NodeId, sandbox_id: &str, addr: Option<&str>, reason: String) -> UserError {
-    let at = addr.map_or_else(String::new, |a| format!(" at {a} (UDP)"));
+/// The error for a placement on `failure.node` that could not reach it.
+pub fn placement_unreachable(failure: &RouteFailure) -> UserError {
     UserError::new(
-        ErrorCode::SandboxHomeUnreachable,
-        format!("sandbox {sandbox_id} lives on node {home}{at}, which did not answer: {reason}"),
+        ErrorCode::PlacementNodeUnreachable,
+        format!(
+            "cannot place the sandbox on node {}{}: {}",
+            failure.node,
+            failure.at(),
+            failure.reason
+        ),
     )
 }

@@ -11,6 +11,7 @@
 
 mod accept;
 mod forward;
+mod placement;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use nexus_transport::bulk::BulkEndpoint;
 use serde::{Deserialize, Serialize};
 
 pub use accept::serve;
+pub use forward::{placement_unreachable, RouteFailure, Routed};
 
 /// What a data-plane stream carries, sent first on it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,7 +85,7 @@ impl DataPlane {
     }
 
     /// The last registry index this node applied.
-    fn applied(&self) -> Option<u64> {
+    pub fn applied(&self) -> Option<u64> {
         self.raft.metrics().borrow().last_applied.map(|l| l.index)
     }
 }

@@ -278,6 +278,7 @@ fn resolve(op: &Op, reg: &Registry, i: u64) -> Command {
             at_ms,
             raft_addr: format!("127.0.0.1:{}", 7000 + i),
             api_addr: format!("127.0.0.1:{}", 8000 + i),
+            bulk_addr: format!("127.0.0.1:{}", 7000 + i),
         }),
         Op::RemoveNode { node } => Command::RemoveNode {
             node_id: node,
