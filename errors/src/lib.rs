@@ -251,7 +251,7 @@ catalog! {
     /// The sandbox's home node did not answer over the data plane (QUIC).
     SandboxHomeUnreachable = ("SANDBOX_HOME_UNREACHABLE", 503, "the home node may be down or its UDP port blocked; `nexus node ls` shows its health, and the sandbox answers again once its home is back"),
     /// The node a new sandbox was to be placed on did not answer over the data plane.
-    PlacementNodeUnreachable = ("PLACEMENT_NODE_UNREACHABLE", 503, "dock without --node to let the cluster choose a reachable node, or check that node with `nexus node ls`"),
+    PlacementNodeUnreachable = ("PLACEMENT_NODE_UNREACHABLE", 503, "dock without --on to let the cluster choose a reachable node, or check that node with `nexus node ls`"),
     /// Something failed inside the node; the message says what.
     Internal = ("INTERNAL", 500, "this is a bug or an environment problem (disk, permissions); the node log has details"),
 }

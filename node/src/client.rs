@@ -75,6 +75,17 @@ impl NodeClient {
         workbook: Vec<u8>,
         name: Option<&str>,
         profile: Option<&str>,
+    ) -> Result<Sandbox, UserError> {
+        self.dock_on(workbook, name, profile, None).await
+    }
+
+    /// [`NodeClient::dock`] placing the sandbox on node `node` (`None`:
+    /// the cluster chooses).
+    pub async fn dock_on(
+        &self,
+        workbook: Vec<u8>,
+        name: Option<&str>,
+        profile: Option<&str>,
         node: Option<u64>,
     ) -> Result<Sandbox, UserError> {
         let mut query = Vec::new();

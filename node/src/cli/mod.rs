@@ -70,7 +70,7 @@ pub enum Command {
     /// Make, pack, inspect and export workbook files.
     #[command(subcommand)]
     Workbook(workbook::WorkbookCommand),
-    /// Dock a workbook file into the cluster (placed by --node or by load); prints the sandbox id.
+    /// Dock a workbook file into the cluster (placed by --on or by load); prints the sandbox id.
     Dock(sandbox::DockArgs),
     /// List, inspect and remove sandboxes.
     #[command(subcommand)]

@@ -22,10 +22,10 @@ pub struct DockArgs {
     /// Profile (default: the workbook's; unknown names mean `compute`).
     #[arg(long)]
     pub profile: Option<String>,
-    /// The node to place the sandbox on (default: the member with the
-    /// fewest live sandboxes, the receiving node among equals).
-    #[arg(long)]
-    pub node: Option<u64>,
+    /// The id of the node to place the sandbox on (default: the member
+    /// with the fewest live sandboxes, the receiving node among equals).
+    #[arg(long, value_name = "NODE_ID")]
+    pub on: Option<u64>,
 }
 
 /// Sandbox management commands.
@@ -100,11 +100,11 @@ pub async fn dock(client: &NodeClient, args: DockArgs, json: bool) -> Result<i32
         )
     })?;
     let sandbox = client
-        .dock(
+        .dock_on(
             bytes,
             args.name.as_deref(),
             args.profile.as_deref(),
-            args.node,
+            args.on,
         )
         .await?;
     if json {

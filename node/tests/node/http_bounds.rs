@@ -259,7 +259,7 @@ async fn the_client_checks_advertised_limits_first() {
     let node = small_node().await;
     let admin = node.admin();
     let err = admin
-        .dock(vec![0; 100 << 10], None, None, None)
+        .dock(vec![0; 100 << 10], None, None)
         .await
         .unwrap_err();
     assert_eq!(err.code.as_str(), "UPLOAD_TOO_LARGE", "{err:?}");
@@ -294,7 +294,7 @@ async fn unknown_profile_is_refused_at_dock() {
     let file = common::wat_workbook(node.data_dir.path(), "p", &common::print_wat("x"));
     let bytes = std::fs::read(file).unwrap();
     let err = admin
-        .dock(bytes, None, Some("../../etc"), None)
+        .dock(bytes, None, Some("../../etc"))
         .await
         .unwrap_err();
     assert_eq!(err.code.as_str(), "PROFILE_UNKNOWN", "{err:?}");
@@ -313,7 +313,7 @@ async fn schedules_that_cannot_fire_are_refused_at_dock() {
     workbook.checkpoint().unwrap();
     drop(workbook);
     let err = admin
-        .dock(std::fs::read(&file).unwrap(), None, None, None)
+        .dock(std::fs::read(&file).unwrap(), None, None)
         .await
         .unwrap_err();
     assert_eq!(err.code.as_str(), "SCHEDULE_INVALID", "{err:?}");
@@ -324,7 +324,7 @@ async fn schedules_that_cannot_fire_are_refused_at_dock() {
         .unwrap();
     drop(db);
     let err = admin
-        .dock(std::fs::read(&file).unwrap(), None, None, None)
+        .dock(std::fs::read(&file).unwrap(), None, None)
         .await
         .unwrap_err();
     assert_eq!(err.code.as_str(), "SCHEDULE_INVALID", "{err:?}");

@@ -18,13 +18,15 @@ use nexus_raft::{
 };
 
 /// Turns the `api_keys` table back into its version-3 shape (no name,
-/// last use or revocation) and drops the version-5 `ca_holders` table, to
+/// last use or revocation) and drops the version-5 `ca_holders` table and
+/// the version-6 `nodes.bulk_addr` column, to
 /// test upgrades from earlier versions.
 pub const API_KEYS_V3: &str = "DROP INDEX api_keys_live_name; \
     ALTER TABLE api_keys DROP COLUMN name; \
     ALTER TABLE api_keys DROP COLUMN last_used_at_ms; \
     ALTER TABLE api_keys DROP COLUMN revoked_at_ms; \
-    DROP TABLE ca_holders;";
+    DROP TABLE ca_holders; \
+    ALTER TABLE nodes DROP COLUMN bulk_addr;";
 
 /// A fresh in-memory registry.
 pub fn fresh() -> Registry {
