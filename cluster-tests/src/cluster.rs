@@ -22,6 +22,8 @@ pub struct ClusterOptions {
     pub snapshot_every_logs: u64,
     /// `[cluster] logs_kept_after_snapshot` of every node.
     pub logs_kept_after_snapshot: u64,
+    /// More TOML tables for every node's config (e.g. `[limits]`).
+    pub extra_config: String,
 }
 
 impl Default for ClusterOptions {
@@ -30,6 +32,7 @@ impl Default for ClusterOptions {
             nodes: 3,
             snapshot_every_logs: 10_000,
             logs_kept_after_snapshot: 20_000,
+            extra_config: String::new(),
         }
     }
 }
@@ -50,6 +53,8 @@ pub struct NodeHandle {
     /// joiner's first start is `nexus join`).
     pub(crate) first_start: Option<Vec<String>>,
     pub(crate) child: Option<Child>,
+    /// Environment variables of the next start only.
+    pub(crate) next_env: Vec<(String, String)>,
     pub(crate) _proxy: Option<FaultProxy>,
 }
 
@@ -156,11 +161,12 @@ impl Cluster {
                 "listen = \"{api}\"\ndata_dir = \"{}\"\nnode_id = {id}\n\n[cluster]\n\
                  raft_listen = \"{raft}\"\nadvertise_raft = \"{}\"\nadvertise_bulk = \"{raft}\"\nheartbeat_ms = 100\n\
                  election_min_ms = 1000\nelection_max_ms = 2000\nwrite_timeout_ms = 8000\n\
-                 snapshot_every_logs = {}\nlogs_kept_after_snapshot = {}\n\n{peers}",
+                 snapshot_every_logs = {}\nlogs_kept_after_snapshot = {}\n\n{peers}\n{}",
                 data_dir.display(),
                 proxy.addr(),
                 options.snapshot_every_logs,
                 options.logs_kept_after_snapshot,
+                options.extra_config,
             );
             std::fs::write(&config, toml).expect("write config");
             let mut node = NodeHandle {
@@ -172,6 +178,7 @@ impl Cluster {
                 config,
                 first_start: None,
                 child: None,
+                next_env: Vec::new(),
                 _proxy: Some(proxy),
             };
             spawn(&mut node);
@@ -283,6 +290,18 @@ impl Cluster {
     /// Starts node `id` again on its data dir and waits until it is ready.
     pub async fn restart(&mut self, id: u64) {
         let node = self.nodes.get_mut(&id).expect("known node");
+        spawn(node);
+        self.wait_ready(id).await;
+    }
+
+    /// Starts node `id` again with `env` set for this start only, and waits
+    /// until it is ready (e.g. `NEXUS_FAULT_CRASH_AT`).
+    pub async fn restart_with_env(&mut self, id: u64, env: &[(&str, &str)]) {
+        let node = self.nodes.get_mut(&id).expect("known node");
+        node.next_env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         spawn(node);
         self.wait_ready(id).await;
     }
@@ -472,6 +491,7 @@ pub(crate) fn spawn(node: &mut NodeHandle) {
     let child = Command::new(crate::binary::nexus())
         .args(args)
         .env("NEXUS_LOG", "info,openraft=warn")
+        .envs(std::mem::take(&mut node.next_env))
         .stdout(Stdio::from(log.try_clone().expect("clone log")))
         .stderr(Stdio::from(log))
         .spawn()

@@ -105,6 +105,7 @@ fn plan(dir: &Path, slot: u64) -> NodeHandle {
         config,
         first_start: None,
         child: None,
+        next_env: Vec::new(),
         _proxy: None,
     }
 }

@@ -252,6 +252,10 @@ catalog! {
     SandboxHomeUnreachable = ("SANDBOX_HOME_UNREACHABLE", 503, "the home node may be down or its UDP port blocked; `nexus node ls` shows its health, and the sandbox answers again once its home is back"),
     /// The node a new sandbox was to be placed on did not answer over the data plane.
     PlacementNodeUnreachable = ("PLACEMENT_NODE_UNREACHABLE", 503, "dock without --on to let the cluster choose a reachable node, or check that node with `nexus node ls`"),
+    /// A move names the node the sandbox already lives on, or a node without peers was asked to move one.
+    SandboxMoveInvalid = ("SANDBOX_MOVE_INVALID", 409, "name another member as --to; `nexus node ls` lists them"),
+    /// A move failed at the step the message names; the sandbox stays on its home with its data.
+    SandboxMoveFailed = ("SANDBOX_MOVE_FAILED", 503, "the sandbox keeps serving from its home; fix what the message names (target down, disk) and move it again"),
     /// Something failed inside the node; the message says what.
     Internal = ("INTERNAL", 500, "this is a bug or an environment problem (disk, permissions); the node log has details"),
 }

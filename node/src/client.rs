@@ -8,10 +8,11 @@ use serde::Deserialize;
 
 use crate::api::types::{
     CallRequest, CallResponse, CloneRequest, CreateJoinToken, CreateKey, CreateTenant, ErrorBody,
-    JoinTokenCreated, JoinTokenList, KeyCreated, KeyList, KeyRevoked, NodeList, NodeRemoved,
-    Removed, SandboxList, TenantCreated, TenantList, TenantRemoved, TransitionRequest,
+    JoinTokenCreated, JoinTokenList, KeyCreated, KeyList, KeyRevoked, MoveRequest, NodeList,
+    NodeRemoved, Removed, SandboxList, TenantCreated, TenantList, TenantRemoved, TransitionRequest,
 };
 use crate::cluster::status::ClusterStatus;
+use crate::dataplane::migrate::MoveReport;
 use crate::sandbox::{SandboxInfo, Verb};
 use nexus_errors::{ErrorCode, UserError};
 
@@ -125,6 +126,12 @@ impl NodeClient {
         };
         let path = format!("/v1/sandboxes/{id}/{}", verb.as_str());
         self.send(self.post(&path).json(&body)).await
+    }
+
+    /// Moves a sandbox to node `to` (live migration).
+    pub async fn move_sandbox(&self, id: &str, to: u64) -> Result<MoveReport, UserError> {
+        let path = format!("/v1/sandboxes/{id}/move");
+        self.send(self.post(&path).json(&MoveRequest { to })).await
     }
 
     /// Clones a sandbox (into another tenant with the admin key).

@@ -275,6 +275,7 @@ impl Node {
                 plane.endpoint(),
                 router.clone(),
                 self.state.raft.clone(),
+                self.state.manager.clone(),
                 limits.max_header_bytes,
                 Duration::from_millis(limits.header_read_timeout_ms.max(1)),
                 async {

@@ -100,6 +100,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/sandboxes/{id}/call", post(sandboxes::call))
         .route("/v1/sandboxes/{id}/clone", post(sandboxes::clone))
+        .route("/v1/sandboxes/{id}/move", post(sandboxes::move_to))
         .route("/v1/sandboxes/{id}/http", any(serve::http))
         .route("/v1/sandboxes/{id}/http/", any(serve::http))
         .route("/v1/sandboxes/{id}/http/{*path}", any(serve::http))

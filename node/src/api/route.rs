@@ -18,19 +18,26 @@ use tracing::warn;
 
 use super::auth::{Authenticated, Caller};
 use super::{ApiError, AppState};
-use crate::dataplane::{placement_unreachable, DataPlane, Forwarded};
+use crate::dataplane::{placement_unreachable, DataPlane, Forwarded, MAX_HOPS};
 use nexus_errors::ErrorCode;
 
 /// Forwards requests under `/v1/sandboxes/{id}` to the sandbox's home when
-/// it is another node; serves everything else here.
+/// it is another node; serves everything else here. A request served here
+/// for one of this node's sandboxes passes the sandbox's gate, where a move
+/// in its pause holds it; if the sandbox moved meanwhile, the request goes
+/// on to the new home.
 pub async fn to_home(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let Some(dataplane) = state.dataplane.as_ref() else {
         return next.run(request).await;
     };
-    if request.extensions().get::<Forwarded>().is_some() {
-        return next.run(request).await;
-    }
+    let hops = request
+        .extensions()
+        .get::<Forwarded>()
+        .map_or(0, |f| f.hops);
     if request.method() == Method::POST && request.uri().path() == "/v1/sandboxes" {
+        if hops > 0 {
+            return next.run(request).await;
+        }
         return place(&state, dataplane, request, next).await;
     }
     let Some(sandbox_id) = sandbox_in_path(request.uri().path()).map(str::to_owned) else {
@@ -41,18 +48,51 @@ pub async fn to_home(State(state): State<Arc<AppState>>, request: Request, next:
         Ok(caller) => caller,
         Err(refused) => return refused.into_response(),
     };
-    let home = home_of(&state, caller.tenant(), &sandbox_id).await;
+    let tenant = caller.tenant().to_owned();
+    let home = home_of(&state, &tenant, &sandbox_id).await;
     parts.extensions.insert(Authenticated(caller.0));
     let request = Request::from_parts(parts, body);
+    let here = state.node_id;
+    // A move runs on the home and closes the gate itself.
+    let gated = !request.uri().path().ends_with("/move");
     match home {
-        Some(home) if home != state.node_id => {
-            let client = client_of(&request);
-            match dataplane.forward(home, &sandbox_id, client, request).await {
-                Ok(response) => response,
-                Err(e) => ApiError::from(e).into_response(),
+        Some(home) if home == here && !gated => next.run(request).await,
+        Some(home) if home == here => {
+            let pass = dataplane.gates().pass(&sandbox_id).await;
+            let now = state.manager.get(&tenant, &sandbox_id).map(|s| s.home_node);
+            match now {
+                Ok(moved) if moved != here && hops < MAX_HOPS => {
+                    drop(pass);
+                    forward(dataplane, moved, &sandbox_id, hops, request).await
+                }
+                _ => {
+                    let response = next.run(request).await;
+                    drop(pass);
+                    response
+                }
             }
         }
+        Some(home) if hops < MAX_HOPS => forward(dataplane, home, &sandbox_id, hops, request).await,
         _ => next.run(request).await,
+    }
+}
+
+/// Sends `request` to `home` over the data plane; its answer, or the
+/// coded refusal when the home cannot be reached.
+async fn forward(
+    dataplane: &DataPlane,
+    home: u64,
+    sandbox_id: &str,
+    hops: u8,
+    request: Request,
+) -> Response {
+    let client = client_of(&request);
+    match dataplane
+        .forward(home, sandbox_id, client, hops, request)
+        .await
+    {
+        Ok(response) => response,
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -92,7 +132,10 @@ async fn place(
         match dataplane.route_to(node).await {
             Ok(routed) => {
                 let client = client_of(&request);
-                return match routed.exchange(client, dataplane.applied(), request).await {
+                return match routed
+                    .exchange(client, dataplane.applied(), 0, request)
+                    .await
+                {
                     Ok(response) => response,
                     Err(failed) => ApiError::from(placement_unreachable(&failed)).into_response(),
                 };

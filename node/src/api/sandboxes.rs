@@ -14,10 +14,11 @@ use super::body::BodyReader;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Upload};
 use super::types::{
-    decode_bytes, encode_bytes, CallRequest, CallResponse, CloneRequest, Removed, SandboxList,
-    TransitionRequest,
+    decode_bytes, encode_bytes, CallRequest, CallResponse, CloneRequest, MoveRequest, Removed,
+    SandboxList, TransitionRequest,
 };
 use super::AppState;
+use crate::dataplane::migrate::{self, MoveReport};
 use crate::sandbox::{DockRequest, SandboxInfo, Verb};
 use nexus_engine::CommandInput;
 use nexus_errors::ErrorCode;
@@ -96,6 +97,35 @@ pub async fn transit(
         .transit(caller.tenant(), &id, verb, request.expected_generation)
         .await?;
     Ok(Json(sandbox))
+}
+
+/// `POST /v1/sandboxes/{id}/move`: the routing layer brings it to the
+/// sandbox's home, which moves it (see `dataplane::migrate`).
+pub async fn move_to(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<MoveRequest>,
+) -> Result<Json<MoveReport>, ApiError> {
+    let plane = state.dataplane.as_ref().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::SandboxMoveInvalid,
+            format!(
+                "node {} has no peers to move sandbox {id} to",
+                state.node_id
+            ),
+        )
+    })?;
+    let report = migrate::move_sandbox(
+        plane,
+        &state.manager,
+        &state.registry,
+        caller.tenant(),
+        &id,
+        request.to,
+    )
+    .await?;
+    Ok(Json(report))
 }
 
 /// `POST /v1/sandboxes/{id}/clone`.

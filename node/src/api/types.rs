@@ -84,6 +84,14 @@ pub struct TransitionRequest {
     pub expected_generation: Option<u64>,
 }
 
+/// `POST /v1/sandboxes/{id}/move`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    /// The id of the node to move the sandbox to.
+    pub to: u64,
+}
+
 /// `POST /v1/sandboxes/{id}/clone`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -55,6 +55,15 @@ pub enum SandboxCommand {
     Delete(TransitArgs),
     /// Pull a frozen or archived sandbox's file local without resuming it.
     Prefetch(TransitArgs),
+    /// Move a sandbox to another node while it keeps serving (live
+    /// migration; a suspended or frozen one moves as files).
+    Move {
+        /// Sandbox id.
+        id: String,
+        /// The id of the node to move it to.
+        #[arg(long, value_name = "NODE_ID")]
+        to: u64,
+    },
     /// Dock a copy of a sandbox as a new one; the source is not changed.
     Clone {
         /// Source sandbox id.
@@ -158,6 +167,22 @@ pub async fn manage(
         SandboxCommand::Archive(a) => transit(client, a, Verb::Archive, json).await?,
         SandboxCommand::Delete(a) => transit(client, a, Verb::Delete, json).await?,
         SandboxCommand::Prefetch(a) => transit(client, a, Verb::Prefetch, json).await?,
+        SandboxCommand::Move { id, to } => {
+            let report = client.move_sandbox(&id, to).await?;
+            if json {
+                print_json(&report);
+            } else {
+                println!(
+                    "moved {id} from node {} to node {to}: {} bytes sent, {} in the pause \
+                     (held {} ms), {} ms in all",
+                    report.from_node,
+                    report.bytes_sent,
+                    report.delta_bytes,
+                    report.pause_us / 1000,
+                    report.elapsed_us / 1000
+                );
+            }
+        }
         SandboxCommand::Clone { id, name, tenant } => {
             let copy = client
                 .clone_sandbox(&id, &CloneRequest { name, tenant })

@@ -16,7 +16,8 @@ use nexus_transport::bulk::{self, head, BulkEndpoint, PeerStream};
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
-use super::{Forwarded, StreamHead};
+use super::{migrate, Forwarded, StreamHead};
+use crate::sandbox::SandboxManager;
 
 /// How long a routed request waits for this node to apply what the entry
 /// node had applied (a sandbox docked or a key made a moment ago).
@@ -29,14 +30,16 @@ pub async fn serve(
     bulk: Arc<BulkEndpoint>,
     router: Router,
     raft: Raft,
+    manager: Arc<SandboxManager>,
     max_header_bytes: usize,
     header_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let handle = move |stream: PeerStream| {
-        let (router, raft) = (router.clone(), raft.clone());
+        let (router, raft, manager) = (router.clone(), raft.clone(), manager.clone());
         async move {
-            serve_stream(stream, router, raft, max_header_bytes, header_timeout).await;
+            let limits = (max_header_bytes, header_timeout);
+            serve_stream(stream, router, raft, manager, limits).await;
         }
     };
     bulk::serve(bulk, handle, shutdown).await;
@@ -46,8 +49,8 @@ async fn serve_stream(
     stream: PeerStream,
     router: Router,
     raft: Raft,
-    max_header_bytes: usize,
-    header_timeout: Duration,
+    manager: Arc<SandboxManager>,
+    (max_header_bytes, header_timeout): (usize, Duration),
 ) {
     let PeerStream {
         peer,
@@ -63,12 +66,19 @@ async fn serve_stream(
         }
     };
     match stream_head {
-        StreamHead::Http { client, applied } => {
+        StreamHead::Http {
+            client,
+            applied,
+            hops,
+        } => {
             catch_up(&raft, applied).await;
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let mut request = request.map(Body::new);
                 request.extensions_mut().insert(ConnectInfo(client));
-                request.extensions_mut().insert(Forwarded { from: peer });
+                request.extensions_mut().insert(Forwarded {
+                    from: peer,
+                    hops: hops.saturating_add(1),
+                });
                 let router = router.clone();
                 async move { router.oneshot(request).await }
             });
@@ -82,6 +92,14 @@ async fn serve_stream(
             if let Err(e) = served {
                 debug!(node = peer, error = %e, "routed request ended early");
             }
+        }
+        StreamHead::Move {
+            sandbox_id,
+            tenant_id,
+            applied,
+        } => {
+            catch_up(&raft, applied).await;
+            migrate::receive(&manager, peer, &tenant_id, &sandbox_id, send, recv).await;
         }
     }
 }

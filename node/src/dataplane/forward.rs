@@ -77,6 +77,7 @@ impl DataPlane {
         home: NodeId,
         sandbox_id: &str,
         client: SocketAddr,
+        hops: u8,
         request: Request,
     ) -> Result<Response, UserError> {
         let unreachable = |failure: RouteFailure| {
@@ -91,18 +92,24 @@ impl DataPlane {
         };
         let routed = self.route_to(home).await.map_err(unreachable)?;
         routed
-            .exchange(client, self.applied(), request)
+            .exchange(client, self.applied(), hops, request)
             .await
             .map_err(unreachable)
     }
 }
 
 impl Routed {
+    /// The stream itself, for a transfer that is not an HTTP exchange.
+    pub fn into_streams(self) -> (SendStream, RecvStream) {
+        (self.send, self.recv)
+    }
+
     /// Sends the head and `request` and waits for the response head.
     pub async fn exchange(
         mut self,
         client: SocketAddr,
         applied: Option<u64>,
+        hops: u8,
         request: Request,
     ) -> Result<Response, RouteFailure> {
         let (node, addr) = (self.node, self.addr.clone());
@@ -111,7 +118,12 @@ impl Routed {
             addr: Some(addr.clone()),
             reason,
         };
-        head::write(&mut self.send, &StreamHead::Http { client, applied })
+        let stream_head = StreamHead::Http {
+            client,
+            applied,
+            hops,
+        };
+        head::write(&mut self.send, &stream_head)
             .await
             .map_err(|e| failed(e.to_string()))?;
         let io = TokioIo::new(tokio::io::join(self.recv, self.send));

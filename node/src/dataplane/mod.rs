@@ -11,6 +11,8 @@
 
 mod accept;
 mod forward;
+mod gates;
+pub mod migrate;
 mod placement;
 
 use std::net::SocketAddr;
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use accept::serve;
 pub use forward::{placement_unreachable, RouteFailure, Routed};
+pub use gates::MoveGates;
 
 /// What a data-plane stream carries, sent first on it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,15 +36,35 @@ pub(crate) enum StreamHead {
         client: SocketAddr,
         /// The sending node's last applied registry index.
         applied: Option<u64>,
+        /// How many nodes forwarded it before (one more hop is allowed
+        /// when the sandbox moved while the request waited).
+        hops: u8,
+    },
+    /// A sandbox's files follow, pushed by its home to make this node its
+    /// new home ([`migrate`]).
+    Move {
+        /// The sandbox.
+        sandbox_id: String,
+        /// Its tenant.
+        tenant_id: String,
+        /// The sending node's last applied registry index.
+        applied: Option<u64>,
     },
 }
 
+/// How many times one request may be forwarded: once to the home it had,
+/// once more if it moved while the request waited at its gate.
+pub const MAX_HOPS: u8 = 2;
+
 /// Marks a request that reached this node over the data plane: it is
-/// served here and never forwarded again.
+/// served here, and forwarded again only if its sandbox moved away while it
+/// waited (up to [`MAX_HOPS`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Forwarded {
     /// The node that forwarded it.
     pub from: NodeId,
+    /// How many times it was forwarded so far.
+    pub hops: u8,
 }
 
 /// This node's side of the data plane.
@@ -49,6 +72,7 @@ pub struct DataPlane {
     node_id: NodeId,
     bulk: Arc<BulkEndpoint>,
     raft: Raft,
+    gates: MoveGates,
 }
 
 impl std::fmt::Debug for DataPlane {
@@ -68,7 +92,13 @@ impl DataPlane {
             node_id,
             bulk,
             raft,
+            gates: MoveGates::default(),
         }
+    }
+
+    /// The gates moves close (see [`MoveGates`]).
+    pub fn gates(&self) -> &MoveGates {
+        &self.gates
     }
 
     /// The QUIC endpoint.

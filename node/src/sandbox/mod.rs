@@ -6,6 +6,7 @@
 mod call;
 mod data;
 mod ids;
+mod moving;
 mod schedules;
 mod serve;
 mod store;
@@ -31,6 +32,7 @@ use nexus_errors::{Coded, ErrorCode, UserError};
 pub use crate::lifecycle::storage::remove_workbook_file;
 pub use crate::lifecycle::Verb;
 pub use ids::new_sandbox_id;
+pub use moving::FileKind;
 use store::SandboxFiles;
 pub use store::{StagedFile, StagedWriter};
 

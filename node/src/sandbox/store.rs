@@ -111,17 +111,13 @@ impl SandboxFiles {
 
     /// Moves a staged upload to its place as sandbox `sandbox_id`'s file
     /// and fsyncs the directory, so the move survives a crash.
-    pub fn adopt(&self, mut staged: StagedFile, sandbox_id: &str) -> Result<PathBuf, UserError> {
-        let target = self.path(sandbox_id);
-        let source = staged.path.take().ok_or_else(|| {
-            UserError::new(ErrorCode::Internal, "staged upload was already adopted")
-        })?;
-        std::fs::rename(&source, &target).map_err(|e| io_error("move", &source, e))?;
-        if let Err(e) = nexus_durable::sync_dir(&self.sandboxes) {
-            remove_workbook_file(&target);
-            return Err(UserError::new(ErrorCode::Internal, format!("cannot {e}")));
-        }
-        Ok(target)
+    pub fn adopt(&self, staged: StagedFile, sandbox_id: &str) -> Result<PathBuf, UserError> {
+        adopt_at(staged, self.path(sandbox_id), &self.sandboxes)
+    }
+
+    /// [`SandboxFiles::adopt`] as the sandbox's cold copy.
+    pub fn adopt_cold(&self, staged: StagedFile, sandbox_id: &str) -> Result<PathBuf, UserError> {
+        adopt_at(staged, self.cold_path(sandbox_id), &self.cold)
     }
 
     /// The live file of a sandbox.
@@ -145,6 +141,26 @@ impl SandboxFiles {
         remove_workbook_file(&self.path(sandbox_id));
         remove_workbook_file(&self.cold_path(sandbox_id));
     }
+}
+
+/// Renames a staged file to `target` in `dir` and fsyncs `dir`. Any file
+/// there before is replaced (with its stale SQLite side files).
+fn adopt_at(mut staged: StagedFile, target: PathBuf, dir: &Path) -> Result<PathBuf, UserError> {
+    let source = staged
+        .path
+        .take()
+        .ok_or_else(|| UserError::new(ErrorCode::Internal, "staged upload was already adopted"))?;
+    for side in ["-wal", "-shm"] {
+        let mut name = target.as_os_str().to_owned();
+        name.push(side);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+    std::fs::rename(&source, &target).map_err(|e| io_error("move", &source, e))?;
+    if let Err(e) = nexus_durable::sync_dir(dir) {
+        remove_workbook_file(&target);
+        return Err(UserError::new(ErrorCode::Internal, format!("cannot {e}")));
+    }
+    Ok(target)
 }
 
 /// An upload being streamed to staging; its file is removed on drop unless

@@ -138,6 +138,20 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
             *expected_generation,
             *at_ms,
         ),
+        Command::MoveSandbox {
+            sandbox_id,
+            tenant_id,
+            to_node,
+            expected_generation,
+            at_ms,
+        } => move_home(
+            conn,
+            sandbox_id,
+            tenant_id,
+            *to_node,
+            *expected_generation,
+            *at_ms,
+        ),
         Command::JoinToken(cmd) => join_token(conn, cmd),
         Command::RemoveNode { node_id, at_ms } => {
             nodes::revoke(conn, *node_id, *at_ms)?;
@@ -285,6 +299,34 @@ fn transition(
     sandbox.updated_at_ms = at_ms;
     store::update_sandbox_state(conn, &sandbox)?;
     Ok(Response::Transitioned(sandbox))
+}
+
+/// A new home for a sandbox whose generation is still `expected_generation`;
+/// the generation moves on, so anything fenced by the old one is refused.
+fn move_home(
+    conn: &Connection,
+    sandbox_id: &str,
+    tenant_id: &str,
+    to_node: u64,
+    expected_generation: u64,
+    at_ms: u64,
+) -> Result<Response, RegistryError> {
+    let mut sandbox =
+        store::sandbox(conn, tenant_id, sandbox_id)?.ok_or_else(|| not_found(sandbox_id))?;
+    if sandbox.generation != expected_generation {
+        return Err(RegistryError::StaleGeneration {
+            sandbox_id: sandbox.id,
+            expected: expected_generation,
+            current: sandbox.generation,
+        });
+    }
+    sandbox.generation = sandbox.generation.checked_add(1).ok_or_else(|| {
+        RegistryError::Codec(format!("sandbox {sandbox_id}: generation overflow"))
+    })?;
+    sandbox.home_node = to_node;
+    sandbox.updated_at_ms = at_ms;
+    store::update_sandbox_home(conn, &sandbox)?;
+    Ok(Response::SandboxMoved(sandbox))
 }
 
 /// Order of checks: tenant exists, it does not hold every live admin key,

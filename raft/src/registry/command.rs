@@ -126,6 +126,20 @@ pub enum Command {
         /// Transition time, ms since the Unix epoch.
         at_ms: u64,
     },
+    /// Give a sandbox a new home node (a migration's commit), fenced by its
+    /// generation: the old home can no longer answer for it.
+    MoveSandbox {
+        /// The sandbox.
+        sandbox_id: String,
+        /// Its tenant; another tenant's sandbox is "not found".
+        tenant_id: String,
+        /// The new home.
+        to_node: u64,
+        /// Must equal the stored generation (the one the move paused at).
+        expected_generation: u64,
+        /// Commit time, ms since the Unix epoch.
+        at_ms: u64,
+    },
     /// A join-token write.
     JoinToken(TokenCommand),
     /// Put a node on the revocation list: its certificate is refused by
@@ -237,6 +251,8 @@ pub enum Response {
     },
     /// From [`Command::Transition`]: the sandbox after the hop.
     Transitioned(Sandbox),
+    /// From [`Command::MoveSandbox`]: the sandbox at its new home.
+    SandboxMoved(Sandbox),
     /// From [`TokenCommand::Create`].
     JoinTokenCreated(JoinTokenInfo),
     /// From [`TokenCommand::Revoke`].

@@ -198,6 +198,22 @@ pub(crate) fn update_sandbox_state(conn: &Connection, s: &Sandbox) -> Result<(),
     Ok(())
 }
 
+/// Writes a sandbox's home node, generation and update time.
+pub(crate) fn update_sandbox_home(conn: &Connection, s: &Sandbox) -> Result<(), RegistryError> {
+    conn.execute(
+        "UPDATE sandboxes SET home_node = ?1, generation = ?2, updated_at_ms = ?3 \
+         WHERE id = ?4 AND tenant_id = ?5",
+        (
+            to_db(s.home_node),
+            to_db(s.generation),
+            to_db(s.updated_at_ms),
+            &s.id,
+            &s.tenant_id,
+        ),
+    )?;
+    Ok(())
+}
+
 /// Deletes one sandbox of one tenant; returns whether a row went.
 pub(crate) fn delete_sandbox(
     conn: &Connection,

@@ -27,8 +27,8 @@ pub enum HeadError {
     /// Not the MessagePack of the expected type.
     #[error("stream head is malformed: {0}")]
     Malformed(String),
-    /// Did not arrive within [`HEAD_TIMEOUT`].
-    #[error("no stream head within {} s", HEAD_TIMEOUT.as_secs())]
+    /// Did not arrive in time.
+    #[error("no stream head in time")]
     TimedOut,
 }
 
@@ -47,7 +47,15 @@ pub async fn write<T: Serialize>(send: &mut SendStream, head: &T) -> Result<(), 
 
 /// Reads the head at the start of `recv`.
 pub async fn read<T: DeserializeOwned>(recv: &mut RecvStream) -> Result<T, HeadError> {
-    tokio::time::timeout(HEAD_TIMEOUT, async {
+    read_within(recv, HEAD_TIMEOUT).await
+}
+
+/// Reads one head-framed message from `recv`, waiting at most `timeout`.
+pub async fn read_within<T: DeserializeOwned>(
+    recv: &mut RecvStream,
+    timeout: Duration,
+) -> Result<T, HeadError> {
+    tokio::time::timeout(timeout, async {
         let failed = |e: quinn::ReadExactError| HeadError::Stream(chain(&e));
         let mut len = [0; 4];
         recv.read_exact(&mut len).await.map_err(failed)?;

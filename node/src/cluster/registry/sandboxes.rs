@@ -65,6 +65,27 @@ impl RegistryHandle {
         }
     }
 
+    /// Gives `sandbox` the home `to_node`, fenced by the generation it was
+    /// read at (a migration's commit). Returns the sandbox at its new home.
+    pub async fn move_sandbox(
+        &self,
+        sandbox: &Sandbox,
+        to_node: u64,
+        at_ms: u64,
+    ) -> Result<Sandbox, UserError> {
+        let cmd = Command::MoveSandbox {
+            sandbox_id: sandbox.id.clone(),
+            tenant_id: sandbox.tenant_id.clone(),
+            to_node,
+            expected_generation: sandbox.generation,
+            at_ms,
+        };
+        match self.write(cmd).await? {
+            Response::SandboxMoved(sandbox) => Ok(sandbox),
+            other => Err(unexpected("MoveSandbox", &other)),
+        }
+    }
+
     /// Removes a sandbox record of `tenant_id` (any state).
     pub async fn remove_sandbox(&self, tenant_id: &str, sandbox_id: &str) -> Result<(), UserError> {
         let cmd = Command::RemoveSandbox {

@@ -1,0 +1,258 @@
+//! The current home's side of a move (steps in the module docs).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nexus_raft::replication::NodeId;
+use nexus_raft::Sandbox;
+use nexus_transport::bulk::head;
+use quinn::SendStream;
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use super::blocks::{self, BlockHashes};
+use super::{MoveMsg, MoveReply};
+use crate::clock::now_ms;
+use crate::cluster::RegistryHandle;
+use crate::dataplane::{DataPlane, StreamHead};
+use crate::lifecycle::crashpoint;
+use crate::sandbox::{FileKind, SandboxManager};
+use nexus_errors::{ErrorCode, UserError};
+
+/// How long the target may take to verify and place the files.
+const PLACE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What a finished move did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MoveReport {
+    /// The sandbox at its new home.
+    pub sandbox: Sandbox,
+    /// The node it left.
+    pub from_node: NodeId,
+    /// Bytes sent: the pre-copy and the delta.
+    pub bytes_sent: u64,
+    /// Bytes re-sent in the pause.
+    pub delta_bytes: u64,
+    /// How long new calls were held, in microseconds.
+    pub pause_us: u64,
+    /// How long the whole move took, in microseconds.
+    pub elapsed_us: u64,
+}
+
+/// A file as the pre-copy sent it.
+struct Sent {
+    kind: FileKind,
+    path: PathBuf,
+    hashes: BlockHashes,
+}
+
+/// Moves sandbox `sandbox_id` of `tenant_id`, homed on this node, to node
+/// `to` (see the module docs). On failure the sandbox stays here, serving,
+/// and the error names the step that failed.
+pub async fn move_sandbox(
+    plane: &DataPlane,
+    manager: &SandboxManager,
+    registry: &RegistryHandle,
+    tenant_id: &str,
+    sandbox_id: &str,
+    to: NodeId,
+) -> Result<MoveReport, UserError> {
+    let started = Instant::now();
+    let sandbox = manager.hosted(tenant_id, sandbox_id)?;
+    if to == plane.node_id {
+        return Err(UserError::new(
+            ErrorCode::SandboxMoveInvalid,
+            format!("sandbox {sandbox_id} already lives on node {to}"),
+        ));
+    }
+    if !plane.is_member(to) {
+        return Err(UserError::new(
+            ErrorCode::NodeNotFound,
+            format!(
+                "cannot move sandbox {sandbox_id} to node {to}: it is not a member of the cluster"
+            ),
+        ));
+    }
+    let failed = |step: &str, reason: String| {
+        UserError::new(
+            ErrorCode::SandboxMoveFailed,
+            format!(
+                "moving sandbox {sandbox_id} from node {} to node {to} failed at {step}: {reason}; \
+                 it stays on node {} with its data",
+                plane.node_id, plane.node_id
+            ),
+        )
+    };
+    let routed = plane
+        .route_to(to)
+        .await
+        .map_err(|f| failed("connect", f.reason))?;
+    let (mut send, mut recv) = routed.into_streams();
+    let stream_head = StreamHead::Move {
+        sandbox_id: sandbox_id.to_owned(),
+        tenant_id: tenant_id.to_owned(),
+        applied: plane.applied(),
+    };
+    head::write(&mut send, &stream_head)
+        .await
+        .map_err(|e| failed("connect", e.to_string()))?;
+
+    crashpoint("move:source:pre-copy");
+    let mut bytes_sent = 0;
+    let mut sent = Vec::new();
+    for (kind, path) in manager.files_of(sandbox_id) {
+        let (hashes, len) = send_file(&mut send, kind, &path)
+            .await
+            .map_err(|e| failed("pre-copy", e))?;
+        bytes_sent += len;
+        sent.push(Sent { kind, path, hashes });
+    }
+    crashpoint("move:source:pause");
+
+    // The pause: from here until the gate opens, calls are held.
+    let gate = plane.gates().close(sandbox_id).await;
+    let paused = Instant::now();
+    let sandbox = manager.hosted(tenant_id, sandbox_id).unwrap_or(sandbox);
+    let held = manager.pause_for_move(&sandbox).await?;
+    let mut delta_bytes = 0;
+    let mut digests = Vec::new();
+    for file in &sent {
+        let (digest, bytes) = send_delta(&mut send, file)
+            .await
+            .map_err(|e| failed("delta", e))?;
+        delta_bytes += bytes;
+        digests.push((file.kind, digest));
+    }
+    crashpoint("move:source:delta");
+    head::write(&mut send, &MoveMsg::Finish { digests })
+        .await
+        .map_err(|e| failed("delta", e.to_string()))?;
+    let reply: MoveReply = head::read_within(&mut recv, PLACE_TIMEOUT)
+        .await
+        .map_err(|e| failed("verify", e.to_string()))?;
+    if let MoveReply::Refused { message } = reply {
+        return Err(failed("verify", message));
+    }
+    crashpoint("move:source:commit");
+    let moved = match registry.move_sandbox(&sandbox, to, now_ms()).await {
+        Ok(moved) => moved,
+        Err(e) => {
+            // The write may have committed before it failed here.
+            registry.linearize().await.ok();
+            match manager.get(tenant_id, sandbox_id) {
+                Ok(now) if now.home_node == to => now,
+                _ => return Err(failed("commit", e.message)),
+            }
+        }
+    };
+    crashpoint("move:source:release");
+    // Held requests re-read the home when the gate opens: this node's
+    // registry must show the new one first.
+    if let Err(e) = registry.linearize().await {
+        warn!(sandbox = sandbox_id, error = %e, "cannot confirm the move locally yet");
+    }
+    drop(held);
+    manager.forget_moved(sandbox_id);
+    let pause = paused.elapsed();
+    drop(gate);
+    let report = MoveReport {
+        sandbox: moved,
+        from_node: plane.node_id,
+        bytes_sent: bytes_sent + delta_bytes,
+        delta_bytes,
+        pause_us: micros(pause),
+        elapsed_us: micros(started.elapsed()),
+    };
+    info!(
+        sandbox = sandbox_id,
+        to,
+        bytes = report.bytes_sent,
+        delta = delta_bytes,
+        pause_us = report.pause_us,
+        "moved"
+    );
+    Ok(report)
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Streams the whole file at `path`; returns its block hashes and length.
+async fn send_file(
+    send: &mut SendStream,
+    kind: FileKind,
+    path: &Path,
+) -> Result<(BlockHashes, u64), String> {
+    let mut file = open(path)?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    head::write(send, &MoveMsg::File { kind, len })
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut hashes = Vec::new();
+    let mut left = len;
+    let mut index = 0;
+    while left > 0 {
+        let (block, returned) = read_hashed(file, index).await?;
+        file = returned;
+        // The file may grow while it is read; exactly `len` bytes go.
+        let take = usize::try_from(left.min(block.len() as u64)).unwrap_or(block.len());
+        if take == 0 {
+            return Err(format!("{} shrank while it was sent", path.display()));
+        }
+        send.write_all(&block[..take])
+            .await
+            .map_err(|e| head::chain(&e))?;
+        hashes.push(blocks::hash_block(&block[..take]));
+        left -= take as u64;
+        index += 1;
+    }
+    Ok((hashes, len))
+}
+
+/// Re-reads a paused file and sends the blocks that changed since the
+/// pre-copy; returns the file's digest and the bytes re-sent.
+async fn send_delta(send: &mut SendStream, file: &Sent) -> Result<(String, u64), String> {
+    let path = file.path.clone();
+    let (now, len) = tokio::task::spawn_blocking(move || blocks::hash_file(&path))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("cannot read {}: {e}", file.path.display()))?;
+    let changed = blocks::changed(&file.hashes, &now);
+    head::write(
+        send,
+        &MoveMsg::Delta {
+            kind: file.kind,
+            len,
+            blocks: changed.clone(),
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut reader = open(&file.path)?;
+    let mut bytes = 0;
+    for index in changed {
+        let (block, returned) = read_hashed(reader, index).await?;
+        reader = returned;
+        send.write_all(&block).await.map_err(|e| head::chain(&e))?;
+        bytes += block.len() as u64;
+    }
+    Ok((blocks::digest(&now, len), bytes))
+}
+
+fn open(path: &Path) -> Result<std::fs::File, String> {
+    std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))
+}
+
+/// Reads block `index` off the async workers, handing the file back.
+async fn read_hashed(
+    mut file: std::fs::File,
+    index: u64,
+) -> Result<(Vec<u8>, std::fs::File), String> {
+    tokio::task::spawn_blocking(move || {
+        let block = blocks::read_block(&mut file, index).map_err(|e| e.to_string())?;
+        Ok((block, file))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}

@@ -1,0 +1,89 @@
+//! What a migration needs from the sandbox manager: the files a sandbox has
+//! here, a pause that brings its live file to rest, a received file put in
+//! place, and forgetting a sandbox that moved away.
+
+use std::path::PathBuf;
+
+use nexus_raft::Sandbox;
+use serde::{Deserialize, Serialize};
+
+use super::{blocking, SandboxManager, StagedFile};
+use crate::lifecycle::{storage, ExclusiveGuard};
+use nexus_errors::UserError;
+
+/// Which of a sandbox's files a transfer carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FileKind {
+    /// The live workbook (created, active, suspended sandboxes).
+    Live,
+    /// The cold copy (frozen and archived sandboxes).
+    Cold,
+}
+
+impl SandboxManager {
+    /// The files `sandbox_id` has on this node, live first.
+    pub fn files_of(&self, sandbox_id: &str) -> Vec<(FileKind, PathBuf)> {
+        [
+            (FileKind::Live, self.files.path(sandbox_id)),
+            (FileKind::Cold, self.files.cold_path(sandbox_id)),
+        ]
+        .into_iter()
+        .filter(|(_, path)| path.exists())
+        .collect()
+    }
+
+    /// Holds `sandbox` for a move's pause: waits for its calls in flight,
+    /// keeps new ones (and the idle ladder) out while the guard lives, closes
+    /// its workbook and folds the WAL into the live file, which is then the
+    /// whole state.
+    pub async fn pause_for_move(&self, sandbox: &Sandbox) -> Result<ExclusiveGuard, UserError> {
+        let held = self.activity_of(sandbox).exclusive().await;
+        self.close_context(&sandbox.id);
+        let live = self.files.path(&sandbox.id);
+        if live.exists() {
+            blocking(move || storage::checkpoint_live(&live)).await?;
+        }
+        Ok(held)
+    }
+
+    /// Puts a received file in place as `sandbox_id`'s live or cold file.
+    pub fn place_moved(
+        &self,
+        staged: StagedFile,
+        sandbox_id: &str,
+        kind: FileKind,
+    ) -> Result<PathBuf, UserError> {
+        match kind {
+            FileKind::Live => self.files.adopt(staged, sandbox_id),
+            FileKind::Cold => self.files.adopt_cold(staged, sandbox_id),
+        }
+    }
+
+    /// After a move into this node ended (its stream closed): if the
+    /// registry, read through the leader, does not make this node the
+    /// sandbox's home — the source failed or died before its commit — the
+    /// placed files are removed. Without a quorum they stay, and the next
+    /// start's recovery removes them.
+    pub async fn settle_moved_in(&self, sandbox_id: &str) {
+        if self.registry.linearize().await.is_err() {
+            return;
+        }
+        let homed = self
+            .registry
+            .read(|r| r.all_sandboxes())
+            .map(|all| {
+                all.iter()
+                    .any(|s| s.id == sandbox_id && s.home_node == self.node_id)
+            })
+            .unwrap_or(true);
+        if !homed {
+            self.files.remove(sandbox_id);
+        }
+    }
+
+    /// Forgets a sandbox that now lives on another node: its compiled
+    /// modules, context, activity, schedules and files here.
+    pub fn forget_moved(&self, sandbox_id: &str) {
+        self.drop_local(sandbox_id);
+    }
+}
