@@ -121,7 +121,8 @@ async fn echoes(cluster: &Cluster, via: u64, sandbox: &str, said: &str) {
     assert_eq!(
         (status, body["stdout"].as_str()),
         (200, Some(said)),
-        "{body}"
+        "{body}; node {via} log:\n{}",
+        cluster.log_tail(via)
     );
 }
 
@@ -270,13 +271,9 @@ async fn a_crash_of_the_source_or_the_target_at_each_step_leaves_one_home_with_i
             .await;
         cluster.agreed_leader(&ALL).await;
         // Through node 3, which never crashes; the answer depends on who died.
-        let _ = cluster
-            .post(
-                3,
-                &format!("/v1/sandboxes/{sandbox}/move"),
-                json!({ "to": 2 }),
-            )
-            .await;
+        let path = format!("/v1/sandboxes/{sandbox}/move");
+        let (status, body) = cluster.post(3, &path, json!({ "to": 2 })).await;
+        eprintln!("{step}: the move answered {status} {body}");
         let code = cluster.wait_exit(crashing, Duration::from_secs(60)).await;
         assert_eq!(code, None, "{step}: node {crashing} should abort");
         cluster.restart(crashing).await;

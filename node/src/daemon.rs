@@ -283,6 +283,9 @@ impl Node {
                 },
             ))
         });
+        if let Some(plane) = self.state.dataplane.clone() {
+            tokio::spawn(async move { plane.warm_up().await });
+        }
         let door = FrontDoor::new(&self.config.limits).with_tls(self.api_tls.clone());
         let removed = self.replica.removed();
         let node_id = self.config.node_id;

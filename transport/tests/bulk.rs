@@ -31,10 +31,9 @@ fn endpoint(
     let policy = Arc::new(StaticPolicy::allowing(members.iter().copied()));
     let tls = TlsMaterial::new(&identity, policy.clone()).unwrap();
     let socket = BulkEndpoint::bind_socket(SocketAddr::new(LOOPBACK, 0)).unwrap();
-    (
-        Arc::new(BulkEndpoint::new(socket, &tls, policy.clone()).unwrap()),
-        policy,
-    )
+    let secret = identity.key.private_key_der().secret_der().to_vec();
+    let bulk = BulkEndpoint::new(socket, &tls, policy.clone(), &secret).unwrap();
+    (Arc::new(bulk), policy)
 }
 
 /// Serves `bulk`: every stream's head (a string) is answered with

@@ -70,7 +70,14 @@ impl FromRequestParts<Arc<AppState>> for Caller {
                 ),
             ));
         }
-        let caller = authenticate(parts, state);
+        let mut caller = authenticate(parts, state);
+        if matches!(&caller, Err(e) if e.0.code == ErrorCode::AuthInvalidKey) {
+            // A key made a moment ago through another node may not have
+            // reached this one yet: read once more through the leader.
+            if state.registry.linearize().await.is_ok() {
+                caller = authenticate(parts, state);
+            }
+        }
         if matches!(&caller, Err(e) if e.0.code == ErrorCode::AuthInvalidKey) {
             state.auth_failures.failed(addr);
         }

@@ -163,9 +163,13 @@ impl Replica {
         registry.read(|r| trust.seed(r))?;
         let bulk = match bulk_socket {
             Some(socket) => Some(Arc::new(
-                BulkEndpoint::new(socket, &tls, policy.clone()).map_err(|e| {
-                    UserError::new(ErrorCode::ClusterIdentityInvalid, e.to_string())
-                })?,
+                BulkEndpoint::new(
+                    socket,
+                    &tls,
+                    policy.clone(),
+                    identity.key.private_key_der().secret_der(),
+                )
+                .map_err(|e| UserError::new(ErrorCode::ClusterIdentityInvalid, e.to_string()))?,
             )),
             None => None,
         };

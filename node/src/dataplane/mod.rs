@@ -114,6 +114,24 @@ impl DataPlane {
         Some(info.bulk_target().to_owned())
     }
 
+    /// Dials every other member, so peers holding a connection to this
+    /// node's previous process switch to this one (see
+    /// [`BulkEndpoint::warm_up`]).
+    pub async fn warm_up(&self) {
+        let peers: Vec<(NodeId, String)> = {
+            let metrics = self.raft.metrics();
+            let metrics = metrics.borrow();
+            metrics
+                .membership_config
+                .membership()
+                .nodes()
+                .filter(|(id, _)| **id != self.node_id)
+                .map(|(id, info)| (*id, info.bulk_target().to_owned()))
+                .collect()
+        };
+        self.bulk.warm_up(peers).await;
+    }
+
     /// The last registry index this node applied.
     pub fn applied(&self) -> Option<u64> {
         self.raft.metrics().borrow().last_applied.map(|l| l.index)

@@ -9,7 +9,12 @@
 //! port. A connection opened before a revocation is closed when its peer
 //! next opens a stream ([`serve`]).
 //!
-//! One connection per peer, reused ([`BulkEndpoint::open`]); one
+//! One connection per peer, reused ([`BulkEndpoint::open`]) in either
+//! direction: the pool holds the connection last made with a peer, dialed
+//! or accepted. A node dials every member when it starts
+//! ([`BulkEndpoint::warm_up`]), so peers that still hold a connection to its
+//! previous process move to the new one at once. A replaced connection is
+//! not closed: streams still running on it finish, and it idles out. One
 //! bidirectional stream per routed request or transfer, which begins with a
 //! length-prefixed MessagePack head ([`head`]).
 //!
@@ -20,12 +25,19 @@
 //! when a reader lags; the connection window lets a dozen streams run at
 //! full window at once. Keep-alive every 2 s with a 10 s idle timeout: a
 //! dead peer's streams fail within 10 s instead of hanging.
+//!
+//! The stateless-reset key is derived from the node's private key, so it
+//! survives restarts: a peer still holding a connection to this node's
+//! previous process is told it is gone at its next packet (a keep-alive
+//! within 2 s) instead of finding out at the idle timeout.
 
 pub mod head;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use nexus_raft::replication::NodeId;
@@ -95,6 +107,8 @@ pub struct BulkEndpoint {
     connections: Mutex<HashMap<NodeId, Connection>>,
     /// Dials in progress, one at a time per peer.
     dialing: Mutex<HashMap<NodeId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Serves peers' streams, once [`serve`] runs.
+    handler: OnceLock<Handler>,
 }
 
 impl std::fmt::Debug for BulkEndpoint {
@@ -107,11 +121,13 @@ impl std::fmt::Debug for BulkEndpoint {
 
 impl BulkEndpoint {
     /// An endpoint on the bound `socket`, serving and dialing with `tls`;
-    /// peers must be members `policy` allows.
+    /// peers must be members `policy` allows. `secret` (the node's private
+    /// key) seeds the stateless-reset key.
     pub fn new(
         socket: UdpSocket,
         tls: &TlsMaterial,
         policy: Arc<dyn PeerPolicy>,
+        secret: &[u8],
     ) -> Result<BulkEndpoint, BulkError> {
         let addr = socket
             .local_addr()
@@ -132,7 +148,7 @@ impl BulkEndpoint {
         let mut client = quinn::ClientConfig::new(Arc::new(client_crypto));
         client.transport_config(transport);
         let endpoint = Endpoint::new(
-            quinn::EndpointConfig::default(),
+            quinn::EndpointConfig::new(Arc::new(reset_key(secret))),
             Some(server),
             socket,
             Arc::new(quinn::TokioRuntime),
@@ -147,6 +163,7 @@ impl BulkEndpoint {
             policy,
             connections: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashMap::new()),
+            handler: OnceLock::new(),
         })
     }
 
@@ -205,11 +222,43 @@ impl BulkEndpoint {
             return Ok(live);
         }
         let connection = self.dial(target, addr).await?;
+        self.adopt(target, connection.clone());
+        Ok(connection)
+    }
+
+    /// Makes `connection` the one new streams to `peer` use, and serves the
+    /// streams `peer` opens on it.
+    fn adopt(&self, peer: NodeId, connection: Connection) {
+        if let Some(handler) = self.handler.get() {
+            let policy = self.policy.clone();
+            tokio::spawn(accept_streams(
+                policy,
+                handler.clone(),
+                connection.clone(),
+                peer,
+            ));
+        }
         self.connections
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(target, connection.clone());
-        Ok(connection)
+            .insert(peer, connection);
+    }
+
+    /// Dials every peer in `peers` (id and data-plane address), each within
+    /// the connect timeout; one that does not answer is skipped (it is dialed
+    /// again when a stream needs it).
+    pub async fn warm_up(self: &Arc<Self>, peers: Vec<(NodeId, String)>) {
+        let mut dials = tokio::task::JoinSet::new();
+        for (node, addr) in peers {
+            let bulk = self.clone();
+            dials.spawn(async move {
+                match bulk.dial(node, &addr).await {
+                    Ok(connection) => bulk.adopt(node, connection),
+                    Err(e) => debug!(node, error = %e, "data plane: peer not reached at start"),
+                }
+            });
+        }
+        while dials.join_next().await.is_some() {}
     }
 
     fn cached(&self, target: NodeId) -> Option<Connection> {
@@ -262,18 +311,6 @@ impl BulkEndpoint {
         }
     }
 
-    /// Closes every connection to `node` (it was removed).
-    pub fn disconnect(&self, node: NodeId) {
-        let dropped = self
-            .connections
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&node);
-        if let Some(connection) = dropped {
-            connection.close(VarInt::from_u32(CLOSE_REVOKED), b"node removed");
-        }
-    }
-
     /// Closes the endpoint: open connections are told the node stops.
     pub async fn close(&self) {
         self.endpoint
@@ -294,18 +331,20 @@ pub struct PeerStream {
     pub recv: RecvStream,
 }
 
+/// What serves the streams peers open: set once by [`serve`].
+type Handler = Arc<dyn Fn(PeerStream) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// Accepts connections on `bulk` until `shutdown` resolves and hands every
-/// stream a member opens to `handle`, each in its own task. A connection
-/// whose peer the policy no longer allows is closed when it opens its next
-/// stream.
-pub async fn serve<H, F>(
-    bulk: Arc<BulkEndpoint>,
-    handle: H,
-    shutdown: impl std::future::Future<Output = ()>,
-) where
-    H: Fn(PeerStream) -> F + Clone + Send + Sync + 'static,
-    F: std::future::Future<Output = ()> + Send + 'static,
+/// stream a member opens — on a connection it dialed or one this node
+/// dialed — to `handle`, each in its own task. A connection whose peer the
+/// policy no longer allows is closed when it opens its next stream.
+pub async fn serve<H, F>(bulk: Arc<BulkEndpoint>, handle: H, shutdown: impl Future<Output = ()>)
+where
+    H: Fn(PeerStream) -> F + Send + Sync + 'static,
+    F: Future<Output = ()> + Send + 'static,
 {
+    let handler: Handler = Arc::new(move |stream| Box::pin(handle(stream)));
+    let _ = bulk.handler.set(handler);
     tokio::pin!(shutdown);
     loop {
         let incoming = tokio::select! {
@@ -314,7 +353,6 @@ pub async fn serve<H, F>(
         };
         let Some(incoming) = incoming else { break };
         let bulk = bulk.clone();
-        let handle = handle.clone();
         tokio::spawn(async move {
             let remote = incoming.remote_address();
             let connection = match tokio::time::timeout(CONNECT_TIMEOUT, incoming).await {
@@ -332,23 +370,20 @@ pub async fn serve<H, F>(
                 connection.close(VarInt::from_u32(CLOSE_REVOKED), b"no node certificate");
                 return;
             };
-            accept_streams(bulk, connection, peer, remote, handle).await;
+            bulk.adopt(peer, connection);
         });
     }
     bulk.close().await;
 }
 
-/// Takes the streams of one connection until it closes.
-async fn accept_streams<H, F>(
-    bulk: Arc<BulkEndpoint>,
+/// Takes the streams `peer` opens on `connection` until it closes.
+async fn accept_streams(
+    policy: Arc<dyn PeerPolicy>,
+    handler: Handler,
     connection: Connection,
     peer: NodeId,
-    remote: SocketAddr,
-    handle: H,
-) where
-    H: Fn(PeerStream) -> F,
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
+) {
+    let remote = connection.remote_address();
     loop {
         let (send, recv) = match connection.accept_bi().await {
             Ok(stream) => stream,
@@ -357,12 +392,12 @@ async fn accept_streams<H, F>(
                 return;
             }
         };
-        if !bulk.policy.is_allowed(peer) {
+        if !policy.is_allowed(peer) {
             warn!(node = peer, "QUIC peer refused: no longer a member");
             connection.close(VarInt::from_u32(CLOSE_REVOKED), b"node removed");
             return;
         }
-        tokio::spawn(handle(PeerStream {
+        tokio::spawn(handler(PeerStream {
             peer,
             remote,
             send,
@@ -376,6 +411,17 @@ fn connection_peer(connection: &Connection) -> Option<NodeId> {
     let identity = connection.peer_identity()?;
     let chain = identity.downcast::<Vec<CertificateDer<'static>>>().ok()?;
     peer_node_id(Some(&chain))
+}
+
+/// An HMAC key for stateless resets that is the same at every start of the
+/// node holding `secret`.
+fn reset_key(secret: &[u8]) -> ring::hmac::Key {
+    use sha2::Digest;
+    let seed = sha2::Sha256::new()
+        .chain_update(b"nexus-bulk stateless reset\0")
+        .chain_update(secret)
+        .finalize();
+    ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &seed)
 }
 
 /// The flow-control and liveness settings of every data-plane connection
