@@ -9,7 +9,7 @@
 //! bounded memory, no clean-up. A pause also holds the requests of the few
 //! other sandboxes sharing its shard, for the pause's length.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
@@ -40,9 +40,7 @@ impl std::fmt::Debug for MoveGates {
 
 impl MoveGates {
     fn shard(&self, sandbox_id: &str) -> Arc<RwLock<()>> {
-        let mut hasher = self.hasher.build_hasher();
-        sandbox_id.hash(&mut hasher);
-        let index = (hasher.finish() % SHARDS as u64) as usize;
+        let index = (self.hasher.hash_one(sandbox_id) % SHARDS as u64) as usize;
         self.shards[index].clone()
     }
 

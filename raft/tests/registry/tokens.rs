@@ -153,12 +153,12 @@ fn a_version_1_registry_gains_the_token_table_on_open() {
     drop(Registry::open(&path).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(API_KEYS_V3).unwrap();
         conn.execute_batch(
             "DROP TABLE join_tokens; DROP TABLE nodes; DROP TABLE revoked_nodes; \
              UPDATE meta SET value = '1' WHERE key = 'schema_version';",
         )
         .unwrap();
-        conn.execute_batch(API_KEYS_V3).unwrap();
     }
     let mut reg = Registry::open(&path).unwrap();
     assert_eq!(
@@ -180,12 +180,12 @@ fn a_version_2_registry_gains_the_node_tables_and_keeps_its_tokens() {
     }
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(API_KEYS_V3).unwrap();
         conn.execute_batch(
             "DROP TABLE nodes; DROP TABLE revoked_nodes; \
              UPDATE meta SET value = '2' WHERE key = 'schema_version';",
         )
         .unwrap();
-        conn.execute_batch(API_KEYS_V3).unwrap();
     }
     let mut reg = Registry::open(&path).unwrap();
     assert_eq!(

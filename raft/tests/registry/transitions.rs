@@ -239,3 +239,57 @@ fn transition_of_an_unknown_sandbox_is_not_found() {
     );
     assert_eq!(err.to_string(), "sandbox nope not found");
 }
+
+#[test]
+fn a_move_changes_the_home_once_and_fences_the_old_generation() {
+    let mut reg = sandbox_in(Suspended); // generation 2, home 7
+    let before = reg.sandbox("t1", "sb").unwrap().unwrap();
+    assert_eq!(before.home_node, 7);
+    let move_to = |to_node, expected_generation| Command::MoveSandbox {
+        sandbox_id: "sb".into(),
+        tenant_id: "t1".into(),
+        to_node,
+        expected_generation,
+        at_ms: 90,
+    };
+    let moved = match reg.apply(&move_to(2, 2)).unwrap() {
+        Response::SandboxMoved(sandbox) => sandbox,
+        other => panic!("expected SandboxMoved, got {other:?}"),
+    };
+    assert_eq!(
+        (
+            moved.home_node,
+            moved.generation,
+            moved.state,
+            moved.updated_at_ms
+        ),
+        (2, 3, Suspended, 90)
+    );
+    assert_eq!(reg.sandbox("t1", "sb").unwrap().unwrap(), moved);
+    // The same move again, or any write fenced by the old generation, is
+    // refused: the old home can no longer act for the sandbox.
+    let err = reg.apply(&move_to(3, 2)).unwrap_err();
+    assert!(
+        matches!(err, RegistryError::StaleGeneration { current: 3, .. }),
+        "{err:?}"
+    );
+    let err = reg
+        .apply(&transition("sb", "t1", Active, 2, 91))
+        .unwrap_err();
+    assert!(
+        matches!(err, RegistryError::StaleGeneration { current: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(reg.sandbox("t1", "sb").unwrap().unwrap(), moved);
+    // Another tenant's sandbox is not found.
+    let err = reg
+        .apply(&Command::MoveSandbox {
+            sandbox_id: "sb".into(),
+            tenant_id: "t2".into(),
+            to_node: 3,
+            expected_generation: 3,
+            at_ms: 92,
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("sb"), "{err}");
+}

@@ -4,16 +4,21 @@
 //! Steps, on the source (the current home):
 //!
 //! 1. **pre-copy** — every file the sandbox has (live, cold) is streamed
-//!    whole while the sandbox keeps serving; the source remembers the
-//!    SHA-256 of each 1 MiB block it sent.
+//!    whole while the sandbox keeps serving; both sides remember the
+//!    SHA-256 of each 1 MiB block. The target reads what it wrote back
+//!    from disk, checks it against those hashes and says so before the
+//!    source pauses.
 //! 2. **pause** — the sandbox's gate closes: calls in flight finish, new
 //!    ones are held. The workbook is closed and its WAL checkpointed.
-//! 3. **delta** — each file is read again; only the blocks whose hash
-//!    changed, and the final length, are sent.
-//! 4. **verify** — the target applies the delta, computes the digest of
-//!    every file (SHA-256 over the block hashes and the length) and
-//!    compares it with the source's; on a match it puts the files in place
-//!    (durable rename) and says so.
+//! 3. **delta** — a file that provably did not change since the pre-copy
+//!    (same length and modification time, and no write for 2 s before the
+//!    pre-copy began, which rules out a write inside the clock's
+//!    granularity) is not read again; any other is, and only the blocks
+//!    whose hash changed, and the final length, are sent.
+//! 4. **verify** — the target applies the delta (reading each written
+//!    block back), computes the digest of every file (SHA-256 over the
+//!    block hashes and the length) and compares it with the source's; on a
+//!    match it puts the files in place (durable rename) and says so.
 //! 5. **commit** — `MoveSandbox` in Raft, fenced by the generation the
 //!    pause read: the sandbox's home is the target from then on, and the
 //!    source can no longer answer for it.
@@ -52,6 +57,9 @@ enum MoveMsg {
         len: u64,
         blocks: Vec<u64>,
     },
+    /// The pre-copy is complete: the target checks it on disk and answers
+    /// [`MoveReply::Verified`].
+    PreCopied,
     /// Every file was sent; each must have its digest.
     Finish { digests: Vec<(FileKind, String)> },
 }
@@ -59,6 +67,8 @@ enum MoveMsg {
 /// The target's answer, once, at the end (or as soon as it refuses).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum MoveReply {
+    /// The pre-copy is on the target's disk as sent.
+    Verified,
     /// The files are verified and in place.
     Placed,
     /// The target will not take the sandbox; nothing was placed.

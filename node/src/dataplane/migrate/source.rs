@@ -1,7 +1,7 @@
 //! The current home's side of a move (steps in the module docs).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use nexus_raft::replication::NodeId;
 use nexus_raft::Sandbox;
@@ -39,11 +39,39 @@ pub struct MoveReport {
     pub elapsed_us: u64,
 }
 
+/// How long a file must have been left alone before its pre-copy for an
+/// unchanged modification time to prove it unchanged (well above any file
+/// system's timestamp granularity).
+const QUIET: Duration = Duration::from_secs(2);
+
 /// A file as the pre-copy sent it.
 struct Sent {
     kind: FileKind,
     path: PathBuf,
     hashes: BlockHashes,
+    len: u64,
+    /// Its modification time, when it had been quiet for [`QUIET`] before
+    /// the pre-copy began.
+    quiet_since: Option<SystemTime>,
+}
+
+impl Sent {
+    /// Whether the file is provably as the pre-copy sent it.
+    fn unchanged(&self) -> bool {
+        let Some(then) = self.quiet_since else {
+            return false;
+        };
+        std::fs::metadata(&self.path)
+            .and_then(|m| Ok((m.len(), m.modified()?)))
+            .is_ok_and(|(len, modified)| len == self.len && modified == then)
+    }
+}
+
+/// The modification time of `path` if nothing wrote to it for [`QUIET`].
+fn quiet_since(path: &Path) -> Option<SystemTime> {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+    let idle = SystemTime::now().duration_since(modified).ok()?;
+    (idle >= QUIET).then_some(modified)
 }
 
 /// Moves sandbox `sandbox_id` of `tenant_id`, homed on this node, to node
@@ -101,11 +129,27 @@ pub async fn move_sandbox(
     let mut bytes_sent = 0;
     let mut sent = Vec::new();
     for (kind, path) in manager.files_of(sandbox_id) {
+        let quiet_since = quiet_since(&path);
         let (hashes, len) = send_file(&mut send, kind, &path)
             .await
             .map_err(|e| failed("pre-copy", e))?;
         bytes_sent += len;
-        sent.push(Sent { kind, path, hashes });
+        sent.push(Sent {
+            kind,
+            path,
+            hashes,
+            len,
+            quiet_since,
+        });
+    }
+    head::write(&mut send, &MoveMsg::PreCopied)
+        .await
+        .map_err(|e| failed("pre-copy", e.to_string()))?;
+    match head::read_within(&mut recv, PLACE_TIMEOUT).await {
+        Ok(MoveReply::Verified) => {}
+        Ok(MoveReply::Refused { message }) => return Err(failed("pre-copy", message)),
+        Ok(other) => return Err(failed("pre-copy", format!("unexpected answer {other:?}"))),
+        Err(e) => return Err(failed("pre-copy", e.to_string())),
     }
     crashpoint("move:source:pause");
 
@@ -127,11 +171,11 @@ pub async fn move_sandbox(
     head::write(&mut send, &MoveMsg::Finish { digests })
         .await
         .map_err(|e| failed("delta", e.to_string()))?;
-    let reply: MoveReply = head::read_within(&mut recv, PLACE_TIMEOUT)
-        .await
-        .map_err(|e| failed("verify", e.to_string()))?;
-    if let MoveReply::Refused { message } = reply {
-        return Err(failed("verify", message));
+    match head::read_within(&mut recv, PLACE_TIMEOUT).await {
+        Ok(MoveReply::Placed) => {}
+        Ok(MoveReply::Refused { message }) => return Err(failed("verify", message)),
+        Ok(other) => return Err(failed("verify", format!("unexpected answer {other:?}"))),
+        Err(e) => return Err(failed("verify", e.to_string())),
     }
     crashpoint("move:source:commit");
     let moved = match registry.move_sandbox(&sandbox, to, now_ms()).await {
@@ -152,9 +196,10 @@ pub async fn move_sandbox(
         warn!(sandbox = sandbox_id, error = %e, "cannot confirm the move locally yet");
     }
     drop(held);
-    manager.forget_moved(sandbox_id);
     let pause = paused.elapsed();
     drop(gate);
+    // Held requests now go to the new home; the local copy can go.
+    manager.forget_moved(sandbox_id);
     let report = MoveReport {
         sandbox: moved,
         from_node: plane.node_id,
@@ -210,9 +255,21 @@ async fn send_file(
     Ok((hashes, len))
 }
 
-/// Re-reads a paused file and sends the blocks that changed since the
-/// pre-copy; returns the file's digest and the bytes re-sent.
+/// Sends the blocks of a paused file that changed since the pre-copy
+/// (none, without reading it, when it provably did not change); returns
+/// the file's digest and the bytes re-sent.
 async fn send_delta(send: &mut SendStream, file: &Sent) -> Result<(String, u64), String> {
+    if file.unchanged() {
+        let unchanged = MoveMsg::Delta {
+            kind: file.kind,
+            len: file.len,
+            blocks: Vec::new(),
+        };
+        head::write(send, &unchanged)
+            .await
+            .map_err(|e| e.to_string())?;
+        return Ok((blocks::digest(&file.hashes, file.len), 0));
+    }
     let path = file.path.clone();
     let (now, len) = tokio::task::spawn_blocking(move || blocks::hash_file(&path))
         .await

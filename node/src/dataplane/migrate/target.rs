@@ -2,6 +2,7 @@
 //! delta, verify the digests and put the files in place.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use nexus_raft::replication::NodeId;
@@ -9,7 +10,7 @@ use nexus_transport::bulk::head;
 use quinn::{RecvStream, SendStream};
 use tracing::{info, warn};
 
-use super::blocks;
+use super::blocks::{self, BlockHashes};
 use super::{MoveMsg, MoveReply, MAX_MOVE_FILE_BYTES};
 use crate::lifecycle::crashpoint;
 use crate::sandbox::{FileKind, SandboxManager, StagedFile};
@@ -33,7 +34,7 @@ pub(crate) async fn receive(
     mut send: SendStream,
     mut recv: RecvStream,
 ) {
-    let reply = match take(manager, from, tenant_id, sandbox_id, &mut recv).await {
+    let reply = match take(manager, from, tenant_id, sandbox_id, &mut send, &mut recv).await {
         Ok(()) => {
             info!(
                 sandbox = sandbox_id,
@@ -58,11 +59,29 @@ pub(crate) async fn receive(
     }
 }
 
+/// A file received into staging, with the hash of each block as written.
+struct Staged {
+    file: StagedFile,
+    hashes: BlockHashes,
+    len: u64,
+}
+
+impl Staged {
+    fn path(&self) -> Result<PathBuf, String> {
+        Ok(self
+            .file
+            .path()
+            .ok_or("the staged file is gone")?
+            .to_path_buf())
+    }
+}
+
 async fn take(
     manager: &SandboxManager,
     from: NodeId,
     tenant_id: &str,
     sandbox_id: &str,
+    send: &mut SendStream,
     recv: &mut RecvStream,
 ) -> Result<(), String> {
     let sandbox = manager.get(tenant_id, sandbox_id).map_err(|e| e.message)?;
@@ -72,7 +91,7 @@ async fn take(
             sandbox.home_node
         ));
     }
-    let mut staged: HashMap<FileKind, StagedFile> = HashMap::new();
+    let mut staged: HashMap<FileKind, Staged> = HashMap::new();
     loop {
         let msg: MoveMsg = head::read_within(recv, MESSAGE_TIMEOUT)
             .await
@@ -88,9 +107,17 @@ async fn take(
                 staged.insert(kind, file);
                 crashpoint("move:target:pre-copy");
             }
+            MoveMsg::PreCopied => {
+                for file in staged.values() {
+                    verify_on_disk(file).await?;
+                }
+                head::write(send, &MoveReply::Verified)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             MoveMsg::Delta { kind, len, blocks } => {
                 let file = staged
-                    .get(&kind)
+                    .get_mut(&kind)
                     .ok_or_else(|| format!("a delta for a {kind:?} file that was never sent"))?;
                 apply_delta(file, recv, len, &blocks).await?;
             }
@@ -101,21 +128,43 @@ async fn take(
     }
 }
 
-/// Streams `len` bytes into a staging file.
+/// Streams `len` bytes into a staging file, hashing each block.
 async fn receive_file(
     manager: &SandboxManager,
     recv: &mut RecvStream,
     len: u64,
-) -> Result<StagedFile, String> {
+) -> Result<Staged, String> {
     let mut writer = manager.upload_writer().await.map_err(|e| e.message)?;
+    let mut hashes = Vec::new();
+    let mut block = Vec::with_capacity(blocks::BLOCK);
     let mut left = len;
     while left > 0 {
-        let want = usize::try_from(left.min(blocks::BLOCK as u64)).unwrap_or(blocks::BLOCK);
+        let room = blocks::BLOCK - block.len();
+        let want = usize::try_from(left.min(room as u64)).unwrap_or(room);
         let chunk = read_chunk(recv, want).await?;
         writer.write(&chunk).await.map_err(|e| e.message)?;
+        block.extend_from_slice(&chunk);
         left -= chunk.len() as u64;
+        if block.len() == blocks::BLOCK || left == 0 {
+            hashes.push(blocks::hash_block(&block));
+            block.clear();
+        }
     }
-    writer.finish().await.map_err(|e| e.message)
+    let file = writer.finish().await.map_err(|e| e.message)?;
+    Ok(Staged { file, hashes, len })
+}
+
+/// Reads a staged file back and checks it hashes as it was received.
+async fn verify_on_disk(file: &Staged) -> Result<(), String> {
+    let path = file.path()?;
+    let (on_disk, len) = tokio::task::spawn_blocking(move || blocks::hash_file(&path))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    if on_disk != file.hashes || len != file.len {
+        return Err("the pre-copy on disk differs from what was received".to_owned());
+    }
+    Ok(())
 }
 
 /// Reads at most `max` bytes; the stream ending early is an error.
@@ -128,35 +177,51 @@ async fn read_chunk(recv: &mut RecvStream, max: usize) -> Result<bytes::Bytes, S
     }
 }
 
-/// Writes the changed blocks into the staged file and sets its length.
+/// Writes the changed blocks into the staged file, reading each back, and
+/// sets its length; the file's block hashes follow.
 async fn apply_delta(
-    file: &StagedFile,
+    file: &mut Staged,
     recv: &mut RecvStream,
     len: u64,
     indices: &[u64],
 ) -> Result<(), String> {
-    let path = file.path().ok_or("the staged file is gone")?.to_path_buf();
+    let path = file.path()?;
     let mut out = std::fs::OpenOptions::new()
+        .read(true)
         .write(true)
         .open(&path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let count = usize::try_from(len.div_ceil(blocks::BLOCK as u64)).map_err(|e| e.to_string())?;
+    file.hashes.resize(count, [0; 32]);
     for index in indices {
         let start = index.saturating_mul(blocks::BLOCK as u64);
-        let size = len.saturating_sub(start).min(blocks::BLOCK as u64);
-        let mut block = Vec::with_capacity(blocks::BLOCK);
-        while (block.len() as u64) < size {
-            let want = usize::try_from(size).unwrap_or(blocks::BLOCK) - block.len();
-            block.extend_from_slice(&read_chunk(recv, want).await?);
+        let size = usize::try_from(len.saturating_sub(start).min(blocks::BLOCK as u64))
+            .unwrap_or(blocks::BLOCK);
+        let slot = usize::try_from(*index)
+            .ok()
+            .filter(|i| *i < count)
+            .ok_or_else(|| format!("block {index} is past the end of a {len}-byte file"))?;
+        let mut block = Vec::with_capacity(size);
+        while block.len() < size {
+            block.extend_from_slice(&read_chunk(recv, size - block.len()).await?);
         }
         let (index, returned) = (*index, out);
-        out = tokio::task::spawn_blocking(move || {
+        let (written, returned) = tokio::task::spawn_blocking(move || {
             let mut out = returned;
-            blocks::write_block(&mut out, index, &block).map(|()| out)
+            blocks::write_block(&mut out, index, &block)?;
+            let back = blocks::read_block(&mut out, index)?;
+            Ok::<_, std::io::Error>((
+                blocks::hash_block(&back[..block.len().min(back.len())]),
+                out,
+            ))
         })
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        file.hashes[slot] = written;
+        out = returned;
     }
+    file.len = len;
     tokio::task::spawn_blocking(move || out.set_len(len).and_then(|()| out.sync_all()))
         .await
         .map_err(|e| e.to_string())?
@@ -167,7 +232,7 @@ async fn apply_delta(
 async fn place(
     manager: &SandboxManager,
     sandbox_id: &str,
-    mut staged: HashMap<FileKind, StagedFile>,
+    mut staged: HashMap<FileKind, Staged>,
     digests: Vec<(FileKind, String)>,
 ) -> Result<(), String> {
     if digests.len() != staged.len() {
@@ -178,16 +243,10 @@ async fn place(
         ));
     }
     for (kind, want) in &digests {
-        let path = staged
+        let file = staged
             .get(kind)
-            .and_then(StagedFile::path)
-            .ok_or_else(|| format!("no {kind:?} file was sent"))?
-            .to_path_buf();
-        let (hashes, len) = tokio::task::spawn_blocking(move || blocks::hash_file(&path))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        let got = blocks::digest(&hashes, len);
+            .ok_or_else(|| format!("no {kind:?} file was sent"))?;
+        let got = blocks::digest(&file.hashes, file.len);
         if &got != want {
             return Err(format!(
                 "the {kind:?} file's digest is {got}, the source's is {want}"
@@ -198,7 +257,7 @@ async fn place(
     for (kind, _) in digests {
         if let Some(file) = staged.remove(&kind) {
             manager
-                .place_moved(file, sandbox_id, kind)
+                .place_moved(file.file, sandbox_id, kind)
                 .map_err(|e| e.message)?;
         }
     }
