@@ -134,3 +134,103 @@ async fn docks_go_to_the_named_node_or_to_the_least_loaded_one() {
     }
     assert_eq!(homes, [1, 3, 1]);
 }
+
+/// The JSON lines of a drain's answer.
+fn events(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_node_is_emptied_and_takes_no_new_sandboxes_until_undrained() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    cluster.agreed_leader(&ALL).await;
+    let mut on_one = Vec::new();
+    for i in 0..3 {
+        let (status, body) = cluster
+            .dock_echo_with(1, &format!("drained-{i}"), &[("node", "1")])
+            .await;
+        assert_eq!(status, 201, "{body}");
+        on_one.push(body["id"].as_str().unwrap().to_owned());
+    }
+
+    // Through node 3: forwarded to node 1, which moves its sandboxes away.
+    let response = cluster
+        .http()
+        .post(format!(
+            "{}/v1/cluster/nodes/1/drain",
+            cluster.node(3).url()
+        ))
+        .bearer_auth(cluster.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let steps = events(&response.text().await.unwrap());
+    assert_eq!(
+        steps[0],
+        json!({ "event": "started", "node": 1, "sandboxes": 3 })
+    );
+    assert_eq!(
+        steps.last().unwrap(),
+        &json!({ "event": "done", "moved": 3, "failed": 0 })
+    );
+    for sandbox in &on_one {
+        let (status, body) = cluster.get(3, &format!("/v1/sandboxes/{sandbox}")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_ne!(body["home_node"], 1, "{body}");
+        let (status, body) = cluster
+            .post(
+                1,
+                &format!("/v1/sandboxes/{sandbox}/call"),
+                json!({ "stdin": "still here" }),
+            )
+            .await;
+        assert_eq!(
+            (status, body["stdout"].as_str()),
+            (200, Some("still here")),
+            "{body}"
+        );
+    }
+
+    // Drained: placement passes node 1 over and refuses it by name.
+    for i in 0..2 {
+        let (status, body) = cluster.dock_echo_with(1, &format!("after-{i}"), &[]).await;
+        assert_eq!(status, 201, "{body}");
+        assert_ne!(body["home_node"], 1, "{body}");
+    }
+    let (status, body) = cluster.dock_echo_with(2, "refused", &[("node", "1")]).await;
+    assert_eq!((status, error_code(&body)), (409, "NODE_DRAINED"), "{body}");
+    let (status, body) = cluster
+        .post(
+            2,
+            &format!("/v1/sandboxes/{}/move", on_one[0]),
+            json!({ "to": 1 }),
+        )
+        .await;
+    assert_eq!((status, error_code(&body)), (409, "NODE_DRAINED"), "{body}");
+
+    // Undrained, it takes sandboxes again.
+    let (status, body) = cluster
+        .post(2, "/v1/cluster/nodes/1/undrain", json!({}))
+        .await;
+    assert_eq!((status, &body), (200, &json!({ "id": 1 })), "{body}");
+    let (status, body) = cluster
+        .dock_echo_with(2, "welcome-back", &[("node", "1")])
+        .await;
+    assert_eq!((status, &body["home_node"]), (201, &json!(1)), "{body}");
+
+    // The CLI: `nexus node drain 2 --json` prints the same steps.
+    let out = std::process::Command::new(nexus_cluster_tests::nexus())
+        .args(["node", "drain", "2", "--json", "--config"])
+        .arg(cluster.node(1).config_path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let steps = events(&String::from_utf8_lossy(&out.stdout));
+    let done = steps.last().unwrap();
+    assert_eq!(done["event"], "done", "{steps:?}");
+    assert_eq!(done["failed"], 0, "{steps:?}");
+    assert!(done["moved"].as_u64().unwrap() >= 1, "{steps:?}");
+}

@@ -256,6 +256,10 @@ catalog! {
     SandboxMoveInvalid = ("SANDBOX_MOVE_INVALID", 409, "name another member as --to; `nexus node ls` lists them"),
     /// A move failed at the step the message names; the sandbox stays on its home with its data.
     SandboxMoveFailed = ("SANDBOX_MOVE_FAILED", 503, "the sandbox keeps serving from its home; fix what the message names (target down, disk) and move it again"),
+    /// The node is drained: it takes no new sandboxes.
+    NodeDrained = ("NODE_DRAINED", 409, "pick another node, or take the node back with `nexus node undrain ID`"),
+    /// The node did not answer over the data plane (QUIC), so it cannot be drained now.
+    NodeUnavailable = ("NODE_UNAVAILABLE", 503, "start the node (or open its UDP port) and drain it again; `nexus node ls` shows its health"),
     /// Something failed inside the node; the message says what.
     Internal = ("INTERNAL", 500, "this is a bug or an environment problem (disk, permissions); the node log has details"),
 }

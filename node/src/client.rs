@@ -9,9 +9,11 @@ use serde::Deserialize;
 use crate::api::types::{
     CallRequest, CallResponse, CloneRequest, CreateJoinToken, CreateKey, CreateTenant, ErrorBody,
     JoinTokenCreated, JoinTokenList, KeyCreated, KeyList, KeyRevoked, MoveRequest, NodeList,
-    NodeRemoved, Removed, SandboxList, TenantCreated, TenantList, TenantRemoved, TransitionRequest,
+    NodeRemoved, NodeUndrained, Removed, SandboxList, TenantCreated, TenantList, TenantRemoved,
+    TransitionRequest,
 };
 use crate::cluster::status::ClusterStatus;
+use crate::dataplane::drain::DrainEvent;
 use crate::dataplane::migrate::MoveReport;
 use crate::sandbox::{SandboxInfo, Verb};
 use nexus_errors::{ErrorCode, UserError};
@@ -321,6 +323,47 @@ impl NodeClient {
         }
     }
 
+    /// Drains node `id`, calling `on_event` with each step as the node
+    /// reports it; returns the last one.
+    pub async fn drain_node(
+        &self,
+        id: u64,
+        mut on_event: impl FnMut(&DrainEvent),
+    ) -> Result<Option<DrainEvent>, UserError> {
+        let mut response = self
+            .post(&format!("/v1/cluster/nodes/{id}/drain"))
+            .send()
+            .await
+            .map_err(|e| unreachable(&self.base, &e))?;
+        if !response.status().is_success() {
+            return Err(error_of(response).await);
+        }
+        let closed = |e: reqwest::Error| {
+            UserError::new(
+                ErrorCode::NodeUnreachable,
+                format!("the node at {} closed the drain's answer: {e}", self.base),
+            )
+        };
+        let (mut pending, mut last) = (Vec::new(), None);
+        while let Some(chunk) = response.chunk().await.map_err(closed)? {
+            pending.extend_from_slice(&chunk);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                let event: DrainEvent = serde_json::from_slice(&line)
+                    .map_err(|e| malformed(StatusCode::OK, &e.to_string()))?;
+                on_event(&event);
+                last = Some(event);
+            }
+        }
+        Ok(last)
+    }
+
+    /// Undrains node `id`: it takes new sandboxes again.
+    pub async fn undrain_node(&self, id: u64) -> Result<NodeUndrained, UserError> {
+        self.send(self.post(&format!("/v1/cluster/nodes/{id}/undrain")))
+            .await
+    }
+
     async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, UserError> {
         let response = request
             .send()
@@ -340,6 +383,18 @@ impl NodeClient {
             Ok(ErrorBody { error }) => Err(error),
             Err(_) => Err(malformed(status, &String::from_utf8_lossy(&body))),
         }
+    }
+}
+
+/// The coded error of a failed response.
+async fn error_of(response: reqwest::Response) -> UserError {
+    let status = response.status();
+    match response.bytes().await {
+        Ok(body) => match serde_json::from_slice::<ErrorBody>(&body) {
+            Ok(ErrorBody { error }) => error,
+            Err(_) => malformed(status, &String::from_utf8_lossy(&body)),
+        },
+        Err(e) => malformed(status, &e.to_string()),
     }
 }
 

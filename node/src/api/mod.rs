@@ -6,6 +6,7 @@ mod auth_limit;
 mod body;
 mod cluster;
 pub mod conn;
+mod drain;
 mod error;
 mod extract;
 mod head;
@@ -112,7 +113,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/cluster/tokens", post(tokens::create).get(tokens::list))
         .route("/v1/cluster/tokens/{id}", delete(tokens::revoke))
         .route("/v1/cluster/nodes", get(nodes::list))
-        .route("/v1/cluster/nodes/{id}", delete(nodes::remove));
+        .route("/v1/cluster/nodes/{id}", delete(nodes::remove))
+        .route("/v1/cluster/nodes/{id}/drain", post(drain::drain))
+        .route("/v1/cluster/nodes/{id}/undrain", post(drain::undrain));
     let requests = Verb::ALL.into_iter().fold(requests, |router, verb| {
         router.route(
             &format!("/v1/sandboxes/{{id}}/{}", verb.as_str()),

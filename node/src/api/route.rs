@@ -164,7 +164,10 @@ async fn placement(
         .ok()
         .and_then(|q| q.0.node);
     match wanted {
-        Some(node) if dataplane.is_member(node) => Ok(vec![node]),
+        Some(node) if dataplane.is_member(node) => {
+            dataplane.check_not_drained(&state.registry, node)?;
+            Ok(vec![node])
+        }
         Some(node) => Err(not_a_member(node)),
         None => {
             state.registry.linearize().await?;

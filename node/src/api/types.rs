@@ -84,6 +84,13 @@ pub struct TransitionRequest {
     pub expected_generation: Option<u64>,
 }
 
+/// `POST /v1/cluster/nodes/{id}/undrain`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeUndrained {
+    /// The node, which takes new sandboxes again.
+    pub id: u64,
+}
+
 /// `POST /v1/sandboxes/{id}/move`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,6 +10,7 @@
 //! node already knows is known at the home too.
 
 mod accept;
+pub mod drain;
 mod forward;
 mod gates;
 pub mod migrate;

@@ -1,7 +1,8 @@
 //! Where a new sandbox goes when the client does not say: the member with
 //! the fewest live sandboxes (created or active, from the registry), the
 //! receiving node first among equals (its upload need not travel), then by
-//! id. A member that cannot be reached is skipped when the upload is routed.
+//! id. Drained members take none. A member that cannot be reached is
+//! skipped when the upload is routed.
 
 use std::collections::HashMap;
 
@@ -10,7 +11,7 @@ use nexus_raft::SandboxState;
 
 use super::DataPlane;
 use crate::cluster::RegistryHandle;
-use nexus_errors::UserError;
+use nexus_errors::{ErrorCode, UserError};
 
 impl DataPlane {
     /// The members in the order a new sandbox should try them.
@@ -25,17 +26,35 @@ impl DataPlane {
                 .map(|(id, _)| *id)
                 .collect()
         };
+        let drained = registry.read(|r| r.drained_nodes())?;
+        members.retain(|id| !drained.contains(id));
         let mut live: HashMap<NodeId, usize> = HashMap::new();
         for sandbox in registry.read(|r| r.all_sandboxes())? {
             if matches!(sandbox.state, SandboxState::Created | SandboxState::Active) {
                 *live.entry(sandbox.home_node).or_default() += 1;
             }
         }
-        if !members.contains(&self.node_id) {
+        if !members.contains(&self.node_id) && !drained.contains(&self.node_id) {
             members.push(self.node_id);
         }
         members.sort_by_key(|id| (live.get(id).copied().unwrap_or(0), *id != self.node_id, *id));
         Ok(members)
+    }
+
+    /// Refuses `node` as the home of a new or moved sandbox when it is
+    /// drained (`NODE_DRAINED`).
+    pub fn check_not_drained(
+        &self,
+        registry: &RegistryHandle,
+        node: NodeId,
+    ) -> Result<(), UserError> {
+        if registry.read(|r| r.drained_nodes())?.contains(&node) {
+            return Err(UserError::new(
+                ErrorCode::NodeDrained,
+                format!("node {node} is drained: it takes no new sandboxes"),
+            ));
+        }
+        Ok(())
     }
 
     /// Whether `node` is a member (a sandbox may be placed there).

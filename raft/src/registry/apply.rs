@@ -8,6 +8,7 @@ use rusqlite::Connection;
 
 use super::api_keys::{self, is_key_hash, NewKey};
 use super::command::{Command, Response, TokenCommand};
+use super::drains;
 use super::error::RegistryError;
 use super::model::{Role, Sandbox, Tenant};
 use super::names::{validate_sandbox_name, validate_tenant_name};
@@ -156,6 +157,17 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
         Command::RemoveNode { node_id, at_ms } => {
             nodes::revoke(conn, *node_id, *at_ms)?;
             Ok(Response::NodeRemoved { node_id: *node_id })
+        }
+        Command::SetNodeDrained {
+            node_id,
+            drained,
+            at_ms,
+        } => {
+            drains::set(conn, *node_id, *drained, *at_ms)?;
+            Ok(Response::NodeDrainedSet {
+                node_id: *node_id,
+                drained: *drained,
+            })
         }
         Command::SetCaHolder {
             node_id,

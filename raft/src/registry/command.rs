@@ -162,6 +162,15 @@ pub enum Command {
         /// When it said so, ms since the Unix epoch.
         at_ms: u64,
     },
+    /// Mark a node drained (it takes no new sandboxes) or undrained.
+    SetNodeDrained {
+        /// The node.
+        node_id: u64,
+        /// Drained or not.
+        drained: bool,
+        /// When, ms since the Unix epoch.
+        at_ms: u64,
+    },
 }
 
 /// The join-token writes (see [`super::tokens`]).
@@ -271,6 +280,13 @@ pub enum Response {
     NodeRemoved {
         /// The revoked node.
         node_id: u64,
+    },
+    /// From [`Command::SetNodeDrained`].
+    NodeDrainedSet {
+        /// The node.
+        node_id: u64,
+        /// Whether it is drained now.
+        drained: bool,
     },
     /// From [`Command::SetCaHolder`].
     CaHolderSet {

@@ -8,6 +8,7 @@
 mod api_keys;
 mod apply;
 mod command;
+mod drains;
 mod error;
 mod model;
 mod names;
@@ -196,6 +197,11 @@ impl Registry {
     /// The nodes recorded as holding the cluster CA key, by id.
     pub fn ca_holders(&self) -> Result<Vec<CaHolder>, RegistryError> {
         nodes::ca_holders(&self.conn)
+    }
+
+    /// The drained nodes' ids, ascending.
+    pub fn drained_nodes(&self) -> Result<Vec<u64>, RegistryError> {
+        drains::list(&self.conn)
     }
 
     /// Every sandbox of every tenant, ordered by creation time then id (for a

@@ -101,10 +101,15 @@ CREATE TABLE ca_holders (
 ) STRICT;
 ";
 
-/// Version 6: each joined node's data-plane (QUIC) address; empty for a
-/// node that joined before (its peers use its Raft address over UDP).
+/// Version 6: each joined node's data-plane (QUIC) address (empty for a
+/// node that joined before: its peers use its Raft address over UDP), and
+/// the drained nodes.
 const DDL_V6: &str = "
 ALTER TABLE nodes ADD COLUMN bulk_addr TEXT NOT NULL DEFAULT '';
+CREATE TABLE drained_nodes (
+    id       INTEGER PRIMARY KEY,
+    since_ms INTEGER NOT NULL
+) STRICT;
 ";
 
 /// The DDL that takes version `v` to `v + 1`.

@@ -26,7 +26,8 @@ pub const API_KEYS_V3: &str = "DROP INDEX api_keys_live_name; \
     ALTER TABLE api_keys DROP COLUMN last_used_at_ms; \
     ALTER TABLE api_keys DROP COLUMN revoked_at_ms; \
     DROP TABLE ca_holders; \
-    ALTER TABLE nodes DROP COLUMN bulk_addr;";
+    ALTER TABLE nodes DROP COLUMN bulk_addr; \
+    DROP TABLE drained_nodes;";
 
 /// A fresh in-memory registry.
 pub fn fresh() -> Registry {

@@ -100,6 +100,24 @@ impl RegistryHandle {
         }
     }
 
+    /// Marks `node_id` drained (no new sandboxes) or undrained.
+    pub async fn set_node_drained(
+        &self,
+        node_id: u64,
+        drained: bool,
+        at_ms: u64,
+    ) -> Result<(), UserError> {
+        let cmd = Command::SetNodeDrained {
+            node_id,
+            drained,
+            at_ms,
+        };
+        match self.write(cmd).await? {
+            Response::NodeDrainedSet { .. } => Ok(()),
+            other => Err(unexpected("SetNodeDrained", &other)),
+        }
+    }
+
     /// Records whether `node_id` holds the cluster CA key; returns what is
     /// recorded afterwards (a removed node is never a holder).
     pub async fn set_ca_holder(

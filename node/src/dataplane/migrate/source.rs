@@ -101,6 +101,7 @@ pub async fn move_sandbox(
             ),
         ));
     }
+    plane.check_not_drained(registry, to)?;
     let failed = |step: &str, reason: String| {
         UserError::new(
             ErrorCode::SandboxMoveFailed,

@@ -1,0 +1,127 @@
+//! Draining a node: it is marked drained in the registry (placement passes
+//! it over, moves to it are refused), then every sandbox it homes is moved
+//! to the member placement picks, one at a time, each move reported as it
+//! ends. Runs on the node being drained, which homes the sandboxes.
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::{migrate, DataPlane};
+use crate::clock::now_ms;
+use crate::cluster::RegistryHandle;
+use crate::sandbox::SandboxManager;
+use nexus_errors::{ErrorCode, UserError};
+
+/// One step of a drain, streamed to the client as a JSON line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum DrainEvent {
+    /// The node is drained; `sandboxes` are to move.
+    Started {
+        /// The node drained.
+        node: u64,
+        /// How many sandboxes it homes.
+        sandboxes: usize,
+    },
+    /// A sandbox moved.
+    Moved {
+        /// The sandbox.
+        sandbox: String,
+        /// Its new home.
+        to: u64,
+        /// How long its calls were held, in microseconds.
+        pause_us: u64,
+    },
+    /// A sandbox could not be moved; it stays, serving, on the drained node.
+    Failed {
+        /// The sandbox.
+        sandbox: String,
+        /// The error's code.
+        code: String,
+        /// What failed.
+        message: String,
+    },
+    /// Every sandbox was tried.
+    Done {
+        /// How many moved.
+        moved: usize,
+        /// How many stayed.
+        failed: usize,
+    },
+}
+
+/// Drains this node, sending each step to `events` (a client that went
+/// away does not stop the drain).
+pub async fn drain(
+    plane: &DataPlane,
+    manager: &SandboxManager,
+    registry: &RegistryHandle,
+    events: mpsc::Sender<DrainEvent>,
+) -> Result<(), UserError> {
+    registry
+        .set_node_drained(plane.node_id, true, now_ms())
+        .await?;
+    let sandboxes = manager.local_sandboxes()?;
+    let _ = events
+        .send(DrainEvent::Started {
+            node: plane.node_id,
+            sandboxes: sandboxes.len(),
+        })
+        .await;
+    let (mut moved, mut failed) = (0, 0);
+    for sandbox in sandboxes {
+        let event = match move_one(plane, manager, registry, &sandbox).await {
+            Ok(report) => {
+                moved += 1;
+                DrainEvent::Moved {
+                    sandbox: sandbox.id.clone(),
+                    to: report.sandbox.home_node,
+                    pause_us: report.pause_us,
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                DrainEvent::Failed {
+                    sandbox: sandbox.id.clone(),
+                    code: e.code.as_str().to_owned(),
+                    message: e.message,
+                }
+            }
+        };
+        let _ = events.send(event).await;
+    }
+    let _ = events.send(DrainEvent::Done { moved, failed }).await;
+    Ok(())
+}
+
+/// Moves one sandbox to the first member placement picks.
+async fn move_one(
+    plane: &DataPlane,
+    manager: &SandboxManager,
+    registry: &RegistryHandle,
+    sandbox: &nexus_raft::Sandbox,
+) -> Result<migrate::MoveReport, UserError> {
+    registry.linearize().await?;
+    let to = plane
+        .placement_order(registry)?
+        .into_iter()
+        .find(|node| *node != plane.node_id)
+        .ok_or_else(|| {
+            UserError::new(
+                ErrorCode::NodeDrained,
+                format!(
+                    "sandbox {} has nowhere to go: every other member is drained",
+                    sandbox.id
+                ),
+            )
+        })?;
+    migrate::move_sandbox(
+        plane,
+        manager,
+        registry,
+        &sandbox.tenant_id,
+        &sandbox.id,
+        to,
+    )
+    .await
+}
