@@ -234,3 +234,89 @@ async fn a_drained_node_is_emptied_and_takes_no_new_sandboxes_until_undrained() 
     assert_eq!(done["failed"], 0, "{steps:?}");
     assert!(done["moved"].as_u64().unwrap() >= 1, "{steps:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_node_that_homes_sandboxes_needs_force_which_drains_or_names_the_lost() {
+    let mut cluster = Cluster::start(ClusterOptions::default()).await;
+    cluster.agreed_leader(&ALL).await;
+    let dock_on = |node: u64, name: &'static str| {
+        let cluster = &cluster;
+        async move {
+            let (status, body) = cluster
+                .dock_echo_with(1, name, &[("node", &node.to_string())])
+                .await;
+            assert_eq!(status, 201, "{body}");
+            body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let on_two = dock_on(2, "on-two").await;
+    let on_three = [
+        dock_on(3, "on-three-a").await,
+        dock_on(3, "on-three-b").await,
+    ];
+
+    let (status, body) = cluster.delete(1, "/v1/cluster/nodes/3").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "NODE_HOMES_SANDBOXES"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("homes 2 sandbox(es)"),
+        "{body}"
+    );
+
+    // Node 3 is dead: its sandboxes had no other copy; --force says so.
+    cluster.kill(3);
+    let (status, body) = cluster.delete(1, "/v1/cluster/nodes/3?force=true").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["moved"], json!([]), "{body}");
+    let mut lost: Vec<&str> = body["lost"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    lost.sort_unstable();
+    let mut expected: Vec<&str> = on_three.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(lost, expected, "{body}");
+    for sandbox in &on_three {
+        let (status, body) = cluster.get(2, &format!("/v1/sandboxes/{sandbox}")).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (404, "SANDBOX_NOT_FOUND"),
+            "{body}"
+        );
+    }
+
+    // Node 2 is up: --force drains it first, and its sandbox lives on.
+    let (status, body) = cluster.delete(1, "/v1/cluster/nodes/2?force=true").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["moved"], json!([on_two]), "{body}");
+    assert_eq!(body["lost"], json!([]), "{body}");
+    let (status, body) = cluster
+        .post(
+            1,
+            &format!("/v1/sandboxes/{on_two}/call"),
+            json!({ "stdin": "moved" }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["stdout"].as_str()),
+        (200, Some("moved")),
+        "{body}"
+    );
+    let (status, body) = cluster.get(1, "/v1/cluster/nodes").await;
+    assert_eq!(status, 200, "{body}");
+    let one = body["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == 1)
+        .unwrap();
+    assert_eq!(one["sandboxes"], 1, "{body}");
+}

@@ -256,6 +256,8 @@ catalog! {
     SandboxMoveInvalid = ("SANDBOX_MOVE_INVALID", 409, "name another member as --to; `nexus node ls` lists them"),
     /// A move failed at the step the message names; the sandbox stays on its home with its data.
     SandboxMoveFailed = ("SANDBOX_MOVE_FAILED", 503, "the sandbox keeps serving from its home; fix what the message names (target down, disk) and move it again"),
+    /// The node to remove still homes sandboxes.
+    NodeHomesSandboxes = ("NODE_HOMES_SANDBOXES", 409, "drain it first (`nexus node drain ID`), or `nexus node remove ID --force`, which drains it if it answers and otherwise loses its sandboxes"),
     /// The node is drained: it takes no new sandboxes.
     NodeDrained = ("NODE_DRAINED", 409, "pick another node, or take the node back with `nexus node undrain ID`"),
     /// The node did not answer over the data plane (QUIC), so it cannot be drained now.

@@ -282,9 +282,13 @@ impl NodeClient {
     }
 
     /// Removes node `id` from the cluster (admin key needed).
-    pub async fn remove_node(&self, id: u64) -> Result<NodeRemoved, UserError> {
+    pub async fn remove_node(&self, id: u64, force: bool) -> Result<NodeRemoved, UserError> {
         let url = format!("{}/v1/cluster/nodes/{id}", self.base);
-        self.send(self.authed(self.http.delete(url))).await
+        let mut request = self.authed(self.http.delete(url));
+        if force {
+            request = request.query(&[("force", "true")]);
+        }
+        self.send(request).await
     }
 
     /// The answering node's view of the cluster.

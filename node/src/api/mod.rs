@@ -8,6 +8,7 @@ mod cluster;
 pub mod conn;
 mod drain;
 mod error;
+mod evacuate;
 mod extract;
 mod head;
 mod health;

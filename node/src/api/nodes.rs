@@ -7,11 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
 use axum::Json;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::types::{NodeEntry, NodeList, NodeRemoved};
+use super::evacuate::{evacuate, Evacuation};
+use super::extract::ApiQuery;
+use super::types::{NodeEntry, NodeList, NodeRemoved, RemoveNodeParams};
 use super::AppState;
 use crate::clock::now_ms;
 use crate::cluster::status::ClusterStatus;
@@ -41,6 +45,9 @@ fn nodes(state: &AppState) -> Result<BTreeMap<u64, NodeEntry>, UserError> {
     let (joined, revoked, holders) = state
         .registry
         .read(|r| Ok((r.joined_nodes()?, r.revoked_nodes()?, r.ca_holders()?)))?;
+    let (drained, sandboxes) = state
+        .registry
+        .read(|r| Ok((r.drained_nodes()?, r.all_sandboxes()?)))?;
     let mut nodes: BTreeMap<u64, NodeEntry> = status
         .members
         .iter()
@@ -83,6 +90,16 @@ fn nodes(state: &AppState) -> Result<BTreeMap<u64, NodeEntry>, UserError> {
             entry.holds_ca = true;
         }
     }
+    for id in drained {
+        if let Some(entry) = nodes.get_mut(&id) {
+            entry.drained = true;
+        }
+    }
+    for sandbox in sandboxes {
+        if let Some(entry) = nodes.get_mut(&sandbox.home_node) {
+            entry.sandboxes += 1;
+        }
+    }
     Ok(nodes)
 }
 
@@ -93,6 +110,8 @@ pub async fn remove(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<RemoveNodeParams>,
+    headers: HeaderMap,
 ) -> Result<Json<NodeRemoved>, ApiError> {
     caller.require_admin()?;
     let id: u64 = id
@@ -106,10 +125,17 @@ pub async fn remove(
         .into());
     }
     state.registry.linearize().await?;
-    if !nodes(&state)?.contains_key(&id) {
+    let Some(entry) = nodes(&state)?.remove(&id) else {
         return Err(UserError::new(
             ErrorCode::NodeNotFound,
             format!("node {id} is not a member and never joined this cluster"),
+        )
+        .into());
+    };
+    if entry.sandboxes > 0 && !params.force {
+        return Err(UserError::new(
+            ErrorCode::NodeHomesSandboxes,
+            format!("node {id} homes {} sandbox(es)", entry.sandboxes),
         )
         .into());
     }
@@ -128,6 +154,17 @@ pub async fn remove(
         )
         .into());
     }
+    let evacuation = if entry.sandboxes > 0 {
+        evacuate(
+            state.dataplane.as_deref(),
+            &state.registry,
+            id,
+            headers.get(AUTHORIZATION),
+        )
+        .await?
+    } else {
+        Evacuation::default()
+    };
     state.registry.remove_node(id, now_ms()).await?;
     let left = state
         .raft
@@ -146,5 +183,7 @@ pub async fn remove(
     Ok(Json(NodeRemoved {
         id,
         left_membership: left,
+        moved: evacuation.moved,
+        lost: evacuation.lost,
     }))
 }

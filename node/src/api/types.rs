@@ -332,6 +332,12 @@ pub struct NodeEntry {
     /// member without it forwards joins to one that has it).
     #[serde(default)]
     pub holds_ca: bool,
+    /// Whether it is drained (takes no new sandboxes).
+    #[serde(default)]
+    pub drained: bool,
+    /// How many sandboxes it homes.
+    #[serde(default)]
+    pub sandboxes: u64,
 }
 
 impl NodeEntry {
@@ -349,6 +355,8 @@ impl NodeEntry {
             health: None,
             last_heard_ms: None,
             holds_ca: false,
+            drained: false,
+            sandboxes: 0,
         }
     }
 }
@@ -368,4 +376,34 @@ pub struct NodeRemoved {
     /// Whether it has left the Raft membership by the time of the answer
     /// (its certificate is refused either way).
     pub left_membership: bool,
+    /// With `force`: its sandboxes moved to other members first.
+    #[serde(default)]
+    pub moved: Vec<String>,
+    /// With `force`: its sandboxes lost with it (no other copy existed);
+    /// their records are gone.
+    #[serde(default)]
+    pub lost: Vec<LostSandbox>,
+}
+
+/// A sandbox lost with a node removed by force.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LostSandbox {
+    /// Its id.
+    pub id: String,
+    /// Its tenant.
+    pub tenant_id: String,
+    /// Its name.
+    pub name: String,
+    /// The state it was in.
+    pub state: String,
+}
+
+/// Query of `DELETE /v1/cluster/nodes/{id}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveNodeParams {
+    /// Remove a node that still homes sandboxes: drain it first if it
+    /// answers, otherwise lose them.
+    #[serde(default)]
+    pub force: bool,
 }

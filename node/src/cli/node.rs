@@ -28,6 +28,10 @@ pub enum NodeCommand {
     Remove {
         /// The node id (`nexus node ls`).
         id: u64,
+        /// Remove it even though it homes sandboxes: they are drained to
+        /// other members if it answers, otherwise lost (and listed).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -68,11 +72,25 @@ pub async fn run(client: &NodeClient, cmd: NodeCommand, json: bool) -> Result<i3
                 println!("node {id} takes new sandboxes again");
             }
         }
-        NodeCommand::Remove { id } => {
-            let removed = client.remove_node(id).await?;
+        NodeCommand::Remove { id, force } => {
+            let removed = client.remove_node(id, force).await?;
             if json {
                 print_json(&removed);
-            } else if removed.left_membership {
+                return Ok(0);
+            }
+            if !removed.moved.is_empty() {
+                println!(
+                    "moved {} sandbox(es) off node {id} first",
+                    removed.moved.len()
+                );
+            }
+            for lost in &removed.lost {
+                println!(
+                    "LOST {} ({}, tenant {}, {}): its only copy was on node {id}",
+                    lost.id, lost.name, lost.tenant_id, lost.state
+                );
+            }
+            if removed.left_membership {
                 println!("removed node {id}: certificate revoked, out of the membership");
             } else {
                 println!(
