@@ -46,20 +46,26 @@ pub async fn run(client: &NodeClient, cmd: NodeCommand, json: bool) -> Result<i3
             }
             let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
             println!(
-                "{:<5} {:<8} {:<8} {:<22} {:<22} {:<8} {:<3} {:>6}",
-                "ID", "STATUS", "HEALTH", "RAFT", "API", "TOKEN", "CA", "LAG"
+                "{:<5} {:<17} {:<8} {:<22} {:<22} {:<8} {:<3} {:>6} {:>9}",
+                "ID", "STATUS", "HEALTH", "RAFT", "API", "TOKEN", "CA", "LAG", "SANDBOXES"
             );
             for n in list.nodes {
+                let status = if n.drained {
+                    format!("{} (drained)", n.status)
+                } else {
+                    n.status.clone()
+                };
                 println!(
-                    "{:<5} {:<8} {:<8} {:<22} {:<22} {:<8} {:<3} {:>6}",
+                    "{:<5} {:<17} {:<8} {:<22} {:<22} {:<8} {:<3} {:>6} {:>9}",
                     n.id,
-                    n.status,
+                    status,
                     or_dash(n.health.clone()),
                     n.raft_addr,
                     n.api_addr,
                     or_dash(n.token_role.map(|r| r.as_str().to_owned())),
                     if n.holds_ca { "yes" } else { "-" },
                     or_dash(n.lag.map(|l| l.to_string())),
+                    n.sandboxes,
                 );
             }
         }

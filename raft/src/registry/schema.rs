@@ -6,7 +6,7 @@ use super::error::RegistryError;
 
 /// Schema version written by this build. Bump it (and add a migration step
 /// in `schema::init`) whenever the DDL changes.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// `meta.format` value that marks a database as a Nexus registry.
 const FORMAT: &str = "nexus-registry";
@@ -101,11 +101,14 @@ CREATE TABLE ca_holders (
 ) STRICT;
 ";
 
-/// Version 6: each joined node's data-plane (QUIC) address (empty for a
-/// node that joined before: its peers use its Raft address over UDP), and
-/// the drained nodes.
+/// Version 6: each joined node's data-plane (QUIC) address; empty for a
+/// node that joined before (its peers use its Raft address over UDP).
 const DDL_V6: &str = "
 ALTER TABLE nodes ADD COLUMN bulk_addr TEXT NOT NULL DEFAULT '';
+";
+
+/// Version 7: the drained nodes (they take no new sandboxes).
+const DDL_V7: &str = "
 CREATE TABLE drained_nodes (
     id       INTEGER PRIMARY KEY,
     since_ms INTEGER NOT NULL
@@ -120,6 +123,7 @@ fn upgrade_from(v: u32) -> Option<&'static str> {
         3 => Some(DDL_V4),
         4 => Some(DDL_V5),
         5 => Some(DDL_V6),
+        6 => Some(DDL_V7),
         _ => None,
     }
 }
@@ -143,6 +147,7 @@ pub(crate) fn init(conn: &mut Connection) -> Result<(), RegistryError> {
         tx.execute_batch(DDL_V4)?;
         tx.execute_batch(DDL_V5)?;
         tx.execute_batch(DDL_V6)?;
+        tx.execute_batch(DDL_V7)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('format', ?1), ('schema_version', ?2)",
             (FORMAT, SCHEMA_VERSION.to_string()),

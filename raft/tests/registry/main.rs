@@ -18,9 +18,9 @@ use nexus_raft::{
 };
 
 /// Turns the `api_keys` table back into its version-3 shape (no name,
-/// last use or revocation) and drops the version-5 `ca_holders` table and
-/// the version-6 `nodes.bulk_addr` column, to
-/// test upgrades from earlier versions.
+/// last use or revocation) and drops what versions 5 to 7 added
+/// (`ca_holders`, `nodes.bulk_addr`, `drained_nodes`), to test upgrades from
+/// earlier versions.
 pub const API_KEYS_V3: &str = "DROP INDEX api_keys_live_name; \
     ALTER TABLE api_keys DROP COLUMN name; \
     ALTER TABLE api_keys DROP COLUMN last_used_at_ms; \
