@@ -126,7 +126,10 @@ async fn a_removed_node_is_refused_everywhere_and_a_wiped_node_rejoins_under_a_n
 
     let (status, body) = cluster.delete(1, "/v1/cluster/nodes/3").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body, json!({ "id": 3, "left_membership": true }));
+    assert_eq!(
+        body,
+        json!({ "id": 3, "left_membership": true, "moved": [], "lost": [] })
+    );
     cluster.wait_members(1, &[1, 2], &[]).await;
     cluster.wait_members(2, &[1, 2], &[]).await;
 
