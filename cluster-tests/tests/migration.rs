@@ -104,6 +104,17 @@ async fn dock_file(cluster: &Cluster, file: &Path, name: &str, node: u64) -> Str
     body["id"].as_str().unwrap().to_owned()
 }
 
+/// Asks node `via` to move `sandbox` to node `to`.
+async fn move_via(cluster: &Cluster, via: u64, sandbox: &str, to: u64) -> (u16, Value) {
+    cluster
+        .post(
+            via,
+            &format!("/v1/sandboxes/{sandbox}/move"),
+            json!({ "to": to }),
+        )
+        .await
+}
+
 async fn home_of(cluster: &Cluster, via: u64, sandbox: &str) -> u64 {
     let (status, body) = cluster.get(via, &format!("/v1/sandboxes/{sandbox}")).await;
     assert_eq!(status, 200, "{body}");
@@ -177,13 +188,7 @@ async fn a_256_mib_sandbox_moves_while_a_client_calls_it_and_no_call_fails() {
     while calls.load(Ordering::SeqCst) < 5 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (status, report) = cluster
-        .post(
-            3,
-            &format!("/v1/sandboxes/{sandbox}/move"),
-            json!({ "to": 2 }),
-        )
-        .await;
+    let (status, report) = move_via(&cluster, 3, &sandbox, 2).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["sandbox"]["home_node"], 2, "{report}");
     assert_eq!(report["from_node"], 1, "{report}");
@@ -211,13 +216,7 @@ async fn a_256_mib_sandbox_moves_while_a_client_calls_it_and_no_call_fails() {
     assert!(!live_file(&cluster, 1, &sandbox).exists());
     // The old home answers for it no more: a move there is a move to
     // where it already is, refused by its new home.
-    let (status, body) = cluster
-        .post(
-            1,
-            &format!("/v1/sandboxes/{sandbox}/move"),
-            json!({ "to": 2 }),
-        )
-        .await;
+    let (status, body) = move_via(&cluster, 1, &sandbox, 2).await;
     assert_eq!(
         (status, error_code(&body)),
         (409, "SANDBOX_MOVE_INVALID"),
@@ -229,13 +228,7 @@ async fn a_256_mib_sandbox_moves_while_a_client_calls_it_and_no_call_fails() {
         .post(1, &format!("/v1/sandboxes/{sandbox}/suspend"), json!({}))
         .await;
     assert_eq!(status, 200, "{body}");
-    let (status, report) = cluster
-        .post(
-            1,
-            &format!("/v1/sandboxes/{sandbox}/move"),
-            json!({ "to": 3 }),
-        )
-        .await;
+    let (status, report) = move_via(&cluster, 1, &sandbox, 3).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["sandbox"]["state"], "suspended", "{report}");
     assert_eq!(report["sandbox"]["home_node"], 3, "{report}");
@@ -271,8 +264,7 @@ async fn a_crash_of_the_source_or_the_target_at_each_step_leaves_one_home_with_i
             .await;
         cluster.agreed_leader(&ALL).await;
         // Through node 3, which never crashes; the answer depends on who died.
-        let path = format!("/v1/sandboxes/{sandbox}/move");
-        let (status, body) = cluster.post(3, &path, json!({ "to": 2 })).await;
+        let (status, body) = move_via(&cluster, 3, &sandbox, 2).await;
         eprintln!("{step}: the move answered {status} {body}");
         let code = cluster.wait_exit(crashing, Duration::from_secs(60)).await;
         assert_eq!(code, None, "{step}: node {crashing} should abort");

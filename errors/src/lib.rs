@@ -370,6 +370,20 @@ pub trait Coded: std::fmt::Display {
     }
 }
 
+/// An error and every error beneath it, `: `-separated on one line (the
+/// reason often hides in a source: a TLS alert under an I/O error, a peer's
+/// close reason under "connection lost").
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

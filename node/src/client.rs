@@ -430,12 +430,7 @@ fn unreachable(base: &str, error: &reqwest::Error) -> UserError {
             format!("cannot verify the HTTPS certificate of the node at {base}: {tls}"),
         );
     }
-    let mut detail = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        detail = format!("{detail}: {cause}");
-        source = cause.source();
-    }
+    let detail = nexus_errors::error_chain(error);
     UserError::new(
         ErrorCode::NodeUnreachable,
         format!("cannot reach the node at {base}: {detail}"),

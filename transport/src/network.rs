@@ -106,14 +106,11 @@ impl PeerLink {
 /// A status and every error beneath it, as one line (a TLS alert from the
 /// peer is only in the sources).
 fn error_chain(status: &tonic::Status) -> String {
-    let mut text = format!("{:?}: {}", status.code(), status.message());
-    let mut source = std::error::Error::source(status);
-    while let Some(error) = source {
-        text.push_str(": ");
-        text.push_str(&error.to_string());
-        source = error.source();
+    let text = format!("{:?}: {}", status.code(), status.message());
+    match std::error::Error::source(status) {
+        Some(source) => format!("{text}: {}", nexus_errors::error_chain(source)),
+        None => text,
     }
-    text
 }
 
 /// A request bounded by openraft's per-RPC time budget.

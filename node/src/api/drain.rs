@@ -4,11 +4,10 @@
 //! a stream of JSON lines, one per step ([`DrainEvent`]).
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::Response;
 use axum::Json;
@@ -17,6 +16,7 @@ use tokio_stream::StreamExt;
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::nodes::parse_node_id;
 use super::types::NodeUndrained;
 use super::AppState;
 use crate::clock::now_ms;
@@ -34,7 +34,7 @@ pub async fn drain(
     request: Request,
 ) -> Result<Response, ApiError> {
     caller.require_admin()?;
-    let id = node_id(&id)?;
+    let id = parse_node_id(&id)?;
     let plane = state.dataplane.clone().ok_or_else(|| {
         UserError::new(
             ErrorCode::SandboxMoveInvalid,
@@ -58,10 +58,7 @@ pub async fn drain(
             .route_to(id)
             .await
             .map_err(|f| unavailable(f.reason))?;
-        let client = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0), |c| c.0);
+        let client = super::route::client_of(&request);
         return Ok(routed
             .exchange(client, plane.applied(), 1, request)
             .await
@@ -98,22 +95,13 @@ pub async fn undrain(
     Path(id): Path<String>,
 ) -> Result<Json<NodeUndrained>, ApiError> {
     caller.require_admin()?;
-    let id = node_id(&id)?;
+    let id = parse_node_id(&id)?;
     let known = state.dataplane.as_ref().is_none_or(|p| p.is_member(id)) || id == state.node_id;
     if !known {
         return Err(not_a_node(id));
     }
     state.registry.set_node_drained(id, false, now_ms()).await?;
     Ok(Json(NodeUndrained { id }))
-}
-
-fn node_id(text: &str) -> Result<u64, UserError> {
-    text.parse().map_err(|_| {
-        UserError::new(
-            ErrorCode::NodeNotFound,
-            format!("{text:?} is not a node id"),
-        )
-    })
 }
 
 fn not_a_node(id: u64) -> ApiError {

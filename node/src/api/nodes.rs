@@ -103,6 +103,16 @@ fn nodes(state: &AppState) -> Result<BTreeMap<u64, NodeEntry>, UserError> {
     Ok(nodes)
 }
 
+/// A node id from a path (`NODE_NOT_FOUND` when it is not a number).
+pub(super) fn parse_node_id(text: &str) -> Result<u64, UserError> {
+    text.parse().map_err(|_| {
+        UserError::new(
+            ErrorCode::NodeNotFound,
+            format!("{text:?} is not a node id"),
+        )
+    })
+}
+
 /// `DELETE /v1/cluster/nodes/{id}`: revokes the node's certificate (every
 /// node refuses it from the next request on) and waits, up to 10 s, for
 /// the leader to take it out of the membership.
@@ -114,9 +124,7 @@ pub async fn remove(
     headers: HeaderMap,
 ) -> Result<Json<NodeRemoved>, ApiError> {
     caller.require_admin()?;
-    let id: u64 = id
-        .parse()
-        .map_err(|_| UserError::new(ErrorCode::NodeNotFound, format!("{id:?} is not a node id")))?;
+    let id = parse_node_id(&id)?;
     if id == state.node_id {
         return Err(UserError::new(
             ErrorCode::NodeRemoveSelf,

@@ -185,7 +185,7 @@ pub fn not_a_member(node: u64) -> ApiError {
 }
 
 /// The client's address (for the home's per-address limits).
-fn client_of(request: &Request) -> SocketAddr {
+pub(super) fn client_of(request: &Request) -> SocketAddr {
     request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -14,7 +14,7 @@ use quinn::{RecvStream, SendStream};
 use tracing::debug;
 
 use super::{DataPlane, StreamHead};
-use nexus_errors::{ErrorCode, UserError};
+use nexus_errors::{error_chain, ErrorCode, UserError};
 
 /// A stream open to a node, ready to carry one request.
 pub struct Routed {
@@ -129,7 +129,7 @@ impl Routed {
         let io = TokioIo::new(tokio::io::join(self.recv, self.send));
         let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
             .await
-            .map_err(|e| failed(head::chain(&e)))?;
+            .map_err(|e| failed(error_chain(&e)))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 debug!(node, error = %e, "routed request ended early");
@@ -138,7 +138,7 @@ impl Routed {
         let response = sender
             .send_request(request)
             .await
-            .map_err(|e| failed(head::chain(&e)))?;
+            .map_err(|e| failed(error_chain(&e)))?;
         Ok(response.map(Body::new))
     }
 }

@@ -119,18 +119,22 @@ impl DataPlane {
     /// node's previous process switch to this one (see
     /// [`BulkEndpoint::warm_up`]).
     pub async fn warm_up(&self) {
-        let peers: Vec<(NodeId, String)> = {
-            let metrics = self.raft.metrics();
-            let metrics = metrics.borrow();
-            metrics
-                .membership_config
-                .membership()
-                .nodes()
-                .filter(|(id, _)| **id != self.node_id)
-                .map(|(id, info)| (*id, info.bulk_target().to_owned()))
-                .collect()
-        };
+        let mut peers = self.members();
+        peers.retain(|(id, _)| *id != self.node_id);
         self.bulk.warm_up(peers).await;
+    }
+
+    /// Every member with its data-plane address, as the membership records
+    /// them.
+    fn members(&self) -> Vec<(NodeId, String)> {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        metrics
+            .membership_config
+            .membership()
+            .nodes()
+            .map(|(id, info)| (*id, info.bulk_target().to_owned()))
+            .collect()
     }
 
     /// The last registry index this node applied.

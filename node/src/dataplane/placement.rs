@@ -16,16 +16,7 @@ use nexus_errors::{ErrorCode, UserError};
 impl DataPlane {
     /// The members in the order a new sandbox should try them.
     pub fn placement_order(&self, registry: &RegistryHandle) -> Result<Vec<NodeId>, UserError> {
-        let mut members: Vec<NodeId> = {
-            let metrics = self.raft.metrics();
-            let metrics = metrics.borrow();
-            metrics
-                .membership_config
-                .membership()
-                .nodes()
-                .map(|(id, _)| *id)
-                .collect()
-        };
+        let mut members: Vec<NodeId> = self.members().into_iter().map(|(id, _)| id).collect();
         let drained = registry.read(|r| r.drained_nodes())?;
         members.retain(|id| !drained.contains(id));
         let mut live: HashMap<NodeId, usize> = HashMap::new();

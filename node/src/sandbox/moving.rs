@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{blocking, SandboxManager, StagedFile};
 use crate::lifecycle::{storage, ExclusiveGuard};
-use nexus_errors::UserError;
+use nexus_errors::{ErrorCode, UserError};
 
 /// Which of a sandbox's files a transfer carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -64,18 +64,14 @@ impl SandboxManager {
     /// sandbox's home — the source failed or died before its commit — the
     /// placed files are removed. Without a quorum they stay, and the next
     /// start's recovery removes them.
-    pub async fn settle_moved_in(&self, sandbox_id: &str) {
+    pub async fn settle_moved_in(&self, tenant_id: &str, sandbox_id: &str) {
         if self.registry.linearize().await.is_err() {
             return;
         }
-        let homed = self
-            .registry
-            .read(|r| r.all_sandboxes())
-            .map(|all| {
-                all.iter()
-                    .any(|s| s.id == sandbox_id && s.home_node == self.node_id)
-            })
-            .unwrap_or(true);
+        let homed = match self.get(tenant_id, sandbox_id) {
+            Ok(sandbox) => sandbox.home_node == self.node_id,
+            Err(e) => !e.is(ErrorCode::SandboxNotFound),
+        };
         if !homed {
             self.files.remove(sandbox_id);
         }

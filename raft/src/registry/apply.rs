@@ -287,15 +287,7 @@ fn transition(
     expected_generation: u64,
     at_ms: u64,
 ) -> Result<Response, RegistryError> {
-    let mut sandbox =
-        store::sandbox(conn, tenant_id, sandbox_id)?.ok_or_else(|| not_found(sandbox_id))?;
-    if sandbox.generation != expected_generation {
-        return Err(RegistryError::StaleGeneration {
-            sandbox_id: sandbox.id,
-            expected: expected_generation,
-            current: sandbox.generation,
-        });
-    }
+    let mut sandbox = fenced(conn, sandbox_id, tenant_id, expected_generation)?;
     if !sandbox.state.can_transition_to(to) {
         return Err(RegistryError::InvalidTransition {
             sandbox_id: sandbox.id,
@@ -304,13 +296,8 @@ fn transition(
             allowed: sandbox.state.allowed_next().to_vec(),
         });
     }
-    sandbox.generation = sandbox.generation.checked_add(1).ok_or_else(|| {
-        RegistryError::Codec(format!("sandbox {sandbox_id}: generation overflow"))
-    })?;
     sandbox.state = to;
-    sandbox.updated_at_ms = at_ms;
-    store::update_sandbox_state(conn, &sandbox)?;
-    Ok(Response::Transitioned(sandbox))
+    advance(conn, sandbox, at_ms).map(Response::Transitioned)
 }
 
 /// A new home for a sandbox whose generation is still `expected_generation`;
@@ -323,7 +310,19 @@ fn move_home(
     expected_generation: u64,
     at_ms: u64,
 ) -> Result<Response, RegistryError> {
-    let mut sandbox =
+    let mut sandbox = fenced(conn, sandbox_id, tenant_id, expected_generation)?;
+    sandbox.home_node = to_node;
+    advance(conn, sandbox, at_ms).map(Response::SandboxMoved)
+}
+
+/// The tenant's sandbox, if its generation is still `expected_generation`.
+fn fenced(
+    conn: &Connection,
+    sandbox_id: &str,
+    tenant_id: &str,
+    expected_generation: u64,
+) -> Result<Sandbox, RegistryError> {
+    let sandbox =
         store::sandbox(conn, tenant_id, sandbox_id)?.ok_or_else(|| not_found(sandbox_id))?;
     if sandbox.generation != expected_generation {
         return Err(RegistryError::StaleGeneration {
@@ -332,13 +331,17 @@ fn move_home(
             current: sandbox.generation,
         });
     }
+    Ok(sandbox)
+}
+
+/// Stores a fenced write's result under the next generation.
+fn advance(conn: &Connection, mut sandbox: Sandbox, at_ms: u64) -> Result<Sandbox, RegistryError> {
     sandbox.generation = sandbox.generation.checked_add(1).ok_or_else(|| {
-        RegistryError::Codec(format!("sandbox {sandbox_id}: generation overflow"))
+        RegistryError::Codec(format!("sandbox {}: generation overflow", sandbox.id))
     })?;
-    sandbox.home_node = to_node;
     sandbox.updated_at_ms = at_ms;
-    store::update_sandbox_home(conn, &sandbox)?;
-    Ok(Response::SandboxMoved(sandbox))
+    store::update_sandbox(conn, &sandbox)?;
+    Ok(sandbox)
 }
 
 /// Order of checks: tenant exists, it does not hold every live admin key,

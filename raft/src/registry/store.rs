@@ -182,28 +182,14 @@ pub(crate) fn insert_sandbox(conn: &Connection, s: &Sandbox) -> Result<(), Regis
     Ok(())
 }
 
-/// Writes a sandbox's state, generation and update time.
-pub(crate) fn update_sandbox_state(conn: &Connection, s: &Sandbox) -> Result<(), RegistryError> {
+/// Writes what a fenced write may change: a sandbox's state, home node,
+/// generation and update time.
+pub(crate) fn update_sandbox(conn: &Connection, s: &Sandbox) -> Result<(), RegistryError> {
     conn.execute(
-        "UPDATE sandboxes SET state = ?1, generation = ?2, updated_at_ms = ?3 \
-         WHERE id = ?4 AND tenant_id = ?5",
+        "UPDATE sandboxes SET state = ?1, home_node = ?2, generation = ?3, updated_at_ms = ?4 \
+         WHERE id = ?5 AND tenant_id = ?6",
         (
             s.state.as_str(),
-            to_db(s.generation),
-            to_db(s.updated_at_ms),
-            &s.id,
-            &s.tenant_id,
-        ),
-    )?;
-    Ok(())
-}
-
-/// Writes a sandbox's home node, generation and update time.
-pub(crate) fn update_sandbox_home(conn: &Connection, s: &Sandbox) -> Result<(), RegistryError> {
-    conn.execute(
-        "UPDATE sandboxes SET home_node = ?1, generation = ?2, updated_at_ms = ?3 \
-         WHERE id = ?4 AND tenant_id = ?5",
-        (
             to_db(s.home_node),
             to_db(s.generation),
             to_db(s.updated_at_ms),

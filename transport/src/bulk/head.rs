@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use nexus_errors::error_chain;
 use quinn::{RecvStream, SendStream};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -39,7 +40,7 @@ pub async fn write<T: Serialize>(send: &mut SendStream, head: &T) -> Result<(), 
         .ok()
         .filter(|len| *len <= MAX_HEAD_BYTES)
         .ok_or(HeadError::TooLarge(bytes.len() as u64))?;
-    let failed = |e: quinn::WriteError| HeadError::Stream(chain(&e));
+    let failed = |e: quinn::WriteError| HeadError::Stream(error_chain(&e));
     send.write_all(&len.to_be_bytes()).await.map_err(failed)?;
     send.write_all(&bytes).await.map_err(failed)?;
     Ok(())
@@ -56,7 +57,7 @@ pub async fn read_within<T: DeserializeOwned>(
     timeout: Duration,
 ) -> Result<T, HeadError> {
     tokio::time::timeout(timeout, async {
-        let failed = |e: quinn::ReadExactError| HeadError::Stream(chain(&e));
+        let failed = |e: quinn::ReadExactError| HeadError::Stream(error_chain(&e));
         let mut len = [0; 4];
         recv.read_exact(&mut len).await.map_err(failed)?;
         let len = u32::from_be_bytes(len);
@@ -69,17 +70,4 @@ pub async fn read_within<T: DeserializeOwned>(
     })
     .await
     .map_err(|_| HeadError::TimedOut)?
-}
-
-/// An error and its sources, `: `-separated (quinn's "connection lost"
-/// hides the peer's reason in its source).
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use nexus_raft::replication::NodeId;
 use nexus_raft::Sandbox;
 use nexus_transport::bulk::head;
-use quinn::SendStream;
+use quinn::{RecvStream, SendStream};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -17,7 +17,7 @@ use crate::cluster::RegistryHandle;
 use crate::dataplane::{DataPlane, StreamHead};
 use crate::lifecycle::crashpoint;
 use crate::sandbox::{FileKind, SandboxManager};
-use nexus_errors::{ErrorCode, UserError};
+use nexus_errors::{error_chain, ErrorCode, UserError};
 
 /// How long the target may take to verify and place the files.
 const PLACE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -146,12 +146,9 @@ pub async fn move_sandbox(
     head::write(&mut send, &MoveMsg::PreCopied)
         .await
         .map_err(|e| failed("pre-copy", e.to_string()))?;
-    match head::read_within(&mut recv, PLACE_TIMEOUT).await {
-        Ok(MoveReply::Verified) => {}
-        Ok(MoveReply::Refused { message }) => return Err(failed("pre-copy", message)),
-        Ok(other) => return Err(failed("pre-copy", format!("unexpected answer {other:?}"))),
-        Err(e) => return Err(failed("pre-copy", e.to_string())),
-    }
+    expect_reply(&mut recv, MoveReply::Verified)
+        .await
+        .map_err(|e| failed("pre-copy", e))?;
     crashpoint("move:source:pause");
 
     // The pause: from here until the gate opens, calls are held.
@@ -172,12 +169,9 @@ pub async fn move_sandbox(
     head::write(&mut send, &MoveMsg::Finish { digests })
         .await
         .map_err(|e| failed("delta", e.to_string()))?;
-    match head::read_within(&mut recv, PLACE_TIMEOUT).await {
-        Ok(MoveReply::Placed) => {}
-        Ok(MoveReply::Refused { message }) => return Err(failed("verify", message)),
-        Ok(other) => return Err(failed("verify", format!("unexpected answer {other:?}"))),
-        Err(e) => return Err(failed("verify", e.to_string())),
-    }
+    expect_reply(&mut recv, MoveReply::Placed)
+        .await
+        .map_err(|e| failed("verify", e))?;
     crashpoint("move:source:commit");
     let moved = match registry.move_sandbox(&sandbox, to, now_ms()).await {
         Ok(moved) => moved,
@@ -220,6 +214,17 @@ pub async fn move_sandbox(
     Ok(report)
 }
 
+/// Waits for the target's answer and checks it is `want` (a refusal's
+/// message, or what came instead, is the error).
+async fn expect_reply(recv: &mut RecvStream, want: MoveReply) -> Result<(), String> {
+    match head::read_within(recv, PLACE_TIMEOUT).await {
+        Ok(MoveReply::Refused { message }) => Err(message),
+        Ok(got) if std::mem::discriminant(&got) == std::mem::discriminant(&want) => Ok(()),
+        Ok(other) => Err(format!("unexpected answer {other:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
@@ -248,7 +253,7 @@ async fn send_file(
         }
         send.write_all(&block[..take])
             .await
-            .map_err(|e| head::chain(&e))?;
+            .map_err(|e| error_chain(&e))?;
         hashes.push(blocks::hash_block(&block[..take]));
         left -= take as u64;
         index += 1;
@@ -292,7 +297,7 @@ async fn send_delta(send: &mut SendStream, file: &Sent) -> Result<(String, u64),
     for index in changed {
         let (block, returned) = read_hashed(reader, index).await?;
         reader = returned;
-        send.write_all(&block).await.map_err(|e| head::chain(&e))?;
+        send.write_all(&block).await.map_err(|e| error_chain(&e))?;
         bytes += block.len() as u64;
     }
     Ok((blocks::digest(&now, len), bytes))

@@ -14,6 +14,7 @@ use super::blocks::{self, BlockHashes};
 use super::{MoveMsg, MoveReply, MAX_MOVE_FILE_BYTES};
 use crate::lifecycle::crashpoint;
 use crate::sandbox::{FileKind, SandboxManager, StagedFile};
+use nexus_errors::error_chain;
 
 /// How long the source may pause between two messages (its pause waits for
 /// calls in flight, which may run up to a profile's wall-clock deadline).
@@ -55,7 +56,7 @@ pub(crate) async fn receive(
     if placed {
         // The source commits, then ends the stream (or dies trying).
         let _ = tokio::time::timeout(SETTLE_TIMEOUT, recv.read_to_end(0)).await;
-        manager.settle_moved_in(sandbox_id).await;
+        manager.settle_moved_in(tenant_id, sandbox_id).await;
     }
 }
 
@@ -172,7 +173,7 @@ async fn read_chunk(recv: &mut RecvStream, max: usize) -> Result<bytes::Bytes, S
     match tokio::time::timeout(READ_TIMEOUT, recv.read_chunk(max, true)).await {
         Ok(Ok(Some(chunk))) => Ok(chunk.bytes),
         Ok(Ok(None)) => Err("the source ended the stream early".to_owned()),
-        Ok(Err(e)) => Err(head::chain(&e)),
+        Ok(Err(e)) => Err(error_chain(&e)),
         Err(_) => Err(format!("no data within {} s", READ_TIMEOUT.as_secs())),
     }
 }
