@@ -24,6 +24,8 @@ pub struct ClusterOptions {
     pub logs_kept_after_snapshot: u64,
     /// More TOML tables for every node's config (e.g. `[limits]`).
     pub extra_config: String,
+    /// More TOML for one node's config (e.g. its `[node]` labels), by id.
+    pub node_config: BTreeMap<u64, String>,
 }
 
 impl Default for ClusterOptions {
@@ -33,6 +35,7 @@ impl Default for ClusterOptions {
             snapshot_every_logs: 10_000,
             logs_kept_after_snapshot: 20_000,
             extra_config: String::new(),
+            node_config: BTreeMap::new(),
         }
     }
 }
@@ -161,12 +164,13 @@ impl Cluster {
                 "listen = \"{api}\"\ndata_dir = \"{}\"\nnode_id = {id}\n\n[cluster]\n\
                  raft_listen = \"{raft}\"\nadvertise_raft = \"{}\"\nadvertise_bulk = \"{raft}\"\nheartbeat_ms = 100\n\
                  election_min_ms = 1000\nelection_max_ms = 2000\nwrite_timeout_ms = 8000\n\
-                 snapshot_every_logs = {}\nlogs_kept_after_snapshot = {}\n\n{peers}\n{}",
+                 snapshot_every_logs = {}\nlogs_kept_after_snapshot = {}\n\n{peers}\n{}\n{}",
                 data_dir.display(),
                 proxy.addr(),
                 options.snapshot_every_logs,
                 options.logs_kept_after_snapshot,
                 options.extra_config,
+                options.node_config.get(&id).map_or("", String::as_str),
             );
             std::fs::write(&config, toml).expect("write config");
             let mut node = NodeHandle {

@@ -5,6 +5,9 @@
 // Tests: a failed unwrap or panic is a loud test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
 use nexus_cluster_tests::{Cluster, ClusterOptions};
 use serde_json::{json, Value};
 
@@ -92,10 +95,54 @@ async fn a_sandbox_docked_through_node_1_is_called_suspended_and_resumed_through
     }
 }
 
+/// Labels and capacity of the placement test's nodes: node 3 is small
+/// (128 MiB of sandbox memory, two compute sandboxes' worth).
+fn labelled_nodes() -> ClusterOptions {
+    ClusterOptions {
+        node_config: BTreeMap::from([
+            (1, "[node]\nlabels = { zone = \"a\" }\n".to_owned()),
+            (
+                2,
+                "[node]\nlabels = { zone = \"b\", disk = \"ssd\" }\n".to_owned(),
+            ),
+            (
+                3,
+                "[node]\nlabels = { zone = \"b\" }\nmemory_bytes = 134217728\n".to_owned(),
+            ),
+        ]),
+        ..ClusterOptions::default()
+    }
+}
+
+/// Waits until every node's report (labels, capacity) is in the registry.
+async fn reports_in(cluster: &Cluster) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = cluster.get(1, "/v1/cluster/nodes").await;
+        let nodes = body["nodes"].as_array().cloned().unwrap_or_default();
+        let reported = nodes.iter().filter(|n| n["max_sandboxes"].is_u64()).count();
+        if status == 200 && reported == ALL.len() {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nodes did not report their labels: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn docks_go_to_the_named_node_or_to_the_least_loaded_one() {
-    let cluster = Cluster::start(ClusterOptions::default()).await;
+async fn docks_go_to_the_named_node_to_matching_labels_or_where_most_capacity_is_free() {
+    let cluster = Cluster::start(labelled_nodes()).await;
     cluster.agreed_leader(&ALL).await;
+    let listed = reports_in(&cluster).await;
+    assert_eq!(
+        listed["nodes"][1]["labels"],
+        json!({"zone": "b", "disk": "ssd"})
+    );
+    assert_eq!(listed["nodes"][2]["memory_bytes"], 134_217_728, "{listed}");
+    assert_eq!(listed["nodes"][0]["max_sandboxes"], 1000, "{listed}");
     let home_of = |body: &Value| body["home_node"].as_u64().expect("home_node");
 
     // `?node=2` through node 1: the upload goes to node 2, which homes it.
@@ -124,15 +171,64 @@ async fn docks_go_to_the_named_node_or_to_the_least_loaded_one() {
         "{body}"
     );
 
-    // Without a node: the fewest live sandboxes wins, the receiving node
-    // among equals. Node 2 has one; nodes 1 and 3 none.
+    // Without a node: the most free capacity wins. Node 3 homes nothing
+    // but is small (half its memory goes with one sandbox), so it comes
+    // last; nodes 1 and 2 take turns (node 1, the receiving one, first
+    // among equals).
     let mut homes = Vec::new();
-    for i in 0..3 {
+    for i in 0..4 {
         let (status, body) = cluster.dock_echo_with(1, &format!("auto-{i}"), &[]).await;
         assert_eq!(status, 201, "{body}");
         homes.push(home_of(&body));
     }
-    assert_eq!(homes, [1, 3, 1]);
+    assert_eq!(homes, [1, 1, 2, 1]);
+    let (_, listed) = cluster.get(2, "/v1/cluster/nodes").await;
+    let live: Vec<u64> = (0..3)
+        .map(|i| listed["nodes"][i]["live_sandboxes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(live, [3, 2, 0], "{listed}");
+
+    // `?where=`: only nodes carrying every label; among them, capacity.
+    let (status, body) = cluster
+        .dock_echo_with(1, "in-b", &[("where", "zone=b")])
+        .await;
+    assert_eq!((status, home_of(&body)), (201, 2), "{body}");
+    let (status, body) = cluster
+        .dock_echo_with(3, "ssd", &[("where", "disk=ssd,zone=b")])
+        .await;
+    assert_eq!((status, home_of(&body)), (201, 2), "{body}");
+    let (status, body) = cluster
+        .dock_echo_with(2, "nowhere-c", &[("where", "zone=c")])
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, "PLACEMENT_NO_MATCH"),
+        "{body}"
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "no available node has the labels zone=c: node 1 {zone=a}, node 2 {disk=ssd,zone=b}, \
+         node 3 {zone=b}"
+    );
+    let (status, body) = cluster
+        .dock_echo_with(2, "wrong-node", &[("node", "1"), ("where", "zone=b")])
+        .await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (
+            409,
+            Some("node 1 does not have the labels zone=b (it has {zone=a})")
+        ),
+        "{body}"
+    );
+    let (status, body) = cluster
+        .dock_echo_with(1, "bad-label", &[("where", "Zone")])
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "REQUEST_INVALID"),
+        "{body}"
+    );
 }
 
 /// The JSON lines of a drain's answer.

@@ -262,6 +262,8 @@ catalog! {
     NodeDrained = ("NODE_DRAINED", 409, "pick another node, or take the node back with `nexus node undrain ID`"),
     /// The node did not answer over the data plane (QUIC), so it cannot be drained now.
     NodeUnavailable = ("NODE_UNAVAILABLE", 503, "start the node (or open its UDP port) and drain it again; `nexus node ls` shows its health"),
+    /// No member carries the labels a placement asked for (`--where`).
+    PlacementNoMatch = ("PLACEMENT_NO_MATCH", 409, "`nexus node ls` shows each node's LABELS; set `[node] labels` in a node's nexus.toml and restart it, or ask for other labels"),
     /// Something failed inside the node; the message says what.
     Internal = ("INTERNAL", 500, "this is a bug or an environment problem (disk, permissions); the node log has details"),
 }

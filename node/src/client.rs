@@ -18,6 +18,16 @@ use crate::dataplane::migrate::MoveReport;
 use crate::sandbox::{SandboxInfo, Verb};
 use nexus_errors::{ErrorCode, UserError};
 
+/// Where a docked sandbox goes: a node, labels its home must carry, or
+/// (both empty) wherever the cluster has most room.
+#[derive(Debug, Clone, Default)]
+pub struct Placement {
+    /// The node to place it on.
+    pub node: Option<u64>,
+    /// `key=value` labels the home must carry.
+    pub labels: Vec<String>,
+}
+
 /// A client of one node's HTTP API, authenticated with one key.
 pub struct NodeClient {
     http: reqwest::Client,
@@ -79,17 +89,17 @@ impl NodeClient {
         name: Option<&str>,
         profile: Option<&str>,
     ) -> Result<Sandbox, UserError> {
-        self.dock_on(workbook, name, profile, None).await
+        self.dock_on(workbook, name, profile, &Placement::default())
+            .await
     }
 
-    /// [`NodeClient::dock`] placing the sandbox on node `node` (`None`:
-    /// the cluster chooses).
+    /// [`NodeClient::dock`] placing the sandbox as `placement` says.
     pub async fn dock_on(
         &self,
         workbook: Vec<u8>,
         name: Option<&str>,
         profile: Option<&str>,
-        node: Option<u64>,
+        placement: &Placement,
     ) -> Result<Sandbox, UserError> {
         let mut query = Vec::new();
         if let Some(name) = name {
@@ -98,8 +108,11 @@ impl NodeClient {
         if let Some(profile) = profile {
             query.push(("profile", profile.to_owned()));
         }
-        if let Some(node) = node {
+        if let Some(node) = placement.node {
             query.push(("node", node.to_string()));
+        }
+        if !placement.labels.is_empty() {
+            query.push(("where", placement.labels.join(",")));
         }
         self.fits(workbook.len(), BodyKind::Upload).await?;
         self.send(self.post("/v1/sandboxes").query(&query).body(workbook))

@@ -154,6 +154,7 @@ impl Node {
             manager: Arc::new(manager),
             shutting_down: Arc::new(AtomicBool::new(false)),
             limits: config.limits.clone(),
+            labels: config.node.labels.clone(),
             uploads: Arc::new(UploadSlots::new(
                 config.limits.max_concurrent_uploads,
                 config.limits.max_concurrent_uploads_per_tenant,

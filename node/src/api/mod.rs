@@ -64,6 +64,8 @@ pub struct AppState {
     pub shutting_down: Arc<AtomicBool>,
     /// The request limits (`/health` advertises the body limits).
     pub limits: Limits,
+    /// This node's labels (`[node] labels`; a dock's `?where=` must match).
+    pub labels: crate::config::Labels,
     /// Workbook uploads in flight.
     pub uploads: Arc<UploadSlots>,
     /// Failed authentications per client address.

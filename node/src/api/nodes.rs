@@ -45,9 +45,14 @@ fn nodes(state: &AppState) -> Result<BTreeMap<u64, NodeEntry>, UserError> {
     let (joined, revoked, holders) = state
         .registry
         .read(|r| Ok((r.joined_nodes()?, r.revoked_nodes()?, r.ca_holders()?)))?;
-    let (drained, sandboxes) = state
-        .registry
-        .read(|r| Ok((r.drained_nodes()?, r.all_sandboxes()?)))?;
+    let (drained, sandboxes, reports, loads) = state.registry.read(|r| {
+        Ok((
+            r.drained_nodes()?,
+            r.all_sandboxes()?,
+            r.node_reports()?,
+            r.node_loads()?,
+        ))
+    })?;
     let mut nodes: BTreeMap<u64, NodeEntry> = status
         .members
         .iter()
@@ -98,6 +103,18 @@ fn nodes(state: &AppState) -> Result<BTreeMap<u64, NodeEntry>, UserError> {
     for sandbox in sandboxes {
         if let Some(entry) = nodes.get_mut(&sandbox.home_node) {
             entry.sandboxes += 1;
+        }
+    }
+    for (id, report) in reports {
+        if let Some(entry) = nodes.get_mut(&id) {
+            entry.labels = report.labels;
+            entry.max_sandboxes = Some(report.max_sandboxes);
+            entry.memory_bytes = Some(report.memory_bytes);
+        }
+    }
+    for (id, load) in loads {
+        if let Some(entry) = nodes.get_mut(&id) {
+            entry.live_sandboxes = load.sandboxes;
         }
     }
     Ok(nodes)

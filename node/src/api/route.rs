@@ -18,7 +18,8 @@ use tracing::warn;
 
 use super::auth::{Authenticated, Caller};
 use super::{ApiError, AppState};
-use crate::dataplane::{placement_unreachable, DataPlane, Forwarded, MAX_HOPS};
+use crate::config::{parse_selector, Labels};
+use crate::dataplane::{placement_unreachable, DataPlane, Demand, Forwarded, MAX_HOPS};
 use nexus_errors::ErrorCode;
 
 /// Forwards requests under `/v1/sandboxes/{id}` to the sandbox's home when
@@ -96,15 +97,19 @@ async fn forward(
     }
 }
 
-/// The query parameter of `POST /v1/sandboxes` placement reads (the
+/// The query parameters of `POST /v1/sandboxes` placement reads (the
 /// handler checks the rest).
 #[derive(Debug, Deserialize)]
 struct PlaceQuery {
     node: Option<u64>,
+    profile: Option<String>,
+    #[serde(rename = "where")]
+    selector: Option<String>,
 }
 
 /// Docks the upload on the node the client names (`?node=ID`) or, without
-/// one, on the first reachable node of [`DataPlane::placement_order`]. The
+/// one, on the first reachable node of [`DataPlane::placement_order`]
+/// (among those carrying the `?where=` labels). The
 /// upload streams there; nothing is read before a node is chosen, so an
 /// unreachable one is passed over.
 async fn place(
@@ -160,20 +165,45 @@ async fn placement(
     parts: &Parts,
 ) -> Result<Vec<u64>, ApiError> {
     // An unreadable query is the handler's to refuse, with its own message.
-    let wanted = Query::<PlaceQuery>::try_from_uri(&parts.uri)
-        .ok()
-        .and_then(|q| q.0.node);
-    match wanted {
+    let Ok(Query(query)) = Query::<PlaceQuery>::try_from_uri(&parts.uri) else {
+        return Ok(vec![state.node_id]);
+    };
+    let selector = selector_of(query.selector.as_deref())?;
+    match query.node {
         Some(node) if dataplane.is_member(node) => {
-            dataplane.check_not_drained(&state.registry, node)?;
+            dataplane.check_placeable(&state.registry, node, &selector)?;
             Ok(vec![node])
         }
         Some(node) => Err(not_a_member(node)),
         None => {
             state.registry.linearize().await?;
-            Ok(dataplane.placement_order(&state.registry)?)
+            let profiles = state.manager.profiles();
+            let profile = query
+                .profile
+                .as_deref()
+                .unwrap_or(DEFAULT_PLACEMENT_PROFILE);
+            let demand = Demand {
+                selector,
+                memory_bytes: profiles.resolve(profile).memory_bytes,
+            };
+            Ok(dataplane.placement_order(&state.registry, &demand, profiles)?)
         }
     }
+}
+
+/// The profile placement counts for a dock that names none (the workbook
+/// may declare a larger one; it is only read once the upload arrives).
+const DEFAULT_PLACEMENT_PROFILE: &str = "compute";
+
+/// The labels of a `?where=key=value,...` parameter (`REQUEST_INVALID`
+/// when it is not one).
+pub fn selector_of(raw: Option<&str>) -> Result<Labels, ApiError> {
+    parse_selector(raw.unwrap_or_default()).map_err(|reason| {
+        ApiError::new(
+            ErrorCode::RequestInvalid,
+            format!("?where={}: {reason}", raw.unwrap_or_default()),
+        )
+    })
 }
 
 /// `NODE_NOT_FOUND` for a placement on a node that is not a member.

@@ -18,6 +18,7 @@ use super::types::{
     SandboxList, TransitionRequest,
 };
 use super::AppState;
+use crate::dataplane::check_labels;
 use crate::dataplane::migrate::{self, MoveReport};
 use crate::sandbox::{DockRequest, SandboxInfo, Verb};
 use nexus_engine::CommandInput;
@@ -32,6 +33,10 @@ pub struct DockParams {
     /// The node to place the sandbox on (the routing layer sends the
     /// upload there; here it can only be this node).
     node: Option<u64>,
+    /// Labels the home must carry (`key=value,...`; the routing layer
+    /// picked a node that has them, here this node's own are checked).
+    #[serde(rename = "where")]
+    selector: Option<String>,
 }
 
 /// `POST /v1/sandboxes`: the body is a workbook file, streamed to a
@@ -45,6 +50,8 @@ pub async fn dock(
     if params.node.is_some_and(|node| node != state.node_id) {
         return Err(super::route::not_a_member(params.node.unwrap_or_default()));
     }
+    let selector = super::route::selector_of(params.selector.as_deref())?;
+    check_labels(state.node_id, &state.labels, &selector)?;
     let request = DockRequest {
         name: params.name,
         profile: params.profile,

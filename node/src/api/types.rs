@@ -338,6 +338,19 @@ pub struct NodeEntry {
     /// How many sandboxes it homes.
     #[serde(default)]
     pub sandboxes: u64,
+    /// How many of those are live (created or active): what placement
+    /// weighs against `max_sandboxes`.
+    #[serde(default)]
+    pub live_sandboxes: u64,
+    /// Its labels (`[node] labels`), as it reported them.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// The live sandboxes it means to home at most, as it reported.
+    #[serde(default)]
+    pub max_sandboxes: Option<u64>,
+    /// The guest memory it offers, as it reported.
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
 }
 
 impl NodeEntry {
@@ -357,6 +370,10 @@ impl NodeEntry {
             holds_ca: false,
             drained: false,
             sandboxes: 0,
+            live_sandboxes: 0,
+            labels: std::collections::BTreeMap::new(),
+            max_sandboxes: None,
+            memory_bytes: None,
         }
     }
 }

@@ -124,13 +124,7 @@ async fn leader_loss(
 async fn start_cluster(dir: &std::path::Path, timing: Timing) -> Result<Vec<BenchNode>, UserError> {
     let ca = ClusterCa::create("bench").map_err(|e| internal(&e.to_string()))?;
     let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let mut ports = Vec::new();
-    for _ in 0..NODES {
-        let probe = std::net::TcpListener::bind((loopback, 0))
-            .and_then(|l| l.local_addr())
-            .map_err(|e| internal(&format!("free port: {e}")))?;
-        ports.push(probe.port());
-    }
+    let ports = free_ports(NODES as usize)?;
     let peers: Vec<PeerConfig> = (1..=NODES)
         .zip(&ports)
         .map(|(id, port)| PeerConfig {
@@ -169,6 +163,21 @@ async fn start_cluster(dir: &std::path::Path, timing: Timing) -> Result<Vec<Benc
         node.replica.bootstrap().await?;
     }
     Ok(nodes)
+}
+
+/// `count` loopback TCP ports free a moment ago (the UDP ports of the same
+/// numbers are assumed free too).
+pub(super) fn free_ports(count: usize) -> Result<Vec<u16>, UserError> {
+    // All probes stay bound until every port is picked, so none repeats.
+    let probes = (0..count)
+        .map(|_| std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| internal(&format!("free port: {e}")))?;
+    probes
+        .iter()
+        .map(|p| p.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| internal(&format!("free port: {e}")))
 }
 
 /// Waits for a leader and returns its id.

@@ -2,12 +2,14 @@
 //! data dir, printed beside the performance targets (or as JSON).
 
 mod cluster;
+mod dataplane;
 mod report;
 mod scenarios;
 
 use std::path::Path;
 use std::sync::Arc;
 
+pub use dataplane::DataPlaneRun;
 pub use report::{Figure, Report};
 
 use crate::cluster::Replica;
@@ -31,6 +33,23 @@ pub struct BenchOptions {
     /// Registry writes of the single-client cluster figure (4× that with 64
     /// clients).
     pub registry_writes: usize,
+    /// The two-node data-plane scenario (moves, routed calls).
+    pub data_plane: DataPlaneRun,
+    /// The scenario groups to run (empty: all).
+    pub only: Vec<Group>,
+}
+
+/// A group of scenarios `nexus bench --only` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Group {
+    /// Calls into the engine: command instantiation, kernel calls.
+    Engine,
+    /// One node's sandboxes: resume, freeze/thaw, density.
+    Lifecycle,
+    /// Registry writes and leader loss on a three-node cluster.
+    Registry,
+    /// Moves and routed calls between two nodes.
+    DataPlane,
 }
 
 impl Default for BenchOptions {
@@ -42,6 +61,12 @@ impl Default for BenchOptions {
             freeze_mib: 64,
             kernel_calls: 200_000,
             registry_writes: 2_000,
+            data_plane: DataPlaneRun {
+                mib: 256,
+                moves: 4,
+                calls: 500,
+            },
+            only: Vec::new(),
         }
     }
 }
@@ -56,6 +81,12 @@ impl BenchOptions {
             freeze_mib: 4,
             kernel_calls: 1_000,
             registry_writes: 100,
+            data_plane: DataPlaneRun {
+                mib: 16,
+                moves: 2,
+                calls: 50,
+            },
+            only: Vec::new(),
         }
     }
 }
@@ -118,14 +149,26 @@ impl Rig {
 
 /// Runs every benchmark and returns the figures.
 pub async fn run(options: &BenchOptions) -> Result<Report, UserError> {
-    let rig = Rig::new().await?;
+    let runs = |group| options.only.is_empty() || options.only.contains(&group);
     let mut figures = Vec::new();
-    figures.extend(scenarios::command_call(&rig, 2_000).await?);
-    figures.extend(scenarios::kernel_call(&rig, options.kernel_calls).await?);
-    figures.extend(scenarios::resume(&rig, options.resumes).await?);
-    figures.extend(scenarios::freeze_thaw(&rig, options.freeze_mib).await?);
-    figures.extend(scenarios::density(&rig, options.docked, options.active).await?);
-    figures.extend(cluster::registry_writes(options.registry_writes).await?);
+    if runs(Group::Engine) || runs(Group::Lifecycle) {
+        let rig = Rig::new().await?;
+        if runs(Group::Engine) {
+            figures.extend(scenarios::command_call(&rig, 2_000).await?);
+            figures.extend(scenarios::kernel_call(&rig, options.kernel_calls).await?);
+        }
+        if runs(Group::Lifecycle) {
+            figures.extend(scenarios::resume(&rig, options.resumes).await?);
+            figures.extend(scenarios::freeze_thaw(&rig, options.freeze_mib).await?);
+            figures.extend(scenarios::density(&rig, options.docked, options.active).await?);
+        }
+    }
+    if runs(Group::Registry) {
+        figures.extend(cluster::registry_writes(options.registry_writes).await?);
+    }
+    if runs(Group::DataPlane) {
+        figures.extend(dataplane::data_plane(&options.data_plane).await?);
+    }
     Ok(Report {
         machine: report::machine(),
         figures,

@@ -10,11 +10,17 @@ use nexus_engine::{CommandInput, Profile};
 use nexus_errors::{Coded, UserError};
 use nexus_workbook::{Volume, Workbook};
 
-const EMPTY_COMMAND: &str = r#"(module (func (export "_start")))"#;
+pub(super) const EMPTY_COMMAND: &str = r#"(module (func (export "_start")))"#;
 const KERNEL: &str = include_str!("guests/kernel_upper.wat");
 const SLEEP: &str = include_str!("guests/sleep.wat");
 
-fn figure(name: &str, value: f64, unit: &str, target: Option<f64>, note: &str) -> Figure {
+pub(super) fn figure(
+    name: &str,
+    value: f64,
+    unit: &str,
+    target: Option<f64>,
+    note: &str,
+) -> Figure {
     Figure {
         name: name.to_string(),
         value,
@@ -126,13 +132,7 @@ pub async fn freeze_thaw(rig: &Rig, mib: usize) -> Result<Vec<Figure>, UserError
 
     let (mut copies, mut freezes, mut thaws) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..3 {
-        let copy = rig.path("copy.workbook");
-        let started = Instant::now();
-        std::fs::copy(&live, &copy)
-            .and_then(|_| std::fs::File::open(&copy)?.sync_all())
-            .map_err(|e| internal(&e.to_string()))?;
-        copies.push(started.elapsed());
-        let _ = std::fs::remove_file(&copy);
+        copies.push(timed_copy(&live, &rig.path("copy.workbook"))?);
 
         m.transit(&rig.tenant, &s.id, Verb::Suspend, None).await?;
         let started = Instant::now();
@@ -233,7 +233,23 @@ pub async fn density(rig: &Rig, docked: usize, active: usize) -> Result<Vec<Figu
     ])
 }
 
-fn median(samples: &mut [Duration]) -> f64 {
+/// How long a plain copy of `from` to `to` (copy + fsync) takes; the copy
+/// is removed after.
+pub(super) fn timed_copy(
+    from: &std::path::Path,
+    to: &std::path::Path,
+) -> Result<Duration, UserError> {
+    let started = Instant::now();
+    std::fs::copy(from, to)
+        .and_then(|_| std::fs::File::open(to)?.sync_all())
+        .map_err(|e| internal(&e.to_string()))?;
+    let took = started.elapsed();
+    let _ = std::fs::remove_file(to);
+    Ok(took)
+}
+
+/// The median of `samples`, in seconds.
+pub(super) fn median(samples: &mut [Duration]) -> f64 {
     samples.sort();
     samples
         .get(samples.len() / 2)

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::output::print_json;
-use crate::bench::{run as run_bench, BenchOptions};
+use crate::bench::{run as run_bench, BenchOptions, Group};
 use nexus_errors::UserError;
 
 /// Arguments of `nexus bench`.
@@ -18,6 +18,12 @@ pub struct BenchArgs {
     /// Sandboxes to call concurrently for the active-instance figure.
     #[arg(long)]
     pub active: Option<usize>,
+    /// MiB of workbook data the data-plane scenario moves.
+    #[arg(long, value_name = "MIB")]
+    pub move_mib: Option<usize>,
+    /// Run only these scenario groups (repeatable; default: all).
+    #[arg(long, value_enum)]
+    pub only: Vec<Group>,
 }
 
 /// Runs the benchmarks.
@@ -29,6 +35,8 @@ pub async fn run(args: BenchArgs, json: bool) -> Result<(), UserError> {
     };
     options.docked = args.docked.unwrap_or(options.docked);
     options.active = args.active.unwrap_or(options.active);
+    options.data_plane.mib = args.move_mib.unwrap_or(options.data_plane.mib);
+    options.only = args.only;
     let report = run_bench(&options).await?;
     if json {
         print_json(&report);

@@ -46,7 +46,7 @@ pub async fn run(client: &NodeClient, cmd: NodeCommand, json: bool) -> Result<i3
             }
             let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
             println!(
-                "{:<5} {:<17} {:<8} {:<22} {:<22} {:<8} {:<3} {:>6} {:>9}",
+                "{:<5} {:<17} {:<8} {:<22} {:<22} {:<8} {:<3} {:>6} {:>9}  LABELS",
                 "ID", "STATUS", "HEALTH", "RAFT", "API", "TOKEN", "CA", "LAG", "SANDBOXES"
             );
             for n in list.nodes {
@@ -55,8 +55,13 @@ pub async fn run(client: &NodeClient, cmd: NodeCommand, json: bool) -> Result<i3
                 } else {
                     n.status.clone()
                 };
+                let labels = if n.labels.is_empty() {
+                    "-".to_owned()
+                } else {
+                    crate::config::render(&n.labels)
+                };
                 println!(
-                    "{:<5} {:<17} {:<8} {:<22} {:<22} {:<8} {:<3} {:>6} {:>9}",
+                    "{:<5} {:<17} {:<8} {:<22} {:<22} {:<8} {:<3} {:>6} {:>9}  {}",
                     n.id,
                     status,
                     or_dash(n.health.clone()),
@@ -66,6 +71,7 @@ pub async fn run(client: &NodeClient, cmd: NodeCommand, json: bool) -> Result<i3
                     if n.holds_ca { "yes" } else { "-" },
                     or_dash(n.lag.map(|l| l.to_string())),
                     n.sandboxes,
+                    labels,
                 );
             }
         }

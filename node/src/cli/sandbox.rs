@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::output::print_json;
 use crate::api::types::{decode_bytes, CallRequest, CloneRequest, Encoding};
-use crate::client::NodeClient;
+use crate::client::{NodeClient, Placement};
 use crate::sandbox::{SandboxInfo, Verb};
 use nexus_errors::{ErrorCode, UserError};
 
@@ -23,9 +23,13 @@ pub struct DockArgs {
     #[arg(long)]
     pub profile: Option<String>,
     /// The id of the node to place the sandbox on (default: the member
-    /// with the fewest live sandboxes, the receiving node among equals).
+    /// with the most free capacity).
     #[arg(long, value_name = "NODE_ID")]
     pub on: Option<u64>,
+    /// A label the home must carry (`[node] labels` in its nexus.toml);
+    /// repeat for several.
+    #[arg(long = "where", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
 }
 
 /// Sandbox management commands.
@@ -113,7 +117,10 @@ pub async fn dock(client: &NodeClient, args: DockArgs, json: bool) -> Result<i32
             bytes,
             args.name.as_deref(),
             args.profile.as_deref(),
-            args.on,
+            &Placement {
+                node: args.on,
+                labels: args.labels,
+            },
         )
         .await?;
     if json {

@@ -4,17 +4,12 @@
 //! one whose key was taken away likewise), so a member without the key
 //! knows where to forward a join.
 
-use std::time::Duration;
+use tracing::warn;
 
-use tracing::{info, warn};
-
+use super::recording::keep_trying;
 use super::registry::RegistryHandle;
 use crate::clock::now_ms;
 use nexus_errors::UserError;
-
-/// Pause between attempts while the registry cannot be written (a node
-/// that starts before its cluster has a leader).
-const RETRY: Duration = Duration::from_secs(1);
 
 /// Makes the registry's record of `node_id` say `holds`, after a fresh read;
 /// returns whether it had to write.
@@ -41,31 +36,6 @@ pub async fn record(
 
 /// Retries [`record`] until it succeeds; runs for the node's life at most.
 pub async fn keep_recorded(registry: RegistryHandle, node_id: u64, holds: bool) {
-    let mut failures = 0u32;
-    loop {
-        match record(&registry, node_id, holds).await {
-            Ok(true) => {
-                info!(
-                    node_id,
-                    holds_ca = holds,
-                    "recorded whether this node holds the CA key"
-                );
-                return;
-            }
-            Ok(false) => return,
-            Err(e) => {
-                failures = failures.saturating_add(1);
-                if failures == 1 || failures.is_multiple_of(30) {
-                    warn!(
-                        node_id,
-                        failures,
-                        code = %e.code,
-                        message = %e.message,
-                        "cannot yet record whether this node holds the CA key; retrying"
-                    );
-                }
-                tokio::time::sleep(RETRY).await;
-            }
-        }
-    }
+    let what = format!("whether this node holds the CA key ({holds})");
+    keep_trying(node_id, &what, || record(&registry, node_id, holds)).await;
 }

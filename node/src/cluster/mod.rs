@@ -9,6 +9,8 @@ pub mod join;
 mod join_forward;
 pub mod join_record;
 mod join_turns;
+pub mod node_report;
+mod recording;
 mod registry;
 pub mod removal;
 mod replica;

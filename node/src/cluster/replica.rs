@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nexus_raft::replication::{raft_config_with, LogStore, NodeInfo, Raft, StateMachine};
+use nexus_raft::NodeReport;
 use nexus_tls::ca::CA_KEY_FILE;
 use nexus_tls::{join_server_config, ClusterCa, StaticPolicy, TlsMaterial, ALPN_GRPC, ALPN_JOIN};
 use nexus_transport::bulk::BulkEndpoint;
@@ -23,6 +24,7 @@ use super::ca_holding;
 use super::identity;
 use super::join_record::JoinRecord;
 use super::join_turns::JoinTurns;
+use super::node_report;
 use super::registry::RegistryHandle;
 use super::removal::{self, Removal, Trust};
 use super::steward::{follow_trust, steward_membership};
@@ -48,6 +50,7 @@ pub struct Replica {
     contact: PeerContact,
     forwarder: JoinForwarder,
     bulk: Option<Arc<BulkEndpoint>>,
+    report: NodeReport,
 }
 
 impl Replica {
@@ -174,6 +177,7 @@ impl Replica {
             None => None,
         };
         Ok(Replica {
+            report: node_report::from_config(&config.node),
             node_id: config.node_id,
             cluster_name: cluster.name.clone(),
             ca_fingerprint: identity.ca_fingerprint(),
@@ -275,6 +279,11 @@ impl Replica {
                 self.registry.clone(),
                 self.node_id,
                 self.ca.is_some(),
+            )),
+            tokio::spawn(node_report::keep_recorded(
+                self.registry.clone(),
+                self.node_id,
+                self.report.clone(),
             )),
         ];
         if let Some(listener) = self.listener.take() {

@@ -2,9 +2,11 @@
 
 mod api;
 mod cluster;
+mod node;
 
 pub use api::{ApiConfig, ApiScheme};
 pub use cluster::{ClusterConfig, PeerConfig};
+pub use node::{matches, parse_selector, render, Labels, NodeConfig};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -44,6 +46,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// This node's id in the cluster (a single node is node 1).
     pub node_id: u64,
+    /// This node's labels and capacity (`[node]`).
+    pub node: NodeConfig,
     /// Resource limits of the API.
     pub limits: Limits,
     /// The idle ladder's thresholds and the lifecycle ticks.
@@ -108,6 +112,7 @@ impl Default for Config {
             api: ApiConfig::default(),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             node_id: DEFAULT_NODE_ID,
+            node: NodeConfig::default(),
             limits: Limits::default(),
             lifecycle: LifecycleConfig::default(),
             profiles: BTreeMap::new(),
@@ -199,6 +204,7 @@ impl Config {
         for (key, value) in env {
             config.apply_env(&key, &value)?;
         }
+        config.node.validate()?;
         Ok(config)
     }
 

@@ -6,9 +6,10 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use super::{migrate, DataPlane};
+use super::{migrate, DataPlane, Demand};
 use crate::clock::now_ms;
 use crate::cluster::RegistryHandle;
+use crate::config::Labels;
 use crate::sandbox::SandboxManager;
 use nexus_errors::{ErrorCode, UserError};
 
@@ -102,8 +103,13 @@ async fn move_one(
     sandbox: &nexus_raft::Sandbox,
 ) -> Result<migrate::MoveReport, UserError> {
     registry.linearize().await?;
+    let profiles = manager.profiles();
+    let demand = Demand {
+        selector: Labels::new(),
+        memory_bytes: profiles.resolve(&sandbox.profile).memory_bytes,
+    };
     let to = plane
-        .placement_order(registry)?
+        .placement_order(registry, &demand, profiles)?
         .into_iter()
         .find(|node| *node != plane.node_id)
         .ok_or_else(|| {

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 pub use accept::serve;
 pub use forward::{placement_unreachable, RouteFailure, Routed};
 pub use gates::MoveGates;
+pub use placement::{check_labels, Demand};
 
 /// What a data-plane stream carries, sent first on it.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -130,7 +130,13 @@ impl SandboxManager {
 
     /// Opens a staging file for an upload streamed in pieces.
     pub async fn upload_writer(&self) -> Result<store::StagedWriter, UserError> {
-        self.files.stage_writer().await
+        self.files.stage_writer(true).await
+    }
+
+    /// Opens a staging file for a moved-in file (not hashed whole: the move
+    /// checks it block by block).
+    pub async fn move_writer(&self) -> Result<store::StagedWriter, UserError> {
+        self.files.stage_writer(false).await
     }
 
     /// [`SandboxManager::dock`] of an upload already staged on disk.
@@ -285,6 +291,11 @@ impl SandboxManager {
                 .map_err(|e| e.to_user_error())
         })
         .await
+    }
+
+    /// The profiles sandboxes on this node may use.
+    pub fn profiles(&self) -> &ProfileTable {
+        &self.profiles
     }
 
     /// The compiled entry module, from memory or from the live file.

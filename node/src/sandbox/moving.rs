@@ -1,13 +1,15 @@
 //! What a migration needs from the sandbox manager: the files a sandbox has
 //! here, a pause that brings its live file to rest, a received file put in
-//! place, and forgetting a sandbox that moved away.
+//! place (its module compiled ahead), and forgetting a sandbox that moved
+//! away.
 
 use std::path::PathBuf;
 
 use nexus_raft::Sandbox;
 use serde::{Deserialize, Serialize};
+use tracing::debug;
 
-use super::{blocking, SandboxManager, StagedFile};
+use super::{blocking, store, SandboxManager, StagedFile};
 use crate::lifecycle::{storage, ExclusiveGuard};
 use nexus_errors::{ErrorCode, UserError};
 
@@ -32,18 +34,41 @@ impl SandboxManager {
         .collect()
     }
 
-    /// Holds `sandbox` for a move's pause: waits for its calls in flight,
-    /// keeps new ones (and the idle ladder) out while the guard lives, closes
-    /// its workbook and folds the WAL into the live file, which is then the
-    /// whole state.
-    pub async fn pause_for_move(&self, sandbox: &Sandbox) -> Result<ExclusiveGuard, UserError> {
-        let held = self.activity_of(sandbox).exclusive().await;
-        self.close_context(&sandbox.id);
-        let live = self.files.path(&sandbox.id);
+    /// Holds `sandbox` for a move's pause: waits for its calls in flight and
+    /// keeps new ones (and the idle ladder) out while the guard lives.
+    pub async fn hold_for_move(&self, sandbox: &Sandbox) -> ExclusiveGuard {
+        self.activity_of(sandbox).exclusive().await
+    }
+
+    /// Brings a held sandbox's live file to rest: closes its workbook and
+    /// folds the WAL into the live file, which is then the whole state.
+    pub async fn rest_for_move(&self, sandbox_id: &str) -> Result<(), UserError> {
+        self.close_context(sandbox_id);
+        let live = self.files.path(sandbox_id);
         if live.exists() {
             blocking(move || storage::checkpoint_live(&live)).await?;
         }
-        Ok(held)
+        Ok(())
+    }
+
+    /// Compiles the entry module of a moved-in live file (staged at `path`,
+    /// read without writing to it) for `profile`, unless the module cache
+    /// holds its SHA-256 already: the first call at the new home then runs
+    /// at once. Best effort — a call compiles it otherwise.
+    pub async fn warm_moved_module(&self, path: PathBuf, profile: &str) {
+        let entry = match blocking(move || store::peek_entry_module(&path)).await {
+            Ok(entry) => entry,
+            Err(e) => {
+                debug!(error = %e.message, "cannot read the moved-in entry module yet");
+                return;
+            }
+        };
+        if let Err(e) = self
+            .compile(profile, &entry.module_sha256, entry.wasm)
+            .await
+        {
+            debug!(error = %e.message, "cannot compile the moved-in entry module");
+        }
     }
 
     /// Puts a received file in place as `sandbox_id`'s live or cold file.

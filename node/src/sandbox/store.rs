@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, BufWriter};
 
 use nexus_errors::{Coded, ErrorCode, UserError};
 use nexus_workbook::{ModuleInfo, Workbook};
@@ -77,15 +77,17 @@ impl SandboxFiles {
         .map_err(|e| UserError::new(ErrorCode::Internal, format!("staging task failed: {e}")))?
     }
 
-    /// Opens a staging file that an upload is streamed into.
-    pub async fn stage_writer(&self) -> Result<StagedWriter, UserError> {
+    /// Opens a staging file that an upload is streamed into; `hashed`: its
+    /// SHA-256 is computed on the way (a workbook upload's, which the
+    /// registry records; a moved file is checked block by block instead).
+    pub async fn stage_writer(&self, hashed: bool) -> Result<StagedWriter, UserError> {
         let path = self.staging_path();
         let file = tokio::fs::File::create(&path)
             .await
             .map_err(|e| io_error("create", &path, e))?;
         Ok(StagedWriter {
-            file,
-            hasher: Sha256::new(),
+            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            hasher: hashed.then(Sha256::new),
             staged: StagedFile {
                 path: Some(path),
                 sha256: String::new(),
@@ -166,28 +168,42 @@ fn adopt_at(mut staged: StagedFile, target: PathBuf, dir: &Path) -> Result<PathB
 /// An upload being streamed to staging; its file is removed on drop unless
 /// [`StagedWriter::finish`] hands it on.
 pub struct StagedWriter {
-    file: tokio::fs::File,
-    hasher: Sha256,
+    file: BufWriter<tokio::fs::File>,
+    hasher: Option<Sha256>,
     staged: StagedFile,
 }
+
+/// Bytes gathered before one write to disk (small pieces of a body or a
+/// QUIC stream would otherwise each cost a trip to the blocking pool).
+const WRITE_BUFFER: usize = 1 << 20;
 
 impl StagedWriter {
     /// Appends a piece of the upload.
     pub async fn write(&mut self, piece: &[u8]) -> Result<(), UserError> {
-        self.hasher.update(piece);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(piece);
+        }
         self.file
             .write_all(piece)
             .await
             .map_err(|e| self.error("write", e))
     }
 
-    /// Syncs the file and returns it as a staged upload with its sha256.
+    /// Syncs the file and returns it as a staged upload with its sha256
+    /// (empty when not hashed).
     pub async fn finish(mut self) -> Result<StagedFile, UserError> {
         self.file
+            .flush()
+            .await
+            .map_err(|e| self.error("write", e))?;
+        self.file
+            .get_ref()
             .sync_all()
             .await
             .map_err(|e| self.error("sync", e))?;
-        self.staged.sha256 = hex::encode(self.hasher.finalize());
+        if let Some(hasher) = self.hasher.take() {
+            self.staged.sha256 = hex::encode(hasher.finalize());
+        }
         Ok(self.staged)
     }
 
@@ -215,6 +231,12 @@ impl Drop for StagedFile {
 /// `name` (the entry module when `None`).
 pub fn load_module(path: &Path, name: Option<&str>) -> Result<EntryModule, UserError> {
     read_module(Workbook::open(path), name)
+}
+
+/// Reads the entry module of a workbook file without writing to it or
+/// beside it (a moved-in copy whose bytes are checked block by block).
+pub fn peek_entry_module(path: &Path) -> Result<EntryModule, UserError> {
+    read_module(Workbook::open_read_only(path), None)
 }
 
 /// Reads module `name` (the entry module when `None`) from a sandbox's live

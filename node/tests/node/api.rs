@@ -5,6 +5,7 @@ use crate::common;
 
 use common::{built_example, dock_wat, print_wat, wat_workbook, TestNode};
 use nexus_node::api::types::{CallRequest, CallResponse, Encoding};
+use nexus_node::client::Placement;
 
 fn call_with(args: &[&str], stdin: &str) -> CallRequest {
     CallRequest {
@@ -371,5 +372,48 @@ async fn registry_survives_restart() {
         .await
         .unwrap();
     assert_eq!(out.stdout, "kept\n");
+    node.stop().await;
+}
+
+#[tokio::test]
+async fn a_dock_asking_for_labels_this_node_lacks_is_refused_by_name() {
+    let node = TestNode::start_with(|config| {
+        config.node.labels = [("zone".to_owned(), "a".to_owned())].into();
+    })
+    .await;
+    let dir = node.data_dir.path();
+    let bytes = std::fs::read(wat_workbook(
+        dir,
+        "noop",
+        r#"(module (func (export "_start")))"#,
+    ))
+    .unwrap();
+    let admin = node.admin();
+    let on = |labels: &[&str]| Placement {
+        node: None,
+        labels: labels.iter().map(|l| l.to_string()).collect(),
+    };
+    let placed = admin
+        .dock_on(bytes.clone(), Some("in-a"), None, &on(&["zone=a"]))
+        .await
+        .expect("matching labels");
+    assert_eq!(placed.home_node, 1);
+
+    let refused = admin
+        .dock_on(bytes.clone(), Some("in-b"), None, &on(&["zone=b"]))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, "PLACEMENT_NO_MATCH");
+    assert_eq!(
+        refused.message,
+        "node 1 does not have the labels zone=b (it has {zone=a})"
+    );
+    let malformed = admin
+        .dock_on(bytes, Some("bad"), None, &on(&["zone"]))
+        .await
+        .unwrap_err();
+    assert_eq!(malformed.code, "REQUEST_INVALID");
+    assert_eq!(malformed.message, "?where=zone: \"zone\" is not key=value");
+    assert_eq!(admin.sandboxes().await.unwrap().sandboxes.len(), 1);
     node.stop().await;
 }

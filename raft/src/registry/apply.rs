@@ -13,6 +13,7 @@ use super::error::RegistryError;
 use super::model::{Role, Sandbox, Tenant};
 use super::names::{validate_sandbox_name, validate_tenant_name};
 use super::nodes::{self, JoinedNode};
+use super::reports;
 use super::state::SandboxState;
 use super::store;
 use super::tokens::{self, JoinTokenInfo};
@@ -156,6 +157,7 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
         Command::JoinToken(cmd) => join_token(conn, cmd),
         Command::RemoveNode { node_id, at_ms } => {
             nodes::revoke(conn, *node_id, *at_ms)?;
+            reports::forget(conn, *node_id)?;
             Ok(Response::NodeRemoved { node_id: *node_id })
         }
         Command::SetNodeDrained {
@@ -169,6 +171,14 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
                 drained: *drained,
             })
         }
+        Command::ReportNode {
+            node_id,
+            report,
+            at_ms,
+        } => Ok(Response::NodeReported {
+            node_id: *node_id,
+            stored: reports::store(conn, *node_id, report, *at_ms)?,
+        }),
         Command::SetCaHolder {
             node_id,
             holds,

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{KeyUse, Role, Sandbox, Tenant};
+use super::reports::NodeReport;
 use super::state::SandboxState;
 use super::tokens::{JoinTokenInfo, NodeRole};
 
@@ -171,6 +172,16 @@ pub enum Command {
         /// When, ms since the Unix epoch.
         at_ms: u64,
     },
+    /// Record a node's labels and capacity (a node proposes it for itself
+    /// when its record differs). A removed node's report is dropped.
+    ReportNode {
+        /// The node.
+        node_id: u64,
+        /// What it reports.
+        report: NodeReport,
+        /// When, ms since the Unix epoch.
+        at_ms: u64,
+    },
 }
 
 /// The join-token writes (see [`super::tokens`]).
@@ -287,6 +298,13 @@ pub enum Response {
         node_id: u64,
         /// Whether it is drained now.
         drained: bool,
+    },
+    /// From [`Command::ReportNode`].
+    NodeReported {
+        /// The node.
+        node_id: u64,
+        /// Whether the report was stored (not for a removed node).
+        stored: bool,
     },
     /// From [`Command::SetCaHolder`].
     CaHolderSet {

@@ -13,6 +13,7 @@ mod error;
 mod model;
 mod names;
 mod nodes;
+mod reports;
 mod schema;
 mod state;
 mod store;
@@ -21,6 +22,7 @@ mod tokens;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use rusqlite::Connection;
@@ -31,6 +33,7 @@ pub use error::{ParseEnumError, RegistryError};
 pub use model::{ApiKey, KeyUse, Principal, Role, Sandbox, Tenant};
 pub use names::{validate_key_name, validate_sandbox_name, validate_tenant_name, MAX_NAME_LEN};
 pub use nodes::{CaHolder, JoinedNode, RevokedNode};
+pub use reports::{NodeLoad, NodeReport};
 pub use schema::SCHEMA_VERSION;
 pub use state::SandboxState;
 pub use tokens::{JoinTokenInfo, NodeRole, TokenRefusal};
@@ -202,6 +205,21 @@ impl Registry {
     /// The drained nodes' ids, ascending.
     pub fn drained_nodes(&self) -> Result<Vec<u64>, RegistryError> {
         drains::list(&self.conn)
+    }
+
+    /// Every node's report (labels, capacity), by node id.
+    pub fn node_reports(&self) -> Result<BTreeMap<u64, NodeReport>, RegistryError> {
+        reports::all(&self.conn)
+    }
+
+    /// One node's report, if it made one.
+    pub fn node_report(&self, node_id: u64) -> Result<Option<NodeReport>, RegistryError> {
+        reports::get(&self.conn, node_id)
+    }
+
+    /// The live (created or active) sandboxes each node homes, by node id.
+    pub fn node_loads(&self) -> Result<BTreeMap<u64, NodeLoad>, RegistryError> {
+        reports::loads(&self.conn)
     }
 
     /// Every sandbox of every tenant, ordered by creation time then id (for a

@@ -6,7 +6,7 @@ use super::error::RegistryError;
 
 /// Schema version written by this build. Bump it (and add a migration step
 /// in `schema::init`) whenever the DDL changes.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// `meta.format` value that marks a database as a Nexus registry.
 const FORMAT: &str = "nexus-registry";
@@ -115,6 +115,17 @@ CREATE TABLE drained_nodes (
 ) STRICT;
 ";
 
+/// Version 8: what each node reports about itself (labels, capacity).
+const DDL_V8: &str = "
+CREATE TABLE node_reports (
+    id             INTEGER PRIMARY KEY,
+    labels         TEXT NOT NULL,
+    memory_bytes   INTEGER NOT NULL,
+    max_sandboxes  INTEGER NOT NULL,
+    reported_at_ms INTEGER NOT NULL
+) STRICT;
+";
+
 /// The DDL that takes version `v` to `v + 1`.
 fn upgrade_from(v: u32) -> Option<&'static str> {
     match v {
@@ -124,6 +135,7 @@ fn upgrade_from(v: u32) -> Option<&'static str> {
         4 => Some(DDL_V5),
         5 => Some(DDL_V6),
         6 => Some(DDL_V7),
+        7 => Some(DDL_V8),
         _ => None,
     }
 }
@@ -148,6 +160,7 @@ pub(crate) fn init(conn: &mut Connection) -> Result<(), RegistryError> {
         tx.execute_batch(DDL_V5)?;
         tx.execute_batch(DDL_V6)?;
         tx.execute_batch(DDL_V7)?;
+        tx.execute_batch(DDL_V8)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('format', ?1), ('schema_version', ?2)",
             (FORMAT, SCHEMA_VERSION.to_string()),

@@ -9,6 +9,7 @@ mod isolation;
 mod keys;
 mod persistence;
 mod properties;
+mod reports;
 mod tenant_with_key;
 mod tokens;
 mod transitions;
@@ -18,8 +19,9 @@ use nexus_raft::{
 };
 
 /// Turns the `api_keys` table back into its version-3 shape (no name,
-/// last use or revocation) and drops what versions 5 to 7 added
-/// (`ca_holders`, `nodes.bulk_addr`, `drained_nodes`), to test upgrades from
+/// last use or revocation) and drops what versions 5 to 8 added
+/// (`ca_holders`, `nodes.bulk_addr`, `drained_nodes`, `node_reports`), to
+/// test upgrades from
 /// earlier versions.
 pub const API_KEYS_V3: &str = "DROP INDEX api_keys_live_name; \
     ALTER TABLE api_keys DROP COLUMN name; \
@@ -27,7 +29,8 @@ pub const API_KEYS_V3: &str = "DROP INDEX api_keys_live_name; \
     ALTER TABLE api_keys DROP COLUMN revoked_at_ms; \
     DROP TABLE ca_holders; \
     ALTER TABLE nodes DROP COLUMN bulk_addr; \
-    DROP TABLE drained_nodes;";
+    DROP TABLE drained_nodes; \
+    DROP TABLE node_reports;";
 
 /// A fresh in-memory registry.
 pub fn fresh() -> Registry {

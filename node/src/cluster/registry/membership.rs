@@ -1,7 +1,7 @@
 //! Membership writes: join tokens (create, revoke, redeem), node removal
 //! and which nodes hold the CA key.
 
-use nexus_raft::{Command, JoinTokenInfo, NodeRole, Response, TokenCommand};
+use nexus_raft::{Command, JoinTokenInfo, NodeReport, NodeRole, Response, TokenCommand};
 
 use super::{unexpected, RegistryHandle};
 use nexus_errors::UserError;
@@ -115,6 +115,24 @@ impl RegistryHandle {
         match self.write(cmd).await? {
             Response::NodeDrainedSet { .. } => Ok(()),
             other => Err(unexpected("SetNodeDrained", &other)),
+        }
+    }
+
+    /// Records `node_id`'s labels and capacity (dropped for a removed node).
+    pub async fn report_node(
+        &self,
+        node_id: u64,
+        report: NodeReport,
+        at_ms: u64,
+    ) -> Result<(), UserError> {
+        let cmd = Command::ReportNode {
+            node_id,
+            report,
+            at_ms,
+        };
+        match self.write(cmd).await? {
+            Response::NodeReported { .. } => Ok(()),
+            other => Err(unexpected("ReportNode", &other)),
         }
     }
 

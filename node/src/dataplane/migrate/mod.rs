@@ -4,17 +4,19 @@
 //! Steps, on the source (the current home):
 //!
 //! 1. **pre-copy** — every file the sandbox has (live, cold) is streamed
-//!    whole while the sandbox keeps serving; both sides remember the
-//!    SHA-256 of each 1 MiB block. The target reads what it wrote back
-//!    from disk, checks it against those hashes and says so before the
-//!    source pauses.
+//!    whole while the sandbox keeps serving (read and hashed a few blocks
+//!    ahead of the network), followed by the SHA-256 of each 1 MiB block.
+//!    The target reads what it wrote back from disk, checks it against
+//!    those hashes, compiles the entry module from it unless its module
+//!    cache holds that SHA-256 already (compiled code never crosses the
+//!    wire), and says so before the source pauses.
 //! 2. **pause** — the sandbox's gate closes: calls in flight finish, new
 //!    ones are held. The workbook is closed and its WAL checkpointed.
-//! 3. **delta** — a file that provably did not change since the pre-copy
-//!    (same length and modification time, and no write for 2 s before the
-//!    pre-copy began, which rules out a write inside the clock's
-//!    granularity) is not read again; any other is, and only the blocks
-//!    whose hash changed, and the final length, are sent.
+//! 3. **delta** — a file nothing wrote to since before the pre-copy changed
+//!    only through its SQLite WAL: the blocks the WAL's pages fall in are
+//!    read again after the checkpoint, nothing else; any other file is read
+//!    and hashed whole. Only changed blocks and the final length are sent
+//!    ([`delta`]).
 //! 4. **verify** — the target applies the delta (reading each written
 //!    block back), computes the digest of every file (SHA-256 over the
 //!    block hashes and the length) and compares it with the source's; on a
@@ -33,6 +35,7 @@
 //! step for the crash tests (docs/operations.md lists the points).
 
 mod blocks;
+mod delta;
 mod source;
 mod target;
 
@@ -47,7 +50,8 @@ pub(crate) use target::receive;
 /// `Delta` raw.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum MoveMsg {
-    /// A whole file of `len` bytes follows.
+    /// A whole file of `len` bytes follows, then the SHA-256 of each of
+    /// its blocks (32 bytes each, in order).
     File { kind: FileKind, len: u64 },
     /// The source paused: the blocks `blocks` of the file follow, in
     /// order (each [`blocks::BLOCK`] bytes, the file's last one shorter), and

@@ -1,7 +1,7 @@
 //! The current home's side of a move (steps in the module docs).
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use nexus_raft::replication::NodeId;
 use nexus_raft::Sandbox;
@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::blocks::{self, BlockHashes};
+use super::delta::{Changes, Sent};
 use super::{MoveMsg, MoveReply};
 use crate::clock::now_ms;
 use crate::cluster::RegistryHandle;
+use crate::config::Labels;
 use crate::dataplane::{DataPlane, StreamHead};
 use crate::lifecycle::crashpoint;
 use crate::sandbox::{FileKind, SandboxManager};
@@ -37,41 +39,6 @@ pub struct MoveReport {
     pub pause_us: u64,
     /// How long the whole move took, in microseconds.
     pub elapsed_us: u64,
-}
-
-/// How long a file must have been left alone before its pre-copy for an
-/// unchanged modification time to prove it unchanged (well above any file
-/// system's timestamp granularity).
-const QUIET: Duration = Duration::from_secs(2);
-
-/// A file as the pre-copy sent it.
-struct Sent {
-    kind: FileKind,
-    path: PathBuf,
-    hashes: BlockHashes,
-    len: u64,
-    /// Its modification time, when it had been quiet for [`QUIET`] before
-    /// the pre-copy began.
-    quiet_since: Option<SystemTime>,
-}
-
-impl Sent {
-    /// Whether the file is provably as the pre-copy sent it.
-    fn unchanged(&self) -> bool {
-        let Some(then) = self.quiet_since else {
-            return false;
-        };
-        std::fs::metadata(&self.path)
-            .and_then(|m| Ok((m.len(), m.modified()?)))
-            .is_ok_and(|(len, modified)| len == self.len && modified == then)
-    }
-}
-
-/// The modification time of `path` if nothing wrote to it for [`QUIET`].
-fn quiet_since(path: &Path) -> Option<SystemTime> {
-    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
-    let idle = SystemTime::now().duration_since(modified).ok()?;
-    (idle >= QUIET).then_some(modified)
 }
 
 /// Moves sandbox `sandbox_id` of `tenant_id`, homed on this node, to node
@@ -101,7 +68,7 @@ pub async fn move_sandbox(
             ),
         ));
     }
-    plane.check_not_drained(registry, to)?;
+    plane.check_placeable(registry, to, &Labels::new())?;
     let failed = |step: &str, reason: String| {
         UserError::new(
             ErrorCode::SandboxMoveFailed,
@@ -130,7 +97,7 @@ pub async fn move_sandbox(
     let mut bytes_sent = 0;
     let mut sent = Vec::new();
     for (kind, path) in manager.files_of(sandbox_id) {
-        let quiet_since = quiet_since(&path);
+        let (quiet_since, wal_generation) = Sent::before_pre_copy(&path);
         let (hashes, len) = send_file(&mut send, kind, &path)
             .await
             .map_err(|e| failed("pre-copy", e))?;
@@ -141,6 +108,7 @@ pub async fn move_sandbox(
             hashes,
             len,
             quiet_since,
+            wal_generation,
         });
     }
     head::write(&mut send, &MoveMsg::PreCopied)
@@ -155,15 +123,26 @@ pub async fn move_sandbox(
     let gate = plane.gates().close(sandbox_id).await;
     let paused = Instant::now();
     let sandbox = manager.hosted(tenant_id, sandbox_id).unwrap_or(sandbox);
-    let held = manager.pause_for_move(&sandbox).await?;
+    let held = manager.hold_for_move(&sandbox).await;
+    let files = sent.clone();
+    let judged = tokio::task::spawn_blocking(move || {
+        files
+            .into_iter()
+            .map(|file| (file.changes(), file))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| failed("delta", e.to_string()))?;
+    manager.rest_for_move(sandbox_id).await?;
     let mut delta_bytes = 0;
     let mut digests = Vec::new();
-    for file in &sent {
-        let (digest, bytes) = send_delta(&mut send, file)
+    for (changes, file) in judged {
+        let kind = file.kind;
+        let (digest, bytes) = send_delta(&mut send, file, changes)
             .await
             .map_err(|e| failed("delta", e))?;
         delta_bytes += bytes;
-        digests.push((file.kind, digest));
+        digests.push((kind, digest));
     }
     crashpoint("move:source:delta");
     head::write(&mut send, &MoveMsg::Finish { digests })
@@ -229,78 +208,104 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// Streams the whole file at `path`; returns its block hashes and length.
+/// Blocks read and hashed ahead of the network while a file is sent.
+const READ_AHEAD: usize = 4;
+
+/// A block read ahead, with its hash.
+type ReadBlock = Result<(Vec<u8>, [u8; 32]), String>;
+
+/// Streams the whole file at `path`, then its block hashes (32 bytes
+/// each); returns them and its length. A blocking task reads and hashes
+/// up to [`READ_AHEAD`] blocks ahead of the stream.
 async fn send_file(
     send: &mut SendStream,
     kind: FileKind,
     path: &Path,
 ) -> Result<(BlockHashes, u64), String> {
-    let mut file = open(path)?;
+    let file = open(path)?;
     let len = file.metadata().map_err(|e| e.to_string())?.len();
     head::write(send, &MoveMsg::File { kind, len })
         .await
         .map_err(|e| e.to_string())?;
+    let (ahead, mut blocks_read) = tokio::sync::mpsc::channel(READ_AHEAD);
+    let shown = path.display().to_string();
+    let reader = tokio::task::spawn_blocking(move || read_ahead(file, len, &shown, &ahead));
     let mut hashes = Vec::new();
-    let mut left = len;
-    let mut index = 0;
-    while left > 0 {
-        let (block, returned) = read_hashed(file, index).await?;
-        file = returned;
-        // The file may grow while it is read; exactly `len` bytes go.
-        let take = usize::try_from(left.min(block.len() as u64)).unwrap_or(block.len());
-        if take == 0 {
-            return Err(format!("{} shrank while it was sent", path.display()));
-        }
-        send.write_all(&block[..take])
-            .await
-            .map_err(|e| error_chain(&e))?;
-        hashes.push(blocks::hash_block(&block[..take]));
-        left -= take as u64;
-        index += 1;
+    while let Some(read) = blocks_read.recv().await {
+        let (block, hash) = read?;
+        send.write_all(&block).await.map_err(|e| error_chain(&e))?;
+        hashes.push(hash);
     }
+    reader.await.map_err(|e| e.to_string())?;
+    send.write_all(hashes.as_flattened())
+        .await
+        .map_err(|e| error_chain(&e))?;
     Ok((hashes, len))
 }
 
-/// Sends the blocks of a paused file that changed since the pre-copy
-/// (none, without reading it, when it provably did not change); returns
-/// the file's digest and the bytes re-sent.
-async fn send_delta(send: &mut SendStream, file: &Sent) -> Result<(String, u64), String> {
-    if file.unchanged() {
-        let unchanged = MoveMsg::Delta {
-            kind: file.kind,
-            len: file.len,
-            blocks: Vec::new(),
-        };
-        head::write(send, &unchanged)
-            .await
-            .map_err(|e| e.to_string())?;
-        return Ok((blocks::digest(&file.hashes, file.len), 0));
+/// Reads exactly `len` bytes of `file` (it may grow meanwhile; shrinking
+/// is an error) as hashed blocks into `ahead`, until the receiver is gone.
+fn read_ahead(
+    mut file: std::fs::File,
+    len: u64,
+    shown: &str,
+    ahead: &tokio::sync::mpsc::Sender<ReadBlock>,
+) {
+    let mut left = len;
+    let mut index = 0;
+    while left > 0 {
+        let read = blocks::read_block(&mut file, index)
+            .map_err(|e| format!("cannot read {shown}: {e}"))
+            .and_then(|mut block| {
+                block.truncate(usize::try_from(left).unwrap_or(usize::MAX));
+                if block.is_empty() {
+                    return Err(format!("{shown} shrank while it was sent"));
+                }
+                let hash = blocks::hash_block(&block);
+                Ok((block, hash))
+            });
+        let taken = read.as_ref().map_or(0, |(block, _)| block.len() as u64);
+        let failed = read.is_err();
+        if ahead.blocking_send(read).is_err() || failed {
+            return;
+        }
+        left -= taken;
+        index += 1;
     }
+}
+
+/// Sends the blocks of a paused file that may differ from its pre-copy
+/// (see [`Changes`]); returns the file's digest and the bytes re-sent.
+async fn send_delta(
+    send: &mut SendStream,
+    file: Sent,
+    changes: Changes,
+) -> Result<(String, u64), String> {
     let path = file.path.clone();
-    let (now, len) = tokio::task::spawn_blocking(move || blocks::hash_file(&path))
+    let kind = file.kind;
+    let settled = tokio::task::spawn_blocking(move || file.settle(changes))
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| format!("cannot read {}: {e}", file.path.display()))?;
-    let changed = blocks::changed(&file.hashes, &now);
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     head::write(
         send,
         &MoveMsg::Delta {
-            kind: file.kind,
-            len,
-            blocks: changed.clone(),
+            kind,
+            len: settled.len,
+            blocks: settled.blocks.clone(),
         },
     )
     .await
     .map_err(|e| e.to_string())?;
-    let mut reader = open(&file.path)?;
+    let mut reader = open(&path)?;
     let mut bytes = 0;
-    for index in changed {
-        let (block, returned) = read_hashed(reader, index).await?;
+    for index in settled.blocks {
+        let (block, returned) = read_off_workers(reader, index).await?;
         reader = returned;
         send.write_all(&block).await.map_err(|e| error_chain(&e))?;
         bytes += block.len() as u64;
     }
-    Ok((blocks::digest(&now, len), bytes))
+    Ok((blocks::digest(&settled.hashes, settled.len), bytes))
 }
 
 fn open(path: &Path) -> Result<std::fs::File, String> {
@@ -308,7 +313,7 @@ fn open(path: &Path) -> Result<std::fs::File, String> {
 }
 
 /// Reads block `index` off the async workers, handing the file back.
-async fn read_hashed(
+async fn read_off_workers(
     mut file: std::fs::File,
     index: u64,
 ) -> Result<(Vec<u8>, std::fs::File), String> {

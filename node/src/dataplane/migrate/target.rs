@@ -112,6 +112,11 @@ async fn take(
                 for file in staged.values() {
                     verify_on_disk(file).await?;
                 }
+                if let Some(live) = staged.get(&FileKind::Live) {
+                    manager
+                        .warm_moved_module(live.path()?, &sandbox.profile)
+                        .await;
+                }
                 head::write(send, &MoveReply::Verified)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -129,33 +134,36 @@ async fn take(
     }
 }
 
-/// Streams `len` bytes into a staging file, hashing each block.
+/// Streams `len` bytes into a staging file a block at a time (the write of
+/// one overlapping the read of the next), then takes the source's block
+/// hashes that follow them.
 async fn receive_file(
     manager: &SandboxManager,
     recv: &mut RecvStream,
     len: u64,
 ) -> Result<Staged, String> {
-    let mut writer = manager.upload_writer().await.map_err(|e| e.message)?;
-    let mut hashes = Vec::new();
-    let mut block = Vec::with_capacity(blocks::BLOCK);
+    let mut writer = manager.move_writer().await.map_err(|e| e.message)?;
+    let mut block = vec![0u8; blocks::BLOCK];
     let mut left = len;
     while left > 0 {
-        let room = blocks::BLOCK - block.len();
-        let want = usize::try_from(left.min(room as u64)).unwrap_or(room);
-        let chunk = read_chunk(recv, want).await?;
-        writer.write(&chunk).await.map_err(|e| e.message)?;
-        block.extend_from_slice(&chunk);
-        left -= chunk.len() as u64;
-        if block.len() == blocks::BLOCK || left == 0 {
-            hashes.push(blocks::hash_block(&block));
-            block.clear();
-        }
+        let size = usize::try_from(left.min(blocks::BLOCK as u64)).unwrap_or(blocks::BLOCK);
+        read_exact(recv, &mut block[..size]).await?;
+        writer.write(&block[..size]).await.map_err(|e| e.message)?;
+        left -= size as u64;
     }
+    let count = usize::try_from(len.div_ceil(blocks::BLOCK as u64)).map_err(|e| e.to_string())?;
+    let mut trailer = vec![0u8; count * 32];
+    read_exact(recv, &mut trailer).await?;
+    let hashes = trailer
+        .chunks_exact(32)
+        .map(|h| h.try_into().unwrap_or([0; 32]))
+        .collect();
     let file = writer.finish().await.map_err(|e| e.message)?;
     Ok(Staged { file, hashes, len })
 }
 
-/// Reads a staged file back and checks it hashes as it was received.
+/// Reads a staged file back from disk and checks it hashes as the source
+/// said it should.
 async fn verify_on_disk(file: &Staged) -> Result<(), String> {
     let path = file.path()?;
     let (on_disk, len) = tokio::task::spawn_blocking(move || blocks::hash_file(&path))
@@ -163,16 +171,15 @@ async fn verify_on_disk(file: &Staged) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
     if on_disk != file.hashes || len != file.len {
-        return Err("the pre-copy on disk differs from what was received".to_owned());
+        return Err("the pre-copy on disk differs from what the source sent".to_owned());
     }
     Ok(())
 }
 
-/// Reads at most `max` bytes; the stream ending early is an error.
-async fn read_chunk(recv: &mut RecvStream, max: usize) -> Result<bytes::Bytes, String> {
-    match tokio::time::timeout(READ_TIMEOUT, recv.read_chunk(max, true)).await {
-        Ok(Ok(Some(chunk))) => Ok(chunk.bytes),
-        Ok(Ok(None)) => Err("the source ended the stream early".to_owned()),
+/// Fills `buf` from the stream; ending early is an error.
+async fn read_exact(recv: &mut RecvStream, buf: &mut [u8]) -> Result<(), String> {
+    match tokio::time::timeout(READ_TIMEOUT, recv.read_exact(buf)).await {
+        Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(error_chain(&e)),
         Err(_) => Err(format!("no data within {} s", READ_TIMEOUT.as_secs())),
     }
@@ -202,10 +209,8 @@ async fn apply_delta(
             .ok()
             .filter(|i| *i < count)
             .ok_or_else(|| format!("block {index} is past the end of a {len}-byte file"))?;
-        let mut block = Vec::with_capacity(size);
-        while block.len() < size {
-            block.extend_from_slice(&read_chunk(recv, size - block.len()).await?);
-        }
+        let mut block = vec![0u8; size];
+        read_exact(recv, &mut block).await?;
         let (index, returned) = (*index, out);
         let (written, returned) = tokio::task::spawn_blocking(move || {
             let mut out = returned;
