@@ -227,13 +227,10 @@ pub(super) fn client_of(request: &Request) -> SocketAddr {
 /// moment ago through another node). `None`: no such sandbox for this
 /// tenant; the handler gives the error.
 async fn home_of(state: &AppState, tenant_id: &str, sandbox_id: &str) -> Option<u64> {
-    if let Ok(sandbox) = state.manager.get(tenant_id, sandbox_id) {
-        return Some(sandbox.home_node);
-    }
-    state.registry.linearize().await.ok()?;
     state
         .manager
-        .get(tenant_id, sandbox_id)
+        .get_fresh(tenant_id, sandbox_id)
+        .await
         .ok()
         .map(|s| s.home_node)
 }

@@ -34,6 +34,19 @@ impl SandboxManager {
         .collect()
     }
 
+    /// The sandbox, reading the registry once more through the leader when
+    /// this node does not know it yet (docked a moment ago through another
+    /// node, or this node is still catching up after a restart).
+    pub async fn get_fresh(&self, tenant_id: &str, sandbox_id: &str) -> Result<Sandbox, UserError> {
+        match self.get(tenant_id, sandbox_id) {
+            Err(e) if e.is(ErrorCode::SandboxNotFound) => {
+                self.registry.linearize().await?;
+                self.get(tenant_id, sandbox_id)
+            }
+            known => known,
+        }
+    }
+
     /// Holds `sandbox` for a move's pause: waits for its calls in flight and
     /// keeps new ones (and the idle ladder) out while the guard lives.
     pub async fn hold_for_move(&self, sandbox: &Sandbox) -> ExclusiveGuard {

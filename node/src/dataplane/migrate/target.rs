@@ -85,7 +85,10 @@ async fn take(
     send: &mut SendStream,
     recv: &mut RecvStream,
 ) -> Result<(), String> {
-    let sandbox = manager.get(tenant_id, sandbox_id).map_err(|e| e.message)?;
+    let sandbox = manager
+        .get_fresh(tenant_id, sandbox_id)
+        .await
+        .map_err(|e| e.message)?;
     if sandbox.home_node != from {
         return Err(format!(
             "node {from} is not the home of sandbox {sandbox_id} (node {} is)",
