@@ -17,6 +17,7 @@ use tower::ServiceExt;
 use tracing::{debug, warn};
 
 use super::{migrate, Forwarded, StreamHead};
+use crate::api::auth::Authenticated;
 use crate::sandbox::SandboxManager;
 
 /// How long a routed request waits for this node to apply what the entry
@@ -70,11 +71,15 @@ async fn serve_stream(
             client,
             applied,
             hops,
+            caller,
         } => {
             catch_up(&raft, applied).await;
             let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let mut request = request.map(Body::new);
                 request.extensions_mut().insert(ConnectInfo(client));
+                if let Some(principal) = caller.clone() {
+                    request.extensions_mut().insert(Authenticated(principal));
+                }
                 request.extensions_mut().insert(Forwarded {
                     from: peer,
                     hops: hops.saturating_add(1),

@@ -14,6 +14,7 @@ use quinn::{RecvStream, SendStream};
 use tracing::debug;
 
 use super::{DataPlane, StreamHead};
+use crate::api::auth::Authenticated;
 use nexus_errors::{error_chain, ErrorCode, UserError};
 
 /// A stream open to a node, ready to carry one request.
@@ -118,10 +119,15 @@ impl Routed {
             addr: Some(addr.clone()),
             reason,
         };
+        let caller = request
+            .extensions()
+            .get::<Authenticated>()
+            .map(|a| a.0.clone());
         let stream_head = StreamHead::Http {
             client,
             applied,
             hops,
+            caller,
         };
         head::write(&mut self.send, &stream_head)
             .await

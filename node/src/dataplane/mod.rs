@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use nexus_raft::replication::{NodeId, Raft};
+use nexus_raft::Principal;
 use nexus_transport::bulk::BulkEndpoint;
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,12 @@ pub(crate) enum StreamHead {
         /// How many nodes forwarded it before (one more hop is allowed
         /// when the sandbox moved while the request waited).
         hops: u8,
+        /// Who the sending node authenticated the request as: served as
+        /// that caller without checking the key again (members are
+        /// mutually authenticated, and a member can write the registry
+        /// anyway). `None`: the home authenticates it.
+        #[serde(default)]
+        caller: Option<Principal>,
     },
     /// A sandbox's files follow, pushed by its home to make this node its
     /// new home ([`migrate`]).

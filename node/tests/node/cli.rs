@@ -206,6 +206,16 @@ fn sigterm_lets_the_in_flight_call_finish() {
     );
 }
 
+/// The names of a `nexus bench --json` report's figures.
+fn figure_names(report: &serde_json::Value) -> Vec<&str> {
+    report["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn bench_quick_reports_every_figure_beside_its_target() {
     let out = Command::new(NEXUS)
@@ -214,12 +224,7 @@ fn bench_quick_reports_every_figure_beside_its_target() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = report["figures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
+    let names = figure_names(&report);
     for expected in [
         "instantiate + run empty command, p50",
         "kernel call, 64 B in/out, mean",
@@ -227,6 +232,10 @@ fn bench_quick_reports_every_figure_beside_its_target() {
         "freeze / plain copy",
         "thaw (resume from frozen) / plain copy",
         "concurrently active instances answered",
+        "move throughput, median",
+        "move pause (calls held), max",
+        "longest call during a move, max",
+        "routed call, added latency p50",
     ] {
         assert!(names.contains(&expected), "missing {expected} in {names:?}");
     }
@@ -239,6 +248,20 @@ fn bench_quick_reports_every_figure_beside_its_target() {
     assert_eq!(
         active["value"], active["target"],
         "every concurrent call answered"
+    );
+    // `--only` runs one group.
+    let out = Command::new(NEXUS)
+        .args(["bench", "--quick", "--json", "--only", "engine"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        figure_names(&report),
+        [
+            "instantiate + run empty command, p50",
+            "kernel call, 64 B in/out, mean"
+        ]
     );
 }
 
