@@ -130,13 +130,13 @@ impl SandboxManager {
 
     /// Opens a staging file for an upload streamed in pieces.
     pub async fn upload_writer(&self) -> Result<store::StagedWriter, UserError> {
-        self.files.stage_writer(true).await
+        self.files.stage_writer().await
     }
 
-    /// Opens a staging file for a moved-in file (not hashed whole: the move
-    /// checks it block by block).
-    pub async fn move_writer(&self) -> Result<store::StagedWriter, UserError> {
-        self.files.stage_writer(false).await
+    /// Creates an empty staging file for a moved-in file, written in place
+    /// (the move checks it block by block).
+    pub fn move_file(&self) -> Result<(std::fs::File, StagedFile), UserError> {
+        self.files.stage_blank()
     }
 
     /// [`SandboxManager::dock`] of an upload already staged on disk.

@@ -77,22 +77,37 @@ impl SandboxFiles {
         .map_err(|e| UserError::new(ErrorCode::Internal, format!("staging task failed: {e}")))?
     }
 
-    /// Opens a staging file that an upload is streamed into; `hashed`: its
-    /// SHA-256 is computed on the way (a workbook upload's, which the
-    /// registry records; a moved file is checked block by block instead).
-    pub async fn stage_writer(&self, hashed: bool) -> Result<StagedWriter, UserError> {
+    /// Opens a staging file that an upload is streamed into.
+    pub async fn stage_writer(&self) -> Result<StagedWriter, UserError> {
         let path = self.staging_path();
         let file = tokio::fs::File::create(&path)
             .await
             .map_err(|e| io_error("create", &path, e))?;
         Ok(StagedWriter {
             file: BufWriter::with_capacity(WRITE_BUFFER, file),
-            hasher: hashed.then(Sha256::new),
+            hasher: Sha256::new(),
             staged: StagedFile {
                 path: Some(path),
                 sha256: String::new(),
             },
         })
+    }
+
+    /// Creates an empty staging file, open for reading and writing, for
+    /// bytes written in place (a moved-in file; no SHA-256 of the whole).
+    pub fn stage_blank(&self) -> Result<(std::fs::File, StagedFile), UserError> {
+        let path = self.staging_path();
+        let file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| io_error("create", &path, e))?;
+        let staged = StagedFile {
+            path: Some(path),
+            sha256: String::new(),
+        };
+        Ok((file, staged))
     }
 
     fn staging_path(&self) -> PathBuf {
@@ -169,7 +184,7 @@ fn adopt_at(mut staged: StagedFile, target: PathBuf, dir: &Path) -> Result<PathB
 /// [`StagedWriter::finish`] hands it on.
 pub struct StagedWriter {
     file: BufWriter<tokio::fs::File>,
-    hasher: Option<Sha256>,
+    hasher: Sha256,
     staged: StagedFile,
 }
 
@@ -180,17 +195,14 @@ const WRITE_BUFFER: usize = 1 << 20;
 impl StagedWriter {
     /// Appends a piece of the upload.
     pub async fn write(&mut self, piece: &[u8]) -> Result<(), UserError> {
-        if let Some(hasher) = &mut self.hasher {
-            hasher.update(piece);
-        }
+        self.hasher.update(piece);
         self.file
             .write_all(piece)
             .await
             .map_err(|e| self.error("write", e))
     }
 
-    /// Syncs the file and returns it as a staged upload with its sha256
-    /// (empty when not hashed).
+    /// Syncs the file and returns it as a staged upload with its sha256.
     pub async fn finish(mut self) -> Result<StagedFile, UserError> {
         self.file
             .flush()
@@ -201,9 +213,7 @@ impl StagedWriter {
             .sync_all()
             .await
             .map_err(|e| self.error("sync", e))?;
-        if let Some(hasher) = self.hasher.take() {
-            self.staged.sha256 = hex::encode(hasher.finalize());
-        }
+        self.staged.sha256 = hex::encode(self.hasher.finalize());
         Ok(self.staged)
     }
 

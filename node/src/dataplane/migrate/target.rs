@@ -112,9 +112,6 @@ async fn take(
                 crashpoint("move:target:pre-copy");
             }
             MoveMsg::PreCopied => {
-                for file in staged.values() {
-                    verify_on_disk(file).await?;
-                }
                 if let Some(live) = staged.get(&FileKind::Live) {
                     manager
                         .warm_moved_module(live.path()?, &sandbox.profile)
@@ -137,46 +134,74 @@ async fn take(
     }
 }
 
-/// Streams `len` bytes into a staging file a block at a time (the write of
-/// one overlapping the read of the next), then takes the source's block
-/// hashes that follow them.
+/// Blocks received ahead of the disk while a file is written.
+const WRITE_AHEAD: usize = 4;
+
+/// Streams `len` bytes into a staging file, a blocking task writing each
+/// block, reading it back and hashing what is on disk while the next ones
+/// arrive; then takes the source's block hashes that follow and checks the
+/// copy against them.
 async fn receive_file(
     manager: &SandboxManager,
     recv: &mut RecvStream,
     len: u64,
 ) -> Result<Staged, String> {
-    let mut writer = manager.move_writer().await.map_err(|e| e.message)?;
-    let mut block = vec![0u8; blocks::BLOCK];
-    let mut left = len;
-    while left > 0 {
-        let size = usize::try_from(left.min(blocks::BLOCK as u64)).unwrap_or(blocks::BLOCK);
-        read_exact(recv, &mut block[..size]).await?;
-        writer.write(&block[..size]).await.map_err(|e| e.message)?;
-        left -= size as u64;
+    let (out, file) = manager.move_file().map_err(|e| e.message)?;
+    let (to_disk, from_stream) = tokio::sync::mpsc::channel(WRITE_AHEAD);
+    let writer = tokio::task::spawn_blocking(move || write_back_hashed(out, from_stream));
+    let received = async {
+        let mut left = len;
+        while left > 0 {
+            let size = usize::try_from(left.min(blocks::BLOCK as u64)).unwrap_or(blocks::BLOCK);
+            let mut block = vec![0u8; size];
+            read_exact(recv, &mut block).await?;
+            left -= size as u64;
+            if to_disk.send(block).await.is_err() {
+                break; // The writer failed; its error is the one to report.
+            }
+        }
+        let count =
+            usize::try_from(len.div_ceil(blocks::BLOCK as u64)).map_err(|e| e.to_string())?;
+        let mut trailer = vec![0u8; count * 32];
+        read_exact(recv, &mut trailer).await?;
+        Ok::<BlockHashes, String>(
+            trailer
+                .chunks_exact(32)
+                .map(|h| h.try_into().unwrap_or([0; 32]))
+                .collect(),
+        )
     }
-    let count = usize::try_from(len.div_ceil(blocks::BLOCK as u64)).map_err(|e| e.to_string())?;
-    let mut trailer = vec![0u8; count * 32];
-    read_exact(recv, &mut trailer).await?;
-    let hashes = trailer
-        .chunks_exact(32)
-        .map(|h| h.try_into().unwrap_or([0; 32]))
-        .collect();
-    let file = writer.finish().await.map_err(|e| e.message)?;
-    Ok(Staged { file, hashes, len })
-}
-
-/// Reads a staged file back from disk and checks it hashes as the source
-/// said it should.
-async fn verify_on_disk(file: &Staged) -> Result<(), String> {
-    let path = file.path()?;
-    let (on_disk, len) = tokio::task::spawn_blocking(move || blocks::hash_file(&path))
+    .await;
+    drop(to_disk);
+    let on_disk = writer
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    if on_disk != file.hashes || len != file.len {
+        .map_err(|e| format!("cannot write the staged copy: {e}"))?;
+    if on_disk != received? {
         return Err("the pre-copy on disk differs from what the source sent".to_owned());
     }
-    Ok(())
+    Ok(Staged {
+        file,
+        hashes: on_disk,
+        len,
+    })
+}
+
+/// Appends each block to `out`, reads it back and hashes what is on disk;
+/// syncs the file at the end. The hashes, in order.
+fn write_back_hashed(
+    mut out: std::fs::File,
+    mut from_stream: tokio::sync::mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<BlockHashes> {
+    let mut hashes = Vec::new();
+    let mut index = 0;
+    while let Some(block) = from_stream.blocking_recv() {
+        blocks::write_block(&mut out, index, &block)?;
+        hashes.push(blocks::hash_block(&blocks::read_block(&mut out, index)?));
+        index += 1;
+    }
+    out.sync_all()?;
+    Ok(hashes)
 }
 
 /// Fills `buf` from the stream; ending early is an error.
