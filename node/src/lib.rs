@@ -4,6 +4,7 @@
 //! catalog ([`nexus_errors`]) are library crates below it.
 
 pub mod api;
+pub mod authenticated;
 pub mod bench;
 pub mod cli;
 pub mod client;

@@ -18,10 +18,7 @@ use nexus_errors::ErrorCode;
 /// The authenticated caller of a request.
 pub struct Caller(pub Principal);
 
-/// A caller already authenticated for this request (by the routing layer),
-/// kept in the request's extensions so the key is checked once.
-#[derive(Debug, Clone)]
-pub struct Authenticated(pub Principal);
+pub use crate::authenticated::Authenticated;
 
 impl Caller {
     /// Refuses callers without the admin role.

@@ -1,7 +1,7 @@
 //! The public HTTP/JSON API. Every error answers with a catalog code
 //! (see `docs/errors.md`); every `/v1` route needs a bearer API key.
 
-pub(crate) mod auth;
+mod auth;
 mod auth_limit;
 mod body;
 mod cluster;

@@ -17,7 +17,7 @@ use tower::ServiceExt;
 use tracing::{debug, warn};
 
 use super::{migrate, Forwarded, StreamHead};
-use crate::api::auth::Authenticated;
+use crate::authenticated::Authenticated;
 use crate::sandbox::SandboxManager;
 
 /// How long a routed request waits for this node to apply what the entry

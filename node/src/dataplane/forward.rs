@@ -14,7 +14,7 @@ use quinn::{RecvStream, SendStream};
 use tracing::debug;
 
 use super::{DataPlane, StreamHead};
-use crate::api::auth::Authenticated;
+use crate::authenticated::Authenticated;
 use nexus_errors::{error_chain, ErrorCode, UserError};
 
 /// A stream open to a node, ready to carry one request.
