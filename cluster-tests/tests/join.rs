@@ -311,8 +311,10 @@ async fn fifty_racing_joins_with_a_one_use_token_admit_one_and_propose_once() {
     for attempt in refused {
         attempt.assert_refused("JOIN_TOKEN_USED_UP");
     }
+    // The admission and the membership change, plus the winner's own report
+    // of its labels and capacity (every node states it once at its start).
     assert!(
-        after - before <= 2,
+        after - before <= 3,
         "the race grew the log by {} entries (from {before} to {after})",
         after - before
     );
