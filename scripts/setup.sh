@@ -13,16 +13,18 @@ if ! rustup target list --installed | grep -qx wasm32-wasip1; then
   rustup target add wasm32-wasip1
 fi
 
-# The sqlite3 CLI (tests check that `sqlite3 FILE .tables` opens a workbook) and the openssl
-# CLI (cluster tests knock on peer ports with `openssl s_client`).
+# The sqlite3 CLI (tests check that `sqlite3 FILE .tables` opens a workbook), the openssl
+# CLI (cluster tests knock on peer ports with `openssl s_client`) and promtool (from the
+# prometheus package: a test checks the node's /metrics with `promtool check metrics`).
 missing=""
 command -v sqlite3 >/dev/null || missing="$missing sqlite3"
 command -v openssl >/dev/null || missing="$missing openssl"
+command -v promtool >/dev/null || missing="$missing prometheus"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && apt-get install -y -qq $missing
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
   else
-    sudo apt-get update -qq && sudo apt-get install -y -qq $missing
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
   fi
 fi
 

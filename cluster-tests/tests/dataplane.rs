@@ -48,6 +48,58 @@ async fn a_sandbox_docked_through_node_1_is_called_suspended_and_resumed_through
         assert_eq!(body["home_node"], 1, "{body}");
     }
 
+    // Its log, read through another node, is the home's.
+    let (status, logs) = cluster.get(3, &path("logs")).await;
+    assert_eq!(status, 200, "{logs}");
+    assert_eq!(logs["node_id"], 1, "{logs}");
+    let events: Vec<&str> = logs["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "event")
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "created → active (first call)",
+            "active → suspended",
+            "suspended → active",
+            "active → suspended",
+            "suspended → active",
+            "active → suspended",
+            "suspended → active",
+        ]
+    );
+
+    // Each node's metrics say what it did: the home ran every call, the
+    // others forwarded theirs over QUIC; the leader reports its peers' lag.
+    let home = metrics(&cluster, 1).await;
+    let ok = r#"nexus_calls_total{outcome="ok",shape="command"}"#;
+    assert_eq!(sample(&home, ok), Some(3.0), "{home}");
+    assert_eq!(
+        sample(&home, r#"nexus_sandboxes{state="active"}"#),
+        Some(1.0)
+    );
+    let accepted = sample(&home, r#"nexus_quic_streams_total{direction="accepted"}"#);
+    assert!(accepted.unwrap_or(0.0) >= 8.0, "{home}");
+    for via in [2, 3] {
+        let text = metrics(&cluster, via).await;
+        assert_eq!(sample(&text, ok), None, "node {via} ran no call\n{text}");
+        let opened = sample(&text, r#"nexus_quic_streams_total{direction="opened"}"#);
+        assert!(opened.unwrap_or(0.0) >= 4.0, "node {via}\n{text}");
+        let sent = sample(&text, r#"nexus_quic_bytes_total{direction="sent"}"#);
+        assert!(sent.unwrap_or(0.0) > 0.0, "node {via}\n{text}");
+        assert_eq!(sample(&text, "nexus_raft_members"), Some(3.0), "{text}");
+    }
+    let leader = cluster.agreed_leader(&ALL).await;
+    let text = metrics(&cluster, leader).await;
+    assert_eq!(sample(&text, "nexus_raft_leader"), Some(1.0), "{text}");
+    for peer in ALL {
+        let lag = format!(r#"nexus_raft_peer_lag_entries{{peer="{peer}"}}"#);
+        assert!(sample(&text, &lag).is_some(), "{lag}\n{text}");
+    }
+
     // Another tenant's key is refused by the node it reaches, as at home.
     let (status, tenant) = cluster.create_tenant(1, "stranger").await;
     assert_eq!(status, 201, "{tenant}");
@@ -93,6 +145,25 @@ async fn a_sandbox_docked_through_node_1_is_called_suspended_and_resumed_through
         assert_eq!(status, 200, "call through node {via} after restart: {body}");
         assert_eq!(body["stdout"], "back", "{body}");
     }
+}
+
+/// Node `id`'s `/metrics` (admin key).
+async fn metrics(cluster: &Cluster, id: u64) -> String {
+    let response = cluster
+        .http()
+        .get(format!("{}/metrics", cluster.node(id).url()))
+        .bearer_auth(cluster.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+/// The value of the sample `series` (name and labels exactly as printed).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Labels and capacity of the placement test's nodes: node 3 is small

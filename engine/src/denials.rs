@@ -3,7 +3,7 @@
 //! logged with its sandbox, capability and target, and counted per sandbox.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
@@ -34,10 +34,25 @@ pub struct Denials {
     pub recent: VecDeque<Denial>,
 }
 
+/// Told of every denial a counter records, by capability (a node's metrics).
+pub trait DenialObserver: Send + Sync {
+    /// One more denial of `capability`.
+    fn denied(&self, capability: &str);
+}
+
 /// The denial counter of one sandbox; share it (in an `Arc`) between calls.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct DenialCounter {
     inner: Mutex<Denials>,
+    observer: Option<Arc<dyn DenialObserver>>,
+}
+
+impl std::fmt::Debug for DenialCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DenialCounter")
+            .field("denials", &*self.lock())
+            .finish_non_exhaustive()
+    }
 }
 
 impl DenialCounter {
@@ -46,10 +61,21 @@ impl DenialCounter {
         DenialCounter::default()
     }
 
+    /// A counter at zero that also tells `observer` of each denial.
+    pub fn observed(observer: Arc<dyn DenialObserver>) -> DenialCounter {
+        DenialCounter {
+            observer: Some(observer),
+            ..DenialCounter::default()
+        }
+    }
+
     /// Logs and counts a denial for `sandbox`.
     pub fn record(&self, sandbox: &str, capability: &str, target: &str) {
         let target = clip(target);
         tracing::warn!(sandbox, capability, target = %target, "guest denied");
+        if let Some(observer) = &self.observer {
+            observer.denied(capability);
+        }
         let mut d = self.lock();
         d.total = d.total.saturating_add(1);
         let n = d.by_capability.entry(capability.to_string()).or_default();
@@ -107,5 +133,22 @@ mod tests {
         assert_eq!(d.by_capability["kv"], 1);
         assert_eq!(d.recent.len(), RECENT_DENIALS);
         assert_eq!(d.recent.back().map(|r| r.target.len()), Some(203));
+    }
+
+    #[test]
+    fn an_observer_hears_each_denial_by_capability() {
+        #[derive(Default)]
+        struct Heard(Mutex<Vec<String>>);
+        impl DenialObserver for Heard {
+            fn denied(&self, capability: &str) {
+                self.0.lock().unwrap().push(capability.to_string());
+            }
+        }
+        let heard = Arc::new(Heard::default());
+        let c = DenialCounter::observed(heard.clone());
+        c.record("sb", "vfs", "../etc");
+        c.record("sb", "net", "10.0.0.1:80");
+        assert_eq!(*heard.0.lock().unwrap(), ["vfs", "net"]);
+        assert_eq!(c.total(), 2);
     }
 }

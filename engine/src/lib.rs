@@ -96,7 +96,7 @@ pub use command::{CommandInput, CommandOutput};
 pub use config::{largest_builtin_memory, EngineConfig, DEFAULT_POOL_INSTANCES, GUARD_BYTES};
 pub use context::{SandboxContext, NO_SANDBOX};
 pub use data::{DataError, FileStat, MemoryData, SandboxData};
-pub use denials::{Denial, DenialCounter, Denials};
+pub use denials::{Denial, DenialCounter, DenialObserver, Denials};
 pub use error::{CallError, EngineError};
 pub use kernel::KernelInstance;
 pub use profile::{Profile, COMPUTE, NETWORK, STANDARD};

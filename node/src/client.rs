@@ -9,8 +9,8 @@ use serde::Deserialize;
 use crate::api::types::{
     CallRequest, CallResponse, CloneRequest, CreateJoinToken, CreateKey, CreateTenant, ErrorBody,
     JoinTokenCreated, JoinTokenList, KeyCreated, KeyList, KeyRevoked, MoveRequest, NodeList,
-    NodeRemoved, NodeUndrained, Removed, SandboxList, TenantCreated, TenantList, TenantRemoved,
-    TransitionRequest,
+    NodeRemoved, NodeUndrained, Removed, SandboxList, SandboxLogs, TenantCreated, TenantList,
+    TenantRemoved, TransitionRequest,
 };
 use crate::cluster::status::ClusterStatus;
 use crate::dataplane::drain::DrainEvent;
@@ -127,6 +127,12 @@ impl NodeClient {
     /// One sandbox, with the node's view of its activity.
     pub async fn sandbox(&self, id: &str) -> Result<SandboxInfo, UserError> {
         self.send(self.get(&format!("/v1/sandboxes/{id}"))).await
+    }
+
+    /// The sandbox's log entries after `after` (its home's recent stderr and events).
+    pub async fn logs(&self, id: &str, after: u64) -> Result<SandboxLogs, UserError> {
+        self.send(self.get(&format!("/v1/sandboxes/{id}/logs?after={after}")))
+            .await
     }
 
     /// Applies a lifecycle verb.

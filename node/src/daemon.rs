@@ -41,6 +41,8 @@ pub struct Node {
     config: Config,
     state: Arc<AppState>,
     listener: TcpListener,
+    /// `[metrics] listen`, when set.
+    metrics_listener: Option<TcpListener>,
     /// The API's TLS, `None` when it serves plain HTTP.
     api_tls: Option<Arc<rustls::ServerConfig>>,
     replica: Replica,
@@ -92,6 +94,7 @@ impl Node {
         };
         let api_addr = listeners.api_addr(&config).to_string();
         let listener = listeners.api;
+        let metrics_listener = listeners.metrics;
         let replica = Replica::open_on(&config, &api_addr, listeners.raft, listeners.bulk).await?;
         let api_tls = api::https::server_config(&config, scheme)?;
         let registry = replica.registry();
@@ -169,6 +172,7 @@ impl Node {
             config,
             state,
             listener,
+            metrics_listener,
             api_tls,
             replica,
             admin_key,
@@ -287,6 +291,17 @@ impl Node {
         if let Some(plane) = self.state.dataplane.clone() {
             tokio::spawn(async move { plane.warm_up().await });
         }
+        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        let metrics_port = self.metrics_listener.take().map(|listener| {
+            tokio::spawn(api::conn::serve(
+                listener,
+                api::metrics::router(self.state.clone()),
+                FrontDoor::new(&self.config.limits),
+                async {
+                    let _ = metrics_stopped.await;
+                },
+            ))
+        });
         let door = FrontDoor::new(&self.config.limits).with_tls(self.api_tls.clone());
         let removed = self.replica.removed();
         let node_id = self.config.node_id;
@@ -320,6 +335,10 @@ impl Node {
             if let Err(e) = key_usage::flush(&self.state.key_usage, &self.state.registry).await {
                 warn!(error = %e, "could not report the last API key uses");
             }
+        }
+        let _ = stop_metrics.send(());
+        if let Some(task) = metrics_port {
+            let _ = task.await;
         }
         let _ = stop_dataplane.send(());
         if let Some(task) = dataplane {

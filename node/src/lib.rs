@@ -18,6 +18,7 @@ pub mod file_modes;
 pub mod key_usage;
 pub mod lifecycle;
 pub mod listeners;
+pub mod metrics;
 pub mod provenance;
 pub mod sandbox;
 pub mod tenant_keys;

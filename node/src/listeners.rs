@@ -20,10 +20,12 @@ pub struct Listeners {
     pub raft: Option<TcpListener>,
     /// The data plane: the same address and port number, over UDP.
     pub bulk: Option<UdpSocket>,
+    /// The metrics listener (`[metrics] listen`).
+    pub metrics: Option<TcpListener>,
 }
 
 impl Listeners {
-    /// Binds `listen` and `[cluster] raft_listen` of `config`. A failure is
+    /// Binds `listen`, `[cluster] raft_listen` and `[metrics] listen` of `config`. A failure is
     /// `NODE_BIND_FAILED`, naming the address.
     pub async fn bind(config: &Config) -> Result<Listeners, UserError> {
         let api = TcpListener::bind(config.listen).await.map_err(|e| {
@@ -34,7 +36,21 @@ impl Listeners {
         })?;
         let raft = bind_peer_port(config).await?;
         let bulk = bind_bulk_port(config, raft.as_ref())?;
-        Ok(Listeners { api, raft, bulk })
+        let metrics = match config.metrics.listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                UserError::new(
+                    ErrorCode::NodeBindFailed,
+                    format!("cannot listen on {addr} ([metrics] listen): {e}"),
+                )
+            })?),
+            None => None,
+        };
+        Ok(Listeners {
+            api,
+            raft,
+            bulk,
+            metrics,
+        })
     }
 
     /// The address the API socket is bound to (`listen` with its port

@@ -66,7 +66,7 @@ pub use meta::Meta;
 pub use module::{sha256_hex, validate_wasm, ModuleInfo};
 pub use names::{validate_file_path, validate_name};
 pub use open::Workbook;
-pub use pack::pack;
+pub use pack::{pack, pack_with_progress, PackProgress};
 pub use schedule::{next_due_ms, parse_cron, validate_cron, Schedule};
 pub use schema::TABLES;
 pub use signing::{trusted_signer, SignatureRecord, SIGNATURE_ALGORITHM};

@@ -15,6 +15,8 @@ struct Planned {
     volume: Volume,
     dest: String,
     src: PathBuf,
+    /// Its size when planned (for progress only).
+    len: u64,
 }
 
 /// Builds a workbook from `dir/workbook.toml` and writes it to `out`
@@ -23,10 +25,40 @@ struct Planned {
 /// file next to `out` and renamed onto it only when complete, so a failed
 /// pack leaves `out` untouched.
 pub fn pack(dir: &Path, out: &Path) -> Result<Inspection, WorkbookError> {
+    pack_with_progress(dir, out, |_| {})
+}
+
+/// How far a pack is: bytes of files copied into the workbook so far, of all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackProgress {
+    /// File bytes copied so far.
+    pub done_bytes: u64,
+    /// File bytes to copy in all.
+    pub total_bytes: u64,
+    /// Files copied so far.
+    pub done_files: usize,
+    /// Files to copy in all.
+    pub total_files: usize,
+}
+
+/// [`pack`], calling `progress` once the files are planned and after each
+/// file is copied (a progress bar for a large directory).
+pub fn pack_with_progress(
+    dir: &Path,
+    out: &Path,
+    mut progress: impl FnMut(PackProgress),
+) -> Result<Inspection, WorkbookError> {
     let manifest_path = dir.join(MANIFEST_FILE);
     let manifest = Manifest::load(&manifest_path)?;
     let modules = manifest.read_modules(dir, &manifest_path)?;
     let files = plan_files(&manifest, dir, &manifest_path)?;
+    let mut done = PackProgress {
+        done_bytes: 0,
+        total_bytes: files.iter().map(|f| f.len).sum(),
+        done_files: 0,
+        total_files: files.len(),
+    };
+    progress(done);
 
     let staged = Staged::new(out)?;
     let wb = Workbook::create_in_empty_file(staged.path(), &manifest.name)?;
@@ -47,6 +79,9 @@ pub fn pack(dir: &Path, out: &Path) -> Result<Inspection, WorkbookError> {
             })?;
             let (mode, mtime_ms) = file_stat(&f.src);
             wb.put_file(f.volume, &f.dest, &data, mode, mtime_ms)?;
+            done.done_bytes += data.len() as u64;
+            done.done_files += 1;
+            progress(done);
         }
         for s in &manifest.schedules {
             let input = s.input.as_deref().map(str::as_bytes);
@@ -115,10 +150,12 @@ fn plan_files(
                     format!("{}:{path} is also written by files[{j}]", entry.volume),
                 ));
             }
+            let len = std::fs::metadata(&file).map_or(0, |m| m.len());
             planned.push(Planned {
                 volume: entry.volume,
                 dest: path,
                 src: file,
+                len,
             });
         }
     }

@@ -14,6 +14,7 @@ mod head;
 mod health;
 pub mod https;
 mod keys;
+pub mod metrics;
 mod nodes;
 mod route;
 mod sandboxes;
@@ -105,6 +106,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/sandboxes/{id}/call", post(sandboxes::call))
         .route("/v1/sandboxes/{id}/clone", post(sandboxes::clone))
         .route("/v1/sandboxes/{id}/move", post(sandboxes::move_to))
+        .route("/v1/sandboxes/{id}/logs", get(sandboxes::logs))
         .route("/v1/sandboxes/{id}/http", any(serve::http))
         .route("/v1/sandboxes/{id}/http/", any(serve::http))
         .route("/v1/sandboxes/{id}/http/{*path}", any(serve::http))
@@ -138,6 +140,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(metrics::scrape))
         .merge(uploads)
         .merge(requests)
         .layer(DefaultBodyLimit::disable())

@@ -14,12 +14,13 @@ use super::body::BodyReader;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Upload};
 use super::types::{
-    decode_bytes, encode_bytes, CallRequest, CallResponse, CloneRequest, MoveRequest, Removed,
-    SandboxList, TransitionRequest,
+    decode_bytes, encode_bytes, CallRequest, CallResponse, CloneRequest, LogsQuery, MoveRequest,
+    Removed, SandboxList, SandboxLogs, TransitionRequest,
 };
 use super::AppState;
 use crate::dataplane::check_labels;
 use crate::dataplane::migrate::{self, MoveReport};
+use crate::lifecycle::journal::LOG_ENTRIES;
 use crate::sandbox::{DockRequest, SandboxInfo, Verb};
 use nexus_engine::CommandInput;
 use nexus_errors::ErrorCode;
@@ -88,6 +89,26 @@ pub async fn info(
 ) -> Result<Json<SandboxInfo>, ApiError> {
     state.registry.linearize().await?;
     Ok(Json(state.manager.info(caller.tenant(), &id)?))
+}
+
+/// `GET /v1/sandboxes/{id}/logs`: the home's recent stderr and events.
+pub async fn logs(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<LogsQuery>,
+) -> Result<Json<SandboxLogs>, ApiError> {
+    let limit = query.limit.unwrap_or(LOG_ENTRIES).clamp(1, LOG_ENTRIES);
+    let page = state
+        .manager
+        .logs(caller.tenant(), &id, query.after, limit)?;
+    Ok(Json(SandboxLogs {
+        sandbox_id: id,
+        node_id: state.node_id,
+        entries: page.entries,
+        last_seq: page.last_seq,
+        missed: page.missed,
+    }))
 }
 
 /// `POST /v1/sandboxes/{id}/{verb}` for every lifecycle verb.

@@ -2,6 +2,7 @@
 //! CLI's client so the two cannot drift apart.
 
 use crate::clock::rfc3339;
+use crate::lifecycle::journal::LogEntry;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use nexus_raft::{ApiKey, Role, Sandbox, Tenant};
@@ -97,6 +98,33 @@ pub struct NodeUndrained {
 pub struct MoveRequest {
     /// The id of the node to move the sandbox to.
     pub to: u64,
+}
+
+/// Query of `GET /v1/sandboxes/{id}/logs`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogsQuery {
+    /// Only entries with a larger `seq` (default 0: from the oldest kept).
+    #[serde(default)]
+    pub after: u64,
+    /// Most entries in the answer (default and maximum 256).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// `GET /v1/sandboxes/{id}/logs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SandboxLogs {
+    /// The sandbox.
+    pub sandbox_id: String,
+    /// The node whose log this is (the sandbox's home).
+    pub node_id: u64,
+    /// Entries after `after`, oldest first.
+    pub entries: Vec<LogEntry>,
+    /// Ask with `after` set to this for what comes next.
+    pub last_seq: u64,
+    /// Entries after `after` that the log no longer holds (it keeps 256).
+    pub missed: u64,
 }
 
 /// `POST /v1/sandboxes/{id}/clone`.

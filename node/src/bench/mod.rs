@@ -147,32 +147,66 @@ impl Rig {
     }
 }
 
-/// Runs every benchmark and returns the figures.
-pub async fn run(options: &BenchOptions) -> Result<Report, UserError> {
+/// Runs the benchmarks `options` select and returns the figures, calling
+/// `progress` before each scenario (`nexus bench` draws a bar with it).
+pub async fn run(options: &BenchOptions, progress: impl Fn(Step)) -> Result<Report, UserError> {
     let runs = |group| options.only.is_empty() || options.only.contains(&group);
+    let total = [
+        (Group::Engine, 2),
+        (Group::Lifecycle, 3),
+        (Group::Registry, 1),
+        (Group::DataPlane, 1),
+    ]
+    .into_iter()
+    .filter(|(group, _)| runs(*group))
+    .map(|(_, n)| n)
+    .sum();
+    let mut done = 0;
+    let mut step = |name: &'static str| {
+        progress(Step { name, done, total });
+        done += 1;
+    };
     let mut figures = Vec::new();
     if runs(Group::Engine) || runs(Group::Lifecycle) {
         let rig = Rig::new().await?;
         if runs(Group::Engine) {
+            step("command calls");
             figures.extend(scenarios::command_call(&rig, 2_000).await?);
+            step("kernel calls");
             figures.extend(scenarios::kernel_call(&rig, options.kernel_calls).await?);
         }
         if runs(Group::Lifecycle) {
+            step("resume");
             figures.extend(scenarios::resume(&rig, options.resumes).await?);
+            step("freeze and thaw");
             figures.extend(scenarios::freeze_thaw(&rig, options.freeze_mib).await?);
+            step("density");
             figures.extend(scenarios::density(&rig, options.docked, options.active).await?);
         }
     }
     if runs(Group::Registry) {
+        step("registry writes");
         figures.extend(cluster::registry_writes(options.registry_writes).await?);
     }
     if runs(Group::DataPlane) {
+        step("data plane");
         figures.extend(dataplane::data_plane(&options.data_plane).await?);
     }
     Ok(Report {
         machine: report::machine(),
         figures,
     })
+}
+
+/// Where a bench run is: the scenario starting and how many ran before it.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    /// The scenario starting.
+    pub name: &'static str,
+    /// Scenarios finished.
+    pub done: u64,
+    /// Scenarios in this run.
+    pub total: u64,
 }
 
 pub(crate) fn internal(message: &str) -> UserError {

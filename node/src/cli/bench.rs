@@ -3,6 +3,7 @@
 use clap::Args;
 
 use super::output::print_json;
+use super::progress;
 use crate::bench::{run as run_bench, BenchOptions, Group};
 use nexus_errors::UserError;
 
@@ -37,7 +38,18 @@ pub async fn run(args: BenchArgs, json: bool) -> Result<(), UserError> {
     options.active = args.active.unwrap_or(options.active);
     options.data_plane.mib = args.move_mib.unwrap_or(options.data_plane.mib);
     options.only = args.only;
-    let report = run_bench(&options).await?;
+    let bar = progress::steps(0);
+    if json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let report = run_bench(&options, |step| {
+        bar.set_length(step.total);
+        bar.set_position(step.done);
+        bar.set_message(step.name);
+    })
+    .await;
+    bar.finish_and_clear();
+    let report = report?;
     if json {
         print_json(&report);
     } else {

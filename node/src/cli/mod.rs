@@ -6,8 +6,10 @@ mod ca;
 mod cluster;
 mod join_token;
 mod key;
+mod logs;
 mod node;
 mod output;
+mod progress;
 mod sandbox;
 mod serve;
 mod status;
@@ -77,6 +79,8 @@ pub enum Command {
     Sandbox(sandbox::SandboxCommand),
     /// Run a sandbox's entry module as a command.
     Call(sandbox::CallArgs),
+    /// Show a sandbox's recent stderr and lifecycle events (from its home node).
+    Logs(logs::LogsArgs),
     /// Manage tenants (admin key needed).
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
@@ -138,6 +142,7 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         Command::Dock(args) => sandbox::dock(&target.client()?, args, json).await,
         Command::Sandbox(cmd) => sandbox::manage(&target.client()?, cmd, json).await,
         Command::Call(args) => sandbox::call(&target.client()?, args, json).await,
+        Command::Logs(args) => logs::run(&target.client()?, args, json).await,
         Command::Tenant(cmd) => tenant::run(&target.client()?, cmd, json).await,
         Command::Key(cmd) => key::run(&target.client()?, cmd, json).await,
         Command::Status => status::run(&target.client()?, json).await,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::output::print_json;
+use super::progress;
 use crate::api::types::{decode_bytes, CallRequest, CloneRequest, Encoding};
 use crate::client::{NodeClient, Placement};
 use crate::sandbox::{SandboxInfo, Verb};
@@ -175,7 +176,13 @@ pub async fn manage(
         SandboxCommand::Delete(a) => transit(client, a, Verb::Delete, json).await?,
         SandboxCommand::Prefetch(a) => transit(client, a, Verb::Prefetch, json).await?,
         SandboxCommand::Move { id, to } => {
-            let report = client.move_sandbox(&id, to).await?;
+            let spinner = progress::spinner(format!("moving {id} to node {to}"));
+            if json {
+                spinner.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            let report = client.move_sandbox(&id, to).await;
+            spinner.finish_and_clear();
+            let report = report?;
             if json {
                 print_json(&report);
             } else {

@@ -10,6 +10,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::output::print_json;
+use super::progress;
 use nexus_errors::{Coded, UserError};
 use nexus_workbook::{self, Inspection, Workbook, FORMAT_VERSION};
 
@@ -104,7 +105,16 @@ pub fn run(cmd: WorkbookCommand, json: bool) -> Result<(), UserError> {
             }
         }
         WorkbookCommand::Pack { dir, out } => {
-            let inspection = nexus_workbook::pack(&dir, &out).map_err(user)?;
+            let bar = progress::bytes(0, "packing");
+            if json {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            let packed = nexus_workbook::pack_with_progress(&dir, &out, |p| {
+                bar.set_length(p.total_bytes);
+                bar.set_position(p.done_bytes);
+            });
+            bar.finish_and_clear();
+            let inspection = packed.map_err(user)?;
             if json {
                 print_json(&inspection);
             } else {

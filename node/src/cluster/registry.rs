@@ -33,24 +33,59 @@ use nexus_errors::{Coded, ErrorCode, UserError};
 pub struct RegistryHandle {
     gateway: Gateway,
     registry: SharedRegistry,
+    instruments: Instruments,
+}
+
+/// What the handle measures for the node's metrics.
+#[derive(Clone)]
+struct Instruments {
+    write_seconds: prometheus::HistogramVec,
+    transitions: prometheus::IntCounterVec,
 }
 
 impl RegistryHandle {
     /// A handle writing through `gateway` and reading `registry`, the state
     /// machine's registry.
     pub fn new(gateway: Gateway, registry: SharedRegistry) -> RegistryHandle {
-        RegistryHandle { gateway, registry }
+        RegistryHandle {
+            gateway,
+            registry,
+            instruments: Instruments {
+                write_seconds: crate::metrics::histogram_vec(
+                    "nexus_registry_write_duration_seconds",
+                    "Time to commit one registry write through Raft, forwarding to the leader included.",
+                    &["outcome"],
+                ),
+                transitions: crate::metrics::counter_vec(
+                    "nexus_lifecycle_transitions_total",
+                    "Lifecycle transitions committed by this node, by the state entered.",
+                    &["to"],
+                ),
+            },
+        }
+    }
+
+    /// Adds what this handle measures to `metrics`.
+    pub fn register_metrics(&self, metrics: &crate::metrics::Metrics) {
+        metrics.register(self.instruments.write_seconds.clone());
+        metrics.register(self.instruments.transitions.clone());
     }
 
     /// Commits one command and returns its result. The write carries a fresh
     /// idempotency key, so the gateway's retries apply it at most once.
     async fn write(&self, cmd: Command) -> Result<Response, UserError> {
         let key = hex::encode(rand::random::<[u8; 16]>());
-        let written = self
-            .gateway
-            .write(Request::idempotent(key, cmd))
-            .await
-            .map_err(|e| e.to_user_error())?;
+        let started = std::time::Instant::now();
+        let written = self.gateway.write(Request::idempotent(key, cmd)).await;
+        let outcome = match &written {
+            Ok(_) => "committed",
+            Err(_) => "failed",
+        };
+        self.instruments
+            .write_seconds
+            .with_label_values(&[outcome])
+            .observe(started.elapsed().as_secs_f64());
+        let written = written.map_err(|e| e.to_user_error())?;
         written.data.into_result().map_err(|e| e.to_user_error())
     }
 

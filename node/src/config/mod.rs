@@ -2,10 +2,12 @@
 
 mod api;
 mod cluster;
+mod metrics;
 mod node;
 
 pub use api::{ApiConfig, ApiScheme};
 pub use cluster::{ClusterConfig, PeerConfig};
+pub use metrics::MetricsConfig;
 pub use node::{matches, parse_selector, render, Labels, NodeConfig};
 
 use std::net::SocketAddr;
@@ -62,6 +64,8 @@ pub struct Config {
     pub net: NetPolicy,
     /// Which workbook signatures dock requires.
     pub dock: DockPolicy,
+    /// Where Prometheus scrapes the node (`[metrics]`).
+    pub metrics: MetricsConfig,
 }
 
 /// Limits the node enforces on requests.
@@ -120,6 +124,7 @@ impl Default for Config {
             queue: QueueLimits::default(),
             net: NetPolicy::default(),
             dock: DockPolicy::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -221,6 +226,9 @@ impl Config {
             "NEXUS_LISTEN" => self.listen = value.parse().map_err(|_| invalid("address"))?,
             "NEXUS_DATA_DIR" => self.data_dir = PathBuf::from(value),
             "NEXUS_NODE_ID" => self.node_id = value.parse().map_err(|_| invalid("node id"))?,
+            "NEXUS_METRICS_LISTEN" => {
+                self.metrics.listen = Some(value.parse().map_err(|_| invalid("address"))?)
+            }
             "NEXUS_RAFT_LISTEN" => {
                 self.cluster.raft_listen = Some(value.parse().map_err(|_| invalid("address"))?)
             }

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
+use super::journal::SandboxLog;
 use crate::clock::now_ms;
-use nexus_engine::DenialCounter;
+use nexus_engine::{DenialCounter, DenialObserver};
 
 /// What this node knows about one sandbox's use.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ pub struct Activity {
     gate: Arc<RwLock<()>>,
     not_demoted: Mutex<Option<String>>,
     denials: Arc<DenialCounter>,
+    log: SandboxLog,
 }
 
 /// Held while a call runs: counts it and blocks lifecycle work.
@@ -32,13 +34,17 @@ pub struct ExclusiveGuard {
 }
 
 impl Activity {
-    fn new(last_active_ms: u64) -> Activity {
+    fn new(last_active_ms: u64, observer: Option<Arc<dyn DenialObserver>>) -> Activity {
         Activity {
             last_active_ms: AtomicU64::new(last_active_ms),
             in_flight: AtomicUsize::new(0),
             gate: Arc::new(RwLock::new(())),
             not_demoted: Mutex::new(None),
-            denials: Arc::new(DenialCounter::new()),
+            denials: Arc::new(match observer {
+                Some(observer) => DenialCounter::observed(observer),
+                None => DenialCounter::new(),
+            }),
+            log: SandboxLog::default(),
         }
     }
 
@@ -55,6 +61,11 @@ impl Activity {
     /// Capability denials of this sandbox since the node started.
     pub fn denials(&self) -> &Arc<DenialCounter> {
         &self.denials
+    }
+
+    /// Its recent stderr and lifecycle events on this node.
+    pub fn log(&self) -> &SandboxLog {
+        &self.log
     }
 
     /// Calls running now.
@@ -104,6 +115,13 @@ impl Activity {
     }
 }
 
+impl CallGuard {
+    /// The activity of the sandbox the call runs in.
+    pub fn activity(&self) -> &Arc<Activity> {
+        &self.activity
+    }
+}
+
 impl Drop for CallGuard {
     fn drop(&mut self) {
         self.activity.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -112,18 +130,28 @@ impl Drop for CallGuard {
 }
 
 /// Activity of every sandbox this node has seen.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ActivityTable {
     entries: Mutex<HashMap<String, Arc<Activity>>>,
+    /// Told of every sandbox's denials (the node's metrics).
+    observer: Option<Arc<dyn DenialObserver>>,
 }
 
 impl ActivityTable {
+    /// A table whose sandboxes' denials are also told to `observer`.
+    pub fn observed(observer: Arc<dyn DenialObserver>) -> ActivityTable {
+        ActivityTable {
+            entries: Mutex::default(),
+            observer: Some(observer),
+        }
+    }
+
     /// The activity of `sandbox_id`; a sandbox first seen starts its idle
     /// clock at `since_ms` (its last registry update).
     pub fn get(&self, sandbox_id: &str, since_ms: u64) -> Arc<Activity> {
         self.map()
             .entry(sandbox_id.to_string())
-            .or_insert_with(|| Arc::new(Activity::new(since_ms)))
+            .or_insert_with(|| Arc::new(Activity::new(since_ms, self.observer.clone())))
             .clone()
     }
 

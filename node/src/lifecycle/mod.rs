@@ -6,6 +6,7 @@
 
 mod activity;
 mod crash;
+pub mod journal;
 pub mod ladder;
 pub mod recovery;
 pub mod schedule;

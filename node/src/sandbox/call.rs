@@ -2,13 +2,16 @@
 //! frozen), hold it active for the call, run the entry module.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use nexus_raft::{Sandbox, SandboxState};
 use tracing::info;
 
 use super::{SandboxManager, Verb};
 use crate::clock::now_ms;
+use crate::lifecycle::journal::{LogKind, SandboxLog};
 use crate::lifecycle::CallGuard;
+use crate::metrics::outcome_of;
 use nexus_engine::{CommandInput, CommandOutput, CompiledModule, Profile, SandboxContext};
 use nexus_errors::{Coded, ErrorCode, UserError};
 
@@ -18,7 +21,7 @@ pub(super) struct Prepared {
     pub(super) profile: Profile,
     pub(super) context: Arc<SandboxContext>,
     /// Keeps the sandbox active (no lifecycle verb) until the call ends.
-    _guard: CallGuard,
+    pub(super) guard: CallGuard,
 }
 
 /// How often a call retries when the sandbox changes state under it.
@@ -45,20 +48,51 @@ impl SandboxManager {
         module: Option<&str>,
         input: CommandInput,
     ) -> Result<CommandOutput, UserError> {
+        let started = Instant::now();
+        let result = self.run_call(tenant_id, sandbox_id, module, input).await;
+        let outcome = match &result {
+            Ok(out) if out.exit_code == 0 => "ok".to_owned(),
+            Ok(_) => "exit_nonzero".to_owned(),
+            Err(e) => outcome_of(e.code),
+        };
+        self.metrics.call("command", &outcome, started.elapsed());
+        result
+    }
+
+    async fn run_call(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+        module: Option<&str>,
+        input: CommandInput,
+    ) -> Result<CommandOutput, UserError> {
         let call = self.prepare(tenant_id, sandbox_id, module).await?;
         let result = self
             .engine
             .run_command_with(&call.module, &call.profile, input, call.context.clone())
             .await;
+        let log = call.guard.activity().log();
         match &result {
-            Ok(out) => info!(
-                sandbox = sandbox_id,
-                exit_code = out.exit_code,
-                elapsed_us = out.elapsed.as_micros() as u64,
-                "call finished"
-            ),
+            Ok(out) => {
+                info!(
+                    sandbox = sandbox_id,
+                    exit_code = out.exit_code,
+                    elapsed_us = out.elapsed.as_micros() as u64,
+                    "call finished"
+                );
+                log.push(
+                    LogKind::Stderr,
+                    now_ms(),
+                    &String::from_utf8_lossy(&out.stderr),
+                );
+                if out.exit_code != 0 {
+                    let text = format!("call exited with {}", out.exit_code);
+                    log.push(LogKind::Event, now_ms(), &text);
+                }
+            }
             Err(e) => {
-                info!(sandbox = sandbox_id, code = e.code().as_str(), error = %e, "call failed")
+                info!(sandbox = sandbox_id, code = e.code().as_str(), error = %e, "call failed");
+                log_failure(log, &e.to_user_error());
             }
         }
         result.map_err(|e| e.to_user_error())
@@ -83,7 +117,7 @@ impl SandboxManager {
             module,
             profile,
             context,
-            _guard: guard,
+            guard,
         })
     }
 
@@ -136,9 +170,20 @@ impl SandboxManager {
             .transition(sandbox, SandboxState::Active, now_ms())
             .await;
         match activated {
-            Ok(_) => Ok(()),
+            Ok(active) => {
+                let log = self.activity_of(&active);
+                log.log()
+                    .push(LogKind::Event, now_ms(), "created → active (first call)");
+                Ok(())
+            }
             Err(e) if e.is(ErrorCode::SandboxStaleGeneration) => Ok(()),
             Err(e) => Err(e),
         }
     }
+}
+
+/// Logs a failed call in the sandbox's log: its code and message.
+pub(super) fn log_failure(log: &SandboxLog, error: &UserError) {
+    let text = format!("call failed: {}: {}", error.code.as_str(), error.message);
+    log.push(LogKind::Event, now_ms(), &text);
 }

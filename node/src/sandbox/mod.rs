@@ -24,7 +24,9 @@ use tracing::info;
 
 use crate::clock::now_ms;
 use crate::cluster::{NewSandbox, RegistryHandle};
+use crate::lifecycle::journal::LogPage;
 use crate::lifecycle::{Activity, ActivityTable};
+use crate::metrics::Metrics;
 use crate::provenance::DockPolicy;
 use nexus_engine::{CompiledModule, Denials, Engine, Profile, ProfileTable, SandboxContext};
 use nexus_errors::{Coded, ErrorCode, UserError};
@@ -80,6 +82,7 @@ pub struct SandboxManager {
     homed: Mutex<HashSet<String>>,
     schedules: schedules::ScheduleTable,
     dock_policy: DockPolicy,
+    metrics: Arc<Metrics>,
 }
 
 impl SandboxManager {
@@ -94,6 +97,8 @@ impl SandboxManager {
         profiles: ProfileTable,
         max_open_workbooks: usize,
     ) -> Result<SandboxManager, UserError> {
+        let metrics = Arc::new(Metrics::new());
+        registry.register_metrics(&metrics);
         Ok(SandboxManager {
             node_id,
             registry,
@@ -101,12 +106,26 @@ impl SandboxManager {
             profiles,
             contexts: Mutex::new(warm::WarmSet::new(max_open_workbooks)),
             loaded: Mutex::new(HashMap::new()),
-            activity: ActivityTable::default(),
+            activity: ActivityTable::observed(metrics.clone()),
+            metrics,
             homed: Mutex::new(HashSet::new()),
             schedules: schedules::ScheduleTable::open(&data_dir),
             files: SandboxFiles::create(data_dir)?,
             dock_policy: DockPolicy::default(),
         })
+    }
+
+    /// This node's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The engine's instance pool: its size and the slots free now.
+    pub fn instance_pool(&self) -> (usize, usize) {
+        (
+            self.engine.config().pool_instances as usize,
+            self.engine.pool_available(),
+        )
     }
 
     /// This manager with `policy` checked on every uploaded workbook.
@@ -230,6 +249,18 @@ impl SandboxManager {
             denials: activity.denials().snapshot(),
             sandbox,
         })
+    }
+
+    /// Up to `limit` entries of the sandbox's log on this node after `after`.
+    pub fn logs(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<LogPage, UserError> {
+        let sandbox = self.get(tenant_id, sandbox_id)?;
+        Ok(self.activity_of(&sandbox).log().after(after, limit))
     }
 
     /// All sandboxes of `tenant_id`.

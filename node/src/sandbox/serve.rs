@@ -2,9 +2,13 @@
 //! `nexus_http` export, through the same lifecycle gate as every call.
 
 use nexus_abi::{HttpRequest, HttpResponse};
+use std::time::Instant;
+
 use tracing::info;
 
+use super::call::log_failure;
 use super::SandboxManager;
+use crate::metrics::outcome_of;
 use nexus_engine::CallError;
 use nexus_errors::{Coded, ErrorCode, UserError};
 
@@ -13,6 +17,22 @@ impl SandboxManager {
     /// instance per request, within the profile's wall time) and returns
     /// its response. A suspended or frozen sandbox is resumed first.
     pub async fn serve(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+        request: HttpRequest,
+    ) -> Result<HttpResponse, UserError> {
+        let started = Instant::now();
+        let result = self.run_http(tenant_id, sandbox_id, request).await;
+        let outcome = match &result {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => outcome_of(e.code),
+        };
+        self.metrics.call("http", &outcome, started.elapsed());
+        result
+    }
+
+    async fn run_http(
         &self,
         tenant_id: &str,
         sandbox_id: &str,
@@ -32,7 +52,9 @@ impl SandboxManager {
             .unwrap_or(Err(CallError::Timeout { limit: wall }))
             .map_err(|e| {
                 info!(sandbox = sandbox_id, code = e.code().as_str(), error = %e, "http call failed");
-                e.to_user_error()
+                let error = e.to_user_error();
+                log_failure(call.guard.activity().log(), &error);
+                error
             })?;
         let response = HttpResponse::decode(&output).map_err(|e| {
             UserError::new(

@@ -9,6 +9,7 @@ use tracing::info;
 
 use super::{blocking, DockRequest, SandboxManager};
 use crate::clock::now_ms;
+use crate::lifecycle::journal::LogKind;
 use crate::lifecycle::{crashpoint, storage, Verb};
 use nexus_errors::{Coded, UserError};
 
@@ -153,8 +154,14 @@ impl SandboxManager {
     }
 
     /// Writes the generation-checked transition to the registry.
+    /// The transition goes in the sandbox's log.
     async fn record(&self, sandbox: &Sandbox, to: SandboxState) -> Result<Sandbox, UserError> {
-        self.registry.transition(sandbox, to, now_ms()).await
+        let updated = self.registry.transition(sandbox, to, now_ms()).await?;
+        let text = format!("{} → {}", sandbox.state, updated.state);
+        self.activity_of(&updated)
+            .log()
+            .push(LogKind::Event, now_ms(), &text);
+        Ok(updated)
     }
 
     /// After a recorded transition, removes the copy the new state no longer

@@ -22,6 +22,8 @@ mod http_bounds;
 mod join_tokens;
 mod keys;
 mod lifecycle;
+mod logs;
+mod metrics;
 mod net_broker;
 mod serve;
 mod signing;

@@ -32,6 +32,7 @@
 //! within 2 s) instead of finding out at the idle timeout.
 
 pub mod head;
+mod traffic;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -46,6 +47,9 @@ use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn::{Connection, Endpoint, RecvStream, SendStream, TransportConfig, VarInt};
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tracing::{debug, warn};
+
+pub use traffic::BulkTraffic;
+use traffic::TrafficTally;
 
 /// Bytes a stream may have in flight towards its reader.
 pub const STREAM_WINDOW: u32 = 2 << 20;
@@ -109,6 +113,8 @@ pub struct BulkEndpoint {
     dialing: Mutex<HashMap<NodeId, Arc<tokio::sync::Mutex<()>>>>,
     /// Serves peers' streams, once [`serve`] runs.
     handler: OnceLock<Handler>,
+    /// Bytes and streams carried so far.
+    traffic: Arc<TrafficTally>,
 }
 
 impl std::fmt::Debug for BulkEndpoint {
@@ -164,6 +170,7 @@ impl BulkEndpoint {
             connections: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashMap::new()),
             handler: OnceLock::new(),
+            traffic: Arc::default(),
         })
     }
 
@@ -180,6 +187,16 @@ impl BulkEndpoint {
         self.endpoint.local_addr().ok()
     }
 
+    /// What the data plane has carried since the endpoint opened.
+    pub fn traffic(&self) -> BulkTraffic {
+        let mut traffic = self.traffic.snapshot();
+        let handshakes = self.endpoint.stats();
+        traffic.handshakes_failed = traffic
+            .handshakes_failed
+            .saturating_add(handshakes.refused_handshakes);
+        traffic
+    }
+
     /// Opens a stream to node `target` at `addr`, over the connection
     /// already open to it or a new one.
     pub async fn open(
@@ -187,6 +204,7 @@ impl BulkEndpoint {
         target: NodeId,
         addr: &str,
     ) -> Result<(SendStream, RecvStream), BulkError> {
+        self.traffic.stream_opened();
         let connection = self.connection(target, addr).await?;
         match connection.open_bi().await {
             Ok(stream) => Ok(stream),
@@ -230,10 +248,10 @@ impl BulkEndpoint {
     /// streams `peer` opens on it.
     fn adopt(&self, peer: NodeId, connection: Connection) {
         if let Some(handler) = self.handler.get() {
-            let policy = self.policy.clone();
             tokio::spawn(accept_streams(
-                policy,
+                self.policy.clone(),
                 handler.clone(),
+                self.traffic.clone(),
                 connection.clone(),
                 peer,
             ));
@@ -358,10 +376,12 @@ where
             let connection = match tokio::time::timeout(CONNECT_TIMEOUT, incoming).await {
                 Ok(Ok(connection)) => connection,
                 Ok(Err(e)) => {
+                    bulk.traffic.handshake_failed();
                     warn!(peer = %remote, error = %e, "QUIC peer refused: handshake failed");
                     return;
                 }
                 Err(_) => {
+                    bulk.traffic.handshake_failed();
                     warn!(peer = %remote, "QUIC peer refused: handshake timed out");
                     return;
                 }
@@ -376,11 +396,25 @@ where
     bulk.close().await;
 }
 
-/// Takes the streams `peer` opens on `connection` until it closes.
+/// Takes the streams `peer` opens on `connection` until it closes, counting
+/// the connection's traffic meanwhile.
 async fn accept_streams(
     policy: Arc<dyn PeerPolicy>,
     handler: Handler,
+    traffic: Arc<TrafficTally>,
     connection: Connection,
+    peer: NodeId,
+) {
+    traffic.track(&connection);
+    serve_streams(&policy, &handler, &traffic, &connection, peer).await;
+    traffic.closed(&connection);
+}
+
+async fn serve_streams(
+    policy: &Arc<dyn PeerPolicy>,
+    handler: &Handler,
+    traffic: &TrafficTally,
+    connection: &Connection,
     peer: NodeId,
 ) {
     let remote = connection.remote_address();
@@ -397,6 +431,7 @@ async fn accept_streams(
             connection.close(VarInt::from_u32(CLOSE_REVOKED), b"node removed");
             return;
         }
+        traffic.stream_accepted();
         tokio::spawn(handler(PeerStream {
             peer,
             remote,

@@ -5,7 +5,7 @@ use crate::fixtures::{
     HELLO_TOML, TABLES,
 };
 use nexus_errors::ErrorCode;
-use nexus_workbook::{pack, Volume, Workbook};
+use nexus_workbook::{pack, pack_with_progress, PackProgress, Volume, Workbook};
 
 #[test]
 fn pack_fixture_then_inspect() {
@@ -61,6 +61,29 @@ fn pack_fixture_then_inspect() {
         wb.schedule_input("nightly").expect("input"),
         Some(fx.schedule_input.as_bytes().to_vec())
     );
+}
+
+#[test]
+fn progress_counts_every_file_and_byte_up_to_the_total() {
+    let fx = hello_fixture();
+    let out = fx.scratch.path("progress.workbook");
+    let mut seen: Vec<PackProgress> = Vec::new();
+    pack_with_progress(&fx.dir, &out, |p| seen.push(p)).expect("pack");
+    let bytes: u64 = fx
+        .workspace
+        .iter()
+        .chain(&fx.memory)
+        .map(|(_, d)| d.len() as u64)
+        .sum();
+    let files = fx.workspace.len() + fx.memory.len();
+    assert_eq!(seen.len(), files + 1, "once planned, then once per file");
+    assert_eq!((seen[0].done_bytes, seen[0].done_files), (0, 0));
+    assert!(seen
+        .iter()
+        .all(|p| p.total_bytes == bytes && p.total_files == files));
+    assert!(seen.windows(2).all(|w| w[0].done_bytes <= w[1].done_bytes));
+    let last = seen.last().unwrap();
+    assert_eq!((last.done_bytes, last.done_files), (bytes, files));
 }
 
 #[test]

@@ -60,7 +60,13 @@ impl RegistryHandle {
             at_ms,
         };
         match self.write(cmd).await? {
-            Response::Transitioned(sandbox) => Ok(sandbox),
+            Response::Transitioned(sandbox) => {
+                self.instruments
+                    .transitions
+                    .with_label_values(&[sandbox.state.as_str()])
+                    .inc();
+                Ok(sandbox)
+            }
             other => Err(unexpected("Transition", &other)),
         }
     }

@@ -18,6 +18,7 @@ use crate::cluster::RegistryHandle;
 use crate::config::Labels;
 use crate::dataplane::{DataPlane, StreamHead};
 use crate::lifecycle::crashpoint;
+use crate::metrics::outcome_of;
 use crate::sandbox::{FileKind, SandboxManager};
 use nexus_errors::{error_chain, ErrorCode, UserError};
 
@@ -53,6 +54,24 @@ pub async fn move_sandbox(
     to: NodeId,
 ) -> Result<MoveReport, UserError> {
     let started = Instant::now();
+    let moved = move_from_here(plane, manager, registry, tenant_id, sandbox_id, to, started).await;
+    let outcome = match &moved {
+        Ok(_) => "moved".to_owned(),
+        Err(e) => outcome_of(e.code),
+    };
+    manager.metrics().migration(&outcome, started.elapsed());
+    moved
+}
+
+async fn move_from_here(
+    plane: &DataPlane,
+    manager: &SandboxManager,
+    registry: &RegistryHandle,
+    tenant_id: &str,
+    sandbox_id: &str,
+    to: NodeId,
+    started: Instant,
+) -> Result<MoveReport, UserError> {
     let sandbox = manager.hosted(tenant_id, sandbox_id)?;
     if to == plane.node_id {
         return Err(UserError::new(

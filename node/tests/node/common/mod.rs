@@ -125,6 +125,16 @@ pub async fn dock_wat(client: &NodeClient, dir: &Path, name: &str, wat: &str) ->
 
 /// A WASI command that prints `text` and exits 0.
 pub fn print_wat(text: &str) -> String {
+    write_wat(1, text)
+}
+
+/// A WASI command that writes `text` to stderr and exits 0.
+pub fn stderr_wat(text: &str) -> String {
+    write_wat(2, text)
+}
+
+/// A WASI command that writes `text` to file descriptor `fd` and exits 0.
+fn write_wat(fd: u32, text: &str) -> String {
     let escaped: String = text.bytes().map(|b| format!("\\{b:02x}")).collect();
     format!(
         r#"(module
@@ -134,7 +144,7 @@ pub fn print_wat(text: &str) -> String {
   (func (export "_start")
     (i32.store (i32.const 0) (i32.const 64))
     (i32.store (i32.const 4) (i32.const {len}))
-    (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))))"#,
+    (drop (call $w (i32.const {fd}) (i32.const 0) (i32.const 1) (i32.const 16)))))"#,
         len = text.len()
     )
 }

@@ -58,18 +58,24 @@ impl UpProcess {
         panic!("nexus up was not ready on {} within 60 s", self.url);
     }
 
-    /// Runs the CLI against this node with its data dir (so the admin key is found).
-    pub fn nexus(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut child = Command::new(NEXUS)
+    /// The CLI with `args`, aimed at this node with its data dir (so the
+    /// admin key is found), every stream piped.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(NEXUS);
+        command
             .args(args)
             .env("NEXUS_NODE", &self.url)
             .env("NEXUS_DATA_DIR", self.data_dir.path())
             .env_remove("NEXUS_API_KEY")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn nexus");
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// Runs the CLI against this node and waits for it.
+    pub fn nexus(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut child = self.command(args).spawn().expect("spawn nexus");
         let mut pipe = child.stdin.take().unwrap();
         pipe.write_all(stdin.unwrap_or_default()).unwrap();
         drop(pipe);
