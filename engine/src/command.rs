@@ -1,6 +1,7 @@
 //! The `command` call shape: a WASI preview 1 program run through `_start`,
-//! with args and stdin in and stdout, stderr and the exit code out. No
-//! preopened directories, no environment, no network.
+//! with args, environment variables and stdin in and stdout, stderr and the
+//! exit code out. No preopened directories, no network, never the host's
+//! environment.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,9 @@ pub struct CommandInput {
     pub args: Vec<String>,
     /// The whole of stdin; the guest reads end-of-file after it.
     pub stdin: Vec<u8>,
+    /// The guest's environment (`environ_get`), in this order; checked by
+    /// the caller (see `nexus_workbook::check_env`).
+    pub env: Vec<(String, String)>,
 }
 
 /// What a finished `command` call gives back.
@@ -85,6 +89,7 @@ pub(crate) async fn run(
     argv.extend(input.args);
     let wasi = WasiCtxBuilder::new()
         .args(&argv)
+        .envs(&input.env)
         .stdin(MemoryInputPipe::new(input.stdin))
         .stdout(stdout.clone())
         .stderr(stderr.clone())

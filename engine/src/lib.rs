@@ -265,8 +265,8 @@ impl Engine {
 
     /// Runs `module` in the `command` shape under `profile`: WASI preview 1
     /// `_start` with `argv = [module name] + input.args`, stdin from
-    /// `input.stdin`, stdout and stderr captured, no preopened directories,
-    /// no environment, no network. The guest yields to the executor every
+    /// `input.stdin`, the environment `input.env`, stdout and stderr
+    /// captured, no preopened directories, no network. The guest yields to the executor every
     /// [`TICK`] while it runs, so long calls do not starve others. Must run
     /// inside a tokio runtime with its time driver enabled.
     ///

@@ -129,6 +129,8 @@ catalog! {
     CallOutputLimit = ("CALL_OUTPUT_LIMIT", 422, "write less to stdout/stderr, or dock with a profile with a larger output cap"),
     /// The module could not be instantiated (missing import, no `_start`...).
     CallInstantiateFailed = ("CALL_INSTANTIATE_FAILED", 422, "the message names the missing import or export; build the guest for wasm32-wasip1 as a command"),
+    /// The call's environment (its own variables with the workbook's defaults) breaks a bound.
+    CallEnvInvalid = ("CALL_ENV_INVALID", 400, "the message names the variable; names are letters, digits and _, at most 64 variables, 4 KiB per value, 32 KiB in all (docs/guide.md, Environment)"),
     /// The guest's HTTP handler returned bytes that are not an HTTP response.
     CallBadResponse = ("CALL_BAD_RESPONSE", 502, "the handler must return an encoded response (docs/guest-abi.md, HTTP messages); the nexus-guest `http` module does this"),
 

@@ -39,6 +39,7 @@ pub async fn dock_and_call(state: &AppState, data_dir: &Path, dir: &Path) -> Res
     let input = CommandInput {
         args: vec!["nexus".to_string()],
         stdin: Vec::new(),
+        ..Default::default()
     };
     let output = manager.call(&tenant.id, &sandbox.id, input).await?;
     println!(

@@ -41,6 +41,7 @@
 
 #![deny(missing_docs)]
 
+mod env;
 mod error;
 mod export;
 mod header;
@@ -59,6 +60,9 @@ mod signing;
 mod validate;
 mod volume;
 
+pub use env::{
+    check_env, EnvVars, MAX_ENV_BYTES, MAX_ENV_NAME_BYTES, MAX_ENV_VALUE_BYTES, MAX_ENV_VARS,
+};
 pub use error::WorkbookError;
 pub use inspect::{Inspection, VolumeStats};
 pub use manifest::{Manifest, ManifestFiles, ManifestModule, ManifestSchedule, MANIFEST_FILE};

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::env::{check_env, EnvVars};
 use super::schedule::validate_cron;
 use super::{names, Volume, WorkbookError, DEFAULT_PROFILE};
 
@@ -30,6 +31,10 @@ pub struct Manifest {
     /// `[[schedules]]`: cron entries.
     #[serde(default)]
     pub schedules: Vec<ManifestSchedule>,
+    /// `[env]`: environment variables every command-shape call sees
+    /// (a call's own override them).
+    #[serde(default)]
+    pub env: EnvVars,
 }
 
 /// One `[[modules]]` entry.
@@ -93,6 +98,7 @@ impl Manifest {
 
     fn check(&self, path: &Path) -> Result<(), WorkbookError> {
         let field = |name: String| move |e: WorkbookError| invalid(path, format!("{name}: {e}"));
+        check_env(&self.env).map_err(|reason| invalid(path, format!("env: {reason}")))?;
         names::validate_name("workbook name", &self.name).map_err(field("name".into()))?;
         if let Some(profile) = &self.profile {
             names::validate_name("profile", profile).map_err(field("profile".into()))?;

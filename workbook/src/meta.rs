@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::env::{check_env, EnvVars};
 use super::{names, Workbook, WorkbookError, DEFAULT_PROFILE};
 
 /// The well-known `meta` rows of a workbook.
@@ -19,9 +20,22 @@ pub struct Meta {
     pub profile: String,
     /// `meta.created_at`, Unix milliseconds (0 if absent).
     pub created_at_ms: u64,
+    /// `meta.env`: the environment every command-shape call sees (JSON
+    /// object; absent: none).
+    pub env: EnvVars,
 }
 
 impl Workbook {
+    /// Sets `meta.env`, the environment every command-shape call sees.
+    pub fn set_env(&self, env: &EnvVars) -> Result<(), WorkbookError> {
+        let json = serde_json::to_string(env).map_err(|e| WorkbookError::InvalidArgument {
+            what: "meta.env",
+            value: String::new(),
+            reason: e.to_string(),
+        })?;
+        self.set_meta("env", &json)
+    }
+
     /// Reads the well-known `meta` rows.
     pub fn meta(&self) -> Result<Meta, WorkbookError> {
         let read = |e| WorkbookError::on_read(&self.path, e);
@@ -64,6 +78,12 @@ impl Workbook {
                 .cloned()
                 .unwrap_or_else(|| DEFAULT_PROFILE.to_string()),
             created_at_ms: number("created_at")?.unwrap_or(0),
+            env: match rows.get("env") {
+                None => EnvVars::new(),
+                Some(json) => {
+                    parse_env(json).map_err(|reason| corrupt(format!("meta.env: {reason}")))?
+                }
+            },
         })
     }
 
@@ -81,6 +101,13 @@ impl Workbook {
             "format_version" => return Err(refuse("is fixed when the workbook is created")),
             "name" => names::validate_name("workbook name", value)?,
             "entry" if !value.is_empty() => names::validate_name("module name", value)?,
+            "env" => {
+                parse_env(value).map_err(|reason| WorkbookError::InvalidArgument {
+                    what: "meta.env",
+                    value: value.chars().take(80).collect(),
+                    reason,
+                })?;
+            }
             _ => {}
         }
         self.conn
@@ -91,4 +118,12 @@ impl Workbook {
             .map_err(|e| WorkbookError::on_write(&self.path, e))?;
         Ok(())
     }
+}
+
+/// `meta.env` as stored: a JSON object of strings within the env bounds.
+fn parse_env(json: &str) -> Result<EnvVars, String> {
+    let env: EnvVars =
+        serde_json::from_str(json).map_err(|e| format!("not a JSON object of strings: {e}"))?;
+    check_env(&env)?;
+    Ok(env)
 }

@@ -67,6 +67,9 @@ pub fn pack_with_progress(
             wb.set_meta("entry", entry)?;
         }
         wb.set_meta("profile", manifest.profile())?;
+        if !manifest.env.is_empty() {
+            wb.set_env(&manifest.env)?;
+        }
         for (name, wasm) in &modules {
             wb.add_module(name, wasm)?;
         }

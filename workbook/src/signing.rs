@@ -2,9 +2,10 @@
 //! workbook's code digest, kept in an optional `signatures` table.
 //!
 //! The digest covers what decides what runs: the format version, the
-//! workbook's name and entry, and every module's name and sha256 (checked
-//! against its bytes), sorted by name. Files, kv and schedules are data that
-//! change as the workbook runs; they are not signed.
+//! workbook's name and entry, its default environment (`meta.env`, when it
+//! has one), and every module's name and sha256 (checked against its bytes),
+//! sorted by name. Files, kv and schedules are data that change as the
+//! workbook runs; they are not signed.
 
 use std::path::Path;
 
@@ -55,6 +56,14 @@ impl Workbook {
         field(&mut hasher, meta.format_version.to_string().as_bytes());
         field(&mut hasher, meta.name.as_bytes());
         field(&mut hasher, meta.entry.unwrap_or_default().as_bytes());
+        if !meta.env.is_empty() {
+            // No module name holds a NUL: this marker cannot be one.
+            field(&mut hasher, b"\0env");
+            for (name, value) in &meta.env {
+                field(&mut hasher, name.as_bytes());
+                field(&mut hasher, value.as_bytes());
+            }
+        }
         for_each_module(&self.conn, &self.path, |name, stored, wasm| {
             if !stored.eq_ignore_ascii_case(&sha256_hex(wasm)) {
                 return Err(self.invalid(format!(
@@ -242,6 +251,22 @@ mod tests {
         let err = wb.verify_signatures().unwrap_err();
         assert_eq!(code(err.clone()), "WORKBOOK_SIGNATURE_INVALID");
         assert!(err.to_string().contains(&identity.did_key()), "{err}");
+    }
+
+    #[test]
+    fn digest_covers_the_default_environment() {
+        let (_dir, wb, identity) = signed_pair();
+        let bare = wb.code_digest().expect("digest");
+        let env: crate::EnvVars = [("MODE".to_string(), "safe".to_string())].into();
+        wb.set_env(&env).expect("env");
+        wb.sign(&identity).expect("sign");
+        assert_ne!(wb.code_digest().expect("digest"), bare);
+        let loose: crate::EnvVars = [("MODE".to_string(), "unsafe".to_string())].into();
+        wb.set_env(&loose).expect("env");
+        assert_eq!(
+            code(wb.verify_signatures().unwrap_err()),
+            "WORKBOOK_SIGNATURE_INVALID"
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ async fn stdin_is_echoed_to_stdout() {
     let input = CommandInput {
         args: Vec::new(),
         stdin: stdin.clone(),
+        ..Default::default()
     };
     let out = engine
         .run_command(&module, &Profile::compute(), input)

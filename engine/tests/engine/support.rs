@@ -52,6 +52,7 @@ pub fn args(args: &[&str]) -> CommandInput {
     CommandInput {
         args: args.iter().map(|a| a.to_string()).collect(),
         stdin: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -21,7 +21,7 @@ use super::AppState;
 use crate::dataplane::check_labels;
 use crate::dataplane::migrate::{self, MoveReport};
 use crate::lifecycle::journal::LOG_ENTRIES;
-use crate::sandbox::{DockRequest, SandboxInfo, Verb};
+use crate::sandbox::{check_call_env, DockRequest, SandboxInfo, Verb};
 use nexus_engine::CommandInput;
 use nexus_errors::ErrorCode;
 
@@ -222,9 +222,11 @@ pub async fn call(
             format!("field `stdin` is not valid base64: {e}"),
         )
     })?;
+    check_call_env(&id, &request.env)?;
     let input = CommandInput {
         args: request.args,
         stdin,
+        env: request.env.into_iter().collect(),
     };
     let output = state.manager.call(caller.tenant(), &id, input).await?;
     let (stdout, stdout_encoding) = encode_bytes(output.stdout);

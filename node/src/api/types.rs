@@ -50,6 +50,9 @@ pub struct CallRequest {
     /// How `stdin` is encoded.
     #[serde(default)]
     pub stdin_encoding: Encoding,
+    /// Environment variables, over the workbook's `[env]` defaults.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 /// The outcome of a call that ran to completion (any exit code).

@@ -100,9 +100,20 @@ pub struct CallArgs {
     /// File to send as stdin, or `-` for this process's stdin.
     #[arg(long)]
     pub input: Option<PathBuf>,
+    /// An environment variable for the guest, over the workbook's `[env]`;
+    /// repeat for several.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = env_pair)]
+    pub env: Vec<(String, String)>,
     /// Arguments passed to the guest (after `--`).
     #[arg(last = true)]
     pub args: Vec<String>,
+}
+
+/// `KEY=VALUE` of `--env` (the value may hold `=`).
+fn env_pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
 }
 
 /// Uploads and docks a workbook; prints the sandbox id.
@@ -249,6 +260,7 @@ pub async fn call(client: &NodeClient, args: CallArgs, json: bool) -> Result<i32
         args: args.args,
         stdin: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, stdin),
         stdin_encoding: Encoding::Base64,
+        env: args.env.into_iter().collect(),
     };
     let response = client.call(&args.id, &request).await?;
     if json {

@@ -17,6 +17,7 @@ use nexus_errors::{Coded, ErrorCode, UserError};
 
 /// A sandbox ready for one call: held active, its module compiled.
 pub(super) struct Prepared {
+    pub(super) sandbox: Sandbox,
     pub(super) module: Arc<CompiledModule>,
     pub(super) profile: Profile,
     pub(super) context: Arc<SandboxContext>,
@@ -64,9 +65,12 @@ impl SandboxManager {
         tenant_id: &str,
         sandbox_id: &str,
         module: Option<&str>,
-        input: CommandInput,
+        mut input: CommandInput,
     ) -> Result<CommandOutput, UserError> {
         let call = self.prepare(tenant_id, sandbox_id, module).await?;
+        input.env = self
+            .environment(&call.sandbox, std::mem::take(&mut input.env))
+            .await?;
         let result = self
             .engine
             .run_command_with(&call.module, &call.profile, input, call.context.clone())
@@ -114,6 +118,7 @@ impl SandboxManager {
         let profile = self.profiles.resolve(&sandbox.profile);
         let context = self.context_for(&sandbox, &profile);
         Ok(Prepared {
+            sandbox,
             module,
             profile,
             context,

@@ -5,6 +5,7 @@
 
 mod call;
 mod data;
+mod environment;
 mod ids;
 mod moving;
 mod schedules;
@@ -33,6 +34,7 @@ use nexus_errors::{Coded, ErrorCode, UserError};
 
 pub use crate::lifecycle::storage::remove_workbook_file;
 pub use crate::lifecycle::Verb;
+pub use environment::check_call_env;
 pub use ids::new_sandbox_id;
 pub use moving::FileKind;
 use store::SandboxFiles;
@@ -75,6 +77,8 @@ pub struct SandboxManager {
     /// The sha256 of each sandbox's compiled modules (`ID` for the entry,
     /// `ID/NAME` for named ones); the engine's bounded cache holds the code.
     loaded: Mutex<HashMap<String, String>>,
+    /// Each sandbox's default environment (`meta.env`), once read.
+    env_defaults: Mutex<HashMap<String, Arc<nexus_workbook::EnvVars>>>,
     contexts: Mutex<warm::WarmSet>,
     activity: ActivityTable,
     /// The ids of this node's sandboxes at the last reconciliation (see
@@ -106,6 +110,7 @@ impl SandboxManager {
             profiles,
             contexts: Mutex::new(warm::WarmSet::new(max_open_workbooks)),
             loaded: Mutex::new(HashMap::new()),
+            env_defaults: Mutex::new(HashMap::new()),
             activity: ActivityTable::observed(metrics.clone()),
             metrics,
             homed: Mutex::new(HashSet::new()),
@@ -395,6 +400,7 @@ impl SandboxManager {
     /// its engine context, closing its workbook.
     fn forget(&self, sandbox_id: &str) {
         self.close_context(sandbox_id);
+        self.forget_env(sandbox_id);
         let named = format!("{sandbox_id}/");
         let mut loaded = self.loaded_map();
         let mut dropped = Vec::new();

@@ -93,6 +93,7 @@ impl SandboxManager {
         let input = CommandInput {
             args: Vec::new(),
             stdin: plan.input.clone(),
+            ..Default::default()
         };
         tokio::spawn(async move {
             let result = manager

@@ -12,6 +12,7 @@ fn call_with(args: &[&str], stdin: &str) -> CallRequest {
         args: args.iter().map(|a| a.to_string()).collect(),
         stdin: stdin.to_string(),
         stdin_encoding: Encoding::Utf8,
+        ..Default::default()
     }
 }
 
@@ -62,6 +63,7 @@ async fn wat_example_echoes_binary_stdin() {
         args: vec![],
         stdin: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &stdin),
         stdin_encoding: Encoding::Base64,
+        ..Default::default()
     };
     let response: CallResponse = admin.call(&sandbox.id, &request).await.unwrap();
     assert_eq!(response.stdout_encoding, Encoding::Base64);

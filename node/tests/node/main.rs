@@ -14,6 +14,7 @@ mod common;
 mod compile_bombs;
 mod crash;
 mod dock_signing;
+mod env;
 mod error_catalog;
 mod examples;
 mod file_modes;

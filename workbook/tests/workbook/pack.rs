@@ -157,6 +157,30 @@ fn wat_that_does_not_parse_is_module_invalid() {
 }
 
 #[test]
+fn env_is_packed_into_meta_and_bad_names_are_refused() {
+    let fx = hello_fixture();
+    let toml = format!("{HELLO_TOML}\n[env]\nLANG = \"C.UTF-8\"\nGREETING = \"Hej\"\n");
+    fx.scratch.write("pkg/workbook.toml", toml.as_bytes());
+    let out = fx.scratch.path("env.workbook");
+    pack(&fx.dir, &out).expect("pack");
+    let meta = Workbook::open(&out).expect("open").meta().expect("meta");
+    let env: Vec<(&str, &str)> = meta
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(env, [("GREETING", "Hej"), ("LANG", "C.UTF-8")]);
+
+    let toml = format!("{HELLO_TOML}\n[env]\n\"2FAST\" = \"x\"\n");
+    fx.scratch.write("pkg/workbook.toml", toml.as_bytes());
+    let msg = expect_code(pack(&fx.dir, &out), ErrorCode::WorkbookManifestInvalid);
+    assert!(
+        msg.contains("env: \"2FAST\" is not a variable name"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn unknown_manifest_key_is_named() {
     let fx = hello_fixture();
     let toml = HELLO_TOML.replace("profile = \"compute\"", "colour = \"red\"");

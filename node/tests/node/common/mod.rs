@@ -194,7 +194,7 @@ pub async fn call_args(
     let request = CallRequest {
         args: args.iter().map(|a| a.to_string()).collect(),
         stdin: String::new(),
-        stdin_encoding: Default::default(),
+        ..Default::default()
     };
     client.call(id, &request).await
 }
