@@ -6,6 +6,7 @@ mod auth_limit;
 mod body;
 mod cluster;
 pub mod conn;
+mod dashboard;
 mod drain;
 mod error;
 mod evacuate;
@@ -138,6 +139,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(from_fn_with_state(state.clone(), route::to_home))
         .layer(from_fn_with_state(request_policy, body::enforce));
     Router::new()
+        .route("/", get(dashboard::index))
+        .route("/dashboard.js", get(dashboard::script))
+        .route("/dashboard.css", get(dashboard::style))
+        .route("/favicon.svg", get(dashboard::icon))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(metrics::scrape))

@@ -13,6 +13,7 @@ mod cli;
 mod common;
 mod compile_bombs;
 mod crash;
+mod dashboard;
 mod dock_signing;
 mod env;
 mod error_catalog;
