@@ -53,9 +53,9 @@ fn exposition(state: &AppState) -> Response {
 /// What a scrape reads from the node now.
 fn readings(state: &AppState) -> Readings {
     let (instance_slots, instances_free) = state.manager.instance_pool();
-    let all = state
+    let (all, idempotency_records) = state
         .registry
-        .read(|r| r.all_sandboxes())
+        .read(|r| Ok((r.all_sandboxes()?, r.idempotency_records()?)))
         .unwrap_or_default();
     let sandboxes = SandboxState::ALL
         .into_iter()
@@ -72,6 +72,7 @@ fn readings(state: &AppState) -> Readings {
         instances_free,
         sandboxes,
         raft: raft_reading(state),
+        idempotency_records,
         quic: state.dataplane.as_ref().map(|p| p.endpoint().traffic()),
     }
 }

@@ -18,6 +18,7 @@ pub(super) struct Levels {
     raft_leader: IntGauge,
     raft_members: IntGauge,
     raft_peer_lag: IntGaugeVec,
+    idempotency_records: IntGauge,
     quic_bytes: IntCounterVec,
     quic_streams: IntCounterVec,
     quic_connections: IntGauge,
@@ -77,6 +78,10 @@ impl Levels {
                 "Log entries each member is behind the leader (reported by the leader only).",
                 &["peer"],
             ),
+            idempotency_records: gauge(
+                "nexus_registry_idempotency_records",
+                "Idempotency records the registry keeps (pruned by log index and age).",
+            ),
             quic_bytes: counter_vec(
                 "nexus_quic_bytes_total",
                 "UDP payload bytes of the data plane (QUIC), by direction (sent, received).",
@@ -109,6 +114,7 @@ impl Levels {
             &self.raft_commit,
             &self.raft_leader,
             &self.raft_members,
+            &self.idempotency_records,
             &self.quic_connections,
         ] {
             metrics.register(g.clone());
@@ -137,6 +143,7 @@ impl Levels {
         self.raft_commit.set(level(raft.commit_index));
         self.raft_leader.set(i64::from(raft.leader));
         self.raft_members.set(level(raft.members));
+        self.idempotency_records.set(level(r.idempotency_records));
         self.raft_peer_lag.reset();
         for (peer, lag) in &raft.peer_lag {
             self.raft_peer_lag
@@ -185,6 +192,8 @@ pub struct Readings {
     pub sandboxes: Vec<(SandboxState, u64)>,
     /// This node's Raft figures.
     pub raft: RaftReading,
+    /// Idempotency records in this node's registry.
+    pub idempotency_records: u64,
     /// Data-plane totals (`None` on a node without a peer port).
     pub quic: Option<BulkTraffic>,
 }

@@ -105,6 +105,8 @@ async fn metrics_follow_calls_denials_and_transitions_and_pass_promtool() {
         "a single voter commits what it logs\n{text}"
     );
     assert_eq!(sample(&text, "nexus_instances_active"), Some(0.0), "{text}");
+    let records = sample(&text, "nexus_registry_idempotency_records").unwrap();
+    assert!(records >= 4.0, "every keyed write leaves a record\n{text}");
     let committed = r#"nexus_registry_write_duration_seconds_count{outcome="committed"}"#;
     assert!(sample(&text, committed).unwrap() >= 4.0, "{text}");
 

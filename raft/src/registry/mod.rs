@@ -106,6 +106,23 @@ impl Registry {
         &mut self.conn
     }
 
+    /// Idempotency records the replicated state machine keeps (bounded by
+    /// its retention; 0 before it made its table).
+    pub fn idempotency_records(&self) -> Result<u64, RegistryError> {
+        let table_exists: bool = self.conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'raft_idempotency'",
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !table_exists {
+            return Ok(0);
+        }
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM raft_idempotency", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The tenant with this id.
     pub fn tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, RegistryError> {
         store::tenant(&self.conn, tenant_id)

@@ -72,6 +72,12 @@ pub struct Request {
     pub idempotency_key: Option<String>,
     /// The registry write.
     pub command: Command,
+    /// When the proposing node made the request (its wall clock, ms since
+    /// the Unix epoch; 0 in entries written before it existed). It travels
+    /// in the log, so every replica ages the request's idempotency record
+    /// alike.
+    #[serde(default)]
+    pub proposed_at_ms: u64,
 }
 
 impl Request {
@@ -80,6 +86,7 @@ impl Request {
         Request {
             idempotency_key: None,
             command,
+            proposed_at_ms: 0,
         }
     }
 
@@ -88,6 +95,9 @@ impl Request {
         Request {
             idempotency_key: Some(key.into()),
             command,
+            proposed_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         }
     }
 }

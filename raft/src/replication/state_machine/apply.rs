@@ -26,7 +26,28 @@ CREATE TABLE IF NOT EXISTS raft_idempotency (
     outcome   TEXT NOT NULL,
     log_index INTEGER NOT NULL
 ) STRICT;
+CREATE INDEX IF NOT EXISTS raft_idempotency_by_index ON raft_idempotency (log_index);
 ";
+
+/// How long idempotency records are kept. A record goes once it is both
+/// `entries` log entries behind the newest applied and `ms` older than the
+/// newest request's proposal time. A write is retried only within its
+/// deadline (`[cluster] write_timeout_ms`, seconds), so its duplicates land
+/// within seconds of the first; ten minutes also absorb clock skew between
+/// the proposing nodes. The table then holds at most the records of the
+/// last `entries` entries or the last `ms`, whichever is more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Retention {
+    pub(crate) entries: u64,
+    pub(crate) ms: u64,
+}
+
+/// The retention every node applies (it is part of the replicated state:
+/// all replicas must prune alike).
+pub(crate) const RETENTION: Retention = Retention {
+    entries: 10_000,
+    ms: 10 * 60 * 1000,
+};
 
 /// The last applied log id and membership recorded in the database.
 pub(crate) type AppliedState = (Option<LogId<NodeId>>, StoredMembership<NodeId, NodeInfo>);
@@ -34,6 +55,17 @@ pub(crate) type AppliedState = (Option<LogId<NodeId>>, StoredMembership<NodeId, 
 /// Creates the bookkeeping tables if missing.
 pub(crate) fn init(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(DDL)?;
+    let aged: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('raft_idempotency') WHERE name = 'proposed_at_ms'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !aged {
+        // Records from before proposals carried a time age as if proposed at 0.
+        conn.execute_batch(
+            "ALTER TABLE raft_idempotency ADD COLUMN proposed_at_ms INTEGER NOT NULL DEFAULT 0",
+        )?;
+    }
     Ok(())
 }
 
@@ -52,10 +84,20 @@ pub(crate) fn apply_batch(
     conn: &mut Connection,
     entries: Vec<Entry<TypeConfig>>,
 ) -> Result<Vec<Outcome>, StoreError> {
+    apply_batch_keeping(conn, entries, RETENTION)
+}
+
+/// [`apply_batch`] with idempotency records kept as `retention` says.
+pub(crate) fn apply_batch_keeping(
+    conn: &mut Connection,
+    entries: Vec<Entry<TypeConfig>>,
+    retention: Retention,
+) -> Result<Vec<Outcome>, StoreError> {
     let mut tx = conn.transaction()?;
     let mut outcomes = Vec::with_capacity(entries.len());
     let mut last_applied = None;
     let mut membership = None;
+    let mut newest_proposal = None;
     for entry in entries {
         let outcome = match entry.payload {
             EntryPayload::Blank => Outcome::Empty,
@@ -63,10 +105,18 @@ pub(crate) fn apply_batch(
                 membership = Some(StoredMembership::new(Some(entry.log_id), m));
                 Outcome::Empty
             }
-            EntryPayload::Normal(request) => apply_request(&mut tx, &request, entry.log_id.index)?,
+            EntryPayload::Normal(request) => {
+                if request.idempotency_key.is_some() {
+                    newest_proposal = newest_proposal.max(Some(request.proposed_at_ms));
+                }
+                apply_request(&mut tx, &request, entry.log_id.index)?
+            }
         };
         last_applied = Some(entry.log_id);
         outcomes.push(outcome);
+    }
+    if let (Some(log_id), Some(newest)) = (last_applied, newest_proposal) {
+        prune(&tx, log_id.index, newest, retention)?;
     }
     if let Some(log_id) = last_applied {
         put_state(&tx, LAST_APPLIED, &log_id)?;
@@ -103,11 +153,45 @@ fn apply_request(
         let index = i64::try_from(log_index)
             .map_err(|_| StoreError::Corrupt(format!("log index {log_index} too large")))?;
         tx.execute(
-            "INSERT INTO raft_idempotency (key, outcome, log_index) VALUES (?1, ?2, ?3)",
-            params![key, encode(&outcome)?, index],
+            "INSERT INTO raft_idempotency (key, outcome, log_index, proposed_at_ms) \
+             VALUES (?1, ?2, ?3, ?4)",
+            params![
+                key,
+                encode(&outcome)?,
+                index,
+                sql_int(request.proposed_at_ms)
+            ],
         )?;
     }
     Ok(outcome)
+}
+
+/// Drops the idempotency records that are both `retention.entries` behind
+/// `last_index` and `retention.ms` older than `newest_ms` (the newest
+/// proposal time in the batch). Only log data decides: every replica
+/// prunes the same records at the same entry.
+fn prune(
+    conn: &Connection,
+    last_index: u64,
+    newest_ms: u64,
+    retention: Retention,
+) -> Result<(), StoreError> {
+    let (Some(index), Some(ms)) = (
+        last_index.checked_sub(retention.entries),
+        newest_ms.checked_sub(retention.ms),
+    ) else {
+        return Ok(());
+    };
+    conn.execute(
+        "DELETE FROM raft_idempotency WHERE log_index < ?1 AND proposed_at_ms < ?2",
+        params![sql_int(index), sql_int(ms)],
+    )?;
+    Ok(())
+}
+
+/// `value` as SQLite's signed integer (saturating: no index or time is near it).
+fn sql_int(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 fn recorded_outcome(conn: &Connection, key: &str) -> Result<Option<Outcome>, StoreError> {
@@ -150,4 +234,120 @@ fn put_state<T: Serialize>(
 
 fn encode(outcome: &Outcome) -> Result<String, StoreError> {
     serde_json::to_string(outcome).map_err(|e| StoreError::codec("outcome", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::{Command, SandboxState};
+    use openraft::testing::log_id;
+
+    /// An idempotent write proposed at `at_ms` (refused: no such sandbox;
+    /// its outcome is recorded all the same).
+    fn write(index: u64, key: &str, at_ms: u64) -> Entry<TypeConfig> {
+        let mut request = Request::idempotent(
+            key,
+            Command::Transition {
+                sandbox_id: "sb_none".into(),
+                tenant_id: "t".into(),
+                to: SandboxState::Active,
+                expected_generation: 1,
+                at_ms,
+            },
+        );
+        request.proposed_at_ms = at_ms;
+        Entry {
+            log_id: log_id(1, 1, index),
+            payload: EntryPayload::Normal(request),
+        }
+    }
+
+    fn fresh() -> Registry {
+        let mut registry = Registry::open_in_memory().unwrap();
+        init(registry.connection_mut()).unwrap();
+        registry
+    }
+
+    const SMALL: Retention = Retention {
+        entries: 100,
+        ms: 1_000,
+    };
+
+    #[test]
+    fn records_go_once_old_by_both_index_and_age_and_the_table_stays_bounded() {
+        let mut registry = fresh();
+        // 5,000 writes, 10 ms apart, in batches of 50.
+        for batch in 0..100u64 {
+            let entries = (0..50)
+                .map(|i| {
+                    let n = batch * 50 + i + 1;
+                    write(n, &format!("k{n}"), n * 10)
+                })
+                .collect();
+            apply_batch_keeping(registry.connection_mut(), entries, SMALL).unwrap();
+            // At most the last 1 s (100 writes) or 100 entries, plus a batch.
+            assert!(registry.idempotency_records().unwrap() <= 150);
+        }
+        // A duplicate within the window gets the recorded outcome, one past
+        // it is applied again (and recorded again).
+        let conn = registry.connection_mut();
+        assert!(recorded_outcome(conn, "k4990").unwrap().is_some());
+        assert!(recorded_outcome(conn, "k100").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_record_young_by_age_stays_however_far_behind_its_index_is() {
+        let mut registry = fresh();
+        // A node whose clock runs an hour ahead proposed this one.
+        apply_batch_keeping(
+            registry.connection_mut(),
+            vec![write(1, "ahead", 3_600_000)],
+            SMALL,
+        )
+        .unwrap();
+        for n in 2..=400 {
+            apply_batch_keeping(
+                registry.connection_mut(),
+                vec![write(n, &format!("k{n}"), n * 10)],
+                SMALL,
+            )
+            .unwrap();
+        }
+        assert!(recorded_outcome(registry.connection_mut(), "ahead")
+            .unwrap()
+            .is_some());
+        // And one old by age but recent by index stays too.
+        let mut registry = fresh();
+        apply_batch_keeping(registry.connection_mut(), vec![write(1, "old", 0)], SMALL).unwrap();
+        apply_batch_keeping(
+            registry.connection_mut(),
+            vec![write(50, "late", 60_000)],
+            SMALL,
+        )
+        .unwrap();
+        assert!(recorded_outcome(registry.connection_mut(), "old")
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn a_table_from_before_proposal_times_gains_the_column() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE raft_idempotency (key TEXT PRIMARY KEY, outcome TEXT NOT NULL, \
+             log_index INTEGER NOT NULL) STRICT;
+             INSERT INTO raft_idempotency VALUES ('old', '\"empty\"', 1);",
+        )
+        .unwrap();
+        init(&conn).unwrap();
+        init(&conn).unwrap();
+        let at: i64 = conn
+            .query_row(
+                "SELECT proposed_at_ms FROM raft_idempotency WHERE key = 'old'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(at, 0);
+    }
 }
