@@ -28,6 +28,10 @@ pub struct Placement {
     pub labels: Vec<String>,
 }
 
+/// Bodies up to this size skip the `/health` limit check ([`NodeClient`]'s
+/// preflight).
+const PREFLIGHT_ABOVE: usize = 64 << 10;
+
 /// A client of one node's HTTP API, authenticated with one key.
 pub struct NodeClient {
     http: reqwest::Client,
@@ -189,9 +193,15 @@ impl NodeClient {
 
     /// Refuses a body larger than the limit the node advertises in
     /// `/health`, before sending it: a node refusing a body mid-upload
-    /// closes the connection, which can hide its answer. A node that does
-    /// not advertise limits is left to judge for itself.
+    /// closes the connection, which can hide its answer. A body of at most
+    /// [`PREFLIGHT_ABOVE`] bytes is sent without asking (the node's own
+    /// refusal of it reaches the client: it reads and discards up to 8 MiB
+    /// after refusing), which saves a connection per small call. A node that
+    /// does not advertise limits is left to judge for itself.
     async fn fits(&self, size: usize, kind: BodyKind) -> Result<(), UserError> {
+        if size <= PREFLIGHT_ABOVE {
+            return Ok(());
+        }
         let Ok(response) = self.http.get(format!("{}/health", self.base)).send().await else {
             return Ok(());
         };

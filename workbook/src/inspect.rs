@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ModuleInfo, Schedule, Volume, Workbook, WorkbookError};
+use super::{EnvVars, ModuleInfo, Schedule, Volume, Workbook, WorkbookError};
 
 /// File count and total size of one volume.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +35,9 @@ pub struct Inspection {
     pub kv_entries: u64,
     /// Schedules sorted by name.
     pub schedules: Vec<Schedule>,
+    /// The default environment of command-shape calls (`[env]`).
+    #[serde(default)]
+    pub env: EnvVars,
 }
 
 impl Workbook {
@@ -50,6 +53,7 @@ impl Workbook {
             name: meta.name,
             entry: meta.entry,
             profile: meta.profile,
+            env: meta.env,
             modules: self.modules()?,
             volumes,
             kv_entries: self.count("SELECT count(*) FROM kv")?,

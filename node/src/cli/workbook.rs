@@ -214,6 +214,13 @@ fn render(path: &Path, ins: &Inspection) -> String {
         })
         .collect();
     table(&mut s, &rows);
+    let _ = writeln!(s, "  env        {}", ins.env.len());
+    let rows: Vec<[String; 1]> = ins
+        .env
+        .iter()
+        .map(|(name, value)| [format!("{name}={value}")])
+        .collect();
+    table(&mut s, &rows);
     s
 }
 
@@ -301,8 +308,12 @@ mod tests {
                 entry: None,
                 input_bytes: 20,
             }],
+            env: [("LANG".to_string(), "C".to_string())].into(),
         };
         let text = render(Path::new("x.workbook"), &ins);
+        assert!(text.ends_with("  env        1
+    LANG=C
+"), "{text}");
         assert!(
             text.contains("    hello  abababababab  2.0 KiB\n"),
             "{text}"

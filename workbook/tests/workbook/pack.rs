@@ -170,6 +170,8 @@ fn env_is_packed_into_meta_and_bad_names_are_refused() {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     assert_eq!(env, [("GREETING", "Hej"), ("LANG", "C.UTF-8")]);
+    let inspection = Workbook::open(&out).unwrap().inspect().unwrap();
+    assert_eq!(inspection.env, meta.env);
 
     let toml = format!("{HELLO_TOML}\n[env]\n\"2FAST\" = \"x\"\n");
     fx.scratch.write("pkg/workbook.toml", toml.as_bytes());
