@@ -20,6 +20,9 @@ missing=""
 command -v sqlite3 >/dev/null || missing="$missing sqlite3"
 command -v openssl >/dev/null || missing="$missing openssl"
 command -v promtool >/dev/null || missing="$missing prometheus"
+# python3 venv (scripts/api-fuzz.sh installs schemathesis from PyPI into one) and curl.
+python3 -c "import ensurepip, venv" 2>/dev/null || missing="$missing python3-venv"
+command -v curl >/dev/null || missing="$missing curl"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing

@@ -14,7 +14,7 @@ pub const RECENT_DENIALS: usize = 16;
 const MAX_TARGET: usize = 200;
 
 /// One refusal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Denial {
     /// The capability involved (`kv`, `vfs`, ...; `abi` for an import that
     /// is not part of the host ABI).
@@ -24,13 +24,14 @@ pub struct Denial {
 }
 
 /// Counts so far, as shown by `nexus sandbox info`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Denials {
     /// All denials.
     pub total: u64,
     /// Denials by capability name.
     pub by_capability: BTreeMap<String, u64>,
     /// The latest denials, oldest first (at most [`RECENT_DENIALS`]).
+    #[schema(value_type = Vec<Denial>)]
     pub recent: VecDeque<Denial>,
 }
 

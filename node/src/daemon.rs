@@ -162,7 +162,7 @@ impl Node {
                 config.limits.max_concurrent_uploads,
                 config.limits.max_concurrent_uploads_per_tenant,
             )),
-            auth_failures: AuthLimiter::default(),
+            auth_failures: AuthLimiter::new(config.limits.max_auth_failures),
             key_usage: Arc::new(KeyUsage::default()),
             dataplane: replica
                 .bulk()

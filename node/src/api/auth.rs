@@ -9,7 +9,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use nexus_raft::{hash_api_key, Principal, Role};
 
-use super::auth_limit::{MAX_FAILURES, WINDOW};
+use super::auth_limit::WINDOW;
 use super::error::ApiError;
 use super::AppState;
 use crate::clock::now_ms;
@@ -61,8 +61,9 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             return Err(ApiError::new(
                 ErrorCode::AuthRateLimited,
                 format!(
-                    "{addr} presented {MAX_FAILURES} unknown API keys within {} s; \
+                    "{addr} presented {} unknown API keys within {} s; \
                      refused for {wait} s more",
+                    state.auth_failures.max_failures(),
                     WINDOW.as_secs()
                 ),
             ));

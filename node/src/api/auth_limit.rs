@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Failed attempts an address may make in one window.
+/// Failed attempts an address may make in one window, by default
+/// (`[limits] max_auth_failures`).
 pub const MAX_FAILURES: u32 = 20;
 /// The length of a window.
 pub const WINDOW: Duration = Duration::from_secs(10);
@@ -15,18 +16,37 @@ pub const WINDOW: Duration = Duration::from_secs(10);
 const MAX_TRACKED: usize = 4096;
 
 /// Failed attempts per client address.
-#[derive(Default)]
 pub struct AuthLimiter {
     windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    max_failures: u32,
+}
+
+impl Default for AuthLimiter {
+    fn default() -> AuthLimiter {
+        AuthLimiter::new(MAX_FAILURES)
+    }
 }
 
 impl AuthLimiter {
+    /// A limiter refusing an address after `max_failures` in a window.
+    pub fn new(max_failures: u32) -> AuthLimiter {
+        AuthLimiter {
+            windows: Mutex::default(),
+            max_failures,
+        }
+    }
+
+    /// Failed attempts an address may make in one window.
+    pub fn max_failures(&self) -> u32 {
+        self.max_failures
+    }
+
     /// `Some(seconds to wait)` when `addr` is over the limit now.
     pub fn blocked(&self, addr: IpAddr) -> Option<u64> {
         let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         let (start, failures) = windows.get(&addr)?;
         let left = WINDOW.checked_sub(start.elapsed())?;
-        (*failures >= MAX_FAILURES).then(|| left.as_secs().max(1))
+        (*failures >= self.max_failures).then(|| left.as_secs().max(1))
     }
 
     /// Counts a failed attempt of `addr`.

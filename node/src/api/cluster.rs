@@ -11,6 +11,7 @@ use super::AppState;
 use crate::cluster::status::ClusterStatus;
 
 /// `GET /v1/cluster/status` (any valid key).
+#[utoipa::path(get, path = "/v1/cluster/status", responses((status = 200, description = "This node's view of the cluster", body = ClusterStatus), crate::api::openapi::ApiErrors))]
 pub async fn status(
     State(state): State<Arc<AppState>>,
     _caller: Caller,

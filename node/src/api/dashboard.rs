@@ -28,21 +28,25 @@ fn headers(content_type: &'static str) -> [(HeaderName, &'static str); 6] {
 }
 
 /// `GET /`.
+#[utoipa::path(get, path = "/", security(()), responses((status = 200, description = "The dashboard's index", content_type = "text/html", body = String)))]
 pub async fn index() -> impl IntoResponse {
     (headers("text/html; charset=utf-8"), INDEX)
 }
 
 /// `GET /dashboard.js`.
+#[utoipa::path(get, path = "/dashboard.js", security(()), responses((status = 200, description = "The dashboard's script", content_type = "text/javascript", body = String)))]
 pub async fn script() -> impl IntoResponse {
     (headers("text/javascript; charset=utf-8"), SCRIPT)
 }
 
 /// `GET /dashboard.css`.
+#[utoipa::path(get, path = "/dashboard.css", security(()), responses((status = 200, description = "The dashboard's style", content_type = "text/css", body = String)))]
 pub async fn style() -> impl IntoResponse {
     (headers("text/css; charset=utf-8"), STYLE)
 }
 
 /// `GET /favicon.svg`.
+#[utoipa::path(get, path = "/favicon.svg", security(()), responses((status = 200, description = "The dashboard's icon", content_type = "image/svg+xml", body = String)))]
 pub async fn icon() -> impl IntoResponse {
     (headers("image/svg+xml"), ICON)
 }

@@ -27,6 +27,7 @@ use nexus_errors::{ErrorCode, UserError};
 pub const NDJSON: &str = "application/x-ndjson";
 
 /// `POST /v1/cluster/nodes/{id}/drain`.
+#[utoipa::path(post, path = "/v1/cluster/nodes/{id}/drain", params(("id" = String, Path, description = "Node id")), responses((status = 200, description = "One JSON object per line as sandboxes move", content_type = "application/x-ndjson", body = crate::dataplane::drain::DrainEvent), crate::api::openapi::ApiErrors))]
 pub async fn drain(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -89,6 +90,7 @@ pub async fn drain(
 }
 
 /// `POST /v1/cluster/nodes/{id}/undrain`: the node takes new sandboxes again.
+#[utoipa::path(post, path = "/v1/cluster/nodes/{id}/undrain", params(("id" = String, Path, description = "Node id")), responses((status = 200, description = "The node takes new sandboxes again", body = NodeUndrained), crate::api::openapi::ApiErrors))]
 pub async fn undrain(
     State(state): State<Arc<AppState>>,
     caller: Caller,

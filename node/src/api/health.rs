@@ -11,6 +11,8 @@ use super::error::ApiError;
 use super::AppState;
 use nexus_errors::ErrorCode;
 
+#[utoipa::path(get, path = "/health", security(()),
+    responses((status = 200, description = "The process answers; its body limits", body = Object)))]
 /// `GET /health`: the process answers, advertising its body limits so a
 /// client can refuse an oversized upload before sending it.
 pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
@@ -23,6 +25,8 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
     }))
 }
 
+#[utoipa::path(get, path = "/ready", security(()),
+    responses((status = 200, description = "The node takes calls", body = Object), crate::api::openapi::ApiErrors))]
 /// `GET /ready`: the node takes calls (not while shutting down).
 pub async fn ready(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     if state.shutting_down.load(Ordering::SeqCst) {

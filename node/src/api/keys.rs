@@ -25,13 +25,15 @@ use crate::tenants::create_key;
 use nexus_errors::{Coded, ErrorCode, UserError};
 
 /// `?tenant=` of `GET` and `DELETE`: a tenant by name or id (admin key only).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TenantScope {
     tenant: Option<String>,
 }
 
 /// `POST /v1/keys`: a new key, shown once.
+#[utoipa::path(post, path = "/v1/keys", request_body = CreateKey, responses((status = 201, description = "The key, shown once", body = KeyCreated), crate::api::openapi::ApiErrors))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -55,6 +57,7 @@ pub async fn create(
 
 /// `GET /v1/keys[?tenant=T]`: live keys — every tenant's for an admin key
 /// (or tenant `T`'s), the caller's tenant's otherwise.
+#[utoipa::path(get, path = "/v1/keys", params(TenantScope), responses((status = 200, description = "Keys", body = KeyList), crate::api::openapi::ApiErrors))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -84,6 +87,7 @@ pub async fn list(
 /// `DELETE /v1/keys/{id}[?tenant=T]`: revokes a live key named by id, or
 /// by name within the caller's tenant (or tenant `T`, admin key only).
 /// The last live admin key is refused (`409 KEY_LAST_ADMIN`).
+#[utoipa::path(delete, path = "/v1/keys/{id}", params(("id" = String, Path, description = "Key id"), TenantScope), responses((status = 200, description = "Revoked", body = KeyRevoked), crate::api::openapi::ApiErrors))]
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     caller: Caller,

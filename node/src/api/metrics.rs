@@ -21,6 +21,9 @@ use nexus_raft::SandboxState;
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// `GET /metrics` on the API port (admin only).
+#[utoipa::path(get, path = "/metrics",
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String),
+              crate::api::openapi::ApiErrors))]
 pub async fn scrape(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -17,6 +17,7 @@ pub mod https;
 mod keys;
 pub mod metrics;
 mod nodes;
+pub mod openapi;
 mod route;
 mod sandboxes;
 mod serve;
@@ -146,6 +147,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(metrics::scrape))
+        .route("/v1/openapi.json", get(openapi::document))
         .merge(uploads)
         .merge(requests)
         .layer(DefaultBodyLimit::disable())

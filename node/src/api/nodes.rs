@@ -26,6 +26,7 @@ use nexus_errors::{ErrorCode, UserError};
 const LEAVE_WAIT: Duration = Duration::from_secs(10);
 
 /// `GET /v1/cluster/nodes`.
+#[utoipa::path(get, path = "/v1/cluster/nodes", responses((status = 200, description = "Members, joiners and removed nodes", body = NodeList), crate::api::openapi::ApiErrors))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -133,6 +134,7 @@ pub(super) fn parse_node_id(text: &str) -> Result<u64, UserError> {
 /// `DELETE /v1/cluster/nodes/{id}`: revokes the node's certificate (every
 /// node refuses it from the next request on) and waits, up to 10 s, for
 /// the leader to take it out of the membership.
+#[utoipa::path(delete, path = "/v1/cluster/nodes/{id}", params(("id" = String, Path, description = "Node id"), RemoveNodeParams), responses((status = 200, description = "Removed", body = NodeRemoved), crate::api::openapi::ApiErrors))]
 pub async fn remove(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::auth::Caller;
 use super::body::BodyReader;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, Upload};
+use super::extract::{parse_object, ApiJson, ApiQuery, Upload};
 use super::types::{
     decode_bytes, encode_bytes, CallRequest, CallResponse, CloneRequest, LogsQuery, MoveRequest,
     Removed, SandboxList, SandboxLogs, TransitionRequest,
@@ -26,7 +26,8 @@ use nexus_engine::CommandInput;
 use nexus_errors::ErrorCode;
 
 /// Query parameters of `POST /v1/sandboxes`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DockParams {
     name: Option<String>,
@@ -42,6 +43,7 @@ pub struct DockParams {
 
 /// `POST /v1/sandboxes`: the body is a workbook file, streamed to a
 /// staging file while an upload slot is held.
+#[utoipa::path(post, path = "/v1/sandboxes", params(DockParams), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "A workbook file"), responses((status = 201, description = "Docked", body = nexus_raft::Sandbox), crate::api::openapi::ApiErrors))]
 pub async fn dock(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -72,6 +74,7 @@ pub async fn dock(
 }
 
 /// `GET /v1/sandboxes`.
+#[utoipa::path(get, path = "/v1/sandboxes", responses((status = 200, description = "The caller's sandboxes", body = SandboxList), crate::api::openapi::ApiErrors))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -82,6 +85,7 @@ pub async fn list(
 }
 
 /// `GET /v1/sandboxes/{id}`: the record and this node's view of its activity.
+#[utoipa::path(get, path = "/v1/sandboxes/{id}", params(("id" = String, Path, description = "Sandbox id")), responses((status = 200, description = "The sandbox and this node's view of it", body = SandboxInfo), crate::api::openapi::ApiErrors))]
 pub async fn info(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -92,13 +96,20 @@ pub async fn info(
 }
 
 /// `GET /v1/sandboxes/{id}/logs`: the home's recent stderr and events.
+#[utoipa::path(get, path = "/v1/sandboxes/{id}/logs", params(("id" = String, Path, description = "Sandbox id"), LogsQuery), responses((status = 200, description = "Entries of the home's log", body = SandboxLogs), crate::api::openapi::ApiErrors))]
 pub async fn logs(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<LogsQuery>,
 ) -> Result<Json<SandboxLogs>, ApiError> {
-    let limit = query.limit.unwrap_or(LOG_ENTRIES).clamp(1, LOG_ENTRIES);
+    let limit = query.limit.unwrap_or(LOG_ENTRIES);
+    if !(1..=LOG_ENTRIES).contains(&limit) {
+        return Err(ApiError::new(
+            ErrorCode::RequestInvalid,
+            format!("?limit={limit}: between 1 and {LOG_ENTRIES} entries"),
+        ));
+    }
     let page = state
         .manager
         .logs(caller.tenant(), &id, query.after, limit)?;
@@ -112,6 +123,7 @@ pub async fn logs(
 }
 
 /// `POST /v1/sandboxes/{id}/{verb}` for every lifecycle verb.
+#[utoipa::path(post, path = "/v1/sandboxes/{id}/{verb}", params(("id" = String, Path, description = "Sandbox id"), ("verb" = String, Path, description = "suspend, freeze, resume, archive, delete or prefetch", pattern = "^(suspend|freeze|resume|archive|delete|prefetch)$")), request_body(content = Option<TransitionRequest>, description = "Optional: the generation expected"), responses((status = 200, description = "The sandbox after the verb", body = nexus_raft::Sandbox), crate::api::openapi::ApiErrors))]
 pub async fn transit(
     state: Arc<AppState>,
     caller: Caller,
@@ -129,6 +141,7 @@ pub async fn transit(
 
 /// `POST /v1/sandboxes/{id}/move`: the routing layer brings it to the
 /// sandbox's home, which moves it (see `dataplane::migrate`).
+#[utoipa::path(post, path = "/v1/sandboxes/{id}/move", params(("id" = String, Path, description = "Sandbox id")), request_body = MoveRequest, responses((status = 200, description = "Moved", body = MoveReport), crate::api::openapi::ApiErrors))]
 pub async fn move_to(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -157,6 +170,7 @@ pub async fn move_to(
 }
 
 /// `POST /v1/sandboxes/{id}/clone`.
+#[utoipa::path(post, path = "/v1/sandboxes/{id}/clone", params(("id" = String, Path, description = "Sandbox id")), request_body(content = Option<CloneRequest>), responses((status = 201, description = "The copy", body = nexus_raft::Sandbox), crate::api::openapi::ApiErrors))]
 pub async fn clone(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -190,16 +204,17 @@ pub async fn clone(
     Ok((StatusCode::CREATED, Json(sandbox)))
 }
 
-/// Parses an optional JSON body: empty means the type's default.
+/// Parses an optional JSON body: empty or `null` means the type's default.
 fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    let text = String::from_utf8_lossy(body);
+    if matches!(text.trim(), "" | "null") {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(ErrorCode::RequestInvalid, format!("request body: {e}")))
+    parse_object(body)
 }
 
 /// `DELETE /v1/sandboxes/{id}`.
+#[utoipa::path(delete, path = "/v1/sandboxes/{id}", params(("id" = String, Path, description = "Sandbox id")), responses((status = 200, description = "Removed", body = Removed), crate::api::openapi::ApiErrors))]
 pub async fn remove(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -210,6 +225,7 @@ pub async fn remove(
 }
 
 /// `POST /v1/sandboxes/{id}/call`: runs the entry module as a command.
+#[utoipa::path(post, path = "/v1/sandboxes/{id}/call", params(("id" = String, Path, description = "Sandbox id")), request_body = CallRequest, responses((status = 200, description = "The guest ran to completion (any exit code)", body = CallResponse), crate::api::openapi::ApiErrors))]
 pub async fn call(
     State(state): State<Arc<AppState>>,
     caller: Caller,

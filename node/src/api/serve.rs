@@ -30,6 +30,12 @@ const PRIVATE_HEADERS: &[&str] = &[
 ];
 
 /// Routes the request to the sandbox's `nexus_http` export.
+#[utoipa::path(method(get, post, put, delete, patch), path = "/v1/sandboxes/{id}/http/{path}",
+    params(("id" = String, Path, description = "Sandbox id"),
+           ("path" = String, Path, description = "The rest of the path, passed to the guest (may hold `/`)")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "Passed to the guest"),
+    responses((status = 200, description = "Whatever the guest answers (status, headers and body are the guest's)", content_type = "application/octet-stream"),
+              crate::api::openapi::ApiErrors))]
 pub async fn http(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -18,6 +18,7 @@ use crate::tenants::{create_tenant, FIRST_KEY_NAME};
 use nexus_errors::{ErrorCode, UserError};
 
 /// `POST /v1/tenants`: a new tenant and its first key.
+#[utoipa::path(post, path = "/v1/tenants", request_body = CreateTenant, responses((status = 201, description = "The tenant and its first key", body = TenantCreated), crate::api::openapi::ApiErrors))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -30,6 +31,7 @@ pub async fn create(
 }
 
 /// `GET /v1/tenants`.
+#[utoipa::path(get, path = "/v1/tenants", responses((status = 200, description = "Every tenant", body = TenantList), crate::api::openapi::ApiErrors))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -41,7 +43,8 @@ pub async fn list(
 }
 
 /// `?force=true` of `DELETE /v1/tenants/{id}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveQuery {
     #[serde(default)]
@@ -53,6 +56,7 @@ pub struct RemoveQuery {
 /// TENANT_HAS_SANDBOXES`) unless forced, which removes their records too;
 /// this node deletes the files of those it hosts now, other nodes at their
 /// next reconciliation (the idle ladder's tick).
+#[utoipa::path(delete, path = "/v1/tenants/{id}", params(("id" = String, Path, description = "Tenant id or name"), RemoveQuery), responses((status = 200, description = "Removed", body = TenantRemoved), crate::api::openapi::ApiErrors))]
 pub async fn remove(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -20,6 +20,7 @@ use crate::cluster::tokens::{self, TokenTerms};
 const DEFAULT_TTL_SECS: u64 = 3600;
 
 /// `POST /v1/cluster/tokens`: mints a token pinned to this cluster's CA.
+#[utoipa::path(post, path = "/v1/cluster/tokens", request_body = CreateJoinToken, responses((status = 201, description = "The token, shown once", body = JoinTokenCreated), crate::api::openapi::ApiErrors))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -42,6 +43,7 @@ pub async fn create(
 }
 
 /// `GET /v1/cluster/tokens`.
+#[utoipa::path(get, path = "/v1/cluster/tokens", responses((status = 200, description = "Join tokens", body = JoinTokenList), crate::api::openapi::ApiErrors))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -55,6 +57,7 @@ pub async fn list(
 }
 
 /// `DELETE /v1/cluster/tokens/{id}`: revokes a token.
+#[utoipa::path(delete, path = "/v1/cluster/tokens/{id}", params(("id" = String, Path, description = "Token id")), responses((status = 200, description = "Revoked", body = crate::api::types::Removed), crate::api::openapi::ApiErrors))]
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use nexus_errors::UserError;
 
 /// How bytes travel inside a JSON string.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// The string is the bytes as UTF-8 text.
@@ -38,7 +38,7 @@ pub fn decode_bytes(text: String, encoding: Encoding) -> Result<Vec<u8>, base64:
 }
 
 /// `POST /v1/sandboxes/{id}/call`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallRequest {
     /// Arguments after the program name.
@@ -52,11 +52,34 @@ pub struct CallRequest {
     pub stdin_encoding: Encoding,
     /// Environment variables, over the workbook's `[env]` defaults.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[schema(schema_with = env_schema)]
     pub env: std::collections::BTreeMap<String, String>,
 }
 
+/// The schema of a call's `env`: names and values within the env bounds.
+fn env_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+    let value = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(nexus_workbook::MAX_ENV_VALUE_BYTES))
+        .pattern(Some("^[^\\u0000]*$"));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Za-z_][A-Za-z0-9_]{0,127}$")),
+        ))
+        .additional_properties(Some(AdditionalProperties::from(value)))
+        .max_properties(Some(nexus_workbook::MAX_ENV_VARS))
+        .description(Some(
+            "Environment variables over the workbook's defaults (at most 64, 32 KiB in all)",
+        ))
+        .build()
+}
+
 /// The outcome of a call that ran to completion (any exit code).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CallResponse {
     /// The guest's exit code.
     pub exit_code: i32,
@@ -73,14 +96,14 @@ pub struct CallResponse {
 }
 
 /// `GET /v1/sandboxes`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SandboxList {
     /// The caller's sandboxes.
     pub sandboxes: Vec<Sandbox>,
 }
 
 /// Body of the lifecycle verbs (`POST /v1/sandboxes/{id}/suspend`...); may be empty.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
     /// Refuse (409 SANDBOX_STALE_GENERATION) unless the sandbox still has this generation.
@@ -89,14 +112,14 @@ pub struct TransitionRequest {
 }
 
 /// `POST /v1/cluster/nodes/{id}/undrain`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeUndrained {
     /// The node, which takes new sandboxes again.
     pub id: u64,
 }
 
 /// `POST /v1/sandboxes/{id}/move`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveRequest {
     /// The id of the node to move the sandbox to.
@@ -104,19 +127,22 @@ pub struct MoveRequest {
 }
 
 /// Query of `GET /v1/sandboxes/{id}/logs`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LogsQuery {
     /// Only entries with a larger `seq` (default 0: from the oldest kept).
     #[serde(default)]
+    #[param(maximum = 9_007_199_254_740_991_u64)]
     pub after: u64,
     /// Most entries in the answer (default and maximum 256).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 256)]
     pub limit: Option<usize>,
 }
 
 /// `GET /v1/sandboxes/{id}/logs`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SandboxLogs {
     /// The sandbox.
     pub sandbox_id: String,
@@ -131,7 +157,7 @@ pub struct SandboxLogs {
 }
 
 /// `POST /v1/sandboxes/{id}/clone`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloneRequest {
     /// Name of the new sandbox (default: `<source name>-clone`).
@@ -143,22 +169,23 @@ pub struct CloneRequest {
 }
 
 /// `DELETE /v1/sandboxes/{id}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Removed {
     /// The removed sandbox.
     pub id: String,
 }
 
 /// `POST /v1/tenants`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     /// The new tenant's name.
+    #[schema(pattern = "^[a-z0-9_-]{1,63}$")]
     pub name: String,
 }
 
 /// A new tenant and its API key (shown once).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TenantCreated {
     /// The tenant.
     pub tenant: Tenant,
@@ -167,14 +194,14 @@ pub struct TenantCreated {
 }
 
 /// `GET /v1/tenants`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TenantList {
     /// Every tenant.
     pub tenants: Vec<Tenant>,
 }
 
 /// `DELETE /v1/tenants/{id}` answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TenantRemoved {
     /// The removed tenant's id.
     pub id: String,
@@ -187,10 +214,11 @@ pub struct TenantRemoved {
 }
 
 /// `POST /v1/keys`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     /// Name, unique among the tenant's live keys: 1-63 of `[a-z0-9_-]`.
+    #[schema(pattern = "^[a-z0-9_-]{1,63}$")]
     pub name: String,
     /// What the key may do (default `tenant`; `admin` needs an admin key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,7 +230,7 @@ pub struct CreateKey {
 }
 
 /// An API key as listed: never the key, never its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyEntry {
     /// Key id.
     pub id: String,
@@ -243,7 +271,7 @@ impl KeyEntry {
 }
 
 /// `POST /v1/keys` answer: the key in clear, shown only this once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyCreated {
     /// The stored record.
     pub key: KeyEntry,
@@ -252,14 +280,14 @@ pub struct KeyCreated {
 }
 
 /// `GET /v1/keys` answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyList {
     /// Live keys the caller may see, oldest first.
     pub keys: Vec<KeyEntry>,
 }
 
 /// `DELETE /v1/keys/{id}` answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyRevoked {
     /// The revoked key's id.
     pub id: String,
@@ -277,14 +305,16 @@ pub struct ErrorBody {
 }
 
 /// `POST /v1/cluster/tokens` body; every field is optional.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJoinToken {
-    /// Lifetime in seconds (default one hour).
+    /// Lifetime in seconds (default one hour, at most a year).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 31_536_000)]
     pub ttl_secs: Option<u64>,
     /// Joins it allows (default 1).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 10_000)]
     pub uses: Option<u32>,
     /// What a joiner becomes (default voter).
     #[serde(default)]
@@ -292,7 +322,7 @@ pub struct CreateJoinToken {
 }
 
 /// `POST /v1/cluster/tokens` answer: the token string, shown only once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JoinTokenCreated {
     /// `NXJ1.<ca sha256>.<id>.<secret>`: what `nexus join` takes.
     pub token: String,
@@ -301,7 +331,7 @@ pub struct JoinTokenCreated {
 }
 
 /// A join token's record (no secret) with its expiry in RFC 3339.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JoinTokenView {
     /// The record.
     #[serde(flatten)]
@@ -326,14 +356,14 @@ impl From<nexus_raft::JoinTokenInfo> for JoinTokenView {
 }
 
 /// `GET /v1/cluster/tokens` answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JoinTokenList {
     /// Every token, oldest first.
     pub tokens: Vec<JoinTokenView>,
 }
 
 /// One node as `GET /v1/cluster/nodes` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeEntry {
     /// Node id.
     pub id: u64,
@@ -410,14 +440,14 @@ impl NodeEntry {
 }
 
 /// `GET /v1/cluster/nodes` answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeList {
     /// Every node the cluster knows, by id.
     pub nodes: Vec<NodeEntry>,
 }
 
 /// `DELETE /v1/cluster/nodes/{id}` answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeRemoved {
     /// The removed node.
     pub id: u64,
@@ -434,7 +464,7 @@ pub struct NodeRemoved {
 }
 
 /// A sandbox lost with a node removed by force.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LostSandbox {
     /// Its id.
     pub id: String,
@@ -447,7 +477,8 @@ pub struct LostSandbox {
 }
 
 /// Query of `DELETE /v1/cluster/nodes/{id}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveNodeParams {
     /// Remove a node that still homes sandboxes: drain it first if it

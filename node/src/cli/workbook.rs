@@ -311,9 +311,14 @@ mod tests {
             env: [("LANG".to_string(), "C".to_string())].into(),
         };
         let text = render(Path::new("x.workbook"), &ins);
-        assert!(text.ends_with("  env        1
+        assert!(
+            text.ends_with(
+                "  env        1
     LANG=C
-"), "{text}");
+"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("    hello  abababababab  2.0 KiB\n"),
             "{text}"

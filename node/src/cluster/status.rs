@@ -9,7 +9,7 @@ use openraft::RaftMetrics;
 use serde::{Deserialize, Serialize};
 
 /// One node's view of the cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClusterStatus {
     /// The node answering.
     pub node_id: NodeId,
@@ -35,7 +35,7 @@ pub struct ClusterStatus {
 }
 
 /// One member of the cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MemberStatus {
     /// Node id.
     pub id: NodeId,

@@ -8,12 +8,18 @@ use super::registry::{NewJoinToken, RegistryHandle};
 use crate::clock::now_ms;
 use nexus_errors::{ErrorCode, UserError};
 
+/// Longest lifetime of a token, in seconds (a year).
+pub const MAX_TOKEN_TTL_SECS: u64 = 365 * 24 * 3600;
+
+/// Most joins one token may allow.
+pub const MAX_TOKEN_USES: u32 = 10_000;
+
 /// What a new token allows.
 #[derive(Debug, Clone, Copy)]
 pub struct TokenTerms {
     /// Lifetime from now, in seconds.
     pub ttl_secs: u64,
-    /// Joins it allows (1 or more).
+    /// Joins it allows (1 to [`MAX_TOKEN_USES`]).
     pub uses: u32,
     /// What a joiner becomes.
     pub role: NodeRole,
@@ -26,10 +32,19 @@ pub async fn mint(
     ca_fingerprint: &str,
     terms: TokenTerms,
 ) -> Result<(String, JoinTokenInfo), UserError> {
-    if terms.uses == 0 {
+    if !(1..=MAX_TOKEN_TTL_SECS).contains(&terms.ttl_secs) {
         return Err(UserError::new(
             ErrorCode::RequestInvalid,
-            "uses must be 1 or more",
+            format!(
+                "ttl_secs is {}: between 1 and {MAX_TOKEN_TTL_SECS} (a year)",
+                terms.ttl_secs
+            ),
+        ));
+    }
+    if !(1..=MAX_TOKEN_USES).contains(&terms.uses) {
+        return Err(UserError::new(
+            ErrorCode::RequestInvalid,
+            format!("uses is {}: between 1 and {MAX_TOKEN_USES}", terms.uses),
         ));
     }
     let (token, seed) = JoinToken::mint(ca_fingerprint).map_err(|e| {

@@ -91,6 +91,9 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Open connections one client address may hold.
     pub max_connections_per_ip: usize,
+    /// Unknown API keys one client address may present in 10 s before it
+    /// is refused (`AUTH_RATE_LIMITED`) for the rest of that window.
+    pub max_auth_failures: u32,
     /// Largest wasm module the node compiles.
     pub max_module_bytes: u64,
     /// Most functions a module may define.
@@ -141,6 +144,7 @@ impl Default for Limits {
             body_read_timeout_ms: 30_000,
             max_header_bytes: 64 << 10,
             max_connections_per_ip: 256,
+            max_auth_failures: 20,
             max_module_bytes: DEFAULT_MAX_MODULE_BYTES,
             max_module_functions: DEFAULT_MAX_FUNCTIONS,
             max_function_bytes: DEFAULT_MAX_FUNCTION_BYTES,
@@ -237,6 +241,9 @@ impl Config {
             }
             "NEXUS_MAX_OPEN_WORKBOOKS" => {
                 self.limits.max_open_workbooks = value.parse().map_err(|_| invalid("count"))?
+            }
+            "NEXUS_MAX_AUTH_FAILURES" => {
+                self.limits.max_auth_failures = value.parse().map_err(|_| invalid("number"))?
             }
             "NEXUS_MAX_REQUEST_BYTES" => {
                 self.limits.max_request_bytes = value.parse().map_err(|_| invalid("byte count"))?

@@ -14,7 +14,7 @@ use crate::sandbox::SandboxManager;
 use nexus_errors::{ErrorCode, UserError};
 
 /// One step of a drain, streamed to the client as a JSON line.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DrainEvent {
     /// The node is drained; `sandboxes` are to move.

@@ -13,7 +13,7 @@ pub const LOG_ENTRIES: usize = 256;
 pub const LOG_ENTRY_BYTES: usize = 4096;
 
 /// What an entry is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LogKind {
     /// What the guest wrote to stderr during one call.
@@ -23,7 +23,7 @@ pub enum LogKind {
 }
 
 /// One entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogEntry {
     /// Its number: 1 for the sandbox's first entry on this node, then +1.
     pub seq: u64,

@@ -51,7 +51,7 @@ pub struct DockRequest {
 
 /// A sandbox as `nexus sandbox info` shows it: the registry record and what
 /// this node knows of its use.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SandboxInfo {
     /// The registry record.
     #[serde(flatten)]

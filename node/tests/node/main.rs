@@ -27,6 +27,7 @@ mod lifecycle;
 mod logs;
 mod metrics;
 mod net_broker;
+mod openapi;
 mod serve;
 mod signing;
 mod workbook_sign;

@@ -10,7 +10,7 @@ use super::error::ParseEnumError;
 use super::state::SandboxState;
 
 /// What an API key may do (serialized lowercase).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Cluster administrator.
@@ -48,7 +48,7 @@ impl FromStr for Role {
 }
 
 /// A tenant: the unit of isolation that owns API keys and sandboxes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tenant {
     /// Proposer-chosen unique id.
     pub id: String,
@@ -70,7 +70,7 @@ pub struct Principal {
 }
 
 /// An API key as the registry lists it: never the key, never its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKey {
     /// Proposer-chosen unique id.
     pub id: String,
@@ -112,7 +112,7 @@ pub struct KeyUse {
 }
 
 /// A docked workbook.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Sandbox {
     /// Proposer-chosen id, unique across the registry.
     pub id: String,

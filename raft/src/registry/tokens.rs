@@ -12,7 +12,7 @@ use super::error::RegistryError;
 use super::store::{from_db, to_db};
 
 /// What a redeemed token lets the new node become.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeRole {
     /// A voting member (when the cluster has fewer than five voters).
@@ -38,7 +38,7 @@ impl NodeRole {
 }
 
 /// A join token as listed (no secret, no hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JoinTokenInfo {
     /// Token id (the public half of the token string).
     pub id: String,

@@ -26,7 +26,7 @@ use nexus_errors::{error_chain, ErrorCode, UserError};
 const PLACE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What a finished move did.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MoveReport {
     /// The sandbox at its new home.
     pub sandbox: Sandbox,
