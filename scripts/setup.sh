@@ -31,6 +31,6 @@ if [ -n "$missing" ]; then
   fi
 fi
 
-# The guest workspace: the SDK, the example guests and the hostile test guest, into guest/target
+# The guest workspace: the SDK, the example guests and the test guests (hostile, files), into guest/target
 # (each guest's directory links its NAME.wasm there).
 cargo build --quiet --release --target wasm32-wasip1 --manifest-path guest/Cargo.toml --workspace

@@ -1,21 +1,24 @@
 //! The `command` call shape: a WASI preview 1 program run through `_start`,
 //! with args, environment variables and stdin in and stdout, stderr and the
-//! exit code out. No preopened directories, no network, never the host's
+//! exit code out; the volumes as preopened directories under the `vfs`
+//! capability (see [`mount`](super::mount)). No network, never the host's
 //! environment.
 
-use std::time::{Duration, Instant};
-
+use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use wasmtime::{ExternType, Linker};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use super::cache::{short, CompiledModule};
+use super::capability::Capability;
 use super::config::Pool;
 use super::context::SandboxContext;
 use super::error::CallError;
 use super::link::{self, kind};
+use super::mount::{MountError, Mounts};
 use super::profile::Profile;
 use super::state::GuestState;
 use super::trap;
@@ -71,6 +74,7 @@ pub(crate) async fn run(
     engine: &wasmtime::Engine,
     linker: &Linker<GuestState>,
     pool: &Pool,
+    mount_root: &Path,
     module: &CompiledModule,
     profile: &Profile,
     input: CommandInput,
@@ -79,6 +83,11 @@ pub(crate) async fn run(
     let started = Instant::now();
     let pre = link::prepare(engine, linker, module, profile, &sandbox)?;
     check_start(module)?;
+    let mounts = if profile.grants(Capability::Vfs) && uses_paths(module) {
+        Some(mount(&sandbox, mount_root, profile).await?)
+    } else {
+        None
+    };
 
     // One byte over the cap: output of exactly the cap is fine, more is not.
     let pipe_cap = profile.output_bytes.saturating_add(1);
@@ -87,16 +96,19 @@ pub(crate) async fn run(
     let mut argv = Vec::with_capacity(input.args.len() + 1);
     argv.push(module.name().to_string());
     argv.extend(input.args);
-    let wasi = WasiCtxBuilder::new()
-        .args(&argv)
+    let mut wasi = WasiCtxBuilder::new();
+    wasi.args(&argv)
         .envs(&input.env)
         .stdin(MemoryInputPipe::new(input.stdin))
         .stdout(stdout.clone())
         .stderr(stderr.clone())
         .allow_tcp(false)
         .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .build_p1();
+        .allow_ip_name_lookup(false);
+    if let Some(mounts) = &mounts {
+        mounts.preopen(&mut wasi).map_err(setup_failed)?;
+    }
+    let wasi = wasi.build_p1();
     // The pool slot is declared before the store so it is dropped after it:
     // the instance goes back to the pool before the slot is given up.
     let mut pool_slot = None;
@@ -107,6 +119,7 @@ pub(crate) async fn run(
         sandbox.clone(),
         wasi,
     );
+    store.data_mut().quota = mounts.as_ref().map(Mounts::quota);
 
     let call = async {
         let _slot = sandbox.slot().await;
@@ -154,13 +167,18 @@ pub(crate) async fn run(
         "command finished"
     );
     // Too much output wins over anything the guest did after its write failed.
-    for (stream, bytes) in [("stdout", &stdout), ("stderr", &stderr)] {
-        if bytes.len() > profile.output_bytes {
-            return Err(CallError::OutputLimit {
-                stream,
-                limit: profile.output_bytes,
-            });
-        }
+    let over = [("stdout", &stdout), ("stderr", &stderr)]
+        .into_iter()
+        .find(|(_, bytes)| bytes.len() > profile.output_bytes);
+    if let Some(mounts) = mounts {
+        let keep = verdict.is_ok() && over.is_none();
+        write_back(mounts, &sandbox, keep).await?;
+    }
+    if let Some((stream, _)) = over {
+        return Err(CallError::OutputLimit {
+            stream,
+            limit: profile.output_bytes,
+        });
     }
     Ok(CommandOutput {
         exit_code: verdict?,
@@ -168,6 +186,78 @@ pub(crate) async fn run(
         stderr,
         elapsed,
     })
+}
+
+/// Whether `module` reaches files by path (imports `path_*`,
+/// `fd_prestat_*` or `fd_readdir`): only then are the volumes written out.
+fn uses_paths(module: &CompiledModule) -> bool {
+    module.module().imports().any(|i| {
+        i.module() == "wasi_snapshot_preview1"
+            && (i.name().starts_with("path_")
+                || i.name().starts_with("fd_prestat")
+                || i.name() == "fd_readdir")
+    })
+}
+
+/// The sandbox's volumes written out under `root`, off the async threads.
+async fn mount(
+    sandbox: &Arc<SandboxContext>,
+    root: &Path,
+    profile: &Profile,
+) -> Result<Mounts, CallError> {
+    let data = sandbox.data().clone();
+    let root = root.to_path_buf();
+    let profile = profile.clone();
+    tokio::task::spawn_blocking(move || Mounts::materialise(data.as_ref(), &root, &profile))
+        .await
+        .map_err(|e| CallError::Internal(format!("volume task failed: {e}")))?
+        .map_err(setup_failed)
+}
+
+/// Writes the call's changes back if `keep`, then removes its directories,
+/// off the async threads.
+async fn write_back(
+    mounts: Mounts,
+    sandbox: &Arc<SandboxContext>,
+    keep: bool,
+) -> Result<(), CallError> {
+    let data = sandbox.data().clone();
+    let id = sandbox.id().to_string();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let outcome = if keep {
+            mounts.sync_back(data.as_ref())
+        } else {
+            Ok((0, 0))
+        };
+        drop(mounts);
+        outcome
+    })
+    .await
+    .map_err(|e| CallError::Internal(format!("volume task failed: {e}")))?;
+    match outcome {
+        Ok((0, 0)) => Ok(()),
+        Ok((written, removed)) => {
+            tracing::debug!(sandbox = id, written, removed, "volumes written back");
+            Ok(())
+        }
+        Err(MountError::OverQuota { volume, bytes, limit }) => Err(CallError::VolumeFull(format!(
+            "/{volume} holds {bytes} bytes after the call, over its {limit}-byte quota; nothing the call wrote was kept"
+        ))),
+        Err(MountError::Unstorable { volume, path, reason }) => {
+            Err(CallError::VolumeUnstorable(format!(
+                "/{volume}/{path}: {reason}; nothing the call wrote was kept"
+            )))
+        }
+        Err(e) => Err(CallError::Internal(format!(
+            "writing the call's files back failed: {e}"
+        ))),
+    }
+}
+
+fn setup_failed(e: MountError) -> CallError {
+    CallError::Internal(format!(
+        "preparing the call's volume directories failed: {e}"
+    ))
 }
 
 /// The user-facing error for a failed instantiation or `_start`: a limit the

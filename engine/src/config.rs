@@ -58,10 +58,23 @@ pub struct EngineConfig {
     /// Where precompiled modules are kept between runs; `None` keeps them in
     /// memory only.
     pub cache_dir: Option<PathBuf>,
+    /// Where `command` calls get their volumes as directories (one
+    /// directory per call, removed after it); `None`: the system's
+    /// temporary directory.
+    pub mount_dir: Option<PathBuf>,
     /// The shared host services: queue bounds, `net` policy, key store.
     pub host: HostConfig,
     /// Module limits, the compile pool and deadline, and cache bounds.
     pub compile: CompileConfig,
+}
+
+impl EngineConfig {
+    /// The directory `command` calls mount their volumes under.
+    pub fn mount_root(&self) -> PathBuf {
+        self.mount_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("nexus-mounts"))
+    }
 }
 
 /// Default [`EngineConfig::pool_instances`].
@@ -75,6 +88,7 @@ impl Default for EngineConfig {
             pool_instances: DEFAULT_POOL_INSTANCES,
             pool_max_memory_bytes: largest_builtin_memory(),
             cache_dir: None,
+            mount_dir: None,
             host: HostConfig::default(),
             compile: CompileConfig::default(),
         }

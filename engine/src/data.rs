@@ -35,6 +35,66 @@ pub trait SandboxData: Send + Sync {
     fn stat(&self, volume: Volume, path: &str) -> Result<Option<FileStat>, DataError>;
     /// Removes `path` from `volume`; whether it existed.
     fn delete(&self, volume: Volume, path: &str) -> Result<bool, DataError>;
+
+    /// Calls `visit(path, contents, mtime_ms)` for every file of `volume`, in
+    /// path order (how a call's preopened directories are filled).
+    fn for_each_file(
+        &self,
+        volume: Volume,
+        visit: &mut dyn FnMut(&str, &[u8], u64) -> Result<(), DataError>,
+    ) -> Result<(), DataError> {
+        for path in self.list(volume, "")? {
+            let (Some(data), Some(stat)) =
+                (self.read_file(volume, &path)?, self.stat(volume, &path)?)
+            else {
+                continue;
+            };
+            visit(&path, &data, stat.mtime_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Applies every change `changes` yields, all or none: the first error
+    /// (from the iterator or the store) leaves the volumes as they were.
+    /// The default applies them one by one; the node's is one transaction.
+    fn apply(
+        &self,
+        changes: &mut dyn Iterator<Item = Result<FileChange, DataError>>,
+    ) -> Result<(), DataError> {
+        let changes = changes.collect::<Result<Vec<_>, _>>()?;
+        for change in changes {
+            match change {
+                FileChange::Write { volume, path, data } => {
+                    self.write_file(volume, &path, &data)?
+                }
+                FileChange::Delete { volume, path } => {
+                    self.delete(volume, &path)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One change a call made to a volume through its preopened directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileChange {
+    /// `path` was created or changed; `data` is its new contents.
+    Write {
+        /// The volume.
+        volume: Volume,
+        /// The file's path in it.
+        path: String,
+        /// The whole new contents.
+        data: Vec<u8>,
+    },
+    /// `path` was removed.
+    Delete {
+        /// The volume.
+        volume: Volume,
+        /// The file's path in it.
+        path: String,
+    },
 }
 
 /// Files by volume and path: contents and mtime (Unix ms).

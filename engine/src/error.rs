@@ -85,6 +85,14 @@ pub enum CallError {
         /// The compile deadline that applied (the node's, or a tighter profile's).
         limit: Duration,
     },
+    /// The call grew a volume past its profile's quota; none of its file
+    /// changes were kept.
+    #[error("{0}")]
+    VolumeFull(String),
+    /// The call left a file a volume cannot store (a link, a name that is
+    /// not UTF-8, too many files); none of its file changes were kept.
+    #[error("{0}")]
+    VolumeUnstorable(String),
     /// Something failed inside the node, not in the guest.
     #[error("{0}")]
     Internal(String),
@@ -105,6 +113,8 @@ impl Coded for CallError {
             CallError::ModuleTooManyFunctions(_) => ErrorCode::ModuleTooManyFunctions,
             CallError::ModuleTooComplex(_) => ErrorCode::ModuleTooComplex,
             CallError::CompileTimeout { .. } => ErrorCode::ModuleCompileTimeout,
+            CallError::VolumeFull(_) => ErrorCode::CallVolumeFull,
+            CallError::VolumeUnstorable(_) => ErrorCode::CallVolumeUnstorable,
             CallError::Internal(_) => ErrorCode::Internal,
         }
     }

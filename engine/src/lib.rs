@@ -41,6 +41,7 @@
 //! | `kernel` | Arena instances: the `kernel` call shape, `process(in_len) -> out_len` over an exported memory arena, and the `serve` shape's handler, `nexus_http(req_len) -> resp_len` over the same arena (`Entry`). |
 //! | `limits` | The per-call memory limiter: caps linear memory (all memories of the store together), tables and instance counts, and records the first denied growth so a resulting trap is reported as a memory limit, not a bug. |
 //! | `link` | Preparing a compiled module for a call: the engine check, the capability gate, the cached link, and a fresh store armed with the profile's limits. |
+//! | `mount/` | A `command` call's volumes as WASI preopened directories: written out before the call, written back in one transaction after it, with per-volume quotas. |
 //! | `net/` | The `net` broker: HTTP requests of guests, made by the host. |
 //! | `profile` | Profiles: the resource budget and capabilities a call runs under. |
 //! | `profile_table` | The node's profiles: the built-ins plus custom ones from `nexus.toml` (`[profiles.NAME]`), resolved by name, failing closed to `compute`. |
@@ -70,6 +71,7 @@ mod host;
 mod kernel;
 mod limits;
 mod link;
+mod mount;
 pub mod net;
 mod profile;
 mod profile_table;
@@ -95,12 +97,13 @@ pub use capability::{Capabilities, Capability, UnknownCapability};
 pub use command::{CommandInput, CommandOutput};
 pub use config::{largest_builtin_memory, EngineConfig, DEFAULT_POOL_INSTANCES, GUARD_BYTES};
 pub use context::{SandboxContext, NO_SANDBOX};
-pub use data::{DataError, FileStat, MemoryData, SandboxData};
+pub use data::{DataError, FileChange, FileStat, MemoryData, SandboxData};
 pub use denials::{Denial, DenialCounter, DenialObserver, Denials};
 pub use error::{CallError, EngineError};
 pub use kernel::KernelInstance;
-pub use profile::{Profile, COMPUTE, NETWORK, STANDARD};
-pub use profile_table::{ProfileError, ProfileSpec, ProfileTable};
+pub use mount::MAX_VOLUME_FILES;
+pub use profile::{Profile, COMPUTE, DEFAULT_VOLUME_BYTES, NETWORK, STANDARD};
+pub use profile_table::{ProfileError, ProfileSpec, ProfileTable, MAX_VOLUME_MIB};
 pub use queue::QueueLimits;
 pub use services::{HostConfig, HostServices};
 pub use signer::{SignerError, TenantSigner};
@@ -266,7 +269,9 @@ impl Engine {
     /// Runs `module` in the `command` shape under `profile`: WASI preview 1
     /// `_start` with `argv = [module name] + input.args`, stdin from
     /// `input.stdin`, the environment `input.env`, stdout and stderr
-    /// captured, no preopened directories, no network. The guest yields to the executor every
+    /// captured, the volumes preopened as `/workspace`, `/memory` and `/tmp`
+    /// when the profile grants `vfs` and the module uses paths (see
+    /// docs/guest-abi.md, Files), no network. The guest yields to the executor every
     /// [`TICK`] while it runs, so long calls do not starve others. Must run
     /// inside a tokio runtime with its time driver enabled.
     ///
@@ -307,6 +312,7 @@ impl Engine {
             &self.inner.engine,
             &self.inner.linker,
             &self.inner.pool,
+            &self.inner.config.mount_root(),
             module,
             profile,
             input,

@@ -67,6 +67,7 @@ pub(crate) fn store(
         limits: Limiter::with_ceiling(profile.memory_bytes, memory_ceiling),
         cpu: CpuMeter::new(profile.cpu_time),
         host: HostCtx::new(sandbox, profile),
+        quota: None,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);

@@ -33,7 +33,15 @@ pub struct Profile {
     pub capabilities: Capabilities,
     /// Compile limits tighter than the node's (none for the built-ins).
     pub module_limits: ProfileModuleLimits,
+    /// Size quota of each volume seen as a preopened directory, in bytes:
+    /// writes past it fail with `EDQUOT`.
+    pub volume_bytes: u64,
+    /// Whether `/workspace` is preopened read-only.
+    pub workspace_read_only: bool,
 }
+
+/// The built-ins' [`Profile::volume_bytes`]: 256 MiB per volume.
+pub const DEFAULT_VOLUME_BYTES: u64 = 256 << 20;
 
 /// Name of the default (and fallback) profile.
 pub const COMPUTE: &str = "compute";
@@ -66,6 +74,8 @@ impl Profile {
             max_concurrent: 4,
             capabilities: Capabilities::of(&[Vfs, Kv, Log, Clock, Random]),
             module_limits: ProfileModuleLimits::default(),
+            volume_bytes: DEFAULT_VOLUME_BYTES,
+            workspace_read_only: false,
         }
     }
 
@@ -85,6 +95,8 @@ impl Profile {
                 .with(Capability::Queue)
                 .with(Capability::Sign),
             module_limits: ProfileModuleLimits::default(),
+            volume_bytes: DEFAULT_VOLUME_BYTES,
+            workspace_read_only: false,
         }
     }
 
@@ -101,6 +113,8 @@ impl Profile {
             max_concurrent: 8,
             capabilities: standard.capabilities.with(Capability::Net),
             module_limits: ProfileModuleLimits::default(),
+            volume_bytes: DEFAULT_VOLUME_BYTES,
+            workspace_read_only: false,
         }
     }
 

@@ -36,7 +36,14 @@ pub struct ProfileSpec {
     pub max_module_functions: Option<u32>,
     /// Compile deadline in milliseconds, under the node's.
     pub compile_ms: Option<u64>,
+    /// Size quota of each volume (preopened directory) in MiB (1..=65536).
+    pub volume_mib: Option<u64>,
+    /// Whether `/workspace` is mounted read-only.
+    pub workspace_read_only: Option<bool>,
 }
+
+/// Largest volume quota a custom profile may set, in MiB (64 GiB).
+pub const MAX_VOLUME_MIB: u64 = 65536;
 
 /// A custom profile that cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -175,6 +182,17 @@ fn build(name: &str, spec: &ProfileSpec) -> Result<Profile, ProfileError> {
     }
     if let Some(ms) = spec.compile_ms {
         p.module_limits.compile_timeout_ms = Some(positive("compile_ms", ms).map_err(bad)?);
+    }
+    if let Some(mib) = spec.volume_mib {
+        if mib == 0 || mib > MAX_VOLUME_MIB {
+            return Err(bad(format!(
+                "volume_mib must be 1-{MAX_VOLUME_MIB}, not {mib}"
+            )));
+        }
+        p.volume_bytes = mib << 20;
+    }
+    if let Some(read_only) = spec.workspace_read_only {
+        p.workspace_read_only = read_only;
     }
     Ok(p)
 }

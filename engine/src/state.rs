@@ -12,6 +12,7 @@ use super::context::SandboxContext;
 use super::cpu::CpuMeter;
 use super::host;
 use super::limits::Limiter;
+use super::mount::{self, VolumeQuota};
 use super::profile::Profile;
 
 /// Store data of one call (`command`) or one instance (`kernel`).
@@ -20,6 +21,8 @@ pub(crate) struct GuestState {
     pub(crate) limits: Limiter,
     pub(crate) cpu: CpuMeter,
     pub(crate) host: HostCtx,
+    /// The call's volume quotas, when its volumes are preopened.
+    pub(crate) quota: Option<VolumeQuota>,
 }
 
 /// What host imports need: who is calling and what they may do.
@@ -66,6 +69,7 @@ impl HostCtx {
 pub(crate) fn linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<GuestState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut GuestState| &mut s.wasi)?;
+    mount::add_to_linker(&mut linker)?;
     // WASI's own `proc_exit` traps on a status of 126 or more; every status
     // is passed through instead (AssemblyScript's abort exits with 255).
     linker.allow_shadowing(true);

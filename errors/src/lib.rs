@@ -131,6 +131,10 @@ catalog! {
     CallInstantiateFailed = ("CALL_INSTANTIATE_FAILED", 422, "the message names the missing import or export; build the guest for wasm32-wasip1 as a command"),
     /// The call's environment (its own variables with the workbook's defaults) breaks a bound.
     CallEnvInvalid = ("CALL_ENV_INVALID", 400, "the message names the variable; names are letters, digits and _, at most 64 variables, 4 KiB per value, 32 KiB in all (docs/guide.md, Environment)"),
+    /// A command grew a volume past its profile's quota; none of its file changes were kept.
+    CallVolumeFull = ("CALL_VOLUME_FULL", 422, "remove files from the volume, or dock with a profile with a larger volume_mib (docs/guide.md, Files)"),
+    /// A command left a file its volume cannot store (a link, a non-UTF-8 name, more than 100,000 files); none of its file changes were kept.
+    CallVolumeUnstorable = ("CALL_VOLUME_UNSTORABLE", 422, "the message names the path; volumes keep regular files with UTF-8 paths up to 4096 bytes (docs/guest-abi.md, Files)"),
     /// The guest's HTTP handler returned bytes that are not an HTTP response.
     CallBadResponse = ("CALL_BAD_RESPONSE", 502, "the handler must return an encoded response (docs/guest-abi.md, HTTP messages); the nexus-guest `http` module does this"),
 

@@ -159,19 +159,28 @@ impl Workbook {
             .map_err(|(_, e)| WorkbookError::on_write(&path, e))
     }
 
+    /// Runs `f` in one transaction: what it writes lands together when it
+    /// returns `Ok`, and none of it when it returns `Err`.
+    pub fn atomically<T, E: From<WorkbookError>>(
+        &self,
+        f: impl FnOnce(&Workbook) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| WorkbookError::on_write(&self.path, e))?;
+        let value = f(self)?;
+        tx.commit()
+            .map_err(|e| WorkbookError::on_write(&self.path, e))?;
+        Ok(value)
+    }
+
     /// Runs `f` in one transaction; commits if it succeeds.
     pub(super) fn in_transaction<T>(
         &self,
         f: impl FnOnce() -> Result<T, WorkbookError>,
     ) -> Result<T, WorkbookError> {
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(|e| WorkbookError::on_write(&self.path, e))?;
-        let value = f()?;
-        tx.commit()
-            .map_err(|e| WorkbookError::on_write(&self.path, e))?;
-        Ok(value)
+        self.atomically(|_| f())
     }
 }
 

@@ -114,6 +114,31 @@ impl Workbook {
         rows.collect::<Result<Vec<_>, _>>().map_err(read)
     }
 
+    /// Calls `visit(path, contents, mtime_ms)` for every file of `volume`,
+    /// in path order, reading them in one pass.
+    pub fn for_each_file<E: From<WorkbookError>>(
+        &self,
+        volume: Volume,
+        mut visit: impl FnMut(&str, &[u8], u64) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let read = |e| WorkbookError::on_read(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT path, data, mtime FROM files WHERE volume = ?1 ORDER BY path")
+            .map_err(read)?;
+        let mut rows = stmt.query([volume.as_str()]).map_err(read)?;
+        while let Some(row) = rows.next().map_err(read)? {
+            let path = row.get_ref(0).and_then(|v| Ok(v.as_str()?)).map_err(read)?;
+            let data = row
+                .get_ref(1)
+                .and_then(|v| Ok(v.as_blob()?))
+                .map_err(read)?;
+            let mtime_ms: u64 = row.get(2).map_err(read)?;
+            visit(path, data, mtime_ms)?;
+        }
+        Ok(())
+    }
+
     /// Paths in `volume` starting with `prefix`, sorted. The primary key
     /// index seeks to the first candidate and the scan stops at the first
     /// path past the prefix, so the cost follows the matches, not the volume.

@@ -114,6 +114,7 @@ impl Rig {
         // As `nexus up` makes it: the pooled allocator and a disk cache.
         let engine = Engine::with_config(EngineConfig {
             cache_dir: Some(dir.path().join("modcache")),
+            mount_dir: Some(dir.path().join("mounts")),
             ..EngineConfig::default()
         })
         .map_err(|e| internal(&e.to_string()))?;

@@ -307,6 +307,13 @@ fn print_info(info: &SandboxInfo) {
     if let Some(reason) = &info.not_demoted_reason {
         println!("ladder:     {reason}");
     }
+    for v in &info.volumes {
+        let mode = if v.read_only { ", read-only" } else { "" };
+        println!(
+            "volume:     /{:<9} {} file(s), {} of {} bytes{mode}",
+            v.volume, v.files, v.bytes, v.quota_bytes
+        );
+    }
     let denials = &info.denials;
     if denials.total == 0 {
         println!("denials:    none");

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use nexus_engine::{DataError, FileStat, SandboxData};
+use nexus_engine::{DataError, FileChange, FileStat, SandboxData};
 use nexus_workbook::{Volume, Workbook, WorkbookError, DEFAULT_MODE};
 
 /// A sandbox's live workbook, opened on first use and kept open until the
@@ -39,8 +39,41 @@ impl WorkbookData {
     }
 }
 
+impl WorkbookData {
+    /// [`WorkbookData::with`] for work that can also fail with the caller's
+    /// own [`DataError`], which comes back unchanged.
+    fn with_failure(
+        &self,
+        f: impl FnOnce(&Workbook) -> Result<(), Failure>,
+    ) -> Result<(), DataError> {
+        let mut failure = None;
+        self.with(|w| {
+            f(w).or_else(|e| match e {
+                Failure::Data(d) => {
+                    failure = Some(d);
+                    Ok(())
+                }
+                Failure::Workbook(e) => Err(e),
+            })
+        })?;
+        failure.map_or(Ok(()), Err)
+    }
+}
+
 fn to_data_error(e: WorkbookError) -> DataError {
     DataError(e.to_string())
+}
+
+/// A failure inside a workbook transaction: the store's, or the caller's.
+enum Failure {
+    Workbook(WorkbookError),
+    Data(DataError),
+}
+
+impl From<WorkbookError> for Failure {
+    fn from(e: WorkbookError) -> Self {
+        Failure::Workbook(e)
+    }
 }
 
 impl SandboxData for WorkbookData {
@@ -74,5 +107,38 @@ impl SandboxData for WorkbookData {
 
     fn delete(&self, volume: Volume, path: &str) -> Result<bool, DataError> {
         self.with(|w| w.remove_file(volume, path))
+    }
+
+    fn for_each_file(
+        &self,
+        volume: Volume,
+        visit: &mut dyn FnMut(&str, &[u8], u64) -> Result<(), DataError>,
+    ) -> Result<(), DataError> {
+        self.with_failure(|w| {
+            w.for_each_file(volume, |path, data, mtime_ms| {
+                visit(path, data, mtime_ms).map_err(Failure::Data)
+            })
+        })
+    }
+
+    fn apply(
+        &self,
+        changes: &mut dyn Iterator<Item = Result<FileChange, DataError>>,
+    ) -> Result<(), DataError> {
+        self.with_failure(|w| {
+            w.atomically(|w| {
+                for change in changes {
+                    match change.map_err(Failure::Data)? {
+                        FileChange::Write { volume, path, data } => {
+                            w.write_file(volume, &path, &data, DEFAULT_MODE)?
+                        }
+                        FileChange::Delete { volume, path } => {
+                            w.remove_file(volume, &path)?;
+                        }
+                    }
+                }
+                Ok::<(), Failure>(())
+            })
+        })
     }
 }

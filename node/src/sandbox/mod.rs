@@ -31,6 +31,7 @@ use crate::metrics::Metrics;
 use crate::provenance::DockPolicy;
 use nexus_engine::{CompiledModule, Denials, Engine, Profile, ProfileTable, SandboxContext};
 use nexus_errors::{Coded, ErrorCode, UserError};
+use nexus_workbook::Volume;
 
 pub use crate::lifecycle::storage::remove_workbook_file;
 pub use crate::lifecycle::Verb;
@@ -65,6 +66,24 @@ pub struct SandboxInfo {
     /// Capability denials (ungranted imports, refused paths...) since the
     /// node started.
     pub denials: Denials,
+    /// Its volumes and their quotas, read from its live file; empty when
+    /// that file is not on this node (frozen, archived, homed elsewhere).
+    pub volumes: Vec<VolumeUsage>,
+}
+
+/// One volume of a sandbox as `sandbox info` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VolumeUsage {
+    /// `workspace`, `memory` or `tmp`.
+    pub volume: String,
+    /// Files in it.
+    pub files: u64,
+    /// Their total size in bytes.
+    pub bytes: u64,
+    /// The profile's quota of a volume, in bytes.
+    pub quota_bytes: u64,
+    /// Whether commands see it read-only.
+    pub read_only: bool,
 }
 
 /// Docks, calls, moves and removes this node's sandboxes.
@@ -252,8 +271,41 @@ impl SandboxManager {
             calls_in_flight: activity.calls_in_flight(),
             not_demoted_reason: activity.not_demoted_reason(),
             denials: activity.denials().snapshot(),
+            volumes: self.volume_usage(&sandbox),
             sandbox,
         })
+    }
+
+    /// The volumes of `sandbox`'s live file on this node, with its
+    /// profile's quota; empty if the file is not here or cannot be read.
+    fn volume_usage(&self, sandbox: &Sandbox) -> Vec<VolumeUsage> {
+        let path = self.files.path(&sandbox.id);
+        if sandbox.home_node != self.node_id || !path.exists() {
+            return Vec::new();
+        }
+        let profile = self.profiles.resolve(&sandbox.profile);
+        let stats = nexus_workbook::Workbook::open_read_only(&path).and_then(|w| {
+            Volume::ALL
+                .into_iter()
+                .map(|v| w.volume_stats(v))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        match stats {
+            Ok(stats) => stats
+                .into_iter()
+                .map(|s| VolumeUsage {
+                    volume: s.volume.as_str().to_string(),
+                    files: s.files,
+                    bytes: s.bytes,
+                    quota_bytes: profile.volume_bytes,
+                    read_only: s.volume == Volume::Workspace && profile.workspace_read_only,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(sandbox = %sandbox.id, error = %e, "cannot read the volumes");
+                Vec::new()
+            }
+        }
     }
 
     /// Up to `limit` entries of the sandbox's log on this node after `after`.

@@ -2,7 +2,8 @@
 //! HTTP API, the CLI and `nexus up` processes, crash recovery, hostile
 //! guests, the `net` broker, the serve shape, join tokens, API keys and
 //! tenant removal, the lifecycle,
-//! workbook signing and the error catalog.
+//! workbook signing, the volumes as preopened directories and the error
+//! catalog.
 
 // Tests: a failed unwrap or panic is a loud test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -30,4 +31,5 @@ mod net_broker;
 mod openapi;
 mod serve;
 mod signing;
+mod volumes;
 mod workbook_sign;
