@@ -69,17 +69,29 @@ pub(crate) enum Phase {
     Run,
 }
 
+/// What a command call uses of its engine.
+pub(crate) struct Runner<'a> {
+    pub(crate) engine: &'a wasmtime::Engine,
+    pub(crate) linker: &'a Linker<GuestState>,
+    pub(crate) pool: &'a Pool,
+    /// Where the call's volume directories go.
+    pub(crate) mount_root: &'a Path,
+}
+
 /// Runs `module`'s `_start` under `profile`.
 pub(crate) async fn run(
-    engine: &wasmtime::Engine,
-    linker: &Linker<GuestState>,
-    pool: &Pool,
-    mount_root: &Path,
+    runner: Runner<'_>,
     module: &CompiledModule,
     profile: &Profile,
     input: CommandInput,
     sandbox: Arc<SandboxContext>,
 ) -> Result<CommandOutput, CallError> {
+    let Runner {
+        engine,
+        linker,
+        pool,
+        mount_root,
+    } = runner;
     let started = Instant::now();
     let pre = link::prepare(engine, linker, module, profile, &sandbox)?;
     check_start(module)?;

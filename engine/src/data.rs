@@ -17,6 +17,9 @@ use nexus_abi::Volume;
 #[error("{0}")]
 pub struct DataError(pub String);
 
+/// Called with each file's path, contents and mtime (Unix ms).
+pub type FileVisitor<'a> = dyn FnMut(&str, &[u8], u64) -> Result<(), DataError> + 'a;
+
 /// The sandbox's own key-value store and volumes.
 pub trait SandboxData: Send + Sync {
     /// The value under `key`, or `None`.
@@ -38,11 +41,7 @@ pub trait SandboxData: Send + Sync {
 
     /// Calls `visit(path, contents, mtime_ms)` for every file of `volume`, in
     /// path order (how a call's preopened directories are filled).
-    fn for_each_file(
-        &self,
-        volume: Volume,
-        visit: &mut dyn FnMut(&str, &[u8], u64) -> Result<(), DataError>,
-    ) -> Result<(), DataError> {
+    fn for_each_file(&self, volume: Volume, visit: &mut FileVisitor<'_>) -> Result<(), DataError> {
         for path in self.list(volume, "")? {
             let (Some(data), Some(stat)) =
                 (self.read_file(volume, &path)?, self.stat(volume, &path)?)

@@ -97,7 +97,7 @@ pub use capability::{Capabilities, Capability, UnknownCapability};
 pub use command::{CommandInput, CommandOutput};
 pub use config::{largest_builtin_memory, EngineConfig, DEFAULT_POOL_INSTANCES, GUARD_BYTES};
 pub use context::{SandboxContext, NO_SANDBOX};
-pub use data::{DataError, FileChange, FileStat, MemoryData, SandboxData};
+pub use data::{DataError, FileChange, FileStat, FileVisitor, MemoryData, SandboxData};
 pub use denials::{Denial, DenialCounter, DenialObserver, Denials};
 pub use error::{CallError, EngineError};
 pub use kernel::KernelInstance;
@@ -126,6 +126,8 @@ struct Inner {
     modules: ModuleCache,
     pool: Pool,
     services: Arc<HostServices>,
+    /// [`EngineConfig::mount_root`], worked out once.
+    mount_root: std::path::PathBuf,
     config: EngineConfig,
 }
 
@@ -162,6 +164,7 @@ impl Engine {
                 modules,
                 pool: Pool::new(&config),
                 services: Arc::new(HostServices::new(&config.host)),
+                mount_root: config.mount_root(),
                 config,
             }),
         })
@@ -308,17 +311,13 @@ impl Engine {
         input: CommandInput,
         sandbox: Arc<SandboxContext>,
     ) -> Result<CommandOutput, CallError> {
-        command::run(
-            &self.inner.engine,
-            &self.inner.linker,
-            &self.inner.pool,
-            &self.inner.config.mount_root(),
-            module,
-            profile,
-            input,
-            sandbox,
-        )
-        .await
+        let runner = command::Runner {
+            engine: &self.inner.engine,
+            linker: &self.inner.linker,
+            pool: &self.inner.pool,
+            mount_root: &self.inner.mount_root,
+        };
+        command::run(runner, module, profile, input, sandbox).await
     }
 
     /// A `kernel` instance of `module` under `profile`, without a sandbox

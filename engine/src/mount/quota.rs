@@ -9,7 +9,7 @@
 //! end) is caught when the call's changes are written back.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nexus_abi::Volume;
 
@@ -101,9 +101,9 @@ impl VolumeQuota {
 
 /// Total size of the regular files under `root` (unreadable parts count
 /// as empty: the write-back scan reports them).
-fn measure(root: &PathBuf) -> u64 {
+fn measure(root: &Path) -> u64 {
     let mut total = 0u64;
-    let mut pending = vec![root.clone()];
+    let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;

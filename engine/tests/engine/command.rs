@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::{args, compile, engine, guest, guest_source, run, sha};
-use nexus_engine::{CallError, CommandInput, Profile};
+use nexus_engine::{CallError, Capabilities, Capability, CommandInput, Profile};
 use nexus_errors::{Coded, ErrorCode};
 
 #[tokio::test]
@@ -86,12 +86,28 @@ async fn every_proc_exit_status_is_the_exit_code() {
 }
 
 #[tokio::test]
-async fn no_preopens_path_open_is_ebadf() {
+async fn without_vfs_no_directory_is_preopened() {
     let engine = engine();
-    let out = run(&engine, &guest(&engine, "path_open"))
+    let module = guest(&engine, "path_open");
+    let profile = Profile {
+        capabilities: Capabilities::of(&[Capability::Clock]),
+        ..Profile::compute()
+    };
+    let out = engine
+        .run_command(&module, &profile, CommandInput::default())
         .await
         .expect("path_open runs");
     assert_eq!(out.exit_code, 8, "path_open on fd 3 must fail with EBADF");
+}
+
+#[tokio::test]
+async fn with_vfs_an_absolute_path_does_not_leave_the_workspace() {
+    let engine = engine();
+    // fd 3 is /workspace; /etc/passwd relative to it is refused.
+    let out = run(&engine, &guest(&engine, "path_open"))
+        .await
+        .expect("path_open runs");
+    assert_eq!(out.exit_code, 63, "path_open on fd 3 must fail with EPERM");
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod cluster;
 mod dataplane;
 mod report;
 mod scenarios;
+mod volumes;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub struct BenchOptions {
     pub registry_writes: usize,
     /// The two-node data-plane scenario (moves, routed calls).
     pub data_plane: DataPlaneRun,
+    /// Calls per program of the files scenario.
+    pub file_runs: usize,
     /// The scenario groups to run (empty: all).
     pub only: Vec<Group>,
 }
@@ -50,6 +53,8 @@ pub enum Group {
     Registry,
     /// Moves and routed calls between two nodes.
     DataPlane,
+    /// Files through preopened volumes against the vfs imports.
+    Volumes,
 }
 
 impl Default for BenchOptions {
@@ -66,6 +71,7 @@ impl Default for BenchOptions {
                 moves: 4,
                 calls: 500,
             },
+            file_runs: 9,
             only: Vec::new(),
         }
     }
@@ -86,6 +92,7 @@ impl BenchOptions {
                 moves: 2,
                 calls: 50,
             },
+            file_runs: 2,
             only: Vec::new(),
         }
     }
@@ -157,6 +164,7 @@ pub async fn run(options: &BenchOptions, progress: impl Fn(Step)) -> Result<Repo
         (Group::Lifecycle, 3),
         (Group::Registry, 1),
         (Group::DataPlane, 1),
+        (Group::Volumes, 1),
     ]
     .into_iter()
     .filter(|(group, _)| runs(*group))
@@ -168,7 +176,7 @@ pub async fn run(options: &BenchOptions, progress: impl Fn(Step)) -> Result<Repo
         done += 1;
     };
     let mut figures = Vec::new();
-    if runs(Group::Engine) || runs(Group::Lifecycle) {
+    if runs(Group::Engine) || runs(Group::Lifecycle) || runs(Group::Volumes) {
         let rig = Rig::new().await?;
         if runs(Group::Engine) {
             step("command calls");
@@ -183,6 +191,10 @@ pub async fn run(options: &BenchOptions, progress: impl Fn(Step)) -> Result<Repo
             figures.extend(scenarios::freeze_thaw(&rig, options.freeze_mib).await?);
             step("density");
             figures.extend(scenarios::density(&rig, options.docked, options.active).await?);
+        }
+        if runs(Group::Volumes) {
+            step("files");
+            figures.extend(volumes::files(&rig, options.file_runs).await?);
         }
     }
     if runs(Group::Registry) {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use nexus_engine::{DataError, FileChange, FileStat, SandboxData};
+use nexus_engine::{DataError, FileChange, FileStat, FileVisitor, SandboxData};
 use nexus_workbook::{Volume, Workbook, WorkbookError, DEFAULT_MODE};
 
 /// A sandbox's live workbook, opened on first use and kept open until the
@@ -109,11 +109,7 @@ impl SandboxData for WorkbookData {
         self.with(|w| w.remove_file(volume, path))
     }
 
-    fn for_each_file(
-        &self,
-        volume: Volume,
-        visit: &mut dyn FnMut(&str, &[u8], u64) -> Result<(), DataError>,
-    ) -> Result<(), DataError> {
+    fn for_each_file(&self, volume: Volume, visit: &mut FileVisitor<'_>) -> Result<(), DataError> {
         self.with_failure(|w| {
             w.for_each_file(volume, |path, data, mtime_ms| {
                 visit(path, data, mtime_ms).map_err(Failure::Data)

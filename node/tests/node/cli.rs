@@ -236,6 +236,8 @@ fn bench_quick_reports_every_figure_beside_its_target() {
         "move pause (calls held), max",
         "longest call during a move, max",
         "routed call, added latency p50",
+        "read 1,000 files via preopened /workspace, p50",
+        "write 64 MiB via nexus_v1 vfs_write, p50",
     ] {
         assert!(names.contains(&expected), "missing {expected} in {names:?}");
     }
