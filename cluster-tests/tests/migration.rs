@@ -234,6 +234,51 @@ async fn a_256_mib_sandbox_moves_while_a_client_calls_it_and_no_call_fails() {
     assert_eq!(report["sandbox"]["home_node"], 3, "{report}");
     assert_eq!(sums_on(&cluster, 3, &sandbox, 8), sums);
     assert!(!live_file(&cluster, 2, &sandbox).exists());
+
+    // What a program wrote with std::fs moves with the file.
+    files_move_with_the_sandbox(&cluster, dir.path()).await;
+}
+
+/// The `files` test guest (plain `std::fs`) writes into its volumes on
+/// node 1, moves to node 2 and reads them back there, called through node 3.
+async fn files_move_with_the_sandbox(cluster: &Cluster, scratch: &Path) {
+    let guest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../node/tests/guests/files");
+    let file = scratch.join("files.workbook");
+    let made = std::process::Command::new(nexus_cluster_tests::nexus())
+        .args(["workbook", "pack"])
+        .arg(&guest)
+        .arg("-o")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{made:?} (scripts/setup.sh builds the guest)"
+    );
+    let sandbox = dock_file(cluster, &file, "files", 1).await;
+    let run = |via: u64, args: &'static [&'static str]| {
+        let sandbox = sandbox.clone();
+        async move {
+            let (status, body) = cluster
+                .post(
+                    via,
+                    &format!("/v1/sandboxes/{sandbox}/call"),
+                    json!({ "args": args }),
+                )
+                .await;
+            assert_eq!(status, 200, "{args:?}: {body}");
+            body["stdout"].as_str().unwrap().trim_end().to_owned()
+        }
+    };
+    assert_eq!(
+        run(2, &["write", "/workspace/w", "written on 1"]).await,
+        "ok"
+    );
+    assert_eq!(run(3, &["write", "/memory/m", "kept"]).await, "ok");
+    let (status, report) = move_via(cluster, 1, &sandbox, 2).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(run(3, &["read", "/workspace/w"]).await, "written on 1");
+    assert_eq!(run(1, &["read", "/memory/m"]).await, "kept");
 }
 
 /// Where a move crashes and which node is the home afterwards.

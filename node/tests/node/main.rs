@@ -13,6 +13,7 @@ mod api_tls;
 mod cli;
 mod common;
 mod compile_bombs;
+mod conformance;
 mod crash;
 mod dashboard;
 mod dock_signing;
