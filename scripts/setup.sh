@@ -23,6 +23,13 @@ command -v promtool >/dev/null || missing="$missing prometheus"
 # python3 venv (scripts/api-fuzz.sh installs schemathesis from PyPI into one) and curl.
 python3 -c "import ensurepip, venv" 2>/dev/null || missing="$missing python3-venv"
 command -v curl >/dev/null || missing="$missing curl"
+# C for wasm32-wasip1 (the C programs of the WASI conformance suite): clang, lld, wasi-libc and
+# compiler-rt's wasm32 builtins.
+command -v clang >/dev/null || missing="$missing clang"
+command -v wasm-ld >/dev/null || missing="$missing lld"
+[ -e /usr/lib/wasm32-wasi/libc.a ] || missing="$missing wasi-libc"
+ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 \
+  || missing="$missing libclang-rt-14-dev-wasm32"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
@@ -34,3 +41,13 @@ fi
 # The guest workspace: the SDK, the example guests and the test guests (hostile, files), into guest/target
 # (each guest's directory links its NAME.wasm there).
 cargo build --quiet --release --target wasm32-wasip1 --manifest-path guest/Cargo.toml --workspace
+
+# The C programs of the WASI conformance suite (node/tests/conformance/c), beside the Rust ones.
+mkdir -p guest/target/wasm32-wasip1/c
+for source in node/tests/conformance/c/*.c; do
+  name=$(basename "$source" .c)
+  out=guest/target/wasm32-wasip1/c/$name.wasm
+  if [ ! -e "$out" ] || [ "$source" -nt "$out" ] || [ node/tests/conformance/c/check.h -nt "$out" ]; then
+    clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror -o "$out" "$source"
+  fi
+done

@@ -1,6 +1,6 @@
-//! The WASI conformance suite (node/tests/conformance): each program, built
-//! for wasm32-wasip1, runs as a command on a real node with its spec's
-//! args, environment and workspace tree; its exit code and stdout must be
+//! The WASI conformance suite (node/tests/conformance): each program (Rust
+//! or C), built for wasm32-wasip1, runs as a command on a real node with
+//! its spec's args, environment and workspace tree; its exit code and stdout must be
 //! the spec's. The table of results is printed (`--nocapture` shows it).
 
 use crate::common;
@@ -52,9 +52,11 @@ fn specs() -> Vec<(String, Spec)> {
     specs
 }
 
-/// The program's module, built by scripts/setup.sh into the guest target.
+/// The program's module, built by scripts/setup.sh into the guest target:
+/// `release/` for the Rust programs, `c/` for the C ones (`c_*`).
 fn program(name: &str) -> Vec<u8> {
-    let wasm = common::repo_root().join(format!("guest/target/wasm32-wasip1/release/{name}.wasm"));
+    let kind = if name.starts_with("c_") { "c" } else { "release" };
+    let wasm = common::repo_root().join(format!("guest/target/wasm32-wasip1/{kind}/{name}.wasm"));
     std::fs::read(&wasm).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (scripts/setup.sh builds the conformance programs)",
