@@ -51,3 +51,10 @@ for source in node/tests/conformance/c/*.c; do
     clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror -o "$out" "$source"
   fi
 done
+
+# A real tool, unmodified, for examples/markdown: comrak from crates.io built for wasm32-wasip1
+# (about a minute, once).
+if [ ! -e guest/target/tools/bin/comrak.wasm ]; then
+  cargo install --quiet --locked --target wasm32-wasip1 --root guest/target/tools \
+    comrak --version =0.59.0 --no-default-features --features cli
+fi

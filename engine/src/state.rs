@@ -31,6 +31,8 @@ pub(crate) struct HostCtx {
     /// Name of the profile, for messages.
     pub(crate) profile: String,
     pub(crate) caps: Capabilities,
+    /// Whether the profile keeps `/workspace` read-only (the `vfs` writes too).
+    pub(crate) workspace_read_only: bool,
     /// Log lines the guest may still write in this call.
     pub(crate) logs_left: u32,
     /// Whether the log flood of this call was already counted.
@@ -47,6 +49,7 @@ impl HostCtx {
             sandbox,
             profile: profile.name.clone(),
             caps: profile.capabilities,
+            workspace_read_only: profile.workspace_read_only,
             logs_left: LOG_LINES_PER_CALL,
             log_flood_counted: false,
             queue_full_counted: false,

@@ -48,6 +48,7 @@ async fn vfs_write(
     dl: i32,
 ) -> Result<i32, i32> {
     let (volume, path) = target(caller, vol, pp, pl, "vfs_write")?;
+    writable(caller, volume, &path, "vfs_write")?;
     let contents = mem::read_capped(caller, dp, dl, MAX_FILE, "vfs", || {
         format!("vfs_write {volume}/{path}: file")
     })?;
@@ -108,6 +109,7 @@ async fn vfs_delete(
     pl: i32,
 ) -> Result<i32, i32> {
     let (volume, path) = target(caller, vol, pp, pl, "vfs_delete")?;
+    writable(caller, volume, &path, "vfs_delete")?;
     let existed = storage::run(caller, "vfs_delete", move |d| d.delete(volume, &path)).await?;
     Ok(i32::from(existed))
 }
@@ -130,6 +132,22 @@ fn target(
         return Err(ERR_DENIED);
     }
     Ok((volume, path))
+}
+
+/// `ERR_DENIED`, counted, for a change to a read-only `/workspace`.
+fn writable(
+    caller: &mut Caller<'_, GuestState>,
+    volume: Volume,
+    path: &str,
+    op: &str,
+) -> Result<(), i32> {
+    let host = &caller.data().host;
+    if volume == Volume::Workspace && host.workspace_read_only {
+        let what = format!("{op} {volume}/{path}: the profile keeps the workspace read-only");
+        host.sandbox.deny("vfs", &what);
+        return Err(ERR_DENIED);
+    }
+    Ok(())
 }
 
 /// The volume numbered `n`.

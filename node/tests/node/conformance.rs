@@ -55,7 +55,11 @@ fn specs() -> Vec<(String, Spec)> {
 /// The program's module, built by scripts/setup.sh into the guest target:
 /// `release/` for the Rust programs, `c/` for the C ones (`c_*`).
 fn program(name: &str) -> Vec<u8> {
-    let kind = if name.starts_with("c_") { "c" } else { "release" };
+    let kind = if name.starts_with("c_") {
+        "c"
+    } else {
+        "release"
+    };
     let wasm = common::repo_root().join(format!("guest/target/wasm32-wasip1/{kind}/{name}.wasm"));
     std::fs::read(&wasm).unwrap_or_else(|e| {
         panic!(

@@ -309,6 +309,11 @@ async fn a_read_only_workspace_refuses_writes_and_tmp_stays_writable() {
     assert_eq!(refused, EPERM);
     assert_eq!(run(&admin, &id, &["write", "/tmp/x", "yes"]).await, "ok");
     assert_eq!(run(&admin, &id, &["read", "/tmp/x"]).await, "yes");
+    // The vfs imports respect it too.
+    assert_eq!(
+        run(&admin, &id, &["vfs-write-mib", "big", "1"]).await,
+        "wrote 0 MiB, then error -2"
+    );
     assert!(stored(&node, &id, "workspace").is_empty());
     let info = admin.sandbox(&id).await.expect("info");
     assert!(info.volumes[0].read_only && !info.volumes[2].read_only);
