@@ -104,14 +104,8 @@ impl Node {
         } else {
             None
         };
-        let mount_dir = data_dir.join("mounts");
-        // Directories of calls cut short by a crash: the workbooks hold
-        // what counts, so they are only removed.
-        if mount_dir.exists() {
-            if let Err(e) = std::fs::remove_dir_all(&mount_dir) {
-                warn!(path = %mount_dir.display(), error = %e, "cannot clear old call directories");
-            }
-        }
+        let mount_dir = crate::mounts::root(&config, data_dir);
+        crate::mounts::clear(&mount_dir);
         let engine = Engine::with_config(EngineConfig {
             cache_dir: Some(data_dir.join("modcache")),
             mount_dir: Some(mount_dir),

@@ -19,6 +19,7 @@ pub mod key_usage;
 pub mod lifecycle;
 pub mod listeners;
 pub mod metrics;
+mod mounts;
 pub mod provenance;
 pub mod sandbox;
 pub mod tenant_keys;

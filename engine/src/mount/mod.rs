@@ -135,6 +135,11 @@ impl Mounts {
     /// Adds the volumes to `wasi` as preopened directories, in
     /// [`Volume::ALL`] order (file descriptors 3, 4 and 5).
     pub(crate) fn preopen(&self, wasi: &mut WasiCtxBuilder) -> Result<(), MountError> {
+        // File operations run on the calling thread, not through tokio's
+        // blocking pool: they touch only this call's own local directory,
+        // and the thread hop per operation made reading 1,000 small files
+        // 6× slower (docs/benchmarks.md, run J).
+        wasi.allow_blocking_current_thread(true);
         for mounted in &self.volumes {
             let perms = if mounted.writable {
                 FsPerms::ReadWrite

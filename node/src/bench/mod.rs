@@ -71,7 +71,7 @@ impl Default for BenchOptions {
                 moves: 4,
                 calls: 500,
             },
-            file_runs: 9,
+            file_runs: 15,
             only: Vec::new(),
         }
     }
@@ -104,7 +104,16 @@ pub(crate) struct Rig {
     pub manager: Arc<SandboxManager>,
     pub tenant: String,
     pub dir: tempfile::TempDir,
+    /// Where the engine mounts volumes (outside `dir` with NEXUS_MOUNT_DIR).
+    mount_root: std::path::PathBuf,
     _replica: Replica,
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        // Empty once every call is done; inside `dir` it goes with it.
+        let _ = std::fs::remove_dir(&self.mount_root);
+    }
 }
 
 impl Rig {
@@ -113,15 +122,18 @@ impl Rig {
         // A cluster of one, through Raft like every registry write.
         let config = crate::config::Config {
             data_dir: dir.path().to_path_buf(),
+            // As a node reads it: volumes of running commands go there.
+            mount_dir: std::env::var_os("NEXUS_MOUNT_DIR").map(std::path::PathBuf::from),
             ..crate::config::Config::default()
         };
         let replica = Replica::open(&config, "").await?;
         replica.bootstrap().await?;
         let registry = replica.registry();
         // As `nexus up` makes it: the pooled allocator and a disk cache.
+        let mount_root = crate::mounts::root(&config, dir.path());
         let engine = Engine::with_config(EngineConfig {
             cache_dir: Some(dir.path().join("modcache")),
-            mount_dir: Some(dir.path().join("mounts")),
+            mount_dir: Some(mount_root.clone()),
             ..EngineConfig::default()
         })
         .map_err(|e| internal(&e.to_string()))?;
@@ -145,6 +157,7 @@ impl Rig {
             manager: Arc::new(manager),
             tenant: tenant.id,
             dir,
+            mount_root,
             _replica: replica,
         })
     }

@@ -51,6 +51,13 @@ pub async fn files(rig: &Rig, runs: usize) -> Result<Vec<Figure>, UserError> {
             "a command importing fd_prestat_get that does nothing: write out, preopen, write back",
         ),
         figure(
+            "command with 1,000 files preopened, reading none, p50",
+            p50(rig, "preopen-files", PREOPEN_ONLY, runs, with_files).await?,
+            "ms",
+            None,
+            "the fixed cost of 1,000 files of 4 KiB: written out before the call, scanned after",
+        ),
+        figure(
             "read 1,000 files via preopened /workspace, p50",
             p50(rig, "files-read", FILES_READ, runs, with_files).await?,
             "ms",

@@ -46,6 +46,9 @@ pub struct Config {
     pub api: ApiConfig,
     /// Where the registry, sandbox files and keys live.
     pub data_dir: PathBuf,
+    /// Where running commands get their volumes as directories; unset:
+    /// `mounts/` in the data dir. A tmpfs here makes them RAM-fast.
+    pub mount_dir: Option<PathBuf>,
     /// This node's id in the cluster (a single node is node 1).
     pub node_id: u64,
     /// This node's labels and capacity (`[node]`).
@@ -118,6 +121,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 2026)),
             api: ApiConfig::default(),
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            mount_dir: None,
             node_id: DEFAULT_NODE_ID,
             node: NodeConfig::default(),
             limits: Limits::default(),
@@ -229,6 +233,7 @@ impl Config {
         match key {
             "NEXUS_LISTEN" => self.listen = value.parse().map_err(|_| invalid("address"))?,
             "NEXUS_DATA_DIR" => self.data_dir = PathBuf::from(value),
+            "NEXUS_MOUNT_DIR" => self.mount_dir = Some(PathBuf::from(value)),
             "NEXUS_NODE_ID" => self.node_id = value.parse().map_err(|_| invalid("node id"))?,
             "NEXUS_METRICS_LISTEN" => {
                 self.metrics.listen = Some(value.parse().map_err(|_| invalid("address"))?)
