@@ -56,19 +56,13 @@ fn exposition(state: &AppState) -> Response {
 /// What a scrape reads from the node now.
 fn readings(state: &AppState) -> Readings {
     let (instance_slots, instances_free) = state.manager.instance_pool();
-    let (all, idempotency_records) = state
+    let (counts, idempotency_records) = state
         .registry
-        .read(|r| Ok((r.all_sandboxes()?, r.idempotency_records()?)))
+        .read(|r| Ok((r.state_counts(state.node_id)?, r.idempotency_records()?)))
         .unwrap_or_default();
     let sandboxes = SandboxState::ALL
         .into_iter()
-        .map(|s| {
-            let n = all
-                .iter()
-                .filter(|x| x.home_node == state.node_id && x.state == s)
-                .count();
-            (s, n as u64)
-        })
+        .map(|s| (s, counts.get(s.as_str()).copied().unwrap_or(0)))
         .collect();
     Readings {
         instance_slots,

@@ -239,6 +239,11 @@ impl Registry {
         reports::loads(&self.conn)
     }
 
+    /// How many sandboxes node `home` homes in each state, by state name.
+    pub fn state_counts(&self, home: u64) -> Result<BTreeMap<String, u64>, RegistryError> {
+        reports::state_counts(&self.conn, home)
+    }
+
     /// Every sandbox of every tenant, ordered by creation time then id (for a
     /// node's start-up recovery; not tenant-scoped).
     pub fn all_sandboxes(&self) -> Result<Vec<Sandbox>, RegistryError> {

@@ -127,6 +127,21 @@ pub(crate) fn loads(conn: &Connection) -> Result<BTreeMap<u64, NodeLoad>, Regist
     Ok(loads)
 }
 
+/// How many sandboxes `home` homes in each lifecycle state (by state
+/// name; states without any are absent), in one grouped query.
+pub(crate) fn state_counts(
+    conn: &Connection,
+    home: u64,
+) -> Result<BTreeMap<String, u64>, RegistryError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, count(*) FROM sandboxes WHERE home_node = ?1 GROUP BY state",
+    )?;
+    let rows = stmt.query_map([to_db(home)], |r| {
+        Ok((r.get::<_, String>(0)?, from_db(r.get(1)?)))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 fn decode((labels, memory, max): (String, i64, i64)) -> Result<NodeReport, RegistryError> {
     Ok(NodeReport {
         labels: serde_json::from_str(&labels)

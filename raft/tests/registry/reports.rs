@@ -78,6 +78,16 @@ fn the_load_counts_created_and_active_sandboxes_per_home_and_profile() {
         &mut reg,
         &transition("s3", "t1", SandboxState::Suspended, 1, 202),
     );
+    // What a metrics scrape reads: the home's sandboxes by state.
+    assert_eq!(
+        reg.state_counts(7).unwrap(),
+        BTreeMap::from([
+            ("active".to_owned(), 1),
+            ("created".to_owned(), 1),
+            ("suspended".to_owned(), 1),
+        ])
+    );
+    assert!(reg.state_counts(8).unwrap().is_empty());
     assert_eq!(
         reg.node_loads().unwrap(),
         BTreeMap::from([(
