@@ -101,9 +101,8 @@ pub use data::{DataError, FileChange, FileStat, FileVisitor, MemoryData, Sandbox
 pub use denials::{Denial, DenialCounter, DenialObserver, Denials};
 pub use error::{CallError, EngineError};
 pub use kernel::KernelInstance;
-pub use mount::MAX_VOLUME_FILES;
-pub use profile::{Profile, COMPUTE, DEFAULT_VOLUME_BYTES, NETWORK, STANDARD};
-pub use profile_table::{ProfileError, ProfileSpec, ProfileTable, MAX_VOLUME_MIB};
+pub use profile::{Profile, COMPUTE, NETWORK, STANDARD};
+pub use profile_table::{ProfileError, ProfileSpec, ProfileTable};
 pub use queue::QueueLimits;
 pub use services::{HostConfig, HostServices};
 pub use signer::{SignerError, TenantSigner};

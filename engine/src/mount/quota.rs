@@ -9,7 +9,7 @@
 //! end) is caught when the call's changes are written back.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use nexus_abi::Volume;
 
@@ -89,7 +89,11 @@ impl VolumeQuota {
         let limit = self.limit;
         let tracked = &mut self.volumes[index];
         if tracked.bytes.saturating_add(bytes) > limit {
-            tracked.bytes = measure(&tracked.root);
+            // Measured as the write-back will; a tree it cannot store keeps
+            // the running count (the write-back refuses the call anyway).
+            if let Ok(now) = super::tree::scan(tracked.volume, &tracked.root) {
+                tracked.bytes = now.bytes();
+            }
         }
         if tracked.bytes.saturating_add(bytes) > limit {
             return Err(tracked.volume);
@@ -97,26 +101,6 @@ impl VolumeQuota {
         tracked.bytes += bytes;
         Ok(())
     }
-}
-
-/// Total size of the regular files under `root` (unreadable parts count
-/// as empty: the write-back scan reports them).
-fn measure(root: &Path) -> u64 {
-    let mut total = 0u64;
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            match entry.metadata() {
-                Ok(meta) if meta.is_dir() => pending.push(entry.path()),
-                Ok(meta) => total = total.saturating_add(meta.len()),
-                Err(_) => {}
-            }
-        }
-    }
-    total
 }
 
 #[cfg(test)]
@@ -127,6 +111,9 @@ mod tests {
     fn writes_count_against_their_volume_only() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
+        for volume in ["w", "m"] {
+            std::fs::create_dir(root.join(volume)).unwrap();
+        }
         let mut quota = VolumeQuota::new(
             vec![
                 (Volume::Workspace, root.join("w"), 0),

@@ -79,35 +79,11 @@ fn append(path: &str, text: &str) -> std::io::Result<String> {
     Ok("ok".to_string())
 }
 
-#[link(wasm_import_module = "wasi_snapshot_preview1")]
-extern "C" {
-    /// WASI's `path_symlink` (std has no stable wrapper on wasi).
-    fn path_symlink(
-        old: *const u8,
-        old_len: usize,
-        dir: i32,
-        new: *const u8,
-        new_len: usize,
-    ) -> u16;
-}
-
-/// The first preopened directory: `/workspace`.
-const WORKSPACE_FD: i32 = 3;
-
+/// `path_symlink` relative to `/workspace` (std has no stable wrapper on wasi).
 fn symlink(target: &str, link: &str) -> std::io::Result<String> {
-    // SAFETY: both pointers and lengths come from live `&str`s.
-    let errno = unsafe {
-        path_symlink(
-            target.as_ptr(),
-            target.len(),
-            WORKSPACE_FD,
-            link.as_ptr(),
-            link.len(),
-        )
-    };
-    match errno {
+    match conformance::raw::symlink(target, link) {
         0 => Ok("ok".to_string()),
-        n => Err(std::io::Error::from_raw_os_error(i32::from(n))),
+        errno => Err(std::io::Error::from_raw_os_error(errno)),
     }
 }
 
