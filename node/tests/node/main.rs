@@ -30,6 +30,7 @@ mod logs;
 mod metrics;
 mod net_broker;
 mod openapi;
+mod render_example;
 mod serve;
 mod signing;
 mod volumes;
