@@ -131,6 +131,8 @@ catalog! {
     CallInstantiateFailed = ("CALL_INSTANTIATE_FAILED", 422, "the message names the missing import or export; build the guest for wasm32-wasip1 as a command"),
     /// The call's environment (its own variables with the workbook's defaults) breaks a bound.
     CallEnvInvalid = ("CALL_ENV_INVALID", 400, "the message names the variable; names are letters, digits and _, at most 64 variables, 4 KiB per value, 32 KiB in all (docs/guide.md, Environment)"),
+    /// The sandbox's volume has no file at this path.
+    SandboxFileNotFound = ("SANDBOX_FILE_NOT_FOUND", 404, "paths are relative to the volume (`render/frame.png`, not `/workspace/render/frame.png`); the volume is workspace, memory or tmp"),
     /// A command grew a volume past its profile's quota; none of its file changes were kept.
     CallVolumeFull = ("CALL_VOLUME_FULL", 422, "remove files from the volume, or dock with a profile with a larger volume_mib (docs/guide.md, Files)"),
     /// A command left a file its volume cannot store (a link, a non-UTF-8 name, more than 100,000 files); none of its file changes were kept.
@@ -138,6 +140,11 @@ catalog! {
     /// The guest's HTTP handler returned bytes that are not an HTTP response.
     CallBadResponse = ("CALL_BAD_RESPONSE", 502, "the handler must return an encoded response (docs/guest-abi.md, HTTP messages); the nexus-guest `http` module does this"),
 
+    // --- the fabric --------------------------------------------------------
+    /// No fabric job with this id on this node for this tenant (jobs live on the node that accepted them; the oldest finished ones are forgotten past 64).
+    FabricJobNotFound = ("FABRIC_JOB_NOT_FOUND", 404, "list jobs with `nexus fabric ls` against the node that accepted the job"),
+    /// The node already runs as many fabric jobs as it allows (8).
+    FabricBusy = ("FABRIC_BUSY", 503, "retry after the Retry-After seconds, or cancel a job with `nexus fabric cancel`"),
     // --- requests and the node -------------------------------------------
     /// The profile named at dock (`?profile=` or the workbook's) is not one this node knows.
     ProfileUnknown = ("PROFILE_UNKNOWN", 400, "use a built-in profile (docs/guide.md, Profiles) or one defined under [profiles] in nexus.toml"),

@@ -15,6 +15,7 @@ use crate::api::types::{
 use crate::cluster::status::ClusterStatus;
 use crate::dataplane::drain::DrainEvent;
 use crate::dataplane::migrate::MoveReport;
+use crate::fabric::{JobRequest, JobStatus, ResultLine, ResultOrder};
 use crate::sandbox::{SandboxInfo, Verb};
 use nexus_errors::{ErrorCode, UserError};
 
@@ -363,8 +364,101 @@ impl NodeClient {
         id: u64,
         mut on_event: impl FnMut(&DrainEvent),
     ) -> Result<Option<DrainEvent>, UserError> {
-        let mut response = self
-            .post(&format!("/v1/cluster/nodes/{id}/drain"))
+        let request = self.post(&format!("/v1/cluster/nodes/{id}/drain"));
+        let mut last = None;
+        self.read_lines(request, "drain", |event: DrainEvent| {
+            on_event(&event);
+            last = Some(event);
+        })
+        .await?;
+        Ok(last)
+    }
+
+    /// The bytes of file `path` in `volume` of sandbox `id`.
+    pub async fn read_file(
+        &self,
+        id: &str,
+        volume: &str,
+        path: &str,
+    ) -> Result<Vec<u8>, UserError> {
+        let mut segments = vec!["v1", "sandboxes", id, "files", volume];
+        segments.extend(path.split('/'));
+        let url = self.url(&segments)?;
+        let response = self
+            .authed(self.http.get(url))
+            .send()
+            .await
+            .map_err(|e| unreachable(&self.base, &e))?;
+        if !response.status().is_success() {
+            return Err(error_of(response).await);
+        }
+        let bytes = response.bytes().await.map_err(|e| {
+            UserError::new(
+                ErrorCode::NodeUnreachable,
+                format!("the node at {} closed the response: {e}", self.base),
+            )
+        })?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Starts a fabric job: on the sandbox's home when it names one.
+    pub async fn fabric_submit(&self, request: &JobRequest) -> Result<JobStatus, UserError> {
+        let body = serde_json::to_vec(request).map_err(|e| {
+            UserError::new(ErrorCode::Internal, format!("cannot encode the job: {e}"))
+        })?;
+        self.fits(body.len(), BodyKind::Request).await?;
+        let path = match &request.sandbox {
+            Some(id) => format!("/v1/sandboxes/{id}/fabric"),
+            None => "/v1/fabric/jobs".to_owned(),
+        };
+        let request = self
+            .post(&path)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body);
+        self.send(request).await
+    }
+
+    /// A fabric job's status.
+    pub async fn fabric_job(&self, id: &str) -> Result<JobStatus, UserError> {
+        self.send(self.get(&format!("/v1/fabric/jobs/{id}"))).await
+    }
+
+    /// The caller's fabric jobs on this node.
+    pub async fn fabric_jobs(&self) -> Result<Vec<JobStatus>, UserError> {
+        self.send(self.get("/v1/fabric/jobs")).await
+    }
+
+    /// Cancels a fabric job.
+    pub async fn fabric_cancel(&self, id: &str) -> Result<JobStatus, UserError> {
+        self.send(self.post(&format!("/v1/fabric/jobs/{id}/cancel")))
+            .await
+    }
+
+    /// Streams a fabric job's results in `order` to `on_result` until the
+    /// job ends.
+    pub async fn fabric_results(
+        &self,
+        id: &str,
+        order: ResultOrder,
+        on_result: impl FnMut(ResultLine),
+    ) -> Result<(), UserError> {
+        let order = match order {
+            ResultOrder::Completion => "completion",
+            ResultOrder::Input => "input",
+        };
+        let request = self.get(&format!("/v1/fabric/jobs/{id}/results?order={order}"));
+        self.read_lines(request, "results", on_result).await
+    }
+
+    /// Sends `request` and hands each line of its newline-delimited JSON
+    /// answer to `on_line` as it arrives.
+    async fn read_lines<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+        what: &str,
+        mut on_line: impl FnMut(T),
+    ) -> Result<(), UserError> {
+        let mut response = request
             .send()
             .await
             .map_err(|e| unreachable(&self.base, &e))?;
@@ -374,21 +468,20 @@ impl NodeClient {
         let closed = |e: reqwest::Error| {
             UserError::new(
                 ErrorCode::NodeUnreachable,
-                format!("the node at {} closed the drain's answer: {e}", self.base),
+                format!("the node at {} closed the {what} stream: {e}", self.base),
             )
         };
-        let (mut pending, mut last) = (Vec::new(), None);
+        let mut pending = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(closed)? {
             pending.extend_from_slice(&chunk);
             while let Some(end) = pending.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = pending.drain(..=end).collect();
-                let event: DrainEvent = serde_json::from_slice(&line)
+                let item = serde_json::from_slice(&line)
                     .map_err(|e| malformed(StatusCode::OK, &e.to_string()))?;
-                on_event(&event);
-                last = Some(event);
+                on_line(item);
             }
         }
-        Ok(last)
+        Ok(())
     }
 
     /// Undrains node `id`: it takes new sandboxes again.

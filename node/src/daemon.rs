@@ -21,6 +21,7 @@ use crate::cluster::{RegistryHandle, Replica};
 use crate::config::{ApiScheme, Config};
 use crate::dataplane::{self, DataPlane};
 use crate::example;
+use crate::fabric::Fabric;
 use crate::key_usage::{self, KeyUsage};
 use crate::lifecycle::ladder::LifecycleConfig;
 use crate::listeners::Listeners;
@@ -151,13 +152,22 @@ impl Node {
                 "recovery pass reconciled sandbox files"
             );
         }
+        let manager = Arc::new(manager);
+        let dataplane = replica
+            .bulk()
+            .map(|bulk| Arc::new(DataPlane::new(config.node_id, bulk, replica.raft())));
         let state = Arc::new(AppState {
             node_id: config.node_id,
             raft: replica.raft(),
             contact: replica.contact(),
             ca_fingerprint: replica.ca_fingerprint().to_owned(),
             registry,
-            manager: Arc::new(manager),
+            fabric: Arc::new(Fabric::new(
+                config.node_id,
+                manager.clone(),
+                dataplane.clone(),
+            )),
+            manager,
             shutting_down: Arc::new(AtomicBool::new(false)),
             limits: config.limits.clone(),
             labels: config.node.labels.clone(),
@@ -167,9 +177,7 @@ impl Node {
             )),
             auth_failures: AuthLimiter::new(config.limits.max_auth_failures),
             key_usage: Arc::new(KeyUsage::default()),
-            dataplane: replica
-                .bulk()
-                .map(|bulk| Arc::new(DataPlane::new(config.node_id, bulk, replica.raft()))),
+            dataplane,
         });
         Ok(Node {
             config,
@@ -279,11 +287,24 @@ impl Node {
         let (stop_dataplane, dataplane_stopped) = tokio::sync::oneshot::channel::<()>();
         let dataplane = self.state.dataplane.as_ref().map(|plane| {
             let limits = &self.config.limits;
+            let manager = self.state.manager.clone();
+            let handlers = dataplane::Handlers {
+                router: router.clone(),
+                raft: self.state.raft.clone(),
+                manager: manager.clone(),
+                fabric: Arc::new(move |peer, open, send, recv| {
+                    Box::pin(crate::fabric::worker::serve(
+                        manager.clone(),
+                        peer,
+                        open,
+                        send,
+                        recv,
+                    ))
+                }),
+            };
             tokio::spawn(dataplane::serve(
                 plane.endpoint(),
-                router.clone(),
-                self.state.raft.clone(),
-                self.state.manager.clone(),
+                handlers,
                 limits.max_header_bytes,
                 Duration::from_millis(limits.header_read_timeout_ms.max(1)),
                 async {

@@ -44,6 +44,7 @@ impl IntoResponse for ApiError {
 pub fn retry_after(code: ErrorCode) -> Option<u64> {
     match code {
         ErrorCode::UploadsBusy | ErrorCode::TooManyConnections => Some(1),
+        ErrorCode::FabricBusy => Some(5),
         ErrorCode::AuthRateLimited => Some(super::auth_limit::WINDOW.as_secs()),
         _ => None,
     }

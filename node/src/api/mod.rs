@@ -11,6 +11,8 @@ mod drain;
 mod error;
 mod evacuate;
 mod extract;
+mod fabric;
+mod files;
 mod head;
 mod health;
 pub mod https;
@@ -78,6 +80,8 @@ pub struct AppState {
     /// Where requests for sandboxes homed on other nodes go (`None`: a
     /// node without a peer port, which homes every sandbox itself).
     pub dataplane: Option<Arc<DataPlane>>,
+    /// This node's fabric jobs.
+    pub fabric: Arc<crate::fabric::Fabric>,
 }
 
 /// The API's routes. Workbook uploads are read under
@@ -109,6 +113,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/sandboxes/{id}/clone", post(sandboxes::clone))
         .route("/v1/sandboxes/{id}/move", post(sandboxes::move_to))
         .route("/v1/sandboxes/{id}/logs", get(sandboxes::logs))
+        .route(
+            "/v1/sandboxes/{id}/fabric",
+            post(fabric::submit_for_sandbox),
+        )
+        .route(
+            "/v1/sandboxes/{id}/files/{volume}/{*path}",
+            get(files::read),
+        )
+        .route("/v1/fabric/jobs", post(fabric::submit).get(fabric::list))
+        .route("/v1/fabric/jobs/{id}", get(fabric::status))
+        .route("/v1/fabric/jobs/{id}/results", get(fabric::results))
+        .route("/v1/fabric/jobs/{id}/cancel", post(fabric::cancel))
         .route("/v1/sandboxes/{id}/http", any(serve::http))
         .route("/v1/sandboxes/{id}/http/", any(serve::http))
         .route("/v1/sandboxes/{id}/http/{*path}", any(serve::http))

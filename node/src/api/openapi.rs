@@ -14,7 +14,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::types::ErrorBody;
 use super::{
-    cluster, dashboard, drain, health, keys, metrics, nodes, sandboxes, serve, tenants, tokens,
+    cluster, dashboard, drain, fabric, files, health, keys, metrics, nodes, sandboxes, serve,
+    tenants, tokens,
 };
 use nexus_errors::ErrorCode;
 
@@ -31,6 +32,7 @@ use nexus_errors::ErrorCode;
         keys::create, keys::list, keys::revoke,
         cluster::status, tokens::create, tokens::list, tokens::revoke,
         nodes::list, nodes::remove, drain::drain, drain::undrain,
+        fabric::submit, fabric::submit_for_sandbox, fabric::list, fabric::status, fabric::results, fabric::cancel, files::read,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerKey),

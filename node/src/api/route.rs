@@ -23,7 +23,8 @@ use crate::dataplane::{placement_unreachable, DataPlane, Demand, Forwarded, MAX_
 use nexus_errors::ErrorCode;
 
 /// Forwards requests under `/v1/sandboxes/{id}` to the sandbox's home when
-/// it is another node; serves everything else here. A request served here
+/// it is another node, and those under `/v1/fabric/jobs/{id}` to the node
+/// running the job; serves everything else here. A request served here
 /// for one of this node's sandboxes passes the sandbox's gate, where a move
 /// in its pause holds it; if the sandbox moved meanwhile, the request goes
 /// on to the new home.
@@ -40,6 +41,15 @@ pub async fn to_home(State(state): State<Arc<AppState>>, request: Request, next:
             return next.run(request).await;
         }
         return place(&state, dataplane, request, next).await;
+    }
+    if let Some(job_id) = job_in_path(request.uri().path()) {
+        return match crate::fabric::node_of_job(job_id) {
+            Some(node) if node != state.node_id && hops < MAX_HOPS => {
+                let what = format!("fabric job {job_id}");
+                forward(dataplane, node, &what, hops, request).await
+            }
+            _ => next.run(request).await,
+        };
     }
     let Some(sandbox_id) = sandbox_in_path(request.uri().path()).map(str::to_owned) else {
         return next.run(request).await;
@@ -64,7 +74,14 @@ pub async fn to_home(State(state): State<Arc<AppState>>, request: Request, next:
             match now {
                 Ok(moved) if moved != here && hops < MAX_HOPS => {
                     drop(pass);
-                    forward(dataplane, moved, &sandbox_id, hops, request).await
+                    forward(
+                        dataplane,
+                        moved,
+                        &format!("sandbox {sandbox_id}"),
+                        hops,
+                        request,
+                    )
+                    .await
                 }
                 _ => {
                     let response = next.run(request).await;
@@ -73,7 +90,16 @@ pub async fn to_home(State(state): State<Arc<AppState>>, request: Request, next:
                 }
             }
         }
-        Some(home) if hops < MAX_HOPS => forward(dataplane, home, &sandbox_id, hops, request).await,
+        Some(home) if hops < MAX_HOPS => {
+            forward(
+                dataplane,
+                home,
+                &format!("sandbox {sandbox_id}"),
+                hops,
+                request,
+            )
+            .await
+        }
         _ => next.run(request).await,
     }
 }
@@ -83,15 +109,12 @@ pub async fn to_home(State(state): State<Arc<AppState>>, request: Request, next:
 async fn forward(
     dataplane: &DataPlane,
     home: u64,
-    sandbox_id: &str,
+    what: &str,
     hops: u8,
     request: Request,
 ) -> Response {
     let client = client_of(&request);
-    match dataplane
-        .forward(home, sandbox_id, client, hops, request)
-        .await
-    {
+    match dataplane.forward(home, what, client, hops, request).await {
         Ok(response) => response,
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -242,9 +265,27 @@ fn sandbox_in_path(path: &str) -> Option<&str> {
     (!id.is_empty()).then_some(id)
 }
 
+/// The `{id}` of a path under `/v1/fabric/jobs/{id}`.
+fn job_in_path(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/v1/fabric/jobs/")?;
+    let id = rest.split('/').next()?;
+    (!id.is_empty()).then_some(id)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::sandbox_in_path;
+    use super::{job_in_path, sandbox_in_path};
+
+    #[test]
+    fn paths_naming_a_job_go_to_its_node() {
+        assert_eq!(job_in_path("/v1/fabric/jobs/job_2_ab"), Some("job_2_ab"));
+        assert_eq!(
+            job_in_path("/v1/fabric/jobs/job_2_ab/results"),
+            Some("job_2_ab")
+        );
+        assert_eq!(job_in_path("/v1/fabric/jobs"), None);
+        assert_eq!(job_in_path("/v1/fabric/jobs/"), None);
+    }
 
     #[test]
     fn only_paths_naming_a_sandbox_are_routed() {

@@ -21,6 +21,7 @@ use super::cluster::free_ports;
 use super::report::{percentile_us, Figure};
 use super::scenarios::{figure, median, timed_copy, EMPTY_COMMAND};
 use super::{internal, wat_workbook};
+use crate::client::NodeClient;
 use crate::cluster::identity::tls_dir;
 use crate::cluster::PeerConfig;
 use crate::config::Config;
@@ -43,9 +44,10 @@ pub struct DataPlaneRun {
 }
 
 /// Two running nodes and an HTTPS client that trusts their CA.
-struct Pair {
+pub(super) struct Pair {
     apis: [SocketAddr; 2],
     http: reqwest::Client,
+    ca_pem: Vec<u8>,
     key: String,
     stops: Vec<oneshot::Sender<()>>,
     served: Vec<JoinHandle<()>>,
@@ -214,7 +216,8 @@ impl PairClient {
 }
 
 impl Pair {
-    async fn start(dir: &Path, mib: usize) -> Result<Pair, UserError> {
+    /// Two nodes with data dirs under `dir`, taking uploads of `mib` MiB.
+    pub(super) async fn start(dir: &Path, mib: usize) -> Result<Pair, UserError> {
         let ca = ClusterCa::create("bench").map_err(|e| internal(&e.to_string()))?;
         let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let ports = free_ports(4)?;
@@ -276,6 +279,7 @@ impl Pair {
         Ok(Pair {
             apis: [at(ports[0]), at(ports[1])],
             http,
+            ca_pem,
             key,
             stops,
             served,
@@ -337,7 +341,14 @@ impl Pair {
         Ok(started.elapsed())
     }
 
-    async fn stop(self) {
+    /// An API client of node `node` (0 or 1) with the admin key.
+    pub(super) fn client(&self, node: usize) -> Result<NodeClient, UserError> {
+        let url = format!("https://{}", self.apis[node]);
+        NodeClient::with_ca(&url, Some(self.key.clone()), Some(&self.ca_pem))
+    }
+
+    /// Stops both nodes.
+    pub(super) async fn stop(self) {
         for stop in self.stops {
             let _ = stop.send(());
         }

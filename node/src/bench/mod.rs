@@ -3,6 +3,7 @@
 
 mod cluster;
 mod dataplane;
+mod fabric;
 mod report;
 mod scenarios;
 mod volumes;
@@ -38,6 +39,8 @@ pub struct BenchOptions {
     pub data_plane: DataPlaneRun,
     /// Calls per program of the files scenario.
     pub file_runs: usize,
+    /// Inputs of the fabric's per-input figures.
+    pub fabric_inputs: usize,
     /// The scenario groups to run (empty: all).
     pub only: Vec<Group>,
 }
@@ -55,6 +58,8 @@ pub enum Group {
     DataPlane,
     /// Files through preopened volumes against the vfs imports.
     Volumes,
+    /// Fabric jobs: per-input overhead of each tier, inputs/s against width.
+    Fabric,
 }
 
 impl Default for BenchOptions {
@@ -72,6 +77,7 @@ impl Default for BenchOptions {
                 calls: 500,
             },
             file_runs: 15,
+            fabric_inputs: 100_000,
             only: Vec::new(),
         }
     }
@@ -93,6 +99,7 @@ impl BenchOptions {
                 calls: 50,
             },
             file_runs: 2,
+            fabric_inputs: 1_000,
             only: Vec::new(),
         }
     }
@@ -178,6 +185,7 @@ pub async fn run(options: &BenchOptions, progress: impl Fn(Step)) -> Result<Repo
         (Group::Registry, 1),
         (Group::DataPlane, 1),
         (Group::Volumes, 1),
+        (Group::Fabric, 2),
     ]
     .into_iter()
     .filter(|(group, _)| runs(*group))
@@ -189,7 +197,8 @@ pub async fn run(options: &BenchOptions, progress: impl Fn(Step)) -> Result<Repo
         done += 1;
     };
     let mut figures = Vec::new();
-    if runs(Group::Engine) || runs(Group::Lifecycle) || runs(Group::Volumes) {
+    if runs(Group::Engine) || runs(Group::Lifecycle) || runs(Group::Volumes) || runs(Group::Fabric)
+    {
         let rig = Rig::new().await?;
         if runs(Group::Engine) {
             step("command calls");
@@ -209,6 +218,10 @@ pub async fn run(options: &BenchOptions, progress: impl Fn(Step)) -> Result<Repo
             step("files");
             figures.extend(volumes::files(&rig, options.file_runs).await?);
         }
+        if runs(Group::Fabric) {
+            step("fabric on one node");
+            figures.extend(fabric::local_tiers(&rig, options.fabric_inputs).await?);
+        }
     }
     if runs(Group::Registry) {
         step("registry writes");
@@ -217,6 +230,10 @@ pub async fn run(options: &BenchOptions, progress: impl Fn(Step)) -> Result<Repo
     if runs(Group::DataPlane) {
         step("data plane");
         figures.extend(dataplane::data_plane(&options.data_plane).await?);
+    }
+    if runs(Group::Fabric) {
+        step("fabric node tier");
+        figures.extend(fabric::node_tier(options.fabric_inputs / 10).await?);
     }
     Ok(Report {
         machine: report::machine(),

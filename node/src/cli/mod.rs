@@ -4,12 +4,14 @@
 mod bench;
 mod ca;
 mod cluster;
+pub mod fabric;
 mod join_token;
 mod key;
 mod logs;
 mod node;
 mod output;
 mod progress;
+pub mod render;
 mod sandbox;
 mod serve;
 mod status;
@@ -79,6 +81,11 @@ pub enum Command {
     Sandbox(sandbox::SandboxCommand),
     /// Run a sandbox's entry module as a command.
     Call(sandbox::CallArgs),
+    /// Fan a kernel out over many inputs; list and cancel jobs.
+    #[command(subcommand)]
+    Fabric(fabric::FabricCommand),
+    /// Render a frame on the fabric with a render workbook (examples/render) into a PNG.
+    Render(render::RenderArgs),
     /// Show a sandbox's recent stderr and lifecycle events (from its home node).
     Logs(logs::LogsArgs),
     /// Manage tenants (admin key needed).
@@ -142,6 +149,8 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         Command::Dock(args) => sandbox::dock(&target.client()?, args, json).await,
         Command::Sandbox(cmd) => sandbox::manage(&target.client()?, cmd, json).await,
         Command::Call(args) => sandbox::call(&target.client()?, args, json).await,
+        Command::Fabric(cmd) => fabric::run(&target.client()?, cmd, json).await,
+        Command::Render(args) => render::run(&target.client()?, args, json).await,
         Command::Logs(args) => logs::run(&target.client()?, args, json).await,
         Command::Tenant(cmd) => tenant::run(&target.client()?, cmd, json).await,
         Command::Key(cmd) => key::run(&target.client()?, cmd, json).await,

@@ -2,6 +2,8 @@
 //! for its head, then served by the node's API router as if the request had
 //! arrived here directly.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,12 +13,13 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use nexus_raft::replication::Raft;
+use nexus_raft::replication::{NodeId, Raft};
 use nexus_transport::bulk::{self, head, BulkEndpoint, PeerStream};
+use quinn::{RecvStream, SendStream};
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
-use super::{migrate, Forwarded, StreamHead};
+use super::{migrate, FabricOpen, Forwarded, StreamHead};
 use crate::authenticated::Authenticated;
 use crate::sandbox::SandboxManager;
 
@@ -24,23 +27,44 @@ use crate::sandbox::SandboxManager;
 /// node had applied (a sandbox docked or a key made a moment ago).
 const APPLY_WAIT: Duration = Duration::from_secs(2);
 
-/// Serves the streams members open on `bulk` with `router` until
+/// What serves the streams members open: routed requests go to `router`
+/// (after catching up with `raft`), moves to `manager`, node-tier fabric
+/// streams to `fabric`.
+#[derive(Clone)]
+pub struct Handlers {
+    /// The node's API router.
+    pub router: Router,
+    /// The registry's Raft instance.
+    pub raft: Raft,
+    /// The node's sandboxes.
+    pub manager: Arc<SandboxManager>,
+    /// Runs the inputs a peer's job sends.
+    pub fabric: FabricHandler,
+}
+
+/// Serves one node-tier fabric stream from a peer: its id, the stream's
+/// opening, and the stream.
+pub type FabricHandler = Arc<
+    dyn Fn(NodeId, FabricOpen, SendStream, RecvStream) -> Pin<Box<dyn Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Serves the streams members open on `bulk` with `handlers` until
 /// `shutdown` resolves. A request head may be at most `max_header_bytes`
 /// and must arrive within `header_timeout`.
 pub async fn serve(
     bulk: Arc<BulkEndpoint>,
-    router: Router,
-    raft: Raft,
-    manager: Arc<SandboxManager>,
+    handlers: Handlers,
     max_header_bytes: usize,
     header_timeout: Duration,
-    shutdown: impl std::future::Future<Output = ()>,
+    shutdown: impl Future<Output = ()>,
 ) {
     let handle = move |stream: PeerStream| {
-        let (router, raft, manager) = (router.clone(), raft.clone(), manager.clone());
+        let handlers = handlers.clone();
         async move {
             let limits = (max_header_bytes, header_timeout);
-            serve_stream(stream, router, raft, manager, limits).await;
+            serve_stream(stream, handlers, limits).await;
         }
     };
     bulk::serve(bulk, handle, shutdown).await;
@@ -48,9 +72,12 @@ pub async fn serve(
 
 async fn serve_stream(
     stream: PeerStream,
-    router: Router,
-    raft: Raft,
-    manager: Arc<SandboxManager>,
+    Handlers {
+        router,
+        raft,
+        manager,
+        fabric,
+    }: Handlers,
     (max_header_bytes, header_timeout): (usize, Duration),
 ) {
     let PeerStream {
@@ -98,6 +125,7 @@ async fn serve_stream(
                 debug!(node = peer, error = %e, "routed request ended early");
             }
         }
+        StreamHead::Fabric(open) => fabric(peer, open, send, recv).await,
         StreamHead::Move {
             sandbox_id,
             tenant_id,

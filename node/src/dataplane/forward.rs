@@ -70,13 +70,14 @@ impl DataPlane {
         }
     }
 
-    /// Sends `request` (from `client`) to node `home` and returns its
-    /// response; its body streams from the home as the client reads it. A
-    /// home that cannot be reached is `SANDBOX_HOME_UNREACHABLE`.
+    /// Sends `request` (from `client`) to node `home`, where `what` (e.g.
+    /// `sandbox sb_…`) lives, and returns its response; its body streams
+    /// from the home as the client reads it. A home that cannot be reached
+    /// is `SANDBOX_HOME_UNREACHABLE`.
     pub async fn forward(
         &self,
         home: NodeId,
-        sandbox_id: &str,
+        what: &str,
         client: SocketAddr,
         hops: u8,
         request: Request,
@@ -85,7 +86,7 @@ impl DataPlane {
             UserError::new(
                 ErrorCode::SandboxHomeUnreachable,
                 format!(
-                    "sandbox {sandbox_id} lives on node {home}{}, which did not answer: {}",
+                    "{what} lives on node {home}{}, which did not answer: {}",
                     failure.at(),
                     failure.reason
                 ),

@@ -24,7 +24,7 @@ use nexus_raft::Principal;
 use nexus_transport::bulk::BulkEndpoint;
 use serde::{Deserialize, Serialize};
 
-pub use accept::serve;
+pub use accept::{serve, FabricHandler, Handlers};
 pub use forward::{placement_unreachable, RouteFailure, Routed};
 pub use gates::MoveGates;
 pub use placement::{check_labels, Demand};
@@ -49,6 +49,9 @@ pub(crate) enum StreamHead {
         #[serde(default)]
         caller: Option<Principal>,
     },
+    /// A node-tier fabric stream: this node runs inputs of the sending
+    /// node's job ([`crate::fabric`]).
+    Fabric(FabricOpen),
     /// A sandbox's files follow, pushed by its home to make this node its
     /// new home ([`migrate`]).
     Move {
@@ -59,6 +62,18 @@ pub(crate) enum StreamHead {
         /// The sending node's last applied registry index.
         applied: Option<u64>,
     },
+}
+
+/// What opens a node-tier fabric stream: the kernel the sending node's
+/// job runs and how many of its inputs it keeps in flight on the stream.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FabricOpen {
+    /// The kernel module's SHA-256.
+    pub sha256: String,
+    /// The profile its instances run under (the receiving node's own table).
+    pub profile: String,
+    /// How many inputs the sender keeps in flight on this stream.
+    pub slots: u32,
 }
 
 /// How many times one request may be forwarded: once to the home it had,
@@ -130,6 +145,33 @@ impl DataPlane {
         let mut peers = self.members();
         peers.retain(|(id, _)| *id != self.node_id);
         self.bulk.warm_up(peers).await;
+    }
+
+    /// Every other member's id.
+    pub fn peers(&self) -> Vec<NodeId> {
+        let mut peers: Vec<NodeId> = self.members().into_iter().map(|(id, _)| id).collect();
+        peers.retain(|id| *id != self.node_id);
+        peers
+    }
+
+    /// Opens a node-tier fabric stream to `node` for the kernel `open` names.
+    pub async fn open_fabric(
+        &self,
+        node: NodeId,
+        open: &FabricOpen,
+    ) -> Result<(quinn::SendStream, quinn::RecvStream), String> {
+        let addr = self
+            .address_of(node)
+            .ok_or_else(|| format!("node {node} is not a member of the cluster"))?;
+        let (mut send, recv) = self
+            .bulk
+            .open(node, &addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        nexus_transport::bulk::head::write(&mut send, &StreamHead::Fabric(open.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((send, recv))
     }
 
     /// Every member with its data-plane address, as the membership records

@@ -20,6 +20,7 @@ mod dock_signing;
 mod env;
 mod error_catalog;
 mod examples;
+mod fabric;
 mod file_modes;
 mod hostile;
 mod http_bounds;

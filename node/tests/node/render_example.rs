@@ -8,7 +8,6 @@
 use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -340,47 +339,4 @@ async fn assemble_names_missing_and_short_tiles_and_checks_its_arguments() {
     stored.sort();
     files.sort();
     assert!(stored == files, "the workspace changed");
-}
-
-/// How long the full 1920x1080 frame takes on one core: 16x9 tiles through
-/// one kernel instance, one after another; then `assemble` on a node puts
-/// them together (within `compute`'s CPU budget). Run it with `--ignored
-/// --nocapture`.
-#[tokio::test]
-#[ignore = "a timing, not a check: about 12 s"]
-async fn tile_kernel_full_hd_frame_timing() {
-    let kernel = tile_kernel().await;
-    let (width, height, tiles_x, tiles_y) = (1920, 1080, 16, 9);
-    let start = Instant::now();
-    let pixels = render_tiles(&kernel, width, height, tiles_x, tiles_y).await;
-    let elapsed = start.elapsed();
-    let bytes: usize = pixels.iter().map(Vec::len).sum();
-    assert_eq!(bytes, 1920 * 1080 * 3);
-    println!("1920x1080 in {tiles_x}x{tiles_y} tiles on one instance: {elapsed:.2?}");
-    let start = Instant::now();
-    render_tiles(&kernel, 320, 180, 1, 1).await;
-    println!("320x180 as one tile: {:.2?}", start.elapsed());
-
-    let node = TestNode::start().await;
-    let admin = node.admin();
-    let id = dock_with_tiles(
-        &admin,
-        node.data_dir.path(),
-        "render-hd",
-        &tile_files(&pixels),
-    )
-    .await;
-    let out = call_args(&admin, &id, &["1920", "1080", "16", "9"])
-        .await
-        .expect("assemble");
-    assert_eq!(out.exit_code, 0, "{}", out.stderr);
-    println!(
-        "assemble 1920x1080: {} ms in the call; {}",
-        out.elapsed_us / 1000,
-        out.stdout.trim_end()
-    );
-    let files = workspace_of(&node, &admin, &id).await;
-    let (w, h, frame) = decode_png(&files[0].1);
-    assert_eq!((w, h), (width, height));
-    assert!(frame == piece(width, height, tiles_x, tiles_y, &pixels));
 }

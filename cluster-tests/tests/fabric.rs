@@ -1,0 +1,124 @@
+//! The fabric's node tier on real `nexus serve` processes: a job accepted by
+//! node 1 runs on all three nodes over QUIC with mTLS; one node SIGKILLed
+//! halfway, its inputs run elsewhere and every input has exactly one result.
+
+// Tests: a failed unwrap or panic is a loud test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use nexus_cluster_tests::{Cluster, ClusterOptions};
+use serde_json::{json, Value};
+
+/// Spins a few milliseconds per input, then echoes it.
+const SLOW_ECHO: &str = r#"(module
+  (memory (export "memory") 1)
+  (func (export "arena") (result i64)
+    (i64.or (i64.shl (i64.const 4096) (i64.const 32)) (i64.const 1024)))
+  (func (export "process") (param $n i32) (result i32)
+    (local $i i32)
+    (loop $spin
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $spin (i32.lt_u (local.get $i) (i32.const 3000000))))
+    (local.get $n)))"#;
+
+const TOTAL: u64 = 1500;
+
+async fn status(cluster: &Cluster, via: u64, job: &str) -> Value {
+    let (code, body) = cluster.get(via, &format!("/v1/fabric/jobs/{job}")).await;
+    assert_eq!(code, 200, "{body}");
+    body
+}
+
+/// Every result line of `job` in input order, read through node `via`.
+async fn results(cluster: &Cluster, via: u64, job: &str) -> Vec<Value> {
+    let url = format!(
+        "{}/v1/fabric/jobs/{job}/results?order=input",
+        cluster.node(via).url()
+    );
+    let response = cluster
+        .http()
+        .get(url)
+        .bearer_auth(cluster.admin_key())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_tier_job_survives_a_node_killed_halfway_with_every_result_once() {
+    let mut cluster = Cluster::start(ClusterOptions::default()).await;
+    cluster.agreed_leader(&[1, 2, 3]).await;
+    let module = BASE64.encode(wat::parse_str(SLOW_ECHO).unwrap());
+    let (code, job) = cluster
+        .post(
+            1,
+            "/v1/fabric/jobs",
+            json!({"kernel": "slow-echo", "module": module, "range": {"start": 0, "end": TOTAL},
+                   "tier": "node", "width": 6}),
+        )
+        .await;
+    assert_eq!(code, 201, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+
+    // Halfway, with node 3 taking part, node 3 dies.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let now = status(&cluster, 1, &id).await;
+        let on_3 = now["per_node"]["3"].as_u64().unwrap_or(0);
+        if now["done"].as_u64().unwrap() >= TOTAL / 2 && on_3 > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job made no progress: {now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.kill(3);
+    let killed_at = status(&cluster, 1, &id).await["per_node"]["3"]
+        .as_u64()
+        .unwrap();
+
+    // Read through node 2: forwarded to node 1, which runs the job.
+    let lines = results(&cluster, 2, &id).await;
+    let end = status(&cluster, 1, &id).await;
+    assert_eq!(end["state"], "done", "{end}");
+    assert_eq!(
+        (end["done"].as_u64(), end["failed"].as_u64()),
+        (Some(TOTAL), Some(0)),
+        "{end}"
+    );
+    let indexes: Vec<u64> = lines.iter().map(|l| l["index"].as_u64().unwrap()).collect();
+    assert_eq!(
+        indexes,
+        (0..TOTAL).collect::<Vec<_>>(),
+        "each input once, in order"
+    );
+    for line in &lines {
+        assert_eq!(
+            line["output"].as_str().unwrap(),
+            line["index"].to_string(),
+            "{line}"
+        );
+    }
+    let nodes: BTreeSet<u64> = lines.iter().map(|l| l["node"].as_u64().unwrap()).collect();
+    assert_eq!(nodes, BTreeSet::from([1, 2, 3]), "every node ran inputs");
+    let per_node = &end["per_node"];
+    let sum: u64 = ["1", "2", "3"]
+        .iter()
+        .map(|n| per_node[n].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(sum, TOTAL, "{end}");
+    assert!(per_node["3"].as_u64().unwrap() >= killed_at, "{end}");
+    let log = cluster.log(1);
+    assert!(
+        log.contains("fabric peer failed; its inputs run elsewhere"),
+        "{log}"
+    );
+}

@@ -1,0 +1,145 @@
+//! Kernels for the fabric: a module of a docked sandbox (run with the
+//! sandbox's data, held active while the job runs) or a module sent with
+//! the job (run with in-memory data under a named profile).
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::{blocking, store, SandboxManager};
+use crate::lifecycle::CallGuard;
+use nexus_engine::{CallError, CompiledModule, Engine, KernelInstance, Profile, SandboxContext};
+use nexus_errors::{ErrorCode, UserError};
+
+/// A kernel module ready to instantiate, with what its instances run under.
+pub struct KernelSource {
+    engine: Engine,
+    module: Arc<CompiledModule>,
+    profile: Profile,
+    /// The sandbox's context; `None`: each instance gets in-memory data.
+    context: Option<Arc<SandboxContext>>,
+    /// The module's bytes, for shipping to peers (`None` when it came
+    /// from the engine's cache).
+    wasm: Option<Arc<Vec<u8>>>,
+    /// Keeps the sandbox active while the source lives.
+    _guard: Option<CallGuard>,
+}
+
+impl std::fmt::Debug for KernelSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KernelSource")
+            .field("sha256", &self.module.sha256())
+            .field("profile", &self.profile.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KernelSource {
+    /// The module's SHA-256.
+    pub fn sha256(&self) -> &str {
+        self.module.sha256()
+    }
+
+    /// The module's bytes, unless it came from the engine's cache.
+    pub fn wasm(&self) -> Option<&Arc<Vec<u8>>> {
+        self.wasm.as_ref()
+    }
+
+    /// The profile its instances run under.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The same kernel with in-memory data for each instance instead of
+    /// the sandbox's (the sandbox stays held active).
+    pub fn without_data(mut self) -> KernelSource {
+        self.context = None;
+        self
+    }
+
+    /// A fresh instance (checks the kernel exports and the imports the
+    /// profile grants).
+    pub async fn instance(&self) -> Result<KernelInstance, CallError> {
+        let context = match &self.context {
+            Some(context) => context.clone(),
+            None => Arc::new(SandboxContext::ephemeral(&self.profile)),
+        };
+        self.engine
+            .kernel_with(&self.module, &self.profile, context)
+            .await
+    }
+}
+
+impl SandboxManager {
+    /// Module `module` of sandbox `sandbox_id` as a kernel: the sandbox is
+    /// resumed if needed and held active until the source is dropped.
+    pub async fn sandbox_kernel(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+        module: &str,
+    ) -> Result<KernelSource, UserError> {
+        let call = self.prepare(tenant_id, sandbox_id, Some(module)).await?;
+        let path = self.files.path(sandbox_id);
+        let name = module.to_owned();
+        let entry = blocking(move || store::load_live_module(&path, Some(&name))).await?;
+        Ok(KernelSource {
+            engine: self.engine.clone(),
+            module: call.module,
+            profile: call.profile,
+            context: Some(call.context),
+            wasm: Some(Arc::new(entry.wasm)),
+            _guard: Some(call.guard),
+        })
+    }
+
+    /// `wasm` as a kernel under profile `profile` (one this node knows),
+    /// compiled once per SHA-256.
+    pub async fn wasm_kernel(
+        &self,
+        profile: &str,
+        wasm: Vec<u8>,
+    ) -> Result<KernelSource, UserError> {
+        let resolved = self.known_profile(profile)?;
+        let sha256 = hex::encode(Sha256::digest(&wasm));
+        let module = match self.engine.cached(&sha256) {
+            Some(module) => module,
+            None => self.compile(profile, &sha256, wasm.clone()).await?,
+        };
+        Ok(KernelSource {
+            engine: self.engine.clone(),
+            module,
+            profile: resolved,
+            context: None,
+            wasm: Some(Arc::new(wasm)),
+            _guard: None,
+        })
+    }
+
+    /// Module `sha256` as a kernel under `profile`, if the engine still
+    /// holds it compiled.
+    pub fn cached_kernel(
+        &self,
+        profile: &str,
+        sha256: &str,
+    ) -> Result<Option<KernelSource>, UserError> {
+        let resolved = self.known_profile(profile)?;
+        Ok(self.engine.cached(sha256).map(|module| KernelSource {
+            engine: self.engine.clone(),
+            module,
+            profile: resolved,
+            context: None,
+            wasm: None,
+            _guard: None,
+        }))
+    }
+
+    fn known_profile(&self, profile: &str) -> Result<Profile, UserError> {
+        self.profiles.get(profile).cloned().ok_or_else(|| {
+            UserError::new(
+                ErrorCode::ProfileUnknown,
+                format!("profile `{profile}` is not one this node knows"),
+            )
+        })
+    }
+}
