@@ -122,3 +122,99 @@ async fn a_node_tier_job_survives_a_node_killed_halfway_with_every_result_once()
         "{log}"
     );
 }
+
+/// `nexus render` through node 1 with `args`; the events it printed (`--json`).
+fn render(cluster: &Cluster, out: &std::path::Path, args: &[&str]) -> Vec<Value> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = std::process::Command::new(nexus_cluster_tests::nexus())
+        .arg("--config")
+        .arg(cluster.node(1).config_path())
+        .args(["--key", cluster.admin_key(), "--json", "render"])
+        .args(args)
+        .arg("-o")
+        .arg(out)
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "nexus render {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The frame's size and the SHA-256 of its decoded pixels.
+fn decoded(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
+    use sha2::{Digest, Sha256};
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!(frame.color_type, png::ColorType::Rgb);
+    let digest = Sha256::digest(&pixels[..frame.buffer_size()]).to_vec();
+    (frame.width, frame.height, digest)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nexus_render_on_one_node_and_on_three_gives_the_same_png() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    cluster.agreed_leader(&[1, 2, 3]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.png");
+    let events = render(
+        &cluster,
+        &one,
+        &["examples/render", "--size", "640x360", "--tiles", "16x9"],
+    );
+    let written = events.last().unwrap();
+    assert_eq!(written["event"], "written", "{written}");
+    let sandbox = written["sandbox"].as_str().unwrap().to_owned();
+
+    // The first node-tier job ships the module to nodes 2 and 3; the
+    // second finds it compiled there.
+    let three = dir.path().join("three.png");
+    for _ in 0..2 {
+        render(
+            &cluster,
+            &three,
+            &[
+                &sandbox, "--size", "640x360", "--tiles", "16x9", "--tier", "node",
+            ],
+        );
+    }
+    let events = render(
+        &cluster,
+        &three,
+        &[
+            &sandbox, "--size", "640x360", "--tiles", "16x9", "--tier", "node",
+        ],
+    );
+    let finished = events.iter().find(|e| e["event"] == "finished").unwrap();
+    let per_node = finished["job"]["per_node"].as_object().unwrap();
+    assert_eq!(per_node.len(), 3, "every node rendered tiles: {finished}");
+    assert_eq!(
+        per_node.values().map(|n| n.as_u64().unwrap()).sum::<u64>(),
+        144
+    );
+
+    assert_eq!(
+        std::fs::read(&one).unwrap(),
+        std::fs::read(&three).unwrap(),
+        "byte-identical PNGs"
+    );
+    let (width, height, digest) = decoded(&one);
+    assert_eq!((width, height), (640, 360));
+    assert_eq!(decoded(&three).2, digest);
+    // Not a flat image: the decoded frame has many distinct colours.
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&one).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    reader.next_frame(&mut pixels).unwrap();
+    let colours: BTreeSet<&[u8]> = pixels.chunks(3).collect();
+    assert!(colours.len() > 1000, "{} colours", colours.len());
+}
