@@ -42,8 +42,8 @@ pub enum FabricCommand {
 /// `nexus fabric run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// A workbook file (its module runs with in-memory data) or a sandbox id
-    /// (its module runs with the sandbox's data, on its home node).
+    /// A workbook file (its module runs with in-memory data) or a sandbox id,
+    /// `sb_…` (its module runs with the sandbox's data, on its home node).
     pub source: String,
     /// The kernel: a module name of the workbook.
     #[arg(long)]
@@ -226,7 +226,7 @@ pub fn kernel_request(source: &str, kernel: &str) -> Result<JobRequest, UserErro
         fail_fast: false,
     };
     let path = Path::new(source);
-    if path.is_file() {
+    if !is_sandbox_id(source, path) {
         let workbook = Workbook::open_read_only(path).map_err(|e| e.to_user_error())?;
         let wasm = workbook
             .module_wasm(kernel)
@@ -238,6 +238,12 @@ pub fn kernel_request(source: &str, kernel: &str) -> Result<JobRequest, UserErro
         request.sandbox = Some(source.to_owned());
     }
     Ok(request)
+}
+
+/// Whether `source` names a sandbox (`sb_…`, and no such file) rather
+/// than a workbook file or directory.
+pub fn is_sandbox_id(source: &str, path: &Path) -> bool {
+    source.starts_with("sb_") && !path.exists()
 }
 
 /// Submits `request`, follows its results in `order` (each to `on_result`)

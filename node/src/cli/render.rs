@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use clap::Args;
 
-use super::fabric::{follow, kernel_request};
+use super::fabric::{follow, is_sandbox_id, kernel_request};
 use crate::api::types::{decode_bytes, CallRequest, Encoding};
 use crate::client::NodeClient;
 use crate::fabric::request::DEFAULT_WIDTH;
@@ -183,6 +183,9 @@ pub async fn run(client: &NodeClient, args: RenderArgs, json: bool) -> Result<i3
 /// new sandbox docked from the workbook file or packed directory.
 async fn sandbox_of(client: &NodeClient, source: &str) -> Result<String, UserError> {
     let path = Path::new(source);
+    if is_sandbox_id(source, path) {
+        return Ok(source.to_owned());
+    }
     let bytes = if path.is_dir() {
         let staging = tempfile::tempdir().map_err(|e| {
             UserError::new(
@@ -193,10 +196,8 @@ async fn sandbox_of(client: &NodeClient, source: &str) -> Result<String, UserErr
         let packed = staging.path().join("render.workbook");
         nexus_workbook::pack(path, &packed).map_err(|e| e.to_user_error())?;
         read(&packed)?
-    } else if path.is_file() {
-        read(path)?
     } else {
-        return Ok(source.to_owned());
+        read(path)?
     };
     let sandbox = client.dock(bytes, None, None).await?;
     eprintln!(
