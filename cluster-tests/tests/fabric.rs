@@ -15,16 +15,7 @@ use nexus_cluster_tests::{Cluster, ClusterOptions};
 use serde_json::{json, Value};
 
 /// Spins a few milliseconds per input, then echoes it.
-const SLOW_ECHO: &str = r#"(module
-  (memory (export "memory") 1)
-  (func (export "arena") (result i64)
-    (i64.or (i64.shl (i64.const 4096) (i64.const 32)) (i64.const 1024)))
-  (func (export "process") (param $n i32) (result i32)
-    (local $i i32)
-    (loop $spin
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $spin (i32.lt_u (local.get $i) (i32.const 3000000))))
-    (local.get $n)))"#;
+const SLOW_ECHO: &str = include_str!("../../node/tests/guests/slow_echo.wat");
 
 const TOTAL: u64 = 1500;
 

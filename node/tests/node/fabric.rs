@@ -27,17 +27,8 @@ const ECHO_TRAPS_ON_7: &str = r#"(module
       (then unreachable))
     (local.get $n)))"#;
 
-/// Spins a while per input, then echoes it.
-const SLOW_ECHO: &str = r#"(module
-  (memory (export "memory") 1)
-  (func (export "arena") (result i64)
-    (i64.or (i64.shl (i64.const 4096) (i64.const 32)) (i64.const 1024)))
-  (func (export "process") (param $n i32) (result i32)
-    (local $i i32)
-    (loop $spin
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $spin (i32.lt_u (local.get $i) (i32.const 20000000))))
-    (local.get $n)))"#;
+/// Spins a few milliseconds per input, then echoes it.
+const SLOW_ECHO: &str = include_str!("../guests/slow_echo.wat");
 
 fn wordcount_wasm() -> Vec<u8> {
     std::fs::read(built_example("wordcount").join("wordcount.wasm")).expect("wordcount.wasm")
@@ -56,6 +47,14 @@ fn module_job(wasm: &[u8], inputs: Vec<String>, tier: Tier) -> JobRequest {
         tier,
         fail_fast: false,
     }
+}
+
+/// A job of `wasm` over inputs `"0"` … `"end-1"`, one at a time.
+fn range_job(wasm: &[u8], end: u64, tier: Tier) -> JobRequest {
+    let mut request = module_job(wasm, Vec::new(), tier);
+    request.range = Some(InputRange { start: 0, end });
+    request.width = 1;
+    request
 }
 
 /// Runs `request` and reads every result in input order.
@@ -114,8 +113,8 @@ async fn inputs_that_trap_are_reported_by_index_and_the_rest_delivered() {
     let node = TestNode::start().await;
     let admin = node.admin();
     let wasm = wat::parse_str(ECHO_TRAPS_ON_7).unwrap();
-    let mut request = module_job(&wasm, Vec::new(), Tier::Instance);
-    request.range = Some(InputRange { start: 0, end: 100 });
+    let mut request = range_job(&wasm, 100, Tier::Instance);
+    request.width = 4;
     let (status, lines) = run(&admin, &request).await;
     assert_eq!(
         (status.state, status.done, status.failed),
@@ -146,12 +145,7 @@ async fn fail_fast_stops_the_job_at_the_first_failure() {
     let node = TestNode::start().await;
     let admin = node.admin();
     let wasm = wat::parse_str(ECHO_TRAPS_ON_7).unwrap();
-    let mut request = module_job(&wasm, Vec::new(), Tier::Process);
-    request.range = Some(InputRange {
-        start: 0,
-        end: 1000,
-    });
-    request.width = 1;
+    let mut request = range_job(&wasm, 1000, Tier::Process);
     request.fail_fast = true;
     let (status, lines) = run(&admin, &request).await;
     assert_eq!(status.state, JobState::Failed);
@@ -172,12 +166,7 @@ async fn a_cancelled_job_stops_taking_inputs() {
     let node = TestNode::start().await;
     let admin = node.admin();
     let wasm = wat::parse_str(SLOW_ECHO).unwrap();
-    let mut request = module_job(&wasm, Vec::new(), Tier::Instance);
-    request.range = Some(InputRange {
-        start: 0,
-        end: 10_000,
-    });
-    request.width = 1;
+    let request = range_job(&wasm, 10_000, Tier::Instance);
     let job = admin.fabric_submit(&request).await.unwrap();
     let cancelled = admin.fabric_cancel(&job.id).await.unwrap();
     assert_eq!(cancelled.state, JobState::Cancelled);
