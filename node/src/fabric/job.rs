@@ -39,6 +39,16 @@ pub enum Outcome {
     Error(UserError),
 }
 
+impl Outcome {
+    /// Its metric label: `ok` or the error code.
+    pub fn label(&self) -> String {
+        match self {
+            Outcome::Output(_) => "ok".to_owned(),
+            Outcome::Error(e) => crate::metrics::outcome_of(e.code),
+        }
+    }
+}
+
 /// One completed input, as reported to clients.
 #[derive(Debug, Clone)]
 pub struct Completed {

@@ -8,6 +8,7 @@ use tokio::task::JoinSet;
 
 use super::job::{Job, Outcome};
 use super::queue::InputQueue;
+use crate::metrics::Metrics;
 use crate::sandbox::KernelSource;
 use nexus_engine::{CallError, KernelInstance};
 use nexus_errors::Coded;
@@ -25,6 +26,10 @@ pub struct Local {
     pub source: Arc<KernelSource>,
     /// This node's id (results name it).
     pub node: u64,
+    /// Where inputs run here are counted.
+    pub metrics: Arc<Metrics>,
+    /// The job's tier, for the metric.
+    pub tier: &'static str,
 }
 
 /// Runs `workers` workers until the queue is drained; `reuse` keeps each
@@ -43,6 +48,7 @@ async fn work(local: Local, reuse: bool, mut instance: Option<KernelInstance>) {
     while let Some(index) = local.queue.next().await {
         if let Some(input) = local.inputs.get(index) {
             let outcome = run_input(&local.source, &mut instance, reuse, input).await;
+            local.metrics.fabric_input(local.tier, &outcome.label());
             local.job.record(index, outcome, local.node);
         }
         local.queue.done();

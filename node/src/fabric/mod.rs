@@ -56,6 +56,17 @@ pub enum Tier {
     Node,
 }
 
+impl Tier {
+    /// Its name (`instance`, `process`, `node`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Tier::Instance => "instance",
+            Tier::Process => "process",
+            Tier::Node => "node",
+        }
+    }
+}
+
 /// The most jobs a node keeps (running and finished); the oldest finished
 /// job is forgotten to make room.
 pub const MAX_JOBS: usize = 64;
@@ -147,6 +158,8 @@ impl Fabric {
             inputs: Arc::new(inputs),
             source: Arc::new(source),
             node: self.node_id,
+            metrics: self.manager.metrics().clone(),
+            tier: tier.label(),
         };
         tokio::spawn(close_when_ended(job.clone(), local.queue.clone()));
         let dataplane = self.dataplane.clone();

@@ -49,6 +49,7 @@ pub async fn serve(
     let mut first = Some(first);
     for _ in 0..slots {
         let (source, inputs, results) = (source.clone(), inputs_rx.clone(), results_tx.clone());
+        let metrics = manager.metrics().clone();
         let mut instance = first.take();
         tokio::spawn(async move {
             loop {
@@ -56,6 +57,7 @@ pub async fn serve(
                     return;
                 };
                 let outcome = run_input(&source, &mut instance, true, &input).await;
+                metrics.fabric_input("node", &outcome.label());
                 if results.send((index, outcome)).await.is_err() {
                     return;
                 }

@@ -33,6 +33,7 @@ pub struct Metrics {
     denials: IntCounterVec,
     migrations: IntCounterVec,
     migration_seconds: HistogramVec,
+    fabric_inputs: IntCounterVec,
     levels: Levels,
 }
 
@@ -93,6 +94,11 @@ impl Metrics {
                 "Time of moves of a sandbox away from this node, pre-copy to release.",
                 &["outcome"],
             ),
+            fabric_inputs: counter_vec(
+                "nexus_fabric_inputs_total",
+                "Fabric inputs run on this node, by tier (instance, process, node) and outcome (ok or the error code).",
+                &["tier", "outcome"],
+            ),
             levels: Levels::new(),
         };
         metrics.register(metrics.calls.clone());
@@ -100,6 +106,7 @@ impl Metrics {
         metrics.register(metrics.denials.clone());
         metrics.register(metrics.migrations.clone());
         metrics.register(metrics.migration_seconds.clone());
+        metrics.register(metrics.fabric_inputs.clone());
         metrics.levels.register_into(&metrics);
         metrics
     }
@@ -118,6 +125,11 @@ impl Metrics {
         self.call_seconds
             .with_label_values(&[shape])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one fabric input of `tier` run here that ended with `outcome`.
+    pub fn fabric_input(&self, tier: &str, outcome: &str) {
+        self.fabric_inputs.with_label_values(&[tier, outcome]).inc();
     }
 
     /// Counts one move away from this node.

@@ -138,6 +138,27 @@ async fn inputs_that_trap_are_reported_by_index_and_the_rest_delivered() {
             ),
         }
     }
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", node.url()))
+        .bearer_auth(&node.admin_key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (series, count) in [
+        (
+            r#"nexus_fabric_inputs_total{outcome="ok",tier="instance"} "#,
+            89,
+        ),
+        (
+            r#"nexus_fabric_inputs_total{outcome="call_trapped",tier="instance"} "#,
+            11,
+        ),
+    ] {
+        assert!(metrics.contains(&format!("{series}{count}\n")), "{metrics}");
+    }
 }
 
 #[tokio::test]
