@@ -113,12 +113,14 @@ pub async fn node_tier(inputs: usize) -> Result<Vec<Figure>, UserError> {
 
 async fn measure_node_tier(pair: &Pair, inputs: usize) -> Result<Vec<Figure>, UserError> {
     let client = pair.client(0)?;
-    // A first job ships and compiles the module on the peer.
-    let warm = job(TRIVIAL, 16, 2, Tier::Node)?;
-    let first = client.fabric_submit(&warm).await?;
-    client
-        .fabric_results(&first.id, ResultOrder::Completion, |_| {})
-        .await?;
+    // First jobs ship and compile the modules on the peer; 500 inputs of
+    // 0.1 ms keep this node busy while the peer gets ready.
+    for wat in [SPIN, TRIVIAL] {
+        let first = client.fabric_submit(&job(wat, 500, 2, Tier::Node)?).await?;
+        client
+            .fabric_results(&first.id, ResultOrder::Completion, |_| {})
+            .await?;
+    }
     let started = Instant::now();
     let status = client
         .fabric_submit(&job(TRIVIAL, inputs, 2, Tier::Node)?)

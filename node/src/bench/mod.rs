@@ -233,7 +233,7 @@ pub async fn run(options: &BenchOptions, progress: impl Fn(Step)) -> Result<Repo
     }
     if runs(Group::Fabric) {
         step("fabric node tier");
-        figures.extend(fabric::node_tier(options.fabric_inputs / 10).await?);
+        figures.extend(fabric::node_tier(options.fabric_inputs).await?);
     }
     Ok(Report {
         machine: report::machine(),

@@ -65,15 +65,17 @@ pub enum ToCoordinator {
     },
 }
 
-/// Writes `message`, then `payload`.
+/// Writes `message`, then `payload`, in one write (one packet for small
+/// ones).
 pub async fn send<T: Serialize>(
     stream: &mut SendStream,
     message: &T,
     payload: &[u8],
 ) -> Result<(), HeadError> {
-    head::write(stream, message).await?;
+    let mut framed = head::encode(message)?;
+    framed.extend_from_slice(payload);
     stream
-        .write_all(payload)
+        .write_all(&framed)
         .await
         .map_err(|e| HeadError::Stream(nexus_errors::error_chain(&e)))
 }

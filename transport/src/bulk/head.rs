@@ -35,15 +35,24 @@ pub enum HeadError {
 
 /// Writes `head` at the start of `send`.
 pub async fn write<T: Serialize>(send: &mut SendStream, head: &T) -> Result<(), HeadError> {
+    let framed = encode(head)?;
+    send.write_all(&framed)
+        .await
+        .map_err(|e| HeadError::Stream(error_chain(&e)))
+}
+
+/// `head` framed as [`write`] sends it: its length, then its MessagePack
+/// (for a caller that sends more bytes in the same write).
+pub fn encode<T: Serialize>(head: &T) -> Result<Vec<u8>, HeadError> {
     let bytes = rmp_serde::to_vec_named(head).map_err(|e| HeadError::Malformed(e.to_string()))?;
     let len = u32::try_from(bytes.len())
         .ok()
         .filter(|len| *len <= MAX_HEAD_BYTES)
         .ok_or(HeadError::TooLarge(bytes.len() as u64))?;
-    let failed = |e: quinn::WriteError| HeadError::Stream(error_chain(&e));
-    send.write_all(&len.to_be_bytes()).await.map_err(failed)?;
-    send.write_all(&bytes).await.map_err(failed)?;
-    Ok(())
+    let mut framed = Vec::with_capacity(4 + bytes.len());
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(&bytes);
+    Ok(framed)
 }
 
 /// Reads the head at the start of `recv`.
