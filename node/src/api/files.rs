@@ -12,8 +12,20 @@ use super::{ApiError, AppState};
 use nexus_errors::ErrorCode;
 use nexus_workbook::Volume;
 
+/// The volumes a path names (the OpenAPI schema of `{volume}`).
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeName {
+    /// The work itself.
+    Workspace,
+    /// What the sandbox learned.
+    Memory,
+    /// Scratch.
+    Tmp,
+}
+
 /// `GET /v1/sandboxes/{id}/files/{volume}/{path}`.
-#[utoipa::path(get, path = "/v1/sandboxes/{id}/files/{volume}/{path}", params(("id" = String, Path, description = "Sandbox id"), ("volume" = String, Path, description = "workspace, memory or tmp"), ("path" = String, Path, description = "The file's path in the volume")), responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream"), crate::api::openapi::ApiErrors))]
+#[utoipa::path(get, path = "/v1/sandboxes/{id}/files/{volume}/{path}", params(("id" = String, Path, description = "Sandbox id"), ("volume" = VolumeName, Path, description = "workspace, memory or tmp"), ("path" = String, Path, description = "The file's path in the volume")), responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream"), crate::api::openapi::ApiErrors))]
 pub async fn read(
     State(state): State<Arc<AppState>>,
     caller: Caller,

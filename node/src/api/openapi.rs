@@ -34,7 +34,7 @@ use nexus_errors::ErrorCode;
         nodes::list, nodes::remove, drain::drain, drain::undrain,
         fabric::submit, fabric::submit_for_sandbox, fabric::list, fabric::status, fabric::results, fabric::cancel, files::read,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, files::VolumeName, crate::fabric::ResultOrder)),
     modifiers(&BearerKey),
     security(("api_key" = [])),
 )]

@@ -138,15 +138,7 @@ async fn inputs_that_trap_are_reported_by_index_and_the_rest_delivered() {
             ),
         }
     }
-    let metrics = reqwest::Client::new()
-        .get(format!("{}/metrics", node.url()))
-        .bearer_auth(&node.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = node.admin_get_text("/metrics").await;
     for (series, count) in [
         (
             r#"nexus_fabric_inputs_total{outcome="ok",tier="instance"} "#,

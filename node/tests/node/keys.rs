@@ -52,15 +52,7 @@ async fn keys_are_created_listed_and_revoked() {
         ["default/admin", "acme/initial", "acme/ci"]
     );
     // The listing never holds a secret or a hash.
-    let raw = reqwest::Client::new()
-        .get(format!("{}/v1/keys", node.url()))
-        .bearer_auth(&node.admin_key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let raw = node.admin_get_text("/v1/keys").await;
     assert!(!raw.contains(&ci.api_key) && !raw.contains("nxk_"), "{raw}");
     assert!(
         !raw.contains(&nexus_raft::hash_api_key(&ci.api_key)),

@@ -73,6 +73,19 @@ impl TestNode {
         NodeClient::new(&self.url(), Some(self.admin_key.clone()))
     }
 
+    /// The body of `GET path` with the admin key, as text.
+    pub async fn admin_get_text(&self, path: &str) -> String {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.url()))
+            .bearer_auth(&self.admin_key)
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("body")
+    }
+
     /// A client with any key (or none).
     pub fn client(&self, key: Option<&str>) -> NodeClient {
         NodeClient::new(&self.url(), key.map(str::to_string))
