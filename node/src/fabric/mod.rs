@@ -120,7 +120,12 @@ impl Fabric {
         let kernel = request.kernel.clone();
         let (origin, inputs) = request.decode()?;
         let mut source = match origin {
-            KernelOrigin::Sandbox(id) => self.manager.sandbox_kernel(tenant, &id, &kernel).await?,
+            KernelOrigin::Sandbox(id) => {
+                let ship = tier == Tier::Node;
+                self.manager
+                    .sandbox_kernel(tenant, &id, &kernel, ship)
+                    .await?
+            }
             KernelOrigin::Wasm(wasm, profile) => self.manager.wasm_kernel(&profile, wasm).await?,
         };
         if tier == Tier::Node {

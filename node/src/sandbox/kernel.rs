@@ -19,7 +19,7 @@ pub struct KernelSource {
     /// The sandbox's context; `None`: each instance gets in-memory data.
     context: Option<Arc<SandboxContext>>,
     /// The module's bytes, for shipping to peers (`None` when it came
-    /// from the engine's cache).
+    /// from the engine's cache or no peer needs it).
     wasm: Option<Arc<Vec<u8>>>,
     /// Keeps the sandbox active while the source lives.
     _guard: Option<CallGuard>,
@@ -72,23 +72,30 @@ impl KernelSource {
 
 impl SandboxManager {
     /// Module `module` of sandbox `sandbox_id` as a kernel: the sandbox is
-    /// resumed if needed and held active until the source is dropped.
+    /// resumed if needed and held active until the source is dropped. With
+    /// `ship`, the module's bytes are read too, for shipping to peers.
     pub async fn sandbox_kernel(
         &self,
         tenant_id: &str,
         sandbox_id: &str,
         module: &str,
+        ship: bool,
     ) -> Result<KernelSource, UserError> {
         let call = self.prepare(tenant_id, sandbox_id, Some(module)).await?;
-        let path = self.files.path(sandbox_id);
-        let name = module.to_owned();
-        let entry = blocking(move || store::load_live_module(&path, Some(&name))).await?;
+        let wasm = if ship {
+            let path = self.files.path(sandbox_id);
+            let name = module.to_owned();
+            let entry = blocking(move || store::load_live_module(&path, Some(&name))).await?;
+            Some(Arc::new(entry.wasm))
+        } else {
+            None
+        };
         Ok(KernelSource {
             engine: self.engine.clone(),
             module: call.module,
             profile: call.profile,
             context: Some(call.context),
-            wasm: Some(Arc::new(entry.wasm)),
+            wasm,
             _guard: Some(call.guard),
         })
     }
