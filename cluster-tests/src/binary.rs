@@ -13,9 +13,11 @@ pub fn nexus() -> PathBuf {
                 .parent()
                 .expect("cluster-tests lives in the workspace")
                 .to_path_buf();
-            // A no-op when `cargo test --workspace` already built it.
+            // The very build `cargo test --workspace` makes (a no-op after
+            // it): `cargo build -p nexus-node` would resolve the
+            // dependencies' features differently and rebuild them all.
             let status = Command::new(env!("CARGO"))
-                .args(["build", "-q", "-p", "nexus-node", "--bin", "nexus"])
+                .args(["test", "-q", "--workspace", "--no-run"])
                 .current_dir(&workspace)
                 .status()
                 .expect("run cargo build");

@@ -145,6 +145,8 @@ catalog! {
     FabricJobNotFound = ("FABRIC_JOB_NOT_FOUND", 404, "list jobs with `nexus fabric ls` against the node that accepted the job"),
     /// The node already runs as many fabric jobs as it allows (8).
     FabricBusy = ("FABRIC_BUSY", 503, "retry after the Retry-After seconds, or cancel a job with `nexus fabric cancel`"),
+    /// The job asked for the `container` tier and this node cannot run containers.
+    FabricTierUnavailable = ("FABRIC_TIER_UNAVAILABLE", 503, "start the Docker daemon on the node (`docker version` must reach it), or use --tier process for a fresh instance per input"),
     // --- requests and the node -------------------------------------------
     /// The profile named at dock (`?profile=` or the workbook's) is not one this node knows.
     ProfileUnknown = ("PROFILE_UNKNOWN", 400, "use a built-in profile (docs/guide.md, Profiles) or one defined under [profiles] in nexus.toml"),

@@ -16,6 +16,8 @@ fn main() {
     // (NEXUS_LOG turns them back on).
     let default_filter = match cli.command {
         nexus_node::cli::Command::Bench(_) => "off",
+        // A container worker's stderr ends up in the job's failure message.
+        nexus_node::cli::Command::FabricWorker => "warn",
         _ => "info,openraft=warn",
     };
     tracing_subscriber::fmt()

@@ -105,6 +105,10 @@ pub enum Command {
     Ca(ca::CaCommand),
     /// Measure this machine against the performance targets.
     Bench(bench::BenchArgs),
+    /// Serve fabric inputs over stdin and stdout: the process inside a
+    /// container-tier worker (started by the node, not by hand).
+    #[command(hide = true, name = "fabric-worker")]
+    FabricWorker,
     /// Print a shell completion script: `nexus completions bash > /etc/bash_completion.d/nexus`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -158,6 +162,7 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         Command::Token(cmd) => token::run(&target.client()?, cmd, json).await,
         Command::Ca(cmd) => ca::run(cmd, target.config.as_deref(), json),
         Command::Bench(args) => bench::run(args, json).await.map(|_| 0),
+        Command::FabricWorker => crate::fabric::container::worker_main().await.map(|_| 0),
         Command::Completions { shell } => {
             // Rendered in memory first: clap_complete panics on a failed write,
             // and a reader such as `head` may close the pipe early.

@@ -5,6 +5,9 @@
 //! reported with its index and does not stop the job unless it is
 //! `fail_fast`. Jobs live in memory on the node that accepted them.
 
+pub mod container;
+mod docker;
+mod feed;
 pub mod job;
 mod local;
 mod queue;
@@ -21,6 +24,7 @@ use tracing::info;
 
 use crate::dataplane::DataPlane;
 use crate::sandbox::SandboxManager;
+use container::WorkerImage;
 use job::JobHeader;
 pub use job::{Job, JobState, JobStatus, ResultOrder};
 use local::Local;
@@ -54,6 +58,11 @@ pub enum Tier {
     /// each pulling work as it has free slots; the module is shipped once
     /// by SHA-256. Kernels get in-memory data on every node.
     Node,
+    /// Each worker in a throwaway Docker container on this node (no
+    /// network, memory, CPU and process ceilings), from an image built
+    /// locally from this node's binary; the module is shipped in. Kernels
+    /// get in-memory data.
+    Container,
 }
 
 impl Tier {
@@ -63,7 +72,14 @@ impl Tier {
             Tier::Instance => "instance",
             Tier::Process => "process",
             Tier::Node => "node",
+            Tier::Container => "container",
         }
+    }
+
+    /// Whether the kernel runs away from the sandbox (its module's bytes
+    /// are shipped and each instance gets in-memory data).
+    fn ships_module(self) -> bool {
+        matches!(self, Tier::Node | Tier::Container)
     }
 }
 
@@ -81,6 +97,7 @@ pub struct Fabric {
     node_id: u64,
     manager: Arc<SandboxManager>,
     dataplane: Option<Arc<DataPlane>>,
+    image: WorkerImage,
     jobs: Mutex<VecDeque<Arc<Job>>>,
 }
 
@@ -104,6 +121,7 @@ impl Fabric {
             node_id,
             manager,
             dataplane,
+            image: WorkerImage::default(),
             jobs: Mutex::new(VecDeque::new()),
         }
     }
@@ -121,14 +139,13 @@ impl Fabric {
         let (origin, inputs) = request.decode()?;
         let mut source = match origin {
             KernelOrigin::Sandbox(id) => {
-                let ship = tier == Tier::Node;
                 self.manager
-                    .sandbox_kernel(tenant, &id, &kernel, ship)
+                    .sandbox_kernel(tenant, &id, &kernel, tier.ships_module())
                     .await?
             }
             KernelOrigin::Wasm(wasm, profile) => self.manager.wasm_kernel(&profile, wasm).await?,
         };
-        if tier == Tier::Node {
+        if tier.ships_module() {
             source = source.without_data();
         }
         let first = source.instance().await.map_err(|e| {
@@ -138,6 +155,10 @@ impl Fabric {
                 format!("kernel `{kernel}` cannot run: {}", error.message),
             )
         })?;
+        let image = match tier {
+            Tier::Container => Some(self.image.ensure().await?),
+            _ => None,
+        };
         let header = JobHeader {
             id: job_id(self.node_id),
             tenant: tenant.to_owned(),
@@ -174,6 +195,11 @@ impl Fabric {
                 Tier::Instance => local::run(local, width, true, Some(first)).await,
                 Tier::Process => local::run(local, width, false, Some(first)).await,
                 Tier::Node => remote::run(local, dataplane, width, first).await,
+                Tier::Container => {
+                    drop(first);
+                    let image = image.unwrap_or_default();
+                    container::run(local, image, width).await
+                }
             }
             // Workers stop when the queue is drained: every input has a
             // result unless a worker died (a panic).

@@ -96,7 +96,7 @@ impl Metrics {
             ),
             fabric_inputs: counter_vec(
                 "nexus_fabric_inputs_total",
-                "Fabric inputs run on this node, by tier (instance, process, node) and outcome (ok or the error code).",
+                "Fabric inputs run on this node, by tier (instance, process, node, container) and outcome (ok or the error code).",
                 &["tier", "outcome"],
             ),
             levels: Levels::new(),

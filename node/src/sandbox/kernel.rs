@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::{blocking, store, SandboxManager};
 use crate::lifecycle::CallGuard;
 use nexus_engine::{CallError, CompiledModule, Engine, KernelInstance, Profile, SandboxContext};
-use nexus_errors::{ErrorCode, UserError};
+use nexus_errors::{Coded, ErrorCode, UserError};
 
 /// A kernel module ready to instantiate, with what its instances run under.
 pub struct KernelSource {
@@ -35,6 +35,32 @@ impl std::fmt::Debug for KernelSource {
 }
 
 impl KernelSource {
+    /// `wasm` compiled on `engine` (one of its own, not a node's) as a
+    /// kernel under `profile`, each instance with in-memory data: what a
+    /// container worker runs.
+    pub async fn detached(
+        engine: Engine,
+        profile: Profile,
+        wasm: Vec<u8>,
+    ) -> Result<KernelSource, UserError> {
+        let sha256 = hex::encode(Sha256::digest(&wasm));
+        let (compiler, limits) = (engine.clone(), profile.clone());
+        let module = blocking(move || {
+            compiler
+                .compile_for(&limits, &sha256, &wasm)
+                .map_err(|e| e.to_user_error())
+        })
+        .await?;
+        Ok(KernelSource {
+            engine,
+            module,
+            profile,
+            context: None,
+            wasm: None,
+            _guard: None,
+        })
+    }
+
     /// The module's SHA-256.
     pub fn sha256(&self) -> &str {
         self.module.sha256()

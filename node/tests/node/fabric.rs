@@ -17,7 +17,7 @@ use nexus_node::fabric::request::InputRange;
 use nexus_node::fabric::{JobRequest, JobState, JobStatus, ResultLine, ResultOrder, Tier};
 
 /// Echoes its input; traps on an input starting with `7`.
-const ECHO_TRAPS_ON_7: &str = r#"(module
+pub(crate) const ECHO_TRAPS_ON_7: &str = r#"(module
   (memory (export "memory") 2)
   (func (export "arena") (result i64)
     (i64.or (i64.shl (i64.const 65536) (i64.const 32)) (i64.const 1024)))
@@ -28,7 +28,7 @@ const ECHO_TRAPS_ON_7: &str = r#"(module
     (local.get $n)))"#;
 
 /// Spins a few milliseconds per input, then echoes it.
-const SLOW_ECHO: &str = include_str!("../guests/slow_echo.wat");
+pub(crate) const SLOW_ECHO: &str = include_str!("../guests/slow_echo.wat");
 
 fn wordcount_wasm() -> Vec<u8> {
     std::fs::read(built_example("wordcount").join("wordcount.wasm")).expect("wordcount.wasm")

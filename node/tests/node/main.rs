@@ -21,6 +21,7 @@ mod env;
 mod error_catalog;
 mod examples;
 mod fabric;
+mod fabric_container;
 mod file_modes;
 mod hostile;
 mod http_bounds;

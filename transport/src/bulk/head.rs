@@ -9,6 +9,7 @@ use nexus_errors::error_chain;
 use quinn::{RecvStream, SendStream};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// The largest head either side sends or accepts.
 pub const MAX_HEAD_BYTES: u32 = 64 * 1024;
@@ -60,13 +61,14 @@ pub async fn read<T: DeserializeOwned>(recv: &mut RecvStream) -> Result<T, HeadE
     read_within(recv, HEAD_TIMEOUT).await
 }
 
-/// Reads one head-framed message from `recv`, waiting at most `timeout`.
-pub async fn read_within<T: DeserializeOwned>(
-    recv: &mut RecvStream,
+/// Reads one head-framed message from `recv` (a QUIC stream, a pipe),
+/// waiting at most `timeout`.
+pub async fn read_within<T: DeserializeOwned, R: AsyncRead + Unpin>(
+    recv: &mut R,
     timeout: Duration,
 ) -> Result<T, HeadError> {
     tokio::time::timeout(timeout, async {
-        let failed = |e: quinn::ReadExactError| HeadError::Stream(error_chain(&e));
+        let failed = |e: std::io::Error| HeadError::Stream(error_chain(&e));
         let mut len = [0; 4];
         recv.read_exact(&mut len).await.map_err(failed)?;
         let len = u32::from_be_bytes(len);
