@@ -8,7 +8,8 @@ use crate::common;
 use crate::fabric::{ECHO_TRAPS_ON_7, SLOW_ECHO};
 
 use std::io::{BufRead, BufReader};
-use std::process::Command;
+use std::path::Path;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::process::UpProcess;
@@ -16,23 +17,47 @@ use common::wasm_workbook;
 use nexus_errors::ErrorCode;
 use nexus_node::fabric::ResultLine;
 
-/// `nexus fabric run WORKBOOK --kernel echo --range 0..N --tier TIER`:
-/// its exit code, result lines and stderr.
-fn run_range(up: &UpProcess, workbook: &str, n: u32, tier: &str) -> (i32, Vec<ResultLine>, String) {
-    let range = format!("0..{n}");
-    let out = up.nexus(
-        &[
-            "fabric", "run", workbook, "--kernel", "echo", "--range", &range, "--width", "4",
-            "--tier", tier,
-        ],
-        None,
-    );
-    let lines = String::from_utf8_lossy(&out.stdout)
+/// The arguments of `nexus [--json] fabric run WORKBOOK --kernel echo
+/// --range 0..N --width W --tier TIER`.
+fn fabric_run(json: bool, workbook: &Path, n: u32, width: u32, tier: &str) -> Vec<String> {
+    let json = json.then_some("--json");
+    let workbook = workbook.to_str().unwrap();
+    let (range, width) = (format!("0..{n}"), width.to_string());
+    json.into_iter()
+        .chain([
+            "fabric", "run", workbook, "--kernel", "echo", "--range", &range,
+        ])
+        .chain(["--width", &width, "--tier", tier])
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Runs `args` against `up`: the exit code, stdout and stderr.
+fn nexus(up: &UpProcess, args: &[String]) -> (i32, String, String) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = up.nexus(&args, None);
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+/// `nexus fabric run` of `workbook`'s `echo` over `0..n` on `tier`: its
+/// exit code, result lines and stderr.
+fn run_range(
+    up: &UpProcess,
+    workbook: &Path,
+    n: u32,
+    tier: &str,
+) -> (i32, Vec<ResultLine>, String) {
+    let (code, stdout, stderr) = nexus(up, &fabric_run(false, workbook, n, 4, tier));
+    let lines = stdout
         .lines()
         .map(|l| serde_json::from_str(l).expect("a result line"))
         .collect();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out.status.code().unwrap_or(-1), lines, stderr)
+    (code, lines, stderr)
 }
 
 /// Names of the containers (running or not) whose name holds `part`.
@@ -77,11 +102,10 @@ fn the_container_tier_gives_the_instance_tiers_results() {
     let up = UpProcess::start();
     let wasm = wat::parse_str(ECHO_TRAPS_ON_7).unwrap();
     let file = wasm_workbook(up.data_dir.path(), "echo", &wasm);
-    let file = file.to_str().unwrap();
 
-    let (code, container, stderr) = run_range(&up, file, 200, "container");
+    let (code, container, stderr) = run_range(&up, &file, 200, "container");
     assert_eq!(code, 2, "inputs 7 and 70-79 fail: {stderr}");
-    let (_, instance, _) = run_range(&up, file, 200, "instance");
+    let (_, instance, _) = run_range(&up, &file, 200, "instance");
     assert_eq!(container.len(), 200);
     for (i, line) in container.iter().enumerate() {
         assert_eq!(line.index, i);
@@ -109,47 +133,70 @@ fn the_container_tier_gives_the_instance_tiers_results() {
     assert_containers_removed(job);
 }
 
-#[test]
-fn a_container_worker_runs_without_network_under_ceilings() {
-    let up = UpProcess::start();
-    let wasm = wat::parse_str(SLOW_ECHO).unwrap();
-    let file = wasm_workbook(up.data_dir.path(), "echo", &wasm);
-    let mut child = up
-        .command(&[
-            "--json",
-            "fabric",
-            "run",
-            file.to_str().unwrap(),
-            "--kernel",
-            "echo",
-            "--range",
-            "0..400",
-            "--width",
-            "1",
-            "--tier",
-            "container",
-        ])
-        .spawn()
-        .expect("spawn nexus fabric run");
+/// A `--json` container-tier job of `file`'s `echo` over `0..n` at
+/// `width`, running: the CLI process, its stdout after the `started` event,
+/// and the job id.
+fn start_job(up: &UpProcess, file: &Path, n: u32, width: u32) -> (Child, impl BufRead, String) {
+    let args = fabric_run(true, file, n, width, "container");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = up.command(&args).spawn().expect("spawn nexus fabric run");
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut started = String::new();
     stdout.read_line(&mut started).unwrap();
     let started: serde_json::Value = serde_json::from_str(&started).expect("a started event");
     let job = started["job"]["id"].as_str().expect("job id").to_owned();
-    let name = format!("nexus-{job}-0");
+    (child, stdout, job)
+}
 
+/// Waits (at most 120 s) for container `name` to exist; its HostConfig.
+fn host_config(name: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(120);
-    let inspected = loop {
+    loop {
         let out = Command::new("docker")
-            .args(["inspect", "--format", "{{json .HostConfig}}", &name])
+            .args(["inspect", "--format", "{{json .HostConfig}}", name])
             .output()
             .unwrap();
         if out.status.success() {
-            break serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap();
+            return serde_json::from_slice(&out.stdout).unwrap();
         }
         assert!(Instant::now() < deadline, "container {name} never ran");
         std::thread::sleep(Duration::from_millis(100));
-    };
+    }
+}
+
+/// Reads the job's remaining events to the end: the outputs by index and
+/// the `finished` event's job.
+fn rest_of_job(
+    child: &mut Child,
+    stdout: impl BufRead,
+) -> (Vec<(usize, String)>, serde_json::Value) {
+    let mut outputs = Vec::new();
+    let mut finished = serde_json::Value::Null;
+    for line in stdout.lines() {
+        let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        match event["event"].as_str() {
+            Some("result") => outputs.push((
+                event["result"]["index"].as_u64().unwrap() as usize,
+                event["result"]["output"]
+                    .as_str()
+                    .unwrap_or("<failed>")
+                    .to_owned(),
+            )),
+            Some("finished") => finished = event["job"].clone(),
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    (outputs, finished)
+}
+
+#[test]
+fn a_container_worker_runs_without_network_under_ceilings() {
+    let up = UpProcess::start();
+    let wasm = wat::parse_str(SLOW_ECHO).unwrap();
+    let file = wasm_workbook(up.data_dir.path(), "echo", &wasm);
+    let (mut child, stdout, job) = start_job(&up, &file, 400, 1);
+    let inspected = host_config(&format!("nexus-{job}-0"));
     assert_eq!(inspected["NetworkMode"], "none");
     assert_eq!(inspected["ReadonlyRootfs"], true);
     assert_eq!(inspected["PidsLimit"], 64);
@@ -158,14 +205,10 @@ fn a_container_worker_runs_without_network_under_ceilings() {
     assert_eq!(inspected["Memory"], (64_u64 + 512) << 20);
     assert_eq!(inspected["CapDrop"], serde_json::json!(["ALL"]));
 
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    assert!(child.wait().unwrap().success());
-    let finished: serde_json::Value =
-        serde_json::from_str(rest.lines().last().expect("a finished event")).unwrap();
-    assert_eq!(finished["event"], "finished");
-    assert_eq!(finished["job"]["done"], 400);
-    assert_eq!(finished["job"]["failed"], 0);
+    let (outputs, finished) = rest_of_job(&mut child, stdout);
+    assert_eq!(outputs.len(), 400);
+    assert_eq!(finished["done"], 400);
+    assert_eq!(finished["failed"], 0);
     assert_containers_removed(&job);
 }
 
@@ -175,24 +218,9 @@ fn without_a_docker_daemon_the_container_tier_says_so() {
     let up = UpProcess::start_in(tempfile::tempdir().unwrap(), &[("DOCKER_HOST", socket)]);
     let wasm = wat::parse_str(ECHO_TRAPS_ON_7).unwrap();
     let file = wasm_workbook(up.data_dir.path(), "echo", &wasm);
-    let out = up.nexus(
-        &[
-            "--json",
-            "fabric",
-            "run",
-            file.to_str().unwrap(),
-            "--kernel",
-            "echo",
-            "--range",
-            "0..3",
-            "--tier",
-            "container",
-        ],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let error: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("a JSON error on stdout");
+    let (code, stdout, _) = nexus(&up, &fabric_run(true, &file, 3, 1, "container"));
+    assert_eq!(code, 1);
+    let error: serde_json::Value = serde_json::from_str(&stdout).expect("a JSON error on stdout");
     assert_eq!(error["error"]["code"], "FABRIC_TIER_UNAVAILABLE");
     assert_eq!(
         error["error"]["message"],
@@ -200,17 +228,40 @@ fn without_a_docker_daemon_the_container_tier_says_so() {
          Docker daemon at unix:///nonexistent/docker.sock. Is the docker daemon running?"
     );
     // The other tiers still run on that node.
-    let out = up.nexus(
-        &[
-            "fabric",
-            "run",
-            file.to_str().unwrap(),
-            "--kernel",
-            "echo",
-            "--range",
-            "0..3",
-        ],
-        None,
+    let (code, _, stderr) = nexus(&up, &fabric_run(false, &file, 3, 1, "process"));
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn a_container_killed_midway_puts_its_inputs_back() {
+    let up = UpProcess::start();
+    let wasm = wat::parse_str(SLOW_ECHO).unwrap();
+    let file = wasm_workbook(up.data_dir.path(), "echo", &wasm);
+    let (mut child, stdout, job) = start_job(&up, &file, 600, 2);
+    let doomed = format!("nexus-{job}-0");
+    host_config(&doomed);
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = Command::new("docker")
+        .args(["kill", &doomed])
+        .output()
+        .unwrap();
+    assert!(
+        killed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&killed.stderr)
     );
-    assert_eq!(out.status.code(), Some(0));
+
+    let (mut outputs, finished) = rest_of_job(&mut child, stdout);
+    assert_eq!(finished["state"], "done");
+    assert_eq!(
+        (&finished["done"], &finished["failed"]),
+        (&600.into(), &0.into())
+    );
+    outputs.sort();
+    let expected: Vec<(usize, String)> = (0..600).map(|i| (i, i.to_string())).collect();
+    assert_eq!(
+        outputs, expected,
+        "every input once, from the surviving container"
+    );
+    assert_containers_removed(&job);
 }
