@@ -5,6 +5,7 @@
 //! reported with its index and does not stop the job unless it is
 //! `fail_fast`. Jobs live in memory on the node that accepted them.
 
+mod guest;
 pub mod job;
 mod local;
 mod queue;
@@ -21,6 +22,7 @@ use tracing::info;
 
 use crate::dataplane::DataPlane;
 use crate::sandbox::SandboxManager;
+pub use guest::GuestFabric;
 use job::JobHeader;
 pub use job::{Job, JobState, JobStatus, ResultOrder};
 use local::Local;

@@ -98,6 +98,19 @@ impl Activity {
         }
     }
 
+    /// Counts a call in without waiting: `None` when lifecycle work holds
+    /// the sandbox or waits for it (a call made from inside another call
+    /// of the sandbox must not queue behind work that waits for that call).
+    pub fn try_enter_call(self: &Arc<Self>) -> Option<CallGuard> {
+        let gate = self.gate.clone().try_read_owned().ok()?;
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.touch();
+        Some(CallGuard {
+            activity: self.clone(),
+            _gate: gate,
+        })
+    }
+
     /// Waits until no call runs and takes the sandbox for lifecycle work.
     pub async fn exclusive(&self) -> ExclusiveGuard {
         ExclusiveGuard {
