@@ -11,7 +11,7 @@ pub const ERR_BOUNDS: i32 = -1;
 pub const ERR_DENIED: i32 = -2;
 /// A key, value, path, message or buffer is over its cap.
 pub const ERR_TOO_LARGE: i32 = -3;
-/// No such key or file.
+/// No such key, file or (`fabric`) kernel.
 pub const ERR_NOT_FOUND: i32 = -4;
 /// An argument is invalid: not UTF-8, unknown volume or log level, empty key.
 pub const ERR_INVALID: i32 = -5;
@@ -19,7 +19,8 @@ pub const ERR_INVALID: i32 = -5;
 pub const ERR_IO: i32 = -6;
 /// Too many calls of this kind in this call (log lines).
 pub const ERR_RATE: i32 = -7;
-/// The queue is full, or the tenant has its maximum of queues.
+/// The queue is full, or the tenant has its maximum of queues; `fabric`:
+/// the node runs its most jobs.
 pub const ERR_FULL: i32 = -8;
 /// `net`: the host is (or resolves to) a loopback address.
 pub const ERR_NET_LOOPBACK: i32 = -10;

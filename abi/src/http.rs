@@ -47,6 +47,9 @@ pub enum DecodeError {
     Trailing(usize),
     /// The status is not 100..=999.
     BadStatus(u32),
+    /// A field's value is out of its range (a fabric tier, a result tag,
+    /// an input count past the bound).
+    OutOfRange(&'static str, u32),
 }
 
 impl fmt::Display for DecodeError {
@@ -56,6 +59,7 @@ impl fmt::Display for DecodeError {
             DecodeError::NotUtf8(what) => write!(f, "the {what} is not UTF-8"),
             DecodeError::Trailing(n) => write!(f, "{n} bytes follow the body"),
             DecodeError::BadStatus(status) => write!(f, "status {status} is not an HTTP status"),
+            DecodeError::OutOfRange(what, n) => write!(f, "the {what} {n} is out of range"),
         }
     }
 }
@@ -156,15 +160,16 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
         .map(|(_, v)| v.as_str())
 }
 
+/// Builds a wire message: little-endian `u32`s and length-prefixed byte strings.
 #[derive(Default)]
-struct Writer(Vec<u8>);
+pub(crate) struct Writer(pub(crate) Vec<u8>);
 
 impl Writer {
-    fn u32(&mut self, n: u32) {
+    pub(crate) fn u32(&mut self, n: u32) {
         self.0.extend_from_slice(&n.to_le_bytes());
     }
 
-    fn bytes(&mut self, b: &[u8]) {
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
         self.u32(u32::try_from(b.len()).unwrap_or(u32::MAX));
         self.0.extend_from_slice(b);
     }
@@ -178,10 +183,11 @@ impl Writer {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
+/// Reads a wire message field by field.
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+    pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         let (head, rest) = self
             .0
             .split_first_chunk::<4>()
@@ -190,7 +196,7 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes(*head))
     }
 
-    fn bytes(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn bytes(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
         let len = self.u32(what)? as usize;
         if len > self.0.len() {
             return Err(DecodeError::Truncated(what));
@@ -200,7 +206,7 @@ impl<'a> Reader<'a> {
         Ok(field)
     }
 
-    fn text(&mut self, what: &'static str) -> Result<String, DecodeError> {
+    pub(crate) fn text(&mut self, what: &'static str) -> Result<String, DecodeError> {
         let bytes = self.bytes(what)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::NotUtf8(what))
     }
@@ -216,7 +222,7 @@ impl<'a> Reader<'a> {
             .collect()
     }
 
-    fn end(&self) -> Result<(), DecodeError> {
+    pub(crate) fn end(&self) -> Result<(), DecodeError> {
         match self.0.len() {
             0 => Ok(()),
             n => Err(DecodeError::Trailing(n)),

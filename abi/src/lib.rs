@@ -15,6 +15,7 @@
 //! | [`log`]     | [`LogLevel`]: the levels of `log_write`                      |
 //! | [`vfs`]     | [`FileStat`]: what `vfs_stat` writes                         |
 //! | [`http`]    | [`HttpRequest`] and [`HttpResponse`] and their binary codec  |
+//! | [`fabric`]  | [`FabricRequest`] and [`FabricResponse`]: `fabric_map`'s codec |
 
 #![no_std]
 #![deny(missing_docs)]
@@ -22,6 +23,7 @@
 extern crate alloc;
 
 pub mod error;
+pub mod fabric;
 pub mod http;
 pub mod limits;
 pub mod log;
@@ -29,6 +31,7 @@ pub mod vfs;
 pub mod volume;
 
 pub use error::Error;
+pub use fabric::{FabricFailure, FabricRequest, FabricResponse, FabricTier};
 pub use http::{DecodeError, HttpRequest, HttpResponse};
 pub use log::LogLevel;
 pub use vfs::FileStat;

@@ -24,3 +24,10 @@ pub const MAX_SIGN_MESSAGE: usize = 1 << 20;
 pub const SIGNATURE_LEN: usize = 64;
 /// Length of an Ed25519 public key (what `sign_public_key` writes).
 pub const PUBLIC_KEY_LEN: usize = 32;
+/// Most inputs one `fabric_map` call may give.
+pub const MAX_FABRIC_INPUTS: usize = 4096;
+/// Largest encoded `fabric_map` request, in bytes.
+pub const MAX_FABRIC_REQUEST: usize = 16 << 20;
+/// Largest encoded `fabric_map` response, in bytes: a call whose results
+/// encode larger fails with `ERR_TOO_LARGE`.
+pub const MAX_FABRIC_RESPONSE: usize = 64 << 20;

@@ -30,6 +30,8 @@ pub const FUNCTIONS: &[(&str, Capability)] = &[
     ("sign_public_key", Capability::Sign),
     ("net_fetch", Capability::Net),
     ("net_read", Capability::Net),
+    ("fabric_map", Capability::Fabric),
+    ("fabric_read", Capability::Fabric),
 ];
 
 /// The capability an import of [`MODULE`] needs: `Ok` for a function of

@@ -26,11 +26,13 @@ pub enum Capability {
     Sign,
     /// HTTP through the SSRF-guarded broker.
     Net,
+    /// Fanning a kernel of the workbook out over inputs (the node's fabric).
+    Fabric,
 }
 
 impl Capability {
     /// Every capability, in display order.
-    pub const ALL: [Capability; 8] = [
+    pub const ALL: [Capability; 9] = [
         Capability::Vfs,
         Capability::Kv,
         Capability::Log,
@@ -39,6 +41,7 @@ impl Capability {
         Capability::Queue,
         Capability::Sign,
         Capability::Net,
+        Capability::Fabric,
     ];
 
     /// The name used in profiles and as the import-name prefix (`kv_get`).
@@ -52,6 +55,7 @@ impl Capability {
             Capability::Queue => "queue",
             Capability::Sign => "sign",
             Capability::Net => "net",
+            Capability::Fabric => "fabric",
         }
     }
 
@@ -68,7 +72,9 @@ impl fmt::Display for Capability {
 
 /// An unknown capability name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown capability `{0}`; use one of vfs, kv, log, clock, random, queue, sign, net")]
+#[error(
+    "unknown capability `{0}`; use one of vfs, kv, log, clock, random, queue, sign, net, fabric"
+)]
 pub struct UnknownCapability(pub String);
 
 impl FromStr for Capability {

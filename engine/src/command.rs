@@ -134,7 +134,8 @@ pub(crate) async fn run(
     store.data_mut().quota = mounts.as_ref().map(Mounts::quota);
 
     let call = async {
-        let _slot = sandbox.slot().await;
+        // Kept in the store so `fabric_map` can give it up while it waits.
+        store.data_mut().host.call_slot = sandbox.slot().await;
         match pool.acquire().await {
             Ok(permit) => pool_slot = Some(permit),
             Err(e) => return Err((Phase::Instantiate, wasmtime::format_err!("{e}"))),

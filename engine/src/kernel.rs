@@ -128,7 +128,7 @@ impl KernelInstance {
     pub async fn call(&self, input: &[u8]) -> Result<Vec<u8>, CallError> {
         let wall = self.profile.wall_time;
         let call = async {
-            let _slot = self.sandbox.slot().await;
+            let slot = self.sandbox.slot().await;
             let mut guard = self.live.lock().await;
             if guard.as_ref().is_some_and(|l| l.busy) {
                 tracing::debug!(
@@ -141,7 +141,12 @@ impl KernelInstance {
                 Some(live) => live,
                 None => guard.insert(self.instantiate().await?),
             };
+            // Kept in the store so `fabric_map` can give it up while it
+            // waits; taken back after the call (a call cut off mid-way
+            // leaves it there until the instance is discarded).
+            live.store.data_mut().host.call_slot = slot;
             let result = live.call(input, &self.profile, self.entry).await;
+            live.store.data_mut().host.call_slot = None;
             if let Err((err, true)) = &result {
                 tracing::debug!(sha256 = short(&self.sha256), %err, "kernel instance discarded");
                 *guard = None;

@@ -37,6 +37,7 @@
 //! | `denials` | Denial accounting: every refusal of a guest (an ungranted import at instantiate, a refused path, an oversized key or value, a log flood) is logged with its sandbox, capability and target, and counted per sandbox. |
 //! | `disk_cache` | Precompiled `.cwasm` files on disk, capped in bytes (least recently used deleted first), and why loading them is safe. |
 //! | `error` | Errors of the engine: `EngineError` when the engine cannot be set up, `CallError` when compiling or running a guest fails. |
+//! | `fabric_host` | The fabric as the `fabric` host functions see it: a trait the engine owns and the node implements over its job table, so a guest can fan a kernel of its own workbook out over inputs from inside a call. |
 //! | `host/` | Host ABI v1: the `nexus_v1` imports, in capability groups. |
 //! | `kernel` | Arena instances: the `kernel` call shape, `process(in_len) -> out_len` over an exported memory arena, and the `serve` shape's handler, `nexus_http(req_len) -> resp_len` over the same arena (`Entry`). |
 //! | `limits` | The per-call memory limiter: caps linear memory (all memories of the store together), tables and instance counts, and records the first denied growth so a resulting trap is reported as a memory limit, not a bug. |
@@ -46,7 +47,7 @@
 //! | `profile` | Profiles: the resource budget and capabilities a call runs under. |
 //! | `profile_table` | The node's profiles: the built-ins plus custom ones from `nexus.toml` (`[profiles.NAME]`), resolved by name, failing closed to `compute`. |
 //! | `queue` | Bounded FIFO queues between the sandboxes of one tenant, in memory on the node (lost on restart). |
-//! | `services` | What host functions share across sandboxes: the tenant queues, the tenant signing keys and the `net` broker, made once per engine. |
+//! | `services` | What host functions share across sandboxes: the tenant queues, the tenant signing keys, the `net` broker and the node's fabric, made once per engine. |
 //! | `signer` | The tenant signing keys as the `sign` host functions see them: a trait the engine owns and the node implements over its key store, so the engine never touches key files itself. |
 //! | `state` | The store data every call shape shares, and the one linker providing WASI preview 1 and host ABI v1 to all of them. |
 //! | `ticker` | The epoch ticker: one background thread per engine advancing wasmtime's epoch every `TICK`. |
@@ -67,6 +68,7 @@ mod data;
 mod denials;
 mod disk_cache;
 mod error;
+mod fabric_host;
 mod host;
 mod kernel;
 mod limits;
@@ -100,6 +102,7 @@ pub use context::{SandboxContext, NO_SANDBOX};
 pub use data::{DataError, FileChange, FileStat, FileVisitor, MemoryData, SandboxData};
 pub use denials::{Denial, DenialCounter, DenialObserver, Denials};
 pub use error::{CallError, EngineError};
+pub use fabric_host::{FabricError, FabricFuture, FabricHost};
 pub use kernel::KernelInstance;
 pub use profile::{Profile, COMPUTE, NETWORK, STANDARD};
 pub use profile_table::{ProfileError, ProfileSpec, ProfileTable};

@@ -79,8 +79,11 @@ impl Profile {
         }
     }
 
-    /// The `standard` profile: `compute` plus `queue` and `sign`, 128 MiB
-    /// memory, 10 s CPU, 60 s wall time, 4 MiB of output, 8 concurrent calls.
+    /// The `standard` profile: `compute` plus `queue`, `sign` and `fabric`,
+    /// 128 MiB memory, 10 s CPU, 60 s wall time, 4 MiB of output, 8
+    /// concurrent calls. (`fabric` runs kernels of the sandbox's own
+    /// workbook under its own profile: it reaches nothing new, but it can
+    /// make many instances at once, so the minimal `compute` lacks it.)
     pub fn standard() -> Profile {
         let compute = Profile::compute();
         Profile {
@@ -93,7 +96,8 @@ impl Profile {
             capabilities: compute
                 .capabilities
                 .with(Capability::Queue)
-                .with(Capability::Sign),
+                .with(Capability::Sign)
+                .with(Capability::Fabric),
             module_limits: ProfileModuleLimits::default(),
             volume_bytes: DEFAULT_VOLUME_BYTES,
             workspace_read_only: false,
@@ -179,6 +183,8 @@ mod tests {
             assert!(s.grants(cap) && n.grants(cap), "{cap}");
         }
         assert!(!c.grants(Capability::Net) && !c.grants(Capability::Queue));
+        assert!(s.grants(Capability::Fabric) && n.grants(Capability::Fabric));
+        assert!(!c.grants(Capability::Fabric));
     }
 
     #[test]

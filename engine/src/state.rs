@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use wasmtime::Linker;
 use wasmtime_wasi::p1::WasiP1Ctx;
 
@@ -41,6 +43,12 @@ pub(crate) struct HostCtx {
     pub(crate) queue_full_counted: bool,
     /// The last `net_fetch` response (encoded), until `net_read` takes it.
     pub(crate) net_response: Option<Vec<u8>>,
+    /// The last `fabric_map` response (encoded), until `fabric_read` takes it.
+    pub(crate) fabric_response: Option<Vec<u8>>,
+    /// The call's slot of its sandbox (`max_concurrent`), held while the
+    /// call runs; `fabric_map` gives it up while the fan-out runs, so the
+    /// kernels it waits for can take slots of the same sandbox.
+    pub(crate) call_slot: Option<OwnedSemaphorePermit>,
 }
 
 impl HostCtx {
@@ -54,6 +62,8 @@ impl HostCtx {
             log_flood_counted: false,
             queue_full_counted: false,
             net_response: None,
+            fabric_response: None,
+            call_slot: None,
         }
     }
 
@@ -63,6 +73,7 @@ impl HostCtx {
         self.log_flood_counted = false;
         self.queue_full_counted = false;
         self.net_response = None;
+        self.fabric_response = None;
     }
 }
 

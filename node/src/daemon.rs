@@ -21,7 +21,7 @@ use crate::cluster::{RegistryHandle, Replica};
 use crate::config::{ApiScheme, Config};
 use crate::dataplane::{self, DataPlane};
 use crate::example;
-use crate::fabric::Fabric;
+use crate::fabric::{Fabric, GuestFabric};
 use crate::key_usage::{self, KeyUsage};
 use crate::lifecycle::ladder::LifecycleConfig;
 use crate::listeners::Listeners;
@@ -107,6 +107,9 @@ impl Node {
         };
         let mount_dir = crate::mounts::root(&config, data_dir);
         crate::mounts::clear(&mount_dir);
+        // Bound to the fabric once it exists (it needs the manager, which
+        // needs the engine).
+        let guest_fabric = Arc::new(GuestFabric::new());
         let engine = Engine::with_config(EngineConfig {
             cache_dir: Some(data_dir.join("modcache")),
             mount_dir: Some(mount_dir),
@@ -114,6 +117,7 @@ impl Node {
                 queue: config.queue.clone(),
                 net: config.net.clone(),
                 signer: Some(Arc::new(TenantKeys::new(data_dir))),
+                fabric: Some(guest_fabric.clone()),
             },
             compile: config.limits.compile_config(),
             ..EngineConfig::default()
@@ -156,17 +160,19 @@ impl Node {
         let dataplane = replica
             .bulk()
             .map(|bulk| Arc::new(DataPlane::new(config.node_id, bulk, replica.raft())));
+        let fabric = Arc::new(Fabric::new(
+            config.node_id,
+            manager.clone(),
+            dataplane.clone(),
+        ));
+        guest_fabric.bind(&fabric);
         let state = Arc::new(AppState {
             node_id: config.node_id,
             raft: replica.raft(),
             contact: replica.contact(),
             ca_fingerprint: replica.ca_fingerprint().to_owned(),
             registry,
-            fabric: Arc::new(Fabric::new(
-                config.node_id,
-                manager.clone(),
-                dataplane.clone(),
-            )),
+            fabric,
             manager,
             shutting_down: Arc::new(AtomicBool::new(false)),
             limits: config.limits.clone(),

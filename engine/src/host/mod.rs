@@ -22,6 +22,7 @@ macro_rules! wrap_async {
 }
 
 mod basic;
+mod fabric;
 mod kv;
 mod mem;
 mod net;
@@ -47,6 +48,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result
     queue::add_to_linker(linker)?;
     sign::add_to_linker(linker)?;
     net::add_to_linker(linker)?;
+    fabric::add_to_linker(linker)?;
     Ok(())
 }
 

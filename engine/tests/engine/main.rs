@@ -8,6 +8,7 @@ mod bombs;
 mod capabilities;
 mod command;
 mod compile_bounds;
+mod fabric;
 mod kernel;
 mod limits;
 mod pool;

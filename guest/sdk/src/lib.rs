@@ -18,6 +18,7 @@ mod sys;
 
 pub mod arena;
 pub mod clock;
+pub mod fabric;
 pub mod http;
 pub mod kv;
 pub mod log;

@@ -27,4 +27,6 @@ extern "C" {
     pub fn sign_public_key(out: *mut u8) -> i32;
     pub fn net_fetch(req: *const u8, req_len: usize) -> i32;
     pub fn net_read(out: *mut u8, out_cap: usize) -> i32;
+    pub fn fabric_map(req: *const u8, req_len: usize) -> i32;
+    pub fn fabric_read(out: *mut u8, out_cap: usize) -> i32;
 }

@@ -8,6 +8,7 @@
 pub mod container;
 mod docker;
 mod feed;
+mod guest;
 pub mod job;
 mod local;
 mod queue;
@@ -25,6 +26,7 @@ use tracing::info;
 use crate::dataplane::DataPlane;
 use crate::sandbox::SandboxManager;
 use container::WorkerImage;
+pub use guest::GuestFabric;
 use job::JobHeader;
 pub use job::{Job, JobState, JobStatus, ResultOrder};
 use local::Local;

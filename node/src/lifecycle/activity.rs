@@ -98,6 +98,19 @@ impl Activity {
         }
     }
 
+    /// Counts a call in without waiting: `None` when lifecycle work holds
+    /// the sandbox or waits for it (a call made from inside another call
+    /// of the sandbox must not queue behind work that waits for that call).
+    pub fn try_enter_call(self: &Arc<Self>) -> Option<CallGuard> {
+        let gate = self.gate.clone().try_read_owned().ok()?;
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.touch();
+        Some(CallGuard {
+            activity: self.clone(),
+            _gate: gate,
+        })
+    }
+
     /// Waits until no call runs and takes the sandbox for lifecycle work.
     pub async fn exclusive(&self) -> ExclusiveGuard {
         ExclusiveGuard {
@@ -186,5 +199,25 @@ mod tests {
         let held = a.try_exclusive().expect("free once the call ended");
         drop(held);
         assert!(Arc::ptr_eq(&a, &table.get("sb_1", 5)));
+    }
+
+    #[tokio::test]
+    async fn a_call_from_inside_a_call_does_not_queue_behind_lifecycle_work() {
+        let a = ActivityTable::default().get("sb_1", 0);
+        let outer = a.enter_call().await;
+        let inner = a.try_enter_call().expect("nothing waits: it enters");
+        assert_eq!(a.calls_in_flight(), 2);
+        drop(inner);
+        // Lifecycle work queues for the outer call...
+        let waiting = a.clone();
+        let work = tokio::spawn(async move { waiting.exclusive().await });
+        while a.gate.try_read().is_ok() {
+            tokio::task::yield_now().await;
+        }
+        // ...so a call made from inside it is refused instead of waiting.
+        assert!(a.try_enter_call().is_none());
+        drop(outer);
+        drop(work.await.expect("the work gets the sandbox"));
+        assert_eq!(a.calls_in_flight(), 0);
     }
 }

@@ -136,7 +136,20 @@ impl SandboxManager {
             let sandbox = self.hosted(tenant_id, sandbox_id)?;
             match sandbox.state {
                 SandboxState::Created | SandboxState::Active => {
-                    let guard = self.activity_of(&sandbox).enter_call().await;
+                    let activity = self.activity_of(&sandbox);
+                    let guard = if super::kernel::is_within_call(sandbox_id) {
+                        activity.try_enter_call().ok_or_else(|| {
+                            UserError::new(
+                                ErrorCode::FabricBusy,
+                                format!(
+                                    "sandbox {sandbox_id} waits for lifecycle work to take it; \
+                                     a call inside it cannot start more work in it now"
+                                ),
+                            )
+                        })?
+                    } else {
+                        activity.enter_call().await
+                    };
                     let now = self.hosted(tenant_id, sandbox_id)?;
                     if matches!(now.state, SandboxState::Created | SandboxState::Active) {
                         return Ok((now, guard));

@@ -2,6 +2,7 @@
 //! sandbox's data, held active while the job runs) or a module sent with
 //! the job (run with in-memory data under a named profile).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -94,6 +95,27 @@ impl KernelSource {
             .kernel_with(&self.module, &self.profile, context)
             .await
     }
+}
+
+tokio::task_local! {
+    /// The sandbox a call in flight belongs to, for work that call starts
+    /// in its own sandbox (a guest's `fabric_map`).
+    static WITHIN_CALL_OF: String;
+}
+
+/// Runs `work` on behalf of a call of sandbox `sandbox_id` that is in
+/// flight: taking that sandbox for the work does not wait behind
+/// lifecycle work (which waits for the call, so waiting would deadlock);
+/// it fails with `FABRIC_BUSY` instead.
+pub async fn within_call<F: Future>(sandbox_id: &str, work: F) -> F::Output {
+    WITHIN_CALL_OF.scope(sandbox_id.to_owned(), work).await
+}
+
+/// Whether this task runs work of a call of `sandbox_id` (see [`within_call`]).
+pub(super) fn is_within_call(sandbox_id: &str) -> bool {
+    WITHIN_CALL_OF
+        .try_with(|id| id == sandbox_id)
+        .unwrap_or(false)
 }
 
 impl SandboxManager {

@@ -39,7 +39,7 @@ pub use crate::lifecycle::storage::remove_workbook_file;
 pub use crate::lifecycle::Verb;
 pub use environment::check_call_env;
 pub use ids::new_sandbox_id;
-pub use kernel::KernelSource;
+pub use kernel::{within_call, KernelSource};
 pub use moving::FileKind;
 use store::SandboxFiles;
 pub use store::{StagedFile, StagedWriter};

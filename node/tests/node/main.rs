@@ -1,7 +1,7 @@
 //! The node's integration tests, one binary (one link of wasmtime): the
 //! HTTP API, the CLI and `nexus up` processes, crash recovery, hostile
-//! guests, the `net` broker, the serve shape, join tokens, API keys and
-//! tenant removal, the lifecycle,
+//! guests, the `net` broker, the guest `fabric` capability, the serve
+//! shape, join tokens, API keys and tenant removal, the lifecycle,
 //! workbook signing, the volumes as preopened directories and the error
 //! catalog.
 
@@ -22,6 +22,7 @@ mod error_catalog;
 mod examples;
 mod fabric;
 mod fabric_container;
+mod fabric_guest;
 mod file_modes;
 mod hostile;
 mod http_bounds;
