@@ -6,7 +6,7 @@
 //! docs/guest-abi.md, "Fabric messages".
 //!
 //! - request: `kernel`, `width` (u32), `tier` (u32: 0 instance, 1 process,
-//!   2 node), `n` (u32), `n` × `input`;
+//!   2 node, 3 container), `n` (u32), `n` × `input`;
 //! - response: `n` (u32), `n` × result, a result being `0` (u32) then
 //!   `output`, or `1` (u32) then `code` and `message`.
 
@@ -26,6 +26,8 @@ pub enum FabricTier {
     Process,
     /// Inputs spread over every node of the cluster (in-memory data there).
     Node,
+    /// Throwaway Docker containers on the calling node (in-memory data).
+    Container,
 }
 
 impl FabricTier {
@@ -35,6 +37,7 @@ impl FabricTier {
             FabricTier::Instance => 0,
             FabricTier::Process => 1,
             FabricTier::Node => 2,
+            FabricTier::Container => 3,
         }
     }
 
@@ -44,16 +47,18 @@ impl FabricTier {
             0 => Some(FabricTier::Instance),
             1 => Some(FabricTier::Process),
             2 => Some(FabricTier::Node),
+            3 => Some(FabricTier::Container),
             _ => None,
         }
     }
 
-    /// Its name (`instance`, `process`, `node`).
+    /// Its name (`instance`, `process`, `node`, `container`).
     pub fn as_str(self) -> &'static str {
         match self {
             FabricTier::Instance => "instance",
             FabricTier::Process => "process",
             FabricTier::Node => "node",
+            FabricTier::Container => "container",
         }
     }
 }
@@ -212,10 +217,18 @@ mod tests {
         assert_eq!(FabricResponse::decode(&response().encode()), Ok(response()));
         let empty = FabricRequest::default();
         assert_eq!(FabricRequest::decode(&empty.encode()), Ok(empty));
-        for tier in [FabricTier::Instance, FabricTier::Process, FabricTier::Node] {
-            assert_eq!(FabricTier::from_code(tier.code()), Some(tier));
+        let tiers = [
+            FabricTier::Instance,
+            FabricTier::Process,
+            FabricTier::Node,
+            FabricTier::Container,
+        ];
+        for (code, tier) in tiers.into_iter().enumerate() {
+            assert_eq!(FabricTier::from_code(code as u32), Some(tier));
+            assert_eq!(tier.code(), code as u32);
         }
-        assert_eq!(FabricTier::Node.as_str(), "node");
+        assert_eq!(FabricTier::from_code(4), None);
+        assert_eq!(FabricTier::Container.as_str(), "container");
     }
 
     #[test]
@@ -250,10 +263,10 @@ mod tests {
     fn counts_tiers_and_tags_out_of_range_are_refused() {
         let mut bytes = request().encode();
         // kernel (4 + 4 bytes), width, then the tier.
-        bytes[12..16].copy_from_slice(&3u32.to_le_bytes());
+        bytes[12..16].copy_from_slice(&4u32.to_le_bytes());
         assert_eq!(
             FabricRequest::decode(&bytes),
-            Err(DecodeError::OutOfRange("tier", 3))
+            Err(DecodeError::OutOfRange("tier", 4))
         );
         let mut bytes = request().encode();
         let too_many = MAX_FABRIC_INPUTS as u32 + 1;

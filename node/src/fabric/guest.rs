@@ -99,6 +99,7 @@ fn job_request(sandbox: &str, request: FabricRequest) -> JobRequest {
             FabricTier::Instance => Tier::Instance,
             FabricTier::Process => Tier::Process,
             FabricTier::Node => Tier::Node,
+            FabricTier::Container => Tier::Container,
         },
         fail_fast: false,
     }

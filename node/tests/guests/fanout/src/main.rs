@@ -1,6 +1,6 @@
 //! `fanout KERNEL WIDTH TIER INPUT...`: maps kernel `KERNEL` of this
 //! workbook over the inputs through `nexus_guest::fabric` (width 0: the
-//! default; tier `instance`, `process` or `node`) and prints one line per
+//! default; tier `instance`, `process`, `node` or `container`) and prints one line per
 //! input, in input order: `INDEX ok OUTPUT` or `INDEX err CODE MESSAGE`.
 //! A call that fails as a whole prints `error: ERROR` and exits 3; bad
 //! arguments exit 2.
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         "instance" => Tier::Instance,
         "process" => Tier::Process,
         "node" => Tier::Node,
+        "container" => Tier::Container,
         other => {
             eprintln!("unknown tier {other:?}");
             return ExitCode::from(2);
