@@ -7,6 +7,7 @@
 //! without `fabric` refuses the module.
 
 use crate::common;
+use crate::fabric::ECHO_TRAPS_ON_7;
 
 use std::path::{Path, PathBuf};
 
@@ -15,17 +16,6 @@ use nexus_errors::ErrorCode;
 use nexus_node::client::NodeClient;
 use nexus_node::fabric::{JobState, Tier};
 use nexus_workbook::Workbook;
-
-/// Echoes its input; traps on an input starting with `7`.
-const ECHO_TRAPS_ON_7: &str = r#"(module
-  (memory (export "memory") 2)
-  (func (export "arena") (result i64)
-    (i64.or (i64.shl (i64.const 65536) (i64.const 32)) (i64.const 1024)))
-  (func (export "process") (param $n i32) (result i32)
-    (if (i32.and (i32.gt_s (local.get $n) (i32.const 0))
-                 (i32.eq (i32.load8_u (i32.const 1024)) (i32.const 55)))
-      (then unreachable))
-    (local.get $n)))"#;
 
 /// Never returns: each input runs until its profile stops it.
 const SPINS: &str = r#"(module
