@@ -1,6 +1,7 @@
 //! The fabric's node tier on real `nexus serve` processes: a job accepted by
 //! node 1 runs on all three nodes over QUIC with mTLS; one node SIGKILLed
 //! halfway, its inputs run elsewhere and every input has exactly one result;
+//! the instance, process and node tiers give the same 10,000 results;
 //! `nexus render` on one node and on three gives the same PNG.
 
 // Tests: a failed unwrap or panic is a loud test failure.
@@ -113,6 +114,76 @@ async fn a_node_tier_job_survives_a_node_killed_halfway_with_every_result_once()
         log.contains("fabric peer failed; its inputs run elsewhere"),
         "{log}"
     );
+}
+
+/// Runs `request` through node 1 to its end: its final status and its
+/// results in input order.
+async fn run_job(cluster: &Cluster, request: Value) -> (Value, Vec<Value>) {
+    let (code, job) = cluster.post(1, "/v1/fabric/jobs", request).await;
+    assert_eq!(code, 201, "{job}");
+    let id = job["id"].as_str().unwrap().to_owned();
+    let lines = results(cluster, 1, &id).await;
+    (status(cluster, 1, &id).await, lines)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instance_process_and_node_tiers_agree_over_10000_inputs() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    cluster.agreed_leader(&[1, 2, 3]).await;
+    let wasm = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/wordcount/wordcount.wasm"
+    );
+    let module = BASE64.encode(std::fs::read(wasm).expect("scripts/setup.sh builds wordcount"));
+    let inputs: Vec<String> = (0..10_000)
+        .map(|i| format!("{}{}\n{i}", "a ".repeat(i % 13), "x".repeat(i % 5)))
+        .collect();
+    let job = |tier: &str, inputs: &[String]| {
+        json!({"kernel": "wordcount", "module": module, "inputs": inputs, "tier": tier,
+               "width": 6})
+    };
+    // A first node-tier job ships the module to the peers and compiles it there.
+    let (warm, _) = run_job(&cluster, job("node", &inputs[..100])).await;
+    assert_eq!(warm["state"], "done", "{warm}");
+
+    let mut outputs = Vec::new();
+    for tier in ["instance", "process", "node"] {
+        let (end, lines) = run_job(&cluster, job(tier, &inputs)).await;
+        assert_eq!(
+            (&end["state"], end["done"].as_u64(), end["failed"].as_u64()),
+            (&json!("done"), Some(10_000), Some(0)),
+            "{tier}: {end}"
+        );
+        if tier == "node" {
+            let nodes: BTreeSet<u64> = lines.iter().map(|l| l["node"].as_u64().unwrap()).collect();
+            assert_eq!(nodes, BTreeSet::from([1, 2, 3]), "every node ran inputs");
+        }
+        let indexed: Vec<(u64, String)> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l["index"].as_u64().unwrap(),
+                    l["output"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        outputs.push(indexed);
+    }
+    let expected: Vec<(u64, String)> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let lines = text.matches('\n').count();
+            let words = text.split_whitespace().count();
+            (i as u64, format!("{lines} {words} {}", text.len()))
+        })
+        .collect();
+    for (tier, got) in ["instance", "process", "node"].iter().zip(&outputs) {
+        assert!(
+            got == &expected,
+            "{tier} tier differs from the expected word counts"
+        );
+    }
 }
 
 /// `nexus render` through node 1 with `args`; the events it printed (`--json`).
