@@ -63,7 +63,7 @@ impl GuestFabric {
         .map_err(refused)?;
         let job = fabric.get(tenant, &job.id).map_err(refused)?;
         let _cancel = CancelOnDrop(job.clone());
-        wait_for_end(&job).await;
+        job.ended().await;
         collect(&job)
     }
 }
@@ -139,15 +139,6 @@ impl Drop for CancelOnDrop {
                 JobState::Cancelled,
                 Some("the guest call that made the job ended first".into()),
             );
-        }
-    }
-}
-
-async fn wait_for_end(job: &Job) {
-    let mut changes = job.subscribe();
-    while job.is_running() {
-        if changes.changed().await.is_err() {
-            break;
         }
     }
 }

@@ -317,6 +317,16 @@ impl Job {
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
     }
+
+    /// Returns once the job has ended (done, failed or cancelled).
+    pub async fn ended(&self) {
+        let mut changes = self.subscribe();
+        while self.is_running() {
+            if changes.changed().await.is_err() {
+                break;
+            }
+        }
+    }
 }
 
 fn end(progress: &mut Progress, state: JobState, why: Option<String>) {

@@ -277,12 +277,7 @@ impl Fabric {
 /// Closes `queue` once `job` ends (done, failed or cancelled), so workers
 /// waiting on it stop.
 async fn close_when_ended(job: Arc<Job>, queue: Arc<InputQueue>) {
-    let mut changes = job.subscribe();
-    while job.is_running() {
-        if changes.changed().await.is_err() {
-            break;
-        }
-    }
+    job.ended().await;
     queue.close();
 }
 
