@@ -26,6 +26,8 @@ pub struct ClusterOptions {
     pub extra_config: String,
     /// More TOML for one node's config (e.g. its `[node]` labels), by id.
     pub node_config: BTreeMap<u64, String>,
+    /// Environment variables of every node's first start.
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for ClusterOptions {
@@ -36,6 +38,7 @@ impl Default for ClusterOptions {
             logs_kept_after_snapshot: 20_000,
             extra_config: String::new(),
             node_config: BTreeMap::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -182,7 +185,7 @@ impl Cluster {
                 config,
                 first_start: None,
                 child: None,
-                next_env: Vec::new(),
+                next_env: options.env.clone(),
                 _proxy: Some(proxy),
             };
             spawn(&mut node);
@@ -419,8 +422,34 @@ impl Cluster {
         name: &str,
         query: &[(&str, &str)],
     ) -> (u16, Value) {
+        self.dock_example_with(id, "echo-wat", name, query).await
+    }
+
+    /// Docks the repository's `examples/{example}` workbook as `name` on
+    /// node `id` with `query` added to `?name=`; returns the sandbox id.
+    pub async fn dock_example(
+        &self,
+        id: u64,
+        example: &str,
+        name: &str,
+        query: &[(&str, &str)],
+    ) -> String {
+        let (status, body) = self.dock_example_with(id, example, name, query).await;
+        assert_eq!(status, 201, "dock {example} on node {id}: {body}");
+        body["id"].as_str().expect("sandbox id").to_owned()
+    }
+
+    async fn dock_example_with(
+        &self,
+        id: u64,
+        example: &str,
+        name: &str,
+        query: &[(&str, &str)],
+    ) -> (u16, Value) {
         let path = self.dir.path().join(format!("{name}.workbook"));
-        let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/echo-wat");
+        let example = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples")
+            .join(example);
         let made = Command::new(crate::binary::nexus())
             .args(["workbook", "pack"])
             .arg(&example)

@@ -21,15 +21,29 @@
 //!   [`Cluster::spawn_joiner`] starts one without waiting (races).
 //!
 //! The proxy only copies bytes: TLS runs end to end between the nodes.
+//!
+//! The fault suite: [`workload`] clients record a [`history`] of registry
+//! writes, linearizable reads and counter-workbook increments; the
+//! [`checker`] proves the history linearizable (a Wing–Gong search) and the
+//! counter exact. `tests/history.rs` runs them against a loopback cluster
+//! (and against a node built to ack before it commits); [`suite`] runs them
+//! against the docker-compose cluster while the [`nemesis`] kills, pauses
+//! and partitions its [`compose`] containers (`src/bin/faults.rs`).
 
 // A test harness: a failed unwrap or panic is a loud test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod binary;
+pub mod checker;
 mod cluster;
+pub mod compose;
+pub mod history;
 mod joining;
 pub mod knock;
+pub mod nemesis;
 mod proxy;
+pub mod suite;
+pub mod workload;
 
 pub use binary::nexus;
 pub use cluster::{Cluster, ClusterOptions, NodeHandle};

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use crate::api::types::{
     CallRequest, CallResponse, CloneRequest, CreateJoinToken, CreateKey, CreateTenant, ErrorBody,
     JoinTokenCreated, JoinTokenList, KeyCreated, KeyList, KeyRevoked, MoveRequest, NodeList,
-    NodeRemoved, NodeUndrained, Removed, SandboxList, SandboxLogs, TenantCreated, TenantList,
-    TenantRemoved, TransitionRequest,
+    NodeRemoved, NodeUndrained, Readiness, Removed, SandboxList, SandboxLogs, TenantCreated,
+    TenantList, TenantRemoved, TransitionRequest,
 };
 use crate::cluster::status::ClusterStatus;
 use crate::dataplane::drain::DrainEvent;
@@ -319,6 +319,12 @@ impl NodeClient {
             request = request.query(&[("force", "true")]);
         }
         self.send(request).await
+    }
+
+    /// `GET /ready`: the node takes calls (an error while it starts or
+    /// shuts down).
+    pub async fn ready(&self) -> Result<Readiness, UserError> {
+        self.send(self.get("/ready")).await
     }
 
     /// The answering node's view of the cluster.

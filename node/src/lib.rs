@@ -6,6 +6,8 @@
 pub mod api;
 pub mod authenticated;
 pub mod bench;
+#[cfg(debug_assertions)]
+mod broken;
 pub mod cli;
 pub mod client;
 pub mod clock;

@@ -46,6 +46,15 @@ pub async fn create_tenant(
         role,
         at_ms: tenant.created_at_ms,
     };
+    #[cfg(debug_assertions)]
+    if crate::broken::ack_before_commit() {
+        let (registry, answer) = (registry.clone(), tenant.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(crate::broken::LATE_COMMIT).await;
+            let _ = registry.create_tenant(tenant, new_key).await;
+        });
+        return Ok((answer, key));
+    }
     let tenant = registry.create_tenant(tenant, new_key).await?;
     Ok((tenant, key))
 }

@@ -8,6 +8,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
+use super::types::Readiness;
 use super::AppState;
 use nexus_errors::ErrorCode;
 
@@ -26,14 +27,17 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
 }
 
 #[utoipa::path(get, path = "/ready", security(()),
-    responses((status = 200, description = "The node takes calls", body = Object), crate::api::openapi::ApiErrors))]
+    responses((status = 200, description = "The node takes calls", body = Readiness), crate::api::openapi::ApiErrors))]
 /// `GET /ready`: the node takes calls (not while shutting down).
-pub async fn ready(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+pub async fn ready(State(state): State<Arc<AppState>>) -> Result<Json<Readiness>, ApiError> {
     if state.shutting_down.load(Ordering::SeqCst) {
         return Err(ApiError::new(
             ErrorCode::NodeShuttingDown,
             "the node is shutting down",
         ));
     }
-    Ok(Json(json!({ "status": "ready", "node_id": state.node_id })))
+    Ok(Json(Readiness {
+        status: "ready".to_owned(),
+        node_id: state.node_id,
+    }))
 }

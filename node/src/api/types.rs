@@ -10,6 +10,15 @@ use nexus_errors::UserError;
 
 pub use crate::encoding::{decode_bytes, encode_bytes, Encoding};
 
+/// `GET /ready`: the node takes calls.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// Always `ready`.
+    pub status: String,
+    /// The answering node's id.
+    pub node_id: u64,
+}
+
 /// `POST /v1/sandboxes/{id}/call`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::join_token::{TokenSource, TOKEN_ENV};
 use super::token::{parse_role, parse_ttl};
-use crate::cluster::identity::{refuse_existing, tls_dir};
+use crate::cluster::identity::{holds_identity, refuse_existing, tls_dir};
 use crate::cluster::join::{self, Joined};
 use crate::cluster::join_record::JoinRecord;
 use crate::cluster::tokens::TokenTerms;
@@ -29,6 +29,19 @@ pub struct InitArgs {
     /// What a node joining with it becomes: voter or learner.
     #[arg(long, default_value = "voter")]
     pub token_role: String,
+    /// Go on serving after founding, until a signal; when the data dir
+    /// already founded a cluster, serve it straight away (the one command
+    /// a container runs on every start).
+    #[arg(long)]
+    pub serve: bool,
+    /// Also write the first join token to this file (0600), e.g. a volume
+    /// only the joiners mount.
+    #[arg(long, value_name = "PATH")]
+    pub token_out: Option<PathBuf>,
+    /// With --serve: pack, dock and call this example workbook directory
+    /// once, when founding.
+    #[arg(long, value_name = "DIR", requires = "serve")]
+    pub example: Option<PathBuf>,
 }
 
 /// Arguments of `nexus join`.
@@ -49,7 +62,8 @@ pub struct JoinArgs {
 
 /// Founds a cluster in the configured data dir: the cluster CA, this
 /// node's identity, the registry with its admin key, and a first join
-/// token in `{data_dir}/tls/join-token`. Then stops; `nexus serve` runs it.
+/// token in `{data_dir}/tls/join-token`. Then stops (`nexus serve` runs
+/// it), or with `--serve` goes on serving.
 pub async fn init(args: InitArgs, path: Option<&Path>, json: bool) -> Result<i32, UserError> {
     let config = Config::load(path, nexus_env())?;
     let terms = TokenTerms {
@@ -57,7 +71,6 @@ pub async fn init(args: InitArgs, path: Option<&Path>, json: bool) -> Result<i32
         uses: args.token_uses,
         role: parse_role(&args.token_role)?,
     };
-    refuse_initialized(&config)?;
     if config.cluster.raft_listen.is_none() || !config.cluster.peers.is_empty() {
         return Err(UserError::new(
             ErrorCode::ConfigInvalid,
@@ -65,6 +78,16 @@ pub async fn init(args: InitArgs, path: Option<&Path>, json: bool) -> Result<i32
              (or NEXUS_RAFT_LISTEN) and list no [cluster] peers",
         ));
     }
+    if args.serve && founded_here(&config)? {
+        eprintln!(
+            "data dir {} already founded this cluster; starting it",
+            config.data_dir.display()
+        );
+        let node = Node::start(config).await?;
+        node.announce();
+        return Ok(node.serve(shutdown_signal()).await?.exit_code());
+    }
+    refuse_initialized(&config)?;
     let data_dir = config.data_dir.clone();
     let cluster = config.cluster.clone();
     let node = Node::start(config).await?;
@@ -73,10 +96,18 @@ pub async fn init(args: InitArgs, path: Option<&Path>, json: bool) -> Result<i32
         node.mint_join_token(terms).await
     }
     .await;
-    node.serve(async {}).await?;
-    let (token, fingerprint) = minted?;
+    let (token, fingerprint) = match minted {
+        Ok(minted) => minted,
+        Err(e) => {
+            node.serve(async {}).await?;
+            return Err(e);
+        }
+    };
     let token_file = tls_dir(&data_dir).join(INIT_TOKEN_FILE);
     write_secret(&token_file, &token)?;
+    if let Some(out) = &args.token_out {
+        write_secret(out, &token)?;
+    }
     if json {
         super::output::print_json(&serde_json::json!({
             "ca_fingerprint": fingerprint,
@@ -87,13 +118,31 @@ pub async fn init(args: InitArgs, path: Option<&Path>, json: bool) -> Result<i32
         println!("cluster CA {fingerprint}");
         println!("join token in {} (0600)", token_file.display());
         println!("admin key in {}", data_dir.join(ADMIN_KEY_FILE).display());
-        let config_arg = path.map_or("NODE.toml".into(), |p| p.display().to_string());
-        let raft = advertised_raft(&cluster);
-        println!("start this node:  nexus --config {config_arg} serve");
-        println!("then on each new machine, with its own nexus.toml and a copy of the token file:");
-        println!("  nexus --config NEW-NODE.toml join --token-file join-token --peer {raft}");
+        if !args.serve {
+            let config_arg = path.map_or("NODE.toml".into(), |p| p.display().to_string());
+            let raft = advertised_raft(&cluster);
+            println!("start this node:  nexus --config {config_arg} serve");
+            println!(
+                "then on each new machine, with its own nexus.toml and a copy of the token file:"
+            );
+            println!("  nexus --config NEW-NODE.toml join --token-file join-token --peer {raft}");
+        }
     }
-    Ok(0)
+    if !args.serve {
+        node.serve(async {}).await?;
+        return Ok(0);
+    }
+    node.announce();
+    if let Some(dir) = &args.example {
+        node.run_example(dir).await?;
+    }
+    Ok(node.serve(shutdown_signal()).await?.exit_code())
+}
+
+/// Whether this data dir founded its cluster already: it holds a node
+/// identity but did not get it by joining.
+fn founded_here(config: &Config) -> Result<bool, UserError> {
+    Ok(holds_identity(&config.data_dir) && JoinRecord::load(&config.data_dir)?.is_none())
 }
 
 /// The Raft address other nodes dial: `advertise_raft`, else `raft_listen`.

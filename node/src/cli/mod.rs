@@ -96,6 +96,9 @@ pub enum Command {
     Key(key::KeyCommand),
     /// Show the cluster: leader, term, members and roles, log indexes, lag.
     Status,
+    /// Exit 0 when the node takes calls (`GET /ready`), 1 otherwise: a
+    /// health check for containers and scripts.
+    Ready,
     /// Mint, list and revoke join tokens (admin key needed).
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -159,6 +162,7 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         Command::Tenant(cmd) => tenant::run(&target.client()?, cmd, json).await,
         Command::Key(cmd) => key::run(&target.client()?, cmd, json).await,
         Command::Status => status::run(&target.client()?, json).await,
+        Command::Ready => status::ready(&target.client()?, json).await,
         Command::Token(cmd) => token::run(&target.client()?, cmd, json).await,
         Command::Ca(cmd) => ca::run(cmd, target.config.as_deref(), json),
         Command::Bench(args) => bench::run(args, json).await.map(|_| 0),

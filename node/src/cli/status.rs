@@ -16,6 +16,17 @@ pub async fn run(client: &NodeClient, json: bool) -> Result<i32, UserError> {
     Ok(0)
 }
 
+/// Asks the node whether it takes calls; prints its answer.
+pub async fn ready(client: &NodeClient, json: bool) -> Result<i32, UserError> {
+    let answer = client.ready().await?;
+    if json {
+        print_json(&answer);
+    } else {
+        println!("node {} is ready", answer.node_id);
+    }
+    Ok(0)
+}
+
 /// The human form of a status.
 fn render(s: &ClusterStatus) -> String {
     let index = |i: Option<u64>| i.map_or_else(|| "-".to_owned(), |i| i.to_string());

@@ -28,7 +28,7 @@ pub fn ca_dir(data_dir: &Path) -> PathBuf {
 /// (founding or joining would overwrite another node's identity).
 pub fn refuse_existing(data_dir: &Path, code: ErrorCode) -> Result<(), UserError> {
     let cert = tls_dir(data_dir).join(NODE_CERT_FILE);
-    if cert.exists() {
+    if holds_identity(data_dir) {
         return Err(UserError::new(
             code,
             format!(
@@ -39,6 +39,11 @@ pub fn refuse_existing(data_dir: &Path, code: ErrorCode) -> Result<(), UserError
         ));
     }
     Ok(())
+}
+
+/// Whether `data_dir` holds a node identity (its certificate).
+pub fn holds_identity(data_dir: &Path) -> bool {
+    tls_dir(data_dir).join(NODE_CERT_FILE).exists()
 }
 
 /// Loads the identity of node `node_id`, creating a new cluster around it
