@@ -18,9 +18,9 @@ if ! rustup target list --installed | grep -qx wasm32-wasip1; then
 fi
 cargo build --quiet --release --target wasm32-wasip1 --manifest-path guest/Cargo.toml -p hello
 if [ "$profile" = release ]; then
-  cargo build --quiet --release --bin nexus
+  cargo build --quiet --release --workspace --bin nexus
 else
-  cargo build --quiet --bin nexus
+  cargo build --quiet --workspace --bin nexus
 fi
 binary="${CARGO_TARGET_DIR:-target}/$profile/nexus"
 

@@ -266,26 +266,26 @@ async fn dock_counter(
         .ok_or_else(|| format!("dock answered {docked}"))
 }
 
-/// The leader the first answering node names (waiting up to a minute).
+/// The leader a majority of the nodes name (waiting up to a minute): a
+/// node cut off or just restarted may name a stale one.
 async fn wait_for_leader(api: &Api<'_>, by_id: &BTreeMap<u64, Container>) -> Result<u64, String> {
     let deadline = Instant::now() + Duration::from_secs(60);
+    let majority = by_id.len() / 2 + 1;
     while Instant::now() < deadline {
+        let mut named: BTreeMap<u64, usize> = BTreeMap::new();
         for container in by_id.values() {
-            if let Ok(status) = api
-                .get(format!("{}/v1/cluster/status", container.url()))
-                .await
-            {
-                if let Some(id) = status["leader"]
-                    .as_u64()
-                    .filter(|id| by_id.contains_key(id))
-                {
-                    return Ok(id);
+            if let Ok(status) = api.get(format!("{}/v1/cluster/status", container.url())).await {
+                if let Some(id) = status["leader"].as_u64().filter(|id| by_id.contains_key(id)) {
+                    *named.entry(id).or_default() += 1;
                 }
             }
         }
+        if let Some((leader, _)) = named.into_iter().find(|(_, votes)| *votes >= majority) {
+            return Ok(leader);
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Err("no node named a leader within 60 s".to_owned())
+    Err("no leader named by a majority of the nodes within 60 s".to_owned())
 }
 
 /// Every node ready and a registry write through.

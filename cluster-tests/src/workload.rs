@@ -43,7 +43,7 @@ impl Default for Workload {
         Workload {
             registry_clients: 2,
             counter_clients: 2,
-            timeout: Duration::from_secs(3),
+            timeout: Duration::from_secs(2),
             pause: Duration::from_millis(100),
         }
     }
