@@ -122,7 +122,7 @@ impl<'a> Nemesis<'a> {
                 compose.restart_all()?;
                 Vec::new()
             }
-            FaultKind::Combined if round % 2 == 0 => vec![kill(follower)?, cut(leader)?],
+            FaultKind::Combined if round.is_multiple_of(2) => vec![kill(follower)?, cut(leader)?],
             FaultKind::Combined => vec![pause(follower)?, kill(leader)?],
         })
     }

@@ -274,8 +274,14 @@ async fn wait_for_leader(api: &Api<'_>, by_id: &BTreeMap<u64, Container>) -> Res
     while Instant::now() < deadline {
         let mut named: BTreeMap<u64, usize> = BTreeMap::new();
         for container in by_id.values() {
-            if let Ok(status) = api.get(format!("{}/v1/cluster/status", container.url())).await {
-                if let Some(id) = status["leader"].as_u64().filter(|id| by_id.contains_key(id)) {
+            if let Ok(status) = api
+                .get(format!("{}/v1/cluster/status", container.url()))
+                .await
+            {
+                if let Some(id) = status["leader"]
+                    .as_u64()
+                    .filter(|id| by_id.contains_key(id))
+                {
                     *named.entry(id).or_default() += 1;
                 }
             }

@@ -406,3 +406,119 @@ fn frequent_lines(log: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// `nexus ARGS --config CONFIG`: exit code, stdout and stderr.
+fn nexus_cli(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(nexus_cluster_tests::nexus())
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run nexus");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+/// Waits until `nexus ready` exits 0 (at most 60 s).
+fn wait_ready(config: &std::path::Path) -> String {
+    let start = Instant::now();
+    loop {
+        let (code, out, err) = nexus_cli(config, &["ready"]);
+        if code == 0 {
+            return out;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never ready: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn init_serve_founds_once_docks_its_example_once_and_then_just_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = |ip: &str| {
+        std::net::TcpListener::bind((ip, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let (api, raft) = (port("127.0.3.1"), port("127.0.3.1"));
+    let config = dir.path().join("n1.toml");
+    let data = dir.path().join("data");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{api}\"\ndata_dir = \"{}\"\n[cluster]\nraft_listen = \"{raft}\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let token_out = dir.path().join("shared-token");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello");
+    let start = || {
+        std::process::Command::new(nexus_cluster_tests::nexus())
+            .args(["init", "--serve", "--token-uses", "2", "--token-out"])
+            .arg(&token_out)
+            .arg("--example")
+            .arg(&example)
+            .arg("--config")
+            .arg(&config)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn nexus init --serve")
+    };
+
+    let mut first = start();
+    assert_eq!(wait_ready(&config), "node 1 is ready\n");
+    let token = std::fs::read_to_string(&token_out).unwrap();
+    assert_eq!(
+        token,
+        std::fs::read_to_string(data.join("tls/join-token")).unwrap()
+    );
+    assert!(token.starts_with("NXJ1."), "{token}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&token_out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let (code, listed, err) = nexus_cli(&config, &["sandbox", "ls", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let names = |listed: &str| -> Vec<String> {
+        let list: Value = serde_json::from_str(listed).unwrap();
+        list["sandboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&listed), ["hello"]);
+    first.kill().unwrap();
+    let _ = first.wait();
+
+    // Down: `nexus ready` fails with the code a health check sees.
+    let (code, _, err) = nexus_cli(&config, &["ready"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("NODE_UNREACHABLE"), "{err}");
+
+    // A second start finds the founded data dir: it serves, mints and docks nothing.
+    let mut second = start();
+    wait_ready(&config);
+    let (code, listed, err) = nexus_cli(&config, &["sandbox", "ls", "--json"]);
+    second.kill().unwrap();
+    let output = second.wait_with_output().unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(names(&listed), ["hello"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let said = format!(
+        "data dir {} already founded this cluster; starting it",
+        data.display()
+    );
+    assert!(stderr.contains(&said), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&token_out).unwrap(), token);
+}

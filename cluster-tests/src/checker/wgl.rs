@@ -93,14 +93,13 @@ impl Events {
             })
             .collect();
         // Slot n is the head: head -> 0 -> 1 -> ... -> n-1.
-        let mut next = vec![NONE; n + 1];
-        let mut prev = vec![NONE; n + 1];
-        let mut last = n;
-        for at in 0..n {
-            next[last] = at;
-            prev[at] = last;
-            last = at;
+        let mut next: Vec<usize> = (1..=n).collect();
+        if let Some(last) = next.last_mut() {
+            *last = NONE;
         }
+        next.push(if n == 0 { NONE } else { 0 });
+        let mut prev: Vec<usize> = (0..n).map(|at| if at == 0 { n } else { at - 1 }).collect();
+        prev.push(NONE);
         Events {
             kind,
             partner,
@@ -273,6 +272,11 @@ mod tests {
             op(10, Some(20), Op::Read, Some(0)),
         ];
         assert_eq!(check(Register(0), &never), Verdict::Linearizable);
+    }
+
+    #[test]
+    fn an_empty_history_is_linearizable() {
+        assert_eq!(check(Register(0), &[]), Verdict::Linearizable);
     }
 
     #[test]
