@@ -43,8 +43,8 @@ impl FaultKind {
         match self {
             FaultKind::KillLeader => "kill leader",
             FaultKind::KillFollower => "kill follower",
-            FaultKind::PartitionFollower => "partition follower (1|2)",
-            FaultKind::PartitionLeader => "partition leader (2|1)",
+            FaultKind::PartitionFollower => "partition follower",
+            FaultKind::PartitionLeader => "partition leader (minority)",
             FaultKind::PauseLeader => "pause leader",
             FaultKind::RestartAll => "restart all",
             FaultKind::Combined => "combined",
