@@ -151,7 +151,9 @@ fn check_tun() -> Result<(), MeshError> {
         Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(MeshError::NoTun(format!(
             "{TUN_PATH} cannot be opened: {e} (the node's user needs read and write access)"
         ))),
-        Err(e) => Err(MeshError::NoTun(format!("{TUN_PATH} cannot be opened: {e}"))),
+        Err(e) => Err(MeshError::NoTun(format!(
+            "{TUN_PATH} cannot be opened: {e}"
+        ))),
     }
 }
 

@@ -79,9 +79,8 @@ impl MeshKey {
         let path = data_dir.join(KEY_FILE);
         match nexus_durable::read_to_string(&path) {
             Ok(text) => {
-                let bytes = decode_key(text.trim()).map_err(|e| {
-                    MeshError::KeyInvalid(format!("{}: {e}", path.display()))
-                })?;
+                let bytes = decode_key(text.trim())
+                    .map_err(|e| MeshError::KeyInvalid(format!("{}: {e}", path.display())))?;
                 Ok(MeshKey::from_secret(bytes))
             }
             Err(e) if e.source.kind() == std::io::ErrorKind::NotFound => {

@@ -65,7 +65,10 @@ impl Step {
     /// The UAPI lines of this step (one `set` request each).
     pub fn lines(&self) -> Vec<String> {
         match self {
-            Step::Remove(key) => vec![format!("public_key={}", key.to_hex()), "remove=true".to_owned()],
+            Step::Remove(key) => vec![
+                format!("public_key={}", key.to_hex()),
+                "remove=true".to_owned(),
+            ],
             Step::Add(peer) => peer.add_lines(),
         }
     }
@@ -138,14 +141,21 @@ mod tests {
     }
 
     fn configured(peers: &[&DesiredPeer]) -> BTreeMap<PublicKeyBytes, String> {
-        peers.iter().map(|p| (p.public_key, p.endpoint.clone())).collect()
+        peers
+            .iter()
+            .map(|p| (p.public_key, p.endpoint.clone()))
+            .collect()
     }
 
     #[test]
     fn new_peers_are_added_and_gone_peers_removed() {
         let two = desired(2, "192.0.2.2:51820");
         let three = desired(3, "192.0.2.3:51820");
-        let steps = plan(std::slice::from_ref(&three), &[current(&two)], &configured(&[&two]));
+        let steps = plan(
+            std::slice::from_ref(&three),
+            &[current(&two)],
+            &configured(&[&two]),
+        );
         assert_eq!(steps, vec![Step::Remove(two.public_key), Step::Add(three)]);
     }
 
@@ -153,7 +163,11 @@ mod tests {
     fn a_peer_whose_endpoint_changed_is_removed_then_added_never_updated() {
         let old = desired(2, "192.0.2.2:51820");
         let moved = desired(2, "192.0.2.22:51820");
-        let steps = plan(std::slice::from_ref(&moved), &[current(&old)], &configured(&[&old]));
+        let steps = plan(
+            std::slice::from_ref(&moved),
+            &[current(&old)],
+            &configured(&[&old]),
+        );
         assert_eq!(steps, vec![Step::Remove(old.public_key), Step::Add(moved)]);
     }
 
@@ -162,7 +176,10 @@ mod tests {
         let two = desired(2, "192.0.2.2:51820");
         let mut roamed = current(&two);
         roamed.endpoint = Some("198.51.100.9:4000".to_owned());
-        assert_eq!(plan(std::slice::from_ref(&two), &[roamed], &configured(&[&two])), vec![]);
+        assert_eq!(
+            plan(std::slice::from_ref(&two), &[roamed], &configured(&[&two])),
+            vec![]
+        );
     }
 
     #[test]

@@ -173,10 +173,8 @@ pub fn parse_get(answer: &str) -> Result<DeviceState, MeshError> {
                     "last_handshake_time_sec" => handshake_sec = Some(number()?),
                     "last_handshake_time_nsec" => {
                         let nanos = u32::try_from(number()?).unwrap_or(0);
-                        peer.since_handshake = Some(Duration::new(
-                            handshake_sec.take().unwrap_or(0),
-                            nanos,
-                        ));
+                        peer.since_handshake =
+                            Some(Duration::new(handshake_sec.take().unwrap_or(0), nanos));
                     }
                     "rx_bytes" => peer.rx_bytes = number()?,
                     "tx_bytes" => peer.tx_bytes = number()?,
