@@ -29,6 +29,8 @@ mod binary;
 mod cluster;
 mod joining;
 pub mod knock;
+pub mod mesh;
+pub mod netns;
 mod proxy;
 
 pub use binary::nexus;

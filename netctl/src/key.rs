@@ -84,14 +84,29 @@ impl MeshKey {
                 Ok(MeshKey::from_secret(bytes))
             }
             Err(e) if e.source.kind() == std::io::ErrorKind::NotFound => {
-                let bytes: [u8; 32] = rand::random();
-                let text = format!("{}\n", STANDARD.encode(bytes));
-                nexus_durable::write_file(&path, text.as_bytes(), nexus_durable::PRIVATE_FILE)
-                    .map_err(|e| MeshError::KeyFile(e.to_string()))?;
-                Ok(MeshKey::from_secret(bytes))
+                let key = MeshKey::generate();
+                key.save(data_dir)?;
+                Ok(key)
             }
             Err(e) => Err(MeshError::KeyFile(e.to_string())),
         }
+    }
+
+    /// A fresh key pair, in memory only (a joiner saves it once admitted).
+    pub fn generate() -> MeshKey {
+        MeshKey::from_secret(rand::random())
+    }
+
+    /// Saves the private key as [`KEY_FILE`] in `data_dir` (mode 0600,
+    /// atomically).
+    pub fn save(&self, data_dir: &Path) -> Result<(), MeshError> {
+        let text = format!("{}\n", STANDARD.encode(self.secret.to_bytes()));
+        nexus_durable::write_file(
+            &data_dir.join(KEY_FILE),
+            text.as_bytes(),
+            nexus_durable::PRIVATE_FILE,
+        )
+        .map_err(|e| MeshError::KeyFile(e.to_string()))
     }
 
     fn from_secret(bytes: [u8; 32]) -> MeshKey {

@@ -8,6 +8,7 @@ pub mod fabric;
 mod join_token;
 mod key;
 mod logs;
+mod net;
 mod node;
 mod output;
 mod progress;
@@ -96,6 +97,9 @@ pub enum Command {
     Key(key::KeyCommand),
     /// Show the cluster: leader, term, members and roles, log indexes, lag.
     Status,
+    /// The WireGuard mesh (admin key needed).
+    #[command(subcommand)]
+    Net(net::NetCommand),
     /// Mint, list and revoke join tokens (admin key needed).
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -159,6 +163,7 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         Command::Tenant(cmd) => tenant::run(&target.client()?, cmd, json).await,
         Command::Key(cmd) => key::run(&target.client()?, cmd, json).await,
         Command::Status => status::run(&target.client()?, json).await,
+        Command::Net(cmd) => net::run(&target.client()?, cmd, json).await,
         Command::Token(cmd) => token::run(&target.client()?, cmd, json).await,
         Command::Ca(cmd) => ca::run(cmd, target.config.as_deref(), json),
         Command::Bench(args) => bench::run(args, json).await.map(|_| 0),
