@@ -192,7 +192,7 @@ fn three_namespaced_nodes_mesh_commit_over_it_roam_and_drop_a_removed_peer() {
 
     // Removing node 3 removes its peer from every device.
     let removed = cluster.cli_json(1, &["node", "remove", "3"]).unwrap();
-    assert_eq!(removed["node_id"], 3, "{removed}");
+    assert_eq!(removed["id"], 3, "{removed}");
     for slot in 1..=2u8 {
         let other = keys[usize::from(3 - slot) - 1].clone();
         cluster.wait(slot, "node 3's peer gone", Duration::from_secs(15), || {
