@@ -82,7 +82,7 @@ pub async fn join(config: &Config, token: &str, peer: &str) -> Result<Joined, Us
     let mesh_key = config.mesh.enabled.then(MeshKey::generate);
     let mesh = mesh_key
         .as_ref()
-        .map(|k| crate::mesh::proposal(config, k.public(), api_addr.port()))
+        .map(|k| config.mesh_proposal(k.public(), api_addr.port()))
         .transpose()?;
     let request = JoinMsg {
         ca_fingerprint: token.ca_fingerprint.clone(),

@@ -2,6 +2,7 @@
 
 mod api;
 mod cluster;
+mod mesh;
 mod metrics;
 mod node;
 

@@ -24,7 +24,6 @@ use std::sync::Mutex;
 
 use nexus_errors::{ErrorCode, UserError};
 use nexus_netctl::{Device, MeshConfig, MeshError, MeshKey, PublicKeyBytes};
-use nexus_raft::MeshPorts;
 pub use nexus_transport::messages::MeshProposal;
 use tracing::{error, info};
 
@@ -33,7 +32,7 @@ pub use record::keep_recorded;
 pub use status::{NetPeer, NetReason, NetStatus};
 
 use crate::cluster::join_record::JoinRecord;
-use crate::config::{Advertise, Config};
+use crate::config::Config;
 
 /// This node's mesh: disabled, unavailable (with the reason) or up.
 #[derive(Debug)]
@@ -71,7 +70,7 @@ impl MeshNode {
             return Ok(MeshNode::with(node_id, mesh, State::Disabled));
         }
         let key = MeshKey::load_or_create(&config.data_dir).map_err(|e| e.to_user_error())?;
-        let proposal = proposal(config, key.public(), api_port)?;
+        let proposal = config.mesh_proposal(key.public(), api_port)?;
         let state = match Device::create(&mesh, &key).await {
             Ok(device) => State::Up {
                 device,
@@ -146,68 +145,4 @@ impl MeshNode {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(address);
     }
-}
-
-/// What a node configured by `config`, with this public key and API port,
-/// records about itself in the mesh.
-pub fn proposal(
-    config: &Config,
-    public_key: PublicKeyBytes,
-    api_port: u16,
-) -> Result<MeshProposal, UserError> {
-    let advertise = match config.cluster.advertise {
-        Advertise::Mesh => {
-            let raft = config
-                .cluster
-                .raft_listen
-                .map(|a| a.port())
-                .ok_or_else(|| {
-                    invalid("[cluster] advertise = \"mesh\" needs [cluster] raft_listen")
-                })?;
-            Some(MeshPorts {
-                raft,
-                api: api_port,
-                bulk: raft,
-            })
-        }
-        Advertise::Underlay => None,
-    };
-    Ok(MeshProposal {
-        public_key: public_key.to_base64(),
-        endpoint: endpoint(config)?,
-        cidr: config.mesh.cidr.to_string(),
-        advertise,
-    })
-}
-
-/// Where peers reach this node's device: `[mesh] endpoint`, or the host of
-/// the advertised (or listened-on) Raft address with `[mesh] listen_port`.
-fn endpoint(config: &Config) -> Result<String, UserError> {
-    if let Some(endpoint) = &config.mesh.endpoint {
-        return Ok(endpoint.clone());
-    }
-    let from_raft = config
-        .cluster
-        .advertise_raft
-        .as_deref()
-        .and_then(|a| a.rsplit_once(':').map(|(host, _)| host.to_owned()))
-        .or_else(|| {
-            config
-                .cluster
-                .raft_listen
-                .map(|a| a.ip())
-                .filter(|ip| !ip.is_unspecified())
-                .map(|ip| ip.to_string())
-        });
-    match from_raft {
-        Some(host) => Ok(format!("{host}:{}", config.mesh.listen_port)),
-        None => Err(invalid(
-            "[mesh] endpoint is unset and no [cluster] advertise_raft or specific raft_listen \
-             address says where peers reach this node",
-        )),
-    }
-}
-
-fn invalid(message: &str) -> UserError {
-    UserError::new(ErrorCode::MeshConfigInvalid, message)
 }

@@ -141,7 +141,7 @@ impl RegistryHandle {
     pub async fn set_mesh_peer(
         &self,
         node_id: u64,
-        proposal: crate::mesh::MeshProposal,
+        proposal: nexus_transport::messages::MeshProposal,
         at_ms: u64,
     ) -> Result<Option<nexus_raft::MeshPeer>, UserError> {
         let cmd = Command::SetMeshPeer {
