@@ -176,18 +176,23 @@ fn three_namespaced_nodes_mesh_commit_over_it_roam_and_drop_a_removed_peer() {
     // Roaming: node 3's underlay moves to .13; restarted there, it records
     // its new endpoint and every node reaches it again.
     cluster.readdress_and_restart(3, 13);
-    cluster.wait(3, "node 1 to learn node 3's new endpoint", Duration::from_secs(60), || {
-        let status = cluster.cli_json(1, &["net", "status"])?;
-        let peer = status["peers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|p| p["node_id"] == 3);
-        match peer.and_then(|p| p["endpoint"].as_str()) {
-            Some("172.31.250.13:51820") => Ok(()),
-            other => Err(format!("endpoint {other:?}")),
-        }
-    });
+    cluster.wait(
+        3,
+        "node 1 to learn node 3's new endpoint",
+        Duration::from_secs(60),
+        || {
+            let status = cluster.cli_json(1, &["net", "status"])?;
+            let peer = status["peers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["node_id"] == 3);
+            match peer.and_then(|p| p["endpoint"].as_str()) {
+                Some("172.31.250.13:51820") => Ok(()),
+                other => Err(format!("endpoint {other:?}")),
+            }
+        },
+    );
     wait_pings(&cluster, &[1, 2, 3]);
 
     // Removing node 3 removes its peer from every device.

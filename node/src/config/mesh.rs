@@ -90,7 +90,11 @@ mod tests {
             .mesh_proposal(PublicKeyBytes([1; 32]), 2026)
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::MeshConfigInvalid);
-        assert!(err.message.starts_with("[mesh] endpoint is unset"), "{}", err.message);
+        assert!(
+            err.message.starts_with("[mesh] endpoint is unset"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -98,10 +102,25 @@ mod tests {
         let mut config = Config::default();
         config.mesh.endpoint = Some("192.0.2.7:51820".to_owned());
         config.cluster.advertise = Advertise::Mesh;
-        let err = config.mesh_proposal(PublicKeyBytes([1; 32]), 2026).unwrap_err();
-        assert_eq!(err.message, "[cluster] advertise = \"mesh\" needs [cluster] raft_listen");
+        let err = config
+            .mesh_proposal(PublicKeyBytes([1; 32]), 2026)
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "[cluster] advertise = \"mesh\" needs [cluster] raft_listen"
+        );
         config.cluster.raft_listen = Some("0.0.0.0:2027".parse().unwrap());
-        let ports = config.mesh_proposal(PublicKeyBytes([1; 32]), 2026).unwrap().advertise;
-        assert_eq!(ports, Some(MeshPorts { raft: 2027, api: 2026, bulk: 2027 }));
+        let ports = config
+            .mesh_proposal(PublicKeyBytes([1; 32]), 2026)
+            .unwrap()
+            .advertise;
+        assert_eq!(
+            ports,
+            Some(MeshPorts {
+                raft: 2027,
+                api: 2026,
+                bulk: 2027
+            })
+        );
     }
 }
