@@ -30,6 +30,12 @@ command -v wasm-ld >/dev/null || missing="$missing lld"
 [ -e /usr/lib/wasm32-wasi/libc.a ] || missing="$missing wasi-libc"
 ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1 \
   || missing="$missing libclang-rt-14-dev-wasm32"
+# The WireGuard mesh tests and benchmark (cluster-tests/tests/mesh.rs, scripts/mesh-bench.sh):
+# `wg` reads the devices, ping and iperf3 cross them, setpriv drops CAP_NET_ADMIN.
+command -v wg >/dev/null || missing="$missing wireguard-tools"
+command -v iperf3 >/dev/null || missing="$missing iperf3"
+command -v ping >/dev/null || missing="$missing iputils-ping"
+command -v setpriv >/dev/null || missing="$missing util-linux"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing

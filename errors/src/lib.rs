@@ -255,6 +255,19 @@ catalog! {
     CaImportInvalid = ("CA_IMPORT_INVALID", 400, "pass the file `nexus ca export` wrote, unchanged"),
     /// The CA in the file is not this node's cluster CA.
     CaImportForeign = ("CA_IMPORT_FOREIGN", 409, "export the CA from a node of this node's own cluster; the message names both fingerprints"),
+    // --- the WireGuard mesh ----------------------------------------------
+    /// `[mesh] enabled` is set but the node cannot create the mesh device: `/dev/net/tun` is missing or closed to it, or it lacks CAP_NET_ADMIN. The node runs without the mesh.
+    MeshUnavailable = ("MESH_UNAVAILABLE", 503, "the message names what is missing: give the node CAP_NET_ADMIN (`setcap cap_net_admin+ep $(which nexus)`, or in Docker `--cap-add NET_ADMIN`) and /dev/net/tun (`--device /dev/net/tun`), then restart it (docs/operations.md: the mesh)"),
+    /// The mesh device exists but configuring it failed (its UDP port, its address or route, or its UAPI socket).
+    MeshDeviceFailed = ("MESH_DEVICE_FAILED", 500, "the message names the step; free [mesh] listen_port, check that no other interface has [mesh] interface's name, and see `wg show` for the device"),
+    /// The mesh key file in the data dir, or a key in the registry, is not a WireGuard key.
+    MeshKeyInvalid = ("MESH_KEY_INVALID", 500, "move the damaged {data_dir}/mesh.key away and restart the node: it makes a new key and records it"),
+    /// The node's mesh settings cannot work: no endpoint peers can reach, or a prefix other than the cluster's.
+    MeshConfigInvalid = ("MESH_CONFIG_INVALID", 400, "set [mesh] endpoint to the HOST:PORT peers reach this node's [mesh] listen_port at, and the same [mesh] cidr on every node of the cluster"),
+    /// The mesh prefix has no address left to hand out (addresses are never reused).
+    MeshAddressesExhausted = ("MESH_ADDRESSES_EXHAUSTED", 507, "addresses of removed nodes are not reused; a larger [mesh] cidr needs a new cluster, so size it for every node the cluster will ever admit"),
+    /// `nexus net status` asked a node whose mesh is off (`[mesh] enabled = false`).
+    MeshDisabled = ("MESH_DISABLED", 404, "set [mesh] enabled = true in the node's nexus.toml and restart it (docs/guide.md: the mesh)"),
     /// No node with this id in the membership or the registry.
     NodeNotFound = ("NODE_NOT_FOUND", 404, "list the nodes with `nexus node ls`"),
     /// A node was asked to remove itself.

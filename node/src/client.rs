@@ -332,6 +332,11 @@ impl NodeClient {
         self.send(self.get("/v1/cluster/status")).await
     }
 
+    /// `GET /v1/net/status`: the node's WireGuard mesh.
+    pub async fn net_status(&self) -> Result<crate::mesh::NetStatus, UserError> {
+        self.send(self.get("/v1/net/status")).await
+    }
+
     /// The node's URL with these path segments, each percent-encoded.
     fn url(&self, segments: &[&str]) -> Result<reqwest::Url, UserError> {
         let invalid = || {

@@ -25,6 +25,7 @@ use crate::fabric::{Fabric, GuestFabric};
 use crate::key_usage::{self, KeyUsage};
 use crate::lifecycle::ladder::LifecycleConfig;
 use crate::listeners::Listeners;
+use crate::mesh::{self, MeshNode};
 use crate::sandbox::SandboxManager;
 use crate::tenant_keys::TenantKeys;
 use crate::tenants::{create_tenant, DEFAULT_TENANT};
@@ -93,7 +94,9 @@ impl Node {
             Some(bound) => bound,
             None => Listeners::bind(&config).await?,
         };
-        let api_addr = listeners.api_addr(&config).to_string();
+        let api_socket = listeners.api_addr(&config);
+        let api_addr = api_socket.to_string();
+        let mesh = Arc::new(MeshNode::start(&config, api_socket.port()).await?);
         let listener = listeners.api;
         let metrics_listener = listeners.metrics;
         let replica = Replica::open_on(&config, &api_addr, listeners.raft, listeners.bulk).await?;
@@ -184,6 +187,7 @@ impl Node {
             auth_failures: AuthLimiter::new(config.limits.max_auth_failures),
             key_usage: Arc::new(KeyUsage::default()),
             dataplane,
+            mesh,
         });
         Ok(Node {
             config,
@@ -290,6 +294,14 @@ impl Node {
             self.state.key_usage.clone(),
             self.state.registry.clone(),
         ));
+        let mesh_record = tokio::spawn(mesh::keep_recorded(
+            self.state.registry.clone(),
+            self.state.mesh.clone(),
+        ));
+        let mesh_reconcile = tokio::spawn(mesh::reconcile(
+            self.state.registry.clone(),
+            self.state.mesh.clone(),
+        ));
         let (stop_dataplane, dataplane_stopped) = tokio::sync::oneshot::channel::<()>();
         let dataplane = self.state.dataplane.as_ref().map(|plane| {
             let limits = &self.config.limits;
@@ -356,7 +368,7 @@ impl Node {
         })
         .await;
         let stopped = stopped_by.await.unwrap_or(Stopped::Asked);
-        for task in [ladder, scheduler, key_flusher] {
+        for task in [ladder, scheduler, key_flusher, mesh_record, mesh_reconcile] {
             task.abort();
             let _ = task.await;
         }

@@ -22,6 +22,7 @@ pub mod file_modes;
 pub mod key_usage;
 pub mod lifecycle;
 pub mod listeners;
+pub mod mesh;
 pub mod metrics;
 mod mounts;
 pub mod provenance;

@@ -18,7 +18,7 @@ pub mod registry;
 pub mod replication;
 
 pub use registry::{
-    hash_api_key, ApiKey, CaHolder, Command, JoinTokenInfo, JoinedNode, KeyUse, NodeLoad,
-    NodeReport, NodeRole, Principal, Registry, RegistryError, Response, RevokedNode, Role, Sandbox,
-    SandboxState, Tenant, TokenCommand, TokenRefusal,
+    hash_api_key, ApiKey, CaHolder, Command, JoinTokenInfo, JoinedNode, KeyUse, MeshPeer,
+    MeshPorts, MeshRefusal, NodeLoad, NodeReport, NodeRole, Principal, Registry, RegistryError,
+    Response, RevokedNode, Role, Sandbox, SandboxState, Tenant, TokenCommand, TokenRefusal,
 };

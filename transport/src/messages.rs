@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use nexus_raft::replication::{NodeId, NodeInfo, Request, TypeConfig};
-use nexus_raft::NodeRole;
+use nexus_raft::{MeshPorts, NodeRole};
 use openraft::error::{CheckIsLeaderError, ClientWriteError, InstallSnapshotError, RaftError};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, ClientWriteResponse, InstallSnapshotRequest,
@@ -111,6 +111,25 @@ pub struct JoinMsg {
     /// Where its peers reach the joiner's data plane (QUIC over UDP).
     #[serde(default)]
     pub bulk_addr: String,
+    /// The joiner's place in the WireGuard mesh, when it runs one: recorded
+    /// with its admission, so it has a mesh address before it starts.
+    #[serde(default)]
+    pub mesh: Option<MeshProposal>,
+}
+
+/// What a node records about itself in the mesh: sent at join, proposed
+/// again at every start when the registry's record differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeshProposal {
+    /// Its WireGuard public key (base64).
+    pub public_key: String,
+    /// Where its device listens on the underlay (`host:port`).
+    pub endpoint: String,
+    /// The mesh prefix it is configured with.
+    pub cidr: String,
+    /// The ports it serves on its mesh address (`advertise = "mesh"`).
+    #[serde(default)]
+    pub advertise: Option<MeshPorts>,
 }
 
 impl fmt::Debug for JoinMsg {
@@ -122,6 +141,7 @@ impl fmt::Debug for JoinMsg {
             .field("raft_addr", &self.raft_addr)
             .field("api_addr", &self.api_addr)
             .field("bulk_addr", &self.bulk_addr)
+            .field("mesh", &self.mesh)
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +163,10 @@ pub struct JoinGrant {
     pub ca_der: Vec<u8>,
     /// The current members and their addresses.
     pub members: BTreeMap<NodeId, NodeInfo>,
+    /// The node's mesh address, when it sent a mesh proposal and the
+    /// registry recorded it.
+    #[serde(default)]
+    pub mesh_address: Option<String>,
 }
 
 /// Why a join was refused: an error of the node's catalog (code, message,

@@ -293,6 +293,7 @@ fn join_msg(ca_fingerprint: &str) -> JoinMsg {
         raft_addr: "127.0.0.1:1".into(),
         api_addr: "127.0.0.1:2".into(),
         bulk_addr: "127.0.0.1:1".into(),
+        mesh: None,
     }
 }
 

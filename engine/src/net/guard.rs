@@ -132,6 +132,9 @@ mod tests {
             ("::1", Loopback),
             ("::ffff:127.0.0.1", Loopback),
             ("10.0.0.1", Private),
+            // The WireGuard mesh's default prefix (`[mesh] cidr`): guests
+            // granted `net` never reach another node's mesh address.
+            ("10.99.0.1", Private),
             ("172.16.5.4", Private),
             ("192.168.1.1", Private),
             ("100.64.0.1", Private),

@@ -17,5 +17,11 @@ pub async fn status(
     _caller: Caller,
 ) -> Result<Json<ClusterStatus>, ApiError> {
     let metrics = state.raft.metrics().borrow().clone();
-    Ok(Json(ClusterStatus::from_metrics(&metrics, &state.contact)))
+    let mut status = ClusterStatus::from_metrics(&metrics, &state.contact);
+    if let Some(reason) = state.mesh.unavailable() {
+        status
+            .warnings
+            .push(format!("this node runs without the mesh: {reason}"));
+    }
+    Ok(Json(status))
 }

@@ -18,6 +18,7 @@ mod health;
 pub mod https;
 mod keys;
 pub mod metrics;
+mod net;
 mod nodes;
 pub mod openapi;
 mod route;
@@ -82,6 +83,8 @@ pub struct AppState {
     pub dataplane: Option<Arc<DataPlane>>,
     /// This node's fabric jobs.
     pub fabric: Arc<crate::fabric::Fabric>,
+    /// This node's WireGuard mesh (or why it has none).
+    pub mesh: Arc<crate::mesh::MeshNode>,
 }
 
 /// The API's routes. Workbook uploads are read under
@@ -138,7 +141,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/cluster/nodes", get(nodes::list))
         .route("/v1/cluster/nodes/{id}", delete(nodes::remove))
         .route("/v1/cluster/nodes/{id}/drain", post(drain::drain))
-        .route("/v1/cluster/nodes/{id}/undrain", post(drain::undrain));
+        .route("/v1/cluster/nodes/{id}/undrain", post(drain::undrain))
+        .route("/v1/net/status", get(net::status));
     let requests = Verb::ALL.into_iter().fold(requests, |router, verb| {
         router.route(
             &format!("/v1/sandboxes/{{id}}/{}", verb.as_str()),

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::types::ErrorBody;
 use super::{
-    cluster, dashboard, drain, fabric, files, health, keys, metrics, nodes, sandboxes, serve,
+    cluster, dashboard, drain, fabric, files, health, keys, metrics, net, nodes, sandboxes, serve,
     tenants, tokens,
 };
 use nexus_errors::ErrorCode;
@@ -31,7 +31,7 @@ use nexus_errors::ErrorCode;
         tenants::create, tenants::list, tenants::remove,
         keys::create, keys::list, keys::revoke,
         cluster::status, tokens::create, tokens::list, tokens::revoke,
-        nodes::list, nodes::remove, drain::drain, drain::undrain,
+        nodes::list, nodes::remove, drain::drain, drain::undrain, net::status,
         fabric::submit, fabric::submit_for_sandbox, fabric::list, fabric::status, fabric::results, fabric::cancel, files::read,
     ),
     components(schemas(ErrorBody, files::VolumeName, crate::fabric::ResultOrder)),

@@ -8,6 +8,7 @@ pub mod fabric;
 mod join_token;
 mod key;
 mod logs;
+mod net;
 mod node;
 mod output;
 mod progress;
@@ -99,6 +100,9 @@ pub enum Command {
     /// Exit 0 when the node takes calls (`GET /ready`), 1 otherwise: a
     /// health check for containers and scripts.
     Ready,
+    /// The WireGuard mesh (admin key needed).
+    #[command(subcommand)]
+    Net(net::NetCommand),
     /// Mint, list and revoke join tokens (admin key needed).
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -163,6 +167,7 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         Command::Key(cmd) => key::run(&target.client()?, cmd, json).await,
         Command::Status => status::run(&target.client()?, json).await,
         Command::Ready => status::ready(&target.client()?, json).await,
+        Command::Net(cmd) => net::run(&target.client()?, cmd, json).await,
         Command::Token(cmd) => token::run(&target.client()?, cmd, json).await,
         Command::Ca(cmd) => ca::run(cmd, target.config.as_deref(), json),
         Command::Bench(args) => bench::run(args, json).await.map(|_| 0),

@@ -165,7 +165,12 @@ impl ClusterAdmission {
             })?;
         let members = self.members();
         info!(node_id, role = role.as_str(), raft_addr = %request.raft_addr, "admitted a node");
+        let mesh_address = match request.mesh {
+            Some(proposal) => self.record_mesh(node_id, proposal, at_ms).await,
+            None => None,
+        };
         Ok(JoinGrant {
+            mesh_address,
             node_id,
             role,
             cluster_name: self.cluster_name.clone(),
@@ -173,6 +178,24 @@ impl ClusterAdmission {
             ca_der: ca.ca_der().to_vec(),
             members,
         })
+    }
+
+    /// Records an admitted joiner's place in the mesh; its address, or
+    /// `None` when the record was refused (the joiner then records itself
+    /// once it runs, and its log says why that fails).
+    async fn record_mesh(
+        &self,
+        node_id: NodeId,
+        proposal: nexus_transport::messages::MeshProposal,
+        at_ms: u64,
+    ) -> Option<String> {
+        match self.registry.set_mesh_peer(node_id, proposal, at_ms).await {
+            Ok(peer) => peer.map(|p| p.address.to_string()),
+            Err(e) => {
+                warn!(node_id, code = %e.code, message = %e.message, "joiner's mesh record refused");
+                None
+            }
+        }
     }
 
     /// The current members and their addresses.

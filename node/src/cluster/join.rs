@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use nexus_netctl::MeshKey;
 use nexus_tls::fingerprint_of;
 use nexus_tls::{bootstrap_client_config, JoinToken, NodeIdentity, NodeKey, ALPN_JOIN};
 use nexus_transport::join::{request_join, JoinDialError};
@@ -78,6 +79,11 @@ pub async fn join(config: &Config, token: &str, peer: &str) -> Result<Joined, Us
     check_api_address(api_addr)?;
 
     let key = NodeKey::generate().map_err(internal)?;
+    let mesh_key = config.mesh.enabled.then(MeshKey::generate);
+    let mesh = mesh_key
+        .as_ref()
+        .map(|k| config.mesh_proposal(k.public(), api_addr.port()))
+        .transpose()?;
     let request = JoinMsg {
         ca_fingerprint: token.ca_fingerprint.clone(),
         token_id: token.id.clone(),
@@ -86,6 +92,7 @@ pub async fn join(config: &Config, token: &str, peer: &str) -> Result<Joined, Us
         raft_addr,
         api_addr: api_addr.to_string(),
         bulk_addr: config.cluster.bulk_addr().unwrap_or_default(),
+        mesh,
     };
     let tls = bootstrap_client_config(&token.ca_fingerprint, ALPN_JOIN).map_err(internal)?;
     let grant = request_join(peer, tls, request)
@@ -93,6 +100,9 @@ pub async fn join(config: &Config, token: &str, peer: &str) -> Result<Joined, Us
         .map_err(dial_error)?
         .map_err(|refusal| UserError::from_wire(&refusal.code, refusal.message, refusal.hint))?;
     let record = keep(data_dir, &token, key, grant)?;
+    if let Some(mesh_key) = mesh_key {
+        mesh_key.save(data_dir).map_err(|e| e.to_user_error())?;
+    }
     Ok(Joined::Admitted(record, listeners))
 }
 
@@ -152,6 +162,7 @@ fn keep(
         ca_fingerprint: token.ca_fingerprint.clone(),
         members: grant.members,
         joined_at_ms: now_ms(),
+        mesh_address: grant.mesh_address,
     };
     record.save(data_dir)?;
     Ok(record)

@@ -27,6 +27,9 @@ pub struct JoinRecord {
     pub members: BTreeMap<NodeId, NodeInfo>,
     /// When it joined, ms since the Unix epoch.
     pub joined_at_ms: u64,
+    /// The mesh address the cluster granted at join, if it runs the mesh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mesh_address: Option<String>,
 }
 
 /// Where the record lives.
@@ -114,6 +117,7 @@ mod tests {
                 },
             )]),
             joined_at_ms: 5,
+            mesh_address: None,
         };
         record.save(dir.path()).unwrap();
         assert_eq!(JoinRecord::load(dir.path()).unwrap(), Some(record));

@@ -19,6 +19,7 @@ mod steward;
 pub mod tokens;
 
 pub use crate::config::{ClusterConfig, PeerConfig};
+pub(crate) use recording::keep_trying;
 pub use registry::{
     NewApiKey, NewJoinToken, NewSandbox, Redemption, RegistryHandle, TenantRemoval,
 };

@@ -6,8 +6,9 @@
 //!   backstop of [`Trust`], which the state machine tells as it applies.
 //! - [`steward_membership`] (acts on the leader only): adds admitted joiners
 //!   as learners, promotes caught-up voter-role learners while the cluster
-//!   has fewer than [`MAX_VOTERS`] voters, and takes revoked nodes out of
-//!   the membership. One change at a time, so changes are serialized, and
+//!   has fewer than [`MAX_VOTERS`] voters, takes revoked nodes out of
+//!   the membership, and moves the members that advertise their mesh
+//!   addresses (`[cluster] advertise = "mesh"`) to them. One change at a time, so changes are serialized, and
 //!   whichever node leads picks up where the last leader stopped.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,18 +35,33 @@ const CAUGHT_UP_SLACK: u64 = 64;
 /// How long one membership change may take before the steward retries.
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What the registry says about nodes: admitted joiners and revoked ids.
+/// What the registry says about nodes: admitted joiners, revoked ids and
+/// the addresses of the nodes that advertise their mesh address.
 struct Records {
     joined: Vec<JoinedNode>,
     revoked: BTreeSet<NodeId>,
+    on_mesh: BTreeMap<NodeId, NodeInfo>,
 }
 
 fn records(registry: &RegistryHandle) -> Option<Records> {
-    let read = registry.read(|r| Ok((r.joined_nodes()?, r.revoked_nodes()?)));
+    let read = registry.read(|r| Ok((r.joined_nodes()?, r.revoked_nodes()?, r.mesh_peers()?)));
     match read {
-        Ok((joined, revoked)) => Some(Records {
+        Ok((joined, revoked, mesh)) => Some(Records {
             joined,
             revoked: revoked.into_iter().map(|n| n.id).collect(),
+            on_mesh: mesh
+                .iter()
+                .filter_map(|peer| {
+                    let (raft_addr, api_addr, bulk_addr) = peer.advertised()?;
+                    let info = NodeInfo {
+                        raft_addr,
+                        api_addr,
+                        bulk_addr,
+                        wg_pubkey: Some(peer.public_key.clone()),
+                    };
+                    Some((peer.node_id, info))
+                })
+                .collect(),
         }),
         Err(e) => {
             warn!(error = %e.message, "cannot read the node records");
@@ -129,7 +145,8 @@ enum Change {
 }
 
 /// The next step, by priority: drop revoked nodes, add admitted joiners as
-/// learners, promote one caught-up voter-role learner.
+/// learners, move members to their advertised mesh addresses, promote one
+/// caught-up voter-role learner.
 fn next_change(
     metrics: &openraft::RaftMetrics<NodeId, NodeInfo>,
     records: &Records,
@@ -166,6 +183,17 @@ fn next_change(
             ..NodeInfo::default()
         };
         return Some(Change::AddLearner(node.id, info));
+    }
+
+    let readdressed: BTreeMap<NodeId, NodeInfo> = membership
+        .nodes()
+        .filter_map(|(id, info)| {
+            let wanted = records.on_mesh.get(id)?;
+            (wanted != info).then(|| (*id, wanted.clone()))
+        })
+        .collect();
+    if !readdressed.is_empty() {
+        return Some(Change::Members(ChangeMembers::SetNodes(readdressed)));
     }
 
     if voters.len() >= MAX_VOTERS {
@@ -239,6 +267,7 @@ mod tests {
         Records {
             joined,
             revoked: revoked.iter().copied().collect(),
+            on_mesh: BTreeMap::new(),
         }
     }
 
@@ -249,6 +278,25 @@ mod tests {
             }
             None => None,
             other => panic!("expected a promotion, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_member_advertising_its_mesh_address_is_moved_to_it() {
+        let m = metrics(&[1, 2], &[], &[(2, 1000)]);
+        let on_mesh = NodeInfo {
+            raft_addr: "10.99.0.2:2027".to_owned(),
+            api_addr: "10.99.0.2:2026".to_owned(),
+            bulk_addr: "10.99.0.2:2027".to_owned(),
+            wg_pubkey: Some("key".to_owned()),
+        };
+        let mut recorded = records(vec![], &[]);
+        recorded.on_mesh.insert(2, on_mesh.clone());
+        match next_change(&m, &recorded) {
+            Some(Change::Members(ChangeMembers::SetNodes(nodes))) => {
+                assert_eq!(nodes, BTreeMap::from([(2, on_mesh)]));
+            }
+            other => panic!("expected the member moved to the mesh, got {other:?}"),
         }
     }
 

@@ -24,6 +24,10 @@ pub struct ClusterConfig {
     /// the `raft_listen` address over UDP; unset, peers dial the Raft
     /// address's host and port over UDP.
     pub advertise_bulk: Option<String>,
+    /// Which addresses this node gives its peers for Raft, QUIC and the
+    /// API: `underlay` (the ones above) or `mesh` (its mesh address, once
+    /// the registry gave it one; needs `[mesh] enabled`).
+    pub advertise: Advertise,
     /// The static members, this node included; the same list on every node.
     pub peers: Vec<PeerConfig>,
     /// Leader heartbeat period.
@@ -39,6 +43,17 @@ pub struct ClusterConfig {
     /// Log entries kept behind a snapshot (followers less far behind catch
     /// up from the log, the rest by snapshot).
     pub logs_kept_after_snapshot: u64,
+}
+
+/// Which addresses a node advertises to its peers.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Advertise {
+    /// Its configured (underlay) addresses.
+    #[default]
+    Underlay,
+    /// Its mesh address with its Raft, API and data-plane ports.
+    Mesh,
 }
 
 /// One static member.
@@ -64,6 +79,7 @@ impl Default for ClusterConfig {
             raft_listen: None,
             advertise_raft: None,
             advertise_bulk: None,
+            advertise: Advertise::Underlay,
             peers: Vec::new(),
             heartbeat_ms: ms(timing.heartbeat),
             election_min_ms: ms(timing.election_min),

@@ -2,12 +2,14 @@
 
 mod api;
 mod cluster;
+mod mesh;
 mod metrics;
 mod node;
 
 pub use api::{ApiConfig, ApiScheme};
-pub use cluster::{ClusterConfig, PeerConfig};
+pub use cluster::{Advertise, ClusterConfig, PeerConfig};
 pub use metrics::MetricsConfig;
+pub use nexus_netctl::MeshConfig;
 pub use node::{matches, parse_selector, render, Labels, NodeConfig};
 
 use std::net::SocketAddr;
@@ -69,6 +71,8 @@ pub struct Config {
     pub dock: DockPolicy,
     /// Where Prometheus scrapes the node (`[metrics]`).
     pub metrics: MetricsConfig,
+    /// The WireGuard mesh (`[mesh]`).
+    pub mesh: MeshConfig,
 }
 
 /// Limits the node enforces on requests.
@@ -132,6 +136,7 @@ impl Default for Config {
             net: NetPolicy::default(),
             dock: DockPolicy::default(),
             metrics: MetricsConfig::default(),
+            mesh: MeshConfig::default(),
         }
     }
 }

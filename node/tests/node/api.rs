@@ -419,3 +419,21 @@ async fn a_dock_asking_for_labels_this_node_lacks_is_refused_by_name() {
     assert_eq!(admin.sandboxes().await.unwrap().sandboxes.len(), 1);
     node.stop().await;
 }
+
+#[tokio::test]
+async fn net_status_on_a_node_without_the_mesh_says_it_is_off() {
+    let node = TestNode::start().await;
+    let res = reqwest::Client::new()
+        .get(format!("{}/v1/net/status", node.url()))
+        .header("Authorization", format!("Bearer {}", node.admin_key))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "MESH_DISABLED");
+    assert_eq!(
+        body["error"]["message"],
+        "node 1 does not run the mesh ([mesh] enabled = false)"
+    );
+}

@@ -54,6 +54,7 @@ async fn the_document_lists_every_route_and_every_error_code() {
         "/v1/cluster/nodes/{id}",
         "/v1/cluster/nodes/{id}/drain",
         "/v1/cluster/nodes/{id}/undrain",
+        "/v1/net/status",
     ];
     let mut expected = routes.to_vec();
     expected.sort_unstable();

@@ -10,6 +10,7 @@ use super::api_keys::{self, is_key_hash, NewKey};
 use super::command::{Command, Response, TokenCommand};
 use super::drains;
 use super::error::RegistryError;
+use super::mesh::{self, PeerProposal};
 use super::model::{Role, Sandbox, Tenant};
 use super::names::{validate_sandbox_name, validate_tenant_name};
 use super::nodes::{self, JoinedNode};
@@ -158,6 +159,7 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
         Command::RemoveNode { node_id, at_ms } => {
             nodes::revoke(conn, *node_id, *at_ms)?;
             reports::forget(conn, *node_id)?;
+            mesh::forget(conn, *node_id)?;
             Ok(Response::NodeRemoved { node_id: *node_id })
         }
         Command::SetNodeDrained {
@@ -179,6 +181,23 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
             node_id: *node_id,
             stored: reports::store(conn, *node_id, report, *at_ms)?,
         }),
+        Command::SetMeshPeer {
+            node_id,
+            public_key,
+            endpoint,
+            cidr,
+            advertise,
+            at_ms,
+        } => {
+            let proposal = PeerProposal {
+                node_id: *node_id,
+                public_key,
+                endpoint,
+                cidr,
+                advertise: *advertise,
+            };
+            Ok(Response::MeshPeerSet(mesh::set(conn, proposal, *at_ms)?))
+        }
         Command::SetCaHolder {
             node_id,
             holds,

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::mesh::{MeshPeer, MeshPorts};
 use super::model::{KeyUse, Role, Sandbox, Tenant};
 use super::reports::NodeReport;
 use super::state::SandboxState;
@@ -182,6 +183,26 @@ pub enum Command {
         /// When, ms since the Unix epoch.
         at_ms: u64,
     },
+    /// Record a node's place in the WireGuard mesh (a node proposes it for
+    /// itself at start and when its record differs): its public key and
+    /// underlay endpoint; its first record gets the next mesh address. A
+    /// removed node's record is dropped.
+    SetMeshPeer {
+        /// The node.
+        node_id: u64,
+        /// Its WireGuard public key (base64).
+        public_key: String,
+        /// Where its device listens on the underlay (`host:port`).
+        endpoint: String,
+        /// The mesh prefix it was configured with (the first record fixes
+        /// the cluster's).
+        cidr: String,
+        /// The ports it serves on its mesh address, when it advertises it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        advertise: Option<MeshPorts>,
+        /// When, ms since the Unix epoch.
+        at_ms: u64,
+    },
 }
 
 /// The join-token writes (see [`super::tokens`]).
@@ -306,6 +327,9 @@ pub enum Response {
         /// Whether the report was stored (not for a removed node).
         stored: bool,
     },
+    /// From [`Command::SetMeshPeer`]: the node's record (`None` for a
+    /// removed node).
+    MeshPeerSet(Option<MeshPeer>),
     /// From [`Command::SetCaHolder`].
     CaHolderSet {
         /// The node.

@@ -4,6 +4,7 @@ use std::fmt;
 
 use nexus_errors::{Coded, ErrorCode};
 
+use super::mesh::MeshRefusal;
 use super::tokens::TokenRefusal;
 
 use super::state::{join_states, SandboxState};
@@ -150,6 +151,9 @@ pub enum RegistryError {
     /// A join-token command was refused.
     #[error(transparent)]
     JoinToken(#[from] super::tokens::TokenRefusal),
+    /// A mesh record was refused.
+    #[error(transparent)]
+    Mesh(#[from] super::mesh::MeshRefusal),
     /// A stored value could not be decoded.
     #[error("registry codec: {0}")]
     Codec(String),
@@ -226,6 +230,15 @@ impl Coded for RegistryError {
                 TokenRefusal::Revoked { .. } => ErrorCode::JoinTokenRevoked,
                 TokenRefusal::SecretMismatch { .. } => ErrorCode::JoinTokenInvalid,
                 TokenRefusal::Exists { .. } => ErrorCode::Internal,
+            },
+            RegistryError::Mesh(refusal) => match refusal {
+                MeshRefusal::Exhausted { .. } => ErrorCode::MeshAddressesExhausted,
+                MeshRefusal::KeyInvalid { .. } | MeshRefusal::KeyTaken { .. } => {
+                    ErrorCode::MeshKeyInvalid
+                }
+                MeshRefusal::CidrInvalid { .. } | MeshRefusal::CidrMismatch { .. } => {
+                    ErrorCode::MeshConfigInvalid
+                }
             },
             _ => ErrorCode::Internal,
         }

@@ -10,6 +10,7 @@ mod apply;
 mod command;
 mod drains;
 mod error;
+mod mesh;
 mod model;
 mod names;
 mod nodes;
@@ -30,6 +31,7 @@ use rusqlite::Connection;
 pub use api_keys::hash_api_key;
 pub use command::{Command, Response, TokenCommand};
 pub use error::{ParseEnumError, RegistryError};
+pub use mesh::{MeshPeer, MeshPorts, MeshRefusal};
 pub use model::{ApiKey, KeyUse, Principal, Role, Sandbox, Tenant};
 pub use names::{validate_key_name, validate_sandbox_name, validate_tenant_name, MAX_NAME_LEN};
 pub use nodes::{CaHolder, JoinedNode, RevokedNode};
@@ -222,6 +224,21 @@ impl Registry {
     /// The drained nodes' ids, ascending.
     pub fn drained_nodes(&self) -> Result<Vec<u64>, RegistryError> {
         drains::list(&self.conn)
+    }
+
+    /// Every node's place in the mesh, by node id.
+    pub fn mesh_peers(&self) -> Result<Vec<MeshPeer>, RegistryError> {
+        mesh::list(&self.conn)
+    }
+
+    /// One node's place in the mesh, if it recorded one.
+    pub fn mesh_peer(&self, node_id: u64) -> Result<Option<MeshPeer>, RegistryError> {
+        mesh::get(&self.conn, node_id)
+    }
+
+    /// The cluster's mesh prefix, once a node recorded itself.
+    pub fn mesh_cidr(&self) -> Result<Option<String>, RegistryError> {
+        mesh::cidr(&self.conn)
     }
 
     /// Every node's report (labels, capacity), by node id.

@@ -6,7 +6,7 @@ use super::error::RegistryError;
 
 /// Schema version written by this build. Bump it (and add a migration step
 /// in `schema::init`) whenever the DDL changes.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// `meta.format` value that marks a database as a Nexus registry.
 const FORMAT: &str = "nexus-registry";
@@ -126,6 +126,26 @@ CREATE TABLE node_reports (
 ) STRICT;
 ";
 
+/// Version 9: the WireGuard mesh: each node's key, endpoint, mesh address
+/// and advertised ports, and the address allocator (one row; its offset
+/// only moves forward, so addresses are never reused).
+const DDL_V9: &str = "
+CREATE TABLE mesh_peers (
+    id            INTEGER PRIMARY KEY,
+    public_key    TEXT NOT NULL UNIQUE,
+    endpoint      TEXT NOT NULL,
+    address       TEXT NOT NULL UNIQUE,
+    advertise     TEXT,
+    updated_at_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE mesh_ipam (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    cidr        TEXT NOT NULL,
+    next_offset INTEGER NOT NULL
+) STRICT;
+";
+
 /// The DDL that takes version `v` to `v + 1`.
 fn upgrade_from(v: u32) -> Option<&'static str> {
     match v {
@@ -136,6 +156,7 @@ fn upgrade_from(v: u32) -> Option<&'static str> {
         5 => Some(DDL_V6),
         6 => Some(DDL_V7),
         7 => Some(DDL_V8),
+        8 => Some(DDL_V9),
         _ => None,
     }
 }
@@ -161,6 +182,7 @@ pub(crate) fn init(conn: &mut Connection) -> Result<(), RegistryError> {
         tx.execute_batch(DDL_V6)?;
         tx.execute_batch(DDL_V7)?;
         tx.execute_batch(DDL_V8)?;
+        tx.execute_batch(DDL_V9)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('format', ?1), ('schema_version', ?2)",
             (FORMAT, SCHEMA_VERSION.to_string()),

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::registry::{RegistryError, SandboxState, TokenRefusal};
+use crate::registry::{MeshRefusal, RegistryError, SandboxState, TokenRefusal};
 
 /// A deterministic refusal of a command, with the same variant names and
 /// fields as the matching [`RegistryError`] variants (convert with `From` /
@@ -75,6 +75,9 @@ pub enum Refusal {
     /// See [`RegistryError::JoinToken`].
     #[error(transparent)]
     JoinToken(TokenRefusal),
+    /// See [`RegistryError::Mesh`].
+    #[error(transparent)]
+    Mesh(MeshRefusal),
 }
 
 impl From<Refusal> for RegistryError {
@@ -127,6 +130,7 @@ impl From<Refusal> for RegistryError {
                 RegistryError::TenantHasSandboxes { tenant_id, count }
             }
             R::JoinToken(refusal) => RegistryError::JoinToken(refusal),
+            R::Mesh(refusal) => RegistryError::Mesh(refusal),
         }
     }
 }
@@ -176,6 +180,7 @@ impl TryFrom<RegistryError> for Refusal {
                 Refusal::TenantHasSandboxes { tenant_id, count }
             }
             E::JoinToken(refusal) => Refusal::JoinToken(refusal),
+            E::Mesh(refusal) => Refusal::Mesh(refusal),
             local @ (E::Storage(_) | E::Codec(_) | E::Schema(_)) => return Err(local),
         })
     }

@@ -7,6 +7,7 @@ mod commands;
 mod determinism;
 mod isolation;
 mod keys;
+mod mesh;
 mod persistence;
 mod properties;
 mod reports;
@@ -19,8 +20,9 @@ use nexus_raft::{
 };
 
 /// Turns the `api_keys` table back into its version-3 shape (no name,
-/// last use or revocation) and drops what versions 5 to 8 added
-/// (`ca_holders`, `nodes.bulk_addr`, `drained_nodes`, `node_reports`), to
+/// last use or revocation) and drops what versions 5 to 9 added
+/// (`ca_holders`, `nodes.bulk_addr`, `drained_nodes`, `node_reports`, the
+/// mesh tables), to
 /// test upgrades from
 /// earlier versions.
 pub const API_KEYS_V3: &str = "DROP INDEX api_keys_live_name; \
@@ -30,7 +32,9 @@ pub const API_KEYS_V3: &str = "DROP INDEX api_keys_live_name; \
     DROP TABLE ca_holders; \
     ALTER TABLE nodes DROP COLUMN bulk_addr; \
     DROP TABLE drained_nodes; \
-    DROP TABLE node_reports;";
+    DROP TABLE node_reports; \
+    DROP TABLE mesh_peers; \
+    DROP TABLE mesh_ipam;";
 
 /// A fresh in-memory registry.
 pub fn fresh() -> Registry {

@@ -136,6 +136,28 @@ impl RegistryHandle {
         }
     }
 
+    /// Records `node_id`'s place in the mesh (key, endpoint, advertised
+    /// ports); returns its record, `None` for a removed node.
+    pub async fn set_mesh_peer(
+        &self,
+        node_id: u64,
+        proposal: nexus_transport::messages::MeshProposal,
+        at_ms: u64,
+    ) -> Result<Option<nexus_raft::MeshPeer>, UserError> {
+        let cmd = Command::SetMeshPeer {
+            node_id,
+            public_key: proposal.public_key,
+            endpoint: proposal.endpoint,
+            cidr: proposal.cidr,
+            advertise: proposal.advertise,
+            at_ms,
+        };
+        match self.write(cmd).await? {
+            Response::MeshPeerSet(peer) => Ok(peer),
+            other => Err(unexpected("SetMeshPeer", &other)),
+        }
+    }
+
     /// Records whether `node_id` holds the cluster CA key; returns what is
     /// recorded afterwards (a removed node is never a holder).
     pub async fn set_ca_holder(
