@@ -222,7 +222,13 @@ fn bench_quick_reports_every_figure_beside_its_target() {
         .args(["bench", "--quick", "--json"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    // With --json the error is JSON on stdout.
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names = figure_names(&report);
     for expected in [
