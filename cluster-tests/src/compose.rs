@@ -33,7 +33,7 @@ pub struct Compose {
 }
 
 /// Runs `program args`; its stdout, or why it failed.
-pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
+fn run(program: &str, args: &[&str]) -> Result<String, String> {
     let output = Command::new(program)
         .args(args)
         .output()
@@ -50,7 +50,7 @@ pub fn run(program: &str, args: &[&str]) -> Result<String, String> {
 }
 
 /// `docker ARGS`.
-pub fn docker(args: &[&str]) -> Result<String, String> {
+fn docker(args: &[&str]) -> Result<String, String> {
     run("docker", args)
 }
 

@@ -113,11 +113,6 @@ impl History {
         duration_us(self.start.elapsed())
     }
 
-    /// The history's time of `at`.
-    pub fn time_of(&self, at: Instant) -> u64 {
-        duration_us(at.saturating_duration_since(self.start))
-    }
-
     /// Records an operation that has ended.
     pub fn record(&self, op: Op) {
         self.ops.lock().unwrap_or_else(|p| p.into_inner()).push(op);
