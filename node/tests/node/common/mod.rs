@@ -43,7 +43,7 @@ impl TestNode {
     }
 
     async fn start_in(data_dir: tempfile::TempDir, config: Config) -> TestNode {
-        let node = Node::start(config.clone()).await.expect("node starts");
+        let node = start_when_unlocked(&config).await;
         let addr = node.local_addr().expect("bound address");
         let admin_key = std::fs::read_to_string(data_dir.path().join(ADMIN_KEY_FILE))
             .expect("admin key written")
@@ -111,6 +111,25 @@ impl TestNode {
             task.await.expect("node task").expect("node stops cleanly");
         }
     }
+}
+
+/// Starts a node on `config`, waiting (up to 5 s) while its data dir's lock
+/// is still held. A node stopped in this process released the lock, but a
+/// child that another test was spawning at that moment holds a copy of the
+/// lock file's descriptor from its fork until its exec closes it.
+async fn start_when_unlocked(config: &Config) -> Node {
+    for _ in 0..100 {
+        match Node::start(config.clone()).await {
+            Err(e) if e.is(nexus_errors::ErrorCode::DataDirLocked) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            started => return started.expect("node starts"),
+        }
+    }
+    panic!(
+        "the data dir {} stayed locked for 5 s",
+        config.data_dir.display()
+    );
 }
 
 /// Makes a workbook file from WAT source (one module, the entry).
