@@ -19,7 +19,9 @@ fn main() {
     let raft = Service::builder()
         .name("RaftService")
         .package("nexus.raft")
-        .comment("openraft's RPCs between the members of one cluster.")
+        .comment(
+            "openraft's RPCs between the members of one cluster, and the leader watch's probe.",
+        )
         .method(method("vote", "Vote", "VoteMsg", "VoteReply"))
         .method(method("append", "Append", "AppendMsg", "AppendReply"))
         .method(method(
@@ -28,6 +30,7 @@ fn main() {
             "SnapshotMsg",
             "SnapshotReply",
         ))
+        .method(method("probe", "Probe", "ProbeMsg", "ProbeReply"))
         .build();
     let peer = Service::builder()
         .name("PeerService")

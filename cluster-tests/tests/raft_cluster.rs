@@ -155,6 +155,48 @@ async fn a_cut_off_minority_cannot_commit_and_converges_after_healing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_follower_never_campaigns_and_rejoins_without_an_election() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let leader = cluster.agreed_leader(&ALL).await;
+    let term = cluster.status(leader).await["term"].clone();
+    let follower = ALL.into_iter().find(|id| *id != leader).unwrap();
+    cluster.isolate(follower);
+    write_tenants(&cluster, leader, "while-cut", 0..3, 3).await;
+    // Longer than the leader timeout, the voters' lease and two campaign
+    // pauses: openraft's own timer would have raised its term by now.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let cut_off = cluster.status(follower).await;
+    assert_eq!(
+        cut_off["term"], term,
+        "the cut-off follower kept its term: {cut_off}"
+    );
+    assert!(
+        !cluster.log(follower).contains("campaigning"),
+        "{}",
+        cluster.log_tail(follower)
+    );
+
+    cluster.heal();
+    let expected = cluster.tenant_names(leader).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while cluster.tenant_names(follower).await != expected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node {follower} never caught up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(cluster.agreed_leader(&ALL).await, leader, "no new leader");
+    for id in ALL {
+        assert_eq!(
+            cluster.status(id).await["term"],
+            term,
+            "node {id}: no election"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_far_behind_catches_up_through_a_snapshot_over_8_mib() {
     let options = ClusterOptions {
         snapshot_every_logs: 2_000,

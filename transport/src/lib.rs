@@ -15,6 +15,9 @@
 //!   ([`Channels`]), unreachable peers backed off, failures logged at a
 //!   bounded rate and refusals of this node's certificate noticed
 //!   ([`PeerHealth`]).
+//! - [`LeaderWatch`] decides when the leader is gone and starts the
+//!   campaigns (openraft's own timer elections are off): a probe the
+//!   leader's host refuses, or silence, and a pre-vote of the voters.
 //! - [`Gateway`] is what the node writes and reads the registry through:
 //!   local when this node leads, forwarded to the leader otherwise, with the
 //!   write's idempotency key so a retry applies at most once.
@@ -37,6 +40,7 @@ pub mod contact;
 mod forward;
 mod gateway;
 pub mod join;
+pub mod leader_watch;
 pub mod messages;
 mod network;
 pub mod peer_health;
@@ -55,6 +59,7 @@ pub use channels::Channels;
 pub use contact::{Health, PeerContact};
 pub use forward::{ForwardError, JoinForwarder};
 pub use gateway::{Gateway, GatewayError};
+pub use leader_watch::{LeaderWatch, WatchTiming};
 pub use network::{Network, PeerLink};
 pub use peer_health::PeerHealth;
 pub use tls::DialError;

@@ -72,6 +72,23 @@ impl From<SnapshotMsg> for InstallSnapshotRequest<TypeConfig> {
 pub type SnapshotReply =
     Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>;
 
+/// `RaftService.Probe` request: "are you there, and whom do you follow?"
+/// Sent by a voter to the leader it knows when the leader has gone quiet,
+/// and to every voter before it campaigns (see [`crate::leader_watch`]).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct ProbeMsg {}
+
+/// `RaftService.Probe` reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeReply {
+    /// Whether the answering node is the leader.
+    pub leading: bool,
+    /// The leader the answering node sees alive (itself when leading).
+    pub live_leader: Option<NodeId>,
+    /// The index of its last log entry.
+    pub last_log_index: Option<u64>,
+}
+
 /// `PeerService.Write` request: a registry write forwarded to the leader,
 /// carrying the origin's idempotency key.
 pub type WriteMsg = Request;

@@ -9,15 +9,17 @@ use std::sync::Arc;
 
 use nexus_raft::replication::{NodeId, Raft};
 use nexus_tls::PeerPolicy;
+use openraft::raft::AppendEntriesResponse;
 use tokio::net::TcpListener;
 use tokio_rustls::rustls::ServerConfig;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Request, Response, Status};
 
+use crate::leader_watch::LeaderWatch;
 use crate::messages::{
-    AppendMsg, AppendReply, JoinMsg, JoinReply, ReadIndexMsg, ReadIndexReply, SnapshotMsg,
-    SnapshotReply, VoteMsg, VoteReply, WriteMsg, WriteReply,
+    AppendMsg, AppendReply, JoinMsg, JoinReply, ProbeMsg, ProbeReply, ReadIndexMsg, ReadIndexReply,
+    SnapshotMsg, SnapshotReply, VoteMsg, VoteReply, WriteMsg, WriteReply,
 };
 use crate::proto::join_service_server::{JoinService, JoinServiceServer};
 use crate::proto::peer_service_server::{PeerService, PeerServiceServer};
@@ -28,6 +30,8 @@ use crate::MAX_MESSAGE_BYTES;
 pub struct PeerEndpoint {
     /// The local Raft member.
     pub raft: Raft,
+    /// Hears the leader's appends and answers probes.
+    pub watch: Arc<LeaderWatch>,
     /// mTLS for members: must demand and verify client certificates (see
     /// [`nexus_tls::TlsMaterial::server_config`] with [`nexus_tls::ALPN_GRPC`]).
     pub tls: Arc<ServerConfig>,
@@ -74,14 +78,18 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let PeerEndpoint {
         raft,
+        watch,
         tls,
         policy,
         join,
     } = endpoint;
     let authorize = move |request: Request<()>| authorize(policy.as_ref(), request);
-    let raft_service = RaftServiceServer::new(RaftRpc { raft: raft.clone() })
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let raft_service = RaftServiceServer::new(RaftRpc {
+        raft: raft.clone(),
+        watch,
+    })
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let (join_tls, admission) = match join {
         Some(JoinEndpoint { tls, admission }) => (Some(tls), Some(admission)),
         None => (None, None),
@@ -151,9 +159,11 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     })
 }
 
-/// openraft's RPCs, handed to the local [`Raft`].
+/// openraft's RPCs, handed to the local [`Raft`], and the leader watch's
+/// probe.
 struct RaftRpc {
     raft: Raft,
+    watch: Arc<LeaderWatch>,
 }
 
 #[tonic::async_trait]
@@ -163,8 +173,19 @@ impl RaftService for RaftRpc {
     }
 
     async fn append(&self, request: Request<AppendMsg>) -> Result<Response<AppendReply>, Status> {
+        let from = caller(&request);
         let reply = self.raft.append_entries(request.into_inner()).await;
+        // Only the leader of this node's term sends appends it accepts.
+        if let (Some(from), Ok(accepted)) = (from, &reply) {
+            if !matches!(accepted, AppendEntriesResponse::HigherVote(_)) {
+                self.watch.appended(from);
+            }
+        }
         Ok(Response::new(reply))
+    }
+
+    async fn probe(&self, _request: Request<ProbeMsg>) -> Result<Response<ProbeReply>, Status> {
+        Ok(Response::new(self.watch.answer(&self.raft)))
     }
 
     async fn snapshot(

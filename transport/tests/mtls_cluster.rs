@@ -24,7 +24,9 @@ use nexus_transport::join::{request_join, JoinDialError};
 use nexus_transport::messages::{JoinMsg, JoinRefusal, JoinReply};
 use nexus_transport::proto::raft_service_client::RaftServiceClient;
 use nexus_transport::server::{Admission, JoinEndpoint, PeerEndpoint};
-use nexus_transport::{Channels, ForwardError, Gateway, JoinForwarder, Network, PeerContact};
+use nexus_transport::{
+    Channels, ForwardError, Gateway, JoinForwarder, LeaderWatch, Network, PeerContact, WatchTiming,
+};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
@@ -108,8 +110,19 @@ async fn start(ca: &ClusterCa, id: NodeId, listener: tokio::net::TcpListener) ->
     .unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let joins = Arc::new(CountingAdmission::default());
+    let fast = Timing::fast();
+    let watch = LeaderWatch::new(
+        id,
+        WatchTiming {
+            heartbeat: fast.heartbeat,
+            leader_timeout: Duration::from_secs(1),
+            election_min: fast.election_min,
+            election_max: fast.election_max,
+        },
+    );
     let endpoint = PeerEndpoint {
         raft: raft.clone(),
+        watch: Arc::new(watch),
         tls: Arc::new(tls.server_config(ALPN_GRPC).unwrap()),
         policy: policy.clone(),
         join: Some(JoinEndpoint {

@@ -16,21 +16,72 @@ use super::report::{percentile_us, Figure};
 use crate::cluster::{PeerConfig, RegistryHandle, Replica};
 use crate::config::Config;
 use crate::tenants;
-use nexus_errors::UserError;
+use nexus_errors::{ErrorCode, UserError};
+use tokio::task::JoinHandle;
 
 const NODES: u64 = 3;
 const CLIENTS: usize = 64;
 
-/// One in-process node: its replica and the switch that stops its server.
+/// One in-process node: its replica, the switch that stops its server and
+/// its configuration (to start it again on the same data dir).
 struct BenchNode {
     replica: Replica,
     stop: Option<oneshot::Sender<()>>,
+    tasks: Vec<JoinHandle<()>>,
+    config: Config,
+}
+
+impl BenchNode {
+    /// Opens the replica on `config` and serves its peers.
+    async fn start(config: Config) -> Result<BenchNode, UserError> {
+        let mut replica = Replica::open(&config, "").await?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let tasks = replica.spawn(async {
+            let _ = stopped.await;
+        })?;
+        Ok(BenchNode {
+            replica,
+            stop: Some(stop),
+            tasks,
+            config,
+        })
+    }
+
+    /// Stops its server and Raft, as a crash looks to the peers: the port
+    /// refuses connections from then on. Returns its configuration.
+    async fn stop(mut self) -> Config {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.replica.shutdown().await;
+        for task in self.tasks.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+        self.config
+    }
+
+    /// Starts a stopped node again on its data dir (retrying while its
+    /// ports are still being released).
+    async fn restart(config: Config) -> Result<BenchNode, UserError> {
+        let mut tries = 0;
+        loop {
+            match BenchNode::start(config.clone()).await {
+                Err(e) if e.is(ErrorCode::NodeBindFailed) && tries < 100 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => return other,
+            }
+        }
+    }
 }
 
 /// Runs the cluster scenarios: `writes` writes with one client, the same
-/// with [`CLIENTS`] clients, then the leader is stopped and the next write
-/// through a survivor timed.
-pub async fn registry_writes(writes: usize) -> Result<Vec<Figure>, UserError> {
+/// with [`CLIENTS`] clients (counting the elections it caused), then
+/// `kills` times the leader is stopped, the next write through a survivor
+/// timed and the stopped node started again.
+pub async fn registry_writes(writes: usize, kills: usize) -> Result<Vec<Figure>, UserError> {
     let dir = tempfile::tempdir().map_err(|e| internal(&format!("temp dir: {e}")))?;
     let mut nodes = start_cluster(&dir.path().join("daemon"), Timing::daemon()).await?;
     let leader = leader_of(&nodes[0].replica).await?;
@@ -60,7 +111,9 @@ pub async fn registry_writes(writes: usize) -> Result<Vec<Figure>, UserError> {
         50.0,
         None,
     ));
+    let term_before = term(&nodes);
     let (rate, mut many) = timed_writes(&registry(leader), "many", CLIENTS, writes * 4).await?;
+    let elections = term(&nodes).saturating_sub(term_before);
     figures.push(throughput(
         "registry writes/s, 64 clients",
         rate,
@@ -78,46 +131,79 @@ pub async fn registry_writes(writes: usize) -> Result<Vec<Figure>, UserError> {
         99.0,
         None,
     ));
+    figures.push(Figure {
+        name: "elections during the 64-client writes".into(),
+        value: elections as f64,
+        unit: "terms".into(),
+        target: Some(0.0),
+        lower_is_better: true,
+        note: format!("{} writes, default timing", many.len()),
+    });
 
-    let daemon = ("daemon timing", "heartbeat 250 ms, election 1.5–3 s");
-    figures.push(leader_loss(&mut nodes, daemon).await?);
-    // The same with the short timing of the cluster tests.
-    let mut nodes = start_cluster(&dir.path().join("fast"), Timing::fast()).await?;
-    let fast = ("fast timing", "heartbeat 50 ms, election 300–600 ms");
-    figures.push(leader_loss(&mut nodes, fast).await?);
-    Ok(figures)
-}
-
-/// Stops the leader's server and Raft, then times the next write committed
-/// through a survivor (its gateway retries until a new leader commits it).
-/// Every node is shut down afterwards. `timing` is (label, description).
-async fn leader_loss(
-    nodes: &mut [BenchNode],
-    (label, timing): (&str, &str),
-) -> Result<Figure, UserError> {
-    let leader = leader_of(&nodes[0].replica).await?;
-    let survivor = (1..=NODES).find(|id| *id != leader).unwrap_or(leader);
-    let registry = nodes[(survivor - 1) as usize].replica.registry();
-    create_tenant(&registry, "before-loss").await?;
-    let lost = &mut nodes[(leader - 1) as usize];
-    let started = Instant::now();
-    if let Some(stop) = lost.stop.take() {
-        let _ = stop.send(());
+    let mut losses = Vec::with_capacity(kills);
+    for round in 0..kills {
+        losses.push(leader_loss(&mut nodes, round).await?);
     }
-    lost.replica.shutdown().await;
-    create_tenant(&registry, "after-loss").await?;
-    let elapsed = started.elapsed();
-    for node in nodes.iter_mut() {
-        node.replica.shutdown().await;
+    for node in nodes {
+        node.stop().await;
     }
-    Ok(Figure {
-        name: format!("leader loss → next committed write, {label}"),
-        value: elapsed.as_secs_f64() * 1e3,
+    let note = format!(
+        "{kills} leaders stopped; heartbeat 100 ms, election 200–300 ms, leader timeout 1 s"
+    );
+    let mut failover = |name: &str, p: f64| Figure {
+        name: name.into(),
+        value: percentile_us(&mut losses, p) / 1e3,
         unit: "ms".into(),
         target: Some(1000.0),
         lower_is_better: true,
-        note: timing.into(),
-    })
+        note: note.clone(),
+    };
+    figures.push(failover("leader loss → next committed write, p50", 50.0));
+    figures.push(failover("leader loss → next committed write, max", 100.0));
+    Ok(figures)
+}
+
+/// The highest term any running node has seen.
+fn term(nodes: &[BenchNode]) -> u64 {
+    nodes
+        .iter()
+        .map(|n| n.replica.raft().metrics().borrow().current_term)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Stops the leader's server and Raft, then times the next write committed
+/// through a survivor (its gateway retries until a new leader commits it),
+/// and starts the stopped node again, waiting until it has caught up.
+async fn leader_loss(nodes: &mut Vec<BenchNode>, round: usize) -> Result<Duration, UserError> {
+    let leader = leader_of(&nodes[0].replica).await?;
+    let survivor = (1..=NODES).find(|id| *id != leader).unwrap_or(leader);
+    let registry = nodes[(survivor - 1) as usize].replica.registry();
+    create_tenant(&registry, &format!("before-loss-{round}")).await?;
+    let lost = nodes.remove((leader - 1) as usize);
+    let started = Instant::now();
+    let config = lost.stop().await;
+    create_tenant(&registry, &format!("after-loss-{round}")).await?;
+    let elapsed = started.elapsed();
+    let written = registry_applied(&nodes[0]);
+    let restarted = BenchNode::restart(config).await?;
+    restarted
+        .replica
+        .raft()
+        .wait(Some(Duration::from_secs(30)))
+        .metrics(
+            |m| m.current_leader.is_some() && m.last_applied >= written,
+            "the restarted node catches up",
+        )
+        .await
+        .map_err(|e| internal(&format!("restarted node: {e}")))?;
+    nodes.insert((leader - 1) as usize, restarted);
+    Ok(elapsed)
+}
+
+/// The last log id a node has applied.
+fn registry_applied(node: &BenchNode) -> Option<openraft::LogId<u64>> {
+    node.replica.raft().metrics().borrow().last_applied
 }
 
 /// Starts three replicas with certificates from a fresh cluster CA.
@@ -149,15 +235,7 @@ async fn start_cluster(dir: &std::path::Path, timing: Timing) -> Result<Vec<Benc
         ca.issue_local_identity(id, &[loopback], CA_VALIDITY)
             .and_then(|identity| Ok(identity.save(&config.data_dir.join("tls"))?))
             .map_err(|e| internal(&format!("identity: {e}")))?;
-        let mut replica = Replica::open(&config, "").await?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        replica.spawn(async {
-            let _ = stopped.await;
-        })?;
-        nodes.push(BenchNode {
-            replica,
-            stop: Some(stop),
-        });
+        nodes.push(BenchNode::start(config).await?);
     }
     for node in &nodes {
         node.replica.bootstrap().await?;

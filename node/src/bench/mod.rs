@@ -35,6 +35,8 @@ pub struct BenchOptions {
     /// Registry writes of the single-client cluster figure (4× that with 64
     /// clients).
     pub registry_writes: usize,
+    /// Times the cluster's leader is stopped for the failover figures.
+    pub leader_kills: usize,
     /// The two-node data-plane scenario (moves, routed calls).
     pub data_plane: DataPlaneRun,
     /// Calls per program of the files scenario.
@@ -71,6 +73,7 @@ impl Default for BenchOptions {
             freeze_mib: 64,
             kernel_calls: 200_000,
             registry_writes: 2_000,
+            leader_kills: 10,
             data_plane: DataPlaneRun {
                 mib: 256,
                 moves: 4,
@@ -93,6 +96,7 @@ impl BenchOptions {
             freeze_mib: 4,
             kernel_calls: 1_000,
             registry_writes: 100,
+            leader_kills: 2,
             data_plane: DataPlaneRun {
                 mib: 16,
                 moves: 2,
@@ -225,7 +229,8 @@ pub async fn run(options: &BenchOptions, progress: impl Fn(Step)) -> Result<Repo
     }
     if runs(Group::Registry) {
         step("registry writes");
-        figures.extend(cluster::registry_writes(options.registry_writes).await?);
+        figures
+            .extend(cluster::registry_writes(options.registry_writes, options.leader_kills).await?);
     }
     if runs(Group::DataPlane) {
         step("data plane");

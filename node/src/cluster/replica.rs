@@ -14,7 +14,9 @@ use nexus_tls::ca::CA_KEY_FILE;
 use nexus_tls::{join_server_config, ClusterCa, StaticPolicy, TlsMaterial, ALPN_GRPC, ALPN_JOIN};
 use nexus_transport::bulk::BulkEndpoint;
 use nexus_transport::server::{JoinEndpoint, PeerEndpoint};
-use nexus_transport::{Channels, Gateway, JoinForwarder, Network, PeerContact, PeerHealth};
+use nexus_transport::{
+    Channels, Gateway, JoinForwarder, LeaderWatch, Network, PeerContact, PeerHealth,
+};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -51,6 +53,8 @@ pub struct Replica {
     forwarder: JoinForwarder,
     bulk: Option<Arc<BulkEndpoint>>,
     report: NodeReport,
+    watch: Arc<LeaderWatch>,
+    channels: Channels,
 }
 
 impl Replica {
@@ -146,8 +150,14 @@ impl Replica {
             .observed_by(trust.clone());
         let raft_config = raft_config_with(&cluster.name, cluster.timing(), cluster.retention())
             .map_err(|e| UserError::new(ErrorCode::ConfigInvalid, format!("[cluster]: {e}")))?;
-        // A member silent for a whole election timeout counts as down.
-        let contact = PeerContact::new(cluster.timing().election_max);
+        // Campaigns are the leader watch's to start, never openraft's timer.
+        let raft_config = openraft::Config {
+            enable_elect: false,
+            ..raft_config
+        };
+        let watch = Arc::new(LeaderWatch::new(config.node_id, cluster.watch_timing()));
+        // A member silent for as long as a leader may be counts as down.
+        let contact = PeerContact::new(Duration::from_millis(cluster.leader_timeout_ms));
         let raft = Raft::new(
             config.node_id,
             Arc::new(raft_config),
@@ -159,7 +169,7 @@ impl Replica {
         .map_err(|e| UserError::new(ErrorCode::Internal, format!("cannot start raft: {e}")))?;
         let deadline = Duration::from_millis(cluster.write_timeout_ms);
         let forwarder = JoinForwarder::new(channels.clone());
-        let gateway = Gateway::new(raft.clone(), channels, deadline);
+        let gateway = Gateway::new(raft.clone(), channels.clone(), deadline);
         let registry = RegistryHandle::new(gateway, sm.registry());
         // What was applied before this start (allow and revoke only grow,
         // so racing with Raft's first applies is harmless).
@@ -194,6 +204,8 @@ impl Replica {
             contact,
             forwarder,
             bulk,
+            watch,
+            channels,
         })
     }
 
@@ -275,6 +287,11 @@ impl Replica {
                 self.trust.clone(),
             )),
             tokio::spawn(steward_membership(self.raft.clone(), self.registry.clone())),
+            tokio::spawn(
+                self.watch
+                    .clone()
+                    .run(self.raft.clone(), self.channels.clone()),
+            ),
             tokio::spawn(ca_holding::keep_recorded(
                 self.registry.clone(),
                 self.node_id,
@@ -299,6 +316,7 @@ impl Replica {
             };
             let endpoint = PeerEndpoint {
                 raft: self.raft.clone(),
+                watch: self.watch.clone(),
                 tls: Arc::new(self.tls.server_config(ALPN_GRPC).map_err(tls_error)?),
                 policy: self.policy.clone(),
                 join: Some(JoinEndpoint {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use nexus_raft::replication::{Retention, Timing};
+use nexus_transport::WatchTiming;
 use serde::Deserialize;
 
 use nexus_errors::{ErrorCode, UserError};
@@ -34,8 +35,13 @@ pub struct ClusterConfig {
     pub heartbeat_ms: u64,
     /// Randomized election timeout, lower bound.
     pub election_min_ms: u64,
-    /// Randomized election timeout, upper bound.
+    /// Randomized election timeout, upper bound: also the lease during
+    /// which voters refuse to elect another leader.
     pub election_max_ms: u64,
+    /// Silence after which a leader whose host still accepts connections
+    /// (a paused process, a cut link) counts as gone; a leader whose host
+    /// refuses them counts as gone at once.
+    pub leader_timeout_ms: u64,
     /// How long a registry write or fresh read may wait for a leader.
     pub write_timeout_ms: u64,
     /// Build a registry snapshot after this many log entries.
@@ -84,6 +90,7 @@ impl Default for ClusterConfig {
             heartbeat_ms: ms(timing.heartbeat),
             election_min_ms: ms(timing.election_min),
             election_max_ms: ms(timing.election_max),
+            leader_timeout_ms: 1_000,
             write_timeout_ms: 10_000,
             snapshot_every_logs: Retention::default().snapshot_every_logs,
             logs_kept_after_snapshot: Retention::default().logs_kept_after_snapshot,
@@ -98,6 +105,17 @@ impl ClusterConfig {
             heartbeat: Duration::from_millis(self.heartbeat_ms),
             election_min: Duration::from_millis(self.election_min_ms),
             election_max: Duration::from_millis(self.election_max_ms),
+        }
+    }
+
+    /// The leader watch's timings.
+    pub fn watch_timing(&self) -> WatchTiming {
+        let timing = self.timing();
+        WatchTiming {
+            heartbeat: timing.heartbeat,
+            leader_timeout: Duration::from_millis(self.leader_timeout_ms),
+            election_min: timing.election_min,
+            election_max: timing.election_max,
         }
     }
 
@@ -126,6 +144,12 @@ impl ClusterConfig {
         let invalid = |message: String| UserError::new(ErrorCode::ConfigInvalid, message);
         if node_id == 0 {
             return Err(invalid("node_id must be 1 or more".to_owned()));
+        }
+        if self.leader_timeout_ms < 2 * self.heartbeat_ms {
+            return Err(invalid(format!(
+                "[cluster] leader_timeout_ms ({}) must be at least two heartbeats (heartbeat_ms = {})",
+                self.leader_timeout_ms, self.heartbeat_ms
+            )));
         }
         if self.peers.is_empty() {
             return Ok(());

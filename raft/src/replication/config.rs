@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use openraft::{Config, ConfigError, SnapshotPolicy};
 
-/// Raft timing. [`Timing::daemon`] suits a disk-backed log over a WAN-ish
-/// mesh; tests can shrink it with [`Timing::fast`].
+/// Raft timing. [`Timing::daemon`] is the node's (whose leader watch starts
+/// the elections); [`Timing::fast`] suits in-process tests that let openraft
+/// elect on its own timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     /// Leader heartbeat period.
@@ -17,12 +18,15 @@ pub struct Timing {
 }
 
 impl Timing {
-    /// Daemon defaults: heartbeat 250 ms, election timeout 1.5–3 s.
+    /// Daemon defaults: heartbeat 100 ms, election timeout 200–300 ms. The
+    /// node does not let openraft elect on this timer (its leader watch
+    /// decides when to campaign); the timeout bounds the voters' leader
+    /// lease and the pause between campaigns.
     pub fn daemon() -> Timing {
         Timing {
-            heartbeat: Duration::from_millis(250),
-            election_min: Duration::from_millis(1500),
-            election_max: Duration::from_millis(3000),
+            heartbeat: Duration::from_millis(100),
+            election_min: Duration::from_millis(200),
+            election_max: Duration::from_millis(300),
         }
     }
 
@@ -114,8 +118,8 @@ mod tests {
     #[test]
     fn daemon_and_fast_timings_validate() {
         let config = raft_config("nexus", Timing::daemon()).expect("daemon config");
-        assert_eq!(config.heartbeat_interval, 250);
-        assert_eq!(config.election_timeout_min, 1500);
+        assert_eq!(config.heartbeat_interval, 100);
+        assert_eq!(config.election_timeout_min, 200);
         assert_eq!(config.install_snapshot_timeout, 30_000);
         raft_config("nexus", Timing::fast()).expect("fast config");
     }
@@ -123,8 +127,8 @@ mod tests {
     #[test]
     fn inverted_election_timeout_is_refused() {
         let timing = Timing {
-            election_min: Duration::from_millis(3000),
-            election_max: Duration::from_millis(1500),
+            election_min: Duration::from_millis(300),
+            election_max: Duration::from_millis(200),
             ..Timing::daemon()
         };
         assert!(raft_config("nexus", timing).is_err());
