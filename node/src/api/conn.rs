@@ -2,9 +2,10 @@
 //! an HTTPS node the TLS handshake (a plain-HTTP request is answered
 //! `API_TLS_REQUIRED`), the request head read under a deadline and a size limit (coded refusals, see
 //! [`super::head`]), then hyper serves the request with the client address
-//! attached. Connections serve one request each (no keep-alive), so every
-//! request passes the same checks; after an early refusal the rest of the
-//! body is drained for a moment so the client reads the answer, not a reset.
+//! attached. A connection serves its requests one after another
+//! (keep-alive), each head through the same checks; after an early refusal
+//! the rest of the body is drained for a moment so the client reads the
+//! answer, not a reset.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,7 +28,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
-use super::head::{read_head, refusal_response, Prefixed, Refusal};
+use super::head::{read_head, refusal_response, Head, Prefixed, Refusal};
 use crate::config::Limits;
 use nexus_errors::ErrorCode;
 
@@ -164,8 +165,11 @@ async fn first_byte(stream: &TcpStream) -> Option<u8> {
     }
 }
 
-/// Reads the request head under the front door's limits, then lets hyper
-/// serve the one request.
+/// Serves the connection's requests one after another: each head read
+/// under the front door's limits, then hyper serves that one request. The
+/// connection stays open for the next one (keep-alive) unless the request
+/// ends it (see [`Head::reusable_after`]); between requests it may stay
+/// idle for the head timeout, then closes without an answer.
 async fn exchange<S>(
     mut stream: S,
     addr: SocketAddr,
@@ -175,44 +179,83 @@ async fn exchange<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let head = tokio::select! {
-        head = tokio::time::timeout(
-            door.header_timeout,
-            read_head(&mut stream, door.max_header_bytes),
-        ) => head,
-        _ = stopped.wait_for(|stop| *stop) => return,
-    };
-    let buffered = match head {
-        Ok(Ok(Some(buffered))) => buffered,
-        Ok(Ok(None)) => return,
-        Ok(Err(refused)) => {
-            refuse(stream, refused).await;
+    let mut buffered = Vec::new();
+    for served in 0u64.. {
+        let head = tokio::select! {
+            head = tokio::time::timeout(
+                door.header_timeout,
+                read_head(&mut stream, &mut buffered, door.max_header_bytes),
+            ) => head,
+            _ = stopped.wait_for(|stop| *stop) => return,
+        };
+        let head = match head {
+            Ok(Ok(Some(head))) => head,
+            Ok(Ok(None)) => return,
+            Ok(Err(refused)) => return refuse(stream, refused).await,
+            // A kept-alive connection that stays quiet just closes.
+            Err(_) if served > 0 && buffered.is_empty() => return,
+            Err(_) => {
+                let message = format!(
+                    "the request head did not arrive within {} ms",
+                    door.header_timeout.as_millis()
+                );
+                return refuse(stream, (ErrorCode::RequestHeaderTimeout, message)).await;
+            }
+        };
+        let Some((next, carried)) = serve_one(stream, buffered, head, addr, door, &router).await
+        else {
             return;
-        }
-        Err(_) => {
-            let message = format!(
-                "the request head did not arrive within {} ms",
-                door.header_timeout.as_millis()
-            );
-            refuse(stream, (ErrorCode::RequestHeaderTimeout, message)).await;
-            return;
-        }
-    };
+        };
+        (stream, buffered) = (next, carried);
+    }
+}
+
+/// Lets hyper serve the request whose head starts `buffered`. Returns the
+/// connection and the bytes already read of the next request when the
+/// connection goes on; `None` once it was closed.
+async fn serve_one<S>(
+    stream: S,
+    buffered: Vec<u8>,
+    head: Head,
+    addr: SocketAddr,
+    door: &FrontDoor,
+    router: &Router,
+) -> Option<(S, Vec<u8>)>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let router = router.clone();
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(addr));
         router.clone().oneshot(req.map(Body::new))
     });
+    let reusable = head.reusable_after.is_some();
+    // The request's end reads as the end of the stream, and hyper must not
+    // take that for a client that hung up before its answer.
     let served = http1::Builder::new()
-        .keep_alive(false)
+        .keep_alive(reusable)
+        .half_close(reusable)
         .timer(TokioTimer::new())
         .header_read_timeout(door.header_timeout)
-        .serve_connection(TokioIo::new(Prefixed::new(buffered, stream)), service)
+        .serve_connection(
+            TokioIo::new(Prefixed::new(buffered, stream, head.reusable_after)),
+            service,
+        )
         .without_shutdown()
         .await;
-    match served {
-        Ok(parts) => linger(parts.io.into_inner().inner).await,
-        Err(e) => debug!(error = %e, client = %addr, "connection ended with an error"),
+    let parts = match served {
+        Ok(parts) => parts,
+        Err(e) => {
+            debug!(error = %e, client = %addr, "connection ended with an error");
+            return None;
+        }
+    };
+    let (stream, carried, whole) = parts.io.into_inner().into_parts();
+    if reusable && whole && parts.read_buf.is_empty() {
+        return Some((stream, carried));
     }
+    linger(stream).await;
+    None
 }
 
 /// Answers a refusal, then closes as [`linger`] does.

@@ -1,7 +1,7 @@
 //! Resource bounds of the HTTP layer against a real node on loopback, with
 //! raw TCP clients where a well-behaved client cannot misbehave: early
 //! refusal of declared oversized bodies, streamed uploads, upload slots,
-//! header and body timeouts, coded answers to garbage, the per-address
+//! header and body timeouts, coded answers to garbage, keep-alive, the per-address
 //! connection cap and the failed-auth rate limit.
 
 use std::net::SocketAddr;
@@ -24,7 +24,9 @@ struct Answer {
     code: Option<String>,
 }
 
-/// Reads the whole answer (the node closes the connection after it).
+/// Reads the whole answer, until the node closes the connection (after a
+/// refusal at once, after a served request once it has been quiet for the
+/// head timeout).
 async fn read_answer(stream: &mut TcpStream) -> Answer {
     let mut bytes = Vec::new();
     tokio::time::timeout(DEADLINE, stream.read_to_end(&mut bytes))
@@ -200,6 +202,101 @@ async fn broken_requests_get_coded_answers() {
     // The node still serves.
     let health = exchange(node.addr, b"GET /health HTTP/1.1\r\nhost: n\r\n\r\n").await;
     assert_eq!(health.status, 200);
+}
+
+/// Reads one answer of a kept-alive connection (its head, then
+/// `content-length` bytes of body): status, head text, body.
+async fn read_one(stream: &mut TcpStream) -> (u16, String, String) {
+    let mut bytes = Vec::new();
+    let mut byte = [0u8; 1];
+    while !bytes.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(DEADLINE, stream.read(&mut byte))
+            .await
+            .expect("an answer within the deadline")
+            .expect("read");
+        assert_eq!(n, 1, "the connection closed inside an answer: {bytes:?}");
+        bytes.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("a content-length");
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.expect("the body");
+    let status = head[9..12].parse().expect("a status code");
+    (status, head, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn a_connection_carries_requests_one_after_another_each_head_checked() {
+    let node = small_node().await;
+    let mut stream = TcpStream::connect(node.addr).await.unwrap();
+    // Two requests in one write (pipelined), then one with a body.
+    let health = "GET /health HTTP/1.1\r\nhost: n\r\n\r\n";
+    stream
+        .write_all(format!("{health}{health}").as_bytes())
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let (status, head, _) = read_one(&mut stream).await;
+        assert_eq!(status, 200, "{head}");
+        assert!(!head.contains("connection: close"), "{head}");
+    }
+    let body = r#"{"name":"kept-alive"}"#;
+    let create = post(
+        "/v1/tenants",
+        &node.admin_key,
+        &format!(
+            "content-type: application/json\r\ncontent-length: {}\r\n",
+            body.len()
+        ),
+    );
+    stream
+        .write_all(format!("{create}{body}").as_bytes())
+        .await
+        .unwrap();
+    let (status, head, answer) = read_one(&mut stream).await;
+    assert_eq!(status, 201, "{head}{answer}");
+    assert!(answer.contains("kept-alive"), "{answer}");
+    // The next head on the same connection passes the same checks.
+    let big = format!("GET / HTTP/1.1\r\nx-big: {}\r\n\r\n", "a".repeat(1 << 20));
+    let _ = stream.write_all(big.as_bytes()).await;
+    assert_coded(
+        &read_answer(&mut stream).await,
+        431,
+        "REQUEST_HEADERS_TOO_LARGE",
+    );
+}
+
+#[tokio::test]
+async fn a_quiet_kept_alive_connection_closes_without_an_answer() {
+    let node = small_node().await;
+    let mut stream = TcpStream::connect(node.addr).await.unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nhost: n\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_one(&mut stream).await.0, 200);
+    let mut rest = Vec::new();
+    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut rest))
+        .await
+        .expect("the node closes a quiet connection after the head timeout")
+        .expect("read");
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    // A head begun and left unfinished is still answered 408.
+    let mut stream = TcpStream::connect(node.addr).await.unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nhost: n\r\n\r\nGET /health HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    assert_eq!(read_one(&mut stream).await.0, 200);
+    assert_coded(
+        &read_answer(&mut stream).await,
+        408,
+        "REQUEST_HEADER_TIMEOUT",
+    );
 }
 
 #[tokio::test]
