@@ -21,4 +21,5 @@ pub use registry::{
     hash_api_key, ApiKey, CaHolder, Command, JoinTokenInfo, JoinedNode, KeyUse, MeshPeer,
     MeshPorts, MeshRefusal, NodeLoad, NodeReport, NodeRole, Principal, Registry, RegistryError,
     Response, RevokedNode, Role, Sandbox, SandboxState, Tenant, TokenCommand, TokenRefusal,
+    TOKENS_KEPT_AFTER_EXPIRY_MS,
 };

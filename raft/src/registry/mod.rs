@@ -38,7 +38,7 @@ pub use nodes::{CaHolder, JoinedNode, RevokedNode};
 pub use reports::{NodeLoad, NodeReport};
 pub use schema::SCHEMA_VERSION;
 pub use state::SandboxState;
-pub use tokens::{JoinTokenInfo, NodeRole, TokenRefusal};
+pub use tokens::{JoinTokenInfo, NodeRole, TokenRefusal, TOKENS_KEPT_AFTER_EXPIRY_MS};
 
 /// The registry state machine, backed by one SQLite connection.
 ///

@@ -6,7 +6,7 @@ use super::error::RegistryError;
 
 /// Schema version written by this build. Bump it (and add a migration step
 /// in `schema::init`) whenever the DDL changes.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// `meta.format` value that marks a database as a Nexus registry.
 const FORMAT: &str = "nexus-registry";
@@ -146,6 +146,12 @@ CREATE TABLE mesh_ipam (
 ) STRICT;
 ";
 
+/// Version 10: join tokens by expiry (minting a token removes those
+/// expired long ago).
+const DDL_V10: &str = "
+CREATE INDEX join_tokens_by_expiry ON join_tokens (expires_at_ms);
+";
+
 /// The DDL that takes version `v` to `v + 1`.
 fn upgrade_from(v: u32) -> Option<&'static str> {
     match v {
@@ -157,6 +163,7 @@ fn upgrade_from(v: u32) -> Option<&'static str> {
         6 => Some(DDL_V7),
         7 => Some(DDL_V8),
         8 => Some(DDL_V9),
+        9 => Some(DDL_V10),
         _ => None,
     }
 }

@@ -102,12 +102,26 @@ pub enum TokenRefusal {
 /// The first node id handed to a joiner when the proposer asks for less.
 const FIRST_JOINED_NODE_ID: u64 = 2;
 
-/// Stores a new token.
+/// How long a token is listed after it expired; minting a token removes
+/// the ones expired longer ago, so the table holds at most the tokens
+/// minted within their lifetime plus this.
+pub const TOKENS_KEPT_AFTER_EXPIRY_MS: u64 = 60 * 60 * 1000;
+
+/// Stores a new token, and removes the tokens that expired more than
+/// [`TOKENS_KEPT_AFTER_EXPIRY_MS`] before it was minted (the time is the
+/// proposer's, in the command: every replica removes the same ones).
 pub(crate) fn create(
     conn: &Connection,
     token: &JoinTokenInfo,
     secret_hash: &str,
 ) -> Result<(), RegistryError> {
+    let horizon = token
+        .created_at_ms
+        .saturating_sub(TOKENS_KEPT_AFTER_EXPIRY_MS);
+    conn.execute(
+        "DELETE FROM join_tokens WHERE expires_at_ms < ?1",
+        [to_db(horizon)],
+    )?;
     if find(conn, &token.id)?.is_some() {
         return Err(TokenRefusal::Exists {
             token_id: token.id.clone(),

@@ -4,7 +4,7 @@
 
 use nexus_raft::{
     CaHolder, Command, JoinedNode, NodeRole, Registry, RegistryError, Response, RevokedNode,
-    TokenCommand, TokenRefusal,
+    TokenCommand, TokenRefusal, TOKENS_KEPT_AFTER_EXPIRY_MS,
 };
 use tempfile::TempDir;
 
@@ -14,15 +14,45 @@ const HASH: &str = "111111111111111111111111111111111111111111111111111111111111
 const OTHER_HASH: &str = "2222222222222222222222222222222222222222222222222222222222222222";
 
 fn create(reg: &mut Registry, id: &str, uses: u32, expires_at_ms: u64) {
+    create_at(reg, id, uses, expires_at_ms, 1_000);
+}
+
+fn create_at(reg: &mut Registry, id: &str, uses: u32, expires_at_ms: u64, at_ms: u64) {
     let cmd = Command::JoinToken(TokenCommand::Create {
         token_id: id.into(),
         secret_hash: HASH.into(),
         role: NodeRole::Voter,
         expires_at_ms,
         uses,
-        at_ms: 1_000,
+        at_ms,
     });
     assert!(matches!(reg.apply(&cmd), Ok(Response::JoinTokenCreated(_))));
+}
+
+#[test]
+fn minting_removes_tokens_expired_long_before_and_keeps_the_rest() {
+    let mut reg = fresh();
+    let keep = TOKENS_KEPT_AFTER_EXPIRY_MS;
+    create_at(&mut reg, "old", 1, 10_000, 1_000);
+    create_at(&mut reg, "recent", 1, 20_000, 1_000);
+    create_at(&mut reg, "live", 1, 10_000 + 2 * keep, 1_000);
+    // Minted just over the retention after "old" expired: "old" goes.
+    create_at(&mut reg, "new", 1, 30_000 + keep, 10_001 + keep);
+    let mut ids: Vec<String> = reg
+        .join_tokens()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["live", "new", "recent"]);
+    assert_eq!(
+        refusal(redeem(&mut reg, "old", HASH, 4, 10_001 + keep)),
+        TokenRefusal::NotFound {
+            token_id: "old".into()
+        },
+        "a removed token is unknown"
+    );
 }
 
 fn redeem(
