@@ -405,9 +405,24 @@ for n in "${clients[@]}"; do
   load nexus "$n" "$duration"
   load etcd "$n" "$duration"
 done
+# footprint: each Nexus node's resident memory and the size of its registry and Raft log
+# (SQLite files with their WAL), after every write so far.
+footprint() {
+  local i rss registry log
+  for i in 1 2 3; do
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/${pids[nexus$i]}/status" 2>/dev/null || echo 0)
+    registry=$(cat "$(nx_data "$i")"/registry.db* 2>/dev/null | wc -c)
+    log=$(cat "$(nx_data "$i")"/raft/log.db* 2>/dev/null | wc -c)
+    echo "  nexus node $i: RSS $((rss / 1024)) MiB, registry.db $((registry / 1048576)) MiB, raft/log.db $((log / 1048576)) MiB"
+  done
+}
 if [ "$soak" -gt 0 ]; then
+  log "nexus: footprint before the soak"
+  footprint
   log "nexus: soak, 64 clients for $soak s"
   load nexus 64 "$soak" soak
+  log "nexus: footprint after the soak"
+  footprint
 fi
 
 # ================================ Failover =====================================================
