@@ -181,15 +181,12 @@ pub(crate) fn init(conn: &mut Connection) -> Result<(), RegistryError> {
         |r| r.get(0),
     )?;
     if tables == 0 {
+        // A fresh registry is version 1 upgraded all the way: one path, so
+        // a new version cannot be missed by either.
         tx.execute_batch(DDL)?;
-        tx.execute_batch(DDL_V2)?;
-        tx.execute_batch(DDL_V3)?;
-        tx.execute_batch(DDL_V4)?;
-        tx.execute_batch(DDL_V5)?;
-        tx.execute_batch(DDL_V6)?;
-        tx.execute_batch(DDL_V7)?;
-        tx.execute_batch(DDL_V8)?;
-        tx.execute_batch(DDL_V9)?;
+        for v in 1..SCHEMA_VERSION {
+            tx.execute_batch(upgrade_from(v).ok_or_else(|| unsupported(v))?)?;
+        }
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('format', ?1), ('schema_version', ?2)",
             (FORMAT, SCHEMA_VERSION.to_string()),
@@ -257,4 +254,43 @@ fn meta_value(conn: &Connection, key: &str) -> Result<Option<String>, RegistryEr
         Ok(Some(rusqlite::types::Value::Text(s))) => Some(s),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(conn: &Connection) -> Vec<(String, String, Option<String>)> {
+        let mut stmt = conn
+            .prepare("SELECT type, name, sql FROM sqlite_schema ORDER BY type, name")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn a_fresh_registry_has_the_schema_of_one_upgraded_from_version_1() {
+        let mut fresh = Connection::open_in_memory().unwrap();
+        init(&mut fresh).unwrap();
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(DDL).unwrap();
+        old.execute(
+            "INSERT INTO meta (key, value) VALUES ('format', ?1), ('schema_version', '1')",
+            [FORMAT],
+        )
+        .unwrap();
+        init(&mut old).unwrap();
+        assert_eq!(version(&fresh).unwrap(), SCHEMA_VERSION);
+        assert_eq!(version(&old).unwrap(), SCHEMA_VERSION);
+        let fresh_schema = schema(&fresh);
+        assert!(
+            fresh_schema
+                .iter()
+                .any(|(_, name, _)| name == "join_tokens_by_expiry"),
+            "{fresh_schema:?}"
+        );
+        assert_eq!(fresh_schema, schema(&old));
+    }
 }
