@@ -20,12 +20,12 @@ use nexus_raft::{
 };
 
 /// Turns the `api_keys` table back into its version-3 shape (no name,
-/// last use or revocation) and drops what versions 5 to 9 added
+/// last use or revocation) and drops what versions 5 to 10 added
 /// (`ca_holders`, `nodes.bulk_addr`, `drained_nodes`, `node_reports`, the
-/// mesh tables), to
-/// test upgrades from
-/// earlier versions.
+/// mesh tables, the token expiry index), to test upgrades from earlier
+/// versions.
 pub const API_KEYS_V3: &str = "DROP INDEX api_keys_live_name; \
+    DROP INDEX join_tokens_by_expiry; \
     ALTER TABLE api_keys DROP COLUMN name; \
     ALTER TABLE api_keys DROP COLUMN last_used_at_ms; \
     ALTER TABLE api_keys DROP COLUMN revoked_at_ms; \
