@@ -89,6 +89,17 @@ enum Probed {
 }
 
 impl Heard {
+    /// An append from `leader` just now.
+    fn just_now(leader: NodeId) -> Heard {
+        let now = Instant::now();
+        Heard {
+            leader: Some(leader),
+            at: Some(now),
+            appended: Some(now),
+            refused: false,
+        }
+    }
+
     /// Whether `leader` counts as alive at `now`.
     fn alive(&self, leader: NodeId, now: Instant, timeout: Duration) -> bool {
         self.leader == Some(leader)
@@ -111,13 +122,7 @@ impl LeaderWatch {
 
     /// An append from `leader` arrived (called by the peer server).
     pub fn appended(&self, leader: NodeId) {
-        let now = Instant::now();
-        *self.lock() = Heard {
-            leader: Some(leader),
-            at: Some(now),
-            appended: Some(now),
-            refused: false,
-        };
+        *self.lock() = Heard::just_now(leader);
     }
 
     /// What this node answers a probe: whether it leads and which leader it
@@ -157,13 +162,7 @@ impl LeaderWatch {
     fn follow(&self, leader: NodeId) {
         let mut heard = self.lock();
         if heard.leader != Some(leader) {
-            let now = Instant::now();
-            *heard = Heard {
-                leader: Some(leader),
-                at: Some(now),
-                appended: Some(now),
-                refused: false,
-            };
+            *heard = Heard::just_now(leader);
         }
     }
 
