@@ -138,7 +138,8 @@ pub(crate) async fn run(
         store.data_mut().host.call_slot = sandbox.slot().await;
         match pool.acquire().await {
             Ok(permit) => pool_slot = Some(permit),
-            Err(e) => return Err((Phase::Instantiate, wasmtime::format_err!("{e}"))),
+            // Kept as itself: the verdict below reports it unchanged.
+            Err(e) => return Err((Phase::Instantiate, wasmtime::Error::new(e))),
         }
         let instance = pre
             .instantiate_async(&mut store)
@@ -164,7 +165,10 @@ pub(crate) async fn run(
         Ok(Ok(())) => Ok(0),
         Ok(Err((phase, e))) => match e.downcast_ref::<I32Exit>() {
             Some(exit) => Ok(exit.0),
-            None => Err(classify(store.data(), profile, phase, &e, &stderr)),
+            None => Err(match e.downcast::<CallError>() {
+                Ok(refused) => refused,
+                Err(e) => classify(store.data(), profile, phase, &e, &stderr),
+            }),
         },
     };
     let cpu = store.data().cpu.used();

@@ -33,6 +33,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -52,6 +53,9 @@ pub struct EngineConfig {
     /// Instances that can exist at once (running `command` calls plus live
     /// `kernel` instances). More wait for a slot, within their wall time.
     pub pool_instances: u32,
+    /// How long a new instance waits for a free slot when all are taken;
+    /// past it the call fails with [`CallError::InstancesExhausted`].
+    pub instance_wait: Duration,
     /// The largest linear memory any instance may have: the hard ceiling
     /// above every profile's `memory_bytes` (larger caps are clamped to it).
     pub pool_max_memory_bytes: u64,
@@ -80,12 +84,16 @@ impl EngineConfig {
 /// Default [`EngineConfig::pool_instances`].
 pub const DEFAULT_POOL_INSTANCES: u32 = 1000;
 
+/// Default [`EngineConfig::instance_wait`].
+pub const DEFAULT_INSTANCE_WAIT: Duration = Duration::from_secs(1);
+
 impl Default for EngineConfig {
     /// 1000 instances, each up to the largest built-in profile's memory
     /// (256 MiB, `network`), no disk cache.
     fn default() -> Self {
         EngineConfig {
             pool_instances: DEFAULT_POOL_INSTANCES,
+            instance_wait: DEFAULT_INSTANCE_WAIT,
             pool_max_memory_bytes: largest_builtin_memory(),
             cache_dir: None,
             mount_dir: None,
@@ -143,10 +151,13 @@ impl EngineConfig {
 }
 
 /// The instance pool's admission: one permit per instance in the pool, so
-/// an exhausted pool makes callers wait instead of failing.
+/// an exhausted pool makes callers wait (up to `wait`) instead of failing
+/// inside wasmtime.
 #[derive(Clone, Debug)]
 pub(crate) struct Pool {
     permits: Arc<Semaphore>,
+    size: u32,
+    wait: Duration,
     max_memory_bytes: u64,
 }
 
@@ -154,18 +165,26 @@ impl Pool {
     pub(crate) fn new(config: &EngineConfig) -> Pool {
         Pool {
             permits: Arc::new(Semaphore::new(config.pool_instances as usize)),
+            size: config.pool_instances,
+            wait: config.instance_wait,
             max_memory_bytes: config.pool_max_memory_bytes,
         }
     }
 
     /// A slot for one instance; hold it for the instance's whole life (drop
-    /// it after the store).
+    /// it after the store). [`CallError::InstancesExhausted`] when none
+    /// frees within the pool's wait.
     pub(crate) async fn acquire(&self) -> Result<OwnedSemaphorePermit, CallError> {
-        self.permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| CallError::Internal("the instance pool is closed".to_string()))
+        match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(CallError::Internal(
+                "the instance pool is closed".to_string(),
+            )),
+            Err(_) => Err(CallError::InstancesExhausted {
+                max: self.size,
+                waited: self.wait,
+            }),
+        }
     }
 
     /// The pool's memory ceiling per instance.

@@ -93,6 +93,18 @@ pub enum CallError {
     /// not UTF-8, too many files); none of its file changes were kept.
     #[error("{0}")]
     VolumeUnstorable(String),
+    /// Every instance slot of the node stayed taken for the whole wait: the
+    /// node runs as many instances at once as it is configured for.
+    #[error(
+        "the node runs its maximum of {max} wasm instances at once and none freed within {}",
+        fmt_duration(*.waited)
+    )]
+    InstancesExhausted {
+        /// The node's instance ceiling.
+        max: u32,
+        /// How long the call waited for a slot.
+        waited: Duration,
+    },
     /// Something failed inside the node, not in the guest.
     #[error("{0}")]
     Internal(String),
@@ -115,6 +127,7 @@ impl Coded for CallError {
             CallError::CompileTimeout { .. } => ErrorCode::ModuleCompileTimeout,
             CallError::VolumeFull(_) => ErrorCode::CallVolumeFull,
             CallError::VolumeUnstorable(_) => ErrorCode::CallVolumeUnstorable,
+            CallError::InstancesExhausted { .. } => ErrorCode::InstancesExhausted,
             CallError::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -16,7 +16,8 @@
 //! Instances come from wasmtime's pooling allocator, sized by
 //! [`EngineConfig`] for the instances alive at once (running commands and
 //! live kernels), not for docked sandboxes; when the pool is full, new
-//! instances wait for a slot. With [`EngineConfig::cache_dir`] set, compiled
+//! instances wait for a slot, up to [`EngineConfig::instance_wait`], then
+//! fail with [`CallError::InstancesExhausted`]. With [`EngineConfig::cache_dir`] set, compiled
 //! modules are kept on disk between runs (see the `cache` module docs for
 //! why loading them is safe).
 //!
@@ -97,7 +98,10 @@ pub use bounds::{
 pub use cache::CompiledModule;
 pub use capability::{Capabilities, Capability, UnknownCapability};
 pub use command::{CommandInput, CommandOutput};
-pub use config::{largest_builtin_memory, EngineConfig, DEFAULT_POOL_INSTANCES, GUARD_BYTES};
+pub use config::{
+    largest_builtin_memory, EngineConfig, DEFAULT_INSTANCE_WAIT, DEFAULT_POOL_INSTANCES,
+    GUARD_BYTES,
+};
 pub use context::{SandboxContext, NO_SANDBOX};
 pub use data::{DataError, FileChange, FileStat, FileVisitor, MemoryData, SandboxData};
 pub use denials::{Denial, DenialCounter, DenialObserver, Denials};

@@ -125,6 +125,8 @@ catalog! {
     CallMemoryLimit = ("CALL_MEMORY_LIMIT", 422, "the guest hit its profile's memory cap; use less memory or dock it with a larger profile"),
     /// The call did not finish before its wall-clock deadline.
     CallTimeout = ("CALL_TIMEOUT", 504, "the call exceeded its wall-clock deadline"),
+    /// Every wasm instance slot of the node stayed taken for the call's whole wait.
+    InstancesExhausted = ("INSTANCES_EXHAUSTED", 503, "retry after the Retry-After seconds; the node runs at most `limits.max_instances` wasm instances at once (calls in flight plus live kernels): raise it if the machine has the memory, or spread the sandboxes over more nodes"),
     /// The guest wrote more output than its profile allows.
     CallOutputLimit = ("CALL_OUTPUT_LIMIT", 422, "write less to stdout/stderr, or dock with a profile with a larger output cap"),
     /// The module could not be instantiated (missing import, no `_start`...).

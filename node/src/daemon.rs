@@ -123,6 +123,8 @@ impl Node {
                 fabric: Some(guest_fabric.clone()),
             },
             compile: config.limits.compile_config(),
+            pool_instances: config.limits.instances(),
+            instance_wait: config.limits.instance_wait(),
             ..EngineConfig::default()
         })
         .map_err(|e| {

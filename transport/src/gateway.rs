@@ -18,7 +18,7 @@ use tonic::transport::Channel;
 
 use crate::messages::ReadIndexMsg;
 use crate::proto::peer_service_client::PeerServiceClient;
-use crate::{Channels, MAX_MESSAGE_BYTES};
+use crate::{Channels, Proposer, MAX_MESSAGE_BYTES};
 use nexus_errors::{Coded, ErrorCode};
 
 /// Pause between attempts while no leader is known or it cannot be reached.
@@ -53,17 +53,19 @@ fn last_error(last: &Option<String>) -> String {
 /// Writes and read barriers of one node.
 #[derive(Clone)]
 pub struct Gateway {
+    proposer: Proposer,
     raft: Raft,
     channels: Channels,
     deadline: Duration,
 }
 
 impl Gateway {
-    /// A gateway over the local `raft`, reaching the leader through
-    /// `channels`, giving up on one request after `deadline`.
-    pub fn new(raft: Raft, channels: Channels, deadline: Duration) -> Gateway {
+    /// A gateway proposing through the local `proposer`, reaching the leader
+    /// through `channels`, giving up on one request after `deadline`.
+    pub fn new(proposer: Proposer, channels: Channels, deadline: Duration) -> Gateway {
         Gateway {
-            raft,
+            raft: proposer.raft().clone(),
+            proposer,
             channels,
             deadline,
         }
@@ -84,7 +86,7 @@ impl Gateway {
         while started.elapsed() < self.deadline {
             // A leader cut off from its quorum holds the write until it
             // learns of a newer term: bound the wait by the deadline.
-            let attempt = self.within(started, self.raft.client_write(request.clone()));
+            let attempt = self.within(started, self.proposer.write(request.clone()));
             let Some(result) = attempt.await else {
                 last = Some("the local leader did not commit in time".to_owned());
                 break;

@@ -44,6 +44,7 @@ pub mod leader_watch;
 pub mod messages;
 mod network;
 pub mod peer_health;
+mod proposer;
 pub mod server;
 pub mod tls;
 
@@ -62,6 +63,7 @@ pub use gateway::{Gateway, GatewayError};
 pub use leader_watch::{LeaderWatch, WatchTiming};
 pub use network::{Network, PeerLink};
 pub use peer_health::PeerHealth;
+pub use proposer::{Proposer, WriteResult};
 pub use tls::DialError;
 
 /// The largest message either side sends or accepts (a snapshot chunk of

@@ -24,12 +24,13 @@ use crate::messages::{
 use crate::proto::join_service_server::{JoinService, JoinServiceServer};
 use crate::proto::peer_service_server::{PeerService, PeerServiceServer};
 use crate::proto::raft_service_server::{RaftService, RaftServiceServer};
-use crate::MAX_MESSAGE_BYTES;
+use crate::{Proposer, MAX_MESSAGE_BYTES};
 
 /// What a node answers on its peer port.
 pub struct PeerEndpoint {
-    /// The local Raft member.
-    pub raft: Raft,
+    /// The local Raft member's write batcher (writes forwarded by peers go
+    /// through it; the Raft RPCs go to its Raft instance).
+    pub proposer: Proposer,
     /// Hears the leader's appends and answers probes.
     pub watch: Arc<LeaderWatch>,
     /// mTLS for members: must demand and verify client certificates (see
@@ -77,7 +78,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let PeerEndpoint {
-        raft,
+        proposer,
         watch,
         tls,
         policy,
@@ -85,7 +86,7 @@ pub async fn serve(
     } = endpoint;
     let authorize = move |request: Request<()>| authorize(policy.as_ref(), request);
     let raft_service = RaftServiceServer::new(RaftRpc {
-        raft: raft.clone(),
+        raft: proposer.raft().clone(),
         watch,
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -95,7 +96,7 @@ pub async fn serve(
         None => (None, None),
     };
     let peer_service = PeerServiceServer::new(PeerRpc {
-        raft,
+        proposer,
         admission: admission.clone(),
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -204,14 +205,14 @@ impl RaftService for RaftRpc {
 /// if it leads (otherwise its reply names the leader and the caller
 /// retries); joins forwarded by peers, answered only if it holds the CA key.
 struct PeerRpc {
-    raft: Raft,
+    proposer: Proposer,
     admission: Option<Arc<dyn Admission>>,
 }
 
 #[tonic::async_trait]
 impl PeerService for PeerRpc {
     async fn write(&self, request: Request<WriteMsg>) -> Result<Response<WriteReply>, Status> {
-        let reply = self.raft.client_write(request.into_inner()).await;
+        let reply = self.proposer.write(request.into_inner()).await;
         Ok(Response::new(reply))
     }
 
@@ -219,7 +220,9 @@ impl PeerService for PeerRpc {
         &self,
         _request: Request<ReadIndexMsg>,
     ) -> Result<Response<ReadIndexReply>, Status> {
-        Ok(Response::new(self.raft.ensure_linearizable().await))
+        Ok(Response::new(
+            self.proposer.raft().ensure_linearizable().await,
+        ))
     }
 
     async fn admit_join(&self, request: Request<JoinMsg>) -> Result<Response<JoinReply>, Status> {

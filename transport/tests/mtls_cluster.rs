@@ -25,7 +25,8 @@ use nexus_transport::messages::{JoinMsg, JoinRefusal, JoinReply};
 use nexus_transport::proto::raft_service_client::RaftServiceClient;
 use nexus_transport::server::{Admission, JoinEndpoint, PeerEndpoint};
 use nexus_transport::{
-    Channels, ForwardError, Gateway, JoinForwarder, LeaderWatch, Network, PeerContact, WatchTiming,
+    Channels, ForwardError, Gateway, JoinForwarder, LeaderWatch, Network, PeerContact, Proposer,
+    WatchTiming,
 };
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -120,8 +121,9 @@ async fn start(ca: &ClusterCa, id: NodeId, listener: tokio::net::TcpListener) ->
             election_max: fast.election_max,
         },
     );
+    let proposer = Proposer::new(raft.clone());
     let endpoint = PeerEndpoint {
-        raft: raft.clone(),
+        proposer: proposer.clone(),
         watch: Arc::new(watch),
         tls: Arc::new(tls.server_config(ALPN_GRPC).unwrap()),
         policy: policy.clone(),
@@ -134,7 +136,7 @@ async fn start(ca: &ClusterCa, id: NodeId, listener: tokio::net::TcpListener) ->
     tokio::spawn(nexus_transport::server::serve(listener, endpoint, async {
         let _ = stopped.await;
     }));
-    let gateway = Gateway::new(raft.clone(), channels, WAIT);
+    let gateway = Gateway::new(proposer, channels, WAIT);
     TestNode {
         id,
         raft,

@@ -8,13 +8,21 @@ use crate::support::{guest, guest_source, run, sha};
 use nexus_engine::{
     largest_builtin_memory, CallError, CommandInput, Engine, EngineConfig, Profile,
 };
+use nexus_errors::{Coded, ErrorCode};
 
-fn pooled(instances: u32) -> Engine {
+/// An engine of `instances` slots whose calls wait up to `wait` for one.
+fn pooled_waiting(instances: u32, wait: Duration) -> Engine {
     Engine::with_config(EngineConfig {
         pool_instances: instances,
+        instance_wait: wait,
         ..EngineConfig::default()
     })
     .expect("engine")
+}
+
+/// An engine of `instances` slots whose calls wait as long as it takes.
+fn pooled(instances: u32) -> Engine {
+    pooled_waiting(instances, Duration::from_secs(600))
 }
 
 fn cached(dir: &std::path::Path) -> Engine {
@@ -29,6 +37,7 @@ fn cached(dir: &std::path::Path) -> Engine {
 fn defaults_cover_every_builtin_profile() {
     let config = EngineConfig::default();
     assert_eq!(config.pool_instances, 1000);
+    assert_eq!(config.instance_wait, Duration::from_secs(1));
     assert_eq!(config.cache_dir, None);
     for name in Profile::names() {
         let profile = Profile::builtin(name).expect("builtin");
@@ -73,6 +82,39 @@ async fn a_full_pool_makes_new_instances_wait() {
         .expect("second kernel");
     second.call(b"").await.expect("call");
     drop(second);
+    assert_eq!(engine.pool_available(), 1);
+}
+
+#[tokio::test]
+async fn a_pool_that_stays_full_past_the_wait_answers_with_a_code() {
+    let engine = pooled_waiting(1, Duration::from_millis(100));
+    let module = guest(&engine, "kernel_counter");
+    let held = engine
+        .kernel(&module, &Profile::compute())
+        .await
+        .expect("first kernel");
+
+    let expected = CallError::InstancesExhausted {
+        max: 1,
+        waited: Duration::from_millis(100),
+    };
+    let err = engine
+        .kernel(&module, &Profile::compute())
+        .await
+        .expect_err("no slot frees");
+    assert_eq!(err, expected);
+    let command = guest(&engine, "hello");
+    let err = run(&engine, &command).await.expect_err("no slot frees");
+    assert_eq!(err, expected);
+    assert_eq!(err.code(), ErrorCode::InstancesExhausted);
+    assert_eq!(
+        err.to_string(),
+        "the node runs its maximum of 1 wasm instances at once and none freed within 100ms"
+    );
+
+    // Refused, not broken: once the slot frees, calls run again.
+    drop(held);
+    assert_eq!(run(&engine, &command).await.expect("runs").exit_code, 0);
     assert_eq!(engine.pool_available(), 1);
 }
 

@@ -3,6 +3,7 @@
 
 mod cluster;
 mod dataplane;
+mod density;
 mod fabric;
 mod report;
 mod scenarios;
@@ -24,8 +25,11 @@ use nexus_errors::{ErrorCode, UserError};
 pub struct BenchOptions {
     /// Sandboxes docked for the density figure.
     pub docked: usize,
-    /// Sandboxes called concurrently for the active-instance figure.
+    /// Of those, sandboxes called round-robin (and sleeping calls put in
+    /// flight at once) for the density figures.
     pub active: usize,
+    /// Seconds of the density run's round-robin load.
+    pub density_seconds: u64,
     /// Suspend → call cycles for the resume figure.
     pub resumes: usize,
     /// Size of the workbook frozen and thawed, in MiB.
@@ -68,7 +72,8 @@ impl Default for BenchOptions {
     fn default() -> Self {
         BenchOptions {
             docked: 10_000,
-            active: 1_000,
+            active: 2_000,
+            density_seconds: 20,
             resumes: 500,
             freeze_mib: 64,
             kernel_calls: 200_000,
@@ -92,6 +97,7 @@ impl BenchOptions {
         BenchOptions {
             docked: 50,
             active: 20,
+            density_seconds: 2,
             resumes: 20,
             freeze_mib: 4,
             kernel_calls: 1_000,
@@ -142,9 +148,12 @@ impl Rig {
         let registry = replica.registry();
         // As `nexus up` makes it: the pooled allocator and a disk cache.
         let mount_root = crate::mounts::root(&config, dir.path());
+        let limits = crate::config::Limits::default();
         let engine = Engine::with_config(EngineConfig {
             cache_dir: Some(dir.path().join("modcache")),
             mount_dir: Some(mount_root.clone()),
+            pool_instances: limits.instances(),
+            instance_wait: limits.instance_wait(),
             ..EngineConfig::default()
         })
         .map_err(|e| internal(&e.to_string()))?;
@@ -154,7 +163,7 @@ impl Rig {
             registry.clone(),
             engine.clone(),
             ProfileTable::builtin(),
-            crate::config::Limits::default().max_open_workbooks,
+            limits.max_open_workbooks,
         )?;
         let (tenant, _) = crate::tenants::create_tenant(
             &registry,
@@ -216,7 +225,12 @@ pub async fn run(options: &BenchOptions, progress: impl Fn(Step)) -> Result<Repo
             step("freeze and thaw");
             figures.extend(scenarios::freeze_thaw(&rig, options.freeze_mib).await?);
             step("density");
-            figures.extend(scenarios::density(&rig, options.docked, options.active).await?);
+            let run = density::DensityRun {
+                docked: options.docked,
+                active: options.active.min(options.docked),
+                seconds: options.density_seconds,
+            };
+            figures.extend(density::density(&rig, run).await?);
         }
         if runs(Group::Volumes) {
             step("files");

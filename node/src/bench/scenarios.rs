@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::report::{percentile_us, rss_mib, Figure};
+use super::report::{percentile_us, Figure};
 use super::{internal, wat_workbook, Rig};
 use crate::sandbox::{DockRequest, Verb};
 use nexus_engine::{CommandInput, Profile};
@@ -12,7 +12,6 @@ use nexus_workbook::{Volume, Workbook};
 
 pub(super) const EMPTY_COMMAND: &str = r#"(module (func (export "_start")))"#;
 const KERNEL: &str = include_str!("guests/kernel_upper.wat");
-const SLEEP: &str = include_str!("guests/sleep.wat");
 
 pub(super) fn figure(
     name: &str,
@@ -161,74 +160,6 @@ pub async fn freeze_thaw(rig: &Rig, mib: usize) -> Result<Vec<Figure>, UserError
             "×",
             Some(1.3),
             &note,
-        ),
-    ])
-}
-
-/// Docked sandboxes and concurrently active instances on one node.
-pub async fn density(rig: &Rig, docked: usize, active: usize) -> Result<Vec<Figure>, UserError> {
-    let m = &rig.manager;
-    let before_dock = rss_mib();
-    let started = Instant::now();
-    let bytes = wat_workbook(&rig.path("tiny.workbook"), "tiny", EMPTY_COMMAND)?;
-    for i in 0..docked {
-        let request = DockRequest {
-            name: Some(format!("d{i}")),
-            profile: None,
-        };
-        m.dock(&rig.tenant, bytes.clone(), request).await?;
-    }
-    let dock_rate = docked as f64 / started.elapsed().as_secs_f64();
-    let after_dock = rss_mib();
-
-    let sleeper = SLEEP.replace("SLEEP_MS", "1000");
-    let bytes = wat_workbook(&rig.path("sleep.workbook"), "sleep", &sleeper)?;
-    let mut ids = Vec::with_capacity(active);
-    for i in 0..active {
-        let request = DockRequest {
-            name: Some(format!("a{i}")),
-            profile: None,
-        };
-        ids.push(m.dock(&rig.tenant, bytes.clone(), request).await?.id);
-    }
-    let before_active = rss_mib();
-    let mut calls = tokio::task::JoinSet::new();
-    for id in ids {
-        let (m, tenant) = (m.clone(), rig.tenant.clone());
-        calls.spawn(async move { m.call(&tenant, &id, CommandInput::default()).await });
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let peak = rss_mib();
-    let mut answered = 0;
-    while let Some(result) = calls.join_next().await {
-        if matches!(result, Ok(Ok(_))) {
-            answered += 1;
-        }
-    }
-    let per_instance = (peak - before_active) / active.max(1) as f64;
-    Ok(vec![
-        Figure {
-            name: "docked sandboxes".into(),
-            value: docked as f64,
-            unit: "count".into(),
-            target: None,
-            lower_is_better: false,
-            note: format!("{dock_rate:.0} docks/s; RSS {before_dock:.0} → {after_dock:.0} MiB"),
-        },
-        Figure {
-            name: "concurrently active instances answered".into(),
-            value: answered as f64,
-            unit: "count".into(),
-            target: Some(active as f64),
-            lower_is_better: false,
-            note: format!("{active} calls sleeping 1 s each, all in flight together"),
-        },
-        figure(
-            "RSS per active instance",
-            per_instance,
-            "MiB",
-            None,
-            &format!("peak {peak:.0} MiB with {active} in flight, {before_active:.0} MiB before"),
         ),
     ])
 }

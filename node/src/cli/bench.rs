@@ -13,12 +13,16 @@ pub struct BenchArgs {
     /// A short run (seconds) with small counts, to check the harness.
     #[arg(long)]
     pub quick: bool,
-    /// Sandboxes to dock for the density figure.
+    /// Sandboxes to dock for the density figures.
     #[arg(long)]
     pub docked: Option<usize>,
-    /// Sandboxes to call concurrently for the active-instance figure.
+    /// Of those, sandboxes to call round-robin (and at once) for the
+    /// density figures.
     #[arg(long)]
     pub active: Option<usize>,
+    /// Seconds of the density run's round-robin load.
+    #[arg(long, value_name = "SECONDS")]
+    pub density_seconds: Option<u64>,
     /// MiB of workbook data the data-plane scenario moves.
     #[arg(long, value_name = "MIB")]
     pub move_mib: Option<usize>,
@@ -36,6 +40,7 @@ pub async fn run(args: BenchArgs, json: bool) -> Result<(), UserError> {
     };
     options.docked = args.docked.unwrap_or(options.docked);
     options.active = args.active.unwrap_or(options.active);
+    options.density_seconds = args.density_seconds.unwrap_or(options.density_seconds);
     options.data_plane.mib = args.move_mib.unwrap_or(options.data_plane.mib);
     options.only = args.only;
     let bar = progress::steps(0);

@@ -15,7 +15,7 @@ use nexus_tls::{join_server_config, ClusterCa, StaticPolicy, TlsMaterial, ALPN_G
 use nexus_transport::bulk::BulkEndpoint;
 use nexus_transport::server::{JoinEndpoint, PeerEndpoint};
 use nexus_transport::{
-    Channels, Gateway, JoinForwarder, LeaderWatch, Network, PeerContact, PeerHealth,
+    Channels, Gateway, JoinForwarder, LeaderWatch, Network, PeerContact, PeerHealth, Proposer,
 };
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -42,6 +42,8 @@ pub struct Replica {
     ca: Option<Arc<ClusterCa>>,
     founder: bool,
     raft: Raft,
+    /// Batches this node's registry writes (and those peers forward here).
+    proposer: Proposer,
     registry: RegistryHandle,
     tls: Arc<TlsMaterial>,
     policy: Arc<StaticPolicy>,
@@ -169,7 +171,8 @@ impl Replica {
         .map_err(|e| UserError::new(ErrorCode::Internal, format!("cannot start raft: {e}")))?;
         let deadline = Duration::from_millis(cluster.write_timeout_ms);
         let forwarder = JoinForwarder::new(channels.clone());
-        let gateway = Gateway::new(raft.clone(), channels.clone(), deadline);
+        let proposer = Proposer::new(raft.clone());
+        let gateway = Gateway::new(proposer.clone(), channels.clone(), deadline);
         let registry = RegistryHandle::new(gateway, sm.registry());
         // What was applied before this start (allow and revoke only grow,
         // so racing with Raft's first applies is harmless).
@@ -195,6 +198,7 @@ impl Replica {
             founder,
             registry,
             raft,
+            proposer,
             tls: Arc::new(tls),
             policy,
             trust,
@@ -315,7 +319,7 @@ impl Replica {
                 forwarder: self.forwarder.clone(),
             };
             let endpoint = PeerEndpoint {
-                raft: self.raft.clone(),
+                proposer: self.proposer.clone(),
                 watch: self.watch.clone(),
                 tls: Arc::new(self.tls.server_config(ALPN_GRPC).map_err(tls_error)?),
                 policy: self.policy.clone(),

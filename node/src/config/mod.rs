@@ -2,6 +2,7 @@
 
 mod api;
 mod cluster;
+pub mod instances;
 mod mesh;
 mod metrics;
 mod node;
@@ -86,6 +87,12 @@ pub struct Limits {
     /// Idle sandboxes that keep their workbook open (least recently used
     /// ones are closed beyond this; each open workbook holds 3 files).
     pub max_open_workbooks: usize,
+    /// Wasm instances alive at once (calls in flight plus live kernels);
+    /// unset: sized from the machine's memory (see [`instances`]).
+    pub max_instances: Option<u32>,
+    /// How long a call waits for an instance slot when all are taken
+    /// before it is refused with `INSTANCES_EXHAUSTED`.
+    pub instance_wait_ms: u64,
     /// Workbook uploads in flight on this node at once.
     pub max_concurrent_uploads: usize,
     /// Workbook uploads in flight for one tenant at once.
@@ -147,6 +154,8 @@ impl Default for Limits {
             max_upload_bytes: 256 << 20,
             max_request_bytes: 16 << 20,
             max_open_workbooks: 512,
+            max_instances: None,
+            instance_wait_ms: 1_000,
             max_concurrent_uploads: 8,
             max_concurrent_uploads_per_tenant: 4,
             header_read_timeout_ms: 10_000,
@@ -167,6 +176,17 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The instance ceiling: `max_instances`, or one derived from memory.
+    pub fn instances(&self) -> u32 {
+        self.max_instances
+            .unwrap_or_else(instances::for_this_machine)
+    }
+
+    /// How long a call waits for an instance slot.
+    pub fn instance_wait(&self) -> Duration {
+        Duration::from_millis(self.instance_wait_ms)
+    }
+
     /// How the engine compiles modules and how much of them it keeps.
     pub fn compile_config(&self) -> CompileConfig {
         CompileConfig {
@@ -223,6 +243,12 @@ impl Config {
             config.apply_env(&key, &value)?;
         }
         config.node.validate()?;
+        if config.limits.max_instances == Some(0) {
+            return Err(UserError::new(
+                ErrorCode::ConfigInvalid,
+                "[limits] max_instances must be at least 1 (leave it unset to size it from memory)",
+            ));
+        }
         Ok(config)
     }
 
@@ -251,6 +277,9 @@ impl Config {
             }
             "NEXUS_MAX_OPEN_WORKBOOKS" => {
                 self.limits.max_open_workbooks = value.parse().map_err(|_| invalid("count"))?
+            }
+            "NEXUS_MAX_INSTANCES" => {
+                self.limits.max_instances = Some(value.parse().map_err(|_| invalid("count"))?)
             }
             "NEXUS_MAX_AUTH_FAILURES" => {
                 self.limits.max_auth_failures = value.parse().map_err(|_| invalid("number"))?
@@ -361,5 +390,23 @@ mod tests {
         std::fs::write(&path, "[net]\nallow_cidrs = [\"nope\"]\n").unwrap();
         let err = Config::load(Some(&path), env(&[])).unwrap_err();
         assert_eq!(err.code, "CONFIG_INVALID");
+    }
+
+    #[test]
+    fn the_instance_ceiling_is_configured_or_derived_and_never_zero() {
+        let derived = Config::default().limits.instances();
+        assert!(derived >= instances::MIN_INSTANCES, "{derived}");
+        let config = Config::load(None, env(&[("NEXUS_MAX_INSTANCES", "2500")])).unwrap();
+        assert_eq!(config.limits.instances(), 2500);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nexus.toml");
+        std::fs::write(&path, "[limits]\nmax_instances = 0\n").unwrap();
+        let err = Config::load(Some(&path), env(&[])).unwrap_err();
+        assert_eq!(err.code, "CONFIG_INVALID");
+        assert_eq!(
+            err.message,
+            "[limits] max_instances must be at least 1 (leave it unset to size it from memory)"
+        );
     }
 }

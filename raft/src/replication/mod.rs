@@ -1,7 +1,8 @@
 //! Replication of the registry with openraft 0.9 (storage v2).
 //!
-//! - [`TypeConfig`]: the Raft types — log entries carry a [`Request`], applying
-//!   one yields an [`Outcome`]; membership carries [`NodeInfo`].
+//! - [`TypeConfig`]: the Raft types — log entries carry a [`Proposal`] (one
+//!   [`Request`] or a batch of them), applying one yields an [`Outcome`];
+//!   membership carries [`NodeInfo`].
 //! - [`LogStore`]: the Raft log on its own SQLite file, written by one
 //!   dedicated thread; entries are durable before openraft is told so.
 //! - [`StateMachine`]: the [`Registry`](crate::Registry) itself; a batch of
@@ -25,7 +26,7 @@ pub use error::StoreError;
 pub use log_store::{LogReader, LogStore};
 pub use refusal::Refusal;
 pub use state_machine::{NodeObserver, SharedRegistry, SnapshotBuilder, StateMachine};
-pub use types::{NodeId, NodeInfo, Outcome, Request, TypeConfig};
+pub use types::{NodeId, NodeInfo, Outcome, Proposal, Request, TypeConfig};
 
 /// The registry's Raft instance.
 pub type Raft = openraft::Raft<TypeConfig>;

@@ -12,7 +12,7 @@ use crate::registry::{Command, RegistryError, Response};
 openraft::declare_raft_types!(
     /// Raft types of the Nexus registry.
     pub TypeConfig:
-        D = Request,
+        D = Proposal,
         R = Outcome,
         NodeId = u64,
         Node = NodeInfo,
@@ -102,6 +102,42 @@ impl Request {
     }
 }
 
+/// The payload of one log entry: a single [`Request`], or several proposed
+/// together. A batch shares one append, one fsync and one replication round
+/// among its requests; each is applied in order, with its own idempotency
+/// record and its own [`Outcome`], exactly as if it had its own entry.
+///
+/// Untagged, so an entry written before batches existed (a bare request)
+/// still reads as [`Proposal::One`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Proposal {
+    /// Several requests, applied in order; the entry's outcome is
+    /// [`Outcome::Batch`].
+    Batch {
+        /// The requests, in the order they were proposed.
+        batch: Vec<Request>,
+    },
+    /// One request.
+    One(Request),
+}
+
+impl From<Request> for Proposal {
+    fn from(request: Request) -> Proposal {
+        Proposal::One(request)
+    }
+}
+
+impl Proposal {
+    /// The requests of the entry, in order.
+    pub fn requests(&self) -> &[Request] {
+        match self {
+            Proposal::Batch { batch } => batch,
+            Proposal::One(request) => std::slice::from_ref(request),
+        }
+    }
+}
+
 /// The result of applying one log entry, identical on every replica.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,12 +148,15 @@ pub enum Outcome {
     Refused(Refusal),
     /// A blank or membership entry: no registry command.
     Empty,
+    /// A [`Proposal::Batch`]: one outcome per request, in order.
+    Batch(Vec<Outcome>),
 }
 
 impl Outcome {
     /// The outcome as the registry's own result type, for callers that map
     /// [`RegistryError`] variants to their error codes. `Empty` (never the
-    /// outcome of a [`Request`]) becomes [`RegistryError::Codec`].
+    /// outcome of a [`Request`]) and `Batch` (the outcome of an entry, not
+    /// of one request) become [`RegistryError::Codec`].
     pub fn into_result(self) -> Result<Response, RegistryError> {
         match self {
             Outcome::Applied(response) => Ok(response),
@@ -125,6 +164,47 @@ impl Outcome {
             Outcome::Empty => Err(RegistryError::Codec(
                 "log entry carried no registry command".to_owned(),
             )),
+            Outcome::Batch(_) => Err(RegistryError::Codec(
+                "a batch's outcome is not one request's".to_owned(),
+            )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(key: &str) -> Request {
+        Request::idempotent(
+            key,
+            Command::CreateTenant {
+                tenant_id: format!("t_{key}"),
+                name: key.to_owned(),
+                at_ms: 1,
+            },
+        )
+    }
+
+    #[test]
+    fn an_entry_from_before_batches_reads_as_one_request() {
+        let bare = serde_json::to_vec(&request("a")).unwrap();
+        let read: Proposal = serde_json::from_slice(&bare).unwrap();
+        assert_eq!(read, Proposal::One(request("a")));
+    }
+
+    #[test]
+    fn a_batch_round_trips_and_lists_its_requests_in_order() {
+        let batch = Proposal::Batch {
+            batch: vec![request("a"), request("b")],
+        };
+        let read: Proposal = serde_json::from_slice(&serde_json::to_vec(&batch).unwrap()).unwrap();
+        assert_eq!(read, batch);
+        let keys: Vec<_> = read
+            .requests()
+            .iter()
+            .map(|r| r.idempotency_key.as_deref())
+            .collect();
+        assert_eq!(keys, [Some("a"), Some("b")]);
     }
 }

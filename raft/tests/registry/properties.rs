@@ -358,7 +358,7 @@ fn entries(cmds: &[Command], first_index: u64) -> Vec<Entry<TypeConfig>> {
         .zip(first_index..)
         .map(|(cmd, index)| Entry {
             log_id: log_id(1, 1, index),
-            payload: EntryPayload::Normal(Request::new(cmd.clone())),
+            payload: EntryPayload::Normal(Request::new(cmd.clone()).into()),
         })
         .collect()
 }

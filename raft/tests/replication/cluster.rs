@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nexus_raft::replication::{
-    raft_config, NodeId, NodeInfo, Outcome, Raft, Request, StateMachine, Timing,
+    raft_config, NodeId, NodeInfo, Outcome, Proposal, Raft, Request, StateMachine, Timing,
 };
 use nexus_raft::{Command, RegistryError, Response};
 use tempfile::TempDir;
@@ -74,19 +74,43 @@ async fn three_nodes_replicate_a_write_through_the_leader() {
     let leader = &nodes[&leader].raft;
 
     let request = Request::idempotent("req-1", create_tenant("t1", "acme"));
-    let written = leader.client_write(request.clone()).await.unwrap();
+    let written = leader.client_write(request.clone().into()).await.unwrap();
     let Outcome::Applied(Response::TenantCreated(tenant)) = written.data.clone() else {
         panic!("unexpected outcome {:?}", written.data);
     };
     assert_eq!(tenant.name, "acme");
 
     // A retry with the same key returns the recorded outcome, applied once.
-    let retried = leader.client_write(request).await.unwrap();
+    let retried = leader.client_write(request.clone().into()).await.unwrap();
     assert_eq!(retried.data, written.data);
+
+    // A batch: each request applied in order with its own outcome, the
+    // retry inside it deduplicated like any other.
+    let batch = Proposal::Batch {
+        batch: vec![
+            request,
+            Request::idempotent("req-3", create_tenant("t3", "globex")),
+            Request::idempotent("req-4", create_tenant("t4", "globex")),
+        ],
+    };
+    let batched = leader.client_write(batch).await.unwrap();
+    let Outcome::Batch(outcomes) = batched.data else {
+        panic!("unexpected outcome {:?}", batched.data);
+    };
+    assert_eq!(outcomes.len(), 3);
+    assert_eq!(outcomes[0], written.data);
+    assert!(matches!(
+        &outcomes[1],
+        Outcome::Applied(Response::TenantCreated(t)) if t.name == "globex"
+    ));
+    assert!(matches!(
+        outcomes[2].clone().into_result(),
+        Err(RegistryError::TenantExists { .. })
+    ));
 
     // Without a key, the duplicate is a deterministic refusal.
     let refused = leader
-        .client_write(Request::new(create_tenant("t2", "acme")))
+        .client_write(Request::new(create_tenant("t2", "acme")).into())
         .await
         .unwrap();
     assert!(matches!(
@@ -105,7 +129,7 @@ async fn three_nodes_replicate_a_write_through_the_leader() {
         let registry = registry.lock().unwrap();
         let found = registry.tenant_by_name("acme").unwrap();
         assert_eq!(found.as_ref(), Some(&tenant), "node {id}");
-        assert_eq!(registry.tenants().unwrap().len(), 1, "node {id}");
+        assert_eq!(registry.tenants().unwrap().len(), 2, "node {id}");
     }
 
     for node in nodes.values() {

@@ -21,14 +21,17 @@ fn blank(term: u64, index: u64) -> Entry<TypeConfig> {
 fn write(term: u64, index: u64, name: &str) -> Entry<TypeConfig> {
     Entry {
         log_id: log_id(term, 7, index),
-        payload: EntryPayload::Normal(Request::idempotent(
-            format!("k-{name}"),
-            Command::CreateTenant {
-                tenant_id: format!("t_{name}"),
-                name: name.to_owned(),
-                at_ms: index,
-            },
-        )),
+        payload: EntryPayload::Normal(
+            Request::idempotent(
+                format!("k-{name}"),
+                Command::CreateTenant {
+                    tenant_id: format!("t_{name}"),
+                    name: name.to_owned(),
+                    at_ms: index,
+                },
+            )
+            .into(),
+        ),
     }
 }
 

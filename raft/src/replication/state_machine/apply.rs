@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::registry::Registry;
 use crate::replication::error::StoreError;
 use crate::replication::refusal::Refusal;
-use crate::replication::types::{NodeId, NodeInfo, Outcome, Request, TypeConfig};
+use crate::replication::types::{NodeId, NodeInfo, Outcome, Proposal, Request, TypeConfig};
 
 const LAST_APPLIED: &str = "last_applied";
 const MEMBERSHIP: &str = "membership";
@@ -113,11 +113,21 @@ pub(crate) fn apply_batch_keeping(
                 membership = Some(StoredMembership::new(Some(entry.log_id), m));
                 Outcome::Empty
             }
-            EntryPayload::Normal(request) => {
-                if request.idempotency_key.is_some() {
-                    newest_proposal = newest_proposal.max(Some(request.proposed_at_ms));
+            EntryPayload::Normal(proposal) => {
+                for request in proposal.requests() {
+                    if request.idempotency_key.is_some() {
+                        newest_proposal = newest_proposal.max(Some(request.proposed_at_ms));
+                    }
                 }
-                apply_request(&mut tx, &request, entry.log_id.index)?
+                match &proposal {
+                    Proposal::One(request) => apply_request(&mut tx, request, entry.log_id.index)?,
+                    Proposal::Batch { batch } => Outcome::Batch(
+                        batch
+                            .iter()
+                            .map(|request| apply_request(&mut tx, request, entry.log_id.index))
+                            .collect::<Result<_, _>>()?,
+                    ),
+                }
             }
         };
         last_applied = Some(entry.log_id);
@@ -276,7 +286,7 @@ mod tests {
         request.proposed_at_ms = at_ms;
         Entry {
             log_id: log_id(1, 1, index),
-            payload: EntryPayload::Normal(request),
+            payload: EntryPayload::Normal(request.into()),
         }
     }
 
