@@ -28,6 +28,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
+use super::body_end;
 use super::head::{read_head, refusal_response, Head, Prefixed, Refusal};
 use crate::config::Limits;
 use nexus_errors::ErrorCode;
@@ -227,7 +228,16 @@ where
     let router = router.clone();
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(addr));
-        router.clone().oneshot(req.map(Body::new))
+        let (parts, body) = req.into_parts();
+        let (body, end) = body_end::track(body);
+        let answer = router
+            .clone()
+            .oneshot(Request::from_parts(parts, Body::new(body)));
+        async move {
+            let mut response = answer.await?;
+            end.close_unless_read(&mut response);
+            Ok::<_, std::convert::Infallible>(response)
+        }
     });
     let reusable = head.reusable_after.is_some();
     // The request's end reads as the end of the stream, and hyper must not

@@ -4,6 +4,7 @@
 mod auth;
 mod auth_limit;
 mod body;
+mod body_end;
 mod cluster;
 pub mod conn;
 mod dashboard;

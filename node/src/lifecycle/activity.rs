@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
+use tokio::sync::{
+    Mutex as AsyncMutex, OwnedMutexGuard, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock,
+};
 
 use super::journal::SandboxLog;
 use crate::clock::now_ms;
@@ -17,6 +19,9 @@ pub struct Activity {
     last_active_ms: AtomicU64,
     in_flight: AtomicUsize,
     gate: Arc<RwLock<()>>,
+    /// Held while a resume served calls before the registry recorded it
+    /// (see [`Activity::hold_unrecorded_resume`]).
+    unrecorded_resume: Arc<AsyncMutex<()>>,
     not_demoted: Mutex<Option<String>>,
     denials: Arc<DenialCounter>,
     log: SandboxLog,
@@ -39,6 +44,7 @@ impl Activity {
             last_active_ms: AtomicU64::new(last_active_ms),
             in_flight: AtomicUsize::new(0),
             gate: Arc::new(RwLock::new(())),
+            unrecorded_resume: Arc::new(AsyncMutex::new(())),
             not_demoted: Mutex::new(None),
             denials: Arc::new(match observer {
                 Some(observer) => DenialCounter::observed(observer),
@@ -111,20 +117,34 @@ impl Activity {
         })
     }
 
-    /// Waits until no call runs and takes the sandbox for lifecycle work.
+    /// Waits until no call runs and no resume awaits its record, and takes
+    /// the sandbox for lifecycle work (which then reads the recorded state).
     pub async fn exclusive(&self) -> ExclusiveGuard {
-        ExclusiveGuard {
-            _gate: self.gate.clone().write_owned().await,
-        }
+        let gate = self.gate.clone().write_owned().await;
+        drop(self.unrecorded_resume.lock().await);
+        ExclusiveGuard { _gate: gate }
     }
 
-    /// Takes the sandbox for lifecycle work only if nothing runs in it.
+    /// Takes the sandbox for lifecycle work only if nothing runs in it and
+    /// no resume awaits its record.
     pub fn try_exclusive(&self) -> Option<ExclusiveGuard> {
-        self.gate
-            .clone()
-            .try_write_owned()
-            .ok()
-            .map(|gate| ExclusiveGuard { _gate: gate })
+        let gate = self.gate.clone().try_write_owned().ok()?;
+        let settled = self.unrecorded_resume.try_lock().is_ok();
+        settled.then_some(ExclusiveGuard { _gate: gate })
+    }
+
+    /// Marks a resume as done on this node but not yet recorded in the
+    /// registry, until the guard is dropped: calls may run meanwhile
+    /// ([`Activity::resume_unrecorded`]), lifecycle work waits for it. Take
+    /// it while holding [`Activity::exclusive`] (it is free then).
+    pub async fn hold_unrecorded_resume(&self) -> OwnedMutexGuard<()> {
+        self.unrecorded_resume.clone().lock_owned().await
+    }
+
+    /// Whether a resume runs ahead of its record (the registry still says
+    /// `suspended`).
+    pub fn resume_unrecorded(&self) -> bool {
+        self.unrecorded_resume.try_lock().is_err()
     }
 }
 
@@ -219,5 +239,27 @@ mod tests {
         drop(outer);
         drop(work.await.expect("the work gets the sandbox"));
         assert_eq!(a.calls_in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn calls_run_ahead_of_a_resume_record_and_lifecycle_work_waits_for_it() {
+        let a = ActivityTable::default().get("sb_1", 0);
+        let pending = {
+            let _held = a.exclusive().await;
+            a.hold_unrecorded_resume().await
+        };
+        assert!(a.resume_unrecorded());
+        // Calls are not held up by the record...
+        drop(a.enter_call().await);
+        // ...lifecycle work is, until it lands.
+        assert!(a.try_exclusive().is_none());
+        let waiting = a.clone();
+        let mut work = tokio::spawn(async move { drop(waiting.exclusive().await) });
+        let early = tokio::time::timeout(std::time::Duration::from_millis(50), &mut work).await;
+        assert!(early.is_err(), "exclusive waits for the record");
+        drop(pending);
+        work.await.expect("the work gets the sandbox once recorded");
+        assert!(!a.resume_unrecorded());
+        assert!(a.try_exclusive().is_some());
     }
 }

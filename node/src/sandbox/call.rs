@@ -7,6 +7,7 @@ use std::time::Instant;
 use nexus_raft::{Sandbox, SandboxState};
 use tracing::info;
 
+use super::verbs::ResumeRecord;
 use super::{SandboxManager, Verb};
 use crate::clock::now_ms;
 use crate::lifecycle::journal::{LogKind, SandboxLog};
@@ -23,6 +24,9 @@ pub(super) struct Prepared {
     pub(super) context: Arc<SandboxContext>,
     /// Keeps the sandbox active (no lifecycle verb) until the call ends.
     pub(super) guard: CallGuard,
+    /// The record of the resume this call made, still on its way (only from
+    /// [`SandboxManager::prepare_overlapping`]).
+    pub(super) resume_record: Option<ResumeRecord>,
 }
 
 /// How often a call retries when the sandbox changes state under it.
@@ -67,7 +71,11 @@ impl SandboxManager {
         module: Option<&str>,
         mut input: CommandInput,
     ) -> Result<CommandOutput, UserError> {
-        let call = self.prepare(tenant_id, sandbox_id, module).await?;
+        // The resume's record (if the call resumed the sandbox) goes on
+        // while the call runs; the answer waits for both.
+        let mut call = self
+            .prepare_overlapping(tenant_id, sandbox_id, module)
+            .await?;
         input.env = self
             .environment(&call.sandbox, std::mem::take(&mut input.env))
             .await?;
@@ -75,6 +83,9 @@ impl SandboxManager {
             .engine
             .run_command_with(&call.module, &call.profile, input, call.context.clone())
             .await;
+        if let Some(record) = call.resume_record.take() {
+            record.landed().await;
+        }
         let log = call.guard.activity().log();
         match &result {
             Ok(out) => {
@@ -103,14 +114,33 @@ impl SandboxManager {
     }
 
     /// Makes the sandbox runnable and active, holds it there, and loads
-    /// module `module` (the entry module when `None`) and its context.
+    /// module `module` (the entry module when `None`) and its context. A
+    /// resume it made is recorded before it returns.
     pub(super) async fn prepare(
         &self,
         tenant_id: &str,
         sandbox_id: &str,
         module: Option<&str>,
     ) -> Result<Prepared, UserError> {
-        let (sandbox, guard) = self.runnable(tenant_id, sandbox_id).await?;
+        let mut call = self
+            .prepare_overlapping(tenant_id, sandbox_id, module)
+            .await?;
+        if let Some(record) = call.resume_record.take() {
+            record.landed().await;
+        }
+        Ok(call)
+    }
+
+    /// [`prepare`](Self::prepare), returning as soon as the sandbox can run:
+    /// the record of a resume it made may still be on its way
+    /// ([`Prepared::resume_record`]; the caller awaits it before answering).
+    async fn prepare_overlapping(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+        module: Option<&str>,
+    ) -> Result<Prepared, UserError> {
+        let (sandbox, guard, resume_record) = self.runnable(tenant_id, sandbox_id).await?;
         let module = self.named_module_for(&sandbox, module).await?;
         if sandbox.state == SandboxState::Created {
             self.activate(&sandbox).await?;
@@ -123,39 +153,54 @@ impl SandboxManager {
             profile,
             context,
             guard,
+            resume_record,
         })
     }
 
-    /// Waits until the sandbox is `created` or `active` and holds it there.
+    /// Waits until the sandbox is `created` or `active` (or resumed here,
+    /// its record on the way) and holds it there.
     async fn runnable(
         &self,
         tenant_id: &str,
         sandbox_id: &str,
-    ) -> Result<(Sandbox, CallGuard), UserError> {
+    ) -> Result<(Sandbox, CallGuard, Option<ResumeRecord>), UserError> {
+        let mut resume_record = None;
         for _ in 0..MAX_STATE_CHASES {
             let sandbox = self.hosted(tenant_id, sandbox_id)?;
-            match sandbox.state {
-                SandboxState::Created | SandboxState::Active => {
-                    let activity = self.activity_of(&sandbox);
-                    let guard = if super::kernel::is_within_call(sandbox_id) {
-                        activity.try_enter_call().ok_or_else(|| {
-                            UserError::new(
-                                ErrorCode::FabricBusy,
-                                format!(
-                                    "sandbox {sandbox_id} waits for lifecycle work to take it; \
-                                     a call inside it cannot start more work in it now"
-                                ),
-                            )
-                        })?
-                    } else {
-                        activity.enter_call().await
-                    };
-                    let now = self.hosted(tenant_id, sandbox_id)?;
-                    if matches!(now.state, SandboxState::Created | SandboxState::Active) {
-                        return Ok((now, guard));
-                    }
+            let activity = self.activity_of(&sandbox);
+            // Active, or resumed here with the record still on its way.
+            let can_run = |s: &Sandbox| match s.state {
+                SandboxState::Created | SandboxState::Active => true,
+                SandboxState::Suspended => activity.resume_unrecorded(),
+                _ => false,
+            };
+            if can_run(&sandbox) {
+                let guard = if super::kernel::is_within_call(sandbox_id) {
+                    activity.try_enter_call().ok_or_else(|| {
+                        UserError::new(
+                            ErrorCode::FabricBusy,
+                            format!(
+                                "sandbox {sandbox_id} waits for lifecycle work to take it; \
+                                 a call inside it cannot start more work in it now"
+                            ),
+                        )
+                    })?
+                } else {
+                    activity.enter_call().await
+                };
+                let now = self.hosted(tenant_id, sandbox_id)?;
+                if can_run(&now) {
+                    return Ok((now, guard, resume_record));
                 }
-                SandboxState::Suspended | SandboxState::Frozen => {
+                continue;
+            }
+            match sandbox.state {
+                // Runnable ones were taken above.
+                SandboxState::Created | SandboxState::Active => {}
+                SandboxState::Suspended => {
+                    resume_record = self.resume_for_call(tenant_id, sandbox_id).await?;
+                }
+                SandboxState::Frozen => {
                     match self
                         .transit(tenant_id, sandbox_id, Verb::Resume, None)
                         .await

@@ -5,11 +5,13 @@
 //! recorded state (see `lifecycle::recovery`).
 
 use nexus_raft::{RegistryError, Sandbox, SandboxState};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::{blocking, DockRequest, SandboxManager};
 use crate::clock::now_ms;
+use crate::cluster::RegistryHandle;
 use crate::lifecycle::journal::LogKind;
+use crate::lifecycle::Activity;
 use crate::lifecycle::{crashpoint, storage, Verb};
 use nexus_errors::{Coded, UserError};
 
@@ -156,12 +158,59 @@ impl SandboxManager {
     /// Writes the generation-checked transition to the registry.
     /// The transition goes in the sandbox's log.
     async fn record(&self, sandbox: &Sandbox, to: SandboxState) -> Result<Sandbox, UserError> {
-        let updated = self.registry.transition(sandbox, to, now_ms()).await?;
-        let text = format!("{} → {}", sandbox.state, updated.state);
-        self.activity_of(&updated)
-            .log()
-            .push(LogKind::Event, now_ms(), &text);
-        Ok(updated)
+        record_in(&self.registry, &self.activity_of(sandbox), sandbox, to).await
+    }
+
+    /// Resumes a suspended sandbox for a call, the registry's record beside
+    /// the call instead of before it: the local work (empty `tmp`, the
+    /// module loaded) is done while holding the sandbox, then the
+    /// `suspended → active` record is proposed in the background and the
+    /// call may run at once; the caller awaits the returned
+    /// [`ResumeRecord`] before it answers, so an answered call's resume is
+    /// recorded. Until the record lands, calls run
+    /// ([`Activity::resume_unrecorded`]) and lifecycle work waits for it,
+    /// so every verb still reads and fences on the recorded state and
+    /// generation.
+    ///
+    /// Crash safety is unchanged: a suspended sandbox's only copy is its
+    /// live file, which recovery keeps whatever the registry says, so a
+    /// crash before the record leaves a `suspended` sandbox holding every
+    /// change its calls made. (A frozen one is resumed with the record on
+    /// the path: recovery drops an unrecorded restored copy.) Does nothing
+    /// when the sandbox is no longer suspended; the caller looks again.
+    ///
+    /// [`Activity::resume_unrecorded`]: crate::lifecycle::Activity::resume_unrecorded
+    pub(crate) async fn resume_for_call(
+        &self,
+        tenant_id: &str,
+        sandbox_id: &str,
+    ) -> Result<Option<ResumeRecord>, UserError> {
+        let activity = self.activity_of(&self.hosted(tenant_id, sandbox_id)?);
+        let _held = activity.exclusive().await;
+        let sandbox = self.hosted(tenant_id, sandbox_id)?;
+        if sandbox.state != SandboxState::Suspended {
+            return Ok(None);
+        }
+        let live = self.files.path(&sandbox.id);
+        blocking(move || storage::clear_tmp(&live).map(|_| ())).await?;
+        self.module_for(&sandbox).await?;
+        let unrecorded = activity.hold_unrecorded_resume().await;
+        activity.touch();
+        let registry = self.registry.clone();
+        let recording = tokio::spawn(async move {
+            match record_in(&registry, &activity, &sandbox, SandboxState::Active).await {
+                Ok(updated) => {
+                    info!(sandbox = %updated.id, from = %sandbox.state, to = %updated.state, "lifecycle")
+                }
+                Err(e) => warn!(
+                    sandbox = %sandbox.id,
+                    error = %e.message,
+                    "a resume that already served calls was not recorded; the sandbox stays suspended"
+                ),
+            }
+            drop(unrecorded);
+        });
+        Ok(Some(ResumeRecord(recording)))
     }
 
     /// After a recorded transition, removes the copy the new state no longer
@@ -181,6 +230,33 @@ impl SandboxManager {
             SandboxState::Created | SandboxState::Active | SandboxState::Suspended => {
                 storage::remove_durably(&self.files.cold_path(&sandbox.id));
             }
+        }
+    }
+}
+
+/// Records `sandbox`'s transition to `to` and notes it in its log.
+async fn record_in(
+    registry: &RegistryHandle,
+    activity: &Activity,
+    sandbox: &Sandbox,
+    to: SandboxState,
+) -> Result<Sandbox, UserError> {
+    let updated = registry.transition(sandbox, to, now_ms()).await?;
+    let text = format!("{} → {}", sandbox.state, updated.state);
+    activity.log().push(LogKind::Event, now_ms(), &text);
+    Ok(updated)
+}
+
+/// A resume's registry record on its way (see
+/// [`SandboxManager::resume_for_call`]).
+pub(crate) struct ResumeRecord(tokio::task::JoinHandle<()>);
+
+impl ResumeRecord {
+    /// Waits until the record landed or failed (a failure is logged; the
+    /// sandbox then stays `suspended` in the registry, its file intact).
+    pub(crate) async fn landed(self) {
+        if let Err(e) = self.0.await {
+            warn!(error = %e, "the task recording a resume ended abnormally");
         }
     }
 }

@@ -426,3 +426,50 @@ async fn schedules_that_cannot_fire_are_refused_at_dock() {
         .unwrap_err();
     assert_eq!(err.code.as_str(), "SCHEDULE_INVALID", "{err:?}");
 }
+
+#[tokio::test]
+async fn an_answer_given_before_the_body_was_read_closes_the_connection_and_says_so() {
+    let node = small_node().await;
+    let mut stream = TcpStream::connect(node.addr).await.unwrap();
+    // Refused by the key check, before any handler reads the body.
+    let body = r#"{"name":"never-read"}"#;
+    let create = post(
+        "/v1/tenants",
+        "nxk_not_a_key",
+        &format!(
+            "content-type: application/json\r\ncontent-length: {}\r\n",
+            body.len()
+        ),
+    );
+    stream
+        .write_all(format!("{create}{body}").as_bytes())
+        .await
+        .unwrap();
+    let (status, head, _) = read_one(&mut stream).await;
+    assert_eq!(status, 401, "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    let mut rest = Vec::new();
+    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut rest))
+        .await
+        .expect("the node closes the connection")
+        .expect("read");
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+
+    // A body read to its end keeps the connection open, as before.
+    let mut stream = TcpStream::connect(node.addr).await.unwrap();
+    let create = post(
+        "/v1/tenants",
+        &node.admin_key,
+        &format!(
+            "content-type: application/json\r\ncontent-length: {}\r\n",
+            body.len()
+        ),
+    );
+    stream
+        .write_all(format!("{create}{body}").as_bytes())
+        .await
+        .unwrap();
+    let (status, head, _) = read_one(&mut stream).await;
+    assert_eq!(status, 201, "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+}
