@@ -229,9 +229,11 @@ async fn a_follower_far_behind_catches_up_through_a_snapshot_over_8_mib() {
     assert_eq!(cluster.tenant_names(behind).await, expected);
     let status = cluster.status(behind).await;
     // Its log was purged far past where it stopped: it can only have caught
-    // up by installing the leader's snapshot.
+    // up by installing the leader's snapshot, the first of which covers
+    // the leader's first 2,000 entries (indexes 0 to 1,999; writes travel
+    // many to an entry, so 42,000 of them fill about that many).
     let installed = status["snapshot_index"].as_u64().expect("a snapshot index");
-    assert!(installed >= 2_000, "{status}");
+    assert!(installed >= 1_999, "{status}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
