@@ -1,11 +1,13 @@
 //! The Raft log on its own SQLite file (`raft-log.db`).
 //!
 //! WAL journal, `synchronous=FULL`. All writes go through one writer thread
-//! ([`writer`]); reads use a separate connection. Each row holds a complete
+//! ([`writer`]); reads use a separate connection, after the in-memory run of
+//! the newest entries ([`recent`]). Each row holds a complete
 //! serialized [`Entry`] (its full `LogId`, leader node id included).
 //! `meta` holds the vote, the committed log id and `last_purged`.
 
 mod reader;
+mod recent;
 mod writer;
 
 use std::ops::RangeBounds;
@@ -19,6 +21,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 pub use reader::LogReader;
+use recent::Recent;
 use writer::WriteOp;
 
 use super::error::{OrStorage, StoreError, Subject};
@@ -44,6 +47,7 @@ CREATE TABLE IF NOT EXISTS meta (
 pub struct LogStore {
     writer: mpsc::Sender<WriteOp>,
     reader: LogReader,
+    recent: Recent,
 }
 
 impl LogStore {
@@ -57,9 +61,11 @@ impl LogStore {
         let writer = writer::spawn(conn)?;
         let read = Connection::open(path)?;
         read.pragma_update(None, "query_only", true)?;
+        let recent = Recent::default();
         Ok(LogStore {
             writer,
-            reader: LogReader::new(Arc::new(Mutex::new(read))),
+            reader: LogReader::new(Arc::new(Mutex::new(read)), recent.clone()),
+            recent,
         })
     }
 
@@ -159,11 +165,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let entries: Vec<_> = entries.into_iter().collect();
         let rows = entries
-            .into_iter()
-            .map(|entry| Ok((sql_index(entry.log_id.index)?, encode("log entry", &entry)?)))
+            .iter()
+            .map(|entry| Ok((sql_index(entry.log_id.index)?, encode("log entry", entry)?)))
             .collect::<Result<Vec<_>, StoreError>>()
             .or_storage(Subject::WriteLogs)?;
+        let sizes: Vec<usize> = rows.iter().map(|(_, bytes)| bytes.len()).collect();
         // Returns once committed: then the entries are readable and durable,
         // and the writer has already called `callback`.
         self.write(|done| WriteOp::Append {
@@ -172,11 +180,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             done,
         })
         .await
-        .or_storage(Subject::WriteLogs)
+        .or_storage(Subject::WriteLogs)?;
+        self.recent
+            .appended(entries.into_iter().zip(sizes).collect());
+        Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         let from = sql_index(log_id.index).or_storage(Subject::WriteLogs)?;
+        self.recent.truncated(log_id.index);
         self.write(|done| WriteOp::Truncate { from, done })
             .await
             .or_storage(Subject::WriteLogs)
@@ -185,6 +197,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         let upto = sql_index(log_id.index).or_storage(Subject::WriteLogs)?;
         let last_purged = encode(LAST_PURGED, &log_id).or_storage(Subject::WriteLogs)?;
+        self.recent.purged(log_id.index);
         self.write(|done| WriteOp::Purge {
             upto,
             last_purged,

@@ -9,6 +9,7 @@ use openraft::{Entry, LogId, OptionalSend, StorageError};
 use rusqlite::{Connection, OptionalExtension};
 use serde::de::DeserializeOwned;
 
+use super::recent::Recent;
 use crate::replication::error::{OrStorage, StoreError, Subject};
 use crate::replication::types::{NodeId, TypeConfig};
 
@@ -17,6 +18,7 @@ use crate::replication::types::{NodeId, TypeConfig};
 #[derive(Clone)]
 pub struct LogReader {
     conn: Arc<Mutex<Connection>>,
+    recent: Recent,
 }
 
 impl fmt::Debug for LogReader {
@@ -26,8 +28,8 @@ impl fmt::Debug for LogReader {
 }
 
 impl LogReader {
-    pub(super) fn new(conn: Arc<Mutex<Connection>>) -> LogReader {
-        LogReader { conn }
+    pub(super) fn new(conn: Arc<Mutex<Connection>>, recent: Recent) -> LogReader {
+        LogReader { conn, recent }
     }
 
     /// Runs `read` on the connection in a blocking task.
@@ -118,6 +120,14 @@ impl RaftLogReader<TypeConfig> for LogReader {
         range: RB,
     ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
         let (start, end) = sql_range(&range);
-        self.entries(start, end).await.or_storage(Subject::ReadLogs)
+        // Both bounds are non-negative, so they convert back losslessly.
+        let cached = match (u64::try_from(start), u64::try_from(end)) {
+            (Ok(start), Ok(end)) => self.recent.read(start, end),
+            _ => None,
+        };
+        match cached {
+            Some(entries) => Ok(entries),
+            None => self.entries(start, end).await.or_storage(Subject::ReadLogs),
+        }
     }
 }
