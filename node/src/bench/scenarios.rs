@@ -52,8 +52,8 @@ pub async fn command_call(rig: &Rig, calls: usize) -> Result<Vec<Figure>, UserEr
         "instantiate + run empty command, p50",
         percentile_us(&mut samples, 50.0),
         "µs",
-        Some(10.0),
-        "fresh Store, WASI p1 context, InstancePre::instantiate_async, _start; on-demand allocator (no pooling yet)",
+        Some(2.0),
+        "fresh Store, WASI p1 context, InstancePre::instantiate_async, _start; pooling allocator",
     )])
 }
 
@@ -80,7 +80,7 @@ pub async fn kernel_call(rig: &Rig, calls: usize) -> Result<Vec<Figure>, UserErr
         "kernel call, 64 B in/out, mean",
         mean_us,
         "µs",
-        Some(1.0),
+        Some(0.2),
         "copy in, process() over 64 bytes, copy out; one instance reused",
     )])
 }
@@ -151,14 +151,14 @@ pub async fn freeze_thaw(rig: &Rig, mib: usize) -> Result<Vec<Figure>, UserError
             "freeze / plain copy",
             median(&mut freezes) / copy,
             "×",
-            Some(1.3),
+            Some(1.1),
             &note,
         ),
         figure(
             "thaw (resume from frozen) / plain copy",
             median(&mut thaws) / copy,
             "×",
-            Some(1.3),
+            Some(1.1),
             &note,
         ),
     ])
