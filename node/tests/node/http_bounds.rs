@@ -229,6 +229,22 @@ async fn read_one(stream: &mut TcpStream) -> (u16, String, String) {
     (status, head, String::from_utf8_lossy(&body).into_owned())
 }
 
+/// Sends `POST /v1/tenants` with the JSON `body` under `key`.
+async fn send_tenant(stream: &mut TcpStream, key: &str, body: &str) {
+    let create = post(
+        "/v1/tenants",
+        key,
+        &format!(
+            "content-type: application/json\r\ncontent-length: {}\r\n",
+            body.len()
+        ),
+    );
+    stream
+        .write_all(format!("{create}{body}").as_bytes())
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_connection_carries_requests_one_after_another_each_head_checked() {
     let node = small_node().await;
@@ -245,18 +261,7 @@ async fn a_connection_carries_requests_one_after_another_each_head_checked() {
         assert!(!head.contains("connection: close"), "{head}");
     }
     let body = r#"{"name":"kept-alive"}"#;
-    let create = post(
-        "/v1/tenants",
-        &node.admin_key,
-        &format!(
-            "content-type: application/json\r\ncontent-length: {}\r\n",
-            body.len()
-        ),
-    );
-    stream
-        .write_all(format!("{create}{body}").as_bytes())
-        .await
-        .unwrap();
+    send_tenant(&mut stream, &node.admin_key, body).await;
     let (status, head, answer) = read_one(&mut stream).await;
     assert_eq!(status, 201, "{head}{answer}");
     assert!(answer.contains("kept-alive"), "{answer}");
@@ -433,18 +438,7 @@ async fn an_answer_given_before_the_body_was_read_closes_the_connection_and_says
     let mut stream = TcpStream::connect(node.addr).await.unwrap();
     // Refused by the key check, before any handler reads the body.
     let body = r#"{"name":"never-read"}"#;
-    let create = post(
-        "/v1/tenants",
-        "nxk_not_a_key",
-        &format!(
-            "content-type: application/json\r\ncontent-length: {}\r\n",
-            body.len()
-        ),
-    );
-    stream
-        .write_all(format!("{create}{body}").as_bytes())
-        .await
-        .unwrap();
+    send_tenant(&mut stream, "nxk_not_a_key", body).await;
     let (status, head, _) = read_one(&mut stream).await;
     assert_eq!(status, 401, "{head}");
     assert!(head.contains("connection: close"), "{head}");
@@ -457,18 +451,7 @@ async fn an_answer_given_before_the_body_was_read_closes_the_connection_and_says
 
     // A body read to its end keeps the connection open, as before.
     let mut stream = TcpStream::connect(node.addr).await.unwrap();
-    let create = post(
-        "/v1/tenants",
-        &node.admin_key,
-        &format!(
-            "content-type: application/json\r\ncontent-length: {}\r\n",
-            body.len()
-        ),
-    );
-    stream
-        .write_all(format!("{create}{body}").as_bytes())
-        .await
-        .unwrap();
+    send_tenant(&mut stream, &node.admin_key, body).await;
     let (status, head, _) = read_one(&mut stream).await;
     assert_eq!(status, 201, "{head}");
     assert!(!head.contains("connection: close"), "{head}");
