@@ -196,6 +196,17 @@ async fn a_cut_off_follower_never_campaigns_and_rejoins_without_an_election() {
     }
 }
 
+/// The size of the current snapshot's data file in `dir` (0 without one):
+/// `current.json` names it.
+fn snapshot_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(current) = std::fs::read(dir.join("current.json")) else {
+        return 0;
+    };
+    let current: serde_json::Value = serde_json::from_slice(&current).unwrap();
+    let data = current["data"].as_str().expect("current.json names its data file");
+    std::fs::metadata(dir.join(data)).map_or(0, |m| m.len())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_far_behind_catches_up_through_a_snapshot_over_8_mib() {
     let options = ClusterOptions {
@@ -209,17 +220,14 @@ async fn a_follower_far_behind_catches_up_through_a_snapshot_over_8_mib() {
     cluster.kill(behind);
 
     // Write until the leader's snapshot alone is over 8 MiB.
-    let snapshot = cluster
-        .node(leader)
-        .data_dir
-        .join("raft/snapshots/current.snap");
+    let snapshots = cluster.node(leader).data_dir.join("raft/snapshots");
     let mut written = 0;
-    while std::fs::metadata(&snapshot).map_or(0, |m| m.len()) <= 8 << 20 {
+    while snapshot_bytes(&snapshots) <= 8 << 20 {
         write_tenants(&cluster, leader, "bulk", written..written + 1_000, 64).await;
         written += 1_000;
         assert!(written <= 60_000, "snapshot still not over 8 MiB");
     }
-    let size = std::fs::metadata(&snapshot).map_or(0, |m| m.len());
+    let size = snapshot_bytes(&snapshots);
     eprintln!("{written} tenants written; leader snapshot {size} bytes");
     // One more round so the log the follower needs is purged past it.
     write_tenants(&cluster, leader, "tail", 0..64, 64).await;

@@ -25,7 +25,9 @@ pub use config::{
 pub use error::StoreError;
 pub use log_store::{LogReader, LogStore};
 pub use refusal::Refusal;
-pub use state_machine::{NodeObserver, SharedRegistry, SnapshotBuilder, StateMachine};
+pub use state_machine::{
+    NodeObserver, SharedRegistry, SnapshotBuilder, SnapshotFile, StateMachine,
+};
 pub use types::{NodeId, NodeInfo, Outcome, Proposal, Request, TypeConfig};
 
 /// The registry's Raft instance.

@@ -2,11 +2,11 @@
 //! apply result.
 
 use std::fmt;
-use std::io::Cursor;
 
 use serde::{Deserialize, Serialize};
 
 use super::refusal::Refusal;
+use super::state_machine::SnapshotFile;
 use crate::registry::{Command, RegistryError, Response};
 
 openraft::declare_raft_types!(
@@ -17,7 +17,7 @@ openraft::declare_raft_types!(
         NodeId = u64,
         Node = NodeInfo,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = Cursor<Vec<u8>>,
+        SnapshotData = SnapshotFile,
         AsyncRuntime = openraft::TokioRuntime,
 );
 

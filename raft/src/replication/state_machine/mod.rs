@@ -5,8 +5,8 @@ mod observer;
 mod snapshot;
 
 pub use observer::NodeObserver;
+pub use snapshot::SnapshotFile;
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -98,14 +98,18 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
         let db_path = self.db_path.clone();
         let snapshots = Arc::clone(&self.snapshots);
-        let (meta, data) = tokio::task::spawn_blocking(move || snapshots.build(&db_path))
+        let (meta, path) = tokio::task::spawn_blocking(move || snapshots.build(&db_path))
             .await
             .map_err(StoreError::from)
             .and_then(|built| built)
             .or_storage(Subject::WriteSnapshot)?;
+        let data = SnapshotFile::open(path)
+            .await
+            .map_err(|e| StoreError::io("open the snapshot just built", e))
+            .or_storage(Subject::ReadSnapshot)?;
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data)),
+            snapshot: Box::new(data),
         })
     }
 }
@@ -154,22 +158,31 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
     async fn begin_receiving_snapshot(
         &mut self,
-    ) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    ) -> Result<Box<SnapshotFile>, StorageError<NodeId>> {
+        let path = self.snapshots.temp_path("receive");
+        let file = SnapshotFile::create(path)
+            .await
+            .map_err(|e| StoreError::io("create a file for a received snapshot", e))
+            .or_storage(Subject::WriteSnapshot)?;
+        Ok(Box::new(file))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<NodeId, NodeInfo>,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<SnapshotFile>,
     ) -> Result<(), StorageError<NodeId>> {
         let registry = Arc::clone(&self.registry);
         let snapshots = Arc::clone(&self.snapshots);
         let meta = meta.clone();
-        let data = snapshot.into_inner();
+        let received = snapshot
+            .finish()
+            .await
+            .map_err(|e| StoreError::io("write out a received snapshot", e))
+            .or_storage(Subject::WriteSnapshot)?;
         let observer = self.observer.clone();
         tokio::task::spawn_blocking(move || {
-            snapshots.install(&registry, &meta, &data)?;
+            snapshots.install(&registry, &meta, &received)?;
             if let Some(observer) = observer {
                 let registry = registry
                     .lock()
@@ -193,9 +206,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map_err(StoreError::from)
             .and_then(|loaded| loaded)
             .or_storage(Subject::ReadSnapshot)?;
-        Ok(current.map(|(meta, data)| Snapshot {
+        let Some((meta, path)) = current else {
+            return Ok(None);
+        };
+        let data = SnapshotFile::open(path)
+            .await
+            .map_err(|e| StoreError::io("open the current snapshot", e))
+            .or_storage(Subject::ReadSnapshot)?;
+        Ok(Some(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data)),
+            snapshot: Box::new(data),
         }))
     }
 }
