@@ -118,10 +118,12 @@ async fn applied_state_and_snapshot_survive_restart_and_install_elsewhere() {
         fresh.applied_state().await.unwrap(),
         sm.applied_state().await.unwrap()
     );
-    let registry = fresh.registry();
-    let registry = registry.lock().unwrap();
-    assert!(registry.tenant_by_name("acme").unwrap().is_some());
-    assert!(registry.tenant_by_name("stale").unwrap().is_none());
+    {
+        let registry = fresh.registry();
+        let registry = registry.lock().unwrap();
+        assert!(registry.tenant_by_name("acme").unwrap().is_some());
+        assert!(registry.tenant_by_name("stale").unwrap().is_none());
+    }
     // Installing it elsewhere left the source's snapshot in place.
     let again = sm.get_current_snapshot().await.unwrap().expect("snapshot");
     assert_eq!(again.meta, built.meta);
