@@ -203,7 +203,9 @@ fn snapshot_bytes(dir: &std::path::Path) -> u64 {
         return 0;
     };
     let current: serde_json::Value = serde_json::from_slice(&current).unwrap();
-    let data = current["data"].as_str().expect("current.json names its data file");
+    let data = current["data"]
+        .as_str()
+        .expect("current.json names its data file");
     std::fs::metadata(dir.join(data)).map_or(0, |m| m.len())
 }
 
