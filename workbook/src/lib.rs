@@ -33,6 +33,7 @@
 //! | `open` | The `Workbook` handle: creating, opening (with validation) and closing. |
 //! | `output` | Writing a workbook file atomically: build it in a temp file next to the destination, then fsync and rename it into place. |
 //! | `pack` | `pack`: build a workbook from a directory with a `workbook.toml`. |
+//! | `pages` | Page shipping: read a live workbook's committed WAL frames past a cursor ([`pages::read_wal`]) and apply them to a replica file, durably through a journal ([`pages::apply_change_durably`], [`pages::recover`]). |
 //! | `schedule` | The `schedules` table: cron entries that fire a module with an input. |
 //! | `schema` | The SQL schema of format version 1. |
 //! | `signing` | Workbook signatures: Ed25519 signatures by `did:key` signers over the workbook's code digest, kept in an optional `signatures` table. |
@@ -54,6 +55,7 @@ mod names;
 mod open;
 mod output;
 mod pack;
+pub mod pages;
 mod schedule;
 mod schema;
 mod signing;
