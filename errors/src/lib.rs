@@ -292,6 +292,14 @@ catalog! {
     NodeDrained = ("NODE_DRAINED", 409, "pick another node, or take the node back with `nexus node undrain ID`"),
     /// The node did not answer over the data plane (QUIC), so it cannot be drained now.
     NodeUnavailable = ("NODE_UNAVAILABLE", 503, "start the node (or open its UDP port) and drain it again; `nexus node ls` shows its health"),
+    /// A sandbox's replica set names its home, a node twice, a removed node, or too many nodes.
+    ReplicaSetInvalid = ("REPLICA_SET_INVALID", 409, "a replica set holds up to 7 distinct members other than the home; `nexus node ls` lists them"),
+    /// A dock asked for a replication factor or durability mode that does not exist.
+    ReplicationInvalid = ("REPLICATION_INVALID", 400, "use a factor from 1 to 8 and a durability of `sync` or `async`"),
+    /// No replica took a call's change and the sandbox's replica set could not be updated, so the response was held back.
+    ReplicationUnavailable = ("REPLICATION_UNAVAILABLE", 503, "the change may be applied on the home; retry after the Retry-After seconds (calls that write fixed keys are safe to retry) and check the replica nodes with `nexus node ls`"),
+    /// The sandbox's home lost contact with the cluster's majority and stopped answering for it.
+    SandboxHomeFenced = ("SANDBOX_HOME_FENCED", 503, "retry after the Retry-After seconds: the cluster gives the sandbox a new home (one of its replicas), or this node regains its majority"),
     /// No member carries the labels a placement asked for (`--where`).
     PlacementNoMatch = ("PLACEMENT_NO_MATCH", 409, "`nexus node ls` shows each node's LABELS; set `[node] labels` in a node's nexus.toml and restart it, or ask for other labels"),
     /// Something failed inside the node; the message says what.

@@ -18,8 +18,8 @@ pub mod registry;
 pub mod replication;
 
 pub use registry::{
-    hash_api_key, ApiKey, CaHolder, Command, JoinTokenInfo, JoinedNode, KeyUse, MeshPeer,
-    MeshPorts, MeshRefusal, NodeLoad, NodeReport, NodeRole, Principal, Registry, RegistryError,
-    Response, RevokedNode, Role, Sandbox, SandboxState, Tenant, TokenCommand, TokenRefusal,
-    TOKENS_KEPT_AFTER_EXPIRY_MS,
+    hash_api_key, ApiKey, CaHolder, Command, Durability, JoinTokenInfo, JoinedNode, KeyUse,
+    MeshPeer, MeshPorts, MeshRefusal, NodeLoad, NodeReport, NodeRole, Principal, Registry,
+    RegistryError, Replica, Response, RevokedNode, Role, Sandbox, SandboxState, Tenant,
+    TokenCommand, TokenRefusal, TOKENS_KEPT_AFTER_EXPIRY_MS,
 };

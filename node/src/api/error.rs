@@ -43,9 +43,12 @@ impl IntoResponse for ApiError {
 /// The Retry-After seconds of the refusals that pass with time.
 pub fn retry_after(code: ErrorCode) -> Option<u64> {
     match code {
-        ErrorCode::UploadsBusy | ErrorCode::TooManyConnections | ErrorCode::InstancesExhausted => {
-            Some(1)
-        }
+        ErrorCode::UploadsBusy
+        | ErrorCode::TooManyConnections
+        | ErrorCode::InstancesExhausted
+        | ErrorCode::ReplicationUnavailable
+        | ErrorCode::SandboxHomeFenced
+        | ErrorCode::SandboxHomeUnreachable => Some(1),
         ErrorCode::FabricBusy => Some(5),
         ErrorCode::AuthRateLimited => Some(super::auth_limit::WINDOW.as_secs()),
         _ => None,

@@ -14,6 +14,7 @@ use super::mesh::{self, PeerProposal};
 use super::model::{Role, Sandbox, Tenant};
 use super::names::{validate_sandbox_name, validate_tenant_name};
 use super::nodes::{self, JoinedNode};
+use super::replicas::{self, Replica};
 use super::reports;
 use super::state::SandboxState;
 use super::store;
@@ -101,6 +102,8 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
             workbook_sha256,
             home_node,
             at_ms,
+            replication_factor,
+            durability,
         } => dock_sandbox(
             conn,
             Sandbox {
@@ -114,6 +117,9 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
                 generation: 0,
                 created_at_ms: *at_ms,
                 updated_at_ms: *at_ms,
+                replicas: Vec::new(),
+                replication_factor: *replication_factor,
+                durability: *durability,
             },
         ),
         Command::RemoveSandbox {
@@ -141,6 +147,20 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
             *expected_generation,
             *at_ms,
         ),
+        Command::SetReplicas {
+            sandbox_id,
+            tenant_id,
+            expected_generation,
+            replicas,
+            at_ms,
+        } => set_replicas(
+            conn,
+            sandbox_id,
+            tenant_id,
+            *expected_generation,
+            replicas,
+            *at_ms,
+        ),
         Command::MoveSandbox {
             sandbox_id,
             tenant_id,
@@ -160,6 +180,7 @@ pub(crate) fn apply(conn: &Connection, cmd: &Command) -> Result<Response, Regist
             nodes::revoke(conn, *node_id, *at_ms)?;
             reports::forget(conn, *node_id)?;
             mesh::forget(conn, *node_id)?;
+            replicas::forget_node(conn, *node_id)?;
             Ok(Response::NodeRemoved { node_id: *node_id })
         }
         Command::SetNodeDrained {
@@ -341,7 +362,27 @@ fn move_home(
 ) -> Result<Response, RegistryError> {
     let mut sandbox = fenced(conn, sandbox_id, tenant_id, expected_generation)?;
     sandbox.home_node = to_node;
+    replicas::drop_one(conn, sandbox_id, to_node)?;
+    sandbox.replicas.retain(|r| r.node_id != to_node);
     advance(conn, sandbox, at_ms).map(Response::SandboxMoved)
+}
+
+/// A new replica set for a sandbox whose generation is still
+/// `expected_generation` (which stays).
+fn set_replicas(
+    conn: &Connection,
+    sandbox_id: &str,
+    tenant_id: &str,
+    expected_generation: u64,
+    new: &[Replica],
+    at_ms: u64,
+) -> Result<Response, RegistryError> {
+    let mut sandbox = fenced(conn, sandbox_id, tenant_id, expected_generation)?;
+    replicas::check(conn, sandbox_id, sandbox.home_node, new)?;
+    replicas::replace(conn, sandbox_id, new, at_ms)?;
+    sandbox.replicas = new.to_vec();
+    sandbox.replicas.sort_by_key(|r| r.node_id);
+    Ok(Response::ReplicasSet(sandbox))
 }
 
 /// The tenant's sandbox, if its generation is still `expected_generation`.

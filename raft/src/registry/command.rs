@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::mesh::{MeshPeer, MeshPorts};
 use super::model::{KeyUse, Role, Sandbox, Tenant};
+use super::replicas::{Durability, Replica};
 use super::reports::NodeReport;
 use super::state::SandboxState;
 use super::tokens::{JoinTokenInfo, NodeRole};
@@ -107,6 +108,13 @@ pub enum Command {
         home_node: u64,
         /// Dock time, ms since the Unix epoch.
         at_ms: u64,
+        /// The replication factor asked for (absent: the node's default,
+        /// and in logs of earlier versions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replication_factor: Option<u32>,
+        /// The durability mode asked for (absent: the default).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        durability: Option<Durability>,
     },
     /// Remove a sandbox record (any state); its name becomes free again.
     RemoveSandbox {
@@ -128,8 +136,24 @@ pub enum Command {
         /// Transition time, ms since the Unix epoch.
         at_ms: u64,
     },
-    /// Give a sandbox a new home node (a migration's commit), fenced by its
-    /// generation: the old home can no longer answer for it.
+    /// Replace a sandbox's replica set (its home proposes it once a new
+    /// replica holds a verified copy, or to drop one that stopped
+    /// answering). Fenced by the generation, which it does not advance.
+    SetReplicas {
+        /// The sandbox.
+        sandbox_id: String,
+        /// Its tenant; another tenant's sandbox is "not found".
+        tenant_id: String,
+        /// Must equal the stored generation.
+        expected_generation: u64,
+        /// The whole new set.
+        replicas: Vec<Replica>,
+        /// When, ms since the Unix epoch.
+        at_ms: u64,
+    },
+    /// Give a sandbox a new home node (a migration's commit, or a failover
+    /// to one of its replicas), fenced by its generation: the old home can
+    /// no longer answer for it. The new home leaves the replica set.
     MoveSandbox {
         /// The sandbox.
         sandbox_id: String,
@@ -292,6 +316,8 @@ pub enum Response {
     },
     /// From [`Command::Transition`]: the sandbox after the hop.
     Transitioned(Sandbox),
+    /// From [`Command::SetReplicas`]: the sandbox with its new replica set.
+    ReplicasSet(Sandbox),
     /// From [`Command::MoveSandbox`]: the sandbox at its new home.
     SandboxMoved(Sandbox),
     /// From [`TokenCommand::Create`].

@@ -96,6 +96,14 @@ pub enum RegistryError {
         /// The generation actually stored.
         current: u64,
     },
+    /// A proposed replica set is not valid for its sandbox.
+    #[error("invalid replica set for sandbox {sandbox_id}: {reason}")]
+    ReplicaSetInvalid {
+        /// The sandbox.
+        sandbox_id: String,
+        /// What is wrong with the set.
+        reason: String,
+    },
     /// An API key with this id, or with this hash, already exists.
     #[error("api key {key_id} already exists")]
     ApiKeyExists {
@@ -223,6 +231,7 @@ impl Coded for RegistryError {
             RegistryError::SandboxNotFound { .. } => ErrorCode::SandboxNotFound,
             RegistryError::InvalidTransition { .. } => ErrorCode::SandboxInvalidTransition,
             RegistryError::StaleGeneration { .. } => ErrorCode::SandboxStaleGeneration,
+            RegistryError::ReplicaSetInvalid { .. } => ErrorCode::ReplicaSetInvalid,
             RegistryError::JoinToken(refusal) => match refusal {
                 TokenRefusal::NotFound { .. } => ErrorCode::JoinTokenNotFound,
                 TokenRefusal::Expired { .. } => ErrorCode::JoinTokenExpired,

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::error::ParseEnumError;
+use super::replicas::{Durability, Replica};
 use super::state::SandboxState;
 
 /// What an API key may do (serialized lowercase).
@@ -134,6 +135,17 @@ pub struct Sandbox {
     pub created_at_ms: u64,
     /// Time of the last transition, or the dock time.
     pub updated_at_ms: u64,
+    /// The nodes keeping a copy for the home, by node id.
+    #[serde(default)]
+    pub replicas: Vec<Replica>,
+    /// The replication factor (home + replicas) asked for at dock; `None`:
+    /// the home node's configured default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_factor: Option<u32>,
+    /// The durability mode asked for at dock; `None`: the default for its
+    /// factor (`sync` with replicas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub durability: Option<Durability>,
 }
 
 #[cfg(test)]

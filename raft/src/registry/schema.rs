@@ -6,7 +6,7 @@ use super::error::RegistryError;
 
 /// Schema version written by this build. Bump it (and add a migration step
 /// in `schema::init`) whenever the DDL changes.
-pub const SCHEMA_VERSION: u32 = 10;
+pub const SCHEMA_VERSION: u32 = 11;
 
 /// `meta.format` value that marks a database as a Nexus registry.
 const FORMAT: &str = "nexus-registry";
@@ -152,6 +152,22 @@ const DDL_V10: &str = "
 CREATE INDEX join_tokens_by_expiry ON join_tokens (expires_at_ms);
 ";
 
+/// Version 11: sandbox replicas (the nodes keeping a copy for the home,
+/// each with its last confirmed version) and each sandbox's replication
+/// policy (`NULL`: the node's configured default).
+const DDL_V11: &str = "
+CREATE TABLE sandbox_replicas (
+    sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+    node_id    INTEGER NOT NULL,
+    version    INTEGER NOT NULL,
+    since_ms   INTEGER NOT NULL,
+    PRIMARY KEY (sandbox_id, node_id)
+) STRICT;
+CREATE INDEX sandbox_replicas_by_node ON sandbox_replicas(node_id);
+ALTER TABLE sandboxes ADD COLUMN replication_factor INTEGER;
+ALTER TABLE sandboxes ADD COLUMN durability TEXT CHECK (durability IN ('sync', 'async'));
+";
+
 /// The DDL that takes version `v` to `v + 1`.
 fn upgrade_from(v: u32) -> Option<&'static str> {
     match v {
@@ -164,6 +180,7 @@ fn upgrade_from(v: u32) -> Option<&'static str> {
         7 => Some(DDL_V8),
         8 => Some(DDL_V9),
         9 => Some(DDL_V10),
+        10 => Some(DDL_V11),
         _ => None,
     }
 }

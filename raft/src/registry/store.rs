@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::error::RegistryError;
 use super::model::{Sandbox, Tenant};
+use super::replicas;
 use super::state::SandboxState;
 
 /// `u64` → stored `i64` (bit-for-bit).
@@ -23,7 +24,12 @@ pub(crate) fn from_db(v: i64) -> u64 {
 
 const TENANT_COLS: &str = "id, name, created_at_ms";
 const SANDBOX_COLS: &str = "id, tenant_id, name, profile, workbook_sha256, home_node, state, \
-                            generation, created_at_ms, updated_at_ms";
+                            generation, created_at_ms, updated_at_ms, replication_factor, durability";
+
+/// [`SANDBOX_COLS`] and the sandbox's replicas ([`replicas::COLUMN`]).
+fn select_sandbox() -> String {
+    format!("SELECT {SANDBOX_COLS}, {} FROM sandboxes", replicas::COLUMN)
+}
 
 fn tenant_row(r: &Row<'_>) -> rusqlite::Result<Tenant> {
     Ok(Tenant {
@@ -33,10 +39,13 @@ fn tenant_row(r: &Row<'_>) -> rusqlite::Result<Tenant> {
     })
 }
 
-/// A sandbox row with its state still as text, decoded by [`SandboxRow::decode`].
+/// A sandbox row with its state, durability and replicas still as text,
+/// decoded by [`SandboxRow::decode`].
 struct SandboxRow {
     sandbox: Sandbox,
     state: String,
+    durability: Option<String>,
+    replicas: Option<String>,
 }
 
 impl SandboxRow {
@@ -53,8 +62,13 @@ impl SandboxRow {
                 generation: from_db(r.get(7)?),
                 created_at_ms: from_db(r.get(8)?),
                 updated_at_ms: from_db(r.get(9)?),
+                replicas: Vec::new(),
+                replication_factor: r.get(10)?,
+                durability: None,
             },
             state: r.get(6)?,
+            durability: r.get(11)?,
+            replicas: r.get(12)?,
         })
     }
 
@@ -62,8 +76,21 @@ impl SandboxRow {
         let state = self.state.parse().map_err(|e| {
             RegistryError::Codec(format!("sandbox {}: stored state: {e}", self.sandbox.id))
         })?;
+        let durability = self
+            .durability
+            .map(|d| d.parse())
+            .transpose()
+            .map_err(|e| {
+                RegistryError::Codec(format!(
+                    "sandbox {}: stored durability: {e}",
+                    self.sandbox.id
+                ))
+            })?;
+        let replicas = replicas::parse(&self.sandbox.id, self.replicas)?;
         Ok(Sandbox {
             state,
+            durability,
+            replicas,
             ..self.sandbox
         })
     }
@@ -132,7 +159,7 @@ pub(crate) fn sandbox(
     tenant_id: &str,
     sandbox_id: &str,
 ) -> Result<Option<Sandbox>, RegistryError> {
-    let sql = format!("SELECT {SANDBOX_COLS} FROM sandboxes WHERE id = ?1 AND tenant_id = ?2");
+    let sql = format!("{} WHERE id = ?1 AND tenant_id = ?2", select_sandbox());
     conn.query_row(&sql, [sandbox_id, tenant_id], SandboxRow::read)
         .optional()?
         .map(SandboxRow::decode)
@@ -149,7 +176,7 @@ pub(crate) fn sandboxes(
     } else {
         ""
     };
-    let sql = format!("SELECT {SANDBOX_COLS} FROM sandboxes {filter} ORDER BY created_at_ms, id");
+    let sql = format!("{} {filter} ORDER BY created_at_ms, id", select_sandbox());
     let mut stmt = conn.prepare(&sql)?;
     let rows = match tenant_id {
         Some(t) => stmt.query_map([t], SandboxRow::read)?,
@@ -165,7 +192,7 @@ pub(crate) fn sandboxes(
 /// Inserts a sandbox (callers check the tenant and uniqueness first).
 pub(crate) fn insert_sandbox(conn: &Connection, s: &Sandbox) -> Result<(), RegistryError> {
     conn.execute(
-        &format!("INSERT INTO sandboxes ({SANDBOX_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+        &format!("INSERT INTO sandboxes ({SANDBOX_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
         rusqlite::params![
             s.id,
             s.tenant_id,
@@ -177,6 +204,8 @@ pub(crate) fn insert_sandbox(conn: &Connection, s: &Sandbox) -> Result<(), Regis
             to_db(s.generation),
             to_db(s.created_at_ms),
             to_db(s.updated_at_ms),
+            s.replication_factor,
+            s.durability.map(|d| d.as_str()),
         ],
     )?;
     Ok(())

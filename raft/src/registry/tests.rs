@@ -72,6 +72,8 @@ fn commands() -> Vec<Command> {
             workbook_sha256: "ab".repeat(32),
             home_node: u64::MAX,
             at_ms: 13,
+            replication_factor: None,
+            durability: None,
         },
         Command::Transition {
             sandbox_id: "s1".into(),
@@ -86,6 +88,16 @@ fn commands() -> Vec<Command> {
             to: SandboxState::Deleted,
             expected_generation: 1,
             at_ms: 15,
+        },
+        Command::SetReplicas {
+            sandbox_id: "s1".into(),
+            tenant_id: "t1".into(),
+            expected_generation: 1,
+            replicas: vec![Replica {
+                node_id: 3,
+                version: u64::MAX,
+            }],
+            at_ms: 16,
         },
     ]
 }
@@ -197,11 +209,16 @@ fn same_commands_give_byte_identical_tables_and_refusals_leave_no_trace() {
         results.push(ra.is_ok());
     }
     // The sequence exercises both outcomes.
-    assert_eq!(results, [true, true, false, true, true, false]);
+    assert_eq!(results, [true, true, false, true, true, false, true]);
     let stored = a.sandbox("t1", "s1").expect("read").expect("exists");
     assert_eq!(
         stored.home_node,
         u64::MAX,
         "u64 round-trips through i64 storage"
+    );
+    assert_eq!(
+        stored.replicas[0].version,
+        u64::MAX,
+        "replica versions round-trip too"
     );
 }

@@ -51,6 +51,9 @@ pub enum Refusal {
         expected: u64,
         current: u64,
     },
+    /// See [`RegistryError::ReplicaSetInvalid`].
+    #[error("invalid replica set for sandbox {sandbox_id}: {reason}")]
+    ReplicaSetInvalid { sandbox_id: String, reason: String },
     /// See [`RegistryError::ApiKeyExists`].
     #[error("api key {key_id} already exists")]
     ApiKeyExists { key_id: String },
@@ -116,6 +119,9 @@ impl From<Refusal> for RegistryError {
                 expected,
                 current,
             },
+            R::ReplicaSetInvalid { sandbox_id, reason } => {
+                RegistryError::ReplicaSetInvalid { sandbox_id, reason }
+            }
             R::ApiKeyExists { key_id } => RegistryError::ApiKeyExists { key_id },
             R::ApiKeyHashInvalid { key_id } => RegistryError::ApiKeyHashInvalid { key_id },
             R::ApiKeyNameInvalid { name, reason } => {
@@ -170,6 +176,9 @@ impl TryFrom<RegistryError> for Refusal {
                 expected,
                 current,
             },
+            E::ReplicaSetInvalid { sandbox_id, reason } => {
+                Refusal::ReplicaSetInvalid { sandbox_id, reason }
+            }
             E::ApiKeyExists { key_id } => Refusal::ApiKeyExists { key_id },
             E::ApiKeyHashInvalid { key_id } => Refusal::ApiKeyHashInvalid { key_id },
             E::ApiKeyNameInvalid { name, reason } => Refusal::ApiKeyNameInvalid { name, reason },

@@ -163,6 +163,9 @@ fn dock_sandbox_happy_path() {
         generation: 0,
         created_at_ms: 100,
         updated_at_ms: 100,
+        replicas: Vec::new(),
+        replication_factor: None,
+        durability: None,
     };
     assert_eq!(resp, Response::SandboxDocked(expected.clone()));
     assert_eq!(reg.sandbox("t1", "sb_1").unwrap(), Some(expected.clone()));

@@ -10,6 +10,7 @@ mod keys;
 mod mesh;
 mod persistence;
 mod properties;
+mod replicas;
 mod reports;
 mod tenant_with_key;
 mod tokens;
@@ -20,10 +21,10 @@ use nexus_raft::{
 };
 
 /// Turns the `api_keys` table back into its version-3 shape (no name,
-/// last use or revocation) and drops what versions 5 to 10 added
+/// last use or revocation) and drops what versions 5 to 11 added
 /// (`ca_holders`, `nodes.bulk_addr`, `drained_nodes`, `node_reports`, the
-/// mesh tables, the token expiry index), to test upgrades from earlier
-/// versions.
+/// mesh tables, the token expiry index, the sandbox replicas and
+/// replication policy), to test upgrades from earlier versions.
 pub const API_KEYS_V3: &str = "DROP INDEX api_keys_live_name; \
     DROP INDEX join_tokens_by_expiry; \
     ALTER TABLE api_keys DROP COLUMN name; \
@@ -34,7 +35,10 @@ pub const API_KEYS_V3: &str = "DROP INDEX api_keys_live_name; \
     DROP TABLE drained_nodes; \
     DROP TABLE node_reports; \
     DROP TABLE mesh_peers; \
-    DROP TABLE mesh_ipam;";
+    DROP TABLE mesh_ipam; \
+    DROP TABLE sandbox_replicas; \
+    ALTER TABLE sandboxes DROP COLUMN replication_factor; \
+    ALTER TABLE sandboxes DROP COLUMN durability;";
 
 /// A fresh in-memory registry.
 pub fn fresh() -> Registry {
@@ -91,6 +95,8 @@ pub fn dock(sandbox_id: &str, tenant_id: &str, name: &str, at_ms: u64) -> Comman
         workbook_sha256: "0f".repeat(32),
         home_node: 7,
         at_ms,
+        replication_factor: None,
+        durability: None,
     }
 }
 

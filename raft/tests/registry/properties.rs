@@ -212,6 +212,8 @@ fn resolve(op: &Op, reg: &Registry, i: u64) -> Command {
             workbook_sha256: "0f".repeat(32),
             home_node: 1,
             at_ms,
+            replication_factor: None,
+            durability: None,
         },
         Op::Remove { sandbox, foreign } => {
             let (sandbox_id, tenant_id, _, _) = target(sandbox, foreign);

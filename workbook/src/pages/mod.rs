@@ -82,6 +82,25 @@ pub struct PageImage {
 }
 
 impl PageChange {
+    /// The change in the journal's layout (see `journal.rs`: big-endian
+    /// sizes, raw pages, a SHA-256 trailer) with `tag`, for sending it to a
+    /// replica. An error above [`MAX_JOURNAL_BYTES`].
+    pub fn encode(&self, tag: u64) -> io::Result<Vec<u8>> {
+        journal::encode(self, tag, Path::new("page change"))
+    }
+
+    /// The change and tag [`PageChange::encode`] wrote; an error when the
+    /// bytes are cut, corrupted (the trailer does not match) or malformed.
+    pub fn decode(bytes: &[u8]) -> io::Result<(PageChange, u64)> {
+        let label = Path::new("page change");
+        journal::decode(bytes, label)?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "page change: cut or corrupted (its SHA-256 trailer does not match)",
+            )
+        })
+    }
+
     /// SHA-256 over the page size, the database size and every page's
     /// number, length and data in order (integers big-endian; lengths as
     /// u64 so that no two changes share an input).

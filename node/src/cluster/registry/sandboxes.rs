@@ -1,4 +1,4 @@
-//! Sandbox writes: dock, lifecycle transition, removal.
+//! Sandbox writes: dock, lifecycle transition, move, removal.
 
 use nexus_raft::{Command, Response, Sandbox, SandboxState};
 
@@ -36,6 +36,8 @@ impl RegistryHandle {
             workbook_sha256: sandbox.workbook_sha256,
             home_node: sandbox.home_node,
             at_ms: sandbox.at_ms,
+            replication_factor: None,
+            durability: None,
         };
         match self.write(cmd).await? {
             Response::SandboxDocked(sandbox) => Ok(sandbox),

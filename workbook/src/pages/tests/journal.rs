@@ -82,7 +82,16 @@ fn the_journal_round_trips() {
     assert_eq!(bytes.len(), 28 + 3 * (4 + 512) + 32);
     assert_eq!(
         decode(&bytes, Path::new("j")).unwrap(),
-        Some((change, u64::MAX))
+        Some((change.clone(), u64::MAX))
+    );
+    // The public wire form is the same, and a flipped byte is refused.
+    let mut wire = change.encode(7).unwrap();
+    assert_eq!(PageChange::decode(&wire).unwrap(), (change, 7));
+    wire[40] ^= 1;
+    let err = PageChange::decode(&wire).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "page change: cut or corrupted (its SHA-256 trailer does not match)"
     );
 }
 
