@@ -446,13 +446,26 @@ impl Cluster {
         name: &str,
         query: &[(&str, &str)],
     ) -> (u16, Value) {
-        let path = self.dir.path().join(format!("{name}.workbook"));
         let example = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../examples")
             .join(example);
+        self.dock_dir_with(id, &example, name, query).await
+    }
+
+    /// Packs the workbook directory `dir` (a `workbook.toml` and its
+    /// modules) and docks it as `name` through node `id` with `query`
+    /// added to `?name=`; returns the answer.
+    pub async fn dock_dir_with(
+        &self,
+        id: u64,
+        dir: &std::path::Path,
+        name: &str,
+        query: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let path = self.dir.path().join(format!("{name}.workbook"));
         let made = Command::new(crate::binary::nexus())
             .args(["workbook", "pack"])
-            .arg(&example)
+            .arg(dir)
             .arg("-o")
             .arg(&path)
             .output()

@@ -27,6 +27,22 @@ pub struct Placement {
     pub node: Option<u64>,
     /// `key=value` labels the home must carry.
     pub labels: Vec<String>,
+    /// How many copies the cluster keeps (the home's included).
+    pub factor: Option<u32>,
+    /// `sync` or `async`.
+    pub durability: Option<String>,
+}
+
+/// How long a call keeps being retried while its sandbox's home is down or
+/// fenced (a failover gives it a new home within seconds).
+const FAILOVER_RETRY: std::time::Duration = std::time::Duration::from_secs(15);
+/// The pause between those retries (the nodes' `Retry-After`).
+const FAILOVER_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The refusals a failover ends: the home is unreachable, or it lost its
+/// lease and a replica is taking over.
+fn passes_with_failover(e: &UserError) -> bool {
+    e.is(ErrorCode::SandboxHomeUnreachable) || e.is(ErrorCode::SandboxHomeFenced)
 }
 
 /// Bodies up to this size skip the `/health` limit check ([`NodeClient`]'s
@@ -119,6 +135,12 @@ impl NodeClient {
         if !placement.labels.is_empty() {
             query.push(("where", placement.labels.join(",")));
         }
+        if let Some(factor) = placement.factor {
+            query.push(("factor", factor.to_string()));
+        }
+        if let Some(durability) = &placement.durability {
+            query.push(("durability", durability.clone()));
+        }
         self.fits(workbook.len(), BodyKind::Upload).await?;
         self.send(self.post("/v1/sandboxes").query(&query).body(workbook))
             .await
@@ -185,11 +207,19 @@ impl NodeClient {
             UserError::new(ErrorCode::Internal, format!("cannot encode the call: {e}"))
         })?;
         self.fits(body.len(), BodyKind::Request).await?;
-        let request = self
-            .post(&format!("/v1/sandboxes/{id}/call"))
-            .header(CONTENT_TYPE, "application/json")
-            .body(body);
-        self.send(request).await
+        let started = std::time::Instant::now();
+        loop {
+            let request = self
+                .post(&format!("/v1/sandboxes/{id}/call"))
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+            match self.send(request).await {
+                Err(e) if passes_with_failover(&e) && started.elapsed() < FAILOVER_RETRY => {
+                    tokio::time::sleep(FAILOVER_PAUSE).await;
+                }
+                answer => return answer,
+            }
+        }
     }
 
     /// Refuses a body larger than the limit the node advertises in

@@ -26,6 +26,7 @@ use crate::key_usage::{self, KeyUsage};
 use crate::lifecycle::ladder::LifecycleConfig;
 use crate::listeners::Listeners;
 use crate::mesh::{self, MeshNode};
+use crate::replicas::{Copies, HomeLease, Replicas, ReplicasParts};
 use crate::sandbox::SandboxManager;
 use crate::tenant_keys::TenantKeys;
 use crate::tenants::{create_tenant, DEFAULT_TENANT};
@@ -143,7 +144,11 @@ impl Node {
                 "profile memory is above the engine's instance pool ceiling; clamped to it"
             );
         }
-        let manager = SandboxManager::new(
+        let dataplane = replica
+            .bulk()
+            .map(|bulk| Arc::new(DataPlane::new(config.node_id, bulk, replica.raft())));
+        let lease = Arc::new(HomeLease::new(config.replication.home_lease()));
+        let mut manager = SandboxManager::new(
             data_dir.clone(),
             config.node_id,
             registry.clone(),
@@ -152,6 +157,32 @@ impl Node {
             config.limits.max_open_workbooks,
         )?
         .with_dock_policy(config.dock.clone());
+        let replicas = match &dataplane {
+            Some(plane) => {
+                let copies = Arc::new(Copies::open(data_dir).map_err(|e| {
+                    UserError::new(
+                        ErrorCode::Internal,
+                        format!(
+                            "cannot open the replica copies in {}: {e}",
+                            data_dir.display()
+                        ),
+                    )
+                })?);
+                let replicas = Arc::new(Replicas::new(ReplicasParts {
+                    node_id: config.node_id,
+                    config: config.replication.clone(),
+                    copies: copies.clone(),
+                    registry: registry.clone(),
+                    raft: replica.raft(),
+                    dataplane: plane.clone(),
+                    lease: lease.clone(),
+                    data_dir: data_dir.clone(),
+                }));
+                manager = manager.with_replicas(replicas.clone(), copies);
+                Some(replicas)
+            }
+            None => None,
+        };
         let report = manager.recover()?;
         if !report.repaired.is_empty() || !report.lost.is_empty() {
             warn!(
@@ -162,9 +193,6 @@ impl Node {
             );
         }
         let manager = Arc::new(manager);
-        let dataplane = replica
-            .bulk()
-            .map(|bulk| Arc::new(DataPlane::new(config.node_id, bulk, replica.raft())));
         let fabric = Arc::new(Fabric::new(
             config.node_id,
             manager.clone(),
@@ -189,6 +217,8 @@ impl Node {
             auth_failures: AuthLimiter::new(config.limits.max_auth_failures),
             key_usage: Arc::new(KeyUsage::default()),
             dataplane,
+            replicas,
+            lease,
             mesh,
         });
         Ok(Node {
@@ -312,6 +342,7 @@ impl Node {
                 router: router.clone(),
                 raft: self.state.raft.clone(),
                 manager: manager.clone(),
+                replicas: self.state.replicas.clone(),
                 fabric: Arc::new(move |peer, open, send, recv| {
                     Box::pin(crate::fabric::worker::serve(
                         manager.clone(),
@@ -335,6 +366,14 @@ impl Node {
         if let Some(plane) = self.state.dataplane.clone() {
             tokio::spawn(async move { plane.warm_up().await });
         }
+        let replication = self.state.replicas.clone().map(|replicas| {
+            let home_timeout = self.config.replication.home_timeout();
+            [
+                tokio::spawn(self.state.lease.clone().keep(self.state.registry.clone())),
+                tokio::spawn(replicas.clone().keep_factors()),
+                tokio::spawn(replicas.fail_over_gone_homes(self.replica.liveness(), home_timeout)),
+            ]
+        });
         let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
         let metrics_port = self.metrics_listener.take().map(|listener| {
             tokio::spawn(api::conn::serve(
@@ -370,7 +409,11 @@ impl Node {
         })
         .await;
         let stopped = stopped_by.await.unwrap_or(Stopped::Asked);
-        for task in [ladder, scheduler, key_flusher, mesh_record, mesh_reconcile] {
+        let replication = replication.into_iter().flatten();
+        for task in [ladder, scheduler, key_flusher, mesh_record, mesh_reconcile]
+            .into_iter()
+            .chain(replication)
+        {
             task.abort();
             let _ = task.await;
         }

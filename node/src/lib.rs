@@ -26,6 +26,7 @@ pub mod mesh;
 pub mod metrics;
 mod mounts;
 pub mod provenance;
+pub mod replicas;
 pub mod sandbox;
 pub mod tenant_keys;
 pub mod tenants;

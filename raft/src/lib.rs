@@ -21,5 +21,5 @@ pub use registry::{
     hash_api_key, ApiKey, CaHolder, Command, Durability, JoinTokenInfo, JoinedNode, KeyUse,
     MeshPeer, MeshPorts, MeshRefusal, NodeLoad, NodeReport, NodeRole, Principal, Registry,
     RegistryError, Replica, Response, RevokedNode, Role, Sandbox, SandboxState, Tenant,
-    TokenCommand, TokenRefusal, TOKENS_KEPT_AFTER_EXPIRY_MS,
+    TokenCommand, TokenRefusal, MAX_REPLICAS, TOKENS_KEPT_AFTER_EXPIRY_MS,
 };

@@ -18,6 +18,8 @@
 //! - [`LeaderWatch`] decides when the leader is gone and starts the
 //!   campaigns (openraft's own timer elections are off): a probe the
 //!   leader's host refuses, or silence, and a pre-vote of the voters.
+//! - [`Liveness`] is when each member last renewed its home lease through
+//!   this node as leader (its read barriers), for the node's failover.
 //! - [`Gateway`] is what the node writes and reads the registry through:
 //!   local when this node leads, forwarded to the leader otherwise, with the
 //!   write's idempotency key so a retry applies at most once.
@@ -41,6 +43,7 @@ mod forward;
 mod gateway;
 pub mod join;
 pub mod leader_watch;
+mod liveness;
 pub mod messages;
 mod network;
 pub mod peer_health;
@@ -61,6 +64,7 @@ pub use contact::{Health, PeerContact};
 pub use forward::{ForwardError, JoinForwarder};
 pub use gateway::{Gateway, GatewayError};
 pub use leader_watch::{LeaderWatch, WatchTiming};
+pub use liveness::Liveness;
 pub use network::{Network, PeerLink};
 pub use peer_health::PeerHealth;
 pub use proposer::{Proposer, WriteResult};

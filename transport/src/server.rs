@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use nexus_raft::replication::{NodeId, Raft};
 use nexus_tls::PeerPolicy;
@@ -17,6 +18,7 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Request, Response, Status};
 
 use crate::leader_watch::LeaderWatch;
+use crate::liveness::Liveness;
 use crate::messages::{
     AppendMsg, AppendReply, JoinMsg, JoinReply, ProbeMsg, ProbeReply, ReadIndexMsg, ReadIndexReply,
     SnapshotMsg, SnapshotReply, VoteMsg, VoteReply, WriteMsg, WriteReply,
@@ -33,6 +35,8 @@ pub struct PeerEndpoint {
     pub proposer: Proposer,
     /// Hears the leader's appends and answers probes.
     pub watch: Arc<LeaderWatch>,
+    /// Where read barriers answered as leader are recorded (home leases).
+    pub liveness: Arc<Liveness>,
     /// mTLS for members: must demand and verify client certificates (see
     /// [`nexus_tls::TlsMaterial::server_config`] with [`nexus_tls::ALPN_GRPC`]).
     pub tls: Arc<ServerConfig>,
@@ -80,6 +84,7 @@ pub async fn serve(
     let PeerEndpoint {
         proposer,
         watch,
+        liveness,
         tls,
         policy,
         join,
@@ -97,6 +102,7 @@ pub async fn serve(
     };
     let peer_service = PeerServiceServer::new(PeerRpc {
         proposer,
+        liveness,
         admission: admission.clone(),
     })
     .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -206,6 +212,7 @@ impl RaftService for RaftRpc {
 /// retries); joins forwarded by peers, answered only if it holds the CA key.
 struct PeerRpc {
     proposer: Proposer,
+    liveness: Arc<Liveness>,
     admission: Option<Arc<dyn Admission>>,
 }
 
@@ -218,11 +225,14 @@ impl PeerService for PeerRpc {
 
     async fn read_index(
         &self,
-        _request: Request<ReadIndexMsg>,
+        request: Request<ReadIndexMsg>,
     ) -> Result<Response<ReadIndexReply>, Status> {
-        Ok(Response::new(
-            self.proposer.raft().ensure_linearizable().await,
-        ))
+        let arrived = Instant::now();
+        let reply = self.proposer.raft().ensure_linearizable().await;
+        if let (Some(from), Ok(_)) = (caller(&request), &reply) {
+            self.liveness.heard(from, arrived);
+        }
+        Ok(Response::new(reply))
     }
 
     async fn admit_join(&self, request: Request<JoinMsg>) -> Result<Response<JoinReply>, Status> {

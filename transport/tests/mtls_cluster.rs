@@ -125,6 +125,7 @@ async fn start(ca: &ClusterCa, id: NodeId, listener: tokio::net::TcpListener) ->
     let endpoint = PeerEndpoint {
         proposer: proposer.clone(),
         watch: Arc::new(watch),
+        liveness: Arc::default(),
         tls: Arc::new(tls.server_config(ALPN_GRPC).unwrap()),
         policy: policy.clone(),
         join: Some(JoinEndpoint {

@@ -18,6 +18,18 @@ pub async fn status(
 ) -> Result<Json<ClusterStatus>, ApiError> {
     let metrics = state.raft.metrics().borrow().clone();
     let mut status = ClusterStatus::from_metrics(&metrics, &state.contact);
+    if let (Some(replicas), Some(plane)) = (&state.replicas, &state.dataplane) {
+        let all = state.registry.read(|r| r.all_sandboxes())?;
+        let members = plane.peers().len() + 1;
+        status.below_factor = replicas.below_factor(&all, members);
+        if status.below_factor > 0 {
+            status.warnings.push(format!(
+                "{} sandbox(es) have fewer replicas than their factor; their homes seed new ones \
+                 on available members",
+                status.below_factor
+            ));
+        }
+    }
     if let Some(reason) = state.mesh.unavailable() {
         status
             .warnings

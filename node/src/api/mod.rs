@@ -84,6 +84,11 @@ pub struct AppState {
     pub dataplane: Option<Arc<DataPlane>>,
     /// This node's fabric jobs.
     pub fabric: Arc<crate::fabric::Fabric>,
+    /// Shipping to replicas and the copies kept here (`None` without a
+    /// data plane).
+    pub replicas: Option<Arc<crate::replicas::Replicas>>,
+    /// This node's home lease (see [`crate::replicas::lease`]).
+    pub lease: Arc<crate::replicas::HomeLease>,
     /// This node's WireGuard mesh (or why it has none).
     pub mesh: Arc<crate::mesh::MeshNode>,
 }

@@ -91,18 +91,42 @@ pub async fn to_home(State(state): State<Arc<AppState>>, request: Request, next:
             }
         }
         Some(home) if hops < MAX_HOPS => {
-            forward(
-                dataplane,
-                home,
-                &format!("sandbox {sandbox_id}"),
-                hops,
-                request,
-            )
-            .await
+            let what = format!("sandbox {sandbox_id}");
+            tokio::select! {
+                response = forward(dataplane, home, &what, hops, request) => response,
+                moved = home_moved(&state, &tenant, &sandbox_id, home) => {
+                    ApiError::new(
+                        ErrorCode::SandboxHomeUnreachable,
+                        format!(
+                            "sandbox {sandbox_id} failed over from node {home} to node {moved} \
+                             while the request waited for node {home}; retry it"
+                        ),
+                    )
+                    .into_response()
+                }
+            }
         }
         _ => next.run(request).await,
     }
 }
+
+/// Resolves with the sandbox's new home once this node's registry shows it
+/// moved off `home` (a failover while a forwarded request waits for a
+/// home that died: its connection would only time out).
+async fn home_moved(state: &AppState, tenant_id: &str, sandbox_id: &str, home: u64) -> u64 {
+    loop {
+        tokio::time::sleep(HOME_RECHECK).await;
+        if let Ok(now) = state.manager.get(tenant_id, sandbox_id) {
+            if now.home_node != home {
+                return now.home_node;
+            }
+        }
+    }
+}
+
+/// How often a forwarded request's sandbox is looked up again while the
+/// request waits for its home.
+const HOME_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Sends `request` to `home` over the data plane; its answer, or the
 /// coded refusal when the home cannot be reached.

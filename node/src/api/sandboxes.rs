@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::Json;
-use nexus_raft::Sandbox;
+use nexus_raft::{Durability, Sandbox};
 use serde::Deserialize;
 
 use super::auth::Caller;
@@ -39,6 +39,32 @@ pub struct DockParams {
     /// picked a node that has them, here this node's own are checked).
     #[serde(rename = "where")]
     selector: Option<String>,
+    /// Replication factor: copies kept, the home's included (1–8; default
+    /// `[replication] factor`, capped by the cluster's size).
+    factor: Option<u32>,
+    /// `sync` (a call's response waits until a replica holds its change)
+    /// or `async`; default `[replication] durability`.
+    durability: Option<String>,
+}
+
+impl DockParams {
+    /// The replication the caller asked for, checked.
+    fn replication(&self) -> Result<(Option<u32>, Option<Durability>), ApiError> {
+        let max = nexus_raft::MAX_REPLICAS as u32 + 1;
+        if let Some(factor) = self.factor.filter(|f| !(1..=max).contains(f)) {
+            return Err(ApiError::new(
+                ErrorCode::ReplicationInvalid,
+                format!("replication factor {factor} is out of range: use 1 to {max}"),
+            ));
+        }
+        let durability = self
+            .durability
+            .as_deref()
+            .map(str::parse::<Durability>)
+            .transpose()
+            .map_err(|e| ApiError::new(ErrorCode::ReplicationInvalid, e.to_string()))?;
+        Ok((self.factor, durability))
+    }
 }
 
 /// `POST /v1/sandboxes`: the body is a workbook file, streamed to a
@@ -55,9 +81,12 @@ pub async fn dock(
     }
     let selector = super::route::selector_of(params.selector.as_deref())?;
     check_labels(state.node_id, &state.labels, &selector)?;
+    let (replication_factor, durability) = params.replication()?;
     let request = DockRequest {
         name: params.name,
         profile: params.profile,
+        replication_factor,
+        durability,
     };
     let _slot = state.uploads.acquire(caller.tenant())?;
     let mut body = BodyReader::new(req)?;
@@ -92,7 +121,12 @@ pub async fn info(
     Path(id): Path<String>,
 ) -> Result<Json<SandboxInfo>, ApiError> {
     state.registry.linearize().await?;
-    Ok(Json(state.manager.info(caller.tenant(), &id)?))
+    let mut info = state.manager.info(caller.tenant(), &id)?;
+    if let (Some(replicas), Some(plane)) = (&state.replicas, &state.dataplane) {
+        let members = plane.peers().len() + 1;
+        info.replication = Some(replicas.info(&info.sandbox, members).await);
+    }
+    Ok(Json(info))
 }
 
 /// `GET /v1/sandboxes/{id}/logs`: the home's recent stderr and events.

@@ -44,7 +44,7 @@ pub async fn density(rig: &Rig, run: DensityRun) -> Result<Vec<Figure>, UserErro
     for i in 0..run.docked {
         let request = DockRequest {
             name: Some(format!("d{i}")),
-            profile: None,
+            ..DockRequest::default()
         };
         ids.push(m.dock(&rig.tenant, bytes.clone(), request).await?.id);
     }
@@ -182,7 +182,7 @@ async fn all_in_flight(rig: &Rig, active: usize) -> Result<(usize, f64, f64), Us
     for i in 0..active {
         let request = DockRequest {
             name: Some(format!("a{i}")),
-            profile: None,
+            ..DockRequest::default()
         };
         ids.push(m.dock(&rig.tenant, bytes.clone(), request).await?.id);
     }

@@ -31,6 +31,14 @@ pub struct DockArgs {
     /// repeat for several.
     #[arg(long = "where", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
+    /// Copies the cluster keeps, the home's included (1-8; default: the
+    /// node's `[replication] factor`, at most one per member).
+    #[arg(long)]
+    pub factor: Option<u32>,
+    /// `sync`: a call answers once a replica holds its change; `async`:
+    /// at once (default: the node's `[replication] durability`).
+    #[arg(long, value_name = "sync|async")]
+    pub durability: Option<String>,
 }
 
 /// Sandbox management commands.
@@ -132,6 +140,8 @@ pub async fn dock(client: &NodeClient, args: DockArgs, json: bool) -> Result<i32
             &Placement {
                 node: args.on,
                 labels: args.labels,
+                factor: args.factor,
+                durability: args.durability,
             },
         )
         .await?;
@@ -313,6 +323,29 @@ fn print_info(info: &SandboxInfo) {
             "volume:     /{:<9} {} file(s), {} of {} bytes{mode}",
             v.volume, v.files, v.bytes, v.quota_bytes
         );
+    }
+    if let Some(r) = &info.replication {
+        let replicas = r.replicas.len();
+        let below = if replicas + 1 < r.factor as usize {
+            format!(", {} below its factor", r.factor as usize - replicas - 1)
+        } else {
+            String::new()
+        };
+        println!(
+            "replicas:   {replicas} (factor {}, {}{below})",
+            r.factor, r.durability
+        );
+        for replica in &r.replicas {
+            let error = replica
+                .error
+                .as_deref()
+                .map(|e| format!(", last error: {e}"))
+                .unwrap_or_default();
+            println!(
+                "  node {}: version {}, {} version(s) and {} byte(s) behind{error}",
+                replica.node_id, replica.version, replica.lag_versions, replica.lag_bytes
+            );
+        }
     }
     let denials = &info.denials;
     if denials.total == 0 {

@@ -15,7 +15,8 @@ use nexus_tls::{join_server_config, ClusterCa, StaticPolicy, TlsMaterial, ALPN_G
 use nexus_transport::bulk::BulkEndpoint;
 use nexus_transport::server::{JoinEndpoint, PeerEndpoint};
 use nexus_transport::{
-    Channels, Gateway, JoinForwarder, LeaderWatch, Network, PeerContact, PeerHealth, Proposer,
+    Channels, Gateway, JoinForwarder, LeaderWatch, Liveness, Network, PeerContact, PeerHealth,
+    Proposer,
 };
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -56,6 +57,7 @@ pub struct Replica {
     bulk: Option<Arc<BulkEndpoint>>,
     report: NodeReport,
     watch: Arc<LeaderWatch>,
+    liveness: Arc<Liveness>,
     channels: Channels,
 }
 
@@ -209,6 +211,7 @@ impl Replica {
             forwarder,
             bulk,
             watch,
+            liveness: Arc::default(),
             channels,
         })
     }
@@ -226,6 +229,12 @@ impl Replica {
     /// The Raft instance (metrics for `nexus status`).
     pub fn raft(&self) -> Raft {
         self.raft.clone()
+    }
+
+    /// When each member last renewed its home lease through this node as
+    /// leader.
+    pub fn liveness(&self) -> Arc<Liveness> {
+        self.liveness.clone()
     }
 
     /// The data plane's QUIC endpoint (`None` without a peer port).
@@ -321,6 +330,7 @@ impl Replica {
             let endpoint = PeerEndpoint {
                 proposer: self.proposer.clone(),
                 watch: self.watch.clone(),
+                liveness: self.liveness.clone(),
                 tls: Arc::new(self.tls.server_config(ALPN_GRPC).map_err(tls_error)?),
                 policy: self.policy.clone(),
                 join: Some(JoinEndpoint {

@@ -29,9 +29,13 @@ pub struct ClusterStatus {
     /// and health.
     pub members: Vec<MemberStatus>,
     /// What an operator should know: an even number of voters, members
-    /// the leader cannot hear from.
+    /// the leader cannot hear from, sandboxes below their factor.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Sandboxes with fewer replicas than their replication factor asks
+    /// (their homes seed new ones while members are available).
+    #[serde(default)]
+    pub below_factor: u64,
 }
 
 /// One member of the cluster.
@@ -123,6 +127,7 @@ impl ClusterStatus {
             snapshot_index: metrics.snapshot.map(|l| l.index),
             members,
             warnings,
+            below_factor: 0,
         }
     }
 }

@@ -6,12 +6,14 @@ pub mod instances;
 mod mesh;
 mod metrics;
 mod node;
+mod replication;
 
 pub use api::{ApiConfig, ApiScheme};
 pub use cluster::{Advertise, ClusterConfig, PeerConfig};
 pub use metrics::MetricsConfig;
 pub use nexus_netctl::MeshConfig;
 pub use node::{matches, parse_selector, render, Labels, NodeConfig};
+pub use replication::ReplicationConfig;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -74,6 +76,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The WireGuard mesh (`[mesh]`).
     pub mesh: MeshConfig,
+    /// Sandbox replicas (`[replication]`).
+    pub replication: ReplicationConfig,
 }
 
 /// Limits the node enforces on requests.
@@ -144,6 +148,7 @@ impl Default for Config {
             dock: DockPolicy::default(),
             metrics: MetricsConfig::default(),
             mesh: MeshConfig::default(),
+            replication: ReplicationConfig::default(),
         }
     }
 }
@@ -243,6 +248,26 @@ impl Config {
             config.apply_env(&key, &value)?;
         }
         config.node.validate()?;
+        let max_factor = nexus_raft::MAX_REPLICAS as u32 + 1;
+        if !(1..=max_factor).contains(&config.replication.factor) {
+            return Err(UserError::new(
+                ErrorCode::ConfigInvalid,
+                format!(
+                    "[replication] factor is {}: use 1 to {max_factor}",
+                    config.replication.factor
+                ),
+            ));
+        }
+        if config.replication.home_timeout_ms < 200 {
+            return Err(UserError::new(
+                ErrorCode::ConfigInvalid,
+                format!(
+                    "[replication] home_timeout_ms is {}: use at least 200 (a home renews its \
+                     lease every 150 ms)",
+                    config.replication.home_timeout_ms
+                ),
+            ));
+        }
         if config.limits.max_instances == Some(0) {
             return Err(UserError::new(
                 ErrorCode::ConfigInvalid,

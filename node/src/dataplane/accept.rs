@@ -21,6 +21,7 @@ use tracing::{debug, warn};
 
 use super::{migrate, FabricOpen, Forwarded, StreamHead};
 use crate::authenticated::Authenticated;
+use crate::replicas::Replicas;
 use crate::sandbox::SandboxManager;
 
 /// How long a routed request waits for this node to apply what the entry
@@ -29,7 +30,7 @@ const APPLY_WAIT: Duration = Duration::from_secs(2);
 
 /// What serves the streams members open: routed requests go to `router`
 /// (after catching up with `raft`), moves to `manager`, node-tier fabric
-/// streams to `fabric`.
+/// streams to `fabric`, replica streams to `replicas`.
 #[derive(Clone)]
 pub struct Handlers {
     /// The node's API router.
@@ -40,6 +41,8 @@ pub struct Handlers {
     pub manager: Arc<SandboxManager>,
     /// Runs the inputs a peer's job sends.
     pub fabric: FabricHandler,
+    /// Keeps the copies homes ship here.
+    pub replicas: Option<Arc<Replicas>>,
 }
 
 /// Serves one node-tier fabric stream from a peer: its id, the stream's
@@ -77,6 +80,7 @@ async fn serve_stream(
         raft,
         manager,
         fabric,
+        replicas,
     }: Handlers,
     (max_header_bytes, header_timeout): (usize, Duration),
 ) {
@@ -126,6 +130,13 @@ async fn serve_stream(
             }
         }
         StreamHead::Fabric(open) => fabric(peer, open, send, recv).await,
+        StreamHead::Replica(open) => match replicas {
+            Some(replicas) => replicas.receive(peer, open, send, recv).await,
+            None => warn!(
+                node = peer,
+                "replica stream refused: this node keeps no replicas"
+            ),
+        },
         StreamHead::Move {
             sandbox_id,
             tenant_id,

@@ -52,6 +52,9 @@ pub(crate) enum StreamHead {
     /// A node-tier fabric stream: this node runs inputs of the sending
     /// node's job ([`crate::fabric`]).
     Fabric(FabricOpen),
+    /// A replica stream from a sandbox's home: a change, a whole copy, a
+    /// version question or a drop ([`crate::replicas`]).
+    Replica(crate::replicas::ReplicaOpen),
     /// A sandbox's files follow, pushed by its home to make this node its
     /// new home ([`migrate`]).
     Move {
@@ -160,6 +163,16 @@ impl DataPlane {
         node: NodeId,
         open: &FabricOpen,
     ) -> Result<(quinn::SendStream, quinn::RecvStream), String> {
+        self.open_stream(node, &StreamHead::Fabric(open.clone()))
+            .await
+    }
+
+    /// Opens a stream to `node` and sends `stream_head` on it.
+    pub(crate) async fn open_stream(
+        &self,
+        node: NodeId,
+        stream_head: &StreamHead,
+    ) -> Result<(quinn::SendStream, quinn::RecvStream), String> {
         let addr = self
             .address_of(node)
             .ok_or_else(|| format!("node {node} is not a member of the cluster"))?;
@@ -168,7 +181,7 @@ impl DataPlane {
             .open(node, &addr)
             .await
             .map_err(|e| e.to_string())?;
-        nexus_transport::bulk::head::write(&mut send, &StreamHead::Fabric(open.clone()))
+        nexus_transport::bulk::head::write(&mut send, stream_head)
             .await
             .map_err(|e| e.to_string())?;
         Ok((send, recv))

@@ -86,6 +86,9 @@ impl SandboxManager {
         if let Some(record) = call.resume_record.take() {
             record.landed().await;
         }
+        // Even a failed call may have written: what it changed goes to the
+        // replicas before its answer does.
+        self.ship_after(&call.sandbox).await?;
         let log = call.guard.activity().log();
         match &result {
             Ok(out) => {
@@ -167,6 +170,13 @@ impl SandboxManager {
         let mut resume_record = None;
         for _ in 0..MAX_STATE_CHASES {
             let sandbox = self.hosted(tenant_id, sandbox_id)?;
+            // Read again once the lease is known to hold: a renewal waits
+            // until this node applied what the leader had, so a failover
+            // that took the sandbox away is seen.
+            self.check_lease(&sandbox)?;
+            let sandbox = self.hosted(tenant_id, sandbox_id)?;
+            // A stat when a copy exists; after a failover, a rename and fsyncs.
+            self.adopt_copy(&sandbox)?;
             let activity = self.activity_of(&sandbox);
             // Active, or resumed here with the record still on its way.
             let can_run = |s: &Sandbox| match s.state {

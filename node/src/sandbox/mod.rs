@@ -10,6 +10,7 @@ mod files;
 mod ids;
 mod kernel;
 mod moving;
+mod replicated;
 mod schedules;
 mod serve;
 mod store;
@@ -51,6 +52,10 @@ pub struct DockRequest {
     pub name: Option<String>,
     /// Profile name; defaults to the workbook's profile (unknown → compute).
     pub profile: Option<String>,
+    /// Replication factor (home + replicas); defaults to `[replication] factor`.
+    pub replication_factor: Option<u32>,
+    /// Durability mode; defaults to `[replication] durability`.
+    pub durability: Option<nexus_raft::Durability>,
 }
 
 /// A sandbox as `nexus sandbox info` shows it: the registry record and what
@@ -72,6 +77,10 @@ pub struct SandboxInfo {
     /// Its volumes and their quotas, read from its live file; empty when
     /// that file is not on this node (frozen, archived, homed elsewhere).
     pub volumes: Vec<VolumeUsage>,
+    /// Its replication as its home sees it (absent on a node without a
+    /// data plane: a single node keeps no replicas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<crate::replicas::ReplicationInfo>,
 }
 
 /// One volume of a sandbox as `sandbox info` shows it.
@@ -109,6 +118,12 @@ pub struct SandboxManager {
     schedules: schedules::ScheduleTable,
     dock_policy: DockPolicy,
     metrics: Arc<Metrics>,
+    /// Shipping to replicas (`None`: a node without a data plane).
+    replicas: Option<Arc<crate::replicas::Replicas>>,
+    /// The copies this node keeps for other homes.
+    copies: Option<Arc<crate::replicas::Copies>>,
+    /// Held while a copy is promoted, so two callers do not both do it.
+    adopting: Mutex<()>,
 }
 
 impl SandboxManager {
@@ -139,6 +154,9 @@ impl SandboxManager {
             schedules: schedules::ScheduleTable::open(&data_dir),
             files: SandboxFiles::create(data_dir)?,
             dock_policy: DockPolicy::default(),
+            replicas: None,
+            copies: None,
+            adopting: Mutex::new(()),
         })
     }
 
@@ -228,6 +246,8 @@ impl SandboxManager {
             workbook_sha256: staged.sha256.clone(),
             home_node: self.node_id,
             at_ms: now_ms(),
+            replication_factor: request.replication_factor,
+            durability: request.durability,
         };
         self.files.adopt(staged, &sandbox_id)?;
         let sandbox = match self.registry.dock_sandbox(new).await {
@@ -275,6 +295,7 @@ impl SandboxManager {
             not_demoted_reason: activity.not_demoted_reason(),
             denials: activity.denials().snapshot(),
             volumes: self.volume_usage(&sandbox),
+            replication: None,
             sandbox,
         })
     }
@@ -344,6 +365,7 @@ impl SandboxManager {
     /// gone: compiled modules, context, activity, schedules and its files.
     fn drop_local(&self, sandbox_id: &str) {
         self.forget(sandbox_id);
+        self.forget_shipping(sandbox_id);
         self.files.remove(sandbox_id);
         self.activity.remove(sandbox_id);
         self.schedules.forget(sandbox_id);
@@ -480,7 +502,7 @@ impl SandboxManager {
 }
 
 /// Runs blocking work (SQLite, file copies, compilation) off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, UserError> + Send + 'static,
 ) -> Result<T, UserError> {
     tokio::task::spawn_blocking(f)

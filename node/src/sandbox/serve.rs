@@ -55,7 +55,9 @@ impl SandboxManager {
                 let error = e.to_user_error();
                 log_failure(call.guard.activity().log(), &error);
                 error
-            })?;
+            });
+        self.ship_after(&call.sandbox).await?;
+        let output = output?;
         let response = HttpResponse::decode(&output).map_err(|e| {
             UserError::new(
                 ErrorCode::CallBadResponse,

@@ -23,6 +23,8 @@ impl SandboxManager {
         let known: HashSet<String> = sandboxes.iter().map(|s| s.id.clone()).collect();
         *self.homed_set() = known.clone();
         for sandbox in &sandboxes {
+            // A failover made this node the home before the copy was placed.
+            self.adopt_copy(sandbox)?;
             let live = self.files.path(&sandbox.id);
             let cold = self.files.cold_path(&sandbox.id);
             let repair = plan(sandbox.state, live.exists(), cold.exists());

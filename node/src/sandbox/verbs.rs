@@ -151,6 +151,8 @@ impl SandboxManager {
         let request = DockRequest {
             name: Some(name.unwrap_or_else(|| format!("{}-clone", source.name))),
             profile: Some(source.profile),
+            replication_factor: source.replication_factor,
+            durability: source.durability,
         };
         self.dock_staged(target_tenant, staged, request).await
     }

@@ -392,8 +392,8 @@ async fn a_dock_asking_for_labels_this_node_lacks_is_refused_by_name() {
     .unwrap();
     let admin = node.admin();
     let on = |labels: &[&str]| Placement {
-        node: None,
         labels: labels.iter().map(|l| l.to_string()).collect(),
+        ..Placement::default()
     };
     let placed = admin
         .dock_on(bytes.clone(), Some("in-a"), None, &on(&["zone=a"]))

@@ -1,8 +1,12 @@
-//! The crash-safe apply: a change is first written to a journal file and
-//! fsynced, then applied, then the journal is removed. [`recover`] run at
-//! start completes a change whose journal is complete and discards a torn
-//! journal (the replica was not touched yet: apply starts only after the
-//! journal is durable).
+//! The crash-safe apply, through two journal slots used in turn (the slot
+//! of a change is its tag modulo 2, and tags go up by one per change): a
+//! change is written to its slot and fsynced, then applied. The other slot
+//! keeps the change before it, so a crash while a slot is written leaves
+//! that slot torn and the previous change intact in the other one.
+//! [`recover`], run at start, re-applies the newest complete change
+//! (applying is idempotent) and ignores a torn slot. Two fsyncs per change;
+//! the slots stay, overwritten in place ([`clear`] removes them when the
+//! replica is replaced by a whole copy).
 //!
 //! Journal layout (integers big-endian):
 //!
@@ -16,9 +20,9 @@
 //! | *n* × (4 + page size) | page number, page data |
 //! | 32 | SHA-256 of all the bytes before it |
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -35,69 +39,76 @@ const FIXED_BYTES: usize = 28;
 /// Bytes of the SHA-256 trailer.
 const TRAILER_BYTES: usize = 32;
 
-/// Crash-safe [`apply_change`]: writes `change` and `tag` to `journal`,
-/// fsyncs it and its directory, applies the change to `path`, then removes
-/// the journal and fsyncs the directory. A crash leaves either the old
-/// replica with a torn journal (which [`recover`] discards) or a complete
-/// journal (which [`recover`] re-applies; applying is idempotent).
-///
-/// Refuses (`AlreadyExists`) if `journal` exists: run [`recover`] first, or
-/// a change half applied before a crash could be lost.
+/// Crash-safe [`apply_change`]: writes `change` and `tag` to slot
+/// `tag % 2` of `slots` (replacing what it held) and fsyncs it, then
+/// applies the change to `path`. A crash leaves the slot torn (the replica
+/// is untouched; [`recover`] takes the other slot) or complete (it is
+/// applied again).
 pub fn apply_change_durably(
     path: &Path,
-    journal: &Path,
+    slots: &[PathBuf; 2],
     change: &PageChange,
     tag: u64,
 ) -> io::Result<()> {
-    write_journal(journal, change, tag)?;
-    apply_change(path, change)?;
-    fs::remove_file(journal).map_err(|e| context("remove journal", journal, e))?;
-    sync_parent(journal)
+    write_journal(&slots[(tag % 2) as usize], change, tag)?;
+    apply_change(path, change)
 }
 
-/// Run at start: completes or discards what `journal` holds for `path`.
-/// Returns the tag of the change that was re-applied, or `None` if there
-/// was no journal or only a torn one (removed, `path` untouched). A
-/// journal longer than [`MAX_JOURNAL_BYTES`], or complete but malformed,
-/// is an error and is left in place.
-pub fn recover(path: &Path, journal: &Path) -> io::Result<Option<u64>> {
-    let bytes = match read_bounded(journal)? {
-        Some(bytes) => bytes,
-        None => return Ok(None),
-    };
-    let recovered = match decode(&bytes, journal)? {
+/// Run at start: re-applies to `path` the newest complete change in
+/// `slots` and returns its tag (`None`: no complete one; torn slots are
+/// ignored). A slot longer than [`MAX_JOURNAL_BYTES`], or complete but
+/// malformed, is an error.
+pub fn recover(path: &Path, slots: &[PathBuf; 2]) -> io::Result<Option<u64>> {
+    let mut newest: Option<(PageChange, u64)> = None;
+    for slot in slots {
+        let Some(bytes) = read_bounded(slot)? else {
+            continue;
+        };
+        if let Some((change, tag)) = decode(&bytes, slot)? {
+            if newest.as_ref().is_none_or(|(_, t)| tag > *t) {
+                newest = Some((change, tag));
+            }
+        }
+    }
+    match newest {
         Some((change, tag)) => {
             apply_change(path, &change)?;
-            Some(tag)
+            Ok(Some(tag))
         }
-        None => None,
-    };
-    fs::remove_file(journal).map_err(|e| context("remove journal", journal, e))?;
-    sync_parent(journal)?;
-    Ok(recovered)
+        None => Ok(None),
+    }
 }
 
-/// Writes the journal for `change` and `tag` to the new file `journal`
-/// and makes it durable (file and directory fsynced).
+/// Removes both slots (the replica was replaced by a whole copy: their
+/// changes belong to the copy it had before) and fsyncs the directory.
+pub fn clear(slots: &[PathBuf; 2]) -> io::Result<()> {
+    for slot in slots {
+        match fs::remove_file(slot) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(context("remove journal", slot, e)),
+        }
+    }
+    sync_parent(&slots[0])
+}
+
+/// Writes the journal for `change` and `tag` to `journal` (replacing it)
+/// and makes it durable (the file fsynced; its directory too when the file
+/// is new).
 pub(super) fn write_journal(journal: &Path, change: &PageChange, tag: u64) -> io::Result<()> {
     change.check(journal)?;
     let bytes = encode(change, tag, journal)?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(journal)
-        .map_err(|e| {
-            context(
-                "create journal (run recover first if it exists)",
-                journal,
-                e,
-            )
-        })?;
+    let existed = journal.exists();
+    let mut file = File::create(journal).map_err(|e| context("create journal", journal, e))?;
     file.write_all(&bytes)
         .map_err(|e| context("write journal", journal, e))?;
     file.sync_all()
         .map_err(|e| context("fsync journal", journal, e))?;
-    sync_parent(journal)
+    if existed {
+        Ok(())
+    } else {
+        sync_parent(journal)
+    }
 }
 
 /// The journal bytes for `change` and `tag`; an error if they would

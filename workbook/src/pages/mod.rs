@@ -7,8 +7,9 @@
 //! transactions committed since then ([`PageChange`]). [`apply_change`]
 //! writes such a change into a replica (a plain database file without a
 //! WAL), which then equals the live file as it will be after a full
-//! checkpoint. [`apply_change_durably`] does the same through a journal so
-//! that a crash mid-apply is completed or undone by [`recover`].
+//! checkpoint. [`apply_change_durably`] does the same through two journal
+//! slots used in turn, so that a crash mid-apply is completed by
+//! [`recover`].
 //!
 //! - `wal`: the WAL reader (header, frames, cumulative checksums);
 //! - `apply`: writing a change into a replica and reading it back;
@@ -28,7 +29,7 @@ mod wal;
 mod tests;
 
 pub use apply::apply_change;
-pub use journal::{apply_change_durably, recover, MAX_JOURNAL_BYTES};
+pub use journal::{apply_change_durably, clear, recover, MAX_JOURNAL_BYTES};
 pub use wal::read_wal;
 
 /// Where a reader stopped in a WAL: the WAL cycle (its salts), how many

@@ -1,6 +1,6 @@
-//! Sandbox writes: dock, lifecycle transition, move, removal.
+//! Sandbox writes: dock, lifecycle transition, move, replica set, removal.
 
-use nexus_raft::{Command, Response, Sandbox, SandboxState};
+use nexus_raft::{Command, Durability, Replica, Response, Sandbox, SandboxState};
 
 use super::{unexpected, RegistryHandle};
 use nexus_errors::UserError;
@@ -23,6 +23,10 @@ pub struct NewSandbox {
     pub home_node: u64,
     /// Dock time, ms since the Unix epoch.
     pub at_ms: u64,
+    /// The replication factor asked for; `None`: the node's default.
+    pub replication_factor: Option<u32>,
+    /// The durability mode asked for; `None`: the node's default.
+    pub durability: Option<Durability>,
 }
 
 impl RegistryHandle {
@@ -36,8 +40,8 @@ impl RegistryHandle {
             workbook_sha256: sandbox.workbook_sha256,
             home_node: sandbox.home_node,
             at_ms: sandbox.at_ms,
-            replication_factor: None,
-            durability: None,
+            replication_factor: sandbox.replication_factor,
+            durability: sandbox.durability,
         };
         match self.write(cmd).await? {
             Response::SandboxDocked(sandbox) => Ok(sandbox),
@@ -91,6 +95,27 @@ impl RegistryHandle {
         match self.write(cmd).await? {
             Response::SandboxMoved(sandbox) => Ok(sandbox),
             other => Err(unexpected("MoveSandbox", &other)),
+        }
+    }
+
+    /// Replaces `sandbox`'s replica set, fenced by the generation it was
+    /// read at. Returns the sandbox with its new set.
+    pub async fn set_replicas(
+        &self,
+        sandbox: &Sandbox,
+        replicas: Vec<Replica>,
+        at_ms: u64,
+    ) -> Result<Sandbox, UserError> {
+        let cmd = Command::SetReplicas {
+            sandbox_id: sandbox.id.clone(),
+            tenant_id: sandbox.tenant_id.clone(),
+            expected_generation: sandbox.generation,
+            replicas,
+            at_ms,
+        };
+        match self.write(cmd).await? {
+            Response::ReplicasSet(sandbox) => Ok(sandbox),
+            other => Err(unexpected("SetReplicas", &other)),
         }
     }
 

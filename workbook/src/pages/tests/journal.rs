@@ -1,5 +1,7 @@
 //! The crash-safe apply, recovery and malformed changes or journals.
 
+use std::path::{Path, PathBuf};
+
 use super::*;
 use crate::pages::journal::{decode, encode, write_journal};
 
@@ -17,61 +19,71 @@ fn sample(pages: u32, fill: u8) -> PageChange {
     }
 }
 
-#[test]
-fn a_durable_apply_matches_a_plain_apply_and_leaves_no_journal() {
-    let dir = tempfile::tempdir().unwrap();
-    let (durable, plain, journal) = (
-        dir.path().join("a.db"),
-        dir.path().join("b.db"),
-        dir.path().join("a.db.journal"),
-    );
-    for (i, change) in [sample(4, 1), sample(2, 9)].iter().enumerate() {
-        apply_change_durably(&durable, &journal, change, i as u64).unwrap();
-        apply_change(&plain, change).unwrap();
-        assert!(!journal.exists());
-        assert_eq!(fs::read(&durable).unwrap(), fs::read(&plain).unwrap());
-    }
-    assert_eq!(fs::metadata(&durable).unwrap().len(), 2 * 512);
-    assert_eq!(recover(&durable, &journal).unwrap(), None);
+/// The two journal slots of a replica at `dir/name`.
+fn slots(dir: &Path, name: &str) -> [PathBuf; 2] {
+    [
+        dir.join(format!("{name}.j0")),
+        dir.join(format!("{name}.j1")),
+    ]
 }
 
 #[test]
-fn a_complete_journal_is_reapplied_by_recover_with_its_tag() {
+fn a_durable_apply_matches_a_plain_apply_and_keeps_the_last_two_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let (path, journal) = (dir.path().join("r.db"), dir.path().join("r.journal"));
-    apply_change(&path, &sample(3, 1)).unwrap();
+    let (durable, plain) = (dir.path().join("a.db"), dir.path().join("b.db"));
+    let slots = slots(dir.path(), "a");
+    for (i, change) in [sample(4, 1), sample(2, 9), sample(3, 5)]
+        .iter()
+        .enumerate()
+    {
+        apply_change_durably(&durable, &slots, change, 10 + i as u64).unwrap();
+        apply_change(&plain, change).unwrap();
+        assert_eq!(fs::read(&durable).unwrap(), fs::read(&plain).unwrap());
+    }
+    assert_eq!(fs::metadata(&durable).unwrap().len(), 3 * 512);
+    // Recovering re-applies the newest (tag 12, in slot 0): nothing changes.
+    assert_eq!(recover(&durable, &slots).unwrap(), Some(12));
+    assert_eq!(fs::read(&durable).unwrap(), fs::read(&plain).unwrap());
+    clear(&slots).unwrap();
+    assert!(!slots[0].exists() && !slots[1].exists());
+    assert_eq!(recover(&durable, &slots).unwrap(), None);
+}
+
+#[test]
+fn a_complete_slot_is_reapplied_by_recover_with_its_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    let slots = slots(dir.path(), "r");
+    apply_change_durably(&path, &slots, &sample(3, 1), 76).unwrap();
     let change = sample(5, 40);
-    // A crash right after the journal became durable.
-    write_journal(&journal, &change, 77).unwrap();
-    assert!(apply_change_durably(&path, &journal, &change, 78).is_err());
-    assert_eq!(recover(&path, &journal).unwrap(), Some(77));
-    assert!(!journal.exists());
+    // A crash right after the journal became durable, before the apply.
+    write_journal(&slots[1], &change, 77).unwrap();
+    assert_eq!(recover(&path, &slots).unwrap(), Some(77));
     let expected = dir.path().join("expected.db");
     apply_change(&expected, &change).unwrap();
     assert_eq!(fs::read(&path).unwrap(), fs::read(&expected).unwrap());
-    // Recovering again (idempotent) and a crash after a partial apply.
-    write_journal(&journal, &change, 77).unwrap();
+    // A crash after a partial apply: recovering again completes it.
     apply_change(&path, &sample(1, 3)).unwrap();
-    assert_eq!(recover(&path, &journal).unwrap(), Some(77));
+    assert_eq!(recover(&path, &slots).unwrap(), Some(77));
     assert_eq!(fs::read(&path).unwrap(), fs::read(&expected).unwrap());
 }
 
 #[test]
-fn a_torn_journal_is_discarded_and_the_file_untouched() {
+fn a_torn_slot_is_ignored_and_the_previous_change_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let (path, journal) = (dir.path().join("t.db"), dir.path().join("t.journal"));
-    apply_change(&path, &sample(3, 1)).unwrap();
+    let path = dir.path().join("t.db");
+    let slots = slots(dir.path(), "t");
+    apply_change_durably(&path, &slots, &sample(3, 1), 4).unwrap();
     let before = fs::read(&path).unwrap();
-    let full = encode(&sample(6, 50), 5, &journal).unwrap();
+    let full = encode(&sample(6, 50), 5, &slots[1]).unwrap();
     for cut in [0, 7, 27, 28, 100, full.len() / 2, full.len() - 1] {
-        fs::write(&journal, &full[..cut]).unwrap();
-        assert_eq!(recover(&path, &journal).unwrap(), None, "cut at {cut}");
-        assert!(!journal.exists());
+        fs::write(&slots[1], &full[..cut]).unwrap();
+        assert_eq!(recover(&path, &slots).unwrap(), Some(4), "cut at {cut}");
         assert_eq!(fs::read(&path).unwrap(), before);
     }
     // Zeros where the data should be (a crash after the size was extended).
-    fs::write(&journal, vec![0u8; full.len()]).unwrap();
-    assert_eq!(recover(&path, &journal).unwrap(), None);
+    fs::write(&slots[1], vec![0u8; full.len()]).unwrap();
+    assert_eq!(recover(&path, &slots).unwrap(), Some(4));
     assert_eq!(fs::read(&path).unwrap(), before);
 }
 
@@ -98,12 +110,14 @@ fn the_journal_round_trips() {
 #[test]
 fn absurd_journals_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (path, journal) = (dir.path().join("x.db"), dir.path().join("x.journal"));
+    let path = dir.path().join("x.db");
+    let slots = slots(dir.path(), "x");
+    let journal = slots[0].clone();
     // A file longer than the limit (sparse): refused without reading.
     let file = fs::File::create(&journal).unwrap();
     file.set_len(MAX_JOURNAL_BYTES + 1).unwrap();
-    let err = recover(&path, &journal).unwrap_err();
-    assert!(err.to_string().contains("x.journal"), "{err}");
+    let err = recover(&path, &slots).unwrap_err();
+    assert!(err.to_string().contains("x.j0"), "{err}");
     assert!(journal.exists() && !path.exists());
 
     // A complete journal declaring more than the limit.

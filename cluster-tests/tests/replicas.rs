@@ -1,0 +1,428 @@
+//! Sandbox replicas on real nodes: `nexus serve` processes on loopback
+//! shipping workbook changes over QUIC with mTLS, failing over when a home
+//! is killed or cut off, and restoring the replication factor.
+
+// Tests: a failed unwrap or panic is a loud test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nexus_cluster_tests::{Cluster, ClusterOptions};
+use serde_json::{json, Value};
+
+/// A guest that adds one to the 8-byte counter stored under the kv key it
+/// reads from stdin: a retried call of the same key shows as a 2.
+const MARK_WAT: &str = r#"
+(module
+  (import "wasi_snapshot_preview1" "fd_read"
+    (func $fd_read (param i32 i32 i32 i32) (result i32)))
+  (import "nexus_v1" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i32)))
+  (import "nexus_v1" "kv_set" (func $kv_set (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (local $len i32)
+    (i32.store (i32.const 0) (i32.const 64))
+    (i32.store (i32.const 4) (i32.const 1024))
+    (if (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 16))
+      (then unreachable))
+    (local.set $len (i32.load (i32.const 16)))
+    (i64.store (i32.const 32) (i64.const 0))
+    (if (i32.lt_s (call $kv_get (i32.const 64) (local.get $len) (i32.const 32) (i32.const 8))
+                  (i32.const 0))
+      (then (i64.store (i32.const 32) (i64.const 0))))
+    (i64.store (i32.const 32) (i64.add (i64.load (i32.const 32)) (i64.const 1)))
+    (if (call $kv_set (i32.const 64) (local.get $len) (i32.const 32) (i32.const 8))
+      (then unreachable))))
+"#;
+
+/// The mark workbook's directory, written under `dir`.
+fn mark_workbook(dir: &Path) -> PathBuf {
+    let guest = dir.join("mark");
+    std::fs::create_dir_all(&guest).unwrap();
+    std::fs::write(guest.join("mark.wat"), MARK_WAT).unwrap();
+    std::fs::write(
+        guest.join("workbook.toml"),
+        "name = \"mark\"\nentry = \"mark\"\n\n[[modules]]\nname = \"mark\"\npath = \"mark.wat\"\n",
+    )
+    .unwrap();
+    guest
+}
+
+/// Docks the mark workbook on node `home` with `query`; returns its id.
+async fn dock_mark(cluster: &Cluster, dir: &Path, home: u64, query: &[(&str, &str)]) -> String {
+    let node = home.to_string();
+    let mut query = query.to_vec();
+    query.push(("node", &node));
+    let (status, body) = cluster
+        .dock_dir_with(home, &mark_workbook(dir), "marks", &query)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+/// The sandbox as node `via` answers `GET /v1/sandboxes/{id}`.
+async fn info(cluster: &Cluster, via: u64, sandbox: &str) -> Value {
+    let (status, body) = cluster.get(via, &format!("/v1/sandboxes/{sandbox}")).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Waits (at most 30 s) until `check` holds for the sandbox as node `via`
+/// sees it; returns that view.
+async fn wait_info(
+    cluster: &Cluster,
+    via: u64,
+    sandbox: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = cluster.get(via, &format!("/v1/sandboxes/{sandbox}")).await;
+        if status == 200 && check(&body) {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: last answer {status} {body}; node {via} log:\n{}",
+            cluster.log_tail(via)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The sandbox's home as node `via` lists it (`GET /v1/sandboxes` is
+/// answered by `via` itself, not its home).
+async fn home_via_list(cluster: &Cluster, via: u64, sandbox: &str) -> u64 {
+    let (status, body) = cluster.get(via, "/v1/sandboxes").await;
+    assert_eq!(status, 200, "{body}");
+    body["sandboxes"]
+        .as_array()
+        .and_then(|all| all.iter().find(|s| s["id"] == sandbox))
+        .and_then(|s| s["home_node"].as_u64())
+        .unwrap()
+}
+
+fn replica_nodes(sandbox: &Value) -> Vec<u64> {
+    sandbox["replicas"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|r| r["node_id"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+/// One call of the mark guest with `key` through node `via`: whether it
+/// was acknowledged (200, exit 0), and the answer.
+async fn mark_once(cluster: &Cluster, via: u64, sandbox: &str, key: &str) -> (bool, Value) {
+    let (status, body) = cluster
+        .post(
+            via,
+            &format!("/v1/sandboxes/{sandbox}/call"),
+            json!({ "stdin": key }),
+        )
+        .await;
+    (status == 200 && body["exit_code"] == 0, body)
+}
+
+/// Calls the mark guest with `key` through node `via` until it is
+/// acknowledged (at most 30 s); returns how many attempts failed first.
+async fn mark(cluster: &Cluster, via: u64, sandbox: &str, key: &str) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut failed = 0;
+    loop {
+        let (acked, body) = mark_once(cluster, via, sandbox, key).await;
+        if acked {
+            return failed;
+        }
+        failed += 1;
+        assert!(
+            Instant::now() < deadline,
+            "{key} never acknowledged; last answer {body}; node {via} log:\n{}",
+            cluster.log_tail(via)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every kv counter of the workbook at `path` (read-only, beside a node
+/// that may have it open).
+fn counters(path: &Path) -> BTreeMap<String, u64> {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok", "{}", path.display());
+    let mut stmt = conn.prepare("SELECT key, value FROM kv").unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            let value: Vec<u8> = r.get(1)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                u64::from_le_bytes(value.try_into().unwrap()),
+            ))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+fn live_file(cluster: &Cluster, node: u64, sandbox: &str) -> PathBuf {
+    cluster
+        .node(node)
+        .data_dir
+        .join("sandboxes")
+        .join(format!("{sandbox}.workbook"))
+}
+
+fn replica_file(cluster: &Cluster, node: u64, sandbox: &str) -> PathBuf {
+    cluster
+        .node(node)
+        .data_dir
+        .join("replicas")
+        .join(format!("{sandbox}.workbook"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_replication_keeps_every_acknowledged_write_when_the_home_is_killed() {
+    let mut cluster = Cluster::start(ClusterOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = dock_mark(&cluster, dir.path(), 1, &[]).await;
+    // Factor 2 by default: the home seeds one replica and records it.
+    let seeded = wait_info(&cluster, 2, &sandbox, "one replica", |s| {
+        replica_nodes(s).len() == 1
+    })
+    .await;
+    assert_eq!(seeded["home_node"], 1, "{seeded}");
+    assert_eq!(seeded["replication"]["durability"], "sync", "{seeded}");
+    let replica = replica_nodes(&seeded)[0];
+    let via = if replica == 2 { 3 } else { 2 };
+
+    let mut retried = Vec::new();
+    let mut killed = None;
+    let mut first_after_kill = None;
+    for i in 0..1000 {
+        if i == 300 {
+            cluster.kill(1);
+            killed = Some(Instant::now());
+        }
+        if mark(&cluster, via, &sandbox, &format!("inc/{i:04}")).await > 0 {
+            retried.push(i);
+        }
+        if let (Some(at), None) = (killed, first_after_kill) {
+            first_after_kill = Some(at.elapsed());
+        }
+    }
+    let after = info(&cluster, via, &sandbox).await;
+    assert_eq!(after["home_node"], replica, "{after}");
+    assert!(
+        after["generation"].as_u64() > seeded["generation"].as_u64(),
+        "{after}"
+    );
+    println!(
+        "failover: home SIGKILL -> first acknowledged call {:?}; {} call(s) retried",
+        first_after_kill.unwrap(),
+        retried.len()
+    );
+    // Every acknowledged increment is there, exactly once unless its call
+    // was retried after a failed attempt (which may have landed).
+    let counts = counters(&live_file(&cluster, replica, &sandbox));
+    assert_eq!(counts.len(), 1000, "keys on the new home");
+    for i in 0..1000 {
+        let value = counts[&format!("inc/{i:04}")];
+        if retried.contains(&i) {
+            assert!((1..=2).contains(&value), "inc/{i:04} = {value}");
+        } else {
+            assert_eq!(value, 1, "inc/{i:04} was acknowledged once");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_home_comes_back_as_a_replica_and_converges_byte_for_byte() {
+    let mut cluster = Cluster::start(ClusterOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = dock_mark(&cluster, dir.path(), 1, &[("factor", "3")]).await;
+    wait_info(&cluster, 2, &sandbox, "two replicas", |s| {
+        replica_nodes(s) == [2, 3]
+    })
+    .await;
+    for i in 0..50 {
+        mark(&cluster, 2, &sandbox, &format!("before/{i}")).await;
+    }
+    cluster.kill(1);
+    for i in 0..50 {
+        mark(&cluster, 2, &sandbox, &format!("after/{i}")).await;
+    }
+    let moved = info(&cluster, 2, &sandbox).await;
+    let home = moved["home_node"].as_u64().unwrap();
+    assert_ne!(home, 1, "{moved}");
+    // Node 1 returns: it drops its stale file and is seeded as a replica.
+    cluster.restart(1).await;
+    wait_info(&cluster, 2, &sandbox, "node 1 back as a replica", |s| {
+        replica_nodes(s).contains(&1)
+    })
+    .await;
+    // Its stale live file goes at its next reconciliation with the registry.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while live_file(&cluster, 1, &sandbox).exists() {
+        assert!(Instant::now() < deadline, "the old home kept its live file");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Bring the home's file to rest, then wait until every replica holds
+    // its last version.
+    let (status, body) = cluster
+        .post(2, &format!("/v1/sandboxes/{sandbox}/suspend"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let settled = wait_info(&cluster, 2, &sandbox, "replicas caught up", |s| {
+        let r = &s["replication"];
+        let version = r["version"].as_u64();
+        version.is_some()
+            && r["replicas"].as_array().is_some_and(|all| {
+                all.len() == 2
+                    && all
+                        .iter()
+                        .all(|x| x["version"].as_u64() == version && x["lag_bytes"] == 0)
+            })
+    })
+    .await;
+    let home_bytes = std::fs::read(live_file(&cluster, home, &sandbox)).unwrap();
+    for replica in replica_nodes(&settled) {
+        let copy = std::fs::read(replica_file(&cluster, replica, &sandbox)).unwrap();
+        assert!(
+            copy == home_bytes,
+            "node {replica}'s copy ({} bytes) differs from the home's ({} bytes)",
+            copy.len(),
+            home_bytes.len()
+        );
+    }
+    let counts = counters(&live_file(&cluster, home, &sandbox));
+    assert_eq!(counts.len(), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_replica_is_replaced_on_another_node() {
+    let mut cluster = Cluster::start(ClusterOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = dock_mark(&cluster, dir.path(), 1, &[]).await;
+    let seeded = wait_info(&cluster, 1, &sandbox, "one replica", |s| {
+        replica_nodes(s).len() == 1
+    })
+    .await;
+    let lost = replica_nodes(&seeded)[0];
+    let other = if lost == 2 { 3 } else { 2 };
+    cluster.kill(lost);
+    // Calls go on; the dead replica leaves the set and the third node is
+    // seeded in its place.
+    for i in 0..20 {
+        mark(&cluster, 1, &sandbox, &format!("k/{i}")).await;
+    }
+    let restored = wait_info(&cluster, 1, &sandbox, "factor restored", |s| {
+        replica_nodes(s) == [other]
+    })
+    .await;
+    assert_eq!(restored["replication"]["factor"], 2, "{restored}");
+    mark(&cluster, 1, &sandbox, "last").await;
+    wait_info(
+        &cluster,
+        1,
+        &sandbox,
+        "the new replica holds the last call",
+        |s| s["replication"]["replicas"][0]["lag_versions"] == 0,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_home_cut_off_from_the_majority_stops_answering_before_the_new_home_starts() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = dock_mark(&cluster, dir.path(), 1, &[("factor", "3")]).await;
+    wait_info(&cluster, 2, &sandbox, "two replicas", |s| {
+        replica_nodes(s) == [2, 3]
+    })
+    .await;
+    mark(&cluster, 1, &sandbox, "warm").await;
+    // Node 1 loses its Raft links (its API and data plane stay up): one
+    // client keeps writing through it directly, another through node 2,
+    // until the registry (as node 2 reads it) names a new home, and for 3 s
+    // after.
+    cluster.isolate(1);
+    let started = Instant::now();
+    let mut old_acks = Vec::new();
+    let mut new_first: Option<Instant> = None;
+    let mut i = 0;
+    while started.elapsed() < Duration::from_secs(30)
+        && new_first.is_none_or(|at| at.elapsed() < Duration::from_secs(3))
+    {
+        let key = format!("old/{i}");
+        let (acked, _) = mark_once(&cluster, 1, &sandbox, &key).await;
+        if acked {
+            old_acks.push((key, Instant::now()));
+        }
+        let (acked, _) = mark_once(&cluster, 2, &sandbox, &format!("new/{i}")).await;
+        if acked && new_first.is_none() && home_via_list(&cluster, 2, &sandbox).await != 1 {
+            new_first = Some(Instant::now());
+        }
+        i += 1;
+    }
+    let new_first = new_first.expect("the sandbox failed over within 30 s");
+    // No acknowledged write on the old home once the new home answered.
+    let late: Vec<&String> = old_acks
+        .iter()
+        .filter(|(_, at)| *at > new_first)
+        .map(|(key, _)| key)
+        .collect();
+    assert!(
+        late.is_empty(),
+        "node 1 acknowledged {late:?} after the new home did"
+    );
+    // And each one it acknowledged before is on the new home.
+    let home = home_via_list(&cluster, 2, &sandbox).await;
+    let counts = counters(&live_file(&cluster, home, &sandbox));
+    for (key, _) in &old_acks {
+        assert!(
+            counts.contains_key(key),
+            "{key} acknowledged by node 1 is lost"
+        );
+    }
+    println!(
+        "cut-off home: {} write(s) acknowledged before it stopped; new home after {:?}",
+        old_acks.len(),
+        new_first - started
+    );
+    cluster.heal();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_replication_loses_at_most_its_window_and_never_corrupts() {
+    let mut cluster = Cluster::start(ClusterOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = dock_mark(&cluster, dir.path(), 1, &[("durability", "async")]).await;
+    let seeded = wait_info(&cluster, 2, &sandbox, "one replica", |s| {
+        replica_nodes(s).len() == 1
+    })
+    .await;
+    assert_eq!(seeded["replication"]["durability"], "async", "{seeded}");
+    let replica = replica_nodes(&seeded)[0];
+    let via = if replica == 2 { 3 } else { 2 };
+    let mut acked = 0;
+    for i in 0..300 {
+        mark(&cluster, via, &sandbox, &format!("a/{i:03}")).await;
+        acked += 1;
+    }
+    cluster.kill(1);
+    mark(&cluster, via, &sandbox, "after").await;
+    let counts = counters(&live_file(&cluster, replica, &sandbox));
+    let kept = (0..300)
+        .filter(|i| counts.contains_key(&format!("a/{i:03}")))
+        .count();
+    // What survives is a prefix: the shipments that made it before the kill.
+    assert!((0..kept).all(|i| counts.contains_key(&format!("a/{i:03}"))));
+    println!(
+        "async: {} of {acked} acknowledged write(s) lost at the kill",
+        acked - kept
+    );
+}

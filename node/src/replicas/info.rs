@@ -1,0 +1,120 @@
+//! What `nexus sandbox info` shows of a sandbox's replication, as its home
+//! sees it: the factor it keeps, the durability mode, and each replica's
+//! acknowledged version with its lag in versions and bytes.
+
+use nexus_raft::replication::NodeId;
+use nexus_raft::{Durability, Sandbox};
+use serde::{Deserialize, Serialize};
+
+use super::ship::Base;
+use super::Replicas;
+
+/// A sandbox's replication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReplicationInfo {
+    /// Copies the cluster keeps of it, its home's included (the factor it
+    /// asked for or the node's default, at most one per member).
+    pub factor: u32,
+    /// When a call's response goes: `sync` (a replica holds its change) or
+    /// `async`.
+    pub durability: Durability,
+    /// The version of its workbook its home shipped last, if it shipped
+    /// since it started.
+    pub version: Option<u64>,
+    /// Its replicas, by node.
+    pub replicas: Vec<ReplicaInfo>,
+}
+
+/// One replica of a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReplicaInfo {
+    /// The node keeping the copy.
+    pub node_id: NodeId,
+    /// The version it acknowledged last (this home's shipments), or the
+    /// one recorded in the registry before.
+    pub version: u64,
+    /// Versions it is behind the home's last shipment.
+    pub lag_versions: u64,
+    /// Bytes it is behind: the home's WAL not shipped yet, or the whole
+    /// file when it needs a new copy.
+    pub lag_bytes: u64,
+    /// Bytes shipped to it since the home started.
+    pub shipped_bytes: u64,
+    /// Why its last shipment failed, if it did.
+    pub error: Option<String>,
+}
+
+impl Replicas {
+    /// `sandbox`'s replication as this node (its home) sees it, given a
+    /// cluster of `members` nodes.
+    pub async fn info(&self, sandbox: &Sandbox, members: usize) -> ReplicationInfo {
+        let factor = self.factor_of(sandbox, members) as u32;
+        let durability = self.durability_of(sandbox);
+        let shipment = self
+            .shipments
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&sandbox.id)
+            .cloned();
+        let file = self.file_of(sandbox);
+        let file_len = file
+            .as_ref()
+            .and_then(|f| std::fs::metadata(f).ok())
+            .map_or(0, |m| m.len());
+        let Some(shipment) = shipment else {
+            let replicas = sandbox
+                .replicas
+                .iter()
+                .map(|r| ReplicaInfo {
+                    node_id: r.node_id,
+                    version: r.version,
+                    lag_versions: 0,
+                    lag_bytes: 0,
+                    shipped_bytes: 0,
+                    error: None,
+                })
+                .collect();
+            return ReplicationInfo {
+                factor,
+                durability,
+                version: None,
+                replicas,
+            };
+        };
+        let state = shipment.lock().await;
+        let unshipped = match (&state.base, &file) {
+            (Base::Wal(cursor), Some(file)) => {
+                let shipped = 32 + cursor.frames() * (24 + u64::from(cursor.page_size()));
+                let wal = std::fs::metadata(super::ship::wal_path(file)).map_or(0, |m| m.len());
+                wal.saturating_sub(shipped)
+            }
+            (Base::Rest { .. }, Some(file)) => {
+                std::fs::metadata(super::ship::wal_path(file)).map_or(0, |m| m.len())
+            }
+            _ => file_len,
+        };
+        let replicas = sandbox
+            .replicas
+            .iter()
+            .map(|r| {
+                let progress = state.progress.get(&r.node_id).cloned().unwrap_or_default();
+                let version = progress.acked.unwrap_or(r.version);
+                let current = progress.acked == Some(state.version);
+                ReplicaInfo {
+                    node_id: r.node_id,
+                    version,
+                    lag_versions: state.version.saturating_sub(version),
+                    lag_bytes: if current { unshipped } else { file_len },
+                    shipped_bytes: progress.bytes,
+                    error: progress.error,
+                }
+            })
+            .collect();
+        ReplicationInfo {
+            factor,
+            durability,
+            version: Some(state.version),
+            replicas,
+        }
+    }
+}
