@@ -12,51 +12,19 @@ use std::time::{Duration, Instant};
 use nexus_cluster_tests::{Cluster, ClusterOptions};
 use serde_json::{json, Value};
 
-/// A guest that adds one to the 8-byte counter stored under the kv key it
-/// reads from stdin: a retried call of the same key shows as a 2.
-const MARK_WAT: &str = r#"
-(module
-  (import "wasi_snapshot_preview1" "fd_read"
-    (func $fd_read (param i32 i32 i32 i32) (result i32)))
-  (import "nexus_v1" "kv_get" (func $kv_get (param i32 i32 i32 i32) (result i32)))
-  (import "nexus_v1" "kv_set" (func $kv_set (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (func (export "_start")
-    (local $len i32)
-    (i32.store (i32.const 0) (i32.const 64))
-    (i32.store (i32.const 4) (i32.const 1024))
-    (if (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 16))
-      (then unreachable))
-    (local.set $len (i32.load (i32.const 16)))
-    (i64.store (i32.const 32) (i64.const 0))
-    (if (i32.lt_s (call $kv_get (i32.const 64) (local.get $len) (i32.const 32) (i32.const 8))
-                  (i32.const 0))
-      (then (i64.store (i32.const 32) (i64.const 0))))
-    (i64.store (i32.const 32) (i64.add (i64.load (i32.const 32)) (i64.const 1)))
-    (if (call $kv_set (i32.const 64) (local.get $len) (i32.const 32) (i32.const 8))
-      (then unreachable))))
-"#;
-
-/// The mark workbook's directory, written under `dir`.
-fn mark_workbook(dir: &Path) -> PathBuf {
-    let guest = dir.join("mark");
-    std::fs::create_dir_all(&guest).unwrap();
-    std::fs::write(guest.join("mark.wat"), MARK_WAT).unwrap();
-    std::fs::write(
-        guest.join("workbook.toml"),
-        "name = \"mark\"\nentry = \"mark\"\n\n[[modules]]\nname = \"mark\"\npath = \"mark.wat\"\n",
-    )
-    .unwrap();
-    guest
+/// The mark workbook's directory (`cluster-tests/guests/mark`): its guest
+/// adds one to the kv counter named by its stdin.
+fn mark_workbook() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/mark")
 }
 
 /// Docks the mark workbook on node `home` with `query`; returns its id.
-async fn dock_mark(cluster: &Cluster, dir: &Path, home: u64, query: &[(&str, &str)]) -> String {
+async fn dock_mark(cluster: &Cluster, home: u64, query: &[(&str, &str)]) -> String {
     let node = home.to_string();
     let mut query = query.to_vec();
     query.push(("node", &node));
     let (status, body) = cluster
-        .dock_dir_with(home, &mark_workbook(dir), "marks", &query)
+        .dock_dir_with(home, &mark_workbook(), "marks", &query)
         .await;
     assert_eq!(status, 201, "{body}");
     body["id"].as_str().unwrap().to_owned()
@@ -187,8 +155,7 @@ fn replica_file(cluster: &Cluster, node: u64, sandbox: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_replication_keeps_every_acknowledged_write_when_the_home_is_killed() {
     let mut cluster = Cluster::start(ClusterOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let sandbox = dock_mark(&cluster, dir.path(), 1, &[]).await;
+    let sandbox = dock_mark(&cluster, 1, &[]).await;
     // Factor 2 by default: the home seeds one replica and records it.
     let seeded = wait_info(&cluster, 2, &sandbox, "one replica", |s| {
         replica_nodes(s).len() == 1
@@ -242,8 +209,7 @@ async fn sync_replication_keeps_every_acknowledged_write_when_the_home_is_killed
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_old_home_comes_back_as_a_replica_and_converges_byte_for_byte() {
     let mut cluster = Cluster::start(ClusterOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let sandbox = dock_mark(&cluster, dir.path(), 1, &[("factor", "3")]).await;
+    let sandbox = dock_mark(&cluster, 1, &[("factor", "3")]).await;
     wait_info(&cluster, 2, &sandbox, "two replicas", |s| {
         replica_nodes(s) == [2, 3]
     })
@@ -305,8 +271,7 @@ async fn the_old_home_comes_back_as_a_replica_and_converges_byte_for_byte() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_replica_is_replaced_on_another_node() {
     let mut cluster = Cluster::start(ClusterOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let sandbox = dock_mark(&cluster, dir.path(), 1, &[]).await;
+    let sandbox = dock_mark(&cluster, 1, &[]).await;
     let seeded = wait_info(&cluster, 1, &sandbox, "one replica", |s| {
         replica_nodes(s).len() == 1
     })
@@ -338,8 +303,7 @@ async fn a_lost_replica_is_replaced_on_another_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_home_cut_off_from_the_majority_stops_answering_before_the_new_home_starts() {
     let cluster = Cluster::start(ClusterOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let sandbox = dock_mark(&cluster, dir.path(), 1, &[("factor", "3")]).await;
+    let sandbox = dock_mark(&cluster, 1, &[("factor", "3")]).await;
     wait_info(&cluster, 2, &sandbox, "two replicas", |s| {
         replica_nodes(s) == [2, 3]
     })
@@ -399,8 +363,7 @@ async fn a_home_cut_off_from_the_majority_stops_answering_before_the_new_home_st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_replication_loses_at_most_its_window_and_never_corrupts() {
     let mut cluster = Cluster::start(ClusterOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let sandbox = dock_mark(&cluster, dir.path(), 1, &[("durability", "async")]).await;
+    let sandbox = dock_mark(&cluster, 1, &[("durability", "async")]).await;
     let seeded = wait_info(&cluster, 2, &sandbox, "one replica", |s| {
         replica_nodes(s).len() == 1
     })

@@ -98,8 +98,8 @@ pub async fn to_home(State(state): State<Arc<AppState>>, request: Request, next:
                     ApiError::new(
                         ErrorCode::SandboxHomeUnreachable,
                         format!(
-                            "sandbox {sandbox_id} failed over from node {home} to node {moved} \
-                             while the request waited for node {home}; retry it"
+                            "sandbox {sandbox_id} moved from node {home} to node {moved} (a \
+                             failover) while the request waited for node {home}; retry it"
                         ),
                     )
                     .into_response()
@@ -110,16 +110,24 @@ pub async fn to_home(State(state): State<Arc<AppState>>, request: Request, next:
     }
 }
 
-/// Resolves with the sandbox's new home once this node's registry shows it
-/// moved off `home` (a failover while a forwarded request waits for a
-/// home that died: its connection would only time out).
+/// Resolves with the sandbox's new home once this node's registry has shown
+/// it off `home` for [`MOVED_GRACE`]: the request waits for a home that
+/// failed over (it died: its connection would only time out). A home that
+/// moved the sandbox itself hands its held requests on within the grace.
 async fn home_moved(state: &AppState, tenant_id: &str, sandbox_id: &str, home: u64) -> u64 {
+    let mut moved_since = None;
     loop {
         tokio::time::sleep(HOME_RECHECK).await;
-        if let Ok(now) = state.manager.get(tenant_id, sandbox_id) {
-            if now.home_node != home {
-                return now.home_node;
+        let now = match state.manager.get(tenant_id, sandbox_id) {
+            Ok(now) if now.home_node != home => now.home_node,
+            _ => {
+                moved_since = None;
+                continue;
             }
+        };
+        let since = *moved_since.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() >= MOVED_GRACE {
+            return now;
         }
     }
 }
@@ -127,6 +135,10 @@ async fn home_moved(state: &AppState, tenant_id: &str, sandbox_id: &str, home: u
 /// How often a forwarded request's sandbox is looked up again while the
 /// request waits for its home.
 const HOME_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// How long a forwarded request keeps waiting for its old home once the
+/// sandbox's home changed.
+const MOVED_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Sends `request` to `home` over the data plane; its answer, or the
 /// coded refusal when the home cannot be reached.
