@@ -26,7 +26,7 @@ use crate::key_usage::{self, KeyUsage};
 use crate::lifecycle::ladder::LifecycleConfig;
 use crate::listeners::Listeners;
 use crate::mesh::{self, MeshNode};
-use crate::replicas::{Copies, HomeLease, Replicas, ReplicasParts};
+use crate::replicas::{Copies, HomeLease, Hooks, Replicas, ReplicasParts};
 use crate::sandbox::SandboxManager;
 use crate::tenant_keys::TenantKeys;
 use crate::tenants::{create_tenant, DEFAULT_TENANT};
@@ -178,7 +178,7 @@ impl Node {
                     lease: lease.clone(),
                     data_dir: data_dir.clone(),
                 }));
-                manager = manager.with_replicas(replicas.clone(), copies);
+                manager = manager.with_replication(Arc::new(Hooks::new(replicas.clone(), copies)));
                 Some(replicas)
             }
             None => None,
@@ -342,7 +342,14 @@ impl Node {
                 router: router.clone(),
                 raft: self.state.raft.clone(),
                 manager: manager.clone(),
-                replicas: self.state.replicas.clone(),
+                replicas: self.state.replicas.clone().map(|replicas| {
+                    let handler: dataplane::ReplicaHandler =
+                        Arc::new(move |peer, open, send, recv| {
+                            let replicas = replicas.clone();
+                            Box::pin(async move { replicas.receive(peer, open, send, recv).await })
+                        });
+                    handler
+                }),
                 fabric: Arc::new(move |peer, open, send, recv| {
                     Box::pin(crate::fabric::worker::serve(
                         manager.clone(),

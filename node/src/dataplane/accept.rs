@@ -19,9 +19,9 @@ use quinn::{RecvStream, SendStream};
 use tower::ServiceExt;
 use tracing::{debug, warn};
 
+use super::replica_wire::ReplicaOpen;
 use super::{migrate, FabricOpen, Forwarded, StreamHead};
 use crate::authenticated::Authenticated;
-use crate::replicas::Replicas;
 use crate::sandbox::SandboxManager;
 
 /// How long a routed request waits for this node to apply what the entry
@@ -41,9 +41,18 @@ pub struct Handlers {
     pub manager: Arc<SandboxManager>,
     /// Runs the inputs a peer's job sends.
     pub fabric: FabricHandler,
-    /// Keeps the copies homes ship here.
-    pub replicas: Option<Arc<Replicas>>,
+    /// Takes what homes ship to this node's replica copies (`None`: a
+    /// node that keeps none).
+    pub replicas: Option<ReplicaHandler>,
 }
+
+/// Serves one replica stream from a peer: its id, the stream's opening,
+/// and the stream.
+pub type ReplicaHandler = Arc<
+    dyn Fn(NodeId, ReplicaOpen, SendStream, RecvStream) -> Pin<Box<dyn Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Serves one node-tier fabric stream from a peer: its id, the stream's
 /// opening, and the stream.
@@ -131,7 +140,7 @@ async fn serve_stream(
         }
         StreamHead::Fabric(open) => fabric(peer, open, send, recv).await,
         StreamHead::Replica(open) => match replicas {
-            Some(replicas) => replicas.receive(peer, open, send, recv).await,
+            Some(replicas) => replicas(peer, open, send, recv).await,
             None => warn!(
                 node = peer,
                 "replica stream refused: this node keeps no replicas"

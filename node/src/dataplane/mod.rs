@@ -15,6 +15,7 @@ mod forward;
 mod gates;
 pub mod migrate;
 mod placement;
+pub mod replica_wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use nexus_raft::Principal;
 use nexus_transport::bulk::BulkEndpoint;
 use serde::{Deserialize, Serialize};
 
-pub use accept::{serve, FabricHandler, Handlers};
+pub use accept::{serve, FabricHandler, Handlers, ReplicaHandler};
 pub use forward::{placement_unreachable, RouteFailure, Routed};
 pub use gates::MoveGates;
 pub use placement::{check_labels, Demand};
@@ -53,8 +54,8 @@ pub(crate) enum StreamHead {
     /// node's job ([`crate::fabric`]).
     Fabric(FabricOpen),
     /// A replica stream from a sandbox's home: a change, a whole copy, a
-    /// version question or a drop ([`crate::replicas`]).
-    Replica(crate::replicas::ReplicaOpen),
+    /// version question or a drop ([`replica_wire`]).
+    Replica(replica_wire::ReplicaOpen),
     /// A sandbox's files follow, pushed by its home to make this node its
     /// new home ([`migrate`]).
     Move {

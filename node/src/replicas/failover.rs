@@ -13,9 +13,9 @@ use nexus_transport::Liveness;
 use tracing::{info, warn};
 
 use super::send::Body;
-use super::wire::{ReplicaOpen, ReplicaReply};
 use super::Replicas;
 use crate::clock::now_ms;
+use crate::dataplane::replica_wire::{ReplicaOpen, ReplicaReply};
 
 /// How often the leader looks for homes that stopped renewing.
 const CHECK_EVERY: Duration = Duration::from_millis(50);

@@ -14,9 +14,9 @@ use tracing::{info, warn};
 
 use super::send::Body;
 use super::ship::{self, Base, Pending, Shipment};
-use super::wire::{ReplicaOpen, ReplicaReply, Target};
 use super::Replicas;
 use crate::clock::now_ms;
+use crate::dataplane::replica_wire::{ReplicaOpen, ReplicaReply, Target};
 use crate::sandbox::blocking;
 
 /// How many times a whole copy is retaken while the workbook changes under it.

@@ -2,47 +2,11 @@
 //! sees it: the factor it keeps, the durability mode, and each replica's
 //! acknowledged version with its lag in versions and bytes.
 
-use nexus_raft::replication::NodeId;
-use nexus_raft::{Durability, Sandbox};
-use serde::{Deserialize, Serialize};
+use nexus_raft::Sandbox;
 
 use super::ship::Base;
 use super::Replicas;
-
-/// A sandbox's replication.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ReplicationInfo {
-    /// Copies the cluster keeps of it, its home's included (the factor it
-    /// asked for or the node's default, at most one per member).
-    pub factor: u32,
-    /// When a call's response goes: `sync` (a replica holds its change) or
-    /// `async`.
-    pub durability: Durability,
-    /// The version of its workbook its home shipped last, if it shipped
-    /// since it started.
-    pub version: Option<u64>,
-    /// Its replicas, by node.
-    pub replicas: Vec<ReplicaInfo>,
-}
-
-/// One replica of a sandbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ReplicaInfo {
-    /// The node keeping the copy.
-    pub node_id: NodeId,
-    /// The version it acknowledged last (this home's shipments), or the
-    /// one recorded in the registry before.
-    pub version: u64,
-    /// Versions it is behind the home's last shipment.
-    pub lag_versions: u64,
-    /// Bytes it is behind: the home's WAL not shipped yet, or the whole
-    /// file when it needs a new copy.
-    pub lag_bytes: u64,
-    /// Bytes shipped to it since the home started.
-    pub shipped_bytes: u64,
-    /// Why its last shipment failed, if it did.
-    pub error: Option<String>,
-}
+use crate::sandbox::{ReplicaInfo, ReplicationInfo};
 
 impl Replicas {
     /// `sandbox`'s replication as this node (its home) sees it, given a

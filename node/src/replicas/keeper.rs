@@ -14,9 +14,9 @@ use nexus_raft::{NodeReport, Replica, Sandbox, SandboxState};
 use tracing::{info, warn};
 
 use super::send::Body;
-use super::wire::ReplicaOpen;
 use super::Replicas;
 use crate::clock::now_ms;
+use crate::dataplane::replica_wire::ReplicaOpen;
 
 /// How long a copy seeded here may wait for its home to record it.
 const SEED_GRACE: Duration = Duration::from_secs(60);

@@ -5,11 +5,11 @@
 //! | module | concern |
 //! |---|---|
 //! | `copies` | the replica side's files: copies, their versions, crash-safe changes |
-//! | `wire` | the replica stream's head, bytes and answer |
-//! | `receive` | the replica's end of a stream |
+//! | `receive` | the replica's end of a stream (its wire form: `dataplane/replica_wire.rs`) |
 //! | `ship` | the home's shipping state, what a call changed, whole copies |
 //! | `send` | the home's end of one stream to one replica |
 //! | `gate` | after a call: ship, wait for an acknowledgement (`sync`), drop replicas that failed |
+//! | `hooks` | the sandbox manager's view of it (`sandbox::Replication`) |
 //! | `info` | what `sandbox info` shows: factor, mode, each replica's version and lag |
 //! | `keeper` | the home keeps each sandbox at its factor: seeds and records new replicas |
 //! | `lease` | the home lease: a home answers for replicated sandboxes only while it holds one |
@@ -18,13 +18,13 @@
 mod copies;
 mod failover;
 mod gate;
+mod hooks;
 mod info;
 mod keeper;
 pub mod lease;
 mod receive;
 mod send;
 mod ship;
-mod wire;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -34,9 +34,8 @@ use std::time::Duration;
 use nexus_raft::replication::{NodeId, Raft};
 
 pub use copies::Copies;
-pub use info::{ReplicaInfo, ReplicationInfo};
+pub use hooks::Hooks;
 pub use lease::HomeLease;
-pub use wire::ReplicaOpen;
 
 use crate::cluster::RegistryHandle;
 use crate::config::ReplicationConfig;

@@ -11,10 +11,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{debug, info};
 
 use super::copies::CopyError;
-use super::wire::{
+use super::Replicas;
+use crate::dataplane::replica_wire::{
     body_deadline, ReplicaOpen, ReplicaReply, Target, MAX_CHANGE_BYTES, MAX_SEED_BYTES,
 };
-use super::Replicas;
 use crate::sandbox::blocking;
 
 impl Replicas {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use nexus_raft::replication::NodeId;
 use nexus_transport::bulk::head;
 
-use super::wire::{ReplicaOpen, ReplicaReply};
 use super::{Replicas, SHIP_TIMEOUT};
+use crate::dataplane::replica_wire::{ReplicaOpen, ReplicaReply};
 use crate::dataplane::StreamHead;
 
 /// What follows a stream's head.

@@ -42,6 +42,7 @@ pub use environment::check_call_env;
 pub use ids::new_sandbox_id;
 pub use kernel::{within_call, KernelSource};
 pub use moving::FileKind;
+pub use replicated::{ReplicaInfo, Replication, ReplicationInfo, Shipping};
 use store::SandboxFiles;
 pub use store::{StagedFile, StagedWriter};
 
@@ -80,7 +81,7 @@ pub struct SandboxInfo {
     /// Its replication as its home sees it (absent on a node without a
     /// data plane: a single node keeps no replicas).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replication: Option<crate::replicas::ReplicationInfo>,
+    pub replication: Option<ReplicationInfo>,
 }
 
 /// One volume of a sandbox as `sandbox info` shows it.
@@ -118,10 +119,8 @@ pub struct SandboxManager {
     schedules: schedules::ScheduleTable,
     dock_policy: DockPolicy,
     metrics: Arc<Metrics>,
-    /// Shipping to replicas (`None`: a node without a data plane).
-    replicas: Option<Arc<crate::replicas::Replicas>>,
-    /// The copies this node keeps for other homes.
-    copies: Option<Arc<crate::replicas::Copies>>,
+    /// Replicas and failover (`None`: a node without a data plane).
+    replication: Option<Arc<dyn Replication>>,
     /// Held while a copy is promoted, so two callers do not both do it.
     adopting: Mutex<()>,
 }
@@ -154,8 +153,7 @@ impl SandboxManager {
             schedules: schedules::ScheduleTable::open(&data_dir),
             files: SandboxFiles::create(data_dir)?,
             dock_policy: DockPolicy::default(),
-            replicas: None,
-            copies: None,
+            replication: None,
             adopting: Mutex::new(()),
         })
     }

@@ -1,24 +1,81 @@
-//! The sandbox manager's side of replication (see [`crate::replicas`]):
-//! a replica copy becomes the sandbox's file when the registry made this
-//! node its home (a failover), a call on a replicated sandbox runs only
-//! while the home lease holds, and what a call changed is shipped before
-//! its response goes.
+//! What the sandbox manager needs from replication ([`Replication`],
+//! implemented by [`crate::replicas`]): a replica copy becomes the
+//! sandbox's file when the registry made this node its home (a failover),
+//! a call on a replicated sandbox runs only while the home lease holds, and
+//! what a call changed is shipped before its response goes.
 
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 
 use nexus_errors::{ErrorCode, UserError};
-use nexus_raft::{Sandbox, SandboxState};
+use nexus_raft::replication::NodeId;
+use nexus_raft::{Durability, Sandbox, SandboxState};
+use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use super::SandboxManager;
-use crate::replicas::{Copies, Replicas};
+
+/// A future the manager awaits, boxed so the trait stays object safe.
+pub type Shipping<'a> = Pin<Box<dyn Future<Output = Result<(), UserError>> + Send + 'a>>;
+
+/// Replication as the sandbox manager sees it.
+pub trait Replication: Send + Sync {
+    /// Whether this node keeps a replica copy of `sandbox_id`.
+    fn holds_copy(&self, sandbox_id: &str) -> bool;
+    /// Makes the copy of `sandbox_id` the file at `to`; the version it held,
+    /// or `None` without a copy.
+    fn promote_copy(&self, sandbox_id: &str, to: &Path) -> std::io::Result<Option<u64>>;
+    /// Refuses to act for a replicated sandbox while the home lease does
+    /// not hold.
+    fn check_lease(&self, sandbox: &Sandbox) -> Result<(), UserError>;
+    /// Ships what the last call changed in `sandbox`'s live file at `live`;
+    /// in `sync` mode resolves once a replica holds it.
+    fn after_call<'a>(&'a self, sandbox: &'a Sandbox, live: PathBuf) -> Shipping<'a>;
+    /// Forgets the shipping state of a sandbox that left this node.
+    fn forget(&self, sandbox_id: &str);
+}
+
+/// A sandbox's replication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReplicationInfo {
+    /// Copies the cluster keeps of it, its home's included (the factor it
+    /// asked for or the node's default, at most one per member).
+    pub factor: u32,
+    /// When a call's response goes: `sync` (a replica holds its change) or
+    /// `async`.
+    pub durability: Durability,
+    /// The version of its workbook its home shipped last, if it shipped
+    /// since it started.
+    pub version: Option<u64>,
+    /// Its replicas, by node.
+    pub replicas: Vec<ReplicaInfo>,
+}
+
+/// One replica of a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReplicaInfo {
+    /// The node keeping the copy.
+    pub node_id: NodeId,
+    /// The version it acknowledged last (this home's shipments), or the
+    /// one recorded in the registry before.
+    pub version: u64,
+    /// Versions it is behind the home's last shipment.
+    pub lag_versions: u64,
+    /// Bytes it is behind: the home's WAL not shipped yet, or the whole
+    /// file when it needs a new copy.
+    pub lag_bytes: u64,
+    /// Bytes shipped to it since the home started.
+    pub shipped_bytes: u64,
+    /// Why its last shipment failed, if it did.
+    pub error: Option<String>,
+}
 
 impl SandboxManager {
-    /// This manager with replication: `copies` (kept for other homes,
-    /// promoted on failover) and `replicas` (shipping).
-    pub fn with_replicas(mut self, replicas: Arc<Replicas>, copies: Arc<Copies>) -> SandboxManager {
-        self.replicas = Some(replicas);
-        self.copies = Some(copies);
+    /// This manager with replication.
+    pub fn with_replication(mut self, replication: Arc<dyn Replication>) -> SandboxManager {
+        self.replication = Some(replication);
         self
     }
 
@@ -26,10 +83,10 @@ impl SandboxManager {
     /// holds a replica copy, the copy becomes its file (live, or cold for a
     /// frozen or archived one). Returns whether it did.
     pub(super) fn adopt_copy(&self, sandbox: &Sandbox) -> Result<bool, UserError> {
-        let Some(copies) = &self.copies else {
+        let Some(replication) = &self.replication else {
             return Ok(false);
         };
-        if !copies.holds(&sandbox.id)
+        if !replication.holds_copy(&sandbox.id)
             || sandbox.home_node != self.node_id
             || sandbox.state == SandboxState::Deleted
         {
@@ -39,9 +96,6 @@ impl SandboxManager {
             self.files.path(&sandbox.id),
             self.files.cold_path(&sandbox.id),
         );
-        if live.exists() || cold.exists() {
-            return Ok(false);
-        }
         let _one_at_a_time = self.adopting.lock().unwrap_or_else(|p| p.into_inner());
         if live.exists() || cold.exists() {
             return Ok(false);
@@ -50,23 +104,25 @@ impl SandboxManager {
             SandboxState::Frozen | SandboxState::Archived => cold,
             _ => live,
         };
-        let promoted = copies.promote(&sandbox.id, &target).map_err(|e| {
-            UserError::new(
-                ErrorCode::Internal,
-                format!("cannot promote the replica of sandbox {}: {e}", sandbox.id),
-            )
-        })?;
-        if let Some(promoted) = promoted {
-            info!(sandbox = %sandbox.id, version = promoted.version, "replica promoted: this node is the home now");
+        let version = replication
+            .promote_copy(&sandbox.id, &target)
+            .map_err(|e| {
+                UserError::new(
+                    ErrorCode::Internal,
+                    format!("cannot promote the replica of sandbox {}: {e}", sandbox.id),
+                )
+            })?;
+        if let Some(version) = version {
+            info!(sandbox = %sandbox.id, version, "replica promoted: this node is the home now");
         }
-        Ok(promoted.is_some())
+        Ok(version.is_some())
     }
 
     /// Refuses a call on a replicated sandbox while this node's home lease
     /// does not hold.
     pub(super) fn check_lease(&self, sandbox: &Sandbox) -> Result<(), UserError> {
-        match &self.replicas {
-            Some(replicas) => replicas.check_lease(sandbox),
+        match &self.replication {
+            Some(replication) => replication.check_lease(sandbox),
             None => Ok(()),
         }
     }
@@ -74,9 +130,9 @@ impl SandboxManager {
     /// Ships what a call on `sandbox` changed to its replicas; in `sync`
     /// mode returns once one holds it.
     pub(super) async fn ship_after(&self, sandbox: &Sandbox) -> Result<(), UserError> {
-        match &self.replicas {
-            Some(replicas) => {
-                replicas
+        match &self.replication {
+            Some(replication) => {
+                replication
                     .after_call(sandbox, self.files.path(&sandbox.id))
                     .await
             }
@@ -86,8 +142,8 @@ impl SandboxManager {
 
     /// Forgets the shipping state of a sandbox that left this node.
     pub(super) fn forget_shipping(&self, sandbox_id: &str) {
-        if let Some(replicas) = &self.replicas {
-            replicas.forget(sandbox_id);
+        if let Some(replication) = &self.replication {
+            replication.forget(sandbox_id);
         }
     }
 }

@@ -1,6 +1,7 @@
-//! What travels on a replica stream: the head that opens it
-//! ([`ReplicaOpen`], inside the data plane's stream head), the bytes the
-//! head announces, and the replica's one answer ([`ReplicaReply`]).
+//! What travels on a replica stream (see [`crate::replicas`]): the head
+//! that opens it ([`ReplicaOpen`], inside the data plane's stream head),
+//! the bytes the head announces, and the replica's one answer
+//! ([`ReplicaReply`]).
 
 use std::time::Duration;
 
