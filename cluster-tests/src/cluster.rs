@@ -387,6 +387,12 @@ impl Cluster {
         }
     }
 
+    /// `POST /v1/sandboxes/{sandbox}/call` with `body` through node `id`.
+    pub async fn call(&self, id: u64, sandbox: &str, body: Value) -> (u16, Value) {
+        self.post(id, &format!("/v1/sandboxes/{sandbox}/call"), body)
+            .await
+    }
+
     /// Creates tenant `name` through node `id` (a registry write).
     pub async fn create_tenant(&self, id: u64, name: &str) -> (u16, Value) {
         self.post(id, "/v1/tenants", json!({ "name": name })).await

@@ -348,11 +348,7 @@ async fn a_drained_node_is_emptied_and_takes_no_new_sandboxes_until_undrained() 
         assert_eq!(status, 200, "{body}");
         assert_ne!(body["home_node"], 1, "{body}");
         let (status, body) = cluster
-            .post(
-                1,
-                &format!("/v1/sandboxes/{sandbox}/call"),
-                json!({ "stdin": "still here" }),
-            )
+            .call(1, sandbox, json!({ "stdin": "still here" }))
             .await;
         assert_eq!(
             (status, body["stdout"].as_str()),

@@ -122,13 +122,7 @@ async fn home_of(cluster: &Cluster, via: u64, sandbox: &str) -> u64 {
 }
 
 async fn echoes(cluster: &Cluster, via: u64, sandbox: &str, said: &str) {
-    let (status, body) = cluster
-        .post(
-            via,
-            &format!("/v1/sandboxes/{sandbox}/call"),
-            json!({ "stdin": said }),
-        )
-        .await;
+    let (status, body) = cluster.call(via, sandbox, json!({ "stdin": said })).await;
     assert_eq!(
         (status, body["stdout"].as_str()),
         (200, Some(said)),
@@ -169,13 +163,7 @@ async fn a_256_mib_sandbox_moves_while_a_client_calls_it_and_no_call_fails() {
             while !stop.load(Ordering::SeqCst) {
                 let via = ALL[(i % 3) as usize];
                 let said = format!("call {i}");
-                let (status, body) = cluster
-                    .post(
-                        via,
-                        &format!("/v1/sandboxes/{sandbox}/call"),
-                        json!({ "stdin": said }),
-                    )
-                    .await;
+                let (status, body) = cluster.call(via, &sandbox, json!({ "stdin": said })).await;
                 if status != 200 || body["stdout"].as_str() != Some(said.as_str()) {
                     failures.push(format!("call {i} through node {via}: {status} {body}"));
                 }
@@ -259,13 +247,7 @@ async fn files_move_with_the_sandbox(cluster: &Cluster, scratch: &Path) {
     let run = |via: u64, args: &'static [&'static str]| {
         let sandbox = sandbox.clone();
         async move {
-            let (status, body) = cluster
-                .post(
-                    via,
-                    &format!("/v1/sandboxes/{sandbox}/call"),
-                    json!({ "args": args }),
-                )
-                .await;
+            let (status, body) = cluster.call(via, &sandbox, json!({ "args": args })).await;
             assert_eq!(status, 200, "{args:?}: {body}");
             body["stdout"].as_str().unwrap().trim_end().to_owned()
         }

@@ -277,9 +277,7 @@ async fn racing_generation_checked_transitions_have_one_winner_per_generation() 
     cluster.agreed_leader(&ALL).await;
     let sandbox = cluster.dock_echo(1, "raced").await;
     // A first call makes it active; from there it alternates.
-    let (status, body) = cluster
-        .post(1, &format!("/v1/sandboxes/{sandbox}/call"), json!({}))
-        .await;
+    let (status, body) = cluster.call(1, &sandbox, json!({})).await;
     assert_eq!(status, 200, "{body}");
 
     for round in 0..6u64 {

@@ -83,13 +83,7 @@ fn replica_nodes(sandbox: &Value) -> Vec<u64> {
 /// One call of the mark guest with `key` through node `via`: whether it
 /// was acknowledged (200, exit 0), and the answer.
 async fn mark_once(cluster: &Cluster, via: u64, sandbox: &str, key: &str) -> (bool, Value) {
-    let (status, body) = cluster
-        .post(
-            via,
-            &format!("/v1/sandboxes/{sandbox}/call"),
-            json!({ "stdin": key }),
-        )
-        .await;
+    let (status, body) = cluster.call(via, sandbox, json!({ "stdin": key })).await;
     (status == 200 && body["exit_code"] == 0, body)
 }
 
