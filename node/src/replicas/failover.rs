@@ -4,6 +4,7 @@
 //! sandbox's generation + 1 (`MoveSandbox`). The old home, when it comes
 //! back, finds the sandbox homed elsewhere and drops its files.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,10 @@ use crate::dataplane::replica_wire::{ReplicaOpen, ReplicaReply};
 
 /// How often the leader looks for homes that stopped renewing.
 const CHECK_EVERY: Duration = Duration::from_millis(50);
+/// How often the leader tries again for a home that stays gone (its
+/// sandboxes with no live replica wait for it; reading them every check
+/// would cost a registry scan each time).
+const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// How long the leader waits for a replica to say which version it holds.
 const VERSION_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -29,6 +34,9 @@ struct Watch {
     /// The term this node leads and since when (a new leader counts every
     /// home's silence from its own election).
     leading: Option<(u64, Instant)>,
+    /// When the leader last failed each gone home over (one entry per
+    /// member at most).
+    tried: HashMap<NodeId, Instant>,
 }
 
 impl Watch {
@@ -53,6 +61,7 @@ impl Replicas {
             liveness,
             home_timeout,
             leading: None,
+            tried: HashMap::new(),
         };
         loop {
             tokio::time::sleep(CHECK_EVERY).await;
@@ -81,11 +90,22 @@ impl Replicas {
                 .into_iter()
                 .filter(|node| watch.is_gone(*node, since))
                 .collect();
-            if gone.is_empty() {
+            watch
+                .tried
+                .retain(|node, at| gone.contains(node) && at.elapsed() < RETRY_EVERY);
+            let due: Vec<NodeId> = gone
+                .iter()
+                .copied()
+                .filter(|node| !watch.tried.contains_key(node))
+                .collect();
+            if due.is_empty() {
                 continue;
             }
+            for node in &due {
+                watch.tried.insert(*node, Instant::now());
+            }
             let alive = |node: NodeId| node == self.node_id || !watch.is_gone(node, since);
-            self.fail_over(&gone, &alive).await;
+            self.fail_over(&due, &alive).await;
         }
     }
 
