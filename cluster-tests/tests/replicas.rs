@@ -383,3 +383,39 @@ async fn async_replication_loses_at_most_its_window_and_never_corrupts() {
         acked - kept
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_to_a_replica_sends_no_file_and_keeps_every_write() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let sandbox = dock_mark(&cluster, 1, &[]).await;
+    let seeded = wait_info(&cluster, 1, &sandbox, "one replica", |s| {
+        replica_nodes(s).len() == 1
+    })
+    .await;
+    let replica = replica_nodes(&seeded)[0];
+    for i in 0..30 {
+        mark(&cluster, 1, &sandbox, &format!("m/{i}")).await;
+    }
+    let file_bytes = std::fs::metadata(live_file(&cluster, 1, &sandbox))
+        .unwrap()
+        .len();
+    let (status, report) = cluster
+        .post(
+            1,
+            &format!("/v1/sandboxes/{sandbox}/move"),
+            json!({ "to": replica }),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["sandbox"]["home_node"], replica, "{report}");
+    // Only what was pending went (nothing: every call shipped already).
+    assert!(
+        report["bytes_sent"].as_u64().unwrap() < file_bytes,
+        "{report}: the file is {file_bytes} bytes"
+    );
+    // The new home answers from its copy, with every write.
+    mark(&cluster, 1, &sandbox, "after-move").await;
+    let counts = counters(&live_file(&cluster, replica, &sandbox));
+    assert_eq!(counts.len(), 31, "{counts:?}");
+    assert!(!live_file(&cluster, 1, &sandbox).exists());
+}

@@ -191,6 +191,15 @@ pub async fn move_to(
             ),
         )
     })?;
+    if let Some(replicas) = &state.replicas {
+        let sandbox = state.manager.hosted(caller.tenant(), &id)?;
+        if let Some(report) = replicas
+            .move_to_replica(&state.manager, &sandbox, request.to)
+            .await?
+        {
+            return Ok(Json(report));
+        }
+    }
     let report = migrate::move_sandbox(
         plane,
         &state.manager,

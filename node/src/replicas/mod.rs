@@ -13,6 +13,7 @@
 //! | `info` | what `sandbox info` shows: factor, mode, each replica's version and lag |
 //! | `keeper` | the home keeps each sandbox at its factor: seeds and records new replicas |
 //! | `lease` | the home lease: a home answers for replicated sandboxes only while it holds one |
+//! | `promote` | a move to one of the sandbox's replicas: no file copied |
 //! | `failover` | the leader gives the sandboxes of a home that stopped renewing to their best replica |
 
 mod copies;
@@ -22,6 +23,7 @@ mod hooks;
 mod info;
 mod keeper;
 pub mod lease;
+mod promote;
 mod receive;
 mod send;
 mod ship;
