@@ -387,6 +387,14 @@ impl Cluster {
         }
     }
 
+    /// The live workbook file of `sandbox` in node `id`'s data dir.
+    pub fn live_file(&self, id: u64, sandbox: &str) -> PathBuf {
+        self.nodes[&id]
+            .data_dir
+            .join("sandboxes")
+            .join(format!("{sandbox}.workbook"))
+    }
+
     /// `POST /v1/sandboxes/{sandbox}/call` with `body` through node `id`.
     pub async fn call(&self, id: u64, sandbox: &str, body: Value) -> (u16, Value) {
         self.post(id, &format!("/v1/sandboxes/{sandbox}/call"), body)

@@ -63,7 +63,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The SHA-256 of each ballast file in the sandbox's live file on `node`.
 fn sums_on(cluster: &Cluster, node: u64, sandbox: &str, files: usize) -> Vec<(String, String)> {
-    let path = live_file(cluster, node, sandbox);
+    let path = cluster.live_file(node, sandbox);
     let workbook =
         Workbook::open_read_only(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     (0..files)
@@ -76,14 +76,6 @@ fn sums_on(cluster: &Cluster, node: u64, sandbox: &str, files: usize) -> Vec<(St
             (name, hex(&Sha256::digest(&bytes)))
         })
         .collect()
-}
-
-fn live_file(cluster: &Cluster, node: u64, sandbox: &str) -> PathBuf {
-    cluster
-        .node(node)
-        .data_dir
-        .join("sandboxes")
-        .join(format!("{sandbox}.workbook"))
 }
 
 /// Docks the workbook at `file` as `name`, placed on `node`, through node 1.
@@ -201,7 +193,7 @@ async fn a_256_mib_sandbox_moves_while_a_client_calls_it_and_no_call_fails() {
         assert_eq!(home_of(&cluster, via, &sandbox).await, 2);
     }
     assert_eq!(sums_on(&cluster, 2, &sandbox, 8), sums);
-    assert!(!live_file(&cluster, 1, &sandbox).exists());
+    assert!(!cluster.live_file(1, &sandbox).exists());
     // The old home answers for it no more: a move there is a move to
     // where it already is, refused by its new home.
     let (status, body) = move_via(&cluster, 1, &sandbox, 2).await;
@@ -221,7 +213,7 @@ async fn a_256_mib_sandbox_moves_while_a_client_calls_it_and_no_call_fails() {
     assert_eq!(report["sandbox"]["state"], "suspended", "{report}");
     assert_eq!(report["sandbox"]["home_node"], 3, "{report}");
     assert_eq!(sums_on(&cluster, 3, &sandbox, 8), sums);
-    assert!(!live_file(&cluster, 2, &sandbox).exists());
+    assert!(!cluster.live_file(2, &sandbox).exists());
 
     // What a program wrote with std::fs moves with the file.
     files_move_with_the_sandbox(&cluster, dir.path()).await;
@@ -307,7 +299,7 @@ async fn a_crash_of_the_source_or_the_target_at_each_step_leaves_one_home_with_i
         // uncommitted one when the move ends, or its recovery does).
         let other = if home == 1 { 2 } else { 1 };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while live_file(&cluster, other, &sandbox).exists() {
+        while cluster.live_file(other, &sandbox).exists() {
             assert!(
                 Instant::now() < deadline,
                 "{step}: node {other} still holds a copy of {sandbox}"

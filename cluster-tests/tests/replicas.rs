@@ -130,14 +130,6 @@ fn counters(path: &Path) -> BTreeMap<String, u64> {
     rows.map(Result::unwrap).collect()
 }
 
-fn live_file(cluster: &Cluster, node: u64, sandbox: &str) -> PathBuf {
-    cluster
-        .node(node)
-        .data_dir
-        .join("sandboxes")
-        .join(format!("{sandbox}.workbook"))
-}
-
 fn replica_file(cluster: &Cluster, node: u64, sandbox: &str) -> PathBuf {
     cluster
         .node(node)
@@ -188,7 +180,7 @@ async fn sync_replication_keeps_every_acknowledged_write_when_the_home_is_killed
     );
     // Every acknowledged increment is there, exactly once unless its call
     // was retried after a failed attempt (which may have landed).
-    let counts = counters(&live_file(&cluster, replica, &sandbox));
+    let counts = counters(&cluster.live_file(replica, &sandbox));
     assert_eq!(counts.len(), 1000, "keys on the new home");
     for i in 0..1000 {
         let value = counts[&format!("inc/{i:04}")];
@@ -226,7 +218,7 @@ async fn the_old_home_comes_back_as_a_replica_and_converges_byte_for_byte() {
     .await;
     // Its stale live file goes at its next reconciliation with the registry.
     let deadline = Instant::now() + Duration::from_secs(15);
-    while live_file(&cluster, 1, &sandbox).exists() {
+    while cluster.live_file(1, &sandbox).exists() {
         assert!(Instant::now() < deadline, "the old home kept its live file");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -248,7 +240,7 @@ async fn the_old_home_comes_back_as_a_replica_and_converges_byte_for_byte() {
             })
     })
     .await;
-    let home_bytes = std::fs::read(live_file(&cluster, home, &sandbox)).unwrap();
+    let home_bytes = std::fs::read(cluster.live_file(home, &sandbox)).unwrap();
     for replica in replica_nodes(&settled) {
         let copy = std::fs::read(replica_file(&cluster, replica, &sandbox)).unwrap();
         assert!(
@@ -258,7 +250,7 @@ async fn the_old_home_comes_back_as_a_replica_and_converges_byte_for_byte() {
             home_bytes.len()
         );
     }
-    let counts = counters(&live_file(&cluster, home, &sandbox));
+    let counts = counters(&cluster.live_file(home, &sandbox));
     assert_eq!(counts.len(), 100);
 }
 
@@ -339,7 +331,7 @@ async fn a_home_cut_off_from_the_majority_stops_answering_before_the_new_home_st
     );
     // And each one it acknowledged before is on the new home.
     let home = home_via_list(&cluster, 2, &sandbox).await;
-    let counts = counters(&live_file(&cluster, home, &sandbox));
+    let counts = counters(&cluster.live_file(home, &sandbox));
     for (key, _) in &old_acks {
         assert!(
             counts.contains_key(key),
@@ -372,7 +364,7 @@ async fn async_replication_loses_at_most_its_window_and_never_corrupts() {
     }
     cluster.kill(1);
     mark(&cluster, via, &sandbox, "after").await;
-    let counts = counters(&live_file(&cluster, replica, &sandbox));
+    let counts = counters(&cluster.live_file(replica, &sandbox));
     let kept = (0..300)
         .filter(|i| counts.contains_key(&format!("a/{i:03}")))
         .count();
@@ -396,7 +388,7 @@ async fn a_move_to_a_replica_sends_no_file_and_keeps_every_write() {
     for i in 0..30 {
         mark(&cluster, 1, &sandbox, &format!("m/{i}")).await;
     }
-    let file_bytes = std::fs::metadata(live_file(&cluster, 1, &sandbox))
+    let file_bytes = std::fs::metadata(cluster.live_file(1, &sandbox))
         .unwrap()
         .len();
     let (status, report) = cluster
@@ -415,7 +407,7 @@ async fn a_move_to_a_replica_sends_no_file_and_keeps_every_write() {
     );
     // The new home answers from its copy, with every write.
     mark(&cluster, 1, &sandbox, "after-move").await;
-    let counts = counters(&live_file(&cluster, replica, &sandbox));
+    let counts = counters(&cluster.live_file(replica, &sandbox));
     assert_eq!(counts.len(), 31, "{counts:?}");
-    assert!(!live_file(&cluster, 1, &sandbox).exists());
+    assert!(!cluster.live_file(1, &sandbox).exists());
 }

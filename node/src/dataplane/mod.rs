@@ -54,7 +54,7 @@ pub(crate) enum StreamHead {
     /// node's job ([`crate::fabric`]).
     Fabric(FabricOpen),
     /// A replica stream from a sandbox's home: a change, a whole copy, a
-    /// version question or a drop ([`replica_wire`]).
+    /// version question ([`replica_wire`]).
     Replica(replica_wire::ReplicaOpen),
     /// A sandbox's files follow, pushed by its home to make this node its
     /// new home ([`migrate`]).

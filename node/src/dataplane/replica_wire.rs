@@ -25,7 +25,7 @@ pub enum ReplicaOpen {
     /// A whole copy follows: `len` bytes with SHA-256 `sha256`, the
     /// workbook at `version`.
     Seed {
-        /// Which sandbox, under which generation.
+        /// Which sandbox.
         target: Target,
         /// The version the copy holds.
         version: u64,
@@ -39,7 +39,7 @@ pub enum ReplicaOpen {
     /// tagged with `version`, its SHA-256 trailer included) taking the copy
     /// from `base` to `version`.
     Change {
-        /// Which sandbox, under which generation.
+        /// Which sandbox.
         target: Target,
         /// The version the change applies to.
         base: u64,
@@ -53,11 +53,6 @@ pub enum ReplicaOpen {
         /// The sandbox.
         sandbox_id: String,
     },
-    /// Tells the node to drop its copy (it left the replica set).
-    Drop {
-        /// Which sandbox, under which generation.
-        target: Target,
-    },
 }
 
 /// The sandbox a write to a replica is for, as its home sees it.
@@ -67,9 +62,6 @@ pub struct Target {
     pub sandbox_id: String,
     /// Its tenant.
     pub tenant_id: String,
-    /// Its generation at the home: a replica takes writes only from the
-    /// home of the generation it knows.
-    pub generation: u64,
     /// The home's last applied registry index (the replica catches up to
     /// it before checking).
     pub applied: Option<u64>,
@@ -83,7 +75,7 @@ pub enum ReplicaReply {
         /// The version.
         version: u64,
     },
-    /// The node holds no copy (or dropped it).
+    /// The node holds no copy.
     Missing,
     /// The change does not start at the copy's version: seed it again.
     NeedSeed {

@@ -358,7 +358,6 @@ impl Replicas {
         Target {
             sandbox_id: sandbox.id.clone(),
             tenant_id: sandbox.tenant_id.clone(),
-            generation: sandbox.generation,
             applied: self.dataplane.applied(),
         }
     }

@@ -57,20 +57,6 @@ impl Replicas {
                 }
                 Err(e) => refused(e),
             },
-            ReplicaOpen::Drop { target } => match self.check_sender(peer, &target).await {
-                Ok(()) => {
-                    let copies = self.copies.clone();
-                    let id = target.sandbox_id.clone();
-                    let _ = blocking(move || {
-                        copies.remove(&id);
-                        Ok(())
-                    })
-                    .await;
-                    info!(sandbox = %target.sandbox_id, home = peer, "replica dropped");
-                    ReplicaReply::Missing
-                }
-                Err(e) => refused(e),
-            },
         };
         if let Err(e) = head::write(&mut send, &reply).await {
             debug!(node = peer, error = %e, "cannot answer a replica stream");

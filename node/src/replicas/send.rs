@@ -1,5 +1,5 @@
 //! The home's end of one replica stream: one change, one whole copy, a
-//! version question or a drop, sent to one replica, one answer back.
+//! version question, sent to one replica, one answer back.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -170,11 +170,15 @@ impl SandboxManager {
         let mut resume_record = None;
         for _ in 0..MAX_STATE_CHASES {
             let sandbox = self.hosted(tenant_id, sandbox_id)?;
-            // Read again once the lease is known to hold: a renewal waits
-            // until this node applied what the leader had, so a failover
-            // that took the sandbox away is seen.
-            self.check_lease(&sandbox)?;
-            let sandbox = self.hosted(tenant_id, sandbox_id)?;
+            // A replicated sandbox is read again once the lease is known to
+            // hold: a renewal waits until this node applied what the leader
+            // had, so a failover that took the sandbox away is seen.
+            let sandbox = if sandbox.replicas.is_empty() {
+                sandbox
+            } else {
+                self.check_lease(&sandbox)?;
+                self.hosted(tenant_id, sandbox_id)?
+            };
             // A stat when a copy exists; after a failover, a rename and fsyncs.
             self.adopt_copy(&sandbox)?;
             let activity = self.activity_of(&sandbox);
