@@ -19,7 +19,7 @@ pub mod replication;
 
 pub use registry::{
     hash_api_key, ApiKey, CaHolder, Command, Durability, JoinTokenInfo, JoinedNode, KeyUse,
-    MeshPeer, MeshPorts, MeshRefusal, NodeLoad, NodeReport, NodeRole, Principal, Registry,
+    MeshPeer, MeshPorts, MeshRefusal, NodeLoad, NodeReport, NodeRole, Principal, Readers, Registry,
     RegistryError, Replica, Response, RevokedNode, Role, Sandbox, SandboxState, Tenant,
     TokenCommand, TokenRefusal, MAX_REPLICAS, TOKENS_KEPT_AFTER_EXPIRY_MS,
 };

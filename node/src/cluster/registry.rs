@@ -17,10 +17,10 @@ pub use membership::{NewJoinToken, Redemption};
 pub use sandboxes::NewSandbox;
 pub use tenants::{NewApiKey, TenantRemoval};
 
-use std::sync::MutexGuard;
+use std::sync::{Arc, MutexGuard};
 
 use nexus_raft::replication::{Request, SharedRegistry};
-use nexus_raft::{Command, Registry, RegistryError, Response};
+use nexus_raft::{Command, Readers, Registry, RegistryError, Response};
 use nexus_transport::Gateway;
 
 use nexus_errors::{Coded, ErrorCode, UserError};
@@ -33,6 +33,7 @@ use nexus_errors::{Coded, ErrorCode, UserError};
 pub struct RegistryHandle {
     gateway: Gateway,
     registry: SharedRegistry,
+    readers: Arc<Readers>,
     instruments: Instruments,
 }
 
@@ -44,12 +45,13 @@ struct Instruments {
 }
 
 impl RegistryHandle {
-    /// A handle writing through `gateway` and reading `registry`, the state
-    /// machine's registry.
-    pub fn new(gateway: Gateway, registry: SharedRegistry) -> RegistryHandle {
+    /// A handle writing through `gateway` and reading through `readers`,
+    /// query-only connections to `registry`, the state machine's registry.
+    pub fn new(gateway: Gateway, registry: SharedRegistry, readers: Readers) -> RegistryHandle {
         RegistryHandle {
             gateway,
             registry,
+            readers: Arc::new(readers),
             instruments: Instruments {
                 write_seconds: crate::metrics::histogram_vec(
                     "nexus_registry_write_duration_seconds",
@@ -100,15 +102,19 @@ impl RegistryHandle {
 
     /// Checkpoints the registry's WAL into its file.
     pub fn checkpoint(&self) -> Result<(), UserError> {
-        self.read(|r| r.checkpoint())
+        lock(&self.registry)
+            .checkpoint()
+            .map_err(|e| e.to_user_error())
     }
 
-    /// Runs a read against this node's applied state.
+    /// Runs a read against this node's applied state (every batch applied
+    /// before it began), on a query-only connection: it does not wait for a
+    /// batch being applied.
     pub fn read<T>(
         &self,
         f: impl FnOnce(&Registry) -> Result<T, RegistryError>,
     ) -> Result<T, UserError> {
-        f(&lock(&self.registry)).map_err(|e| e.to_user_error())
+        self.readers.read(f).map_err(|e| e.to_user_error())
     }
 }
 

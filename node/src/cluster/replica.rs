@@ -35,6 +35,10 @@ use crate::config::ClusterConfig;
 use crate::config::Config;
 use nexus_errors::{ErrorCode, UserError};
 
+/// Query-only registry connections per node: reads (an API key on every
+/// request, a sandbox on every call) never wait for the Raft apply.
+const REGISTRY_READERS: usize = 4;
+
 /// The running Raft member of this node.
 pub struct Replica {
     node_id: u64,
@@ -175,7 +179,8 @@ impl Replica {
         let forwarder = JoinForwarder::new(channels.clone());
         let proposer = Proposer::new(raft.clone());
         let gateway = Gateway::new(proposer.clone(), channels.clone(), deadline);
-        let registry = RegistryHandle::new(gateway, sm.registry());
+        let readers = sm.readers(REGISTRY_READERS).map_err(store_error)?;
+        let registry = RegistryHandle::new(gateway, sm.registry(), readers);
         // What was applied before this start (allow and revoke only grow,
         // so racing with Raft's first applies is harmless).
         registry.read(|r| trust.seed(r))?;

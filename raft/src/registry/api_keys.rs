@@ -172,7 +172,8 @@ fn one(
     params: impl rusqlite::Params,
 ) -> Result<Option<ApiKey>, RegistryError> {
     let sql = format!("SELECT {COLS} FROM api_keys WHERE {filter}");
-    conn.query_row(&sql, params, row)
+    conn.prepare_cached(&sql)?
+        .query_row(params, row)
         .optional()?
         .map(decode)
         .transpose()

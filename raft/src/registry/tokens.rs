@@ -118,28 +118,26 @@ pub(crate) fn create(
     let horizon = token
         .created_at_ms
         .saturating_sub(TOKENS_KEPT_AFTER_EXPIRY_MS);
-    conn.execute(
-        "DELETE FROM join_tokens WHERE expires_at_ms < ?1",
-        [to_db(horizon)],
-    )?;
+    conn.prepare_cached("DELETE FROM join_tokens WHERE expires_at_ms < ?1")?
+        .execute([to_db(horizon)])?;
     if find(conn, &token.id)?.is_some() {
         return Err(TokenRefusal::Exists {
             token_id: token.id.clone(),
         }
         .into());
     }
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO join_tokens (id, secret_hash, role, expires_at_ms, uses_left, revoked, \
          created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
-        (
-            &token.id,
-            secret_hash,
-            token.role.as_str(),
-            to_db(token.expires_at_ms),
-            token.uses_left,
-            to_db(token.created_at_ms),
-        ),
-    )?;
+    )?
+    .execute((
+        &token.id,
+        secret_hash,
+        token.role.as_str(),
+        to_db(token.expires_at_ms),
+        token.uses_left,
+        to_db(token.created_at_ms),
+    ))?;
     Ok(())
 }
 
@@ -236,11 +234,8 @@ fn find(
     token_id: &str,
 ) -> Result<Option<(JoinTokenInfo, String)>, RegistryError> {
     let found = conn
-        .query_row(
-            &format!("SELECT {COLS} FROM join_tokens WHERE id = ?1"),
-            [token_id],
-            |r| Ok((row(r)?, r.get::<_, String>(6)?)),
-        )
+        .prepare_cached(&format!("SELECT {COLS} FROM join_tokens WHERE id = ?1"))?
+        .query_row([token_id], |r| Ok((row(r)?, r.get::<_, String>(6)?)))
         .optional()?;
     found
         .map(|(info, hash)| info.map(|i| (i, hash)))

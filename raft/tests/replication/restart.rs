@@ -44,8 +44,9 @@ async fn log_state_vote_and_last_purged_survive_restart() {
             .await
             .unwrap();
         log.purge(log_id(2, 7, 4)).await.unwrap();
-        log.save_vote(&Vote::new_committed(2, 7)).await.unwrap();
+        // The committed id is written with the next write (here the vote).
         log.save_committed(Some(log_id(2, 7, 9))).await.unwrap();
+        log.save_vote(&Vote::new_committed(2, 7)).await.unwrap();
     }
     let (mut log, _sm) = super::open_stores(dir.path());
     let state = log.get_log_state().await.unwrap();

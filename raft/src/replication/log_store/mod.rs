@@ -1,7 +1,8 @@
 //! The Raft log on its own SQLite file (`raft-log.db`).
 //!
 //! WAL journal, `synchronous=FULL`. All writes go through one writer thread
-//! ([`writer`]); reads use a separate connection, after the in-memory run of
+//! ([`writer`]); the committed log id rides along with the next write instead
+//! of costing an fsync of its own. Reads use a separate connection, after the in-memory run of
 //! the newest entries ([`recent`]). Each row holds a complete
 //! serialized [`Entry`] (its full `LogId`, leader node id included).
 //! `meta` holds the vote, the committed log id and `last_purged`.
@@ -22,7 +23,7 @@ use tokio::sync::oneshot;
 
 pub use reader::LogReader;
 use recent::Recent;
-use writer::WriteOp;
+use writer::{CommittedSlot, WriteOp};
 
 use super::error::{OrStorage, StoreError, Subject};
 use super::types::{NodeId, TypeConfig};
@@ -48,6 +49,7 @@ pub struct LogStore {
     writer: mpsc::Sender<WriteOp>,
     reader: LogReader,
     recent: Recent,
+    committed: CommittedSlot,
 }
 
 impl LogStore {
@@ -58,7 +60,8 @@ impl LogStore {
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(DDL)?;
-        let writer = writer::spawn(conn)?;
+        let committed = CommittedSlot::default();
+        let writer = writer::spawn(conn, committed.clone())?;
         let read = Connection::open(path)?;
         read.pragma_update(None, "query_only", true)?;
         let recent = Recent::default();
@@ -66,6 +69,7 @@ impl LogStore {
             writer,
             reader: LogReader::new(Arc::new(Mutex::new(read)), recent.clone()),
             recent,
+            committed,
         })
     }
 
@@ -138,13 +142,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.reader.meta(VOTE).await.or_storage(Subject::ReadVote)
     }
 
+    /// Returns at once: the value is written with the log's next write (see
+    /// the writer module), so a crash may lose it and openraft then starts from an
+    /// older committed id, which only means it applies less before the
+    /// leader tells it more.
     async fn save_committed(
         &mut self,
         committed: Option<LogId<NodeId>>,
     ) -> Result<(), StorageError<NodeId>> {
-        self.put_meta(COMMITTED, &committed)
-            .await
-            .or_storage(Subject::WriteLogs)
+        let encoded = encode(COMMITTED, &committed).or_storage(Subject::WriteLogs)?;
+        self.committed.set(encoded);
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {

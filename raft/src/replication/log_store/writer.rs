@@ -4,8 +4,14 @@
 //! Ops that queue up while a transaction commits are committed together in
 //! the next one (group commit); each op is acknowledged only after `COMMIT`
 //! returned, which under `synchronous=FULL` means it is on disk.
+//!
+//! The committed log id is not an op: openraft saves it after every commit,
+//! on its critical path, and it is only a hint (on start openraft applies up
+//! to it; an older value just means less is applied before the leader says
+//! more). It waits in a [`CommittedSlot`] and goes into the next group's
+//! transaction, or the last one when the writer stops.
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 
 use openraft::storage::LogFlushed;
@@ -18,6 +24,23 @@ use crate::replication::types::TypeConfig;
 /// Most ops committed in one transaction.
 const MAX_GROUP: usize = 256;
 
+/// The newest committed log id (encoded) not yet written, if any.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CommittedSlot(Arc<Mutex<Option<Vec<u8>>>>);
+
+impl CommittedSlot {
+    /// Replaces the value the next transaction writes.
+    pub(crate) fn set(&self, encoded: Vec<u8>) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(encoded);
+        }
+    }
+
+    fn take(&self) -> Option<Vec<u8>> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
 /// Reply channel of one op.
 pub(crate) type Done = oneshot::Sender<Result<(), StoreError>>;
 
@@ -29,7 +52,7 @@ pub(crate) enum WriteOp {
         flushed: LogFlushed<TypeConfig>,
         done: Done,
     },
-    /// Set a `meta` value (vote, committed).
+    /// Set a `meta` value (the vote).
     PutMeta {
         key: &'static str,
         value: Vec<u8>,
@@ -86,24 +109,26 @@ impl WriteOp {
 }
 
 fn put_meta(tx: &Transaction<'_>, key: &str, value: &[u8]) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-        params![key, value],
-    )?;
+    tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?
+        .execute(params![key, value])?;
     Ok(())
 }
 
-/// Starts the writer thread on `conn`; it stops when every sender is dropped.
-pub(crate) fn spawn(conn: Connection) -> Result<mpsc::Sender<WriteOp>, StoreError> {
+/// Starts the writer thread on `conn`, writing `committed` with its
+/// transactions; it stops when every sender is dropped.
+pub(crate) fn spawn(
+    conn: Connection,
+    committed: CommittedSlot,
+) -> Result<mpsc::Sender<WriteOp>, StoreError> {
     let (tx, rx) = mpsc::channel();
     thread::Builder::new()
         .name("raft-log-writer".to_owned())
-        .spawn(move || run(conn, rx))
+        .spawn(move || run(conn, rx, committed))
         .map_err(|e| StoreError::io("spawn raft log writer thread", e))?;
     Ok(tx)
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<WriteOp>) {
+fn run(mut conn: Connection, rx: mpsc::Receiver<WriteOp>, committed: CommittedSlot) {
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -112,7 +137,7 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<WriteOp>) {
                 Err(_) => break,
             }
         }
-        let result = commit_group(&mut conn, &group).map_err(|e| {
+        let result = commit_group(&mut conn, &group, committed.take()).map_err(|e| {
             tracing::error!(error = %e, ops = group.len(), "raft log write failed");
             e.to_string()
         });
@@ -120,12 +145,24 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<WriteOp>) {
             op.finish(result.clone());
         }
     }
+    if let Some(value) = committed.take() {
+        if let Err(e) = commit_group(&mut conn, &[], Some(value)) {
+            tracing::warn!(error = %e, "raft log: the committed log id was not saved at stop");
+        }
+    }
 }
 
-fn commit_group(conn: &mut Connection, group: &[WriteOp]) -> rusqlite::Result<()> {
+fn commit_group(
+    conn: &mut Connection,
+    group: &[WriteOp],
+    committed: Option<Vec<u8>>,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
     for op in group {
         op.execute(&tx)?;
+    }
+    if let Some(value) = committed {
+        put_meta(&tx, super::COMMITTED, &value)?;
     }
     tx.commit()
 }

@@ -176,16 +176,16 @@ fn apply_request(
     if let Some(key) = &request.idempotency_key {
         let index = i64::try_from(log_index)
             .map_err(|_| StoreError::Corrupt(format!("log index {log_index} too large")))?;
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO raft_idempotency (key, outcome, log_index, proposed_at_ms) \
              VALUES (?1, ?2, ?3, ?4)",
-            params![
-                key,
-                encode(&outcome)?,
-                index,
-                sql_int(request.proposed_at_ms)
-            ],
-        )?;
+        )?
+        .execute(params![
+            key,
+            encode(&outcome)?,
+            index,
+            sql_int(request.proposed_at_ms)
+        ])?;
     }
     Ok(outcome)
 }
@@ -224,11 +224,8 @@ fn sql_int(value: u64) -> i64 {
 
 fn recorded_outcome(conn: &Connection, key: &str) -> Result<Option<Outcome>, StoreError> {
     let raw: Option<String> = conn
-        .query_row(
-            "SELECT outcome FROM raft_idempotency WHERE key = ?1",
-            [key],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT outcome FROM raft_idempotency WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?;
     raw.map(|raw| serde_json::from_str(&raw).map_err(|e| StoreError::codec("outcome", e)))
         .transpose()
@@ -253,10 +250,8 @@ fn put_state<T: Serialize>(
     value: &T,
 ) -> Result<(), StoreError> {
     let value = serde_json::to_string(value).map_err(|e| StoreError::codec(key, e))?;
-    conn.execute(
-        "INSERT OR REPLACE INTO raft_state (key, value) VALUES (?1, ?2)",
-        params![key, value],
-    )?;
+    conn.prepare_cached("INSERT OR REPLACE INTO raft_state (key, value) VALUES (?1, ?2)")?
+        .execute(params![key, value])?;
     Ok(())
 }
 

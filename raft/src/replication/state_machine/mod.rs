@@ -15,7 +15,7 @@ use openraft::{Entry, LogId, OptionalSend, SnapshotMeta, StorageError, StoredMem
 
 use super::error::{OrStorage, StoreError, Subject};
 use super::types::{NodeId, NodeInfo, Outcome, TypeConfig};
-use crate::registry::Registry;
+use crate::registry::{Readers, Registry};
 use snapshot::SnapshotStore;
 
 /// The registry shared between the state machine (writes) and the node
@@ -68,6 +68,12 @@ impl StateMachine {
     /// write through it: writes go through Raft.
     pub fn registry(&self) -> SharedRegistry {
         Arc::clone(&self.registry)
+    }
+
+    /// `count` query-only connections to the registry, for reads that must
+    /// not wait while a batch is applied (see [`Readers`]).
+    pub fn readers(&self, count: usize) -> Result<Readers, StoreError> {
+        Ok(Readers::open(&self.db_path, count)?)
     }
 
     /// Runs `f` on the registry in a blocking task.
