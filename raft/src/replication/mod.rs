@@ -11,6 +11,7 @@
 //!
 //! The network (`RaftNetworkFactory`) is provided by the node.
 
+mod checkpointer;
 mod config;
 mod error;
 mod log_store;

@@ -2,7 +2,8 @@
 //!
 //! WAL journal, `synchronous=FULL`. All writes go through one writer thread
 //! ([`writer`]); the committed log id rides along with the next write instead
-//! of costing an fsync of its own. Reads use a separate connection, after the in-memory run of
+//! of costing an fsync of its own; the WAL is checkpointed by its own thread
+//! ([`Checkpointer`]), never inside a commit. Reads use a separate connection, after the in-memory run of
 //! the newest entries ([`recent`]). Each row holds a complete
 //! serialized [`Entry`] (its full `LogId`, leader node id included).
 //! `meta` holds the vote, the committed log id and `last_purged`.
@@ -25,6 +26,7 @@ pub use reader::LogReader;
 use recent::Recent;
 use writer::{CommittedSlot, WriteOp};
 
+use super::checkpointer::{self, Checkpointer};
 use super::error::{OrStorage, StoreError, Subject};
 use super::types::{NodeId, TypeConfig};
 
@@ -50,6 +52,7 @@ pub struct LogStore {
     reader: LogReader,
     recent: Recent,
     committed: CommittedSlot,
+    _checkpointer: Checkpointer,
 }
 
 impl LogStore {
@@ -60,6 +63,8 @@ impl LogStore {
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(DDL)?;
+        checkpointer::disable_auto_checkpoint(&conn)?;
+        let checkpointer = Checkpointer::spawn(path, "raft-log-checkpoint")?;
         let committed = CommittedSlot::default();
         let writer = writer::spawn(conn, committed.clone())?;
         let read = Connection::open(path)?;
@@ -70,6 +75,7 @@ impl LogStore {
             reader: LogReader::new(Arc::new(Mutex::new(read)), recent.clone()),
             recent,
             committed,
+            _checkpointer: checkpointer,
         })
     }
 

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine, Snapshot};
 use openraft::{Entry, LogId, OptionalSend, SnapshotMeta, StorageError, StoredMembership};
 
+use super::checkpointer::{self, Checkpointer};
 use super::error::{OrStorage, StoreError, Subject};
 use super::types::{NodeId, NodeInfo, Outcome, TypeConfig};
 use crate::registry::{Readers, Registry};
@@ -33,6 +34,7 @@ pub struct StateMachine {
     db_path: PathBuf,
     snapshots: Arc<SnapshotStore>,
     observer: Option<Arc<dyn NodeObserver>>,
+    _checkpointer: Arc<Checkpointer>,
 }
 
 impl StateMachine {
@@ -48,11 +50,15 @@ impl StateMachine {
         registry
             .connection_mut()
             .pragma_update(None, "synchronous", "NORMAL")?;
+        // Checkpoints run beside the apply, never inside one.
+        checkpointer::disable_auto_checkpoint(registry.connection_mut())?;
+        let checkpointer = Checkpointer::spawn(registry_path, "registry-checkpoint")?;
         Ok(StateMachine {
             registry: Arc::new(Mutex::new(registry)),
             db_path: registry_path.to_owned(),
             snapshots: Arc::new(SnapshotStore::open(snapshot_dir)?),
             observer: None,
+            _checkpointer: Arc::new(checkpointer),
         })
     }
 
