@@ -13,7 +13,7 @@
 # Prints a Markdown table and writes the raw numbers to $OUT. Installs etcd, wrk, python3 and
 # curl when missing (apt). Everything runs in a temp dir and is killed on exit.
 #
-#   scripts/vs-etcd.sh                  # 10 s per run, 1/16/64/256 clients, 5 failovers each
+#   scripts/vs-etcd.sh                  # 10 s per run, 1/16/64/256 clients, 10 failovers each
 #   scripts/vs-etcd.sh --quick          # 3 s per run, 1 and 64 clients, 2 failovers each
 #   scripts/vs-etcd.sh --soak 300       # also 64 clients on Nexus for 300 s: new terms (want 0)
 #   NEXUS_BIN=target/debug/nexus scripts/vs-etcd.sh --quick   # debug figures mean nothing
@@ -53,7 +53,7 @@ if [ -n "$quick" ]; then
   clients=(1 64)
 else
   duration=${VS_ETCD_DURATION:-10}
-  rounds=${VS_ETCD_ROUNDS:-5}
+  rounds=${VS_ETCD_ROUNDS:-10}
   clients=(1 16 64 256)
 fi
 write_timeout=${VS_ETCD_WRITE_TIMEOUT:-0.5}
@@ -204,8 +204,7 @@ nx_get() {
     "https://127.0.0.1:$(nx_api "$1")$2"
 }
 # The nodes' log filter: Nexus's default, but wrk sends the IP address as TLS SNI, which rustls
-# logs as a WARN on every handshake, and a Nexus connection carries one request (docs/http-api.md),
-# so that would be a log line per write. NEXUS_LOG from the caller wins.
+# logs as a WARN on every handshake (one per connection wrk opens). NEXUS_LOG from the caller wins.
 nexus_log=${NEXUS_LOG:-info,openraft=warn,rustls=error}
 nx_start() { # NODE ARGS...: start a node process with its config, logging to logs/nexusNODE.log
   local i=$1

@@ -4,12 +4,21 @@
 //! SQLite's automatic checkpoint runs inside the commit that crosses 1,000
 //! WAL pages: one write in a few hundred paid for copying 4 MiB and an
 //! fsync (the 1-client p99 of registry writes was ten times its p50). The
-//! writers turn it off ([`disable_auto_checkpoint`]) and a checkpointer runs
+//! writers turn it off ([`hand_over`]) and a checkpointer runs
 //! a `PASSIVE` checkpoint every [`INTERVAL`] on its own connection: it
-//! copies what no reader still needs and never blocks a writer. Should
-//! readers keep the WAL from being reset until it passes [`WAL_PAGES_LIMIT`],
-//! it runs a `RESTART` checkpoint, which waits for them, so the WAL is
-//! bounded.
+//! copies what no reader still needs and never blocks a writer.
+//!
+//! A writer starts the WAL over only when no reader still reads from it,
+//! and under steady load some reader nearly always does (each began while
+//! the WAL held frames not yet copied), so a WAL fed by passive checkpoints
+//! alone grows without end. Once it holds more than [`WAL_PAGES_LIMIT`]
+//! pages the checkpointer runs a `RESTART` checkpoint instead: it holds
+//! the writers off until the readers of the WAL have finished (reads are
+//! single queries; it gives up after [`RESTART_WAIT`]), so the next write
+//! starts the WAL over and cuts the file back to [`WAL_BYTES_KEPT`].
+//! Writers therefore begin `IMMEDIATE` transactions: they wait for the
+//! write lock, where a deferred transaction that had already read would
+//! fail with `SQLITE_BUSY` at its first write.
 
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -23,13 +32,25 @@ use super::error::StoreError;
 /// Time between checkpoints.
 pub(crate) const INTERVAL: Duration = Duration::from_millis(100);
 
-/// WAL pages left after a passive checkpoint that make the next one a
-/// `RESTART` (16,384 pages of 4 KiB: 64 MiB).
-pub(crate) const WAL_PAGES_LIMIT: i64 = 16_384;
+/// WAL pages that make the next checkpoint a `RESTART` (4,096 pages of
+/// 4 KiB: 16 MiB).
+pub(crate) const WAL_PAGES_LIMIT: i64 = 4_096;
 
-/// Turns off SQLite's automatic checkpoint on a writer's connection.
-pub(crate) fn disable_auto_checkpoint(conn: &Connection) -> rusqlite::Result<()> {
-    conn.pragma_update(None, "wal_autocheckpoint", 0)
+/// How long a `RESTART` waits for the WAL's readers before it gives up
+/// (and is tried again at the next interval). It holds the write lock
+/// meanwhile; writers wait up to their own busy timeout (5 s), far longer.
+pub(crate) const RESTART_WAIT: Duration = Duration::from_millis(100);
+
+/// Bytes of WAL file kept when the WAL starts over; SQLite truncates a
+/// bigger one then (a WAL file never shrinks otherwise).
+pub(crate) const WAL_BYTES_KEPT: i64 = 16 << 20;
+
+/// Hands a writer's WAL over to a checkpointer: no automatic checkpoint on
+/// `conn`, and the WAL file cut back to [`WAL_BYTES_KEPT`] when it starts
+/// over.
+pub(crate) fn hand_over(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update_and_check(None, "journal_size_limit", WAL_BYTES_KEPT, |_| Ok(()))
 }
 
 /// A running checkpointer; its thread stops when this is dropped.
@@ -43,6 +64,7 @@ impl Checkpointer {
     /// in a thread named `name`.
     pub(crate) fn spawn(path: &Path, name: &str) -> Result<Checkpointer, StoreError> {
         let conn = Connection::open(path)?;
+        conn.busy_timeout(RESTART_WAIT)?;
         let (stop, stopped) = mpsc::channel();
         let label = name.to_owned();
         thread::Builder::new()
@@ -57,8 +79,8 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, name: &str) {
     let mut mode = "PASSIVE";
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(INTERVAL) {
         match checkpoint(conn, mode) {
-            Ok(left) => {
-                mode = if left > WAL_PAGES_LIMIT {
+            Ok(wal_pages) => {
+                mode = if wal_pages > WAL_PAGES_LIMIT {
                     "RESTART"
                 } else {
                     "PASSIVE"
@@ -69,12 +91,16 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, name: &str) {
     }
 }
 
-/// Runs one checkpoint and returns the WAL pages it could not copy yet.
+/// Runs one checkpoint and returns the pages the WAL holds after it (0
+/// once a `RESTART` finished: the next write starts it over).
 pub(crate) fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
     // Columns: busy (a RESTART that could not finish), pages in the WAL,
     // pages copied.
     conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-        Ok(r.get::<_, i64>(1)? - r.get::<_, i64>(2)?)
+        match r.get::<_, i64>(0)? {
+            0 if mode == "RESTART" => Ok(0),
+            _ => r.get(1),
+        }
     })
 }
 
@@ -95,7 +121,7 @@ mod tests {
         writer
             .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
             .unwrap();
-        disable_auto_checkpoint(&writer).unwrap();
+        hand_over(&writer).unwrap();
         writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
         // Past SQLite's 1,000-page automatic threshold: nothing copied.
         for _ in 0..1_200 {
@@ -107,7 +133,7 @@ mod tests {
         assert!(main_before < 64 * 1024, "main file {main_before} bytes");
 
         let other = Connection::open(&path).unwrap();
-        assert_eq!(checkpoint(&other, "PASSIVE").unwrap(), 0);
+        assert!(checkpoint(&other, "PASSIVE").unwrap() >= 1_200);
         let main_after = std::fs::metadata(&path).unwrap().len();
         assert!(main_after > 4_000 * 1_200, "main file {main_after} bytes");
         // The next write starts the WAL over.
@@ -118,6 +144,71 @@ mod tests {
     }
 
     #[test]
+    fn a_wal_grown_past_the_bound_is_cut_back_when_it_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
+            .unwrap();
+        hand_over(&writer).unwrap();
+        writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
+        let wal = dir.path().join("db-wal");
+        // One transaction of ~24 MiB.
+        writer.execute_batch("BEGIN").unwrap();
+        for _ in 0..6_000 {
+            writer
+                .execute("INSERT INTO t VALUES (zeroblob(4000))", [])
+                .unwrap();
+        }
+        writer.execute_batch("COMMIT").unwrap();
+        let grown = std::fs::metadata(&wal).unwrap().len();
+        assert!(grown > 20 << 20, "WAL {grown} bytes");
+        let other = Connection::open(&path).unwrap();
+        assert!(checkpoint(&other, "PASSIVE").unwrap() >= 6_000);
+        writer
+            .execute("INSERT INTO t VALUES (zeroblob(10))", [])
+            .unwrap();
+        let kept = std::fs::metadata(&wal).unwrap().len();
+        assert!(kept <= WAL_BYTES_KEPT as u64, "WAL {kept} bytes");
+    }
+
+    #[test]
+    fn a_wal_a_reader_keeps_from_starting_over_is_restarted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
+            .unwrap();
+        hand_over(&writer).unwrap();
+        writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
+        let insert = |n: usize| {
+            for _ in 0..n {
+                writer
+                    .execute("INSERT INTO t VALUES (zeroblob(4000))", [])
+                    .unwrap();
+            }
+        };
+        insert(50);
+        let reader = Connection::open(&path).unwrap();
+        let other = Connection::open(&path).unwrap();
+        // A read that began before the passive checkpoint copied its frames.
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        let before = checkpoint(&other, "PASSIVE").unwrap();
+        insert(50);
+        // The writer could not start the WAL over: it only grew.
+        assert!(checkpoint(&other, "PASSIVE").unwrap() > before);
+        reader.execute_batch("COMMIT").unwrap();
+        assert_eq!(checkpoint(&other, "RESTART").unwrap(), 0);
+        insert(1);
+        assert!(checkpoint(&other, "PASSIVE").unwrap() < 5);
+    }
+
+    #[test]
     fn the_thread_checkpoints_on_its_own_and_stops_when_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
@@ -125,7 +216,7 @@ mod tests {
         writer
             .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
             .unwrap();
-        disable_auto_checkpoint(&writer).unwrap();
+        hand_over(&writer).unwrap();
         writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
         for _ in 0..100 {
             writer

@@ -63,7 +63,7 @@ impl LogStore {
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(DDL)?;
-        checkpointer::disable_auto_checkpoint(&conn)?;
+        checkpointer::hand_over(&conn)?;
         let checkpointer = Checkpointer::spawn(path, "raft-log-checkpoint")?;
         let committed = CommittedSlot::default();
         let writer = writer::spawn(conn, committed.clone())?;

@@ -15,7 +15,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 
 use openraft::storage::LogFlushed;
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::replication::error::StoreError;
@@ -157,7 +157,9 @@ fn commit_group(
     group: &[WriteOp],
     committed: Option<Vec<u8>>,
 ) -> rusqlite::Result<()> {
-    let tx = conn.transaction()?;
+    // IMMEDIATE: waits out a checkpoint holding the write lock (see
+    // `checkpointer`) instead of failing.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for op in group {
         op.execute(&tx)?;
     }

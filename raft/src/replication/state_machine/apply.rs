@@ -3,7 +3,7 @@
 //! in the same database so they always match the registry contents.
 
 use openraft::{Entry, EntryPayload, LogId, StoredMembership};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -100,7 +100,11 @@ pub(crate) fn apply_batch_keeping(
     entries: Vec<Entry<TypeConfig>>,
     retention: Retention,
 ) -> Result<Vec<Outcome>, StoreError> {
-    let mut tx = conn.transaction()?;
+    // IMMEDIATE: the write lock is taken (waiting out a checkpoint that
+    // holds it) before the first read. A deferred transaction that had
+    // read would get SQLITE_BUSY at once on its first write instead, and a
+    // failed apply stops Raft.
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut outcomes = Vec::with_capacity(entries.len());
     let mut last_applied = None;
     let mut membership = None;
@@ -289,6 +293,33 @@ mod tests {
         let mut registry = Registry::open_in_memory().unwrap();
         init(registry.connection_mut()).unwrap();
         registry
+    }
+
+    #[test]
+    fn a_batch_waits_for_a_write_lock_held_elsewhere_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        let mut registry = Registry::open(&path).unwrap();
+        init(registry.connection_mut()).unwrap();
+        // What the checkpointer's RESTART does: hold the write lock a while.
+        let holder = Connection::open(&path).unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (held, release) = std::sync::mpsc::channel::<()>();
+        let releaser = std::thread::spawn(move || {
+            // Let go once the batch below is (very likely) waiting; either
+            // order ends in an applied batch.
+            let _ = release.recv_timeout(std::time::Duration::from_millis(300));
+            holder.execute_batch("COMMIT").unwrap();
+        });
+        let outcomes = apply_batch(registry.connection_mut(), vec![write(1, "k1", 10)]);
+        drop(held);
+        releaser.join().unwrap();
+        // A deferred transaction reads first and then gets SQLITE_BUSY at
+        // once on its first write: the error that stopped Raft.
+        assert_eq!(outcomes.unwrap().len(), 1);
+        assert!(recorded_outcome(registry.connection_mut(), "k1")
+            .unwrap()
+            .is_some());
     }
 
     const SMALL: Retention = Retention {

@@ -51,7 +51,7 @@ impl StateMachine {
             .connection_mut()
             .pragma_update(None, "synchronous", "NORMAL")?;
         // Checkpoints run beside the apply, never inside one.
-        checkpointer::disable_auto_checkpoint(registry.connection_mut())?;
+        checkpointer::hand_over(registry.connection_mut())?;
         let checkpointer = Checkpointer::spawn(registry_path, "registry-checkpoint")?;
         Ok(StateMachine {
             registry: Arc::new(Mutex::new(registry)),

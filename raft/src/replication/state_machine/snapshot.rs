@@ -20,7 +20,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use nexus_durable::PUBLIC_FILE;
 use openraft::SnapshotMeta;
@@ -40,6 +40,11 @@ pub(crate) type Meta = SnapshotMeta<NodeId, NodeInfo>;
 
 /// Names the current snapshot.
 const CURRENT: &str = "current.json";
+
+/// Pause between tries of a restore step the registry's checkpointer kept
+/// busy, and how many tries (10 s in all).
+const RESTORE_BUSY_PAUSE: Duration = Duration::from_millis(10);
+const RESTORE_BUSY_WAITS: u32 = 1_000;
 
 /// The single-file layout of older nodes.
 const LEGACY: &str = "current.snap";
@@ -161,12 +166,21 @@ impl SnapshotStore {
             // One step copies every page in one write transaction: readers
             // and a crash see either the old registry or the new one.
             let backup = Backup::new(&source, target)?;
-            match backup.step(-1)? {
-                StepResult::Done => {}
-                other => {
-                    return Err(StoreError::Corrupt(format!(
-                        "snapshot restore did not complete: {other:?}"
-                    )))
+            // Busy while the registry's checkpointer holds the write lock
+            // (at most its restart wait); the step is simply tried again.
+            let mut waits = 0;
+            loop {
+                match backup.step(-1)? {
+                    StepResult::Done => break,
+                    StepResult::Busy | StepResult::Locked if waits < RESTORE_BUSY_WAITS => {
+                        waits += 1;
+                        std::thread::sleep(RESTORE_BUSY_PAUSE);
+                    }
+                    other => {
+                        return Err(StoreError::Corrupt(format!(
+                            "snapshot restore did not complete: {other:?}"
+                        )))
+                    }
                 }
             }
         }
