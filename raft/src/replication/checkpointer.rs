@@ -12,7 +12,7 @@
 //! and under steady load some reader nearly always does (each began while
 //! the WAL held frames not yet copied), so a WAL fed by passive checkpoints
 //! alone grows without end. Once it holds more than [`WAL_PAGES_LIMIT`]
-//! pages the checkpointer runs a `RESTART` checkpoint instead: it holds
+//! pages the checkpointer follows its passive pass with a `RESTART`: it holds
 //! the writers off until the readers of the WAL have finished (reads are
 //! single queries; it gives up after [`RESTART_WAIT`]), so the next write
 //! starts the WAL over and cuts the file back to [`WAL_BYTES_KEPT`].
@@ -76,17 +76,15 @@ impl Checkpointer {
 }
 
 fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, name: &str) {
-    let mut mode = "PASSIVE";
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(INTERVAL) {
-        match checkpoint(conn, mode) {
-            Ok(wal_pages) => {
-                mode = if wal_pages > WAL_PAGES_LIMIT {
-                    "RESTART"
-                } else {
-                    "PASSIVE"
-                }
-            }
-            Err(e) => tracing::warn!(checkpointer = name, error = %e, "WAL checkpoint failed"),
+        // The passive pass copies first, so the restart (which holds the
+        // writers off) has little left to copy.
+        let result = checkpoint(conn, "PASSIVE").and_then(|wal_pages| match wal_pages {
+            0..=WAL_PAGES_LIMIT => Ok(wal_pages),
+            _ => checkpoint(conn, "RESTART"),
+        });
+        if let Err(e) = result {
+            tracing::warn!(checkpointer = name, error = %e, "WAL checkpoint failed");
         }
     }
 }
