@@ -111,8 +111,8 @@ mod tests {
             .unwrap()
     }
 
-    #[test]
-    fn a_writer_without_auto_checkpoint_leaves_the_wal_to_the_checkpointer() {
+    /// A WAL database whose writer handed its WAL over, with a table `t`.
+    fn handed_over() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         let writer = Connection::open(&path).unwrap();
@@ -121,12 +121,23 @@ mod tests {
             .unwrap();
         hand_over(&writer).unwrap();
         writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
-        // Past SQLite's 1,000-page automatic threshold: nothing copied.
-        for _ in 0..1_200 {
+        (dir, path, writer)
+    }
+
+    /// `rows` rows of about a page each, one transaction per row.
+    fn insert(writer: &Connection, rows: usize) {
+        for _ in 0..rows {
             writer
                 .execute("INSERT INTO t VALUES (zeroblob(4000))", [])
                 .unwrap();
         }
+    }
+
+    #[test]
+    fn a_writer_without_auto_checkpoint_leaves_the_wal_to_the_checkpointer() {
+        let (_dir, path, writer) = handed_over();
+        // Past SQLite's 1,000-page automatic threshold: nothing copied.
+        insert(&writer, 1_200);
         let main_before = std::fs::metadata(&path).unwrap().len();
         assert!(main_before < 64 * 1024, "main file {main_before} bytes");
 
@@ -143,22 +154,11 @@ mod tests {
 
     #[test]
     fn a_wal_grown_past_the_bound_is_cut_back_when_it_starts_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let writer = Connection::open(&path).unwrap();
-        writer
-            .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
-            .unwrap();
-        hand_over(&writer).unwrap();
-        writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
+        let (dir, path, writer) = handed_over();
         let wal = dir.path().join("db-wal");
         // One transaction of ~24 MiB.
         writer.execute_batch("BEGIN").unwrap();
-        for _ in 0..6_000 {
-            writer
-                .execute("INSERT INTO t VALUES (zeroblob(4000))", [])
-                .unwrap();
-        }
+        insert(&writer, 6_000);
         writer.execute_batch("COMMIT").unwrap();
         let grown = std::fs::metadata(&wal).unwrap().len();
         assert!(grown > 20 << 20, "WAL {grown} bytes");
@@ -173,22 +173,8 @@ mod tests {
 
     #[test]
     fn a_wal_a_reader_keeps_from_starting_over_is_restarted() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let writer = Connection::open(&path).unwrap();
-        writer
-            .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
-            .unwrap();
-        hand_over(&writer).unwrap();
-        writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
-        let insert = |n: usize| {
-            for _ in 0..n {
-                writer
-                    .execute("INSERT INTO t VALUES (zeroblob(4000))", [])
-                    .unwrap();
-            }
-        };
-        insert(50);
+        let (_dir, path, writer) = handed_over();
+        insert(&writer, 50);
         let reader = Connection::open(&path).unwrap();
         let other = Connection::open(&path).unwrap();
         // A read that began before the passive checkpoint copied its frames.
@@ -197,30 +183,19 @@ mod tests {
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         let before = checkpoint(&other, "PASSIVE").unwrap();
-        insert(50);
+        insert(&writer, 50);
         // The writer could not start the WAL over: it only grew.
         assert!(checkpoint(&other, "PASSIVE").unwrap() > before);
         reader.execute_batch("COMMIT").unwrap();
         assert_eq!(checkpoint(&other, "RESTART").unwrap(), 0);
-        insert(1);
+        insert(&writer, 1);
         assert!(checkpoint(&other, "PASSIVE").unwrap() < 5);
     }
 
     #[test]
     fn the_thread_checkpoints_on_its_own_and_stops_when_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let writer = Connection::open(&path).unwrap();
-        writer
-            .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
-            .unwrap();
-        hand_over(&writer).unwrap();
-        writer.execute_batch("CREATE TABLE t (v BLOB)").unwrap();
-        for _ in 0..100 {
-            writer
-                .execute("INSERT INTO t VALUES (zeroblob(4000))", [])
-                .unwrap();
-        }
+        let (_dir, path, writer) = handed_over();
+        insert(&writer, 100);
         let checkpointer = Checkpointer::spawn(&path, "test-checkpointer").unwrap();
         // Waits (a bounded number of intervals) for the main file to grow.
         let copied = (0..600).any(|_| {
