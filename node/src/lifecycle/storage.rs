@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use nexus_errors::{ErrorCode, UserError};
 use nexus_workbook::Workbook;
@@ -56,6 +57,51 @@ pub fn remove_durably(path: &Path) {
     }
 }
 
+/// Suffix of a workbook file set aside for removal; start-up recovery
+/// removes any left behind (its name holds `.workbook` and no sandbox owns
+/// it).
+const DROPPED_SUFFIX: &str = ".dropped";
+
+/// Takes a workbook file and its SQLite side files out of the way at once
+/// (renamed to `.NAME.PID.N.dropped` beside it) and deletes them in a
+/// blocking task. Unlinking a big file drops its cached pages — 14 ms for
+/// 64 MiB here — which a transition's caller need not wait for; the path
+/// is free as soon as this returns, so a copy made next cannot be hit by
+/// the late delete. A file that cannot be renamed is removed here.
+/// Needs a tokio runtime.
+pub fn remove_in_background(path: &Path) {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let Some((dir, name)) = path.parent().zip(path.file_name()) else {
+        return;
+    };
+    let mut aside = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = name.to_owned();
+        file.push(suffix);
+        let from = dir.join(&file);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let to = dir.join(format!(
+            ".{}.{}.{n}{DROPPED_SUFFIX}",
+            file.to_string_lossy(),
+            std::process::id()
+        ));
+        match std::fs::rename(&from, &to) {
+            Ok(()) => aside.push(to),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => {
+                let _ = std::fs::remove_file(&from);
+            }
+        }
+    }
+    if !aside.is_empty() {
+        tokio::task::spawn_blocking(move || {
+            for file in aside {
+                let _ = std::fs::remove_file(file);
+            }
+        });
+    }
+}
+
 fn internal(message: &str) -> UserError {
     UserError::new(ErrorCode::Internal, message.to_string())
 }
@@ -88,5 +134,31 @@ mod tests {
         let err = durable_copy(&dir.path().join("missing"), &b).unwrap_err();
         assert_eq!(err.code, "INTERNAL");
         assert!(err.message.contains("missing"), "{}", err.message);
+    }
+
+    #[tokio::test]
+    async fn a_file_removed_in_the_background_frees_its_path_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("sb_1.workbook");
+        std::fs::write(&live, vec![1u8; 1 << 20]).unwrap();
+        std::fs::write(dir.path().join("sb_1.workbook-wal"), b"wal").unwrap();
+        remove_in_background(&live);
+        assert!(!live.exists());
+        assert!(!dir.path().join("sb_1.workbook-wal").exists());
+        // A copy made next under the same name is not touched.
+        std::fs::write(&live, b"new").unwrap();
+        // The set-aside files go (bounded wait for the blocking task).
+        let mut left = usize::MAX;
+        for _ in 0..600 {
+            left = std::fs::read_dir(dir.path()).unwrap().count();
+            if left == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(left, 1);
+        assert_eq!(std::fs::read(&live).unwrap(), b"new");
+        // Nothing to set aside: nothing happens.
+        remove_in_background(&dir.path().join("sb_missing.workbook"));
     }
 }

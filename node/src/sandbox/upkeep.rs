@@ -127,7 +127,8 @@ impl SandboxManager {
     }
 }
 
-/// Removes `*.workbook` files whose sandbox is unknown and `*.partial` copies.
+/// Removes `*.workbook` files whose sandbox is unknown, `*.partial` copies
+/// and files a transition set aside for removal (`*.dropped`).
 fn remove_orphans(dir: &Path, known: &HashSet<String>) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -150,4 +151,47 @@ fn remove_orphans(dir: &Path, known: &HashSet<String>) -> Vec<String> {
         }
     }
     removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orphans_partial_copies_and_set_aside_files_go_and_owned_files_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            "sb_known.workbook",
+            "sb_known.workbook-wal",
+            "sb_gone.workbook",
+            ".sb_known.workbook.1.partial",
+            ".sb_known.workbook.77.3.dropped",
+            ".sb_known.workbook-wal.77.4.dropped",
+            "notes.txt",
+        ];
+        for name in names {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let known = HashSet::from(["sb_known".to_owned()]);
+        let mut removed = remove_orphans(dir.path(), &known);
+        removed.sort();
+        assert_eq!(
+            removed,
+            [
+                ".sb_known.workbook-wal.77.4.dropped",
+                ".sb_known.workbook.1.partial",
+                ".sb_known.workbook.77.3.dropped",
+                "sb_gone.workbook",
+            ]
+        );
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["notes.txt", "sb_known.workbook", "sb_known.workbook-wal"]
+        );
+    }
 }

@@ -217,20 +217,23 @@ impl SandboxManager {
 
     /// After a recorded transition, removes the copy the new state no longer
     /// needs: the live file of a frozen/archived/deleted sandbox, the cold
-    /// file of a running one.
+    /// file of a running one. The file is set aside at once and deleted in
+    /// the background ([`storage::remove_in_background`]); the removal need
+    /// not be durable: recovery removes a copy the recorded state does not
+    /// need, and a set-aside file, at the next start.
     pub(crate) fn drop_stale_copy(&self, sandbox: &Sandbox) {
         match sandbox.state {
             SandboxState::Frozen | SandboxState::Archived => {
                 self.forget(&sandbox.id);
-                storage::remove_durably(&self.files.path(&sandbox.id));
+                storage::remove_in_background(&self.files.path(&sandbox.id));
             }
             SandboxState::Deleted => {
                 self.forget(&sandbox.id);
-                storage::remove_durably(&self.files.path(&sandbox.id));
-                storage::remove_durably(&self.files.cold_path(&sandbox.id));
+                storage::remove_in_background(&self.files.path(&sandbox.id));
+                storage::remove_in_background(&self.files.cold_path(&sandbox.id));
             }
             SandboxState::Created | SandboxState::Active | SandboxState::Suspended => {
-                storage::remove_durably(&self.files.cold_path(&sandbox.id));
+                storage::remove_in_background(&self.files.cold_path(&sandbox.id));
             }
         }
     }

@@ -21,13 +21,21 @@ fn loose_entries(dir: &Path) -> Vec<String> {
     let mut loose = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(path) = pending.pop() {
-        let meta = std::fs::symlink_metadata(&path).unwrap();
+        // A stale copy is deleted in the background after a transition.
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
         let mode = meta.permissions().mode() & 0o777;
         if meta.is_dir() {
             if mode != 0o700 {
                 loose.push(format!("{} {mode:o}", path.display()));
             }
-            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            pending.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
         } else if meta.is_file() && mode != 0o600 {
             loose.push(format!("{} {mode:o}", path.display()));
         }
