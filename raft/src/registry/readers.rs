@@ -1,8 +1,10 @@
 //! [`Readers`]: a few query-only connections to a registry file, so that
 //! reads (an API key check on every request, a sandbox lookup on every call)
 //! do not wait while the state machine applies a batch on its own
-//! connection. WAL lets readers and the writer run at once; a read sees
-//! every batch committed before it began.
+//! connection. WAL lets readers and the writer run at once; a read runs in
+//! one read transaction, so all its statements see the same state: every
+//! batch committed before it began, none committed while it runs (as when
+//! reads took the writer's lock).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,25 +41,42 @@ impl Readers {
         })
     }
 
-    /// Runs `f` on a free connection (waiting for one only when every
-    /// connection is busy).
+    /// Runs `f` in one read transaction on a free connection (waiting for
+    /// one only when every connection is busy).
     pub fn read<T>(&self, f: impl FnOnce(&Registry) -> T) -> T {
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         let count = self.pool.len();
         for i in 0..count {
-            // A read that panicked left no transaction open: a poisoned
-            // connection is still usable.
+            // A poisoned connection is still usable: `in_snapshot` ends
+            // the transaction a panicking read left open.
             match self.pool[(start + i) % count].try_lock() {
-                Ok(registry) => return f(&registry),
-                Err(TryLockError::Poisoned(poisoned)) => return f(&poisoned.into_inner()),
+                Ok(registry) => return in_snapshot(&registry, f),
+                Err(TryLockError::Poisoned(poisoned)) => {
+                    return in_snapshot(&poisoned.into_inner(), f)
+                }
                 Err(TryLockError::WouldBlock) => {}
             }
         }
         let registry = self.pool[start % count]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        f(&registry)
+        in_snapshot(&registry, f)
     }
+}
+
+/// Runs `f` inside one read transaction on `registry`'s connection. Should
+/// `BEGIN` fail, `f` runs without one (each statement then sees the newest
+/// state), as reads did before.
+fn in_snapshot<T>(registry: &Registry, f: impl FnOnce(&Registry) -> T) -> T {
+    if !registry.conn.is_autocommit() {
+        let _ = registry.conn.execute_batch("ROLLBACK");
+    }
+    let began = registry.conn.execute_batch("BEGIN").is_ok();
+    let out = f(registry);
+    if began {
+        let _ = registry.conn.execute_batch("COMMIT");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -93,6 +112,32 @@ mod tests {
         assert_eq!(readers.read(names).unwrap(), ["acme"]);
         tx.commit().unwrap();
         assert_eq!(readers.read(names).unwrap(), ["acme", "initech"]);
+    }
+
+    #[test]
+    fn every_statement_of_one_read_sees_the_same_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry.db");
+        let writer = std::cell::RefCell::new(Registry::open(&path).unwrap());
+        let readers = Readers::open(&path, 1).unwrap();
+        writer.borrow_mut().apply(&tenant("t1", "acme")).unwrap();
+        let (first, second) = readers.read(|r| {
+            let first = r.tenants().unwrap().len();
+            // A batch commits between the read's two statements.
+            writer.borrow_mut().apply(&tenant("t2", "initech")).unwrap();
+            (first, r.tenants().unwrap().len())
+        });
+        assert_eq!((first, second), (1, 1));
+        // The next read sees it, and the connection is usable after a read
+        // that panicked inside its transaction.
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            readers.read(|r| {
+                let _ = r.tenants();
+                panic!("a read that fails half-way");
+            })
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(readers.read(|r| r.tenants().unwrap().len()), 2);
     }
 
     #[test]
