@@ -57,6 +57,9 @@ pub fn remove_durably(path: &Path) {
     }
 }
 
+/// A workbook file's own name and its SQLite side files' suffixes.
+const WORKBOOK_FILES: [&str; 3] = ["", "-wal", "-shm"];
+
 /// Suffix of a workbook file set aside for removal; start-up recovery
 /// removes any left behind (its name holds `.workbook` and no sandbox owns
 /// it).
@@ -75,7 +78,7 @@ pub fn remove_in_background(path: &Path) {
         return;
     };
     let mut aside = Vec::new();
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in WORKBOOK_FILES {
         let mut file = name.to_owned();
         file.push(suffix);
         let from = dir.join(&file);
@@ -108,7 +111,7 @@ fn internal(message: &str) -> UserError {
 
 /// Removes a workbook file with its `-wal` and `-shm` companions.
 pub fn remove_workbook_file(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in WORKBOOK_FILES {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
         let _ = std::fs::remove_file(PathBuf::from(name));

@@ -65,16 +65,23 @@ impl Readers {
 }
 
 /// Runs `f` inside one read transaction on `registry`'s connection. Should
-/// `BEGIN` fail, `f` runs without one (each statement then sees the newest
-/// state), as reads did before.
+/// `BEGIN` fail, `f` runs without one (each of its statements then sees the
+/// newest state).
 fn in_snapshot<T>(registry: &Registry, f: impl FnOnce(&Registry) -> T) -> T {
+    let run = |sql: &str| {
+        registry
+            .conn
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.execute([]))
+            .is_ok()
+    };
     if !registry.conn.is_autocommit() {
-        let _ = registry.conn.execute_batch("ROLLBACK");
+        run("ROLLBACK");
     }
-    let began = registry.conn.execute_batch("BEGIN").is_ok();
+    let began = run("BEGIN");
     let out = f(registry);
     if began {
-        let _ = registry.conn.execute_batch("COMMIT");
+        run("COMMIT");
     }
     out
 }

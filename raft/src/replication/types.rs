@@ -188,9 +188,12 @@ mod tests {
 
     #[test]
     fn an_entry_from_before_batches_reads_as_one_request() {
-        let bare = serde_json::to_vec(&request("a")).unwrap();
+        // One request: a second `request("a")` may carry a later
+        // `proposed_at_ms` (the clock ticked between them).
+        let sent = request("a");
+        let bare = serde_json::to_vec(&sent).unwrap();
         let read: Proposal = serde_json::from_slice(&bare).unwrap();
-        assert_eq!(read, Proposal::One(request("a")));
+        assert_eq!(read, Proposal::One(sent));
     }
 
     #[test]

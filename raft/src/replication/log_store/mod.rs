@@ -3,9 +3,10 @@
 //! WAL journal, `synchronous=FULL`. All writes go through one writer thread
 //! ([`writer`]); the committed log id rides along with the next write instead
 //! of costing an fsync of its own; the WAL is checkpointed by its own thread
-//! ([`Checkpointer`]), never inside a commit. Reads use a separate connection, after the in-memory run of
-//! the newest entries ([`recent`]). Each row holds a complete
-//! serialized [`Entry`] (its full `LogId`, leader node id included).
+//! ([`Checkpointer`]), never inside a commit. Reads use a separate
+//! connection, after the in-memory run of the newest entries ([`recent`]).
+//! Each row holds a complete serialized [`Entry`] (its full `LogId`, leader
+//! node id included).
 //! `meta` holds the vote, the committed log id and `last_purged`.
 
 mod reader;
