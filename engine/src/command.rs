@@ -16,6 +16,7 @@ use super::cache::{short, CompiledModule};
 use super::capability::Capability;
 use super::config::Pool;
 use super::context::SandboxContext;
+use super::deadline;
 use super::error::CallError;
 use super::link::{self, kind};
 use super::mount::{MountError, Mounts};
@@ -153,7 +154,7 @@ pub(crate) async fn run(
             .await
             .map_err(|e| (Phase::Run, e))
     };
-    let outcome = tokio::time::timeout(profile.wall_time, call).await;
+    let outcome = deadline::within(profile.wall_time, Instant::now(), call).await;
     let elapsed = started.elapsed();
 
     let stdout = stdout.contents().to_vec();

@@ -175,6 +175,10 @@ impl Pool {
     /// it after the store). [`CallError::InstancesExhausted`] when none
     /// frees within the pool's wait.
     pub(crate) async fn acquire(&self) -> Result<OwnedSemaphorePermit, CallError> {
+        // A free slot needs no timer.
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
         match tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) => Err(CallError::Internal(

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use super::data::{MemoryData, SandboxData};
 use super::denials::DenialCounter;
@@ -112,6 +112,10 @@ impl SandboxContext {
 
     /// Waits for one of the sandbox's call slots.
     pub(crate) async fn slot(&self) -> Option<OwnedSemaphorePermit> {
-        self.slots.clone().acquire_owned().await.ok()
+        match self.slots.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(TryAcquireError::NoPermits) => self.slots.clone().acquire_owned().await.ok(),
+            Err(TryAcquireError::Closed) => None,
+        }
     }
 }

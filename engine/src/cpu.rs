@@ -41,6 +41,16 @@ impl CpuMeter {
         }
     }
 
+    /// Starts a fresh budget of `limit` now, reusing this meter's
+    /// allocation (a kernel's next call).
+    pub(crate) fn restart(&mut self, limit: Duration) {
+        self.limit = limit;
+        self.used = Duration::ZERO;
+        self.origin = Instant::now();
+        self.resumed.store(0, Ordering::Relaxed);
+        self.exhausted = false;
+    }
+
     /// Whether the guest was stopped for using up its budget.
     pub(crate) fn exhausted(&self) -> bool {
         self.exhausted

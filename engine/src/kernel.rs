@@ -9,6 +9,7 @@
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::{Mutex, OwnedSemaphorePermit};
 use wasmtime::{ExternType, InstancePre, Memory, Store, TypedFunc};
@@ -18,7 +19,7 @@ use super::cache::{short, CompiledModule};
 use super::command::{classify, Phase};
 use super::config::Pool;
 use super::context::SandboxContext;
-use super::cpu::CpuMeter;
+use super::deadline;
 use super::error::CallError;
 use super::link::{self, kind};
 use super::profile::Profile;
@@ -113,7 +114,7 @@ impl KernelInstance {
             instantiations: AtomicU64::new(0),
         };
         let wall = profile.wall_time;
-        let live = tokio::time::timeout(wall, kernel.instantiate())
+        let live = deadline::within(wall, Instant::now(), kernel.instantiate())
             .await
             .map_err(|_| CallError::Timeout { limit: wall })??;
         *kernel.live.lock().await = Some(live);
@@ -127,9 +128,13 @@ impl KernelInstance {
     /// or a trap, and the CPU, memory and wall-time errors of `command`.
     pub async fn call(&self, input: &[u8]) -> Result<Vec<u8>, CallError> {
         let wall = self.profile.wall_time;
+        let started = Instant::now();
         let call = async {
             let slot = self.sandbox.slot().await;
-            let mut guard = self.live.lock().await;
+            let mut guard = match self.live.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => self.live.lock().await,
+            };
             if guard.as_ref().is_some_and(|l| l.busy) {
                 tracing::debug!(
                     sha256 = short(&self.sha256),
@@ -153,7 +158,7 @@ impl KernelInstance {
             }
             result.map_err(|(err, _)| err)
         };
-        tokio::time::timeout(wall, call)
+        deadline::within(wall, started, call)
             .await
             .map_err(|_| CallError::Timeout { limit: wall })?
     }
@@ -249,7 +254,7 @@ impl Live {
         };
         dst.copy_from_slice(input);
         let state = self.store.data_mut();
-        state.cpu = CpuMeter::new(profile.cpu_time);
+        state.cpu.restart(profile.cpu_time);
         state.host.next_call();
         self.store.set_epoch_deadline(1);
 

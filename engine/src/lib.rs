@@ -66,6 +66,7 @@ mod config;
 mod context;
 mod cpu;
 mod data;
+mod deadline;
 mod denials;
 mod disk_cache;
 mod error;
