@@ -94,6 +94,17 @@ impl Workbook {
         })
     }
 
+    /// Opens a workbook this node validated before and keeps at rest (a
+    /// frozen sandbox's cold copy) read-only: no validation, and, like
+    /// [`Workbook::open_read_only`], no writes to it or files beside it.
+    pub fn open_trusted_read_only(path: &Path) -> Result<Workbook, WorkbookError> {
+        let conn = open_read_only_conn(path).map_err(|e| WorkbookError::on_read(path, e))?;
+        Ok(Workbook {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
     /// Opens and fully validates a workbook without ever writing to it or
     /// creating files next to it: when no `-wal` file sits next to it,
     /// SQLite opens it as `immutable` (no locks, no `-shm`). If a `-wal`

@@ -11,6 +11,7 @@ mod ids;
 mod kernel;
 mod moving;
 mod replicated;
+mod restore;
 mod schedules;
 mod serve;
 mod store;
@@ -430,10 +431,21 @@ impl SandboxManager {
         let path = self.files.path(&sandbox.id);
         let name = name.map(str::to_string);
         let entry = blocking(move || store::load_live_module(&path, name.as_deref())).await?;
+        self.load_module(sandbox, &key, entry).await
+    }
+
+    /// Compiles (or finds in the engine's caches) `entry`, read from
+    /// `sandbox`'s workbook, and remembers it under `key`.
+    async fn load_module(
+        &self,
+        sandbox: &Sandbox,
+        key: &str,
+        entry: store::EntryModule,
+    ) -> Result<Arc<CompiledModule>, UserError> {
         let module = self
             .compile(&sandbox.profile, &entry.module_sha256, entry.wasm)
             .await?;
-        self.remember(&key, module.clone());
+        self.remember(key, module.clone());
         Ok(module)
     }
 

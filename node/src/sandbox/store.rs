@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncWriteExt, BufWriter};
 
 use nexus_errors::{Coded, ErrorCode, UserError};
-use nexus_workbook::{ModuleInfo, Workbook};
+use nexus_workbook::{ModuleInfo, Volume, Workbook};
 
 use crate::lifecycle::storage::remove_workbook_file;
 
@@ -253,6 +253,30 @@ pub fn peek_entry_module(path: &Path) -> Result<EntryModule, UserError> {
 /// file, which was validated when it was docked.
 pub fn load_live_module(path: &Path, name: Option<&str>) -> Result<EntryModule, UserError> {
     read_module(Workbook::open_live(path), name)
+}
+
+/// What a resume needs to know of a workbook at rest (a frozen or archived
+/// sandbox's cold copy), read without writing to it or beside it.
+pub struct AtRest {
+    /// Its entry module.
+    pub module: EntryModule,
+    /// Files in its `tmp` volume (emptied on resume).
+    pub tmp_files: u64,
+}
+
+/// Reads the entry module and the `tmp` volume's file count of the
+/// checkpointed workbook at `path`, read-only and without validating it
+/// again (it was validated at dock; the live path does the same).
+pub fn read_at_rest(path: &Path) -> Result<AtRest, UserError> {
+    let workbook = Workbook::open_trusted_read_only(path).map_err(|e| e.to_user_error())?;
+    let tmp_files = workbook
+        .volume_stats(Volume::Tmp)
+        .map_err(|e| e.to_user_error())?
+        .files;
+    Ok(AtRest {
+        module: read_module(Ok(workbook), None)?,
+        tmp_files,
+    })
 }
 
 fn read_module(

@@ -81,15 +81,7 @@ impl SandboxManager {
                 crashpoint("archive:before-record");
             }
             Verb::Resume => {
-                blocking(move || {
-                    if was_cold && !live.exists() {
-                        storage::durable_copy(&cold, &live)?;
-                    }
-                    crashpoint("resume:after-restore");
-                    storage::clear_tmp(&live).map(|_| ())
-                })
-                .await?;
-                self.module_for(&sandbox).await?;
+                self.ready_to_resume(&sandbox, was_cold).await?;
                 crashpoint("resume:before-record");
             }
             Verb::Archive | Verb::Delete | Verb::Prefetch => {}

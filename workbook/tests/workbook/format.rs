@@ -119,20 +119,46 @@ fn open_and_inspect_leave_the_file_untouched() {
     let before = file_sha(&path);
 
     let ro = Workbook::open_read_only(&path).expect("open read-only");
-    ro.inspect().expect("inspect");
-    let msg = expect_code(
-        ro.write_file(Volume::Tmp, "x", b"x", DEFAULT_MODE),
-        ErrorCode::WorkbookWriteFailed,
-    );
-    assert!(msg.contains("still.workbook"), "{msg}");
-    assert_no_sidecars(&path); // immutable: nothing created even while open
-    drop(ro);
+    assert_read_only_without_sidecars(ro, &path); // immutable: nothing created even while open
 
     let rw = Workbook::open(&path).expect("open");
     rw.inspect().expect("inspect");
     drop(rw);
     assert_no_sidecars(&path);
     assert_eq!(file_sha(&path), before);
+}
+
+/// `workbook` (opened on `path`) reads, refuses a write naming the file,
+/// and has created no side files.
+fn assert_read_only_without_sidecars(workbook: Workbook, path: &std::path::Path) {
+    workbook.inspect().expect("inspect");
+    let msg = expect_code(
+        workbook.write_file(Volume::Tmp, "x", b"x", DEFAULT_MODE),
+        ErrorCode::WorkbookWriteFailed,
+    );
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    assert!(msg.contains(name), "{msg}");
+    assert_no_sidecars(path);
+}
+
+#[test]
+fn a_trusted_read_only_open_neither_writes_nor_creates_files() {
+    let scratch = Scratch::new();
+    let path = multi_page_workbook(scratch.dir.path(), "cold");
+    let before = file_sha(&path);
+
+    let ro = Workbook::open_trusted_read_only(&path).expect("open trusted read-only");
+    assert_read_only_without_sidecars(ro, &path);
+    assert_eq!(file_sha(&path), before);
+
+    let missing = scratch.path("missing.workbook");
+    expect_code(
+        Workbook::open_trusted_read_only(&missing),
+        ErrorCode::WorkbookUnreadable,
+    );
 }
 
 #[test]

@@ -1,0 +1,60 @@
+//! Getting a resuming sandbox ready to run: its live file, its emptied
+//! `tmp` volume and its compiled module.
+//!
+//! From a cold copy (a frozen or archived sandbox), the copy back to local
+//! disk is most of a resume. The module and the `tmp` volume's size are read
+//! from the cold file, read-only, and the module compiled (or loaded from the
+//! module cache) while the file is being copied; the live file is only
+//! opened afterwards when its `tmp` volume has files to clear.
+
+use nexus_errors::UserError;
+use nexus_raft::Sandbox;
+
+use super::{blocking, store, SandboxManager};
+use crate::lifecycle::{crashpoint, storage};
+
+impl SandboxManager {
+    /// Makes `sandbox`'s live file ready for a resume and loads its module;
+    /// `was_cold`: it is frozen or archived.
+    pub(super) async fn ready_to_resume(
+        &self,
+        sandbox: &Sandbox,
+        was_cold: bool,
+    ) -> Result<(), UserError> {
+        let live = self.files.path(&sandbox.id);
+        let cold = self.files.cold_path(&sandbox.id);
+        let restoring = was_cold && {
+            let live = live.clone();
+            blocking(move || Ok(!live.exists())).await?
+        };
+        if !restoring {
+            crashpoint("resume:after-restore");
+            blocking(move || storage::clear_tmp(&live).map(drop)).await?;
+            self.module_for(sandbox).await?;
+            return Ok(());
+        }
+        let copy = {
+            let (cold, live) = (cold.clone(), live.clone());
+            blocking(move || storage::durable_copy(&cold, &live))
+        };
+        let prepare = async {
+            let at_rest = blocking(move || store::read_at_rest(&cold)).await?;
+            let module = self
+                .load_module(sandbox, &sandbox.id, at_rest.module)
+                .await?;
+            Ok::<_, UserError>((at_rest.tmp_files, module))
+        };
+        let (copied, prepared) = tokio::join!(copy, prepare);
+        if let Err(e) = copied {
+            // Still frozen: its module is not kept.
+            self.forget(&sandbox.id);
+            return Err(e);
+        }
+        crashpoint("resume:after-restore");
+        let (tmp_files, _module) = prepared?;
+        if tmp_files > 0 {
+            blocking(move || storage::clear_tmp(&live).map(drop)).await?;
+        }
+        Ok(())
+    }
+}
