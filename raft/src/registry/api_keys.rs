@@ -56,11 +56,9 @@ pub(crate) fn check_new(conn: &Connection, key: &NewKey<'_>) -> Result<(), Regis
     if let Some(name) = key.name {
         validate_key_name(name)?;
     }
-    let taken: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = ?1 OR key_hash = ?2)",
-        [key.id, key.hash],
-        |r| r.get(0),
-    )?;
+    let taken: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = ?1 OR key_hash = ?2)")?
+        .query_row([key.id, key.hash], |r| r.get(0))?;
     if taken {
         return Err(RegistryError::ApiKeyExists {
             key_id: key.id.to_owned(),
@@ -77,18 +75,18 @@ pub(crate) fn check_new(conn: &Connection, key: &NewKey<'_>) -> Result<(), Regis
 
 /// Inserts a key checked by [`check_new`].
 pub(crate) fn insert(conn: &Connection, key: &NewKey<'_>) -> Result<(), RegistryError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO api_keys (id, tenant_id, key_hash, role, created_at_ms, name) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        (
-            key.id,
-            key.tenant_id,
-            key.hash,
-            key.role.as_str(),
-            to_db(key.at_ms),
-            key.name(),
-        ),
-    )?;
+    )?
+    .execute((
+        key.id,
+        key.tenant_id,
+        key.hash,
+        key.role.as_str(),
+        to_db(key.at_ms),
+        key.name(),
+    ))?;
     Ok(())
 }
 
@@ -103,10 +101,8 @@ pub(crate) fn revoke(conn: &Connection, key_id: &str, at_ms: u64) -> Result<(), 
     if key.role == Role::Admin && live_admins(conn, None)? <= 1 {
         return Err(RegistryError::ApiKeyLastAdmin { key_id: key.id });
     }
-    conn.execute(
-        "UPDATE api_keys SET revoked_at_ms = ?2 WHERE id = ?1",
-        (key_id, to_db(at_ms)),
-    )?;
+    conn.prepare_cached("UPDATE api_keys SET revoked_at_ms = ?2 WHERE id = ?1")?
+        .execute((key_id, to_db(at_ms)))?;
     Ok(())
 }
 
@@ -128,18 +124,20 @@ pub(crate) fn touch(conn: &Connection, uses: &[KeyUse]) -> Result<u64, RegistryE
 
 /// Live admin keys, of every tenant or of every tenant but `except`.
 pub(crate) fn live_admins(conn: &Connection, except: Option<&str>) -> Result<u64, RegistryError> {
-    let n: i64 = conn.query_row(
-        "SELECT count(*) FROM api_keys WHERE role = 'admin' AND revoked_at_ms IS NULL \
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM api_keys WHERE role = 'admin' AND revoked_at_ms IS NULL \
          AND tenant_id IS NOT ?1",
-        [except],
-        |r| r.get(0),
-    )?;
+        )?
+        .query_row([except], |r| r.get(0))?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Deletes every key (live or revoked) of a tenant; returns how many.
 pub(crate) fn delete_tenant_keys(conn: &Connection, tenant_id: &str) -> Result<u64, RegistryError> {
-    let n = conn.execute("DELETE FROM api_keys WHERE tenant_id = ?1", [tenant_id])?;
+    let n = conn
+        .prepare_cached("DELETE FROM api_keys WHERE tenant_id = ?1")?
+        .execute([tenant_id])?;
     Ok(n as u64)
 }
 
@@ -211,7 +209,7 @@ pub(crate) fn list(
         "SELECT {COLS} FROM api_keys WHERE revoked_at_ms IS NULL \
          AND (?1 IS NULL OR tenant_id = ?1) ORDER BY created_at_ms, id"
     );
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([tenant_id], row)?;
     rows.map(|r| r.map_err(RegistryError::from).and_then(decode))
         .collect()

@@ -15,19 +15,20 @@ pub(crate) fn set(
     at_ms: u64,
 ) -> Result<(), RegistryError> {
     if drained {
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO drained_nodes (id, since_ms) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
-            (to_db(node_id), to_db(at_ms)),
-        )?;
+        )?
+        .execute((to_db(node_id), to_db(at_ms)))?;
     } else {
-        conn.execute("DELETE FROM drained_nodes WHERE id = ?1", [to_db(node_id)])?;
+        conn.prepare_cached("DELETE FROM drained_nodes WHERE id = ?1")?
+            .execute([to_db(node_id)])?;
     }
     Ok(())
 }
 
 /// The drained nodes' ids, ascending.
 pub(crate) fn list(conn: &Connection) -> Result<Vec<u64>, RegistryError> {
-    let mut stmt = conn.prepare("SELECT id FROM drained_nodes ORDER BY id")?;
+    let mut stmt = conn.prepare_cached("SELECT id FROM drained_nodes ORDER BY id")?;
     let rows = stmt.query_map([], |r| Ok(from_db(r.get(0)?)))?;
     rows.map(|r| r.map_err(RegistryError::from)).collect()
 }

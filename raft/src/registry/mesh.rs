@@ -132,11 +132,9 @@ pub(crate) fn set(
     peer: PeerProposal<'_>,
     at_ms: u64,
 ) -> Result<Option<MeshPeer>, RegistryError> {
-    let removed: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM revoked_nodes WHERE id = ?1)",
-        [to_db(peer.node_id)],
-        |r| r.get(0),
-    )?;
+    let removed: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM revoked_nodes WHERE id = ?1)")?
+        .query_row([to_db(peer.node_id)], |r| r.get(0))?;
     if removed {
         return Ok(None);
     }
@@ -190,11 +188,11 @@ pub(crate) fn set(
             if next > hosts {
                 return Err(MeshRefusal::Exhausted { cidr: canonical }.into());
             }
-            conn.execute(
+            conn.prepare_cached(
                 "INSERT INTO mesh_ipam (id, cidr, next_offset) VALUES (1, ?1, ?2) \
                  ON CONFLICT (id) DO UPDATE SET next_offset = ?2",
-                (&canonical, to_db(next + 1)),
-            )?;
+            )?
+            .execute((&canonical, to_db(next + 1)))?;
             Ipv4Addr::from(network + u32::try_from(next).unwrap_or(0))
         }
     };
@@ -211,20 +209,20 @@ pub(crate) fn set(
         .map(|p| serde_json::to_string(&p))
         .transpose()
         .map_err(|e| RegistryError::Codec(format!("mesh ports: {e}")))?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO mesh_peers (id, public_key, endpoint, address, advertise, updated_at_ms) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
          ON CONFLICT (id) DO UPDATE SET public_key = ?2, endpoint = ?3, advertise = ?5, \
          updated_at_ms = ?6",
-        (
-            to_db(record.node_id),
-            &record.public_key,
-            &record.endpoint,
-            record.address.to_string(),
-            ports,
-            to_db(at_ms),
-        ),
-    )?;
+    )?
+    .execute((
+        to_db(record.node_id),
+        &record.public_key,
+        &record.endpoint,
+        record.address.to_string(),
+        ports,
+        to_db(at_ms),
+    ))?;
     Ok(Some(record))
 }
 
@@ -239,7 +237,8 @@ pub(crate) struct PeerProposal<'a> {
 
 /// Deletes a removed node's record (its address stays used).
 pub(crate) fn forget(conn: &Connection, node_id: u64) -> Result<(), RegistryError> {
-    conn.execute("DELETE FROM mesh_peers WHERE id = ?1", [to_db(node_id)])?;
+    conn.prepare_cached("DELETE FROM mesh_peers WHERE id = ?1")?
+        .execute([to_db(node_id)])?;
     Ok(())
 }
 
@@ -268,19 +267,16 @@ fn decode((peer, ports): (MeshPeer, Option<String>)) -> Result<MeshPeer, Registr
 
 /// One node's record.
 pub(crate) fn get(conn: &Connection, node_id: u64) -> Result<Option<MeshPeer>, RegistryError> {
-    conn.query_row(
-        &format!("SELECT {COLS} FROM mesh_peers WHERE id = ?1"),
-        [to_db(node_id)],
-        row,
-    )
-    .optional()?
-    .map(decode)
-    .transpose()
+    conn.prepare_cached(&format!("SELECT {COLS} FROM mesh_peers WHERE id = ?1"))?
+        .query_row([to_db(node_id)], row)
+        .optional()?
+        .map(decode)
+        .transpose()
 }
 
 /// Every node's record, by node id.
 pub(crate) fn list(conn: &Connection) -> Result<Vec<MeshPeer>, RegistryError> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLS} FROM mesh_peers ORDER BY id"))?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLS} FROM mesh_peers ORDER BY id"))?;
     let rows = stmt.query_map([], row)?;
     rows.map(|r| decode(r?)).collect()
 }

@@ -55,30 +55,31 @@ pub struct CaHolder {
 
 /// Records a joiner (its id is fresh, so it cannot be taken).
 pub(crate) fn insert(conn: &Connection, node: &JoinedNode) -> Result<(), RegistryError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO nodes (id, role, raft_addr, api_addr, joined_at_ms, bulk_addr) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        (
-            to_db(node.id),
-            node.role.as_str(),
-            &node.raft_addr,
-            &node.api_addr,
-            to_db(node.joined_at_ms),
-            &node.bulk_addr,
-        ),
-    )?;
+    )?
+    .execute((
+        to_db(node.id),
+        node.role.as_str(),
+        &node.raft_addr,
+        &node.api_addr,
+        to_db(node.joined_at_ms),
+        &node.bulk_addr,
+    ))?;
     Ok(())
 }
 
 /// Puts `node_id` on the revocation list (revoking twice keeps the first
 /// time) and takes it off the CA holders.
 pub(crate) fn revoke(conn: &Connection, node_id: u64, at_ms: u64) -> Result<(), RegistryError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO revoked_nodes (id, revoked_at_ms) VALUES (?1, ?2) \
          ON CONFLICT (id) DO NOTHING",
-        (to_db(node_id), to_db(at_ms)),
-    )?;
-    conn.execute("DELETE FROM ca_holders WHERE id = ?1", [to_db(node_id)])?;
+    )?
+    .execute((to_db(node_id), to_db(at_ms)))?;
+    conn.prepare_cached("DELETE FROM ca_holders WHERE id = ?1")?
+        .execute([to_db(node_id)])?;
     Ok(())
 }
 
@@ -92,27 +93,26 @@ pub(crate) fn set_ca_holder(
     at_ms: u64,
 ) -> Result<bool, RegistryError> {
     if !holds {
-        conn.execute("DELETE FROM ca_holders WHERE id = ?1", [to_db(node_id)])?;
+        conn.prepare_cached("DELETE FROM ca_holders WHERE id = ?1")?
+            .execute([to_db(node_id)])?;
         return Ok(false);
     }
-    let revoked: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM revoked_nodes WHERE id = ?1)",
-        [to_db(node_id)],
-        |r| r.get(0),
-    )?;
+    let revoked: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM revoked_nodes WHERE id = ?1)")?
+        .query_row([to_db(node_id)], |r| r.get(0))?;
     if revoked {
         return Ok(false);
     }
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO ca_holders (id, since_ms) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
-        (to_db(node_id), to_db(at_ms)),
-    )?;
+    )?
+    .execute((to_db(node_id), to_db(at_ms)))?;
     Ok(true)
 }
 
 /// The nodes recorded as holding the CA key, by id.
 pub(crate) fn ca_holders(conn: &Connection) -> Result<Vec<CaHolder>, RegistryError> {
-    let mut stmt = conn.prepare("SELECT id, since_ms FROM ca_holders ORDER BY id")?;
+    let mut stmt = conn.prepare_cached("SELECT id, since_ms FROM ca_holders ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         Ok(CaHolder {
             id: from_db(r.get(0)?),
@@ -124,7 +124,7 @@ pub(crate) fn ca_holders(conn: &Connection) -> Result<Vec<CaHolder>, RegistryErr
 
 /// Every joined node, by id.
 pub(crate) fn list(conn: &Connection) -> Result<Vec<JoinedNode>, RegistryError> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT id, role, raft_addr, api_addr, joined_at_ms, bulk_addr FROM nodes ORDER BY id",
     )?;
     let rows = stmt.query_map([], |r| {
@@ -150,7 +150,8 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<JoinedNode>, RegistryError> 
 
 /// The revocation list, by id.
 pub(crate) fn revoked(conn: &Connection) -> Result<Vec<RevokedNode>, RegistryError> {
-    let mut stmt = conn.prepare("SELECT id, revoked_at_ms FROM revoked_nodes ORDER BY id")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT id, revoked_at_ms FROM revoked_nodes ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         Ok(RevokedNode {
             id: from_db(r.get(0)?),

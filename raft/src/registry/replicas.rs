@@ -94,11 +94,9 @@ pub(crate) fn check(
         if replicas[..i].iter().any(|r| r.node_id == replica.node_id) {
             return Err(invalid(format!("node {} is named twice", replica.node_id)));
         }
-        let revoked: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM revoked_nodes WHERE id = ?1)",
-            [to_db(replica.node_id)],
-            |r| r.get(0),
-        )?;
+        let revoked: bool = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM revoked_nodes WHERE id = ?1)")?
+            .query_row([to_db(replica.node_id)], |r| r.get(0))?;
         if revoked {
             return Err(invalid(format!(
                 "node {} was removed from the cluster",
@@ -116,10 +114,8 @@ pub(crate) fn replace(
     replicas: &[Replica],
     at_ms: u64,
 ) -> Result<(), RegistryError> {
-    conn.execute(
-        "DELETE FROM sandbox_replicas WHERE sandbox_id = ?1",
-        [sandbox_id],
-    )?;
+    conn.prepare_cached("DELETE FROM sandbox_replicas WHERE sandbox_id = ?1")?
+        .execute([sandbox_id])?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO sandbox_replicas (sandbox_id, node_id, version, since_ms) \
          VALUES (?1, ?2, ?3, ?4)",
@@ -141,19 +137,15 @@ pub(crate) fn drop_one(
     sandbox_id: &str,
     node_id: u64,
 ) -> Result<(), RegistryError> {
-    conn.execute(
-        "DELETE FROM sandbox_replicas WHERE sandbox_id = ?1 AND node_id = ?2",
-        (sandbox_id, to_db(node_id)),
-    )?;
+    conn.prepare_cached("DELETE FROM sandbox_replicas WHERE sandbox_id = ?1 AND node_id = ?2")?
+        .execute((sandbox_id, to_db(node_id)))?;
     Ok(())
 }
 
 /// Takes a removed node out of every replica set.
 pub(crate) fn forget_node(conn: &Connection, node_id: u64) -> Result<(), RegistryError> {
-    conn.execute(
-        "DELETE FROM sandbox_replicas WHERE node_id = ?1",
-        [to_db(node_id)],
-    )?;
+    conn.prepare_cached("DELETE FROM sandbox_replicas WHERE node_id = ?1")?
+        .execute([to_db(node_id)])?;
     Ok(())
 }
 

@@ -41,45 +41,45 @@ pub(crate) fn store(
     report: &NodeReport,
     at_ms: u64,
 ) -> Result<bool, RegistryError> {
-    let removed: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM revoked_nodes WHERE id = ?1)",
-        [to_db(node_id)],
-        |r| r.get(0),
-    )?;
+    let removed: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM revoked_nodes WHERE id = ?1)")?
+        .query_row([to_db(node_id)], |r| r.get(0))?;
     if removed {
         return Ok(false);
     }
     let labels = serde_json::to_string(&report.labels)
         .map_err(|e| RegistryError::Codec(format!("node labels: {e}")))?;
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO node_reports (id, labels, memory_bytes, max_sandboxes, reported_at_ms) \
          VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT (id) DO UPDATE SET labels = ?2, memory_bytes = ?3, max_sandboxes = ?4, \
          reported_at_ms = ?5",
-        (
-            to_db(node_id),
-            labels,
-            to_db(report.memory_bytes),
-            to_db(report.max_sandboxes),
-            to_db(at_ms),
-        ),
-    )?;
+    )?
+    .execute((
+        to_db(node_id),
+        labels,
+        to_db(report.memory_bytes),
+        to_db(report.max_sandboxes),
+        to_db(at_ms),
+    ))?;
     Ok(true)
 }
 
 /// Forgets a removed node's report.
 pub(crate) fn forget(conn: &Connection, node_id: u64) -> Result<(), RegistryError> {
-    conn.execute("DELETE FROM node_reports WHERE id = ?1", [to_db(node_id)])?;
+    conn.prepare_cached("DELETE FROM node_reports WHERE id = ?1")?
+        .execute([to_db(node_id)])?;
     Ok(())
 }
 
 /// One node's report, if it made one.
 pub(crate) fn get(conn: &Connection, node_id: u64) -> Result<Option<NodeReport>, RegistryError> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT labels, memory_bytes, max_sandboxes FROM node_reports WHERE id = ?1",
-        [to_db(node_id)],
-        |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)),
-    )
+    )?
+    .query_row([to_db(node_id)], |r| {
+        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?))
+    })
     .optional()?
     .map(decode)
     .transpose()
@@ -106,7 +106,7 @@ pub(crate) fn all(conn: &Connection) -> Result<BTreeMap<u64, NodeReport>, Regist
 /// Every home's live sandboxes, by node id (one grouped query, not a scan
 /// of the records in Rust).
 pub(crate) fn loads(conn: &Connection) -> Result<BTreeMap<u64, NodeLoad>, RegistryError> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT home_node, profile, count(*) FROM sandboxes \
          WHERE state IN ('created', 'active') GROUP BY home_node, profile",
     )?;

@@ -99,7 +99,10 @@ impl SandboxRow {
 /// One tenant by id.
 pub(crate) fn tenant(conn: &Connection, tenant_id: &str) -> Result<Option<Tenant>, RegistryError> {
     let sql = format!("SELECT {TENANT_COLS} FROM tenants WHERE id = ?1");
-    Ok(conn.query_row(&sql, [tenant_id], tenant_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([tenant_id], tenant_row)
+        .optional()?)
 }
 
 /// One tenant by name.
@@ -108,23 +111,24 @@ pub(crate) fn tenant_by_name(
     name: &str,
 ) -> Result<Option<Tenant>, RegistryError> {
     let sql = format!("SELECT {TENANT_COLS} FROM tenants WHERE name = ?1");
-    Ok(conn.query_row(&sql, [name], tenant_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([name], tenant_row)
+        .optional()?)
 }
 
 /// All tenants, by creation time then id.
 pub(crate) fn tenants(conn: &Connection) -> Result<Vec<Tenant>, RegistryError> {
     let sql = format!("SELECT {TENANT_COLS} FROM tenants ORDER BY created_at_ms, id");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([], tenant_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Inserts a tenant (callers check uniqueness first).
 pub(crate) fn insert_tenant(conn: &Connection, t: &Tenant) -> Result<(), RegistryError> {
-    conn.execute(
-        "INSERT INTO tenants (id, name, created_at_ms) VALUES (?1, ?2, ?3)",
-        (&t.id, &t.name, to_db(t.created_at_ms)),
-    )?;
+    conn.prepare_cached("INSERT INTO tenants (id, name, created_at_ms) VALUES (?1, ?2, ?3)")?
+        .execute((&t.id, &t.name, to_db(t.created_at_ms)))?;
     Ok(())
 }
 
@@ -133,11 +137,9 @@ pub(crate) fn sandbox_id_exists(
     conn: &Connection,
     sandbox_id: &str,
 ) -> Result<bool, RegistryError> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sandboxes WHERE id = ?1)",
-        [sandbox_id],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM sandboxes WHERE id = ?1)")?
+        .query_row([sandbox_id], |r| r.get(0))?)
 }
 
 /// Whether the tenant has a sandbox with this name.
@@ -146,11 +148,11 @@ pub(crate) fn sandbox_name_taken(
     tenant_id: &str,
     name: &str,
 ) -> Result<bool, RegistryError> {
-    Ok(conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sandboxes WHERE tenant_id = ?1 AND name = ?2)",
-        [tenant_id, name],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM sandboxes WHERE tenant_id = ?1 AND name = ?2)",
+        )?
+        .query_row([tenant_id, name], |r| r.get(0))?)
 }
 
 /// One sandbox of one tenant.
@@ -160,7 +162,8 @@ pub(crate) fn sandbox(
     sandbox_id: &str,
 ) -> Result<Option<Sandbox>, RegistryError> {
     let sql = format!("{} WHERE id = ?1 AND tenant_id = ?2", select_sandbox());
-    conn.query_row(&sql, [sandbox_id, tenant_id], SandboxRow::read)
+    conn.prepare_cached(&sql)?
+        .query_row([sandbox_id, tenant_id], SandboxRow::read)
         .optional()?
         .map(SandboxRow::decode)
         .transpose()
@@ -177,7 +180,7 @@ pub(crate) fn sandboxes(
         ""
     };
     let sql = format!("{} {filter} ORDER BY created_at_ms, id", select_sandbox());
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = match tenant_id {
         Some(t) => stmt.query_map([t], SandboxRow::read)?,
         None => stmt.query_map([], SandboxRow::read)?,
@@ -191,41 +194,42 @@ pub(crate) fn sandboxes(
 
 /// Inserts a sandbox (callers check the tenant and uniqueness first).
 pub(crate) fn insert_sandbox(conn: &Connection, s: &Sandbox) -> Result<(), RegistryError> {
-    conn.execute(
-        &format!("INSERT INTO sandboxes ({SANDBOX_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
-        rusqlite::params![
-            s.id,
-            s.tenant_id,
-            s.name,
-            s.profile,
-            s.workbook_sha256,
-            to_db(s.home_node),
-            s.state.as_str(),
-            to_db(s.generation),
-            to_db(s.created_at_ms),
-            to_db(s.updated_at_ms),
-            s.replication_factor,
-            s.durability.map(|d| d.as_str()),
-        ],
-    )?;
+    let sql = format!(
+        "INSERT INTO sandboxes ({SANDBOX_COLS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    );
+    conn.prepare_cached(&sql)?.execute(rusqlite::params![
+        s.id,
+        s.tenant_id,
+        s.name,
+        s.profile,
+        s.workbook_sha256,
+        to_db(s.home_node),
+        s.state.as_str(),
+        to_db(s.generation),
+        to_db(s.created_at_ms),
+        to_db(s.updated_at_ms),
+        s.replication_factor,
+        s.durability.map(|d| d.as_str()),
+    ])?;
     Ok(())
 }
 
 /// Writes what a fenced write may change: a sandbox's state, home node,
 /// generation and update time.
 pub(crate) fn update_sandbox(conn: &Connection, s: &Sandbox) -> Result<(), RegistryError> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE sandboxes SET state = ?1, home_node = ?2, generation = ?3, updated_at_ms = ?4 \
          WHERE id = ?5 AND tenant_id = ?6",
-        (
-            s.state.as_str(),
-            to_db(s.home_node),
-            to_db(s.generation),
-            to_db(s.updated_at_ms),
-            &s.id,
-            &s.tenant_id,
-        ),
-    )?;
+    )?
+    .execute((
+        s.state.as_str(),
+        to_db(s.home_node),
+        to_db(s.generation),
+        to_db(s.updated_at_ms),
+        &s.id,
+        &s.tenant_id,
+    ))?;
     Ok(())
 }
 
@@ -235,16 +239,16 @@ pub(crate) fn delete_sandbox(
     tenant_id: &str,
     sandbox_id: &str,
 ) -> Result<bool, RegistryError> {
-    let n = conn.execute(
-        "DELETE FROM sandboxes WHERE id = ?1 AND tenant_id = ?2",
-        [sandbox_id, tenant_id],
-    )?;
+    let n = conn
+        .prepare_cached("DELETE FROM sandboxes WHERE id = ?1 AND tenant_id = ?2")?
+        .execute([sandbox_id, tenant_id])?;
     Ok(n > 0)
 }
 
 /// Deletes a tenant row (callers delete its keys and sandboxes first).
 pub(crate) fn delete_tenant(conn: &Connection, tenant_id: &str) -> Result<(), RegistryError> {
-    conn.execute("DELETE FROM tenants WHERE id = ?1", [tenant_id])?;
+    conn.prepare_cached("DELETE FROM tenants WHERE id = ?1")?
+        .execute([tenant_id])?;
     Ok(())
 }
 
@@ -253,6 +257,7 @@ pub(crate) fn delete_tenant_sandboxes(
     conn: &Connection,
     tenant_id: &str,
 ) -> Result<(), RegistryError> {
-    conn.execute("DELETE FROM sandboxes WHERE tenant_id = ?1", [tenant_id])?;
+    conn.prepare_cached("DELETE FROM sandboxes WHERE tenant_id = ?1")?
+        .execute([tenant_id])?;
     Ok(())
 }

@@ -143,10 +143,9 @@ pub(crate) fn create(
 
 /// Marks a token revoked (revoking twice is not an error).
 pub(crate) fn revoke(conn: &Connection, token_id: &str) -> Result<(), RegistryError> {
-    let changed = conn.execute(
-        "UPDATE join_tokens SET revoked = 1 WHERE id = ?1",
-        [token_id],
-    )?;
+    let changed = conn
+        .prepare_cached("UPDATE join_tokens SET revoked = 1 WHERE id = ?1")?
+        .execute([token_id])?;
     if changed == 0 {
         return Err(not_found(token_id));
     }
@@ -194,10 +193,8 @@ pub(crate) fn redeem(
     at_ms: u64,
 ) -> Result<(u64, NodeRole), RegistryError> {
     let token = check(conn, token_id, secret_hash, at_ms)?;
-    conn.execute(
-        "UPDATE join_tokens SET uses_left = uses_left - 1 WHERE id = ?1",
-        [token_id],
-    )?;
+    conn.prepare_cached("UPDATE join_tokens SET uses_left = uses_left - 1 WHERE id = ?1")?
+        .execute([token_id])?;
     let next: Option<String> = conn
         .query_row(
             "SELECT value FROM meta WHERE key = 'next_node_id'",
@@ -209,17 +206,17 @@ pub(crate) fn redeem(
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(FIRST_JOINED_NODE_ID);
     let node_id = next.max(min_node_id);
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO meta (key, value) VALUES ('next_node_id', ?1) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [(node_id + 1).to_string()],
-    )?;
+    )?
+    .execute([(node_id + 1).to_string()])?;
     Ok((node_id, token.role))
 }
 
 /// Every token, oldest first.
 pub(crate) fn list(conn: &Connection) -> Result<Vec<JoinTokenInfo>, RegistryError> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLS} FROM join_tokens ORDER BY created_at_ms, id"
     ))?;
     let rows = stmt.query_map([], row)?;
