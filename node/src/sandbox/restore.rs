@@ -39,10 +39,9 @@ impl SandboxManager {
         };
         let prepare = async {
             let at_rest = blocking(move || store::read_at_rest(&cold)).await?;
-            let module = self
-                .load_module(sandbox, &sandbox.id, at_rest.module)
+            self.load_module(sandbox, &sandbox.id, at_rest.module)
                 .await?;
-            Ok::<_, UserError>((at_rest.tmp_files, module))
+            Ok::<_, UserError>(at_rest.tmp_files)
         };
         let (copied, prepared) = tokio::join!(copy, prepare);
         if let Err(e) = copied {
@@ -51,8 +50,7 @@ impl SandboxManager {
             return Err(e);
         }
         crashpoint("resume:after-restore");
-        let (tmp_files, _module) = prepared?;
-        if tmp_files > 0 {
+        if prepared? > 0 {
             blocking(move || storage::clear_tmp(&live).map(drop)).await?;
         }
         Ok(())

@@ -44,8 +44,10 @@ pub use schema::SCHEMA_VERSION;
 pub use state::SandboxState;
 pub use tokens::{JoinTokenInfo, NodeRole, TokenRefusal, TOKENS_KEPT_AFTER_EXPIRY_MS};
 
-/// Prepared statements kept per connection.
-const STATEMENT_CACHE: usize = 64;
+/// Prepared statements kept per connection: room for every statement the
+/// registry runs (each goes through `prepare_cached`, about 60 of them), so
+/// a rare one never evicts a hot one.
+const STATEMENT_CACHE: usize = 128;
 /// The registry state machine, backed by one SQLite connection.
 ///
 /// `Send` but not `Sync`: share it behind a mutex (or own it in one task).
