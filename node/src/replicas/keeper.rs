@@ -3,7 +3,7 @@
 //! left) it seeds a copy on another member and records it; replicas beyond
 //! the factor, or on nodes no longer members, leave the set.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -186,14 +186,12 @@ impl Replicas {
     /// whose set no longer names this node (a copy seeded less than
     /// [`SEED_GRACE`] ago may not be recorded yet, and stays).
     fn prune_copies(&self, all: &[Sandbox]) {
-        for (id, _) in self.copies.list() {
-            let listed = all.iter().find(|s| s.id == id).is_some_and(|s| {
-                s.home_node == self.node_id || s.replicas.iter().any(|r| r.node_id == self.node_id)
-            });
-            if listed || self.copies.younger_than(&id, SEED_GRACE) {
+        let held: Vec<String> = self.copies.list().into_iter().map(|(id, _)| id).collect();
+        for id in unkept(&held, all, self.node_id) {
+            if self.copies.younger_than(id, SEED_GRACE) {
                 continue;
             }
-            self.copies.remove(&id);
+            self.copies.remove(id);
             info!(sandbox = %id, "replica copy dropped: this node no longer keeps one");
         }
     }
@@ -238,5 +236,68 @@ impl Replicas {
         let live = self.sandboxes_dir.join(format!("{}.workbook", sandbox.id));
         let cold = self.cold_dir.join(format!("{}.workbook", sandbox.id));
         [live, cold].into_iter().find(|p| p.exists())
+    }
+}
+
+/// Of the copies `held` on `node`, those no sandbox in `all` keeps there:
+/// the sandbox is gone, or neither homed on `node` nor naming it among its
+/// replicas. One pass with a map by id: a node may hold thousands of copies
+/// in a registry of thousands of sandboxes, checked every keeper pass.
+fn unkept<'a>(held: &'a [String], all: &[Sandbox], node: NodeId) -> Vec<&'a str> {
+    let by_id: HashMap<&str, &Sandbox> = all.iter().map(|s| (s.id.as_str(), s)).collect();
+    held.iter()
+        .map(String::as_str)
+        .filter(|id| {
+            !by_id.get(id).is_some_and(|s| {
+                s.home_node == node || s.replicas.iter().any(|r| r.node_id == node)
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sandbox(id: &str, home_node: NodeId, replicas: &[NodeId]) -> Sandbox {
+        Sandbox {
+            id: id.to_owned(),
+            tenant_id: "t".to_owned(),
+            name: id.to_owned(),
+            profile: "default".to_owned(),
+            workbook_sha256: String::new(),
+            home_node,
+            state: SandboxState::Active,
+            generation: 1,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+            replicas: replicas
+                .iter()
+                .map(|&node_id| Replica {
+                    node_id,
+                    version: 1,
+                })
+                .collect(),
+            replication_factor: None,
+            durability: None,
+        }
+    }
+
+    #[test]
+    fn copies_of_sandboxes_gone_or_kept_elsewhere_are_unkept() {
+        let all = [
+            sandbox("kept", 1, &[2]),
+            sandbox("moved-away", 1, &[3]),
+            sandbox("homed-here", 2, &[]),
+        ];
+        let held: Vec<String> = ["gone", "homed-here", "kept", "moved-away"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(unkept(&held, &all, 2), ["gone", "moved-away"]);
+        assert_eq!(
+            unkept(&held, &[], 2),
+            ["gone", "homed-here", "kept", "moved-away"]
+        );
+        assert!(unkept(&[], &all, 2).is_empty());
     }
 }
