@@ -164,13 +164,15 @@ impl Replicas {
     /// Ships what changed outside calls (schedules, kernels, an `async`
     /// shipment that failed) and catches up replicas that fell behind.
     async fn flush(self: &Arc<Self>, sandbox: &Sandbox) {
-        let Some(file) = self.file_of(sandbox) else {
-            return;
-        };
+        // Without replicas (factor 1, a one-node cluster) there is nothing
+        // to ship: no file lookups, two `stat`s per sandbox per pass.
         let targets: Vec<NodeId> = sandbox.replicas.iter().map(|r| r.node_id).collect();
         if targets.is_empty() {
             return;
         }
+        let Some(file) = self.file_of(sandbox) else {
+            return;
+        };
         match self.ship(sandbox, &file, &targets).await {
             Ok((_, failed)) if !failed.is_empty() => {
                 if let Err(e) = self.drop_failed(sandbox, failed).await {
