@@ -155,8 +155,18 @@ async fn instance_process_and_node_tiers_agree_over_10000_inputs() {
             "{tier}: {end}"
         );
         if tier == "node" {
+            // Which nodes ran inputs depends on speed: a fast node 1 can
+            // finish 10,000 word counts (~2 µs each) before a peer's first
+            // round trip. That peers take part is shown by the slow-echo
+            // test above; here each result names a member and the counts
+            // per node add up.
             let nodes: BTreeSet<u64> = lines.iter().map(|l| l["node"].as_u64().unwrap()).collect();
-            assert_eq!(nodes, BTreeSet::from([1, 2, 3]), "every node ran inputs");
+            assert!(nodes.is_subset(&BTreeSet::from([1, 2, 3])), "{nodes:?}");
+            let per_node: u64 = ["1", "2", "3"]
+                .iter()
+                .map(|n| end["per_node"][n].as_u64().unwrap_or(0))
+                .sum();
+            assert_eq!(per_node, 10_000, "{end}");
         }
         let indexed: Vec<(u64, String)> = lines
             .iter()
