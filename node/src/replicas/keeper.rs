@@ -188,8 +188,8 @@ impl Replicas {
     /// whose set no longer names this node (a copy seeded less than
     /// [`SEED_GRACE`] ago may not be recorded yet, and stays).
     fn prune_copies(&self, all: &[Sandbox]) {
-        let held: Vec<String> = self.copies.list().into_iter().map(|(id, _)| id).collect();
-        for id in unkept(&held, all, self.node_id) {
+        let held = self.copies.list();
+        for id in unkept(held.iter().map(|(id, _)| id.as_str()), all, self.node_id) {
             if self.copies.younger_than(id, SEED_GRACE) {
                 continue;
             }
@@ -245,10 +245,13 @@ impl Replicas {
 /// the sandbox is gone, or neither homed on `node` nor naming it among its
 /// replicas. One pass with a map by id: a node may hold thousands of copies
 /// in a registry of thousands of sandboxes, checked every keeper pass.
-fn unkept<'a>(held: &'a [String], all: &[Sandbox], node: NodeId) -> Vec<&'a str> {
+fn unkept<'a>(
+    held: impl IntoIterator<Item = &'a str>,
+    all: &[Sandbox],
+    node: NodeId,
+) -> Vec<&'a str> {
     let by_id: HashMap<&str, &Sandbox> = all.iter().map(|s| (s.id.as_str(), s)).collect();
-    held.iter()
-        .map(String::as_str)
+    held.into_iter()
         .filter(|id| {
             !by_id.get(id).is_some_and(|s| {
                 s.home_node == node || s.replicas.iter().any(|r| r.node_id == node)
@@ -292,14 +295,12 @@ mod tests {
             sandbox("moved-away", 1, &[3]),
             sandbox("homed-here", 2, &[]),
         ];
-        let held: Vec<String> = ["gone", "homed-here", "kept", "moved-away"]
-            .map(String::from)
-            .to_vec();
-        assert_eq!(unkept(&held, &all, 2), ["gone", "moved-away"]);
+        let held = ["gone", "homed-here", "kept", "moved-away"];
+        assert_eq!(unkept(held, &all, 2), ["gone", "moved-away"]);
         assert_eq!(
-            unkept(&held, &[], 2),
+            unkept(held, &[], 2),
             ["gone", "homed-here", "kept", "moved-away"]
         );
-        assert!(unkept(&[], &all, 2).is_empty());
+        assert!(unkept([], &all, 2).is_empty());
     }
 }
