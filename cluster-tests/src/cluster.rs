@@ -28,6 +28,8 @@ pub struct ClusterOptions {
     pub node_config: BTreeMap<u64, String>,
     /// Environment variables of every node's first start.
     pub env: Vec<(String, String)>,
+    /// How long after node 1 (the founder) the other nodes start.
+    pub others_start_after: Duration,
 }
 
 impl Default for ClusterOptions {
@@ -39,6 +41,7 @@ impl Default for ClusterOptions {
             extra_config: String::new(),
             node_config: BTreeMap::new(),
             env: Vec::new(),
+            others_start_after: Duration::ZERO,
         }
     }
 }
@@ -188,6 +191,9 @@ impl Cluster {
                 next_env: options.env.clone(),
                 _proxy: Some(proxy),
             };
+            if id == 2 {
+                tokio::time::sleep(options.others_start_after).await;
+            }
             spawn(&mut node);
             nodes.insert(id, node);
         }
@@ -341,7 +347,16 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("node {id} not ready in 60 s; log:\n{}", self.log_tail(id));
+        let others: String = self
+            .nodes
+            .keys()
+            .filter(|other| **other != id)
+            .map(|other| format!("\nnode {other}'s log:\n{}", self.log_tail(*other)))
+            .collect();
+        panic!(
+            "node {id} not ready in 60 s; log:\n{}{others}",
+            self.log_tail(id)
+        );
     }
 
     /// Everything node `id` has logged.

@@ -85,6 +85,25 @@ async fn one_leader_and_a_write_through_any_node_is_read_back_through_every_othe
     }
 }
 
+/// The founder cannot make the admin key before a majority is up; members
+/// started later than its write deadline (8 s here) find it still waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_founder_waits_for_members_that_start_after_its_write_deadline() {
+    let cluster = Cluster::start(ClusterOptions {
+        others_start_after: std::time::Duration::from_secs(10),
+        ..ClusterOptions::default()
+    })
+    .await;
+    let log = cluster.log(1);
+    assert!(
+        log.contains("waiting for a majority of the cluster's members to start"),
+        "{log}"
+    );
+    let (status, body) = cluster.create_tenant(2, "after-the-wait").await;
+    assert_eq!(status, 201, "{body}");
+    assert!(cluster.tenant_names(3).await.contains(&"after-the-wait".to_owned()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_leader_is_replaced_and_catches_up_after_restart() {
     let mut cluster = Cluster::start(ClusterOptions::default()).await;

@@ -549,14 +549,24 @@ fn registry_has_admin(registry: &RegistryHandle) -> Result<bool, UserError> {
 /// Makes the default tenant and its admin key (on the founding node, when
 /// its registry has none). Returns the key, which is shown only this once;
 /// `None` if the tenant turned out to exist already.
+///
+/// The founder of a static cluster cannot commit until a majority of the
+/// members is up, and the other members may start much later: it waits for
+/// them however long that takes, saying so once per write deadline.
 async fn bootstrap_admin(
     registry: &RegistryHandle,
     data_dir: &Path,
 ) -> Result<Option<String>, UserError> {
-    let key = match create_tenant(registry, DEFAULT_TENANT, Role::Admin, ADMIN_KEY_NAME).await {
-        Ok((_, key)) => key,
-        Err(e) if e.is(ErrorCode::TenantExists) => return Ok(None),
-        Err(e) => return Err(e),
+    let key = loop {
+        match create_tenant(registry, DEFAULT_TENANT, Role::Admin, ADMIN_KEY_NAME).await {
+            Ok((_, key)) => break key,
+            Err(e) if e.is(ErrorCode::TenantExists) => return Ok(None),
+            Err(e) if e.is(ErrorCode::ClusterNoLeader) => warn!(
+                error = %e.message,
+                "waiting for a majority of the cluster's members to start before making the admin key"
+            ),
+            Err(e) => return Err(e),
+        }
     };
     write_secret(&data_dir.join(ADMIN_KEY_FILE), &key)?;
     Ok(Some(key))

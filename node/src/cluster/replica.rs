@@ -61,6 +61,10 @@ pub struct Replica {
     bulk: Option<Arc<BulkEndpoint>>,
     report: NodeReport,
     watch: Arc<LeaderWatch>,
+    /// Whether the leader watch was started (see [`Replica::watch_leader`]).
+    watch_started: std::sync::atomic::AtomicBool,
+    /// Its task, until [`Replica::spawn`] hands it to the caller.
+    watching: std::sync::Mutex<Option<JoinHandle<()>>>,
     liveness: Arc<Liveness>,
     channels: Channels,
 }
@@ -216,6 +220,8 @@ impl Replica {
             forwarder,
             bulk,
             watch,
+            watch_started: std::sync::atomic::AtomicBool::new(false),
+            watching: std::sync::Mutex::new(None),
             liveness: Arc::default(),
             channels,
         })
@@ -268,7 +274,11 @@ impl Replica {
 
     /// Forms the cluster on the founder's first start (initializing every
     /// static member); on any later start, or on another node, does nothing.
+    /// Either way the leader watch runs from here on: the founder's first
+    /// campaign fails while its peers are still starting, and only the
+    /// watch starts the next one.
     pub async fn bootstrap(&self) -> Result<(), UserError> {
+        self.watch_leader();
         let initialized = self
             .raft
             .is_initialized()
@@ -305,11 +315,6 @@ impl Replica {
                 self.trust.clone(),
             )),
             tokio::spawn(steward_membership(self.raft.clone(), self.registry.clone())),
-            tokio::spawn(
-                self.watch
-                    .clone()
-                    .run(self.raft.clone(), self.channels.clone()),
-            ),
             tokio::spawn(ca_holding::keep_recorded(
                 self.registry.clone(),
                 self.node_id,
@@ -321,6 +326,8 @@ impl Replica {
                 self.report.clone(),
             )),
         ];
+        self.watch_leader();
+        tasks.extend(self.watching.lock().unwrap_or_else(|p| p.into_inner()).take());
         if let Some(listener) = self.listener.take() {
             let admission = ClusterAdmission {
                 node_id: self.node_id,
@@ -351,6 +358,22 @@ impl Replica {
             }));
         }
         Ok(tasks)
+    }
+
+    /// Starts the leader watch (the only thing that starts a campaign)
+    /// unless it runs already; it stops with Raft.
+    fn watch_leader(&self) {
+        if self
+            .watch_started
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        let run = self
+            .watch
+            .clone()
+            .run(self.raft.clone(), self.channels.clone());
+        *self.watching.lock().unwrap_or_else(|p| p.into_inner()) = Some(tokio::spawn(run));
     }
 
     /// Resolves once this node learns that the cluster removed it (see
