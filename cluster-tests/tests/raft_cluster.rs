@@ -101,7 +101,10 @@ async fn a_founder_waits_for_members_that_start_after_its_write_deadline() {
     );
     let (status, body) = cluster.create_tenant(2, "after-the-wait").await;
     assert_eq!(status, 201, "{body}");
-    assert!(cluster.tenant_names(3).await.contains(&"after-the-wait".to_owned()));
+    assert!(cluster
+        .tenant_names(3)
+        .await
+        .contains(&"after-the-wait".to_owned()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

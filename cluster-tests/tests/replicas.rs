@@ -222,27 +222,34 @@ async fn the_old_home_comes_back_as_a_replica_and_converges_byte_for_byte() {
         assert!(Instant::now() < deadline, "the old home kept its live file");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Bring the home's file to rest, then wait until every replica holds
-    // its last version.
+    suspend_and_compare_copies(&cluster, home, &sandbox, 2).await;
+    let counts = counters(&cluster.live_file(home, &sandbox));
+    assert_eq!(counts.len(), 100);
+}
+
+/// Brings the sandbox's file on its home to rest (a suspend through the
+/// home), waits until each of its `replicas` holds the last version and
+/// asserts every copy is the home's file byte for byte.
+async fn suspend_and_compare_copies(cluster: &Cluster, home: u64, sandbox: &str, replicas: usize) {
     let (status, body) = cluster
-        .post(2, &format!("/v1/sandboxes/{sandbox}/suspend"), json!({}))
+        .post(home, &format!("/v1/sandboxes/{sandbox}/suspend"), json!({}))
         .await;
     assert_eq!(status, 200, "{body}");
-    let settled = wait_info(&cluster, 2, &sandbox, "replicas caught up", |s| {
+    let settled = wait_info(cluster, home, sandbox, "replicas caught up", |s| {
         let r = &s["replication"];
         let version = r["version"].as_u64();
         version.is_some()
             && r["replicas"].as_array().is_some_and(|all| {
-                all.len() == 2
+                all.len() == replicas
                     && all
                         .iter()
                         .all(|x| x["version"].as_u64() == version && x["lag_bytes"] == 0)
             })
     })
     .await;
-    let home_bytes = std::fs::read(cluster.live_file(home, &sandbox)).unwrap();
+    let home_bytes = std::fs::read(cluster.live_file(home, sandbox)).unwrap();
     for replica in replica_nodes(&settled) {
-        let copy = std::fs::read(replica_file(&cluster, replica, &sandbox)).unwrap();
+        let copy = std::fs::read(replica_file(cluster, replica, sandbox)).unwrap();
         assert!(
             copy == home_bytes,
             "node {replica}'s copy ({} bytes) differs from the home's ({} bytes)",
@@ -250,8 +257,56 @@ async fn the_old_home_comes_back_as_a_replica_and_converges_byte_for_byte() {
             home_bytes.len()
         );
     }
-    let counts = counters(&cluster.live_file(home, &sandbox));
-    assert_eq!(counts.len(), 100);
+}
+
+/// A WAL past the checkpoint size (4 MiB) and a suspend each used to
+/// checkpoint it behind the shipper, which then sent a whole copy. The home
+/// now checkpoints what it shipped: after the seed only changes go, and the
+/// replica's copy stays the home's file byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_on_the_home_ship_changes_not_whole_copies() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let mib = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests/mib");
+    let (status, body) = cluster
+        .dock_dir_with(1, &mib, "mib", &[("node", "1")])
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let sandbox = body["id"].as_str().unwrap().to_owned();
+    let seeded = wait_info(&cluster, 1, &sandbox, "one replica", |s| {
+        replica_nodes(s).len() == 1
+    })
+    .await;
+    let replica = replica_nodes(&seeded)[0];
+    let whole_copies = || {
+        cluster
+            .log(replica)
+            .lines()
+            .filter(|line| line.contains("replica seeded") && line.contains(&sandbox))
+            .count()
+    };
+    assert_eq!(whole_copies(), 1, "the seed");
+    // 1 MiB written per call: the WAL passes 4 MiB three times; a suspend
+    // between rounds, and the next call resumes it.
+    for round in 0..2u8 {
+        for i in 0..6u8 {
+            let stdin = char::from(b'a' + 6 * round + i).to_string();
+            let (status, body) = cluster.call(1, &sandbox, json!({ "stdin": stdin })).await;
+            assert!(status == 200 && body["exit_code"] == 0, "{status} {body}");
+        }
+        let (status, body) = cluster
+            .post(1, &format!("/v1/sandboxes/{sandbox}/suspend"), json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = cluster.call(1, &sandbox, json!({ "stdin": "z" })).await;
+    assert!(status == 200 && body["exit_code"] == 0, "{status} {body}");
+    assert_eq!(
+        whole_copies(),
+        1,
+        "whole copies after the seed; node {replica}'s log:\n{}",
+        cluster.log_tail(replica)
+    );
+    suspend_and_compare_copies(&cluster, 1, &sandbox, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

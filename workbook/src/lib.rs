@@ -71,7 +71,7 @@ pub use manifest::{Manifest, ManifestFiles, ManifestModule, ManifestSchedule, MA
 pub use meta::Meta;
 pub use module::{sha256_hex, validate_wasm, ModuleInfo};
 pub use names::{validate_file_path, validate_name};
-pub use open::Workbook;
+pub use open::{Checkpointed, WalAfter, Workbook};
 pub use pack::{pack, pack_with_progress, PackProgress};
 pub use schedule::{next_due_ms, parse_cron, validate_cron, Schedule};
 pub use schema::TABLES;

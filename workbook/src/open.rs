@@ -143,19 +143,50 @@ impl Workbook {
     /// (`PRAGMA wal_checkpoint(TRUNCATE)`). Fails if another connection kept
     /// the checkpoint from completing.
     pub fn checkpoint(&self) -> Result<(), WorkbookError> {
-        let (busy, _log, _done): (i64, i64, i64) = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(|e| WorkbookError::on_write(&self.path, e))?;
-        if busy != 0 {
-            return Err(WorkbookError::WriteFailed {
-                path: self.path.clone(),
-                reason: "checkpoint blocked by another connection".to_string(),
-            });
+        if self
+            .checkpoint_within(BUSY_TIMEOUT, WalAfter::Truncated)?
+            .complete
+        {
+            return Ok(());
         }
-        Ok(())
+        Err(WorkbookError::WriteFailed {
+            path: self.path.clone(),
+            reason: "checkpoint blocked by another connection".to_string(),
+        })
+    }
+
+    /// Copies every WAL frame into the database file, leaving the WAL as
+    /// `after` says, waiting at most `wait` for another connection's
+    /// transaction; says what it did instead of failing when it could not
+    /// complete.
+    pub fn checkpoint_within(
+        &self,
+        wait: Duration,
+        after: WalAfter,
+    ) -> Result<Checkpointed, WorkbookError> {
+        let on_write = |e| WorkbookError::on_write(&self.path, e);
+        let sql = match after {
+            WalAfter::Restarted => "PRAGMA wal_checkpoint(RESTART)",
+            WalAfter::Truncated => "PRAGMA wal_checkpoint(TRUNCATE)",
+        };
+        self.conn.busy_timeout(wait).map_err(on_write)?;
+        let result = self
+            .conn
+            .query_row(sql, [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)));
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(on_write)?;
+        let (busy, frames) = result.map_err(on_write)?;
+        Ok(Checkpointed {
+            complete: busy == 0,
+            frames: u64::try_from(frames).unwrap_or(0),
+        })
+    }
+
+    /// Lets SQLite checkpoint on its own (at a commit) only once the WAL
+    /// holds `pages` pages; 0 never.
+    pub fn checkpoint_automatically_at(&self, pages: u32) -> Result<(), WorkbookError> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", pages)
+            .map_err(|e| WorkbookError::on_write(&self.path, e))
     }
 
     /// Checkpoints and closes the workbook, reporting errors that a plain
@@ -193,6 +224,28 @@ impl Workbook {
     ) -> Result<T, WorkbookError> {
         self.atomically(|_| f())
     }
+}
+
+/// The WAL after a complete [`Workbook::checkpoint_within`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalAfter {
+    /// Kept as it is (every frame now in the database file); the next
+    /// write starts it over. The checkpoint reports the frames it took.
+    Restarted,
+    /// Truncated to nothing; the checkpoint reports 0 frames.
+    Truncated,
+}
+
+/// What one [`Workbook::checkpoint_within`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpointed {
+    /// Every frame went into the database file and the WAL was truncated;
+    /// otherwise another connection's transaction or read kept it from that
+    /// (some frames may have gone in, the WAL goes on).
+    pub complete: bool,
+    /// The frames the WAL held when the checkpoint ran (0 without a WAL,
+    /// and always 0 for [`WalAfter::Truncated`]).
+    pub frames: u64,
 }
 
 /// A read-write connection to an existing file (never creates one).

@@ -327,7 +327,12 @@ impl Replica {
             )),
         ];
         self.watch_leader();
-        tasks.extend(self.watching.lock().unwrap_or_else(|p| p.into_inner()).take());
+        tasks.extend(
+            self.watching
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
         if let Some(listener) = self.listener.take() {
             let admission = ClusterAdmission {
                 node_id: self.node_id,

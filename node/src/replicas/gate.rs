@@ -17,7 +17,7 @@ use super::ship::{self, Base, Pending, Shipment};
 use super::Replicas;
 use crate::clock::now_ms;
 use crate::dataplane::replica_wire::{ReplicaOpen, ReplicaReply, Target};
-use crate::sandbox::blocking;
+use crate::sandbox::{blocking, wal};
 
 /// How many times a whole copy is retaken while the workbook changes under it.
 const SNAPSHOT_ATTEMPTS: u32 = 5;
@@ -169,6 +169,7 @@ impl Replicas {
                     shipment.base = Base::Rest {
                         len: promoted.len,
                         modified: promoted.modified,
+                        spent: None,
                     };
                 }
                 Arc::new(tokio::sync::Mutex::new(shipment))
@@ -200,6 +201,53 @@ impl Replicas {
         }
         let shipment = self.shipment(sandbox);
         let mut state = shipment.lock().await;
+        let shipped = self.ship_locked(&mut state, sandbox, file, targets).await?;
+        self.checkpoint_shipped(&mut state, sandbox, file, wal::CHECKPOINT_BYTES)
+            .await;
+        Ok(shipped)
+    }
+
+    /// Checkpoints `sandbox`'s live file at `live` if its WAL holds only
+    /// what was shipped, before a suspend brings it to rest (closing it would
+    /// checkpoint it behind the shipper's back).
+    pub async fn settle(self: &Arc<Self>, sandbox: &Sandbox, live: PathBuf) {
+        let shipment = self.shipment(sandbox);
+        let mut state = shipment.lock().await;
+        self.checkpoint_shipped(&mut state, sandbox, &live, 1).await;
+    }
+
+    /// Checkpoints the live file at `file` once its WAL holds `at_least`
+    /// shipped bytes, if everything in it was shipped: the replicas' copies
+    /// are then the main file, and the next change starts a new WAL.
+    async fn checkpoint_shipped(
+        &self,
+        state: &mut Shipment,
+        sandbox: &Sandbox,
+        file: &Path,
+        at_least: u64,
+    ) {
+        if ship::shipped_wal_bytes(&state.base) < at_least {
+            return;
+        }
+        let (base, path) = (state.base.clone(), file.to_path_buf());
+        match blocking(move || ship::checkpoint_shipped(&path, &base).map_err(|e| internal(&e)))
+            .await
+        {
+            Ok(base) => state.base = base,
+            Err(e) => {
+                warn!(sandbox = %sandbox.id, error = %e.message, "WAL checkpoint after a shipment failed")
+            }
+        }
+    }
+
+    /// [`Replicas::ship`] with the sandbox's shipping state locked.
+    async fn ship_locked(
+        self: &Arc<Self>,
+        state: &mut Shipment,
+        sandbox: &Sandbox,
+        file: &Path,
+        targets: &[NodeId],
+    ) -> Result<(u64, Vec<(NodeId, String)>), UserError> {
         let (base, path) = (state.base.clone(), file.to_path_buf());
         let pending =
             blocking(move || ship::pending(&path, &base).map_err(|e| internal(&e))).await?;

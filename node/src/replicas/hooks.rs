@@ -8,7 +8,7 @@ use nexus_errors::UserError;
 use nexus_raft::Sandbox;
 
 use super::{Copies, Replicas};
-use crate::sandbox::{Replication, Shipping};
+use crate::sandbox::{Replication, Settling, Shipping};
 
 /// This node's replication and copies, behind the manager's trait.
 pub struct Hooks {
@@ -38,6 +38,10 @@ impl Replication for Hooks {
 
     fn after_call<'a>(&'a self, sandbox: &'a Sandbox, live: PathBuf) -> Shipping<'a> {
         Box::pin(self.replicas.after_call(sandbox, live))
+    }
+
+    fn settle<'a>(&'a self, sandbox: &'a Sandbox, live: PathBuf) -> Settling<'a> {
+        Box::pin(self.replicas.settle(sandbox, live))
     }
 
     fn forget(&self, sandbox_id: &str) {

@@ -52,8 +52,14 @@ impl Replicas {
                 let wal = std::fs::metadata(super::ship::wal_path(file)).map_or(0, |m| m.len());
                 wal.saturating_sub(shipped)
             }
-            (Base::Rest { .. }, Some(file)) => {
-                std::fs::metadata(super::ship::wal_path(file)).map_or(0, |m| m.len())
+            (Base::Rest { spent, .. }, Some(file)) => {
+                let spent_wal = spent.is_some()
+                    && nexus_workbook::pages::wal_salts(file).ok().flatten() == *spent;
+                if spent_wal {
+                    0
+                } else {
+                    std::fs::metadata(super::ship::wal_path(file)).map_or(0, |m| m.len())
+                }
             }
             _ => file_len,
         };

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use nexus_raft::replication::NodeId;
 use nexus_workbook::pages::{self, PageChange, WalCursor, WalRead};
+use nexus_workbook::WalAfter;
 
 /// Where the home's next shipment starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +18,14 @@ pub(super) enum Base {
     /// the current version.
     Wal(WalCursor),
     /// The main file as it was (length, modification time) when its WAL
-    /// was empty: the next WAL's frames follow it, if the file is unchanged.
-    Rest { len: u64, modified: SystemTime },
+    /// was empty or `spent` (a WAL cycle whose every frame a checkpoint put
+    /// in the main file): the next WAL's frames follow it, if the file is
+    /// unchanged.
+    Rest {
+        len: u64,
+        modified: SystemTime,
+        spent: Option<(u32, u32)>,
+    },
     /// Not known (first shipment since start, or the WAL was checkpointed
     /// behind the shipper's back): the next shipment is a whole copy.
     Unknown,
@@ -71,9 +78,14 @@ pub(super) enum Pending {
 pub(super) fn pending(live: &Path, base: &Base) -> std::io::Result<Pending> {
     let read = match base {
         Base::Wal(cursor) => pages::read_wal(live, Some(cursor))?,
-        Base::Rest { len, modified } if mark(live)? == (*len, *modified) => {
-            pages::read_wal(live, None)?
-        }
+        Base::Rest {
+            len,
+            modified,
+            spent,
+        } if mark(live)? == (*len, *modified) => match spent {
+            Some(salts) if pages::wal_salts(live)? == Some(*salts) => WalRead::Unchanged,
+            _ => pages::read_wal(live, None)?,
+        },
         _ => WalRead::Restarted,
     };
     Ok(match read {
@@ -81,6 +93,45 @@ pub(super) fn pending(live: &Path, base: &Base) -> std::io::Result<Pending> {
         WalRead::Changed { change, cursor } => Pending::Change(change, cursor),
         WalRead::Restarted => Pending::Copy,
     })
+}
+
+/// Checkpoints the live workbook at `live` if its WAL holds what was
+/// shipped up to `base` and nothing more (a `RESTART` checkpoint, which
+/// says how many frames it took); the base shipping goes on from: the main
+/// file at rest when it took exactly the shipped frames, not known when a
+/// write slipped in first (the next shipment is a whole copy), `base`
+/// itself when nothing was checkpointed or the checkpoint could not
+/// complete (the WAL goes on).
+pub(super) fn checkpoint_shipped(live: &Path, base: &Base) -> std::io::Result<Base> {
+    let Base::Wal(cursor) = base else {
+        return Ok(base.clone());
+    };
+    if !matches!(pages::read_wal(live, Some(cursor))?, WalRead::Unchanged) {
+        return Ok(base.clone());
+    }
+    let done = crate::sandbox::wal::checkpoint(live, WalAfter::Restarted)
+        .map_err(std::io::Error::other)?;
+    Ok(if !done.complete {
+        base.clone()
+    } else if done.frames == cursor.frames() {
+        let (len, modified) = mark(live)?;
+        Base::Rest {
+            len,
+            modified,
+            spent: Some(cursor.salts()),
+        }
+    } else {
+        Base::Unknown
+    })
+}
+
+/// The WAL bytes past the last checkpoint that `base` accounts for as
+/// shipped.
+pub(super) fn shipped_wal_bytes(base: &Base) -> u64 {
+    match base {
+        Base::Wal(cursor) => cursor.frames() * (u64::from(cursor.page_size()) + 24),
+        Base::Rest { .. } | Base::Unknown => 0,
+    }
 }
 
 /// The main file's length and modification time.
@@ -114,6 +165,7 @@ pub(super) fn snapshot(live: &Path, to: &Path, attempts: u32) -> std::io::Result
                 Base::Rest {
                     len: before.0,
                     modified: before.1,
+                    spent: None,
                 }
             }
         });

@@ -9,7 +9,8 @@ use nexus_engine::{DataError, FileChange, FileStat, FileVisitor, SandboxData};
 use nexus_workbook::{Volume, Workbook, WorkbookError, DEFAULT_MODE};
 
 /// A sandbox's live workbook, opened on first use and kept open until the
-/// sandbox is suspended (the handle is dropped with its context).
+/// sandbox is suspended (the handle is dropped with its context). Its WAL
+/// is checkpointed by the node (see [`super::wal`]).
 pub struct WorkbookData {
     path: PathBuf,
     workbook: Mutex<Option<Workbook>>,
@@ -30,7 +31,11 @@ impl WorkbookData {
     ) -> Result<T, DataError> {
         let mut slot = self.workbook.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_none() {
-            *slot = Some(Workbook::open_live(&self.path).map_err(to_data_error)?);
+            let workbook = Workbook::open_live(&self.path).map_err(to_data_error)?;
+            workbook
+                .checkpoint_automatically_at(super::wal::AUTOMATIC_CHECKPOINT_PAGES)
+                .map_err(to_data_error)?;
+            *slot = Some(workbook);
         }
         match slot.as_ref() {
             Some(workbook) => f(workbook).map_err(to_data_error),

@@ -17,6 +17,7 @@ mod serve;
 mod store;
 mod upkeep;
 mod verbs;
+pub(crate) mod wal;
 mod warm;
 
 use std::collections::{HashMap, HashSet};
@@ -43,7 +44,7 @@ pub use environment::check_call_env;
 pub use ids::new_sandbox_id;
 pub use kernel::{within_call, KernelSource};
 pub use moving::FileKind;
-pub use replicated::{ReplicaInfo, Replication, ReplicationInfo, Shipping};
+pub use replicated::{ReplicaInfo, Replication, ReplicationInfo, Settling, Shipping};
 use store::SandboxFiles;
 pub use store::{StagedFile, StagedWriter};
 

@@ -12,13 +12,17 @@ use std::sync::Arc;
 use nexus_errors::{ErrorCode, UserError};
 use nexus_raft::replication::NodeId;
 use nexus_raft::{Durability, Sandbox, SandboxState};
+use nexus_workbook::WalAfter;
 use serde::{Deserialize, Serialize};
-use tracing::info;
+use tracing::{info, warn};
 
-use super::SandboxManager;
+use super::{blocking, wal, SandboxManager};
 
 /// A future the manager awaits, boxed so the trait stays object safe.
 pub type Shipping<'a> = Pin<Box<dyn Future<Output = Result<(), UserError>> + Send + 'a>>;
+
+/// [`Replication::settle`]'s future (it reports its own failures).
+pub type Settling<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// Replication as the sandbox manager sees it.
 pub trait Replication: Send + Sync {
@@ -33,6 +37,9 @@ pub trait Replication: Send + Sync {
     /// Ships what the last call changed in `sandbox`'s live file at `live`;
     /// in `sync` mode resolves once a replica holds it.
     fn after_call<'a>(&'a self, sandbox: &'a Sandbox, live: PathBuf) -> Shipping<'a>;
+    /// Checkpoints `sandbox`'s live file at `live` if its WAL holds only
+    /// what was shipped (before a suspend closes it).
+    fn settle<'a>(&'a self, sandbox: &'a Sandbox, live: PathBuf) -> Settling<'a>;
     /// Forgets the shipping state of a sandbox that left this node.
     fn forget(&self, sandbox_id: &str);
 }
@@ -127,16 +134,40 @@ impl SandboxManager {
         }
     }
 
-    /// Ships what a call on `sandbox` changed to its replicas; in `sync`
-    /// mode returns once one holds it.
+    /// Ships what a call on `sandbox` changed to its replicas (in `sync`
+    /// mode returns once one holds it), and checkpoints its WAL once it
+    /// grew past [`wal::CHECKPOINT_BYTES`]: the shipper does for a
+    /// replicated sandbox, this for the others.
     pub(super) async fn ship_after(&self, sandbox: &Sandbox) -> Result<(), UserError> {
+        let live = self.files.path(&sandbox.id);
         match &self.replication {
-            Some(replication) => {
-                replication
-                    .after_call(sandbox, self.files.path(&sandbox.id))
-                    .await
+            Some(replication) if !sandbox.replicas.is_empty() => {
+                replication.after_call(sandbox, live).await
             }
-            None => Ok(()),
+            _ if wal::wal_bytes(&live) < wal::CHECKPOINT_BYTES => Ok(()),
+            _ => {
+                let id = sandbox.id.clone();
+                blocking(move || {
+                    if let Err(e) = wal::checkpoint(&live, WalAfter::Truncated) {
+                        warn!(sandbox = %id, error = %e, "WAL checkpoint after a call failed");
+                    }
+                    Ok(())
+                })
+                .await
+            }
+        }
+    }
+
+    /// Checkpoints a replicated sandbox's WAL through its shipper before it
+    /// is brought to rest, so the next shipment is a change, not a whole
+    /// copy.
+    pub(super) async fn settle_shipping(&self, sandbox: &Sandbox) {
+        if let Some(replication) = &self.replication {
+            if !sandbox.replicas.is_empty() {
+                replication
+                    .settle(sandbox, self.files.path(&sandbox.id))
+                    .await;
+            }
         }
     }
 

@@ -63,6 +63,7 @@ impl SandboxManager {
         let was_cold = matches!(sandbox.state, SandboxState::Frozen | SandboxState::Archived);
         match verb {
             Verb::Suspend => {
+                self.settle_shipping(&sandbox).await;
                 self.close_context(&sandbox.id);
                 blocking(move || storage::checkpoint_live(&live)).await?;
                 crashpoint("suspend:before-record");

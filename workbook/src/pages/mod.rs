@@ -30,7 +30,7 @@ mod tests;
 
 pub use apply::apply_change;
 pub use journal::{apply_change_durably, clear, recover, MAX_JOURNAL_BYTES};
-pub use wal::read_wal;
+pub use wal::{read_wal, wal_salts};
 
 /// Where a reader stopped in a WAL: the WAL cycle (its salts), how many
 /// valid frames were consumed, the running checksum after the last of them

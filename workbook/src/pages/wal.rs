@@ -140,6 +140,22 @@ fn missing(cursor: Option<&WalCursor>) -> WalRead {
     }
 }
 
+/// The salts of the WAL beside the database at `db` (they identify its
+/// cycle); `None` without a WAL or with an invalid one.
+pub fn wal_salts(db: &Path) -> io::Result<Option<(u32, u32)>> {
+    let path = wal_path(db);
+    let mut file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(context("open", &path, e)),
+    };
+    let len = file
+        .metadata()
+        .map_err(|e| context("stat", &path, e))?
+        .len();
+    Ok(read_header(&mut file, len, &path)?.map(|h| h.salts))
+}
+
 /// Reads and verifies the WAL header; `None` if the file is shorter than
 /// a header or the header is not a valid one (SQLite then treats the WAL
 /// as empty).

@@ -156,6 +156,41 @@ fn a_restarted_or_missing_wal_loses_the_cursor() {
     assert_eq!(read_wal(&other, Some(&cursor)).unwrap(), WalRead::Restarted);
 }
 
+/// What a home's own checkpoint of shipped frames relies on: a `RESTART`
+/// checkpoint reports the frames it took and leaves the WAL (and its salts)
+/// in place until the next write starts a new cycle, whose frames alone
+/// bring a replica of the checkpointed file up to date.
+#[test]
+fn after_a_restart_checkpoint_the_next_cycle_follows_the_checkpointed_file() {
+    let live = Live::new();
+    live.insert(50, 300, 1);
+    let replica = live.seed("replica.db");
+    live.insert(40, 500, 2);
+    let mut cursor = None;
+    assert!(ship(&live.db, &mut cursor, &replica).is_some());
+    let shipped = cursor.clone().unwrap();
+    let (busy, frames): (i64, i64) = live
+        .conn
+        .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(busy, 0);
+    assert_eq!(u64::try_from(frames).unwrap(), shipped.frames());
+    assert_eq!(wal_salts(&live.db).unwrap(), Some(shipped.salts()));
+    live.insert(5, 700, 3);
+    let salts = wal_salts(&live.db).unwrap();
+    assert!(salts.is_some_and(|s| s != shipped.salts()), "{salts:?}");
+    let (change, next) = changed(read_wal(&live.db, None).unwrap());
+    assert!(
+        next.frames() < shipped.frames(),
+        "only the new cycle's frames"
+    );
+    apply_change(&replica, &change).unwrap();
+    live.assert_replica(&replica);
+    assert_eq!(wal_salts(&live.path("none.db")).unwrap(), None);
+}
+
 #[test]
 fn a_shrinking_database_truncates_the_replica() {
     let live = Live::new();
