@@ -6,22 +6,26 @@ Measures, with the binary at NEXUS_BIN (default target/release/nexus):
     replica) against factor 2 in sync mode (the answer waits for the replica): p50, p99, ratio;
   - a call that writes 1 MiB (cluster-tests/guests/mib: one kv value): p50 with factor 1 and factor 2, and what shipping
     the change adds, as MiB/s;
+  - the same 1 MiB calls on a workbook that also carries BALLAST_MIB (default 64) MiB of files,
+    factor 2 sync: p50, p99 and the slowest call (a whole copy of the workbook on the call's path
+    would show there);
   - failover: the home of a factor-2 sandbox (not the Raft leader) is SIGKILLed while a client
     calls it through another node; the time from the kill to the first acknowledged call, with
     the default timings and with `[replication] home_timeout_ms = 300`; the node is restarted
     and the sandbox has its replica again before the next round.
 Prints a Markdown table and writes the raw numbers to OUT (default target/replication-bench.json).
 
-  scripts/replication-bench.py [--calls N] [--rounds N]
+  scripts/replication-bench.py [--calls N] [--rounds N] [--no-failover]
 
-Environment: NEXUS_BIN, OUT, REPL_BENCH_PORT_BASE (default 24300), REPL_BENCH_KEEP=1 keeps the
-temp dir. Standard library only.
+Environment: NEXUS_BIN, OUT, BALLAST_MIB, REPL_BENCH_PORT_BASE (default 24300), REPL_BENCH_KEEP=1
+keeps the temp dir. Standard library only.
 """
 
 import argparse
 import http.client
 import json
 import os
+import shutil
 import signal
 import ssl
 import statistics
@@ -115,6 +119,23 @@ def pack(nexus, tmp, name):
     """Packs cluster-tests/guests/NAME (a WAT guest) and returns the workbook's bytes."""
     d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cluster-tests", "guests", name)
     out = os.path.join(tmp, f"{name}.workbook")
+    subprocess.run([nexus, "workbook", "pack", d, "-o", out], check=True, capture_output=True)
+    with open(out, "rb") as f:
+        return f.read()
+
+
+def pack_with_ballast(nexus, tmp, name, mib):
+    """Packs cluster-tests/guests/NAME with MIB MiB of pseudo-random files in its workspace."""
+    d = os.path.join(tmp, f"{name}-ballast")
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cluster-tests", "guests", name)
+    shutil.copytree(src, d)
+    os.makedirs(os.path.join(d, "ballast"))
+    for i in range(mib):
+        with open(os.path.join(d, "ballast", f"{i}.bin"), "wb") as f:
+            f.write(os.urandom(1 << 20))
+    with open(os.path.join(d, "workbook.toml"), "a") as f:
+        f.write('\n[[files]]\nsrc = "ballast"\n')
+    out = os.path.join(tmp, f"{name}-ballast.workbook")
     subprocess.run([nexus, "workbook", "pack", d, "-o", out], check=True, capture_output=True)
     with open(out, "rb") as f:
         return f.read()
@@ -231,7 +252,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-failover", action="store_true", help="skip the failover rounds")
     args = parser.parse_args()
+    ballast_mib = int(os.environ.get("BALLAST_MIB", "64"))
     nexus = os.path.abspath(os.environ.get("NEXUS_BIN", "target/release/nexus"))
     if not os.access(nexus, os.X_OK):
         sys.exit(f"replication-bench: no nexus binary at {nexus}; cargo build --release --bin nexus")
@@ -239,6 +262,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="replication-bench.")
     mark = pack(nexus, tmp, "mark")
     mib = pack(nexus, tmp, "mib")
+    heavy = pack_with_ballast(nexus, tmp, "mib", ballast_mib)
+    heavy_name = f"1 MiB factor 2 sync, {ballast_mib} MiB workbook"
     results = {}
     bench = Bench(args, nexus, tmp, "")
     try:
@@ -248,7 +273,8 @@ def main():
         two = bench.dock(home, "two", mark, home, 2)
         big_one = bench.dock(home, "big-one", mib, home, 1)
         big_two = bench.dock(home, "big-two", mib, home, 2)
-        for sandbox in (two, big_two):
+        heavy_two = bench.dock(home, "heavy-two", heavy, home, 2)
+        for sandbox in (two, big_two, heavy_two):
             wait_for(60, "the replica of a factor-2 sandbox", lambda: bench.replicas(home, sandbox))
         calls = args.calls
         lat = {
@@ -256,28 +282,33 @@ def main():
             "factor 2 sync": bench.latency(home, two, lambda i: f"k/{i}", calls),
             "1 MiB factor 1": bench.latency(home, big_one, lambda i: chr(65 + i % 26), max(calls // 10, 20)),
             "1 MiB factor 2 sync": bench.latency(home, big_two, lambda i: chr(65 + i % 26), max(calls // 10, 20)),
+            heavy_name: bench.latency(home, heavy_two, lambda i: chr(65 + i % 26), max(calls // 10, 20)),
         }
         for name, samples in lat.items():
-            results[name] = {"p50_ms": statistics.median(samples), "p99_ms": percentile(samples, 99), "calls": len(samples)}
+            results[name] = {"p50_ms": statistics.median(samples), "p99_ms": percentile(samples, 99),
+                             "max_ms": max(samples), "calls": len(samples)}
     finally:
         bench.stop()
         if not os.environ.get("REPL_BENCH_KEEP"):
             subprocess.run(["rm", "-rf", tmp])
-    results["failover default"] = failover_rounds(args, nexus, "", "default timings", mark)
-    results["failover fast"] = failover_rounds(args, nexus, "[replication]\nhome_timeout_ms = 300\n", "home_timeout_ms 300", mark)
+    failovers = () if args.no_failover else ("failover default", "failover fast")
+    if failovers:
+        results["failover default"] = failover_rounds(args, nexus, "", "default timings", mark)
+        results["failover fast"] = failover_rounds(args, nexus, "[replication]\nhome_timeout_ms = 300\n", "home_timeout_ms 300", mark)
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     with open(out, "w") as f:
         json.dump(results, f, indent=2)
     small1, small2 = results["factor 1"], results["factor 2 sync"]
     big1, big2 = results["1 MiB factor 1"], results["1 MiB factor 2 sync"]
     added = big2["p50_ms"] - big1["p50_ms"]
-    print("\n| | p50 | p99 |\n|---|---|---|")
-    for name in ("factor 1", "factor 2 sync", "1 MiB factor 1", "1 MiB factor 2 sync"):
-        print(f"| call, {name} | {results[name]['p50_ms']:.2f} ms | {results[name]['p99_ms']:.2f} ms |")
+    print("\n| | p50 | p99 | slowest |\n|---|---|---|---|")
+    for name in ("factor 1", "factor 2 sync", "1 MiB factor 1", "1 MiB factor 2 sync", heavy_name):
+        r = results[name]
+        print(f"| call, {name} | {r['p50_ms']:.2f} ms | {r['p99_ms']:.2f} ms | {r['max_ms']:.2f} ms |")
     print(f"| sync / factor 1 (small call) | {small2['p50_ms'] / small1['p50_ms']:.2f}x | {small2['p99_ms'] / small1['p99_ms']:.2f}x |")
     if added > 0:
         print(f"| shipping 1 MiB (p50 added) | {added:.1f} ms = {1000 / added:.0f} MiB/s | |")
-    for name in ("failover default", "failover fast"):
+    for name in failovers:
         rounds = results[name]
         print(f"| {name}: kill -> first call | median {statistics.median(rounds):.0f} ms | rounds {', '.join(f'{r:.0f}' for r in rounds)} ms |")
     print(f"\nreplication-bench: raw numbers in {out}")
