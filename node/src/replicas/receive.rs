@@ -38,7 +38,7 @@ impl Replicas {
                 sha256,
             } => match self.check_sender(peer, &target).await {
                 Ok(()) => self
-                    .take_seed(&target, version, len, &sha256, &mut recv)
+                    .take_seed(peer, &target, (version, len, &sha256), &mut recv)
                     .await
                     .unwrap_or_else(refused),
                 Err(e) => refused(e),
@@ -94,10 +94,9 @@ impl Replicas {
 
     async fn take_seed(
         &self,
+        from: NodeId,
         target: &Target,
-        version: u64,
-        len: u64,
-        sha256: &str,
+        (version, len, sha256): (u64, u64, &str),
         recv: &mut RecvStream,
     ) -> Result<ReplicaReply, UserError> {
         if len > MAX_SEED_BYTES {
@@ -150,7 +149,7 @@ impl Replicas {
         }
         let (copies, id) = (self.copies.clone(), target.sandbox_id.clone());
         blocking(move || copies.adopt_seed(&id, version).map_err(copy_error)).await?;
-        info!(sandbox = %target.sandbox_id, version, bytes = len, "replica seeded");
+        info!(sandbox = %target.sandbox_id, from, version, bytes = len, "replica seeded");
         Ok(ReplicaReply::Holds { version })
     }
 
