@@ -61,12 +61,9 @@ pub struct Replica {
     bulk: Option<Arc<BulkEndpoint>>,
     report: NodeReport,
     watch: Arc<LeaderWatch>,
-    /// Whether the leader watch was started (see [`Replica::watch_leader`]).
-    watch_started: std::sync::atomic::AtomicBool,
-    /// Its task, until [`Replica::spawn`] hands it to the caller.
-    watching: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// The leader watch's task, until [`Replica::spawn`] hands it over.
+    watching: Option<JoinHandle<()>>,
     liveness: Arc<Liveness>,
-    channels: Channels,
 }
 
 impl Replica {
@@ -200,6 +197,10 @@ impl Replica {
             )),
             None => None,
         };
+        // The leader watch is the only thing that starts a campaign; it
+        // runs from here on (before the founder's first write) and stops
+        // with Raft.
+        let watching = tokio::spawn(watch.clone().run(raft.clone(), channels.clone()));
         Ok(Replica {
             report: node_report::from_config(&config.node),
             node_id: config.node_id,
@@ -220,10 +221,8 @@ impl Replica {
             forwarder,
             bulk,
             watch,
-            watch_started: std::sync::atomic::AtomicBool::new(false),
-            watching: std::sync::Mutex::new(None),
+            watching: Some(watching),
             liveness: Arc::default(),
-            channels,
         })
     }
 
@@ -274,11 +273,10 @@ impl Replica {
 
     /// Forms the cluster on the founder's first start (initializing every
     /// static member); on any later start, or on another node, does nothing.
-    /// Either way the leader watch runs from here on: the founder's first
-    /// campaign fails while its peers are still starting, and only the
-    /// watch starts the next one.
+    /// The leader watch runs already (from [`Replica::open_on`]): the
+    /// founder's first campaign fails while its peers are still starting,
+    /// and only the watch starts the next one.
     pub async fn bootstrap(&self) -> Result<(), UserError> {
-        self.watch_leader();
         let initialized = self
             .raft
             .is_initialized()
@@ -326,13 +324,7 @@ impl Replica {
                 self.report.clone(),
             )),
         ];
-        self.watch_leader();
-        tasks.extend(
-            self.watching
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take(),
-        );
+        tasks.extend(self.watching.take());
         if let Some(listener) = self.listener.take() {
             let admission = ClusterAdmission {
                 node_id: self.node_id,
@@ -363,22 +355,6 @@ impl Replica {
             }));
         }
         Ok(tasks)
-    }
-
-    /// Starts the leader watch (the only thing that starts a campaign)
-    /// unless it runs already; it stops with Raft.
-    fn watch_leader(&self) {
-        if self
-            .watch_started
-            .swap(true, std::sync::atomic::Ordering::SeqCst)
-        {
-            return;
-        }
-        let run = self
-            .watch
-            .clone()
-            .run(self.raft.clone(), self.channels.clone());
-        *self.watching.lock().unwrap_or_else(|p| p.into_inner()) = Some(tokio::spawn(run));
     }
 
     /// Resolves once this node learns that the cluster removed it (see

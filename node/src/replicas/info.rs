@@ -4,8 +4,9 @@
 
 use nexus_raft::Sandbox;
 
-use super::ship::Base;
+use super::ship::{wal_spent, Base};
 use super::Replicas;
+use crate::sandbox::wal::wal_bytes;
 use crate::sandbox::{ReplicaInfo, ReplicationInfo};
 
 impl Replicas {
@@ -47,20 +48,9 @@ impl Replicas {
         };
         let state = shipment.lock().await;
         let unshipped = match (&state.base, &file) {
-            (Base::Wal(cursor), Some(file)) => {
-                let shipped = 32 + cursor.frames() * (24 + u64::from(cursor.page_size()));
-                let wal = std::fs::metadata(super::ship::wal_path(file)).map_or(0, |m| m.len());
-                wal.saturating_sub(shipped)
-            }
-            (Base::Rest { spent, .. }, Some(file)) => {
-                let spent_wal = spent.is_some()
-                    && nexus_workbook::pages::wal_salts(file).ok().flatten() == *spent;
-                if spent_wal {
-                    0
-                } else {
-                    std::fs::metadata(super::ship::wal_path(file)).map_or(0, |m| m.len())
-                }
-            }
+            (Base::Wal(cursor), Some(file)) => wal_bytes(file).saturating_sub(cursor.wal_bytes()),
+            (Base::Rest { .. }, Some(file)) if wal_spent(file, &state.base).unwrap_or(false) => 0,
+            (Base::Rest { .. }, Some(file)) => wal_bytes(file),
             _ => file_len,
         };
         let replicas = sandbox

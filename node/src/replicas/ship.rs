@@ -78,14 +78,13 @@ pub(super) enum Pending {
 pub(super) fn pending(live: &Path, base: &Base) -> std::io::Result<Pending> {
     let read = match base {
         Base::Wal(cursor) => pages::read_wal(live, Some(cursor))?,
-        Base::Rest {
-            len,
-            modified,
-            spent,
-        } if mark(live)? == (*len, *modified) => match spent {
-            Some(salts) if pages::wal_salts(live)? == Some(*salts) => WalRead::Unchanged,
-            _ => pages::read_wal(live, None)?,
-        },
+        Base::Rest { len, modified, .. } if mark(live)? == (*len, *modified) => {
+            if wal_spent(live, base)? {
+                WalRead::Unchanged
+            } else {
+                pages::read_wal(live, None)?
+            }
+        }
         _ => WalRead::Restarted,
     };
     Ok(match read {
@@ -129,9 +128,20 @@ pub(super) fn checkpoint_shipped(live: &Path, base: &Base) -> std::io::Result<Ba
 /// shipped.
 pub(super) fn shipped_wal_bytes(base: &Base) -> u64 {
     match base {
-        Base::Wal(cursor) => cursor.frames() * (u64::from(cursor.page_size()) + 24),
+        Base::Wal(cursor) => cursor.wal_bytes(),
         Base::Rest { .. } | Base::Unknown => 0,
     }
+}
+
+/// Whether the WAL beside `live` is the spent one `base` remembers (every
+/// frame of it already in the main file).
+pub(super) fn wal_spent(live: &Path, base: &Base) -> std::io::Result<bool> {
+    Ok(match base {
+        Base::Rest {
+            spent: Some(salts), ..
+        } => pages::wal_salts(live)? == Some(*salts),
+        _ => false,
+    })
 }
 
 /// The main file's length and modification time.
@@ -183,11 +193,4 @@ pub(super) fn file_sha256(path: &Path) -> std::io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let len = std::io::copy(&mut file, &mut hasher)?;
     Ok((hex::encode(hasher.finalize()), len))
-}
-
-/// The WAL beside the database at `db`.
-pub(super) fn wal_path(db: &Path) -> std::path::PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push("-wal");
-    std::path::PathBuf::from(name)
 }

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use nexus_workbook::{Checkpointed, WalAfter, Workbook, WorkbookError};
+use nexus_workbook::{pages, Checkpointed, WalAfter, Workbook, WorkbookError};
 
 /// WAL bytes past which the node checkpoints a live workbook after a call
 /// (SQLite's own default is 1,000 pages: 4 MiB at the usual page size).
@@ -26,9 +26,7 @@ const CHECKPOINT_WAIT: Duration = Duration::from_millis(100);
 
 /// Bytes in the WAL beside the live workbook at `live` (0 without one).
 pub(crate) fn wal_bytes(live: &Path) -> u64 {
-    let mut name = live.as_os_str().to_owned();
-    name.push("-wal");
-    std::fs::metadata(name).map_or(0, |m| m.len())
+    std::fs::metadata(pages::wal_path(live)).map_or(0, |m| m.len())
 }
 
 /// Checkpoints the live workbook at `live` (every frame into the main

@@ -30,7 +30,7 @@ mod tests;
 
 pub use apply::apply_change;
 pub use journal::{apply_change_durably, clear, recover, MAX_JOURNAL_BYTES};
-pub use wal::{read_wal, wal_salts};
+pub use wal::{read_wal, wal_path, wal_salts};
 
 /// Where a reader stopped in a WAL: the WAL cycle (its salts), how many
 /// valid frames were consumed, the running checksum after the last of them
@@ -57,6 +57,12 @@ impl WalCursor {
     /// The page size of the WAL, in bytes.
     pub fn page_size(&self) -> u32 {
         self.page_size
+    }
+
+    /// Bytes of the WAL up to the cursor: its header and the frames read.
+    pub fn wal_bytes(&self) -> u64 {
+        let frame = wal::FRAME_HEADER_BYTES as u64 + u64::from(self.page_size);
+        wal::HEADER_BYTES + self.frames * frame
     }
 }
 

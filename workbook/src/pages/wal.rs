@@ -23,9 +23,9 @@ const MAGIC_BE: u32 = 0x377f_0683;
 /// The only WAL format version.
 const WAL_VERSION: u32 = 3_007_000;
 /// Bytes in the WAL header.
-const HEADER_BYTES: u64 = 32;
+pub(super) const HEADER_BYTES: u64 = 32;
 /// Bytes in a frame header.
-const FRAME_HEADER_BYTES: usize = 24;
+pub(super) const FRAME_HEADER_BYTES: usize = 24;
 
 /// The parsed and verified WAL header.
 struct WalHeader {
@@ -125,7 +125,7 @@ pub fn read_wal(db: &Path, cursor: Option<&WalCursor>) -> io::Result<WalRead> {
 }
 
 /// The WAL file of the database at `db`: its path with `-wal` appended.
-fn wal_path(db: &Path) -> PathBuf {
+pub fn wal_path(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push("-wal");
     PathBuf::from(name)

@@ -20,6 +20,8 @@ use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use nexus_workbook::pages::wal_path;
+
 use super::blocks::{self, BlockHashes, BLOCK};
 use crate::sandbox::FileKind;
 
@@ -149,13 +151,6 @@ impl Sent {
             blocks: changed.into_iter().collect(),
         })
     }
-}
-
-/// The `-wal` file beside the database at `db`.
-fn wal_path(db: &Path) -> PathBuf {
-    let mut wal = PathBuf::from(db).into_os_string();
-    wal.push("-wal");
-    PathBuf::from(wal)
 }
 
 /// The generation of the WAL beside `db`, if it has a header.
