@@ -392,6 +392,23 @@ impl Cluster {
         self.send(request).await
     }
 
+    /// Drains node `node` through node `via`: the steps it answered, one
+    /// JSON value per line.
+    pub async fn drain(&self, via: u64, node: u64) -> Vec<Value> {
+        let response = self
+            .http
+            .post(format!(
+                "{}/v1/cluster/nodes/{node}/drain",
+                self.nodes[&via].url()
+            ))
+            .bearer_auth(&self.admin_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "drain of node {node}");
+        json_lines(&response.text().await.unwrap())
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
         match request.bearer_auth(&self.admin_key).send().await {
             Ok(response) => {
@@ -572,4 +589,11 @@ pub(crate) fn spawn(node: &mut NodeHandle) {
         .spawn()
         .expect("spawn nexus");
     node.child = Some(child);
+}
+
+/// The JSON values of `text`, one per line (a drain's answer, `--json` output).
+pub fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
+        .collect()
 }

@@ -48,6 +48,6 @@ pub mod suite;
 pub mod workload;
 
 pub use binary::nexus;
-pub use cluster::{Cluster, ClusterOptions, NodeHandle};
+pub use cluster::{json_lines, Cluster, ClusterOptions, NodeHandle};
 pub use joining::{JoinAttempt, Joiner, TokenVia};
 pub use proxy::FaultProxy;

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use nexus_cluster_tests::{Cluster, ClusterOptions};
+use nexus_cluster_tests::{json_lines, Cluster, ClusterOptions};
 use serde_json::{json, Value};
 
 const ALL: [u64; 3] = [1, 2, 3];
@@ -302,13 +302,6 @@ async fn docks_go_to_the_named_node_to_matching_labels_or_where_most_capacity_is
     );
 }
 
-/// The JSON lines of a drain's answer.
-fn events(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drained_node_is_emptied_and_takes_no_new_sandboxes_until_undrained() {
     let cluster = Cluster::start(ClusterOptions::default()).await;
@@ -323,18 +316,7 @@ async fn a_drained_node_is_emptied_and_takes_no_new_sandboxes_until_undrained() 
     }
 
     // Through node 3: forwarded to node 1, which moves its sandboxes away.
-    let response = cluster
-        .http()
-        .post(format!(
-            "{}/v1/cluster/nodes/1/drain",
-            cluster.node(3).url()
-        ))
-        .bearer_auth(cluster.admin_key())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let steps = events(&response.text().await.unwrap());
+    let steps = cluster.drain(3, 1).await;
     assert_eq!(
         steps[0],
         json!({ "event": "started", "node": 1, "sandboxes": 3 })
@@ -391,7 +373,7 @@ async fn a_drained_node_is_emptied_and_takes_no_new_sandboxes_until_undrained() 
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let steps = events(&String::from_utf8_lossy(&out.stdout));
+    let steps = json_lines(&String::from_utf8_lossy(&out.stdout));
     let done = steps.last().unwrap();
     assert_eq!(done["event"], "done", "{steps:?}");
     assert_eq!(done["failed"], 0, "{steps:?}");

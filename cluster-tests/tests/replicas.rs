@@ -466,3 +466,132 @@ async fn a_move_to_a_replica_sends_no_file_and_keeps_every_write() {
     assert_eq!(counts.len(), 31, "{counts:?}");
     assert!(!cluster.live_file(1, &sandbox).exists());
 }
+
+/// A move that begins while the home is seeding the target: the seed
+/// stops, the new home keeps no copy beside the moved file, the factor is
+/// kept from there and no write is lost. (The seed used to go on and land
+/// after the move, leaving the new home a dead copy of the whole workbook.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_during_a_seed_leaves_the_new_home_no_second_copy() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    // The mark guest with 64 MiB of incompressible ballast: its seed takes
+    // long enough to be seen under way.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        mark_workbook().join("mark.wat"),
+        dir.path().join("mark.wat"),
+    )
+    .unwrap();
+    let manifest = std::fs::read_to_string(mark_workbook().join("workbook.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("workbook.toml"),
+        format!("{manifest}\n[[files]]\nsrc = \"ballast\"\n"),
+    )
+    .unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let ballast: Vec<u8> = (0..(64 << 20) / 8)
+        .flat_map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()
+        })
+        .collect();
+    std::fs::write(dir.path().join("ballast"), ballast).unwrap();
+    let (status, body) = cluster
+        .dock_dir_with(1, dir.path(), "ballasted", &[("node", "1")])
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let sandbox = body["id"].as_str().unwrap().to_owned();
+    mark(&cluster, 1, &sandbox, "before").await;
+
+    let seed_file = |node: u64| {
+        cluster
+            .node(node)
+            .data_dir
+            .join("replicas")
+            .join(format!("{sandbox}.seed"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let to = loop {
+        if let Some(node) = [2, 3].into_iter().find(|n| seed_file(*n).exists()) {
+            break node;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no seed began; node 1 log:\n{}",
+            cluster.log_tail(1)
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let (status, report) = cluster
+        .post(
+            1,
+            &format!("/v1/sandboxes/{sandbox}/move"),
+            json!({ "to": to }),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["sandbox"]["home_node"], to, "{report}");
+
+    // The new home seeds a replica of its own; the seed that was under way
+    // has ended one way or the other by then.
+    let kept = wait_info(&cluster, to, &sandbox, "a replica from the new home", |s| {
+        replica_nodes(s).len() == 1
+    })
+    .await;
+    assert_ne!(replica_nodes(&kept)[0], to, "{kept}");
+    for leftover in [replica_file(&cluster, to, &sandbox), seed_file(to)] {
+        assert!(
+            !leftover.exists(),
+            "{} is left on the new home; node 1 log:\n{}\nnode {to} log:\n{}",
+            leftover.display(),
+            cluster.log_tail(1),
+            cluster.log_tail(to)
+        );
+    }
+    mark(&cluster, 1, &sandbox, "after").await;
+    let counts = counters(&cluster.live_file(to, &sandbox));
+    assert_eq!(counts.get("before"), Some(&1), "{counts:?}");
+    assert_eq!(counts.get("after"), Some(&1), "{counts:?}");
+}
+
+/// A drain moves a replicated sandbox to the member keeping its replica:
+/// no file is copied and every write is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_moves_a_replicated_sandbox_to_its_replica_without_copying_it() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let sandbox = dock_mark(&cluster, 1, &[]).await;
+    let seeded = wait_info(&cluster, 1, &sandbox, "one replica", |s| {
+        replica_nodes(s).len() == 1
+    })
+    .await;
+    let replica = replica_nodes(&seeded)[0];
+    for i in 0..10 {
+        mark(&cluster, 1, &sandbox, &format!("d/{i}")).await;
+    }
+    let file_bytes = std::fs::metadata(cluster.live_file(1, &sandbox))
+        .unwrap()
+        .len();
+
+    let steps = cluster.drain(2, 1).await;
+    assert_eq!(
+        steps.last().unwrap(),
+        &json!({ "event": "done", "moved": 1, "failed": 0 }),
+        "{steps:?}"
+    );
+    let moved = &steps[1];
+    assert_eq!(
+        (&moved["event"], &moved["sandbox"], &moved["to"]),
+        (&json!("moved"), &json!(sandbox), &json!(replica)),
+        "{steps:?}"
+    );
+    assert!(
+        moved["bytes_sent"].as_u64().unwrap() < file_bytes,
+        "{steps:?}: the file is {file_bytes} bytes"
+    );
+    mark(&cluster, 1, &sandbox, "after-drain").await;
+    let counts = counters(&cluster.live_file(replica, &sandbox));
+    assert_eq!(counts.len(), 11, "{counts:?}");
+    assert!(!cluster.live_file(1, &sandbox).exists());
+}

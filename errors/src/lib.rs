@@ -283,7 +283,7 @@ catalog! {
     /// The node a new sandbox was to be placed on did not answer over the data plane.
     PlacementNodeUnreachable = ("PLACEMENT_NODE_UNREACHABLE", 503, "dock without --on to let the cluster choose a reachable node, or check that node with `nexus node ls`"),
     /// A move names the node the sandbox already lives on, or a node without peers was asked to move one.
-    SandboxMoveInvalid = ("SANDBOX_MOVE_INVALID", 409, "name another member as --to; `nexus node ls` lists them"),
+    SandboxMoveInvalid = ("SANDBOX_MOVE_INVALID", 409, "name another member as --to (`nexus node ls` lists them), or wait until the move under way ends"),
     /// A move failed at the step the message names; the sandbox stays on its home with its data.
     SandboxMoveFailed = ("SANDBOX_MOVE_FAILED", 503, "the sandbox keeps serving from its home; fix what the message names (target down, disk) and move it again"),
     /// The node to remove still homes sandboxes.

@@ -17,10 +17,11 @@ use tokio_stream::StreamExt;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::nodes::parse_node_id;
+use super::sandboxes::move_home;
 use super::types::NodeUndrained;
 use super::AppState;
 use crate::clock::now_ms;
-use crate::dataplane::drain::{drain as run_drain, DrainEvent};
+use crate::dataplane::drain::{drain as run_drain, DrainEvent, Mover};
 use nexus_errors::{ErrorCode, UserError};
 
 /// The media type of the drain's answer.
@@ -66,8 +67,22 @@ pub async fn drain(
             .map_err(|f| unavailable(f.reason))?);
     }
     let (events, receiver) = tokio::sync::mpsc::channel(16);
+    let mover: Mover = {
+        let (state, plane) = (state.clone(), plane.clone());
+        Arc::new(move |sandbox, to| {
+            let (state, plane) = (state.clone(), plane.clone());
+            Box::pin(async move { move_home(&state, &plane, &sandbox, to).await })
+        })
+    };
     tokio::spawn(async move {
-        let drained = run_drain(&plane, &state.manager, &state.registry, events.clone()).await;
+        let drained = run_drain(
+            &plane,
+            &state.manager,
+            &state.registry,
+            &mover,
+            events.clone(),
+        )
+        .await;
         if let Err(e) = drained {
             let _ = events
                 .send(DrainEvent::Failed {

@@ -18,12 +18,13 @@ use super::types::{
     Removed, SandboxList, SandboxLogs, TransitionRequest,
 };
 use super::AppState;
-use crate::dataplane::check_labels;
 use crate::dataplane::migrate::{self, MoveReport};
+use crate::dataplane::{check_labels, DataPlane};
 use crate::lifecycle::journal::LOG_ENTRIES;
 use crate::sandbox::{check_call_env, DockRequest, SandboxInfo, Verb};
 use nexus_engine::CommandInput;
-use nexus_errors::ErrorCode;
+use nexus_errors::{ErrorCode, UserError};
+use nexus_raft::replication::NodeId;
 
 /// Query parameters of `POST /v1/sandboxes`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -191,25 +192,35 @@ pub async fn move_to(
             ),
         )
     })?;
+    let sandbox = state.manager.hosted(caller.tenant(), &id)?;
+    Ok(Json(move_home(&state, plane, &sandbox, request.to).await?))
+}
+
+/// Moves `sandbox`, homed here, to node `to`: to its replica there without
+/// copying a file when `to` keeps one, else by copying its files.
+pub async fn move_home(
+    state: &AppState,
+    plane: &DataPlane,
+    sandbox: &Sandbox,
+    to: NodeId,
+) -> Result<MoveReport, UserError> {
     if let Some(replicas) = &state.replicas {
-        let sandbox = state.manager.hosted(caller.tenant(), &id)?;
         if let Some(report) = replicas
-            .move_to_replica(&state.manager, &sandbox, request.to)
+            .move_to_replica(&state.manager, sandbox, to)
             .await?
         {
-            return Ok(Json(report));
+            return Ok(report);
         }
     }
-    let report = migrate::move_sandbox(
+    migrate::move_sandbox(
         plane,
         &state.manager,
         &state.registry,
-        caller.tenant(),
-        &id,
-        request.to,
+        &sandbox.tenant_id,
+        &sandbox.id,
+        to,
     )
-    .await?;
-    Ok(Json(report))
+    .await
 }
 
 /// `POST /v1/sandboxes/{id}/clone`.

@@ -66,8 +66,13 @@ pub async fn data_plane(run: &DataPlaneRun) -> Result<Vec<Figure>, UserError> {
 async fn measure(pair: &Pair, dir: &Path, run: &DataPlaneRun) -> Result<Vec<Figure>, UserError> {
     let workbook = big_workbook(&dir.join("moved.workbook"), run.mib)?;
     let size_mib = workbook.len() as f64 / f64::from(1 << 20);
+    // Factor 1: every move copies the files and nothing else runs beside
+    // it (no replica seed; a move to a replica would copy no file at all).
     let sandbox: nexus_raft::Sandbox = pair
-        .send(0, pair.post(0, "/v1/sandboxes?node=1").body(workbook))
+        .send(
+            0,
+            pair.post(0, "/v1/sandboxes?node=1&factor=1").body(workbook),
+        )
         .await?;
     let id = sandbox.id;
     pair.call(0, &id).await?;

@@ -1,12 +1,21 @@
 //! Draining a node: it is marked drained in the registry (placement passes
 //! it over, moves to it are refused), then every sandbox it homes is moved
-//! to the member placement picks, one at a time, each move reported as it
-//! ends. Runs on the node being drained, which homes the sandboxes.
+//! — to a member keeping one of its replicas when placement allows one, so
+//! no file is copied, else to the member placement picks — one at a time,
+//! each move reported as it ends. Runs on the node being drained, which
+//! homes the sandboxes.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use nexus_raft::replication::NodeId;
+use nexus_raft::Sandbox;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use super::{migrate, DataPlane, Demand};
+use super::migrate::MoveReport;
+use super::{DataPlane, Demand};
 use crate::clock::now_ms;
 use crate::cluster::RegistryHandle;
 use crate::config::Labels;
@@ -32,6 +41,9 @@ pub enum DrainEvent {
         to: u64,
         /// How long its calls were held, in microseconds.
         pause_us: u64,
+        /// Bytes sent (0 or little for a move to one of its replicas).
+        #[serde(default)]
+        bytes_sent: u64,
     },
     /// A sandbox could not be moved; it stays, serving, on the drained node.
     Failed {
@@ -51,12 +63,21 @@ pub enum DrainEvent {
     },
 }
 
-/// Drains this node, sending each step to `events` (a client that went
-/// away does not stop the drain).
+/// How a drain moves a sandbox homed here to a node: the API's move (to
+/// the replica there when the node keeps one, else by copying its files).
+pub type Mover = Arc<
+    dyn Fn(Sandbox, NodeId) -> Pin<Box<dyn Future<Output = Result<MoveReport, UserError>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Drains this node with `mover`, sending each step to `events` (a client
+/// that went away does not stop the drain).
 pub async fn drain(
     plane: &DataPlane,
     manager: &SandboxManager,
     registry: &RegistryHandle,
+    mover: &Mover,
     events: mpsc::Sender<DrainEvent>,
 ) -> Result<(), UserError> {
     registry
@@ -71,13 +92,14 @@ pub async fn drain(
         .await;
     let (mut moved, mut failed) = (0, 0);
     for sandbox in sandboxes {
-        let event = match move_one(plane, manager, registry, &sandbox).await {
+        let event = match move_one(plane, manager, registry, mover, &sandbox).await {
             Ok(report) => {
                 moved += 1;
                 DrainEvent::Moved {
                     sandbox: sandbox.id.clone(),
                     to: report.sandbox.home_node,
                     pause_us: report.pause_us,
+                    bytes_sent: report.bytes_sent,
                 }
             }
             Err(e) => {
@@ -95,23 +117,33 @@ pub async fn drain(
     Ok(())
 }
 
-/// Moves one sandbox to the first member placement picks.
+/// Moves one sandbox with `mover`: to the first member placement picks
+/// that keeps one of its replicas, else to the first it picks.
 async fn move_one(
     plane: &DataPlane,
     manager: &SandboxManager,
     registry: &RegistryHandle,
-    sandbox: &nexus_raft::Sandbox,
-) -> Result<migrate::MoveReport, UserError> {
+    mover: &Mover,
+    sandbox: &Sandbox,
+) -> Result<MoveReport, UserError> {
     registry.linearize().await?;
+    let sandbox = manager.hosted(&sandbox.tenant_id, &sandbox.id)?;
     let profiles = manager.profiles();
     let demand = Demand {
         selector: Labels::new(),
         memory_bytes: profiles.resolve(&sandbox.profile).memory_bytes,
     };
-    let to = plane
+    let order: Vec<NodeId> = plane
         .placement_order(registry, &demand, profiles)?
         .into_iter()
-        .find(|node| *node != plane.node_id)
+        .filter(|node| *node != plane.node_id)
+        .collect();
+    let keeps_replica = |node: &NodeId| sandbox.replicas.iter().any(|r| r.node_id == *node);
+    let to = order
+        .iter()
+        .copied()
+        .find(keeps_replica)
+        .or_else(|| order.first().copied())
         .ok_or_else(|| {
             UserError::new(
                 ErrorCode::NodeDrained,
@@ -121,13 +153,5 @@ async fn move_one(
                 ),
             )
         })?;
-    migrate::move_sandbox(
-        plane,
-        manager,
-        registry,
-        &sandbox.tenant_id,
-        &sandbox.id,
-        to,
-    )
-    .await
+    mover(sandbox, to).await
 }

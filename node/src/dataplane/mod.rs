@@ -16,6 +16,7 @@ mod gates;
 pub mod migrate;
 mod placement;
 pub mod replica_wire;
+mod underway;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use accept::{serve, FabricHandler, Handlers, ReplicaHandler};
 pub use forward::{placement_unreachable, RouteFailure, Routed};
 pub use gates::MoveGates;
 pub use placement::{check_labels, Demand};
+pub use underway::{MoveUnderway, MovesUnderway};
 
 /// What a data-plane stream carries, sent first on it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,6 +103,7 @@ pub struct DataPlane {
     bulk: Arc<BulkEndpoint>,
     raft: Raft,
     gates: MoveGates,
+    underway: Arc<MovesUnderway>,
 }
 
 impl std::fmt::Debug for DataPlane {
@@ -121,12 +124,18 @@ impl DataPlane {
             bulk,
             raft,
             gates: MoveGates::default(),
+            underway: Arc::default(),
         }
     }
 
     /// The gates moves close (see [`MoveGates`]).
     pub fn gates(&self) -> &MoveGates {
         &self.gates
+    }
+
+    /// The moves under way from this node (see [`MovesUnderway`]).
+    pub fn moves(&self) -> &Arc<MovesUnderway> {
+        &self.underway
     }
 
     /// The QUIC endpoint.

@@ -138,7 +138,12 @@ impl Replicas {
             ReplicaOpen::Seed { version, .. } => *version,
             _ => return Err(internal(&"a seed that is not one")),
         };
-        let reply = self.send(node, open, body.clone()).await;
+        let reply = tokio::select! {
+            reply = self.send(node, open, body.clone()) => reply,
+            () = self.dataplane.moves().until_moving(&sandbox.id) => {
+                Err(format!("a move of sandbox {} began; the seed to node {node} stopped", sandbox.id))
+            }
+        };
         body.discard();
         match reply {
             Ok(ReplicaReply::Holds { version: held }) if held == version => {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use nexus_errors::UserError;
 use nexus_raft::Sandbox;
+use tracing::info;
 
 use super::{Copies, Replicas};
 use crate::sandbox::{Replication, Settling, Shipping};
@@ -46,5 +47,12 @@ impl Replication for Hooks {
 
     fn forget(&self, sandbox_id: &str) {
         self.replicas.forget(sandbox_id);
+    }
+
+    fn drop_copy(&self, sandbox_id: &str) {
+        if self.copies.holds(sandbox_id) {
+            self.copies.remove(sandbox_id);
+            info!(sandbox = %sandbox_id, "replica copy dropped: the sandbox's files moved here");
+        }
     }
 }

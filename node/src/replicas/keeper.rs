@@ -95,6 +95,12 @@ impl Replicas {
     }
 
     async fn keep_one(self: &Arc<Self>, sandbox: &Sandbox, cluster: &Cluster) {
+        // A move takes the sandbox's state with it (and stops a seed of it
+        // in flight); its new home keeps the factor from there.
+        let moving = || self.dataplane.moves().is_moving(&sandbox.id);
+        if moving() {
+            return;
+        }
         let want = self.factor_of(sandbox, cluster.peers.len() + 1) - 1;
         let mut set: Vec<Replica> = sandbox
             .replicas
@@ -108,6 +114,9 @@ impl Replicas {
                 return;
             };
             for node in self.candidates(sandbox, &set, cluster) {
+                if moving() {
+                    return;
+                }
                 if set.len() >= want {
                     break;
                 }

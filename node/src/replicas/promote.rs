@@ -59,6 +59,7 @@ impl Replicas {
                 ),
             )
         };
+        let _underway = self.dataplane.moves().begin(&sandbox.id, to)?;
         let gate = self.dataplane.gates().close(&sandbox.id).await;
         let paused = Instant::now();
         let sandbox = manager

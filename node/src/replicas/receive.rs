@@ -125,27 +125,26 @@ impl Replicas {
             Ok(hex::encode(hasher.finalize()))
         })
         .await;
-        let got = match received {
-            Ok(Ok(got)) => got,
-            Ok(Err(e)) => {
-                return Err(internal(format!(
-                    "cannot receive the seed of {}: {e}",
-                    target.sandbox_id
-                )))
-            }
-            Err(_) => {
-                return Err(internal(format!(
-                    "the seed of {} did not arrive in time",
-                    target.sandbox_id
-                )))
-            }
-        };
-        if got != sha256 {
-            let _ = std::fs::remove_file(&path);
-            return Err(internal(format!(
+        let checked = match received {
+            Ok(Ok(got)) if got == sha256 => Ok(()),
+            Ok(Ok(got)) => Err(internal(format!(
                 "the seed of {} arrived with SHA-256 {got}, its home sent {sha256}",
                 target.sandbox_id
-            )));
+            ))),
+            Ok(Err(e)) => Err(internal(format!(
+                "cannot receive the seed of {}: {e}",
+                target.sandbox_id
+            ))),
+            Err(_) => Err(internal(format!(
+                "the seed of {} did not arrive in time",
+                target.sandbox_id
+            ))),
+        };
+        // A move may have made this node the home while the seed travelled:
+        // the moved file is the sandbox's state then, not this copy.
+        if let Err(e) = checked.and(self.check_sender(from, target).await) {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
         }
         let (copies, id) = (self.copies.clone(), target.sandbox_id.clone());
         blocking(move || copies.adopt_seed(&id, version).map_err(copy_error)).await?;

@@ -100,8 +100,9 @@ impl SandboxManager {
     /// After a move into this node ended (its stream closed): if the
     /// registry, read through the leader, does not make this node the
     /// sandbox's home — the source failed or died before its commit — the
-    /// placed files are removed. Without a quorum they stay, and the next
-    /// start's recovery removes them.
+    /// placed files are removed; if it does, a replica copy this node kept
+    /// of the sandbox goes. Without a quorum they stay, and the next start's
+    /// recovery removes them.
     pub async fn settle_moved_in(&self, tenant_id: &str, sandbox_id: &str) {
         if self.registry.linearize().await.is_err() {
             return;
@@ -110,7 +111,9 @@ impl SandboxManager {
             Ok(sandbox) => sandbox.home_node == self.node_id,
             Err(e) => !e.is(ErrorCode::SandboxNotFound),
         };
-        if !homed {
+        if homed {
+            self.drop_superseded_copy(sandbox_id);
+        } else {
             self.files.remove(sandbox_id);
         }
     }

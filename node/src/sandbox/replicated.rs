@@ -42,6 +42,9 @@ pub trait Replication: Send + Sync {
     fn settle<'a>(&'a self, sandbox: &'a Sandbox, live: PathBuf) -> Settling<'a>;
     /// Forgets the shipping state of a sandbox that left this node.
     fn forget(&self, sandbox_id: &str);
+    /// Deletes this node's replica copy of `sandbox_id`, if it keeps one:
+    /// the sandbox's files moved here supersede it.
+    fn drop_copy(&self, sandbox_id: &str);
 }
 
 /// A sandbox's replication.
@@ -175,6 +178,13 @@ impl SandboxManager {
     pub(super) fn forget_shipping(&self, sandbox_id: &str) {
         if let Some(replication) = &self.replication {
             replication.forget(sandbox_id);
+        }
+    }
+
+    /// Deletes the replica copy of a sandbox whose files moved here.
+    pub(super) fn drop_superseded_copy(&self, sandbox_id: &str) {
+        if let Some(replication) = &self.replication {
+            replication.drop_copy(sandbox_id);
         }
     }
 }

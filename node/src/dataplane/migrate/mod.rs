@@ -28,6 +28,11 @@
 //!    commit, deletes its copy and opens the gate: held requests go to the
 //!    new home.
 //!
+//! One move of a sandbox runs at a time (a second is refused). While it
+//! runs the replica keeper leaves the sandbox alone and a seed of it in
+//! flight stops, and once the target is the home it drops any replica copy
+//! of the sandbox it held: the moved files supersede it.
+//!
 //! A failure before the commit leaves the source the home with its files
 //! untouched (a copy the target placed is an orphan there, removed at its
 //! next start); after the commit the target is the home with verified

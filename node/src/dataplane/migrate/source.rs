@@ -88,6 +88,8 @@ async fn move_from_here(
         ));
     }
     plane.check_placeable(registry, to, &Labels::new())?;
+    // Stops a replica seed of the sandbox in flight (see `MovesUnderway`).
+    let _underway = plane.moves().begin(sandbox_id, to)?;
     let failed = |step: &str, reason: String| {
         UserError::new(
             ErrorCode::SandboxMoveFailed,
