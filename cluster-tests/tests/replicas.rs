@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -431,21 +432,29 @@ async fn async_replication_loses_at_most_its_window_and_never_corrupts() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_move_to_a_replica_sends_no_file_and_keeps_every_write() {
-    let cluster = Cluster::start(ClusterOptions::default()).await;
-    let sandbox = dock_mark(&cluster, 1, &[]).await;
-    let seeded = wait_info(&cluster, 1, &sandbox, "one replica", |s| {
+/// Docks the mark workbook on node 1, waits for its replica and makes
+/// `writes` calls (keys `prefix/i`): the sandbox, its replica's node and
+/// the home's file size.
+async fn replicated_marks(cluster: &Cluster, writes: u32, prefix: &str) -> (String, u64, u64) {
+    let sandbox = dock_mark(cluster, 1, &[]).await;
+    let seeded = wait_info(cluster, 1, &sandbox, "one replica", |s| {
         replica_nodes(s).len() == 1
     })
     .await;
     let replica = replica_nodes(&seeded)[0];
-    for i in 0..30 {
-        mark(&cluster, 1, &sandbox, &format!("m/{i}")).await;
+    for i in 0..writes {
+        mark(cluster, 1, &sandbox, &format!("{prefix}/{i}")).await;
     }
     let file_bytes = std::fs::metadata(cluster.live_file(1, &sandbox))
         .unwrap()
         .len();
+    (sandbox, replica, file_bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_to_a_replica_sends_no_file_and_keeps_every_write() {
+    let cluster = Cluster::start(ClusterOptions::default()).await;
+    let (sandbox, replica, file_bytes) = replicated_marks(&cluster, 30, "m").await;
     let (status, report) = cluster
         .post(
             1,
@@ -488,16 +497,9 @@ async fn a_move_during_a_seed_leaves_the_new_home_no_second_copy() {
         format!("{manifest}\n[[files]]\nsrc = \"ballast\"\n"),
     )
     .unwrap();
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let ballast: Vec<u8> = (0..(64 << 20) / 8)
-        .flat_map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state.to_le_bytes()
-        })
-        .collect();
-    std::fs::write(dir.path().join("ballast"), ballast).unwrap();
+    let mut ballast = std::fs::File::create(dir.path().join("ballast")).unwrap();
+    let mut random = std::fs::File::open("/dev/urandom").unwrap().take(64 << 20);
+    std::io::copy(&mut random, &mut ballast).unwrap();
     let (status, body) = cluster
         .dock_dir_with(1, dir.path(), "ballasted", &[("node", "1")])
         .await;
@@ -561,18 +563,7 @@ async fn a_move_during_a_seed_leaves_the_new_home_no_second_copy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drain_moves_a_replicated_sandbox_to_its_replica_without_copying_it() {
     let cluster = Cluster::start(ClusterOptions::default()).await;
-    let sandbox = dock_mark(&cluster, 1, &[]).await;
-    let seeded = wait_info(&cluster, 1, &sandbox, "one replica", |s| {
-        replica_nodes(s).len() == 1
-    })
-    .await;
-    let replica = replica_nodes(&seeded)[0];
-    for i in 0..10 {
-        mark(&cluster, 1, &sandbox, &format!("d/{i}")).await;
-    }
-    let file_bytes = std::fs::metadata(cluster.live_file(1, &sandbox))
-        .unwrap()
-        .len();
+    let (sandbox, replica, file_bytes) = replicated_marks(&cluster, 10, "d").await;
 
     let steps = cluster.drain(2, 1).await;
     assert_eq!(
