@@ -142,7 +142,11 @@ impl Replicas {
         };
         // A move may have made this node the home while the seed travelled:
         // the moved file is the sandbox's state then, not this copy.
-        if let Err(e) = checked.and(self.check_sender(from, target).await) {
+        let checked = match checked {
+            Ok(()) => self.check_sender(from, target).await,
+            failed => failed,
+        };
+        if let Err(e) = checked {
             let _ = std::fs::remove_file(&path);
             return Err(e);
         }
