@@ -21,7 +21,7 @@ use super::sandboxes::move_home;
 use super::types::NodeUndrained;
 use super::AppState;
 use crate::clock::now_ms;
-use crate::dataplane::drain::{drain as run_drain, DrainEvent, Mover};
+use crate::dataplane::drain::{drain as run_drain, DrainEvent};
 use nexus_errors::{ErrorCode, UserError};
 
 /// The media type of the drain's answer.
@@ -67,19 +67,16 @@ pub async fn drain(
             .map_err(|f| unavailable(f.reason))?);
     }
     let (events, receiver) = tokio::sync::mpsc::channel(16);
-    let mover: Mover = {
-        let (state, plane) = (state.clone(), plane.clone());
-        Arc::new(move |sandbox, to| {
-            let (state, plane) = (state.clone(), plane.clone());
-            Box::pin(async move { move_home(&state, &plane, &sandbox, to).await })
-        })
-    };
     tokio::spawn(async move {
+        let mover = |sandbox, to| {
+            let (state, plane) = (state.clone(), plane.clone());
+            async move { move_home(&state, &plane, &sandbox, to).await }
+        };
         let drained = run_drain(
             &plane,
             &state.manager,
             &state.registry,
-            &mover,
+            mover,
             events.clone(),
         )
         .await;

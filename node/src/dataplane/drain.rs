@@ -6,8 +6,6 @@
 //! homes the sandboxes.
 
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 
 use nexus_raft::replication::NodeId;
 use nexus_raft::Sandbox;
@@ -63,23 +61,20 @@ pub enum DrainEvent {
     },
 }
 
-/// How a drain moves a sandbox homed here to a node: the API's move (to
-/// the replica there when the node keeps one, else by copying its files).
-pub type Mover = Arc<
-    dyn Fn(Sandbox, NodeId) -> Pin<Box<dyn Future<Output = Result<MoveReport, UserError>> + Send>>
-        + Send
-        + Sync,
->;
-
-/// Drains this node with `mover`, sending each step to `events` (a client
-/// that went away does not stop the drain).
-pub async fn drain(
+/// Drains this node, moving each sandbox with `mover` — the API's move (to
+/// the replica there when the node keeps one, else by copying its files) —
+/// and sending each step to `events` (a client that went away does not
+/// stop the drain).
+pub async fn drain<Moved>(
     plane: &DataPlane,
     manager: &SandboxManager,
     registry: &RegistryHandle,
-    mover: &Mover,
+    mover: impl Fn(Sandbox, NodeId) -> Moved,
     events: mpsc::Sender<DrainEvent>,
-) -> Result<(), UserError> {
+) -> Result<(), UserError>
+where
+    Moved: Future<Output = Result<MoveReport, UserError>>,
+{
     registry
         .set_node_drained(plane.node_id, true, now_ms())
         .await?;
@@ -92,7 +87,11 @@ pub async fn drain(
         .await;
     let (mut moved, mut failed) = (0, 0);
     for sandbox in sandboxes {
-        let event = match move_one(plane, manager, registry, mover, &sandbox).await {
+        let outcome = match destination(plane, manager, registry, &sandbox).await {
+            Ok((sandbox, to)) => mover(sandbox, to).await,
+            Err(e) => Err(e),
+        };
+        let event = match outcome {
             Ok(report) => {
                 moved += 1;
                 DrainEvent::Moved {
@@ -117,15 +116,14 @@ pub async fn drain(
     Ok(())
 }
 
-/// Moves one sandbox with `mover`: to the first member placement picks
-/// that keeps one of its replicas, else to the first it picks.
-async fn move_one(
+/// Where one sandbox goes (as the registry has it now): the first member
+/// placement picks that keeps one of its replicas, else the first it picks.
+async fn destination(
     plane: &DataPlane,
     manager: &SandboxManager,
     registry: &RegistryHandle,
-    mover: &Mover,
     sandbox: &Sandbox,
-) -> Result<MoveReport, UserError> {
+) -> Result<(Sandbox, NodeId), UserError> {
     registry.linearize().await?;
     let sandbox = manager.hosted(&sandbox.tenant_id, &sandbox.id)?;
     let profiles = manager.profiles();
@@ -153,5 +151,5 @@ async fn move_one(
                 ),
             )
         })?;
-    mover(sandbox, to).await
+    Ok((sandbox, to))
 }
