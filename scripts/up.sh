@@ -4,5 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --quiet --release -p nexus-node
+if [ ! -x target/release/nexus ]; then
+  echo "up: building the release binary (whole-program optimised: about 20 minutes on 2 cores, once)" >&2
+fi
+cargo build --release -p nexus-node
 exec target/release/nexus up --example examples/hello "$@"

@@ -12,4 +12,5 @@ mod fabric;
 mod kernel;
 mod limits;
 mod pool;
+mod proposals;
 mod support;
