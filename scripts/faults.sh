@@ -4,7 +4,7 @@
 # nexus-faults — a client workload of registry writes, linearizable reads and
 # counter increments while every fault kind is injected ROUNDS times — checks
 # the history, prints the summary and takes the cluster down.
-#   scripts/faults.sh                 # 10 rounds, release image (about 35 min on 2 cores)
+#   scripts/faults.sh                 # 10 rounds, release image (about 40 min on 2 cores)
 #   ROUNDS=2 scripts/faults.sh --debug  # quicker: a debug image, 2 rounds
 set -euo pipefail
 cd "$(dirname "$0")/.."
