@@ -112,7 +112,7 @@ pub async fn resume(rig: &Rig, cycles: usize) -> Result<Vec<Figure>, UserError> 
     }
     let p50 = percentile_us(&mut samples, 50.0) / 1000.0;
     let p99 = percentile_us(&mut samples, 99.0) / 1000.0;
-    let note = "suspend, then one call: resume (clear tmp, module) + run, beside the record";
+    let note = "suspend, then one call: resume (module; tmp known empty) + run, beside the record";
     Ok(vec![
         figure(
             "resume suspended → first call, p50",

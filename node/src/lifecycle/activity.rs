@@ -23,6 +23,9 @@ pub struct Activity {
     /// (see [`Activity::hold_unrecorded_resume`]).
     unrecorded_resume: Arc<AsyncMutex<()>>,
     not_demoted: Mutex<Option<String>>,
+    /// The generation + 1 at which this node suspended the sandbox with an
+    /// empty `tmp` volume; 0 when not known (see [`Activity::take_tmp_empty`]).
+    tmp_empty_at: AtomicU64,
     denials: Arc<DenialCounter>,
     log: SandboxLog,
 }
@@ -46,6 +49,7 @@ impl Activity {
             gate: Arc::new(RwLock::new(())),
             unrecorded_resume: Arc::new(AsyncMutex::new(())),
             not_demoted: Mutex::new(None),
+            tmp_empty_at: AtomicU64::new(0),
             denials: Arc::new(match observer {
                 Some(observer) => DenialCounter::observed(observer),
                 None => DenialCounter::new(),
@@ -91,6 +95,23 @@ impl Activity {
 
     fn reason_slot(&self) -> std::sync::MutexGuard<'_, Option<String>> {
         self.not_demoted.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes that the sandbox was suspended here at `generation` with an
+    /// empty `tmp` volume.
+    pub fn note_tmp_empty(&self, generation: u64) {
+        self.tmp_empty_at
+            .store(generation.wrapping_add(1), Ordering::SeqCst);
+    }
+
+    /// Whether the sandbox, resuming at `generation`, is known to have an
+    /// empty `tmp` volume: noted at a suspend of that same generation (no
+    /// call runs in a suspended sandbox and every move bumps the
+    /// generation, so its file has not changed since). The note is used
+    /// up: a resume whose record fails leaves a suspended sandbox whose
+    /// calls may have written `tmp`.
+    pub fn take_tmp_empty(&self, generation: u64) -> bool {
+        self.tmp_empty_at.swap(0, Ordering::SeqCst) == generation.wrapping_add(1)
     }
 
     /// Waits until no lifecycle work runs, then counts a call in.
@@ -219,6 +240,18 @@ mod tests {
         let held = a.try_exclusive().expect("free once the call ended");
         drop(held);
         assert!(Arc::ptr_eq(&a, &table.get("sb_1", 5)));
+    }
+
+    #[test]
+    fn an_empty_tmp_is_known_once_and_only_at_its_generation() {
+        let a = ActivityTable::default().get("sb_1", 0);
+        assert!(!a.take_tmp_empty(0), "nothing noted: not known");
+        a.note_tmp_empty(4);
+        assert!(!a.take_tmp_empty(5), "another generation: not known");
+        assert!(!a.take_tmp_empty(4), "a look used the note up");
+        a.note_tmp_empty(4);
+        assert!(a.take_tmp_empty(4));
+        assert!(!a.take_tmp_empty(4), "used up");
     }
 
     #[tokio::test]

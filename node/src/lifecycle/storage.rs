@@ -26,14 +26,31 @@ pub fn durable_copy(from: &Path, to: &Path) -> Result<(), UserError> {
 /// truncated, file fsynced. Afterwards the single file is the whole state.
 pub fn checkpoint_live(path: &Path) -> Result<(), UserError> {
     let workbook = Workbook::open_live(path).map_err(|e| internal(&e.to_string()))?;
+    rest(workbook, path)
+}
+
+/// [`checkpoint_live`] for a suspend, which also tells whether the `tmp`
+/// volume is empty: then the resume need not open the file to empty it.
+pub fn suspend_live(path: &Path) -> Result<bool, UserError> {
+    let workbook = Workbook::open_live(path).map_err(|e| internal(&e.to_string()))?;
+    let tmp = workbook
+        .volume_stats(nexus_workbook::Volume::Tmp)
+        .map_err(|e| internal(&e.to_string()))?;
+    rest(workbook, path)?;
+    Ok(tmp.files == 0)
+}
+
+/// Closes `workbook` (its WAL folded into the file) and fsyncs the file.
+fn rest(workbook: Workbook, path: &Path) -> Result<(), UserError> {
     workbook.close().map_err(|e| internal(&e.to_string()))?;
     File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(|e| internal(&format!("cannot sync {}: {e}", path.display())))
 }
 
-/// Empties the `tmp` volume of a live workbook (done on every resume). An
-/// already empty volume is only read, so the common resume writes nothing.
+/// Empties the `tmp` volume of a live workbook (done on every resume the
+/// node cannot tell is already empty). An already empty volume is only
+/// read, so such a resume writes nothing.
 pub fn clear_tmp(path: &Path) -> Result<u64, UserError> {
     let workbook = Workbook::open_live(path).map_err(|e| internal(&e.to_string()))?;
     let tmp = workbook

@@ -29,7 +29,7 @@ impl SandboxManager {
         };
         if !restoring {
             crashpoint("resume:after-restore");
-            blocking(move || storage::clear_tmp(&live).map(drop)).await?;
+            self.empty_tmp(sandbox).await?;
             self.module_for(sandbox).await?;
             return Ok(());
         }
@@ -54,5 +54,19 @@ impl SandboxManager {
             blocking(move || storage::clear_tmp(&live).map(drop)).await?;
         }
         Ok(())
+    }
+
+    /// Empties a resuming sandbox's `tmp` volume in its live file, unless
+    /// this node suspended it at its current generation and saw the volume
+    /// empty then ([`Activity::take_tmp_empty`]): the usual resume then
+    /// does not open the file at all.
+    ///
+    /// [`Activity::take_tmp_empty`]: crate::lifecycle::Activity::take_tmp_empty
+    pub(super) async fn empty_tmp(&self, sandbox: &Sandbox) -> Result<(), UserError> {
+        if self.activity_of(sandbox).take_tmp_empty(sandbox.generation) {
+            return Ok(());
+        }
+        let live = self.files.path(&sandbox.id);
+        blocking(move || storage::clear_tmp(&live).map(drop)).await
     }
 }

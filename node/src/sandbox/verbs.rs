@@ -61,11 +61,12 @@ impl SandboxManager {
         let live = self.files.path(&sandbox.id);
         let cold = self.files.cold_path(&sandbox.id);
         let was_cold = matches!(sandbox.state, SandboxState::Frozen | SandboxState::Archived);
+        let mut tmp_empty = false;
         match verb {
             Verb::Suspend => {
                 self.settle_shipping(&sandbox).await;
                 self.close_context(&sandbox.id);
-                blocking(move || storage::checkpoint_live(&live)).await?;
+                tmp_empty = blocking(move || storage::suspend_live(&live)).await?;
                 crashpoint("suspend:before-record");
             }
             Verb::Freeze => {
@@ -92,6 +93,10 @@ impl SandboxManager {
         self.drop_stale_copy(&updated);
         if verb == Verb::Resume {
             self.activity_of(&updated).touch();
+        }
+        if tmp_empty {
+            self.activity_of(&updated)
+                .note_tmp_empty(updated.generation);
         }
         info!(sandbox = %updated.id, from = %sandbox.state, to = %updated.state, "lifecycle");
         Ok(updated)
@@ -157,8 +162,9 @@ impl SandboxManager {
     }
 
     /// Resumes a suspended sandbox for a call, the registry's record beside
-    /// the call instead of before it: the local work (empty `tmp`, the
-    /// module loaded) is done while holding the sandbox, then the
+    /// the call instead of before it: the local work (`tmp` emptied unless
+    /// known empty, the module loaded) is done while holding the sandbox,
+    /// then the
     /// `suspended → active` record is proposed in the background and the
     /// call may run at once; the caller awaits the returned
     /// [`ResumeRecord`] before it answers, so an answered call's resume is
@@ -186,8 +192,7 @@ impl SandboxManager {
         if sandbox.state != SandboxState::Suspended {
             return Ok(None);
         }
-        let live = self.files.path(&sandbox.id);
-        blocking(move || storage::clear_tmp(&live).map(|_| ())).await?;
+        self.empty_tmp(&sandbox).await?;
         self.module_for(&sandbox).await?;
         let unrecorded = activity.hold_unrecorded_resume().await;
         activity.touch();

@@ -1,6 +1,7 @@
 //! The volumes as WASI preopened directories, through a real node and the
 //! `files` guest (plain `std::fs`): reads and writes land in the workbook,
-//! survive suspend, freeze and resume (`/tmp` is emptied), paths cannot
+//! survive suspend, freeze and resume (`/tmp` is emptied, after every
+//! kind of suspend and resume), paths cannot
 //! escape, links are refused, quotas answer `EDQUOT`, a read-only
 //! `/workspace` refuses writes, and a failed call keeps nothing.
 
@@ -199,6 +200,61 @@ async fn files_survive_suspend_and_freeze_and_tmp_is_emptied_on_resume() {
     assert_eq!(run(&admin, &id, &["read", "/workspace/w"]).await, "work");
     assert_eq!(run(&admin, &id, &["read", "/memory/m"]).await, "mind");
     assert_eq!(run(&admin, &id, &["ls", "/tmp"]).await, "");
+}
+
+/// A resume skips opening the file for `tmp` when its suspend saw the
+/// volume empty; whatever the suspend saw, and across a restart, a resumed
+/// sandbox finds `/tmp` empty.
+#[tokio::test]
+async fn tmp_is_empty_after_every_resume_whatever_its_suspend_saw() {
+    let node = node().await;
+    let admin = node.admin();
+    let id = files(&node, &admin, None).await;
+    assert_eq!(run(&admin, &id, &["ls", "/tmp"]).await, "", "active now");
+    for resume_by_call in [true, false] {
+        // Suspended with an empty tmp: the resume may skip the file...
+        admin
+            .transit(&id, Verb::Suspend, None)
+            .await
+            .expect("suspend");
+        if !resume_by_call {
+            admin
+                .transit(&id, Verb::Resume, None)
+                .await
+                .expect("resume");
+        }
+        assert_eq!(
+            run(&admin, &id, &["write", "/tmp/t", "scratch"]).await,
+            "ok"
+        );
+        assert_eq!(run(&admin, &id, &["ls", "/tmp"]).await, "t");
+        // ...but not the next one: this suspend saw `t`.
+        admin
+            .transit(&id, Verb::Suspend, None)
+            .await
+            .expect("suspend");
+        if !resume_by_call {
+            admin
+                .transit(&id, Verb::Resume, None)
+                .await
+                .expect("resume");
+        }
+        assert_eq!(run(&admin, &id, &["ls", "/tmp"]).await, "");
+        assert!(stored(&node, &id, "tmp").is_empty());
+    }
+    // A restart forgets what suspends saw: the file is checked.
+    assert_eq!(
+        run(&admin, &id, &["write", "/tmp/t", "scratch"]).await,
+        "ok"
+    );
+    admin
+        .transit(&id, Verb::Suspend, None)
+        .await
+        .expect("suspend");
+    let node = node.restart().await;
+    let admin = node.admin();
+    assert_eq!(run(&admin, &id, &["ls", "/tmp"]).await, "");
+    node.stop().await;
 }
 
 #[tokio::test]
