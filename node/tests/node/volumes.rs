@@ -210,51 +210,39 @@ async fn tmp_is_empty_after_every_resume_whatever_its_suspend_saw() {
     let node = node().await;
     let admin = node.admin();
     let id = files(&node, &admin, None).await;
+    let scratch = ["write", "/tmp/t", "scratch"];
     assert_eq!(run(&admin, &id, &["ls", "/tmp"]).await, "", "active now");
     for resume_by_call in [true, false] {
         // Suspended with an empty tmp: the resume may skip the file...
-        admin
-            .transit(&id, Verb::Suspend, None)
-            .await
-            .expect("suspend");
-        if !resume_by_call {
-            admin
-                .transit(&id, Verb::Resume, None)
-                .await
-                .expect("resume");
-        }
-        assert_eq!(
-            run(&admin, &id, &["write", "/tmp/t", "scratch"]).await,
-            "ok"
-        );
+        suspend(&admin, &id, !resume_by_call).await;
+        assert_eq!(run(&admin, &id, &scratch).await, "ok");
         assert_eq!(run(&admin, &id, &["ls", "/tmp"]).await, "t");
         // ...but not the next one: this suspend saw `t`.
-        admin
-            .transit(&id, Verb::Suspend, None)
-            .await
-            .expect("suspend");
-        if !resume_by_call {
-            admin
-                .transit(&id, Verb::Resume, None)
-                .await
-                .expect("resume");
-        }
+        suspend(&admin, &id, !resume_by_call).await;
         assert_eq!(run(&admin, &id, &["ls", "/tmp"]).await, "");
         assert!(stored(&node, &id, "tmp").is_empty());
     }
     // A restart forgets what suspends saw: the file is checked.
-    assert_eq!(
-        run(&admin, &id, &["write", "/tmp/t", "scratch"]).await,
-        "ok"
-    );
-    admin
-        .transit(&id, Verb::Suspend, None)
-        .await
-        .expect("suspend");
+    assert_eq!(run(&admin, &id, &scratch).await, "ok");
+    suspend(&admin, &id, false).await;
     let node = node.restart().await;
     let admin = node.admin();
     assert_eq!(run(&admin, &id, &["ls", "/tmp"]).await, "");
     node.stop().await;
+}
+
+/// Suspends sandbox `id`, then resumes it with the verb if `resume`
+/// (else the next call resumes it).
+async fn suspend(admin: &NodeClient, id: &str, resume: bool) {
+    let verbs: &[Verb] = match resume {
+        true => &[Verb::Suspend, Verb::Resume],
+        false => &[Verb::Suspend],
+    };
+    for verb in verbs {
+        if let Err(e) = admin.transit(id, *verb, None).await {
+            panic!("{}: {e:?}", verb.as_str());
+        }
+    }
 }
 
 #[tokio::test]
