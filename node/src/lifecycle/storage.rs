@@ -25,19 +25,16 @@ pub fn durable_copy(from: &Path, to: &Path) -> Result<(), UserError> {
 /// Brings a live workbook to rest: every WAL frame in the main file, WAL
 /// truncated, file fsynced. Afterwards the single file is the whole state.
 pub fn checkpoint_live(path: &Path) -> Result<(), UserError> {
-    let workbook = Workbook::open_live(path).map_err(|e| internal(&e.to_string()))?;
-    rest(workbook, path)
+    rest(open_live(path)?, path)
 }
 
 /// [`checkpoint_live`] for a suspend, which also tells whether the `tmp`
 /// volume is empty: then the resume need not open the file to empty it.
 pub fn suspend_live(path: &Path) -> Result<bool, UserError> {
-    let workbook = Workbook::open_live(path).map_err(|e| internal(&e.to_string()))?;
-    let tmp = workbook
-        .volume_stats(nexus_workbook::Volume::Tmp)
-        .map_err(|e| internal(&e.to_string()))?;
+    let workbook = open_live(path)?;
+    let tmp_empty = tmp_files(&workbook)? == 0;
     rest(workbook, path)?;
-    Ok(tmp.files == 0)
+    Ok(tmp_empty)
 }
 
 /// Closes `workbook` (its WAL folded into the file) and fsyncs the file.
@@ -51,19 +48,27 @@ fn rest(workbook: Workbook, path: &Path) -> Result<(), UserError> {
 /// Empties the `tmp` volume of a live workbook (done on every resume the
 /// node cannot tell is already empty). An already empty volume is only
 /// read, so such a resume writes nothing.
-pub fn clear_tmp(path: &Path) -> Result<u64, UserError> {
-    let workbook = Workbook::open_live(path).map_err(|e| internal(&e.to_string()))?;
+pub fn clear_tmp(path: &Path) -> Result<(), UserError> {
+    let workbook = open_live(path)?;
+    if tmp_files(&workbook)? == 0 {
+        return Ok(());
+    }
+    workbook
+        .clear_volume(nexus_workbook::Volume::Tmp)
+        .map_err(|e| internal(&e.to_string()))?;
+    workbook.close().map_err(|e| internal(&e.to_string()))
+}
+
+fn open_live(path: &Path) -> Result<Workbook, UserError> {
+    Workbook::open_live(path).map_err(|e| internal(&e.to_string()))
+}
+
+/// How many files the `tmp` volume of `workbook` holds.
+fn tmp_files(workbook: &Workbook) -> Result<u64, UserError> {
     let tmp = workbook
         .volume_stats(nexus_workbook::Volume::Tmp)
         .map_err(|e| internal(&e.to_string()))?;
-    if tmp.files == 0 {
-        return Ok(0);
-    }
-    let removed = workbook
-        .clear_volume(nexus_workbook::Volume::Tmp)
-        .map_err(|e| internal(&e.to_string()))?;
-    workbook.close().map_err(|e| internal(&e.to_string()))?;
-    Ok(removed)
+    Ok(tmp.files)
 }
 
 /// Deletes a workbook file (and its SQLite side files), then syncs its dir.

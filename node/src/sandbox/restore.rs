@@ -51,7 +51,7 @@ impl SandboxManager {
         }
         crashpoint("resume:after-restore");
         if prepared? > 0 {
-            blocking(move || storage::clear_tmp(&live).map(drop)).await?;
+            blocking(move || storage::clear_tmp(&live)).await?;
         }
         Ok(())
     }
@@ -67,6 +67,6 @@ impl SandboxManager {
             return Ok(());
         }
         let live = self.files.path(&sandbox.id);
-        blocking(move || storage::clear_tmp(&live).map(drop)).await
+        blocking(move || storage::clear_tmp(&live)).await
     }
 }

@@ -91,12 +91,12 @@ impl SandboxManager {
         let updated = self.record(&sandbox, target).await?;
         crashpoint(&format!("{}:after-record", verb.as_str()));
         self.drop_stale_copy(&updated);
+        let activity = self.activity_of(&updated);
         if verb == Verb::Resume {
-            self.activity_of(&updated).touch();
+            activity.touch();
         }
         if tmp_empty {
-            self.activity_of(&updated)
-                .note_tmp_empty(updated.generation);
+            activity.note_tmp_empty(updated.generation);
         }
         info!(sandbox = %updated.id, from = %sandbox.state, to = %updated.state, "lifecycle");
         Ok(updated)
@@ -164,9 +164,8 @@ impl SandboxManager {
     /// Resumes a suspended sandbox for a call, the registry's record beside
     /// the call instead of before it: the local work (`tmp` emptied unless
     /// known empty, the module loaded) is done while holding the sandbox,
-    /// then the
-    /// `suspended → active` record is proposed in the background and the
-    /// call may run at once; the caller awaits the returned
+    /// then the `suspended → active` record is proposed in the background
+    /// and the call may run at once; the caller awaits the returned
     /// [`ResumeRecord`] before it answers, so an answered call's resume is
     /// recorded. Until the record lands, calls run
     /// ([`Activity::resume_unrecorded`]) and lifecycle work waits for it,
