@@ -13,5 +13,6 @@ cargo fmt --manifest-path guest/Cargo.toml --all -- --check
 cargo clippy --quiet --release --target wasm32-wasip1 --manifest-path guest/Cargo.toml --workspace \
   --all-targets -- -D warnings
 cargo test --workspace
-# The API against its own OpenAPI document, fuzzed with schemathesis (about 2 minutes).
-scripts/api-fuzz.sh
+# The API against its own OpenAPI document, fuzzed with schemathesis (about 2 minutes), on the
+# nexus binary the tests just built.
+NEXUS_BIN=target/debug/nexus scripts/api-fuzz.sh
