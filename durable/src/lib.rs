@@ -4,7 +4,7 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | this file | [`write_file`], [`write_with`], [`copy_file`], [`PendingFile`]: the atomic replace; [`read_to_string`] |
+//! | this file | [`write_file`], [`write_with`], [`copy_file`], [`PendingFile`]: the atomic replace; [`write_files`]: a set of files in one directory, one directory fsync; [`read_to_string`] |
 //! | `dir` | [`create_private_dir`] (0700), [`sync_dir`] |
 //! | `temp` | unique temp names beside the target, [`TEMP_SUFFIX`] |
 //! | `error` | [`FileError`]: the operation and the path that failed |
@@ -123,18 +123,62 @@ impl PendingFile {
     /// Fsyncs the temp file, renames it over the target and fsyncs the
     /// directory (rules 3 to 5). Data written through another handle of the
     /// same file (a writer that opened [`PendingFile::path`]) is synced too.
-    pub fn commit(mut self) -> Result<(), FileError> {
-        // Rule 3: the data is on disk before any name points at it.
+    pub fn commit(self) -> Result<(), FileError> {
+        self.sync()?;
+        let dir = dir::parent_dir(&self.target).to_path_buf();
+        self.rename()?;
+        // Rule 5: the rename itself survives a crash.
+        sync_dir(&dir)
+    }
+
+    /// Rule 3: the data is on disk before any name points at it.
+    fn sync(&self) -> Result<(), FileError> {
         self.file
             .sync_all()
-            .map_err(FileError::at("sync", &self.target))?;
-        // Rule 4: readers see the old file or the new one, never a mix.
+            .map_err(FileError::at("sync", &self.target))
+    }
+
+    /// Rule 4: readers see the old file or the new one, never a mix.
+    fn rename(mut self) -> Result<(), FileError> {
         fs::rename(&self.temp, &self.target)
             .map_err(FileError::at("rename a temp file onto", &self.target))?;
         self.committed = true;
-        // Rule 5: the rename itself survives a crash.
-        sync_dir(dir::parent_dir(&self.target))
+        Ok(())
     }
+}
+
+/// One file of a [`write_files`] set: its name in the directory, its
+/// content and its mode.
+#[derive(Debug, Clone, Copy)]
+pub struct NewFile<'a> {
+    /// The file's name inside the directory.
+    pub name: &'a str,
+    /// The whole content.
+    pub bytes: &'a [u8],
+    /// Its mode (e.g. [`PRIVATE_FILE`]).
+    pub mode: u32,
+}
+
+/// Replaces the files of a set in one directory `dir`: every file is written
+/// and fsynced under its temp name first, then all are renamed and the
+/// directory is fsynced once (not once per file). Each file is whole, old or
+/// new, after a crash; a crash among the renames leaves some files of the
+/// set replaced and the rest not. A failure before the renames replaces none.
+pub fn write_files(dir: &Path, files: &[NewFile<'_>]) -> Result<(), FileError> {
+    let mut pending = Vec::with_capacity(files.len());
+    for new in files {
+        let target = dir.join(new.name);
+        let mut file = PendingFile::create(&target, new.mode)?;
+        file.file()
+            .write_all(new.bytes)
+            .map_err(FileError::at("write", &target))?;
+        file.sync()?;
+        pending.push(file);
+    }
+    for file in pending {
+        file.rename()?;
+    }
+    sync_dir(dir)
 }
 
 impl Drop for PendingFile {

@@ -145,3 +145,56 @@ fn private_dirs_are_made_recursively_and_tightened() {
     let err = sync_dir(&dir.path().join("absent")).unwrap_err();
     assert_eq!(err.op, "sync directory");
 }
+
+#[test]
+fn a_set_of_files_is_written_with_each_mode_and_no_temp_file_left() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("node.pem"), b"old cert").unwrap();
+    write_files(
+        dir.path(),
+        &[
+            NewFile {
+                name: "node.pem",
+                bytes: b"new cert",
+                mode: PUBLIC_FILE,
+            },
+            NewFile {
+                name: "node.key",
+                bytes: b"secret",
+                mode: PRIVATE_FILE,
+            },
+        ],
+    )
+    .unwrap();
+    assert_eq!(fs::read(dir.path().join("node.pem")).unwrap(), b"new cert");
+    assert_eq!(fs::read(dir.path().join("node.key")).unwrap(), b"secret");
+    assert_eq!(mode_of(&dir.path().join("node.pem")), 0o644);
+    assert_eq!(mode_of(&dir.path().join("node.key")), 0o600);
+    assert_eq!(names(dir.path()), ["node.key", "node.pem"]);
+}
+
+#[test]
+fn a_set_that_fails_before_its_renames_replaces_none_and_leaves_no_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("a"), b"old").unwrap();
+    let err = write_files(
+        dir.path(),
+        &[
+            NewFile {
+                name: "a",
+                bytes: b"new",
+                mode: PUBLIC_FILE,
+            },
+            NewFile {
+                name: "missing-dir/b",
+                bytes: b"new",
+                mode: PUBLIC_FILE,
+            },
+        ],
+    )
+    .unwrap_err();
+    assert_eq!(err.op, "create a temp file beside");
+    assert_eq!(err.path, dir.path().join("missing-dir/b"));
+    assert_eq!(fs::read(dir.path().join("a")).unwrap(), b"old");
+    assert_eq!(names(dir.path()), ["a"]);
+}

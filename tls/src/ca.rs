@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::identity::{NodeIdentity, NodeKey};
-use nexus_durable::{read_to_string, write_file, FileError, PRIVATE_FILE, PUBLIC_FILE};
+use nexus_durable::{read_to_string, write_files, FileError, NewFile, PRIVATE_FILE, PUBLIC_FILE};
 
 /// File name of the CA certificate (PEM) inside a CA directory.
 pub const CA_CERT_FILE: &str = "ca.pem";
@@ -126,15 +126,21 @@ impl ClusterCa {
     /// Writes `ca.pem` (0644) and `ca.key` (0600) into `dir`, made mode 0700.
     pub fn save(&self, dir: &Path) -> Result<(), CaError> {
         nexus_durable::create_private_dir(dir)?;
-        write_file(
-            &dir.join(CA_CERT_FILE),
-            self.ca_pem().as_bytes(),
-            PUBLIC_FILE,
-        )?;
-        write_file(
-            &dir.join(CA_KEY_FILE),
-            self.issuer.key().serialize_pem().as_bytes(),
-            PRIVATE_FILE,
+        let key_pem = self.issuer.key().serialize_pem();
+        write_files(
+            dir,
+            &[
+                NewFile {
+                    name: CA_CERT_FILE,
+                    bytes: self.ca_pem().as_bytes(),
+                    mode: PUBLIC_FILE,
+                },
+                NewFile {
+                    name: CA_KEY_FILE,
+                    bytes: key_pem.as_bytes(),
+                    mode: PRIVATE_FILE,
+                },
+            ],
         )?;
         Ok(())
     }

@@ -9,7 +9,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use nexus_durable::{read_to_string, write_file, FileError, PRIVATE_FILE, PUBLIC_FILE};
+use nexus_durable::{read_to_string, write_files, FileError, NewFile, PRIVATE_FILE, PUBLIC_FILE};
 
 /// File names inside a node identity directory.
 pub const NODE_CERT_FILE: &str = "node.pem";
@@ -152,12 +152,26 @@ impl NodeIdentity {
         nexus_durable::create_private_dir(dir)?;
         let cert_pem = crate::der::pem_encode("CERTIFICATE", &self.cert_der);
         let ca_pem = crate::der::pem_encode("CERTIFICATE", &self.ca_der);
-        write_file(&dir.join(NODE_CERT_FILE), cert_pem.as_bytes(), PUBLIC_FILE)?;
-        write_file(&dir.join(NODE_CA_FILE), ca_pem.as_bytes(), PUBLIC_FILE)?;
-        write_file(
-            &dir.join(NODE_KEY_FILE),
-            self.key.to_pem().as_bytes(),
-            PRIVATE_FILE,
+        let key_pem = self.key.to_pem();
+        write_files(
+            dir,
+            &[
+                NewFile {
+                    name: NODE_CERT_FILE,
+                    bytes: cert_pem.as_bytes(),
+                    mode: PUBLIC_FILE,
+                },
+                NewFile {
+                    name: NODE_CA_FILE,
+                    bytes: ca_pem.as_bytes(),
+                    mode: PUBLIC_FILE,
+                },
+                NewFile {
+                    name: NODE_KEY_FILE,
+                    bytes: key_pem.as_bytes(),
+                    mode: PRIVATE_FILE,
+                },
+            ],
         )?;
         Ok(())
     }

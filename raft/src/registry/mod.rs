@@ -82,6 +82,13 @@ impl Registry {
         Ok(Registry { conn })
     }
 
+    /// Creates the registry's schema in an empty database through `conn`
+    /// (the caller's transaction; the Raft state machine makes a new
+    /// registry file whole this way before opening it).
+    pub(crate) fn create_schema(conn: &Connection) -> Result<(), RegistryError> {
+        schema::create(conn)
+    }
+
     /// The schema version stored in the database.
     pub fn schema_version(&self) -> Result<u32, RegistryError> {
         schema::version(&self.conn)

@@ -185,6 +185,23 @@ fn upgrade_from(v: u32) -> Option<&'static str> {
     }
 }
 
+/// Creates the schema, at [`SCHEMA_VERSION`], in an empty database through
+/// `conn` (the caller's transaction).
+///
+/// A fresh registry is version 1 upgraded all the way: one path, so a new
+/// version cannot be missed by either.
+pub(crate) fn create(conn: &Connection) -> Result<(), RegistryError> {
+    conn.execute_batch(DDL)?;
+    for v in 1..SCHEMA_VERSION {
+        conn.execute_batch(upgrade_from(v).ok_or_else(|| unsupported(v))?)?;
+    }
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('format', ?1), ('schema_version', ?2)",
+        (FORMAT, SCHEMA_VERSION.to_string()),
+    )?;
+    Ok(())
+}
+
 /// Creates the schema in an empty database, or checks an existing one.
 ///
 /// Refuses a database that holds other tables but no registry `meta`
@@ -198,16 +215,7 @@ pub(crate) fn init(conn: &mut Connection) -> Result<(), RegistryError> {
         |r| r.get(0),
     )?;
     if tables == 0 {
-        // A fresh registry is version 1 upgraded all the way: one path, so
-        // a new version cannot be missed by either.
-        tx.execute_batch(DDL)?;
-        for v in 1..SCHEMA_VERSION {
-            tx.execute_batch(upgrade_from(v).ok_or_else(|| unsupported(v))?)?;
-        }
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('format', ?1), ('schema_version', ?2)",
-            (FORMAT, SCHEMA_VERSION.to_string()),
-        )?;
+        create(&tx)?;
         tx.commit()?;
         return Ok(());
     }

@@ -14,6 +14,7 @@
 mod checkpointer;
 mod config;
 mod error;
+mod fresh_db;
 mod log_store;
 mod refusal;
 mod state_machine;

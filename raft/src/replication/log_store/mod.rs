@@ -29,6 +29,7 @@ use writer::{CommittedSlot, WriteOp};
 
 use super::checkpointer::{self, Checkpointer};
 use super::error::{OrStorage, StoreError, Subject};
+use super::fresh_db;
 use super::types::{NodeId, TypeConfig};
 
 const LAST_PURGED: &str = "last_purged";
@@ -60,9 +61,11 @@ impl LogStore {
     /// Opens (creating if new) the log database at `path` and starts its
     /// writer thread. The thread stops when the store is dropped.
     pub fn open(path: &Path) -> Result<LogStore, StoreError> {
+        fresh_db::create_if_missing(path, |tx| Ok(tx.execute_batch(DDL)?))?;
         let conn = Connection::open(path)?;
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // A no-op on the file made above; an empty file left by hand gets its tables.
         conn.execute_batch(DDL)?;
         checkpointer::hand_over(&conn)?;
         let checkpointer = Checkpointer::spawn(path, "raft-log-checkpoint")?;

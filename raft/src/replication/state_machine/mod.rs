@@ -15,6 +15,7 @@ use openraft::{Entry, LogId, OptionalSend, SnapshotMeta, StorageError, StoredMem
 
 use super::checkpointer::{self, Checkpointer};
 use super::error::{OrStorage, StoreError, Subject};
+use super::fresh_db;
 use super::types::{NodeId, NodeInfo, Outcome, TypeConfig};
 use crate::registry::{Readers, Registry};
 use snapshot::SnapshotStore;
@@ -41,15 +42,21 @@ impl StateMachine {
     /// Opens the registry database at `registry_path` (creating it if new)
     /// and keeps snapshots in `snapshot_dir`.
     pub fn open(registry_path: &Path, snapshot_dir: &Path) -> Result<StateMachine, StoreError> {
+        fresh_db::create_if_missing(registry_path, |tx| {
+            Registry::create_schema(tx)?;
+            apply::init(tx)
+        })?;
         let mut registry = Registry::open(registry_path)?;
-        apply::init(registry.connection_mut())?;
+        let conn = registry.connection_mut();
         // The Raft log is the durable record (synchronous=FULL). The state
         // machine may lose its last commits on power loss: each batch and
         // its `last_applied` commit together, so it rolls back to a
         // consistent point and openraft re-applies the rest from the log.
-        registry
-            .connection_mut()
-            .pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Bookkeeping tables a registry made by an older version lacks.
+        let tx = conn.transaction()?;
+        apply::init(&tx)?;
+        tx.commit()?;
         // Checkpoints run beside the apply, never inside one.
         checkpointer::hand_over(registry.connection_mut())?;
         let checkpointer = Checkpointer::spawn(registry_path, "registry-checkpoint")?;
