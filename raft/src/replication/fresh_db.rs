@@ -8,11 +8,12 @@
 //! while no name points at it), closes it (which folds the WAL into the
 //! file), then fsyncs the file once, renames it into place and fsyncs the
 //! directory ([`nexus_durable::PendingFile`]). A crash leaves no database
-//! under the name, or a complete one — never a half-made schema.
+//! under the name, or a complete one — never a half-made schema; the temp
+//! files a crashed creation left are removed by the next one.
 
 use std::path::Path;
 
-use nexus_durable::{PendingFile, PRIVATE_FILE};
+use nexus_durable::{PendingFile, PRIVATE_FILE, TEMP_SUFFIX};
 use rusqlite::Connection;
 
 use super::error::StoreError;
@@ -27,6 +28,7 @@ pub(crate) fn create_if_missing(
     if path.exists() {
         return Ok(());
     }
+    remove_leftovers(path)?;
     let pending = PendingFile::create(path, PRIVATE_FILE)?;
     let mut conn = Connection::open(pending.path())?;
     conn.pragma_update(None, "synchronous", "OFF")?;
@@ -37,6 +39,33 @@ pub(crate) fn create_if_missing(
     // The last connection's close checkpoints and removes the WAL.
     conn.close().map_err(|(_, e)| e)?;
     pending.commit()?;
+    Ok(())
+}
+
+/// Removes what an earlier creation of `path` that crashed left beside it:
+/// its temp file and SQLite's journal files of that temp file
+/// (`.NAME.PID.SEQ.partial`, `…partial-wal`, `…partial-shm`,
+/// `…partial-journal`). Only called while no database is at `path`, under
+/// the node's lock, so no creation is running.
+fn remove_leftovers(path: &Path) -> Result<(), StoreError> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(());
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| StoreError::io(format!("list {}", dir.display()), e))?;
+    for entry in entries.flatten() {
+        let entry_name = entry.file_name();
+        let entry_name = entry_name.to_string_lossy();
+        let suffix = entry_name.rsplit_once(TEMP_SUFFIX).map(|(_, rest)| rest);
+        if entry_name.starts_with(&prefix)
+            && matches!(suffix, Some("" | "-wal" | "-shm" | "-journal"))
+        {
+            let leftover = entry.path();
+            std::fs::remove_file(&leftover)
+                .map_err(|e| StoreError::io(format!("remove {}", leftover.display()), e))?;
+        }
+    }
     Ok(())
 }
 
@@ -65,6 +94,35 @@ mod tests {
         assert_eq!(mode, "wal");
         let v: i64 = conn.query_row("SELECT v FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(v, 7);
+    }
+
+    #[test]
+    fn leftovers_of_a_crashed_creation_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.db");
+        let leftovers = [
+            ".log.db.41.0.partial",
+            ".log.db.41.0.partial-wal",
+            ".log.db.41.0.partial-shm",
+        ];
+        let kept = [
+            ".other.db.41.0.partial",
+            "log.db.notes",
+            ".log.db.41.0.partial.txt",
+        ];
+        for name in leftovers.iter().chain(&kept) {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        create_if_missing(&path, |tx| Ok(tx.execute_batch("CREATE TABLE t (v)")?)).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let mut expected: Vec<String> = kept.iter().map(|n| n.to_string()).collect();
+        expected.push("log.db".into());
+        expected.sort();
+        assert_eq!(names, expected);
     }
 
     #[test]
