@@ -73,6 +73,16 @@ fn remove_leftovers(path: &Path) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
     fn a_new_database_is_whole_in_wal_mode_with_nothing_beside_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -82,11 +92,7 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        let names: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["new.db"]);
+        assert_eq!(names(dir.path()), ["new.db"]);
         let conn = Connection::open(&path).unwrap();
         let mode: String = conn
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -114,15 +120,10 @@ mod tests {
             std::fs::write(dir.path().join(name), b"x").unwrap();
         }
         create_if_missing(&path, |tx| Ok(tx.execute_batch("CREATE TABLE t (v)")?)).unwrap();
-        let mut names: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
         let mut expected: Vec<String> = kept.iter().map(|n| n.to_string()).collect();
         expected.push("log.db".into());
         expected.sort();
-        assert_eq!(names, expected);
+        assert_eq!(names(dir.path()), expected);
     }
 
     #[test]
@@ -140,10 +141,6 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(err, StoreError::Sqlite(_)), "{err}");
-        let names: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["old.db"]);
+        assert_eq!(names(dir.path()), ["old.db"]);
     }
 }
