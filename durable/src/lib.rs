@@ -6,7 +6,7 @@
 //! |---|---|
 //! | this file | [`write_file`], [`write_with`], [`copy_file`], [`PendingFile`]: the atomic replace; [`write_files`]: a set of files in one directory, one directory fsync; [`read_to_string`] |
 //! | `dir` | [`create_private_dir`] (0700), [`sync_dir`] |
-//! | `temp` | unique temp names beside the target, [`TEMP_SUFFIX`] |
+//! | `temp` | unique temp names beside the target, [`TEMP_SUFFIX`], [`remove_temps_of`] (a crashed writer's leftovers) |
 //! | `error` | [`FileError`]: the operation and the path that failed |
 //!
 //! # The rules
@@ -43,7 +43,7 @@ mod temp;
 
 pub use dir::{create_private_dir, sync_dir};
 pub use error::FileError;
-pub use temp::TEMP_SUFFIX;
+pub use temp::{remove_temps_of, TEMP_SUFFIX};
 
 /// Mode of a secret (keys, tokens): read and write by the owner only.
 pub const PRIVATE_FILE: u32 = 0o600;

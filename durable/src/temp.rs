@@ -63,3 +63,29 @@ pub(crate) fn create_beside(target: &Path, mode: u32) -> Result<(File, PathBuf),
         }
     }
 }
+
+/// Removes the temp files a crashed writer of `target` left beside it
+/// (`.NAME.PID.SEQ.partial`) and the files a writer that opened one by its
+/// path made beside it, named after it with a `-` suffix (SQLite's
+/// `…partial-wal`, `…partial-shm`, `…partial-journal`). Call it only while
+/// no write of `target` is running.
+pub fn remove_temps_of(target: &Path) -> Result<(), FileError> {
+    let Some(name) = target.file_name() else {
+        return Ok(());
+    };
+    let dir = parent_dir(target);
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let entries = std::fs::read_dir(dir).map_err(FileError::at("list", dir))?;
+    for entry in entries.flatten() {
+        let entry_name = entry.file_name();
+        let entry_name = entry_name.to_string_lossy();
+        let after_suffix = entry_name.rsplit_once(TEMP_SUFFIX).map(|(_, rest)| rest);
+        if entry_name.starts_with(&prefix)
+            && after_suffix.is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+        {
+            let leftover = entry.path();
+            std::fs::remove_file(&leftover).map_err(FileError::at("remove", &leftover))?;
+        }
+    }
+    Ok(())
+}

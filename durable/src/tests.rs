@@ -198,3 +198,26 @@ fn a_set_that_fails_before_its_renames_replaces_none_and_leaves_no_temp_file() {
     assert_eq!(fs::read(dir.path().join("a")).unwrap(), b"old");
     assert_eq!(names(dir.path()), ["a"]);
 }
+
+#[test]
+fn a_crashed_writers_temp_files_are_removed_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "state.json",
+        ".state.json.7.0.partial",
+        ".state.json.7.1.partial-wal",
+        ".state.json.7.1.partial.bak",
+        ".other.json.7.0.partial",
+    ] {
+        fs::write(dir.path().join(name), b"x").unwrap();
+    }
+    remove_temps_of(&dir.path().join("state.json")).unwrap();
+    assert_eq!(
+        names(dir.path()),
+        [
+            ".other.json.7.0.partial",
+            ".state.json.7.1.partial.bak",
+            "state.json"
+        ]
+    );
+}

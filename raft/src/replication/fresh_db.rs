@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use nexus_durable::{PendingFile, PRIVATE_FILE, TEMP_SUFFIX};
+use nexus_durable::{PendingFile, PRIVATE_FILE};
 use rusqlite::Connection;
 
 use super::error::StoreError;
@@ -28,7 +28,8 @@ pub(crate) fn create_if_missing(
     if path.exists() {
         return Ok(());
     }
-    remove_leftovers(path)?;
+    // What a crashed creation left (no creation runs: the node holds its lock).
+    nexus_durable::remove_temps_of(path)?;
     let pending = PendingFile::create(path, PRIVATE_FILE)?;
     let mut conn = Connection::open(pending.path())?;
     conn.pragma_update(None, "synchronous", "OFF")?;
@@ -39,33 +40,6 @@ pub(crate) fn create_if_missing(
     // The last connection's close checkpoints and removes the WAL.
     conn.close().map_err(|(_, e)| e)?;
     pending.commit()?;
-    Ok(())
-}
-
-/// Removes what an earlier creation of `path` that crashed left beside it:
-/// its temp file and SQLite's journal files of that temp file
-/// (`.NAME.PID.SEQ.partial`, `…partial-wal`, `…partial-shm`,
-/// `…partial-journal`). Only called while no database is at `path`, under
-/// the node's lock, so no creation is running.
-fn remove_leftovers(path: &Path) -> Result<(), StoreError> {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return Ok(());
-    };
-    let prefix = format!(".{}.", name.to_string_lossy());
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| StoreError::io(format!("list {}", dir.display()), e))?;
-    for entry in entries.flatten() {
-        let entry_name = entry.file_name();
-        let entry_name = entry_name.to_string_lossy();
-        let suffix = entry_name.rsplit_once(TEMP_SUFFIX).map(|(_, rest)| rest);
-        if entry_name.starts_with(&prefix)
-            && matches!(suffix, Some("" | "-wal" | "-shm" | "-journal"))
-        {
-            let leftover = entry.path();
-            std::fs::remove_file(&leftover)
-                .map_err(|e| StoreError::io(format!("remove {}", leftover.display()), e))?;
-        }
-    }
     Ok(())
 }
 
