@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -91,6 +91,12 @@ impl Node {
         crate::file_modes::tighten_fresh_data_dir(data_dir);
         crate::file_modes::warn_if_loosened(data_dir);
         let lock = lock_data_dir(data_dir)?;
+        let mount_dir = crate::mounts::root(&config, data_dir);
+        crate::mounts::clear(&mount_dir);
+        // Bound to the fabric once it exists (it needs the manager, which
+        // needs the engine).
+        let guest_fabric = Arc::new(GuestFabric::new());
+        let engine = start_engine(engine_config(&config, mount_dir, guest_fabric.clone()));
         let listeners = match listeners {
             Some(bound) => bound,
             None => Listeners::bind(&config).await?,
@@ -109,26 +115,7 @@ impl Node {
         } else {
             None
         };
-        let mount_dir = crate::mounts::root(&config, data_dir);
-        crate::mounts::clear(&mount_dir);
-        // Bound to the fabric once it exists (it needs the manager, which
-        // needs the engine).
-        let guest_fabric = Arc::new(GuestFabric::new());
-        let engine = Engine::with_config(EngineConfig {
-            cache_dir: Some(data_dir.join("modcache")),
-            mount_dir: Some(mount_dir),
-            host: HostConfig {
-                queue: config.queue.clone(),
-                net: config.net.clone(),
-                signer: Some(Arc::new(TenantKeys::new(data_dir))),
-                fabric: Some(guest_fabric.clone()),
-            },
-            compile: config.limits.compile_config(),
-            pool_instances: config.limits.instances(),
-            instance_wait: config.limits.instance_wait(),
-            ..EngineConfig::default()
-        })
-        .map_err(|e| {
+        let engine = engine.await.map_err(|e| {
             UserError::new(
                 ErrorCode::Internal,
                 format!("cannot start the wasm engine: {e}"),
@@ -513,6 +500,39 @@ pub async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// Makes the wasm engine on a blocking thread while the node opens its
+/// stores and joins Raft: the engine's instance pool maps and guards a stack
+/// per slot (thousands of `mprotect`s, CPU time), while the rest of a start
+/// mostly waits on fsyncs.
+fn start_engine(config: EngineConfig) -> impl std::future::Future<Output = Result<Engine, String>> {
+    let made = tokio::task::spawn_blocking(move || Engine::with_config(config));
+    async move {
+        match made.await {
+            Ok(engine) => engine.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("the thread making it failed: {e}")),
+        }
+    }
+}
+
+/// The engine's configuration from the node's.
+fn engine_config(config: &Config, mount_dir: PathBuf, fabric: Arc<GuestFabric>) -> EngineConfig {
+    let data_dir = &config.data_dir;
+    EngineConfig {
+        cache_dir: Some(data_dir.join("modcache")),
+        mount_dir: Some(mount_dir),
+        host: HostConfig {
+            queue: config.queue.clone(),
+            net: config.net.clone(),
+            signer: Some(Arc::new(TenantKeys::new(data_dir))),
+            fabric: Some(fabric),
+        },
+        compile: config.limits.compile_config(),
+        pool_instances: config.limits.instances(),
+        instance_wait: config.limits.instance_wait(),
+        ..EngineConfig::default()
+    }
 }
 
 /// Holds an exclusive lock on `{data_dir}/node.lock` for the node's life.

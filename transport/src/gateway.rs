@@ -220,10 +220,24 @@ impl Gateway {
         tokio::time::timeout(remaining, future).await.ok()
     }
 
-    /// Waits for a leader to be known (or a short pause), within the deadline.
+    /// Waits before the next attempt, within the deadline: [`RETRY_PAUSE`],
+    /// cut short when no leader was known and one becomes known (an
+    /// election ends, as on a founder's first start, whose first write
+    /// races its own election).
     async fn pause(&self, started: Instant) {
         let remaining = self.deadline.saturating_sub(started.elapsed());
-        tokio::time::sleep(RETRY_PAUSE.min(remaining)).await;
+        let mut metrics = self.raft.metrics();
+        let leaderless = metrics.borrow_and_update().current_leader.is_none();
+        let elected = async {
+            // `changed` fails once Raft stops: the pause then runs out.
+            while leaderless && metrics.changed().await.is_ok() {
+                if metrics.borrow_and_update().current_leader.is_some() {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await;
+        };
+        let _ = tokio::time::timeout(RETRY_PAUSE.min(remaining), elected).await;
     }
 
     fn gave_up(&self, started: Instant, last: Option<String>) -> GatewayError {

@@ -233,6 +233,41 @@ async fn a_write_through_a_follower_is_forwarded_applied_once_and_read_everywher
     }
 }
 
+/// A founder's first write can reach Raft before its own election ends
+/// (`nexus up` makes the admin key right after initializing): the gateway
+/// holds it until a leader is known and commits it then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_sent_before_the_first_election_commits_once_it_ends() {
+    let ca = ClusterCa::create("test").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let node = start(&ca, 1, listener).await;
+    let member = NodeInfo {
+        raft_addr: node.addr.clone(),
+        ..NodeInfo::default()
+    };
+    let gateway = node.gateway.clone();
+    let write = tokio::spawn(async move {
+        gateway
+            .write(Request::idempotent("first", create_tenant("acme")))
+            .await
+    });
+    // Let it meet the leaderless node a few times.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(node.raft.metrics().borrow().current_leader.is_none());
+    assert!(!write.is_finished());
+    node.raft
+        .initialize(BTreeMap::from([(1, member)]))
+        .await
+        .unwrap();
+
+    let reply = write.await.unwrap().unwrap();
+    let Outcome::Applied(Response::TenantCreated(tenant)) = &reply.data else {
+        panic!("unexpected outcome {:?}", reply.data);
+    };
+    assert_eq!(tenant.name, "acme");
+    assert_eq!(tenant_names(&node), vec!["acme".to_owned()]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_with_a_certificate_of_another_ca_is_refused() {
     let ca = ClusterCa::create("test").unwrap();

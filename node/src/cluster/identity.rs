@@ -56,7 +56,7 @@ pub fn load_or_create(
     ip_sans: &[IpAddr],
 ) -> Result<NodeIdentity, UserError> {
     let dir = tls_dir(data_dir);
-    let identity = if dir.join(NODE_CERT_FILE).exists() {
+    let identity = if holds_identity(data_dir) {
         NodeIdentity::load(&dir).map_err(|e| {
             UserError::new(
                 ErrorCode::ClusterIdentityInvalid,

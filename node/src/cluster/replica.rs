@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, UdpSocket};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -106,8 +107,26 @@ impl Replica {
             .into_iter()
             .chain([config.listen.ip()])
             .collect();
-        let identity =
-            identity::load_or_create(data_dir, config.node_id, &cluster.name, alone, &ips)?;
+        // A fresh node's keys and certificates are made while its databases
+        // are (both mostly wait on fsyncs); any other start checks the
+        // identity before it opens, or makes, a database.
+        let fresh = alone && !identity::holds_identity(data_dir);
+        let (identity, fresh_stores) = if fresh {
+            std::thread::scope(|scope| {
+                let stores = scope.spawn(|| open_stores(data_dir));
+                let identity =
+                    identity::load_or_create(data_dir, config.node_id, &cluster.name, alone, &ips);
+                let stores = stores
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (identity, Some(stores))
+            })
+        } else {
+            let identity =
+                identity::load_or_create(data_dir, config.node_id, &cluster.name, alone, &ips);
+            (identity, None)
+        };
+        let identity = identity?;
         let ca_dir = identity::ca_dir(data_dir);
         let has_ca = ca_dir.join(CA_KEY_FILE).exists();
         if alone && !has_ca {
@@ -146,17 +165,11 @@ impl Replica {
         let health = Arc::new(PeerHealth::default());
         let trust = Trust::new(config.node_id, policy.clone());
 
-        let raft_dir = data_dir.join("raft");
-        std::fs::create_dir_all(&raft_dir).map_err(|e| {
-            UserError::new(
-                ErrorCode::Internal,
-                format!("cannot create {}: {e}", raft_dir.display()),
-            )
-        })?;
-        let log = LogStore::open(&raft_dir.join("log.db")).map_err(store_error)?;
-        let sm = StateMachine::open(&data_dir.join("registry.db"), &raft_dir.join("snapshots"))
-            .map_err(store_error)?
-            .observed_by(trust.clone());
+        let (log, sm) = match fresh_stores {
+            Some(stores) => stores?,
+            None => open_stores(data_dir)?,
+        };
+        let sm = sm.observed_by(trust.clone());
         let raft_config = raft_config_with(&cluster.name, cluster.timing(), cluster.retention())
             .map_err(|e| UserError::new(ErrorCode::ConfigInvalid, format!("[cluster]: {e}")))?;
         // Campaigns are the leader watch's to start, never openraft's timer.
@@ -411,6 +424,27 @@ fn tls_error(e: nexus_tls::ConfigError) -> UserError {
         ErrorCode::ClusterIdentityInvalid,
         format!("cannot build the TLS configuration: {e}"),
     )
+}
+
+/// Opens the Raft log and the registry under `data_dir`, side by side (on
+/// a fresh data dir each is made and fsynced on a thread of its own).
+fn open_stores(data_dir: &Path) -> Result<(LogStore, StateMachine), UserError> {
+    let raft_dir = data_dir.join("raft");
+    std::fs::create_dir_all(&raft_dir).map_err(|e| {
+        UserError::new(
+            ErrorCode::Internal,
+            format!("cannot create {}: {e}", raft_dir.display()),
+        )
+    })?;
+    let (log, sm) = std::thread::scope(|scope| {
+        let log = scope.spawn(|| LogStore::open(&raft_dir.join("log.db")));
+        let sm = StateMachine::open(&data_dir.join("registry.db"), &raft_dir.join("snapshots"));
+        let log = log
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (log, sm)
+    });
+    Ok((log.map_err(store_error)?, sm.map_err(store_error)?))
 }
 
 fn store_error(e: nexus_raft::replication::StoreError) -> UserError {
