@@ -110,7 +110,7 @@ impl Gateway {
                     Err(e) => last = Some(format!("leader {leader}: {e}")),
                 }
             }
-            self.pause(started).await;
+            self.pause(started, to_leader.leader_id).await;
         }
         Err(self.gave_up(started, last))
     }
@@ -130,7 +130,8 @@ impl Gateway {
                 Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(to))) => to,
                 Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(e))) => {
                     last = Some(e.to_string());
-                    self.pause(started).await;
+                    let leader = self.raft.metrics().borrow().current_leader;
+                    self.pause(started, leader).await;
                     continue;
                 }
                 Err(RaftError::Fatal(e)) => return Err(GatewayError::Stopped(e.to_string())),
@@ -142,7 +143,7 @@ impl Gateway {
                     Err(e) => last = Some(format!("leader {leader}: {e}")),
                 }
             }
-            self.pause(started).await;
+            self.pause(started, to_leader.leader_id).await;
         }
         Err(self.gave_up(started, last))
     }
@@ -221,23 +222,25 @@ impl Gateway {
     }
 
     /// Waits before the next attempt, within the deadline: [`RETRY_PAUSE`],
-    /// cut short when no leader was known and one becomes known (an
-    /// election ends, as on a founder's first start, whose first write
-    /// races its own election).
-    async fn pause(&self, started: Instant) {
+    /// cut short once a leader other than `tried` (the one the failed attempt
+    /// named or reached, `None` during an election) is known. A founder's
+    /// first write races its own election and goes out as it ends.
+    async fn pause(&self, started: Instant, tried: Option<NodeId>) {
         let remaining = self.deadline.saturating_sub(started.elapsed());
         let mut metrics = self.raft.metrics();
-        let leaderless = metrics.borrow_and_update().current_leader.is_none();
-        let elected = async {
-            // `changed` fails once Raft stops: the pause then runs out.
-            while leaderless && metrics.changed().await.is_ok() {
-                if metrics.borrow_and_update().current_leader.is_some() {
+        let another_leader = async {
+            loop {
+                let leader = metrics.borrow_and_update().current_leader;
+                if leader.is_some() && leader != tried {
                     return;
                 }
+                // Fails once Raft stops: the pause then runs out.
+                if metrics.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
             }
-            std::future::pending::<()>().await;
         };
-        let _ = tokio::time::timeout(RETRY_PAUSE.min(remaining), elected).await;
+        let _ = tokio::time::timeout(RETRY_PAUSE.min(remaining), another_leader).await;
     }
 
     fn gave_up(&self, started: Instant, last: Option<String>) -> GatewayError {
