@@ -35,14 +35,21 @@ READY_TIMEOUT_S = 10.0
 POLL_S = 0.0005
 
 
-def ready(port):
-    """Whether GET /ready answers 200 now (False while nothing listens)."""
+def answers(port, request, status, timeout):
+    """Whether `request` sent on a fresh connection answers `status` now (False while nothing
+    listens)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as s:
-            s.sendall(b"GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            return s.recv(64).startswith(b"HTTP/1.1 200")
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(request)
+            return s.recv(64).startswith(b"HTTP/1.1 " + status)
     except OSError:
         return False
+
+
+def ready(port):
+    """Whether GET /ready answers 200 now."""
+    request = b"GET /ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    return answers(port, request, b"200", 1.0)
 
 
 def start(nexus, data, port, log, config):
@@ -69,12 +76,7 @@ def mint(port, key):
     head = (f"POST /v1/cluster/tokens HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
             f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode()
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5.0) as s:
-            s.sendall(head + body)
-            return s.recv(64).startswith(b"HTTP/1.1 201")
-    except OSError:
-        return False
+    return answers(port, head + body, b"201", 5.0)
 
 
 def first_write(port, key, began):

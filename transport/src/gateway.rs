@@ -227,20 +227,15 @@ impl Gateway {
     /// first write races its own election and goes out as it ends.
     async fn pause(&self, started: Instant, tried: Option<NodeId>) {
         let remaining = self.deadline.saturating_sub(started.elapsed());
-        let mut metrics = self.raft.metrics();
-        let another_leader = async {
-            loop {
-                let leader = metrics.borrow_and_update().current_leader;
-                if leader.is_some() && leader != tried {
-                    return;
-                }
-                // Fails once Raft stops: the pause then runs out.
-                if metrics.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(RETRY_PAUSE.min(remaining), another_leader).await;
+        // A timeout is the pause run out; a stopped Raft fails the next attempt.
+        let _ = self
+            .raft
+            .wait(Some(RETRY_PAUSE.min(remaining)))
+            .metrics(
+                |m| m.current_leader.is_some() && m.current_leader != tried,
+                "a leader other than the one tried",
+            )
+            .await;
     }
 
     fn gave_up(&self, started: Instant, last: Option<String>) -> GatewayError {

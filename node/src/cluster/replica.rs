@@ -110,21 +110,15 @@ impl Replica {
         // A fresh node's keys and certificates are made while its databases
         // are (both mostly wait on fsyncs); any other start checks the
         // identity before it opens, or makes, a database.
-        let fresh = alone && !identity::holds_identity(data_dir);
-        let (identity, fresh_stores) = if fresh {
+        let load_identity =
+            || identity::load_or_create(data_dir, config.node_id, &cluster.name, alone, &ips);
+        let (identity, fresh_stores) = if alone && !identity::holds_identity(data_dir) {
             std::thread::scope(|scope| {
                 let stores = scope.spawn(|| open_stores(data_dir));
-                let identity =
-                    identity::load_or_create(data_dir, config.node_id, &cluster.name, alone, &ips);
-                let stores = stores
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (identity, Some(stores))
+                (load_identity(), Some(join_scoped(stores)))
             })
         } else {
-            let identity =
-                identity::load_or_create(data_dir, config.node_id, &cluster.name, alone, &ips);
-            (identity, None)
+            (load_identity(), None)
         };
         let identity = identity?;
         let ca_dir = identity::ca_dir(data_dir);
@@ -439,12 +433,16 @@ fn open_stores(data_dir: &Path) -> Result<(LogStore, StateMachine), UserError> {
     let (log, sm) = std::thread::scope(|scope| {
         let log = scope.spawn(|| LogStore::open(&raft_dir.join("log.db")));
         let sm = StateMachine::open(&data_dir.join("registry.db"), &raft_dir.join("snapshots"));
-        let log = log
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (log, sm)
+        (join_scoped(log), sm)
     });
     Ok((log.map_err(store_error)?, sm.map_err(store_error)?))
+}
+
+/// What a scoped thread returned; its panic goes on here.
+fn join_scoped<T>(thread: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    thread
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 fn store_error(e: nexus_raft::replication::StoreError) -> UserError {
