@@ -107,9 +107,11 @@ impl Request {
 /// among its requests; each is applied in order, with its own idempotency
 /// record and its own [`Outcome`], exactly as if it had its own entry.
 ///
-/// Untagged, so an entry written before batches existed (a bare request)
-/// still reads as [`Proposal::One`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Written untagged, so an entry written before batches existed (a bare
+/// request) still reads as [`Proposal::One`]. Read through
+/// [`ProposalFields`] in one pass: serde's untagged reading buffers the whole
+/// value in an allocated tree first, once per entry on every follower.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Proposal {
     /// Several requests, applied in order; the entry's outcome is
@@ -120,6 +122,37 @@ pub enum Proposal {
     },
     /// One request.
     One(Request),
+}
+
+/// Every field either form of a [`Proposal`] has: `batch`, or a
+/// [`Request`]'s own fields.
+#[derive(Deserialize)]
+struct ProposalFields {
+    batch: Option<Vec<Request>>,
+    idempotency_key: Option<String>,
+    command: Option<Command>,
+    #[serde(default)]
+    proposed_at_ms: u64,
+}
+
+impl<'de> Deserialize<'de> for Proposal {
+    /// A map with `batch` is a [`Proposal::Batch`] (as the untagged form
+    /// read it: its first variant wins); one with `command` is a
+    /// [`Proposal::One`].
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let fields = ProposalFields::deserialize(deserializer)?;
+        match (fields.batch, fields.command) {
+            (Some(batch), _) => Ok(Proposal::Batch { batch }),
+            (None, Some(command)) => Ok(Proposal::One(Request {
+                idempotency_key: fields.idempotency_key,
+                command,
+                proposed_at_ms: fields.proposed_at_ms,
+            })),
+            (None, None) => Err(serde::de::Error::custom(
+                "a log entry's proposal has neither `batch` nor `command`",
+            )),
+        }
+    }
 }
 
 impl From<Request> for Proposal {
@@ -194,6 +227,33 @@ mod tests {
         let bare = serde_json::to_vec(&sent).unwrap();
         let read: Proposal = serde_json::from_slice(&bare).unwrap();
         assert_eq!(read, Proposal::One(sent));
+    }
+
+    #[test]
+    fn both_forms_round_trip_through_the_peer_codec() {
+        // MessagePack with named fields, as the gRPC codec sends entries.
+        let one = Proposal::One(Request::new(Command::CreateTenant {
+            tenant_id: "t_x".to_owned(),
+            name: "x".to_owned(),
+            at_ms: 1,
+        }));
+        let batch = Proposal::Batch {
+            batch: vec![request("a"), request("b")],
+        };
+        for sent in [one, batch] {
+            let bytes = rmp_serde::to_vec_named(&sent).unwrap();
+            let read: Proposal = rmp_serde::from_slice(&bytes).unwrap();
+            assert_eq!(read, sent);
+        }
+    }
+
+    #[test]
+    fn a_proposal_without_batch_or_command_is_refused() {
+        let err = serde_json::from_str::<Proposal>(r#"{"idempotency_key":"k"}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a log entry's proposal has neither `batch` nor `command`"
+        );
     }
 
     #[test]
