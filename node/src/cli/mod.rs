@@ -37,9 +37,9 @@ pub struct Cli {
     /// Print machine-readable JSON instead of human output.
     #[arg(long, global = true)]
     pub json: bool,
-    /// The node's nexus.toml: `serve`, `init` and `join` run the node it
-    /// describes; the other commands take its API address, admin key and CA
-    /// from it.
+    /// The node's nexus.toml: `up`, `serve`, `init` and `join` run the node
+    /// it describes; the other commands take its API address, admin key and
+    /// CA from it.
     #[arg(long, short = 'c', global = true, env = "NEXUS_CONFIG")]
     pub config: Option<PathBuf>,
     /// The node's API URL [default: from --config, else http://127.0.0.1:2026].
@@ -143,7 +143,7 @@ pub async fn run(cli: Cli) -> Result<i32, UserError> {
         ca: cli.ca,
     };
     match cli.command {
-        Command::Up(args) => serve::up(args).await,
+        Command::Up(args) => serve::up(args, target.config.as_deref()).await,
         Command::Serve(_) => serve::serve(target.config.as_deref()).await,
         Command::Init(args) => cluster::init(args, target.config.as_deref(), json).await,
         Command::Join(args) => cluster::join(args, target.config.as_deref()).await,

@@ -15,10 +15,10 @@ pub struct UpArgs {
     /// Pack, dock and call an example workbook directory at start.
     #[arg(long, num_args = 0..=1, default_missing_value = "examples/hello", value_name = "DIR")]
     pub example: Option<PathBuf>,
-    /// Listen address (overrides NEXUS_LISTEN).
+    /// Listen address (overrides NEXUS_LISTEN and the --config file's).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
-    /// Data directory (overrides NEXUS_DATA_DIR).
+    /// Data directory (overrides NEXUS_DATA_DIR and the --config file's).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
 }
@@ -28,9 +28,10 @@ pub struct UpArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {}
 
-/// Runs a dev node with defaults (and env overrides) until a signal.
-pub async fn up(args: UpArgs) -> Result<i32, UserError> {
-    let mut config = Config::load(None, nexus_env())?;
+/// Runs a dev node until a signal: the defaults, or the nexus.toml
+/// `config` names; then the environment's overrides, then the flags'.
+pub async fn up(args: UpArgs, config: Option<&Path>) -> Result<i32, UserError> {
+    let mut config = Config::load(config, nexus_env())?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }

@@ -3,11 +3,12 @@
 
 use crate::common;
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::process::{UpProcess, NEXUS};
+use common::process::{free_port, ready, UpProcess, NEXUS};
 use common::{built_example, repo_root};
 
 fn text(bytes: &[u8]) -> String {
@@ -145,6 +146,34 @@ fn cli_errors_name_the_problem() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn up_runs_the_node_its_config_file_describes() {
+    // The file's data dir is used; the --listen flag wins over its address.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("nexus.toml");
+    let (file_port, flag_port) = (free_port(), free_port());
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{file_port}\"\ndata_dir = \"{}\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let listen = format!("127.0.0.1:{flag_port}");
+    let args: [&OsStr; 4] = [
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--listen".as_ref(),
+        listen.as_ref(),
+    ];
+    let up = UpProcess::start_with(dir, flag_port, &args, &[]);
+    assert!(data.join("admin.key").is_file(), "no admin key in {data:?}");
+    assert!(!ready(&format!("127.0.0.1:{file_port}")));
+    drop(up);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `nexus up` as its own process, for CLI, signal and crash tests.
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -22,15 +23,29 @@ impl UpProcess {
 
     /// Starts a node on `data_dir` with extra environment variables.
     pub fn start_in(data_dir: tempfile::TempDir, env: &[(&str, &str)]) -> UpProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let path = data_dir.path().to_path_buf();
+        let args: [&OsStr; 4] = [
+            "--listen".as_ref(),
+            listen.as_ref(),
+            "--data-dir".as_ref(),
+            path.as_os_str(),
+        ];
+        UpProcess::start_with(data_dir, port, &args, env)
+    }
+
+    /// Starts `nexus up ARGS`, which must make it listen on `port`; `dir`
+    /// (its data dir, or holding it) lives as long as the process.
+    pub fn start_with(
+        dir: tempfile::TempDir,
+        port: u16,
+        args: &[&OsStr],
+        env: &[(&str, &str)],
+    ) -> UpProcess {
         let child = Command::new(NEXUS)
-            .args(["up", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(data_dir.path())
+            .arg("up")
+            .args(args)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -39,7 +54,7 @@ impl UpProcess {
         let up = UpProcess {
             child,
             url: format!("http://127.0.0.1:{port}"),
-            data_dir,
+            data_dir: dir,
         };
         up.wait_ready();
         up
@@ -103,6 +118,15 @@ impl Drop for UpProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A loopback port free right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Whether the node at `addr` answers `GET /ready` with 200.
