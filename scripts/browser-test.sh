@@ -9,12 +9,8 @@ missing=""
 command -v chromium >/dev/null || missing="$missing chromium"
 command -v chromedriver >/dev/null || missing="$missing chromium-driver"
 /usr/bin/python3 -c "import selenium" 2>/dev/null || missing="$missing python3-selenium"
-if [ -n "$missing" ]; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
-fi
+# shellcheck disable=SC2086 # one word per package
+scripts/apt-install.sh $missing
 cargo build --quiet -p nexus-node --bin nexus
 # Debian's python3 (where python3-selenium lives), whatever python3 is first on PATH.
 /usr/bin/python3 scripts/browser-test.py

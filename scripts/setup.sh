@@ -36,13 +36,8 @@ command -v wg >/dev/null || missing="$missing wireguard-tools"
 command -v iperf3 >/dev/null || missing="$missing iperf3"
 command -v ping >/dev/null || missing="$missing iputils-ping"
 command -v setpriv >/dev/null || missing="$missing util-linux"
-if [ -n "$missing" ]; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
-  fi
-fi
+# shellcheck disable=SC2086 # one word per package
+scripts/apt-install.sh $missing
 
 # The guest workspace: the SDK, the example guests and the test guests (hostile, files), into guest/target
 # (each guest's directory links its NAME.wasm there).

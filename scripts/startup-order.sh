@@ -24,11 +24,7 @@ command -v valgrind >/dev/null || missing+=(valgrind)
 command -v perf >/dev/null || missing+=(linux-perf)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "startup-order: installing ${missing[*]}"
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  fi
+  scripts/apt-install.sh "${missing[@]}"
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/startup-order.XXXXXX")
