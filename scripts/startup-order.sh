@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates node/link/startup-order.txt: every function of the release `nexus` that runs from
-# its exec through `nexus up` on a fresh data dir, a restart on that data dir and 3 s of idling
-# after each. callgrind (valgrind) records them; then the same two starts run natively under
+# its exec through `nexus up` on a fresh data dir, a restart on that data dir, one Raft write and
+# one read through the API and 3 s of idling after each. callgrind (valgrind) records them; then the same two starts run natively under
 # `perf record -e page-faults`, which adds the functions callgrind could not see (code chosen by
 # CPU features valgrind lacks, and what the default instance pool runs). node/build.rs has the
 # linker put these functions side by side at the front of `.text`, so an idle node maps a few
@@ -36,15 +36,26 @@ cleanup() {
 trap cleanup EXIT
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-# until_ready TAG: waits for the node started as $pid to answer /ready, then 3 s more.
+# until_ready TAG DATA: waits for the node started as $pid on data dir DATA to answer /ready,
+# sends it what an idle node has usually served (a Raft write with the admin key — a join token
+# — and a read of the sandbox list), then waits 3 s more.
 until_ready() {
-  local tag=$1 i
+  local tag=$1 data=$2 i key
   for i in $(seq 600); do
     curl -sf -o /dev/null "http://127.0.0.1:$port/ready" && break
     kill -0 "$pid" 2>/dev/null || { cat "$tmp/$tag.log" >&2; echo "startup-order: nexus up exited" >&2; exit 1; }
     [ "$i" -lt 600 ] || { echo "startup-order: nexus up not ready within 120 s" >&2; exit 1; }
     sleep 0.2
   done
+  key=$(tr -d '[:space:]' <"$data/admin.key")
+  for i in $(seq 101); do # the restarted node may not lead again for a moment
+    curl -sf -o /dev/null -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+      -d '{"ttl_secs":60}' "http://127.0.0.1:$port/v1/cluster/tokens" && break
+    [ "$i" -lt 101 ] || { echo "startup-order: POST /v1/cluster/tokens failed for 10 s" >&2; exit 1; }
+    sleep 0.1
+  done
+  curl -sf -o /dev/null -H "Authorization: Bearer $key" "http://127.0.0.1:$port/v1/sandboxes" ||
+    { echo "startup-order: GET /v1/sandboxes failed" >&2; exit 1; }
   sleep 3
 }
 # stop: kills the node (no shutdown code runs) and waits for it.
@@ -62,7 +73,7 @@ callgrind() {
     --callgrind-out-file="$tmp/cg.$tag.%p" \
     "$nexus" up --listen "127.0.0.1:$port" --data-dir "$tmp/cg-data" >"$tmp/$tag.log" 2>&1 &
   pid=$!
-  until_ready "$tag"
+  until_ready "$tag" "$tmp/cg-data"
   callgrind_control --dump "$pid" >/dev/null
   for i in $(seq 100); do
     [ -s "$tmp/cg.$tag.$pid.1" ] && break
@@ -78,7 +89,7 @@ faults() {
   perf record -q -c 1 -e page-faults -d -o "$tmp/pf.$tag" -- \
     "$nexus" up --listen "127.0.0.1:$port" --data-dir "$tmp/pf-data" >"$tmp/$tag.log" 2>&1 &
   pid=$!
-  until_ready "$tag"
+  until_ready "$tag" "$tmp/pf-data"
   kill -KILL "$(pgrep -P "$pid")"
   wait "$pid" 2>/dev/null || true
   pid=""

@@ -243,19 +243,30 @@ async fn start_cluster(dir: &std::path::Path, timing: Timing) -> Result<Vec<Benc
     Ok(nodes)
 }
 
-/// `count` loopback TCP ports free a moment ago (the UDP ports of the same
-/// numbers are assumed free too).
+/// `count` loopback port numbers free a moment ago for both TCP and UDP
+/// (a node binds its Raft port over TCP and its QUIC endpoint over UDP).
 pub(super) fn free_ports(count: usize) -> Result<Vec<u16>, UserError> {
-    // All probes stay bound until every port is picked, so none repeats.
-    let probes = (0..count)
-        .map(|_| std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| internal(&format!("free port: {e}")))?;
-    probes
-        .iter()
-        .map(|p| p.local_addr().map(|a| a.port()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| internal(&format!("free port: {e}")))
+    let fail = |e: std::io::Error| internal(&format!("free port: {e}"));
+    // All probes stay bound until every port is picked, so none repeats; a
+    // TCP port whose UDP twin another process holds is passed over.
+    let mut probes = Vec::with_capacity(count);
+    for _ in 0..count * 64 {
+        if probes.len() == count {
+            break;
+        }
+        let tcp = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(fail)?;
+        let port = tcp.local_addr().map_err(fail)?.port();
+        if let Ok(udp) = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, port)) {
+            probes.push((tcp, udp, port));
+        }
+    }
+    if probes.len() < count {
+        return Err(internal(&format!(
+            "free port: found {} of {count} ports free for both TCP and UDP",
+            probes.len()
+        )));
+    }
+    Ok(probes.iter().map(|(_, _, port)| *port).collect())
 }
 
 /// Waits for a leader and returns its id.

@@ -6,6 +6,7 @@ use crate::common;
 
 use std::process::{Command, Stdio};
 
+use common::process::free_port;
 use common::{built_example, call_args, dock_built, print_wat, wat_workbook, TestNode};
 use nexus_node::sandbox::Verb;
 
@@ -28,14 +29,6 @@ async fn get(url: &str, key: Option<&str>) -> (u16, String, String) {
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
     (status, kind, res.text().await.unwrap())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]
