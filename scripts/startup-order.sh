@@ -17,7 +17,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-nexus=$(realpath "${NEXUS_BIN:-target/release/nexus}")
+nexus=${NEXUS_BIN:-target/release/nexus}
+if [ ! -x "$nexus" ]; then
+  echo "startup-order: no nexus binary at $nexus; build it with \`cargo build --release -p nexus-node\`" >&2
+  exit 1
+fi
+nexus=$(realpath "$nexus")
 out=node/link/startup-order.txt
 missing=()
 command -v valgrind >/dev/null || missing+=(valgrind)
