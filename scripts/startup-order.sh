@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Regenerates node/link/startup-order.txt: every function of the release `nexus` that runs from
-# its exec through `nexus up` on a fresh data dir, a restart on that data dir, one Raft write and
-# one read through the API and 3 s of idling after each. callgrind (valgrind) records them; then the same two starts run natively under
-# `perf record -e page-faults`, which adds the functions callgrind could not see (code chosen by
-# CPU features valgrind lacks, and what the default instance pool runs). node/build.rs has the
-# linker put these functions side by side at the front of `.text`, so an idle node maps a few
-# MiB of its code instead of a little of everything (docs/benchmarks.md, run X).
+# its exec through `nexus up` on a fresh data dir and a restart on that data dir, each followed
+# by one Raft write and one read through the API and 3 s of idling. callgrind (valgrind) records
+# them; then the same two starts run natively under `perf record -e page-faults`, which adds the
+# functions callgrind could not see (code chosen by CPU features valgrind lacks, and what the
+# default instance pool runs). node/build.rs has the linker put these functions side by side at
+# the front of `.text`, so an idle node maps a few MiB of its code instead of a little of
+# everything (docs/benchmarks.md, run X).
 #
 #   scripts/startup-order.sh        # profiles target/release/nexus (build it first)
 #
-# Run it after changes that move start-up code (new dependencies, a new start-up step), then
-# rebuild: the list names symbols, and ones a build no longer has are skipped, so a stale list
-# still links but orders less. Installs valgrind and perf when missing (apt). Environment: NEXUS_BIN
-# (default target/release/nexus). Under valgrind the node runs with NEXUS_MAX_INSTANCES=16: the
-# default instance pool reserves more address space than valgrind allows.
+# Run it after changes that move start-up code (a new start-up step) and after adding or
+# updating nexus-node's dependencies (they change the hashes in the symbol names), then rebuild:
+# names a build no longer has are skipped, so a stale list still links but orders less. Installs
+# valgrind and perf when missing (apt). Environment: NEXUS_BIN (default target/release/nexus).
+# Under valgrind the node runs with NEXUS_MAX_INSTANCES=16: the default instance pool reserves
+# more address space than valgrind allows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
