@@ -274,6 +274,17 @@ impl Cluster {
         }
     }
 
+    /// Asks node `id` to stop with SIGTERM (a graceful stop; see
+    /// [`Cluster::wait_exit`]).
+    pub fn terminate(&self, id: u64) {
+        let pid = self.nodes[&id].pid().expect("node runs");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {pid} failed");
+    }
+
     /// Waits, at most `within`, for node `id`'s process to exit on its own;
     /// returns its exit code (`None`: killed by a signal).
     pub async fn wait_exit(&mut self, id: u64, within: Duration) -> Option<i32> {

@@ -12,8 +12,9 @@
 //!   comes from and can drop exactly the links a fault names:
 //!   [`Cluster::isolate`] cuts one node off from all others (both ways,
 //!   existing connections included), [`Cluster::heal`] restores every link.
-//! - [`Cluster::kill`] sends SIGKILL; [`Cluster::restart`] starts the node
-//!   again on the same data dir and ports.
+//! - [`Cluster::kill`] sends SIGKILL, [`Cluster::terminate`] SIGTERM;
+//!   [`Cluster::restart`] starts the node again on the same data dir and
+//!   ports.
 //!
 //! - [`Cluster::init_and_join`] grows a cluster with `nexus init` and
 //!   `nexus join` instead (no test CA, no proxies);

@@ -89,3 +89,36 @@ async fn a_key_revoked_through_one_node_is_refused_by_every_node_that_applied_it
         assert_eq!(status, 200, "node {id}: {body}");
     }
 }
+
+/// A node stopping after the rest of the cluster is gone gives up its last
+/// report of key uses after 2 s (not the 10 s write timeout, longer than a
+/// container runtime's grace period), says so, and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_node_standing_stops_without_waiting_out_the_write_timeout() {
+    let mut cluster = Cluster::start(ClusterOptions::default()).await;
+    let leader = cluster.agreed_leader(&ALL).await;
+    let last = ALL.into_iter().find(|&id| id != leader).unwrap();
+    let http = cluster.http().clone();
+    let (status, body) = with_key(
+        http.get(format!("{}/v1/sandboxes", cluster.node(last).url())),
+        cluster.admin_key(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    for id in ALL.into_iter().filter(|&id| id != last) {
+        cluster.kill(id);
+    }
+    cluster.terminate(last);
+    let code = cluster.wait_exit(last, Duration::from_secs(30)).await;
+    assert_eq!(code, Some(0), "{}", cluster.log_tail(last));
+    let log = cluster.log(last);
+    assert!(
+        log.contains(
+            "no leader committed the last API key uses within 2 s of stopping; \
+             they are not recorded"
+        ),
+        "{}",
+        cluster.log_tail(last)
+    );
+}

@@ -413,7 +413,9 @@ impl Node {
         }
         // A removed node can no longer write to the registry.
         if matches!(stopped, Stopped::Asked) {
-            if let Err(e) = key_usage::flush(&self.state.key_usage, &self.state.registry).await {
+            if let Err(e) =
+                key_usage::flush_on_exit(&self.state.key_usage, &self.state.registry).await
+            {
                 warn!(error = %e, "could not report the last API key uses");
             }
         }

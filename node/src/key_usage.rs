@@ -6,7 +6,8 @@
 //! when it shuts down gracefully. A key's listed last use is therefore the
 //! latest use any node has reported: up to a minute (plus the time to commit
 //! the report) behind, and a use on a node that crashes before its next
-//! report is not recorded. The map is bounded ([`MAX_TRACKED_KEYS`]): a key
+//! report (or stops while no leader commits the last one within
+//! [`EXIT_REPORT_TIMEOUT`]) is not recorded. The map is bounded ([`MAX_TRACKED_KEYS`]): a key
 //! first used while it is full waits for the next interval.
 
 use std::collections::HashMap;
@@ -17,10 +18,15 @@ use nexus_raft::KeyUse;
 use tracing::{debug, warn};
 
 use crate::cluster::RegistryHandle;
-use nexus_errors::UserError;
+use nexus_errors::{ErrorCode, UserError};
 
 /// How often a node reports key uses.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long a stopping node waits for its last report to commit. With the
+/// rest of the cluster already down the write would wait out the whole
+/// write timeout (10 s by default), past a container runtime's grace period.
+pub const EXIT_REPORT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Keys a node tracks between two reports (and so the most one report holds).
 pub const MAX_TRACKED_KEYS: usize = 1024;
@@ -87,6 +93,24 @@ pub async fn flush(usage: &KeyUsage, registry: &RegistryHandle) -> Result<(), Us
             Err(e)
         }
     }
+}
+
+/// The last report, as the node stops: [`flush`], given up after
+/// [`EXIT_REPORT_TIMEOUT`] (the uses are then lost).
+pub async fn flush_on_exit(usage: &KeyUsage, registry: &RegistryHandle) -> Result<(), UserError> {
+    let limit = EXIT_REPORT_TIMEOUT;
+    tokio::time::timeout(limit, flush(usage, registry))
+        .await
+        .unwrap_or_else(|_| {
+            Err(UserError::new(
+                ErrorCode::ClusterNoLeader,
+                format!(
+                    "no leader committed the last API key uses within {} s of stopping; \
+                     they are not recorded",
+                    limit.as_secs()
+                ),
+            ))
+        })
 }
 
 /// Reports key uses every [`FLUSH_INTERVAL`] until aborted.
