@@ -125,12 +125,15 @@ pub(crate) async fn run(
     // The pool slot is declared before the store so it is dropped after it:
     // the instance goes back to the pool before the slot is given up.
     let mut pool_slot = None;
+    // The CPU meter and the wall deadline start together.
+    let armed = Instant::now();
     let mut store = link::store(
         engine,
         profile,
         pool.max_memory_bytes(),
         sandbox.clone(),
         wasi,
+        armed,
     );
     store.data_mut().quota = mounts.as_ref().map(Mounts::quota);
 
@@ -154,7 +157,7 @@ pub(crate) async fn run(
             .await
             .map_err(|e| (Phase::Run, e))
     };
-    let outcome = deadline::within(profile.wall_time, Instant::now(), call).await;
+    let outcome = deadline::within(profile.wall_time, armed, call).await;
     let elapsed = started.elapsed();
 
     let stdout = stdout.contents().to_vec();

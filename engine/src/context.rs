@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::data::{MemoryData, SandboxData};
 use super::denials::DenialCounter;
@@ -112,10 +112,14 @@ impl SandboxContext {
 
     /// Waits for one of the sandbox's call slots.
     pub(crate) async fn slot(&self) -> Option<OwnedSemaphorePermit> {
-        match self.slots.clone().try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            Err(TryAcquireError::NoPermits) => self.slots.clone().acquire_owned().await.ok(),
-            Err(TryAcquireError::Closed) => None,
+        match self.free_slot() {
+            Some(permit) => Some(permit),
+            None => self.slots.clone().acquire_owned().await.ok(),
         }
+    }
+
+    /// One of the sandbox's call slots if one is free now.
+    pub(crate) fn free_slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.slots.clone().try_acquire_owned().ok()
     }
 }

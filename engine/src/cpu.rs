@@ -30,23 +30,23 @@ pub(crate) struct CpuMeter {
 }
 
 impl CpuMeter {
-    /// A meter allowing `limit` of running time, starting now.
-    pub(crate) fn new(limit: Duration) -> CpuMeter {
+    /// A meter allowing `limit` of running time, starting at `now`.
+    pub(crate) fn new(limit: Duration, now: Instant) -> CpuMeter {
         CpuMeter {
             limit,
             used: Duration::ZERO,
-            origin: Instant::now(),
+            origin: now,
             resumed: Arc::new(AtomicU64::new(0)),
             exhausted: false,
         }
     }
 
-    /// Starts a fresh budget of `limit` now, reusing this meter's
-    /// allocation (a kernel's next call).
-    pub(crate) fn restart(&mut self, limit: Duration) {
+    /// Starts a fresh budget of `limit` at `now` (the guest is about to
+    /// run), reusing this meter's allocation (a kernel's next call).
+    pub(crate) fn restart(&mut self, limit: Duration, now: Instant) {
         self.limit = limit;
         self.used = Duration::ZERO;
-        self.origin = Instant::now();
+        self.origin = now;
         self.resumed.store(0, Ordering::Relaxed);
         self.exhausted = false;
     }
@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn charges_at_most_a_tick_per_check() {
-        let mut m = CpuMeter::new(TICK * 2);
+        let mut m = CpuMeter::new(TICK * 2, Instant::now());
         let t0 = m.origin;
         // A long host call (or a slow ticker) is charged as one tick.
         assert!(m.charge(t0 + Duration::from_secs(3)));
@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn charges_from_the_last_resume() {
-        let mut m = CpuMeter::new(Duration::from_secs(1));
+        let mut m = CpuMeter::new(Duration::from_secs(1), Instant::now());
         let t0 = m.origin;
         m.resumed.store(7_000_000, Ordering::Relaxed);
         assert!(m.charge(t0 + Duration::from_millis(10)));
@@ -135,7 +135,7 @@ mod tests {
 
     #[tokio::test]
     async fn resume_is_noted_after_the_yield() {
-        let m = CpuMeter::new(Duration::from_secs(1));
+        let m = CpuMeter::new(Duration::from_secs(1), Instant::now());
         std::thread::sleep(Duration::from_millis(2));
         m.yield_then_resume().await;
         assert!(m.resumed.load(Ordering::Relaxed) >= 2_000_000);

@@ -130,10 +130,23 @@ impl KernelInstance {
         let wall = self.profile.wall_time;
         let started = Instant::now();
         let call = async {
-            let slot = self.sandbox.slot().await;
+            // Whether the call waited or instantiated before its guest runs:
+            // the CPU meter then starts later than `started` (queueing is
+            // not charged); otherwise it shares that clock reading.
+            let mut delayed = false;
+            let slot = match self.sandbox.free_slot() {
+                Some(slot) => Some(slot),
+                None => {
+                    delayed = true;
+                    self.sandbox.slot().await
+                }
+            };
             let mut guard = match self.live.try_lock() {
                 Ok(guard) => guard,
-                Err(_) => self.live.lock().await,
+                Err(_) => {
+                    delayed = true;
+                    self.live.lock().await
+                }
             };
             if guard.as_ref().is_some_and(|l| l.busy) {
                 tracing::debug!(
@@ -144,13 +157,19 @@ impl KernelInstance {
             }
             let live = match guard.as_mut() {
                 Some(live) => live,
-                None => guard.insert(self.instantiate().await?),
+                None => {
+                    delayed = true;
+                    // Boxed: inline, the rare instantiation would make
+                    // every call's future (moved on each await) far larger.
+                    guard.insert(Box::pin(self.instantiate()).await?)
+                }
             };
+            let cpu_from = if delayed { Instant::now() } else { started };
             // Kept in the store so `fabric_map` can give it up while it
             // waits; taken back after the call (a call cut off mid-way
             // leaves it there until the instance is discarded).
             live.store.data_mut().host.call_slot = slot;
-            let result = live.call(input, &self.profile, self.entry).await;
+            let result = live.call(input, &self.profile, self.entry, cpu_from).await;
             live.store.data_mut().host.call_slot = None;
             if let Err((err, true)) = &result {
                 tracing::debug!(sha256 = short(&self.sha256), %err, "kernel instance discarded");
@@ -184,6 +203,7 @@ impl KernelInstance {
             self.pool.max_memory_bytes(),
             self.sandbox.clone(),
             wasi,
+            Instant::now(),
         );
         let fail = |store: &Store<GuestState>, e: wasmtime::Error| {
             classify(store.data(), &self.profile, Phase::Instantiate, &e, &[])
@@ -231,12 +251,14 @@ impl KernelInstance {
 }
 
 impl Live {
-    /// One call; on failure, the error and whether to discard the instance.
+    /// One call, its CPU time counted from `cpu_from`; on failure, the
+    /// error and whether to discard the instance.
     async fn call(
         &mut self,
         input: &[u8],
         profile: &Profile,
         entry: Entry,
+        cpu_from: Instant,
     ) -> Result<Vec<u8>, (CallError, bool)> {
         let cap = self.arena.len();
         if input.len() > cap {
@@ -254,7 +276,7 @@ impl Live {
         };
         dst.copy_from_slice(input);
         let state = self.store.data_mut();
-        state.cpu.restart(profile.cpu_time);
+        state.cpu.restart(profile.cpu_time, cpu_from);
         state.host.next_call();
         self.store.set_epoch_deadline(1);
 

@@ -2,6 +2,7 @@
 //! gate, the cached link, and a fresh store armed with the profile's limits.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::{ExternType, InstancePre, Linker, Module, Store, UnknownImportError};
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -54,18 +55,20 @@ fn link(
 }
 
 /// A fresh store for `profile`: memory limiter (the profile's cap, at most
-/// the pool's `memory_ceiling`), CPU meter and host context.
+/// the pool's `memory_ceiling`), CPU meter (counting from `now`) and host
+/// context.
 pub(crate) fn store(
     engine: &wasmtime::Engine,
     profile: &Profile,
     memory_ceiling: u64,
     sandbox: Arc<SandboxContext>,
     wasi: WasiP1Ctx,
+    now: Instant,
 ) -> Store<GuestState> {
     let state = GuestState {
         wasi,
         limits: Limiter::with_ceiling(profile.memory_bytes, memory_ceiling),
-        cpu: CpuMeter::new(profile.cpu_time),
+        cpu: CpuMeter::new(profile.cpu_time, now),
         host: HostCtx::new(sandbox, profile),
         quota: None,
     };
