@@ -111,6 +111,20 @@ pub async fn registry_writes(writes: usize, kills: usize) -> Result<Vec<Figure>,
         50.0,
         None,
     ));
+    let mut quiet = quiet_writes(&registry(leader), (writes / 100).clamp(3, 20)).await?;
+    let mut after_quiet = latency(
+        "registry write after 300 ms of quiet, p50",
+        &mut quiet,
+        50.0,
+        None,
+    );
+    after_quiet.note = format!(
+        "{} writes, each after {} ms without one (lifecycle calls and token mints \
+         mostly come alone); 3 nodes",
+        quiet.len(),
+        QUIET.as_millis()
+    );
+    figures.push(after_quiet);
     let term_before = term(&nodes);
     let (rate, mut many) = timed_writes(&registry(leader), "many", CLIENTS, writes * 4).await?;
     let elections = term(&nodes).saturating_sub(term_before);
@@ -324,6 +338,22 @@ async fn timed_writes(
     }
     let rate = samples.len() as f64 / started.elapsed().as_secs_f64();
     Ok((rate, samples))
+}
+
+/// Quiet before each of [`quiet_writes`]' writes: longer than the
+/// checkpointers' interval, so each write finds its WAL copied.
+const QUIET: Duration = Duration::from_millis(300);
+
+/// `count` writes, one at a time, each after [`QUIET`]: their latencies.
+async fn quiet_writes(registry: &RegistryHandle, count: usize) -> Result<Vec<Duration>, UserError> {
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..count {
+        tokio::time::sleep(QUIET).await;
+        let began = Instant::now();
+        create_tenant(registry, &format!("quiet-{i}")).await?;
+        samples.push(began.elapsed());
+    }
+    Ok(samples)
 }
 
 fn latency(name: &str, samples: &mut [Duration], p: f64, target_ms: Option<f64>) -> Figure {

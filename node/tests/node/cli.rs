@@ -267,6 +267,7 @@ fn bench_quick_reports_every_figure_beside_its_target() {
         "freeze / plain copy",
         "thaw (resume from frozen) / plain copy",
         "concurrently active instances answered",
+        "registry write after 300 ms of quiet, p50",
         "move throughput, median",
         "move pause (calls held), max",
         "longest call during a move, max",
