@@ -278,11 +278,7 @@ impl Cluster {
     /// [`Cluster::wait_exit`]).
     pub fn terminate(&self, id: u64) {
         let pid = self.nodes[&id].pid().expect("node runs");
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM {pid} failed");
+        crate::netns::must("kill", &["-TERM", &pid.to_string()]);
     }
 
     /// Waits, at most `within`, for node `id`'s process to exit on its own;

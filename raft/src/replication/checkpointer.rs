@@ -108,8 +108,10 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>, name: &str) {
 /// WAL over); else a passive checkpoint, a `RESTART` past
 /// [`WAL_PAGES_LIMIT`], and [`restart_wal`] once the WAL is all copied.
 fn pass(conn: &Connection, quiet_since: &mut Option<i64>) -> rusqlite::Result<()> {
-    if quiet_since.is_some() && *quiet_since == Some(data_version(conn)?) {
-        return Ok(());
+    if let Some(version) = *quiet_since {
+        if version == data_version(conn)? {
+            return Ok(());
+        }
     }
     *quiet_since = None;
     // The passive pass copies first, so the restart (which holds the
