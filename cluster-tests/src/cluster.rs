@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nexus_errors::error_chain;
 use nexus_tls::ca::CA_VALIDITY;
 use nexus_tls::ClusterCa;
 use serde_json::{json, Value};
@@ -378,6 +379,17 @@ impl Cluster {
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
+    /// The last lines of every node's log, each under its node's name: for
+    /// a failure that may lie on another node than the one asked (a routed
+    /// call, a replica).
+    pub fn log_tails(&self) -> String {
+        self.nodes
+            .keys()
+            .map(|id| format!("--- node {id} log:\n{}", self.log_tail(*id)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// `GET path` on node `id` with the admin key: status code and body.
     pub async fn get(&self, id: u64, path: &str) -> (u16, Value) {
         let request = self.http.get(format!("{}{path}", self.nodes[&id].url()));
@@ -422,7 +434,9 @@ impl Cluster {
                 let status = response.status().as_u16();
                 (status, response.json().await.unwrap_or(Value::Null))
             }
-            Err(e) => (0, json!({ "transport_error": e.to_string() })),
+            // The whole chain: reqwest's own message ("error sending
+            // request") does not say whether it timed out or was refused.
+            Err(e) => (0, json!({ "transport_error": error_chain(&e) })),
         }
     }
 

@@ -118,8 +118,8 @@ async fn echoes(cluster: &Cluster, via: u64, sandbox: &str, said: &str) {
     assert_eq!(
         (status, body["stdout"].as_str()),
         (200, Some(said)),
-        "{body}; node {via} log:\n{}",
-        cluster.log_tail(via)
+        "{body} (through node {via}); node logs:\n{}",
+        cluster.log_tails()
     );
 }
 

@@ -55,8 +55,8 @@ async fn wait_info(
         }
         assert!(
             Instant::now() < deadline,
-            "{what}: last answer {status} {body}; node {via} log:\n{}",
-            cluster.log_tail(via)
+            "{what}: last answer {status} {body}; node logs:\n{}",
+            cluster.log_tails()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -101,8 +101,8 @@ async fn mark(cluster: &Cluster, via: u64, sandbox: &str, key: &str) -> u32 {
         failed += 1;
         assert!(
             Instant::now() < deadline,
-            "{key} never acknowledged; last answer {body}; node {via} log:\n{}",
-            cluster.log_tail(via)
+            "{key} never acknowledged through node {via}; last answer {body}; node logs:\n{}",
+            cluster.log_tails()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
