@@ -121,3 +121,21 @@ async fn a_removed_node_is_cut_off_on_its_next_stream_and_refused_after() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_dialed_before_serving_carries_the_peers_streams_once_serving_starts() {
+    let ca = ClusterCa::create("test").unwrap();
+    let (one, _) = endpoint(&ca, 1, &[1, 2]);
+    let (two, _) = endpoint(&ca, 2, &[1, 2]);
+    let _stop_two = serve_echo(two.clone());
+    // Node 1 reaches node 2 before it serves itself (a dial while it
+    // starts): node 2 takes that connection as its way to node 1.
+    assert_eq!(ask(&one, 2, &two, "early").await.unwrap(), "1 said early");
+    let _stop_one = serve_echo(one.clone());
+    // Node 2's next stream to node 1 goes over that connection. The bound
+    // only turns a hang (the stream never taken) into a failure.
+    let late = tokio::time::timeout(Duration::from_secs(30), ask(&two, 1, &one, "late"))
+        .await
+        .expect("node 1 never took node 2's stream on the connection it dialed first");
+    assert_eq!(late.unwrap(), "2 said late");
+}

@@ -38,13 +38,14 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nexus_raft::replication::NodeId;
 use nexus_tls::{peer_node_id, PeerPolicy, TlsMaterial, ALPN_BULK};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn::{Connection, Endpoint, RecvStream, SendStream, TransportConfig, VarInt};
+use tokio::sync::watch;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tracing::{debug, warn};
 
@@ -111,8 +112,9 @@ pub struct BulkEndpoint {
     connections: Mutex<HashMap<NodeId, Connection>>,
     /// Dials in progress, one at a time per peer.
     dialing: Mutex<HashMap<NodeId, Arc<tokio::sync::Mutex<()>>>>,
-    /// Serves peers' streams, once [`serve`] runs.
-    handler: OnceLock<Handler>,
+    /// Serves peers' streams once [`serve`] runs; a connection adopted
+    /// before waits for it.
+    handler: watch::Sender<Option<Handler>>,
     /// Bytes and streams carried so far.
     traffic: Arc<TrafficTally>,
 }
@@ -169,7 +171,7 @@ impl BulkEndpoint {
             policy,
             connections: Mutex::new(HashMap::new()),
             dialing: Mutex::new(HashMap::new()),
-            handler: OnceLock::new(),
+            handler: watch::Sender::new(None),
             traffic: Arc::default(),
         })
     }
@@ -247,15 +249,13 @@ impl BulkEndpoint {
     /// Makes `connection` the one new streams to `peer` use, and serves the
     /// streams `peer` opens on it.
     fn adopt(&self, peer: NodeId, connection: Connection) {
-        if let Some(handler) = self.handler.get() {
-            tokio::spawn(accept_streams(
-                self.policy.clone(),
-                handler.clone(),
-                self.traffic.clone(),
-                connection.clone(),
-                peer,
-            ));
-        }
+        tokio::spawn(accept_streams(
+            self.policy.clone(),
+            self.handler.subscribe(),
+            self.traffic.clone(),
+            connection.clone(),
+            peer,
+        ));
         self.connections
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -362,7 +362,7 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let handler: Handler = Arc::new(move |stream| Box::pin(handle(stream)));
-    let _ = bulk.handler.set(handler);
+    bulk.handler.send_replace(Some(handler));
     tokio::pin!(shutdown);
     loop {
         let incoming = tokio::select! {
@@ -397,16 +397,25 @@ where
 }
 
 /// Takes the streams `peer` opens on `connection` until it closes, counting
-/// the connection's traffic meanwhile.
+/// the connection's traffic meanwhile. A connection this node dialed before
+/// [`serve`] ran (a dial while it starts) waits for its handler: the peer
+/// may already use that connection for its own streams, which quinn holds
+/// until they are taken.
 async fn accept_streams(
     policy: Arc<dyn PeerPolicy>,
-    handler: Handler,
+    mut handler: watch::Receiver<Option<Handler>>,
     traffic: Arc<TrafficTally>,
     connection: Connection,
     peer: NodeId,
 ) {
     traffic.track(&connection);
-    serve_streams(&policy, &handler, &traffic, &connection, peer).await;
+    let handler = tokio::select! {
+        ready = handler.wait_for(Option::is_some) => ready.ok().and_then(|h| h.clone()),
+        _ = connection.closed() => None,
+    };
+    if let Some(handler) = handler {
+        serve_streams(&policy, &handler, &traffic, &connection, peer).await;
+    }
     traffic.closed(&connection);
 }
 
