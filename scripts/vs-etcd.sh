@@ -16,6 +16,8 @@
 #   scripts/vs-etcd.sh                  # 10 s per run, 1/16/64/256 clients, 10 failovers each
 #   scripts/vs-etcd.sh --quick          # 3 s per run, 1 and 64 clients, 2 failovers each
 #   scripts/vs-etcd.sh --soak 300       # also 64 clients on Nexus for 300 s: new terms (want 0)
+#   scripts/vs-etcd.sh --etcd-tls       # etcd as Nexus runs: clients over HTTPS, peers over
+#                                       # mutual TLS (a throwaway CA made with openssl)
 #   NEXUS_BIN=target/debug/nexus scripts/vs-etcd.sh --quick   # debug figures mean nothing
 #
 # Environment: NEXUS_BIN (default target/release/nexus), OUT (default target/vs-etcd.json),
@@ -33,9 +35,11 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
 quick=""
 soak=0
+etcd_tls=""
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=1 ;;
+    --etcd-tls) etcd_tls=1 ;;
     --soak)
       if [ $# -lt 2 ] || ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then echo "vs-etcd: --soak needs SECONDS" >&2; exit 2; fi
       soak=$2
@@ -69,6 +73,7 @@ command -v etcdctl >/dev/null || missing+=(etcd-client)
 command -v wrk >/dev/null || missing+=(wrk)
 command -v python3 >/dev/null || missing+=(python3)
 command -v curl >/dev/null || missing+=(curl)
+[ -z "$etcd_tls" ] || command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "vs-etcd: installing ${missing[*]}"
   scripts/apt-install.sh "${missing[@]}"
@@ -264,22 +269,48 @@ wait_for 60 "the nexus cluster: three voters up, one leader" nx_leader
 log "nexus: 3 voters, leader node $(cat "$tmp/leader")"
 
 # ================================ etcd =========================================================
-et_url() { echo "http://127.0.0.1:$(et_client "$1")"; }
+# With --etcd-tls, one certificate for 127.0.0.1 (server and client use) serves every member's
+# client and peer ports; peers must present it (mutual TLS, as Nexus nodes do); clients need
+# only trust the CA (Nexus's clients send an API key, not a certificate).
+et_tls=()
+et_ctl_tls=()
+et_curl_tls=()
+et_scheme=http
+et_mode="clients over HTTP, peers in plaintext"
+if [ -n "$etcd_tls" ]; then
+  pki=$tmp/etcd-pki
+  mkdir -p "$pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=vs-etcd-ca \
+    -keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null || die "openssl: making the etcd CA"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=vs-etcd \
+    -keyout "$pki/node.key" -out "$pki/node.csr" 2>/dev/null || die "openssl: the etcd key"
+  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$pki/ext"
+  openssl x509 -req -in "$pki/node.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+    -days 2 -extfile "$pki/ext" -out "$pki/node.pem" 2>/dev/null || die "openssl: the etcd certificate"
+  et_tls=(--cert-file "$pki/node.pem" --key-file "$pki/node.key"
+    --peer-cert-file "$pki/node.pem" --peer-key-file "$pki/node.key"
+    --peer-trusted-ca-file "$pki/ca.pem" --peer-client-cert-auth)
+  et_ctl_tls=(--cacert "$pki/ca.pem")
+  et_curl_tls=(--cacert "$pki/ca.pem")
+  et_scheme=https
+  et_mode="clients over HTTPS, peers over mutual TLS"
+fi
+et_url() { echo "$et_scheme://127.0.0.1:$(et_client "$1")"; }
 et_all="$(et_url 1),$(et_url 2),$(et_url 3)"
-et_cluster="e1=http://127.0.0.1:$(et_peer 1),e2=http://127.0.0.1:$(et_peer 2),e3=http://127.0.0.1:$(et_peer 3)"
+et_cluster="e1=$et_scheme://127.0.0.1:$(et_peer 1),e2=$et_scheme://127.0.0.1:$(et_peer 2),e3=$et_scheme://127.0.0.1:$(et_peer 3)"
 et_body='{"key":"dnMtZXRjZC1rZXk=","value":"dnMtZXRjZC12YWx1ZQ=="}' # "vs-etcd-key" = "vs-etcd-value"
 et_start() { # NODE: the same command line for the first start and every restart
   local i=$1
   mkdir -p "$tmp/e$i"
   etcd --name "e$i" --data-dir "$tmp/e$i/data" \
     --listen-client-urls "$(et_url "$i")" --advertise-client-urls "$(et_url "$i")" \
-    --listen-peer-urls "http://127.0.0.1:$(et_peer "$i")" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$(et_peer "$i")" \
+    --listen-peer-urls "$et_scheme://127.0.0.1:$(et_peer "$i")" \
+    --initial-advertise-peer-urls "$et_scheme://127.0.0.1:$(et_peer "$i")" "${et_tls[@]}" \
     --initial-cluster "$et_cluster" --initial-cluster-token vs-etcd --initial-cluster-state new \
     --logger zap --log-outputs stderr >>"$tmp/logs/etcd$i.log" 2>&1 &
   pids[etcd$i]=$!
 }
-etcdctl_() { etcdctl --endpoints "$et_all" --dial-timeout 1s --command-timeout 2s "$@"; }
+etcdctl_() { etcdctl --endpoints "$et_all" "${et_ctl_tls[@]}" --dial-timeout 1s --command-timeout 2s "$@"; }
 # et_ready: every member healthy (a quorum read) and all naming the same leader, one of them.
 # Prints the leader's node number (1-3).
 et_ready() {
@@ -299,7 +330,7 @@ print((int(me[0]["Endpoint"].rsplit(":", 1)[1]) - int(sys.argv[1]) - 100) // 10)
 et_leader() { et_ready >"$tmp/leader"; }
 et_term() { etcdctl_ endpoint status -w json | json 'max(s["Status"]["raftTerm"] for s in d)'; }
 
-log "etcd: $(etcd --version | head -n 1), 3 members on 127.0.0.1:$(et_client 1)-$(et_client 3)"
+log "etcd: $(etcd --version | head -n 1), 3 members on 127.0.0.1:$(et_client 1)-$(et_client 3), $et_mode"
 for i in 1 2 3; do et_start "$i"; done
 wait_for 60 "the etcd cluster: three members healthy, one leader" et_leader
 log "etcd: 3 members, leader node $(cat "$tmp/leader")"
@@ -387,7 +418,7 @@ code=$(curl -sS -o "$tmp/mint.json" -D "$tmp/mint.head" -w '%{http_code}' --max-
   -H "@$tmp/auth-header" -H 'Content-Type: application/json' -d "$nx_body" \
   "https://127.0.0.1:$(nx_api 1)/v1/cluster/tokens") || true
 [[ $code = 2?? ]] || die "POST /v1/cluster/tokens answered $code: $(cat "$tmp/mint.json" 2>/dev/null)"
-code=$(curl -sS -o "$tmp/put.json" -D "$tmp/put.head" -w '%{http_code}' --max-time 5 -d "$et_body" \
+code=$(curl -sS -o "$tmp/put.json" -D "$tmp/put.head" -w '%{http_code}' --max-time 5 "${et_curl_tls[@]}" -d "$et_body" \
   "$(et_url 1)/v3/kv/put") || true
 [[ $code = 2?? ]] || die "etcd POST /v3/kv/put answered $code: $(cat "$tmp/put.json" 2>/dev/null)"
 # Whether each keeps connections open: wrk opens a new one (a TLS handshake, for Nexus) whenever
@@ -434,7 +465,7 @@ failover() {
       --cacert "$nx_ca" --header-file "$tmp/auth-header" --body "$nx_body" --kill-pid "$pid" --timeout "$write_timeout") \
       || die "$sys failover round $round"
   else
-    result=$(python3 "$failover_py" --url "$(et_url "$survivor")/v3/kv/put" --body "$et_body" \
+    result=$(python3 "$failover_py" --url "$(et_url "$survivor")/v3/kv/put" --body "$et_body" "${et_curl_tls[@]}" \
       --kill-pid "$pid" --timeout "$write_timeout") || die "$sys failover round $round"
   fi
   wait "$pid" 2>/dev/null || true
@@ -461,9 +492,9 @@ done
 # ================================ Report =======================================================
 mkdir -p "$(dirname "$out")"
 python3 - "$results" "$out" "$nexus" "$(etcd --version | head -n 1)" "$duration" "$rounds" "${clients[*]}" "$soak" \
-  "$closes" "$write_timeout" <<'EOF'
+  "$closes" "$write_timeout" "$et_mode" <<'EOF'
 import json, statistics, sys
-results_file, out, nexus_bin, etcd_version, duration, rounds, clients, soak, closes, write_timeout = sys.argv[1:]
+results_file, out, nexus_bin, etcd_version, duration, rounds, clients, soak, closes, write_timeout, etcd_mode = sys.argv[1:]
 rows = [json.loads(line) for line in open(results_file)]
 clients = [int(c) for c in clients.split()]
 
@@ -524,7 +555,7 @@ table.append(f"| leader SIGKILL → next committed write (median of {rounds}, ma
              f"{compare(fn and fn['median_ms'], fe and fe['median_ms'], True)} |")
 
 print()
-print(f"Nexus: {nexus_bin}; {etcd_version}; {duration} s per load run, writes to the leader, "
+print(f"Nexus: {nexus_bin}; {etcd_version} ({etcd_mode}); {duration} s per load run, writes to the leader, "
       f"wrk -c N -t min(N,2); failover: one client writing to a survivor, {write_timeout} s per write.")
 print()
 print("\n".join(table))
@@ -553,7 +584,7 @@ for r in dirty:
           f"answers and {socket_errors(r)} socket errors (not counted as writes)")
 
 json.dump({
-    "nexus_bin": nexus_bin, "etcd": etcd_version, "duration_s": int(duration), "rounds": int(rounds),
+    "nexus_bin": nexus_bin, "etcd": etcd_version, "etcd_mode": etcd_mode, "duration_s": int(duration), "rounds": int(rounds),
     "connection_close": closes.split(), "failover_write_timeout_s": float(write_timeout),
     "load": [r for r in rows if r["kind"] != "failover"],
     "writes_per_s": {s: {str(n): round(rate(load(s, n)), 1) for n in clients if load(s, n)}
