@@ -273,8 +273,7 @@ log "nexus: 3 voters, leader node $(cat "$tmp/leader")"
 # client and peer ports; peers must present it (mutual TLS, as Nexus nodes do); clients need
 # only trust the CA (Nexus's clients send an API key, not a certificate).
 et_tls=()
-et_ctl_tls=()
-et_curl_tls=()
+et_ca=() # how etcdctl, curl and the failover client trust etcd's certificate
 et_scheme=http
 et_mode="clients over HTTP, peers in plaintext"
 if [ -n "$etcd_tls" ]; then
@@ -290,8 +289,7 @@ if [ -n "$etcd_tls" ]; then
   et_tls=(--cert-file "$pki/node.pem" --key-file "$pki/node.key"
     --peer-cert-file "$pki/node.pem" --peer-key-file "$pki/node.key"
     --peer-trusted-ca-file "$pki/ca.pem" --peer-client-cert-auth)
-  et_ctl_tls=(--cacert "$pki/ca.pem")
-  et_curl_tls=(--cacert "$pki/ca.pem")
+  et_ca=(--cacert "$pki/ca.pem")
   et_scheme=https
   et_mode="clients over HTTPS, peers over mutual TLS"
 fi
@@ -310,7 +308,7 @@ et_start() { # NODE: the same command line for the first start and every restart
     --logger zap --log-outputs stderr >>"$tmp/logs/etcd$i.log" 2>&1 &
   pids[etcd$i]=$!
 }
-etcdctl_() { etcdctl --endpoints "$et_all" "${et_ctl_tls[@]}" --dial-timeout 1s --command-timeout 2s "$@"; }
+etcdctl_() { etcdctl --endpoints "$et_all" "${et_ca[@]}" --dial-timeout 1s --command-timeout 2s "$@"; }
 # et_ready: every member healthy (a quorum read) and all naming the same leader, one of them.
 # Prints the leader's node number (1-3).
 et_ready() {
@@ -418,7 +416,7 @@ code=$(curl -sS -o "$tmp/mint.json" -D "$tmp/mint.head" -w '%{http_code}' --max-
   -H "@$tmp/auth-header" -H 'Content-Type: application/json' -d "$nx_body" \
   "https://127.0.0.1:$(nx_api 1)/v1/cluster/tokens") || true
 [[ $code = 2?? ]] || die "POST /v1/cluster/tokens answered $code: $(cat "$tmp/mint.json" 2>/dev/null)"
-code=$(curl -sS -o "$tmp/put.json" -D "$tmp/put.head" -w '%{http_code}' --max-time 5 "${et_curl_tls[@]}" -d "$et_body" \
+code=$(curl -sS -o "$tmp/put.json" -D "$tmp/put.head" -w '%{http_code}' --max-time 5 "${et_ca[@]}" -d "$et_body" \
   "$(et_url 1)/v3/kv/put") || true
 [[ $code = 2?? ]] || die "etcd POST /v3/kv/put answered $code: $(cat "$tmp/put.json" 2>/dev/null)"
 # Whether each keeps connections open: wrk opens a new one (a TLS handshake, for Nexus) whenever
@@ -465,7 +463,7 @@ failover() {
       --cacert "$nx_ca" --header-file "$tmp/auth-header" --body "$nx_body" --kill-pid "$pid" --timeout "$write_timeout") \
       || die "$sys failover round $round"
   else
-    result=$(python3 "$failover_py" --url "$(et_url "$survivor")/v3/kv/put" --body "$et_body" "${et_curl_tls[@]}" \
+    result=$(python3 "$failover_py" --url "$(et_url "$survivor")/v3/kv/put" --body "$et_body" "${et_ca[@]}" \
       --kill-pid "$pid" --timeout "$write_timeout") || die "$sys failover round $round"
   fi
   wait "$pid" 2>/dev/null || true
